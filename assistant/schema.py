@@ -1,0 +1,84 @@
+"""Typed values shared by the answer engine, the CLI and the API.
+
+The core produces these; the CLI prints them and the API serialises them unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, Field
+
+
+class Turn(BaseModel):
+    """One earlier message of the conversation, as the client sends it."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Filters(BaseModel):
+    """Optional restrictions on which passages may be used."""
+
+    language: str | None = Field(None, description="ISO 639-1 code, e.g. 'it' or 'en'.")
+    page_type: str | None = Field(None, description="e.g. 'partner', 'news', 'faq'.")
+    url_prefix: str | None = Field(None, description="Only sources whose URL starts with this.")
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its source metadata and fused rank score."""
+
+    id: str
+    text: str
+    title: str
+    url: str
+    source_id: str
+    language: str
+    page_type: str = ""
+    heading: str = ""
+    score: float = 0.0
+
+
+class Source(BaseModel):
+    """A cited source: ``n`` is the number used in the answer's [n] markers."""
+
+    n: int
+    title: str
+    url: str
+    language: str
+    snippet: str
+
+
+class Answer(BaseModel):
+    """A grounded answer, or an honest abstention with the district's contacts."""
+
+    text: str
+    sources: list[Source]
+    language: str
+    abstained: bool
+    backend: str = "extractive"
+    notice: str | None = Field(None, description="e.g. the LLM failed and the extractive "
+                               "answer was given instead.")
+
+
+class SourcesEvent(BaseModel):
+    type: Literal["sources"] = "sources"
+    sources: list[Source]
+
+
+class DeltaEvent(BaseModel):
+    type: Literal["delta"] = "delta"
+    text: str
+
+
+class DoneEvent(BaseModel):
+    type: Literal["done"] = "done"
+    answer: Answer
+
+
+class ErrorEvent(BaseModel):
+    type: Literal["error"] = "error"
+    message: str
+
+
+AnswerEvent = Union[SourcesEvent, DeltaEvent, DoneEvent, ErrorEvent]

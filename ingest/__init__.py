@@ -1,0 +1,1 @@
+"""Ingestion: sources -> extract -> chunk -> sync."""

@@ -1,0 +1,1 @@
+"""Vector store: embeddings, Chroma store, hybrid search."""

@@ -1,0 +1,230 @@
+"""The Chroma collection of one embedding model: embedded (PersistentClient) or a server.
+
+Errors::
+
+    StoreError
+     +-- StoreUnavailable   the server cannot be reached or the database cannot be opened
+     +-- ModelMismatch      the collection was built with another embedding model
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import chromadb
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from assistant.config import Settings
+from assistant.schema import Filters, Passage
+
+log = logging.getLogger(__name__)
+
+_PAGE = 1000  # rows per Chroma get() call when reading the whole collection
+
+
+class StoreError(Exception):
+    """Base class for vector store errors."""
+
+
+class StoreUnavailable(StoreError):
+    """The Chroma server or database cannot be reached."""
+
+
+class ModelMismatch(StoreError):
+    """The collection holds vectors of another embedding model."""
+
+
+def make_client(settings: Settings) -> chromadb.ClientAPI:
+    """A Chroma client: HttpClient when a host is configured, else PersistentClient."""
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                ssl=settings.chroma_ssl,
+                tenant=settings.chroma_tenant,
+                database=settings.chroma_database,
+                settings=chroma_settings,
+            )
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises bare ValueError/ConnectionError here
+        where = (
+            f"{settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else settings.chroma_path
+        )
+        raise StoreUnavailable(f"cannot open Chroma at {where}: {exc}") from exc
+
+
+def where_clause(filters: Filters | None) -> dict[str, Any] | None:
+    """Translate exact-match filters into a Chroma ``where``; URL prefixes are applied later."""
+    if filters is None:
+        return None
+    terms = []
+    if filters.language:
+        terms.append({"language": filters.language})
+    if filters.page_type:
+        terms.append({"page_type": filters.page_type})
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else {"$and": terms}
+
+
+def to_passage(chunk_id: str, text: str, meta: dict[str, Any] | None, score: float = 0.0) -> Passage:
+    """Build a Passage from a Chroma row."""
+    meta = meta or {}
+    return Passage(
+        id=chunk_id,
+        text=text or "",
+        title=str(meta.get("title", "")),
+        url=str(meta.get("url", "")),
+        source_id=str(meta.get("source", "")),
+        language=str(meta.get("language", "")),
+        page_type=str(meta.get("page_type", "")),
+        heading=str(meta.get("heading", "")),
+        score=score,
+    )
+
+
+class IndexStore:
+    """Chroma collection for the configured model, with the LangChain vector store on top."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: Embeddings,
+        client: chromadb.ClientAPI | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self.client = client or make_client(settings)
+        self.model_name = settings.embedding_model
+        self.collection_name = settings.collection_name
+        self.collection = self._open_collection()
+        self.vector_store = Chroma(
+            client=self.client,
+            collection_name=self.collection_name,
+            embedding_function=embeddings,
+            create_collection_if_not_exists=False,
+        )
+
+    def _open_collection(self) -> Any:
+        try:
+            collection = self.client.get_or_create_collection(
+                self.collection_name,
+                metadata={"embedding_model": self.model_name, "generation": "0"},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open collection {self.collection_name}: {exc}") from exc
+        stored_model = (collection.metadata or {}).get("embedding_model")
+        if stored_model and stored_model != self.model_name:
+            raise ModelMismatch(
+                f"collection {self.collection_name} holds vectors of {stored_model!r}, "
+                f"not {self.model_name!r}; use another collection_prefix or re-ingest with --full"
+            )
+        return collection
+
+    # --- health ------------------------------------------------------------------------
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+        try:
+            self.client.heartbeat()
+            self.collection.count()
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma is not reachable: {exc}") from exc
+
+    def count(self) -> int:
+        """Number of chunks in the collection."""
+        try:
+            return int(self.collection.count())
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma is not reachable: {exc}") from exc
+
+    # --- generation: changes after every sync, so derived indexes (BM25) know to rebuild ---
+    def generation(self) -> str:
+        """An opaque token that changes whenever a sync changed the collection."""
+        try:
+            collection = self.client.get_collection(self.collection_name, embedding_function=None)
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma is not reachable: {exc}") from exc
+        return str((collection.metadata or {}).get("generation", "0"))
+
+    def bump_generation(self, **extra: str | int | float) -> None:
+        """Record that the collection changed (and when the last sync ran)."""
+        metadata = dict(self.collection.metadata or {})
+        metadata.pop("hnsw:space", None)
+        metadata.update(extra)
+        metadata["generation"] = f"{time.time():.6f}"
+        metadata["embedding_model"] = self.model_name
+        self.collection.modify(metadata=metadata)
+
+    def info(self) -> dict[str, Any]:
+        """The collection's metadata (model, generation, last sync)."""
+        collection = self.client.get_collection(self.collection_name, embedding_function=None)
+        return dict(collection.metadata or {})
+
+    # --- reads -------------------------------------------------------------------------
+    def dense(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
+        """Nearest chunks to the query by cosine similarity (score = 1 - distance)."""
+        if self.count() == 0:
+            return []
+        vector = self.embeddings.embed_query(query)
+        try:
+            result = self.collection.query(
+                query_embeddings=[vector],
+                n_results=k,
+                where=where_clause(filters),
+                include=["documents", "metadatas", "distances"],
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma query failed: {exc}") from exc
+        ids = result["ids"][0]
+        docs = (result.get("documents") or [[]])[0]
+        metas = (result.get("metadatas") or [[]])[0]
+        dists = (result.get("distances") or [[]])[0]
+        return [
+            to_passage(i, d, m, 1.0 - float(dist))
+            for i, d, m, dist in zip(ids, docs, metas, dists, strict=False)
+        ]
+
+    def iter_rows(
+        self, where: dict[str, Any] | None = None, include_documents: bool = True
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every (id, text, metadata) in the collection, page by page."""
+        include = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        offset = 0
+        while True:
+            try:
+                page = self.collection.get(
+                    where=where, limit=_PAGE, offset=offset, include=include
+                )
+            except Exception as exc:
+                raise StoreUnavailable(f"Chroma read failed: {exc}") from exc
+            ids = page["ids"]
+            if not ids:
+                return
+            docs = page.get("documents") or [""] * len(ids)
+            metas = page.get("metadatas") or [{}] * len(ids)
+            yield from zip(ids, docs, metas, strict=False)
+            if len(ids) < _PAGE:
+                return
+            offset += _PAGE
+
+    def all_passages(self) -> list[Passage]:
+        """All chunks as passages (for the keyword index)."""
+        return [to_passage(i, d, m) for i, d, m in self.iter_rows()]
+
+    def delete(self, ids: list[str]) -> None:
+        """Remove chunks by id."""
+        if ids:
+            self.collection.delete(ids=ids)
