@@ -1,0 +1,42 @@
+"""The running parts, built once at the edge (CLI command or app lifespan) and passed in."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.answer import Assistant
+from assistant.config import Settings
+from assistant.llm import build_chat_model
+from vectorstore.embeddings import load_embeddings
+from vectorstore.search import HybridSearcher
+from vectorstore.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Settings, the embedding model, the store, the searcher and the answer engine."""
+
+    settings: Settings
+    embeddings: Embeddings
+    store: IndexStore
+    searcher: HybridSearcher
+    assistant: Assistant
+
+
+def open_runtime(settings: Settings, embeddings: Embeddings | None = None) -> Runtime:
+    """Open the store and wire the parts; the model itself loads on first use."""
+    embeddings = embeddings or load_embeddings(settings)
+    store = IndexStore(settings, embeddings)
+    searcher = HybridSearcher(store, settings)
+    assistant = Assistant(settings, searcher, chat_model=build_chat_model(settings))
+    return Runtime(settings, embeddings, store, searcher, assistant)
+
+
+def open_store(settings: Settings, embeddings: Embeddings | None = None) -> IndexStore:
+    """Only the store, for ingestion and statistics."""
+    return IndexStore(settings, embeddings or load_embeddings(settings))
