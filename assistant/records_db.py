@@ -1,0 +1,337 @@
+"""The service database: questions, answers and feedback, kept for the gaps report.
+
+SQLite in data_dir by default (``settings.app_database_url``), any SQLAlchemy URL by setting
+(PostgreSQL when several workers or machines share it). Rows older than ``retention_days``
+are purged at start and periodically. Client addresses are never stored in clear: only a
+keyed hash (HMAC-SHA256 with a per-install secret kept in data_dir), enough to count distinct
+visitors and nothing more.
+
+Errors::
+
+    RecordsError
+     +-- UnknownMessage   feedback names a message id the database does not hold
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from assistant.config import Settings
+from assistant.schema import Answer
+
+Rating = Literal["up", "down"]
+SECRET_FILE = "client-hash.key"
+
+
+class RecordsError(Exception):
+    """Base class for service database errors."""
+
+
+class UnknownMessage(RecordsError):
+    """Feedback for a message id that does not exist (or was purged)."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # naive UTC: portable across SQLite/PostgreSQL
+
+
+class Message(Base):
+    """One question and the answer given to it."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
+    client_hash: Mapped[str] = mapped_column(String(64), default="")
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    abstained: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    backend: Mapped[str] = mapped_column(String(32), default="")
+    notice: Mapped[str | None] = mapped_column(Text, nullable=True)
+    page_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    duration_ms: Mapped[float] = mapped_column(default=0.0)
+
+
+class Feedback(Base):
+    """A visitor's rating of one answer (the latest rating wins)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
+
+
+@dataclass
+class GapGroup:
+    """Similar questions that were refused or rated down."""
+
+    question: str  # the most recent wording
+    count: int
+    refused: int
+    rated_down: int
+    last_asked: datetime
+    examples: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "count": self.count,
+            "refused": self.refused,
+            "rated_down": self.rated_down,
+            "last_asked": self.last_asked.replace(tzinfo=UTC).isoformat(),
+            "examples": self.examples,
+            "languages": self.languages,
+            "comments": self.comments,
+        }
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The per-install key for hashing client addresses, created on first use (mode 0600)."""
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race: use its key
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex())
+    return key
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL and relaxed fsync: a chat request should not wait on the disk."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+class RecordsDB:
+    """Questions, answers and feedback in a SQLAlchemy database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.app_database_url
+        self.retention = timedelta(days=settings.retention_days)
+        self._secret = load_secret(settings.data_dir)
+        if self.url.startswith("sqlite"):
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
+            _sqlite_pragmas(self.engine)
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+        Base.metadata.create_all(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def client_hash(self, address: str | None) -> str:
+        """Keyed hash of a client address; the address itself is never stored."""
+        if not address:
+            return ""
+        return hmac.new(self._secret, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+    # --- writes ------------------------------------------------------------------------
+    def record_answer(
+        self,
+        question: str,
+        answer: Answer,
+        *,
+        client: str | None = None,
+        page_url: str | None = None,
+        duration_ms: float = 0.0,
+        message_id: str | None = None,
+    ) -> str:
+        """Store a question and its answer; returns the message id."""
+        message_id = message_id or new_message_id()
+        row = Message(
+            id=message_id,
+            created_at=_now(),
+            client_hash=self.client_hash(client),
+            question=question,
+            answer=answer.text,
+            language=answer.language,
+            abstained=answer.abstained,
+            backend=answer.backend,
+            notice=answer.notice,
+            page_url=page_url,
+            source_urls=[source.url for source in answer.sources],
+            duration_ms=duration_ms,
+        )
+        with self._session.begin() as session:
+            session.add(row)
+        return message_id
+
+    def record_feedback(self, message_id: str, rating: Rating, comment: str | None = None) -> None:
+        """Store (or replace) the rating of an answer; raises UnknownMessage."""
+        with self._session.begin() as session:
+            if session.get(Message, message_id) is None:
+                raise UnknownMessage(message_id)
+            existing = session.scalar(select(Feedback).where(Feedback.message_id == message_id))
+            if existing is None:
+                session.add(Feedback(message_id=message_id, rating=rating, comment=comment))
+            else:
+                existing.rating, existing.comment, existing.created_at = rating, comment, _now()
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete messages and feedback older than the retention period; returns rows removed."""
+        cutoff = (now or _now()) - self.retention
+        with self._session.begin() as session:
+            old = select(Message.id).where(Message.created_at < cutoff)
+            removed_feedback = session.execute(
+                delete(Feedback).where(
+                    (Feedback.created_at < cutoff) | Feedback.message_id.in_(old)
+                )
+            ).rowcount
+            removed_messages = session.execute(
+                delete(Message).where(Message.created_at < cutoff)
+            ).rowcount
+        return int(removed_feedback or 0) + int(removed_messages or 0)
+
+    # --- reads -------------------------------------------------------------------------
+    def message(self, message_id: str) -> Message | None:
+        with self._session() as session:
+            return session.get(Message, message_id)
+
+    def feedback_for(self, message_id: str) -> Feedback | None:
+        with self._session() as session:
+            return session.scalar(select(Feedback).where(Feedback.message_id == message_id))
+
+    def counts(self) -> dict[str, int]:
+        """Totals for the statistics page."""
+        with self._session() as session:
+            def scalar(query: Any) -> int:
+                return int(session.scalar(query) or 0)
+
+            return {
+                "questions": scalar(select(func.count()).select_from(Message)),
+                "refused": scalar(select(func.count()).where(Message.abstained.is_(True))),
+                "feedback_up": scalar(select(func.count()).where(Feedback.rating == "up")),
+                "feedback_down": scalar(select(func.count()).where(Feedback.rating == "down")),
+                "clients": scalar(select(func.count(func.distinct(Message.client_hash)))),
+            }
+
+    def gap_rows(self, since: datetime, limit: int) -> list[tuple[Message, Feedback | None]]:
+        """Refused or rated-down questions since a date, newest first."""
+        query = (
+            select(Message, Feedback)
+            .outerjoin(Feedback, Feedback.message_id == Message.id)
+            .where(Message.created_at >= since)
+            .where((Message.abstained.is_(True)) | (Feedback.rating == "down"))
+            .order_by(Message.created_at.desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [(row[0], row[1]) for row in session.execute(query).all()]
+
+    def gaps_report(
+        self,
+        embed: Callable[[list[str]], Sequence[Sequence[float]]],
+        *,
+        days: int = 30,
+        limit: int = 500,
+        threshold: float = 0.9,
+    ) -> list[GapGroup]:
+        """Refused or rated-down questions grouped by meaning, most frequent first.
+
+        ``embed`` maps texts to vectors (the service's embedding model); questions whose
+        cosine similarity to a group's first question reaches ``threshold`` join that group.
+        """
+        rows = self.gap_rows(_now() - timedelta(days=days), limit)
+        if not rows:
+            return []
+        vectors = np.asarray(embed([message.question for message, _ in rows]), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms == 0, 1.0, norms)
+        return group_questions(rows, vectors, threshold)
+
+
+def group_questions(
+    rows: list[tuple[Message, Feedback | None]], vectors: np.ndarray, threshold: float
+) -> list[GapGroup]:
+    """Leader clustering: each question joins the first group it is similar enough to.
+
+    Rows come newest first, so a group's leader (and shown wording) is its latest question.
+    """
+    leaders: list[int] = []
+    groups: list[GapGroup] = []
+    for index, (message, feedback) in enumerate(rows):
+        rated_down = feedback is not None and feedback.rating == "down"
+        target = None
+        if leaders:
+            similarity = vectors[leaders] @ vectors[index]
+            best = int(np.argmax(similarity))
+            if similarity[best] >= threshold:
+                target = groups[best]
+        if target is None:
+            leaders.append(index)
+            target = GapGroup(
+                question=message.question, count=0, refused=0, rated_down=0,
+                last_asked=message.created_at,
+            )
+            groups.append(target)
+        target.count += 1
+        target.refused += int(message.abstained)
+        target.rated_down += int(rated_down)
+        target.last_asked = max(target.last_asked, message.created_at)
+        if message.question not in target.examples and len(target.examples) < 5:
+            target.examples.append(message.question)
+        if message.language and message.language not in target.languages:
+            target.languages.append(message.language)
+        if rated_down and feedback and feedback.comment and len(target.comments) < 5:
+            target.comments.append(feedback.comment)
+    groups.sort(key=lambda group: (group.count, group.last_asked), reverse=True)
+    return groups
+
+
+def new_message_id() -> str:
+    """A fresh, unguessable message id."""
+    return uuid.uuid4().hex
