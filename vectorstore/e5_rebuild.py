@@ -258,7 +258,9 @@ def check_tokenizer(pieces: list[tuple[str, float]], tokenizer_json: dict) -> No
     # Ids 0-3 are special tokens, scored differently by the two exporters.
     for i, ((piece, score), (want, want_score)) in enumerate(zip(vocab, pieces, strict=True)):
         if piece != want or (i > 3 and abs(score - want_score) > 1e-4):
-            raise RebuildError(f"tokenizer.json piece {i} is {piece!r}, the weights expect {want!r}")
+            raise RebuildError(
+                f"tokenizer.json piece {i} is {piece!r}, the weights expect {want!r}"
+            )
 
 
 def _bert_config(header: Header, pad_id: int) -> dict[str, object]:
@@ -316,34 +318,59 @@ def write_folder(folder: Path, weights: Path, tokenizer: Path) -> None:
     shutil.copyfile(tokenizer, folder / "tokenizer.json")
     _write_json(
         folder / "tokenizer_config.json",
-        {"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": header.max_positions,
-         "clean_up_tokenization_spaces": True, **_SPECIAL},
+        {
+            "tokenizer_class": "XLMRobertaTokenizer",
+            "model_max_length": header.max_positions,
+            "clean_up_tokenization_spaces": True,
+            **_SPECIAL,
+        },
     )
     _write_json(folder / "special_tokens_map.json", _SPECIAL)
-    _write_json(folder / "sentence_bert_config.json",
-                {"max_seq_length": header.max_positions, "do_lower_case": False})
+    _write_json(
+        folder / "sentence_bert_config.json",
+        {"max_seq_length": header.max_positions, "do_lower_case": False},
+    )
     # The classic module references load in sentence-transformers 2.x through 6.x.
-    _write_json(folder / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
-    _write_json(folder / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": header.hidden,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "pooling_mode_weightedmean_tokens": False,
-        "pooling_mode_lasttoken": False,
-        "include_prompt": True,
-    })
+    _write_json(
+        folder / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            },
+        ],
+    )
+    _write_json(
+        folder / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": header.hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False,
+            "pooling_mode_lasttoken": False,
+            "include_prompt": True,
+        },
+    )
     (folder / "2_Normalize").mkdir()
-    _write_json(folder / "config_sentence_transformers.json", {
-        "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
-        "default_prompt_name": None,
-        "similarity_fn_name": "cosine",
-    })
+    _write_json(
+        folder / "config_sentence_transformers.json",
+        {
+            "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
 
 
 def _expected_marker(weights: Path, tokenizer: Path) -> dict[str, object]:

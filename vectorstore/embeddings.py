@@ -91,7 +91,9 @@ def model_locator(settings: Settings) -> tuple[str, Callable[[], Path]]:
 
 def _dimension(model: SentenceTransformer) -> int:
     # sentence-transformers 6 renamed the method; 5.x only has the old name.
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
     return int(getter())
 
 
@@ -164,11 +166,16 @@ class E5Embeddings(Embeddings):
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:
             if self.model_name != E5_NAME:
-                raise EmbeddingModelError(f"cannot load {self.model_name} from {path}: {exc}") from exc
+                raise EmbeddingModelError(
+                    f"cannot load {self.model_name} from {path}: {exc}"
+                ) from exc
             # A rebuilt folder damaged in a way the size check misses: rebuild once.
             log.warning("cannot load the cached %s (%s): rebuilding", E5_NAME, exc)
             path = self._rebuild_forced(path)
-            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            try:
+                model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            except Exception as again:
+                raise EmbeddingModelError(f"cannot load {E5_NAME} from {path}: {again}") from again
         model.eval()
         prompts = model.prompts or {}
         self._query_prompt = prompts.get("query") or None
