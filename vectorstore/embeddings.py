@@ -82,7 +82,10 @@ def model_locator(settings: Settings) -> tuple[str, Callable[[], Path]]:
     if looks_like_path:
         path = Path(name).expanduser()
         if not path.is_dir():
-            raise EmbeddingModelError(f"embedding model folder {path} does not exist")
+            raise EmbeddingModelError(
+                f"embedding model folder {path} does not exist (models are never downloaded; "
+                "accepted values: " + ", ".join(ACCEPTED) + ")"
+            )
         return name, lambda: _local_folder(name)
     raise EmbeddingModelError(
         f"unknown embedding model {name!r}; accepted values: " + ", ".join(ACCEPTED)
@@ -94,7 +97,10 @@ def _dimension(model: SentenceTransformer) -> int:
     getter = (
         getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     )
-    return int(getter())
+    dimension = getter()
+    if not dimension:
+        raise EmbeddingModelError("the embedding model does not report its vector size")
+    return int(dimension)
 
 
 class E5Embeddings(Embeddings):
