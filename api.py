@@ -60,6 +60,7 @@ log = logging.getLogger("kmr.api")
 STATIC_DIR = Path(str(resources.files("assistant") / "static"))
 PURGE_INTERVAL_SECONDS = 3600.0
 RUNTIME_RETRY_SECONDS = 5.0
+ANSWER_FAILED_MESSAGE = "Sorry, the answer could not be composed. Please try again."
 STORE_DOWN_MESSAGE = (
     "The knowledge base is temporarily unavailable. Please try again in a moment."
 )
@@ -311,6 +312,20 @@ def _chat_response(message_id: str, answer: Answer) -> ChatResponse:
     )
 
 
+def raise_answer_failure(runtime: Any, event: ErrorEvent) -> None:
+    """The assistant reported a failure: a 503 if the store is down, else an internal error.
+
+    The event's message may hold exception text, so it is logged, never sent.
+    """
+    log.error("answer failed: %s", event.message)
+    runtime.store.ping()  # raises StoreUnavailable -> 503
+    raise AnswerFailed(event.message)
+
+
+class AnswerFailed(Exception):
+    """The assistant could not compose an answer although the store answers (-> 500)."""
+
+
 def _sse(kind: str, payload: dict[str, Any]) -> bytes:
     return format_sse_event(event=kind, data_str=json.dumps(payload, ensure_ascii=False))
 
@@ -327,7 +342,15 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
         """Answer a question about the district, citing its sources, or abstain."""
         started = time.perf_counter()
         runtime = services.runtime()
-        answer = runtime.assistant.answer(body.question, body.history, None, body.language)
+        events = runtime.assistant.stream(body.question, body.history, None, body.language)
+        answer = None
+        for event in events:
+            if isinstance(event, DoneEvent):
+                answer = event.answer
+            elif isinstance(event, ErrorEvent):
+                raise_answer_failure(runtime, event)
+        if answer is None:
+            raise RuntimeError("the assistant ended without an answer")
         message_id = uuid.uuid4().hex
         _record(services, request, body.question, answer, body.page_url, started, message_id)
         return _chat_response(message_id, answer)
@@ -352,6 +375,8 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
         events = iter(runtime.assistant.stream(body.question, body.history, None, body.language))
         # The first event is computed here, so an unreachable store is a clean 503.
         first = next(events, None)
+        if isinstance(first, ErrorEvent):
+            raise_answer_failure(runtime, first)
         message_id = uuid.uuid4().hex
         request_id = getattr(request.state, "request_id", None)
 
@@ -361,7 +386,8 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
                         started, message_id)
                 return _sse("done", _chat_response(message_id, event.answer).model_dump())
             if isinstance(event, ErrorEvent):
-                return _sse("error", {"message": event.message})
+                log.error("answer failed mid-stream (request %s): %s", request_id, event.message)
+                return _sse("error", {"message": ANSWER_FAILED_MESSAGE})
             return _sse(event.type, event.model_dump(exclude={"type"}))
 
         def body_bytes() -> Iterator[bytes]:
