@@ -166,7 +166,7 @@ class E5Embeddings(Embeddings):
         started = time.perf_counter()
         try:
             path = self._locate()
-        except RebuildError as exc:
+        except (RebuildError, OSError) as exc:  # OSError: disk full, lock timeout...
             raise EmbeddingModelError(f"cannot provision {self.model_name}: {exc}") from exc
         try:
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -198,7 +198,7 @@ class E5Embeddings(Embeddings):
     def _rebuild_forced(self, path: Path) -> Path:
         try:
             return ensure_e5(path.parent, force=True)
-        except RebuildError as exc:
+        except (RebuildError, OSError) as exc:
             raise EmbeddingModelError(f"cannot rebuild {E5_NAME}: {exc}") from exc
 
     @property
