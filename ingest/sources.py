@@ -1,0 +1,172 @@
+"""Sources: where raw documents come from (a local tree of files, or a website).
+
+``iter_source(source, settings, known)`` is the one entry point: a URL is crawled
+(ingest.crawl), anything else is read from disk (``iter_local``). Both yield the same
+records (RawDocument / NotModified / Gone / Failure) and never raise on bad input: a file
+that cannot be used becomes a Failure with its reason, logged, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from assistant.config import Settings
+from ingest.records import ContentKind, Failure, RawDocument, SourceEvent
+
+log = logging.getLogger(__name__)
+
+KINDS: dict[str, ContentKind] = {
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".pdf": "pdf",
+}
+
+
+def is_url(source: str) -> bool:
+    """True for http(s) URLs, which are crawled rather than read from disk."""
+    return source.lower().startswith(("http://", "https://"))
+
+
+def iter_source(source: str, settings: Settings, known: Mapping[str, object] | None = None
+                ) -> Iterator[SourceEvent]:
+    """Events for one configured source: a website URL is crawled, a path is read."""
+    if is_url(source):
+        from ingest.crawl import crawl
+
+        yield from crawl(source, settings, known or {})  # type: ignore[arg-type]
+    else:
+        path = source[len("file://"):] if source.startswith("file://") else source
+        yield from iter_local(Path(path), settings, origin=source)
+
+
+def _skip(location: Path | str, reason: str, origin: str) -> Failure:
+    log.info("skipped %s: %s", location, reason)
+    return Failure(location=str(location), reason=reason, origin=origin)
+
+
+def iter_local(root: Path, settings: Settings, *, origin: str | None = None
+               ) -> Iterator[SourceEvent]:
+    """Raw documents for every supported file under ``root`` (a directory or one file).
+
+    Identity: ``fallback_id`` is the POSIX path relative to the root (for a single file,
+    the root is its folder). Hidden files and folders (.git, .DS_Store) are ignored;
+    unsupported types, empty, binary, oversized, unreadable files and symlink loops
+    become Failures.
+    """
+    origin = origin if origin is not None else str(root)
+    try:
+        info = root.stat()
+    except FileNotFoundError:
+        yield _skip(root, "not found", origin)
+        return
+    except OSError as exc:  # ELOOP, EACCES...
+        yield _skip(root, f"cannot open: {exc.strerror or exc}", origin)
+        return
+    if stat.S_ISDIR(info.st_mode):
+        files = _walk(root, origin)
+        base = root
+    else:
+        files = iter([root])
+        base = root.parent
+    for item in files:
+        if isinstance(item, Failure):
+            yield item
+        else:
+            yield _read_file(item, base, settings, origin)
+
+
+def _walk(root: Path, origin: str) -> Iterator[Path | Failure]:
+    """Files under root in a stable order, following symlinks but never twice into a folder."""
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+        except OSError as exc:
+            yield _skip(folder, f"cannot open folder: {exc.strerror or exc}", origin)
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            yield _skip(folder, "symlink loop (folder already visited)", origin)
+            continue
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as exc:
+            yield _skip(folder, f"cannot list folder: {exc.strerror or exc}", origin)
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # .git, .DS_Store, editor swap files
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError as exc:
+                yield _skip(path, f"cannot open: {exc.strerror or exc}", origin)
+                continue
+            if is_dir:
+                subfolders.append(path)
+            else:
+                yield path
+        stack.extend(reversed(subfolders))
+
+
+def _read_file(path: Path, base: Path, settings: Settings, origin: str) -> SourceEvent:
+    kind = KINDS.get(path.suffix.lower())
+    if kind is None:
+        return _skip(path, f"unsupported file type {path.suffix or '(none)'}", origin)
+    try:
+        info = path.stat()
+    except OSError as exc:  # a dangling or looping symlink
+        reason = "symlink loop" if exc.errno == 40 else f"cannot open: {exc.strerror or exc}"
+        return _skip(path, reason, origin)
+    if info.st_size > settings.max_document_bytes:
+        return _skip(path, f"too large: {info.st_size} bytes (limit "
+                           f"{settings.max_document_bytes})", origin)
+    try:
+        with path.open("rb") as handle:
+            # Read one byte past the cap: a file that grew since stat() is still refused.
+            content = handle.read(settings.max_document_bytes + 1)
+    except PermissionError:
+        return _skip(path, "unreadable: permission denied", origin)
+    except OSError as exc:
+        return _skip(path, f"unreadable: {exc.strerror or exc}", origin)
+    if len(content) > settings.max_document_bytes:
+        return _skip(path, f"too large: over {settings.max_document_bytes} bytes", origin)
+    if not content.strip():
+        return _skip(path, "empty", origin)
+    if kind != "pdf" and _looks_binary(content):
+        return _skip(path, f"binary data in a {path.suffix} file", origin)
+    if kind == "pdf" and b"%PDF-" not in content[:1024]:
+        return _skip(path, "not a PDF (no %PDF- header)", origin)
+    modified = datetime.fromtimestamp(info.st_mtime, tz=timezone.utc).isoformat()
+    return RawDocument(
+        location=str(path.absolute()),
+        kind=kind,
+        content=content,
+        origin=origin,
+        fallback_id=path.relative_to(base).as_posix(),
+        last_modified=modified,
+    )
+
+
+def _looks_binary(data: bytes) -> bool:
+    """NUL bytes or many control characters in the first 8 KB (UTF-16 BOMs excepted)."""
+    sample = data[:8192]
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    return controls > len(sample) * 0.05
