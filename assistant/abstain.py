@@ -1,0 +1,309 @@
+"""Does the retrieved content answer the question? The abstention decision.
+
+Similarity scores do not tell (e5's top cosine separates unanswerable questions at AUC 0.52),
+so the decision rests on what the question asks for and what the passages hold:
+
+1. **Kind of answer.** A question asking for a price, a salary, a clock time or timetable, an
+   e-mail address or phone number, a weather forecast, a comparison with another place, is
+   answerable only if a passage about the same subject holds that kind of thing (an amount of
+   money, a time of day, an address, ...). Otherwise the assistant abstains, whatever else
+   matched.
+2. **The source says it does not say.** When the best sentence states that the information is
+   not published ("We do not publish timetables here"), the honest answer is "I don't know",
+   quoting that sentence.
+3. **Term support.** The question's content terms (stemmed, accent-folded, in both languages)
+   weighted by rarity in the whole index: if no passage carries most of that weight, the
+   content does not answer. Terms that appear nowhere in the index ("weather", "Trieste")
+   weigh the most. The bar is lower when no passage is in the question's language, since
+   words then rarely match across the languages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from assistant.extractive import Selection, TermStats, terms
+from assistant.schema import Passage
+
+_I = re.IGNORECASE
+
+MONEY = re.compile(
+    r"(€|£|\$)\s?\d|\d[\d.,]*\s?(k|m|mln|mld|bn)?\s?(€|£|\$|eur\b|euros?\b|usd\b|dollars?\b|"
+    r"pounds?\b|chf\b|milion[ie]\s+di\s+euro|miliard[oi]\s+di\s+euro|million\s+euros?|"
+    r"billion\s+euros?)",
+    _I,
+)
+CLOCK = re.compile(
+    r"\b([01]?\d|2[0-3])[:.][0-5]\d\b(?![.,]\d)|\b\d{1,2}\s?(am|pm|a\.m\.|p\.m\.)|"
+    r"\b(alle\s+ore|ore)\s+\d{1,2}\b|\bevery\s+\d+\s+minutes\b|\bogni\s+\d+\s+minuti\b",
+    _I,
+)
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+PHONE = re.compile(r"(\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s./-]?\d{3,4}[\s./-]?\d{2,5}\b")
+WEATHER = re.compile(
+    r"\b(weather|forecasts?|temperatures?|degrees|rain\w*|snow\w*|sunny|meteo|previsioni|"
+    r"temperatur[ae]|piogg\w*|piover\w*|nev\w*|soleggiat\w*|gradi)\b|°",
+    _I,
+)
+SALARY_WORD = re.compile(
+    r"\b(salar(y|ies)|wages?|earn(s|ings)?|pay\s*(check|slip)|remuneration|compensation|"
+    r"stipendi?o?|retribuzion[ei]|compens[oi]|guadagn\w*|busta\s+paga|\bRAL\b)",
+    _I,
+)
+NEGATIVE = re.compile(
+    r"\b(do(es)?\s+not|don't|doesn't|is\s+not|are\s+not|isn't|aren't|not|never)\s+"
+    r"(publish(ed)?|list(ed)?|describe[ds]?|disclose[ds]?|give[ns]?|provide[ds]?|include[ds]?|"
+    r"publicly\s+available|available|made\s+public|shown)\b|"
+    r"\bnon\s+(sono\s+|è\s+|vengono\s+|viene\s+)?(riportat|pubblicat|indicat|elencat|descritt|"
+    r"divulgat|fornit|disponibil)\w*|"
+    r"\bnon\s+(pubblica|pubblichiamo|riporta|riportiamo|elenca|descrive|indica|fornisce)\b",
+    _I,
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of answer a question can ask for, and how to recognise it in a source."""
+
+    name: str
+    asks: re.Pattern[str]
+    evidence: re.Pattern[str]
+    # Words that only name the kind ("price", "email"): they cannot show a passage is on topic.
+    both: re.Pattern[str] | None = None  # a second pattern the evidence unit must also match
+
+
+KINDS: list[Kind] = [
+    Kind(
+        "weather",
+        re.compile(
+            r"\b(weather|forecast|will\s+it\s+(rain|snow)|temperature\s+(tomorrow|today)|"
+            r"meteo|che\s+tempo\s+fa|previsioni\s+del\s+tempo|pioverà|nevicherà|"
+            r"temperatura\s+(di\s+)?(domani|oggi))\b",
+            _I,
+        ),
+        WEATHER,
+    ),
+    Kind("salary", SALARY_WORD, MONEY, both=SALARY_WORD),
+    Kind(
+        "price",
+        re.compile(
+            r"\b(prices?|pricing|costs?|costing|rents?|rental|renting|fees?|tariffs?|"
+            r"cheap\w*|expensive|how\s+much\s+(do|does|is|are|will|would|to)\b|"
+            r"per\s+(square\s+metre|square\s+meter|m2|m²|month|year)|"
+            r"prezz\w*|cost[ao]|costano|costi|costos[oaie]|affitt\w*|canon[ei]\b|tariff\w*|"
+            r"quanto\s+(costa|costano|si\s+paga|viene|spende)|a\s+buon\s+mercato|car[oi]\b)",
+            _I,
+        ),
+        MONEY,
+    ),
+    Kind(
+        "email",
+        re.compile(r"\b(e-?mails?|mail|mail\s+address|indirizz\w+\s+(di\s+posta|e-?mail|mail)|"
+                   r"posta\s+elettronica|pec)\b", _I),
+        EMAIL,
+    ),
+    Kind(
+        "phone",
+        re.compile(r"\b(phone|telephone|mobile|cell\s*phone|whatsapp|telefono|cellulare|"
+                   r"numero\s+di\s+(telefono|cellulare)|phone\s+number)\b", _I),
+        PHONE,
+    ),
+    Kind(
+        "personal",
+        re.compile(r"\b(home\s+(address|phone|number|e-?mail)|private\s+(address|e-?mail|mail|phone|"
+                   r"number|life|mobile)|"
+                   r"personal\s+(address|e-?mail|phone|number|contact\w*)|"
+                   r"indirizzo\s+di\s+casa|(numero|(e-?)?mail|indirizzo|cellulare|telefono)\s+(personale|privat[oa])|"
+                   r"dove\s+abita|where\s+does\s+\w+(\s+\w+)?\s+live)\b", _I),
+        re.compile(r"(?!x)x"),  # private data is never an answer, whatever the pages hold
+    ),
+    Kind(
+        "time",
+        re.compile(
+            r"\b(what\s+time|at\s+what\s+time|opening\s+(hours|times)|hours\s+of\s+opening|"
+            r"timetables?|bus\s+times|train\s+times|next\s+(bus|train|shuttle)|departures?|"
+            r"a\s+che\s+ora|che\s+ora|orari\w*|prossim[oa]\s+(autobus|bus|treno|navetta)|"
+            r"orario\s+di\s+apertura|what\s+hours|when\s+does\s+the\s+(bus|train|shuttle))\b",
+            _I,
+        ),
+        CLOCK,
+    ),
+    Kind(
+        "jobs",
+        re.compile(r"\b(jobs?|vacanc\w*|hiring|careers?|job\s+openings?|internships?|"
+                   r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assun\w+|lavora\s+con\s+noi|"
+                   r"stage|tirocin\w+|candidatur\w+)\b", _I),
+        re.compile(r"\b(vacanc\w*|hiring|job\s+openings?|open\s+positions?|careers?|apply|"
+                   r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assum\w+|candidat\w+|"
+                   r"lavora\s+con\s+noi|internships?|tirocin\w+)\b", _I),
+    ),
+    Kind(
+        "comparison",
+        re.compile(
+            r"\b(compared?\s+(to|with)|compares?|comparison|versus|vs\.?|better\s+than|"
+            r"worse\s+than|bigger\s+than|larger\s+than|smaller\s+than|more\s+\w+\s+than|"
+            r"rispetto\s+(a|al|allo|alla|ai|agli|alle|ad)\b|confront\w*|paragon\w*|"
+            r"meglio|migliore|peggio|peggiore|più\s+\w+\s+d[ie]\b|best|better|worse|worst|"
+            r"differenz\w+\s+tra)",
+            _I,
+        ),
+        re.compile(r"(?!x)x"),  # decided by term support instead (see assess)
+    ),
+]
+
+_PRIVATE_PERSON = re.compile(r"\b(private|personal|privat[oa]|personale)\b", _I)
+
+
+@dataclass
+class Verdict:
+    """The decision with the figures behind it (logged, and used by the evaluation)."""
+
+    answerable: bool
+    reason: str
+    coverage: float = 0.0
+    kinds: list[str] = field(default_factory=list)
+    unknown_terms: list[str] = field(default_factory=list)
+    unknown_share: float = 0.0
+    negative: str = ""  # the source sentence saying the information is not published
+    negative_passage: int = -1
+
+
+def requested_kinds(question: str) -> list[Kind]:
+    """Kinds of answer the question asks for ("price", "time", ...)."""
+    return [k for k in KINDS if k.asks.search(question)]
+
+
+_FILLER = (
+    "number numbers numero numeri address indirizzo contact contacts contatto contatti "
+    "recapito recapiti details dettagli reach raggiungere call chiamare write scrivere "
+    "much how"
+)
+
+
+def _kind_terms(question: str, kinds: Sequence[Kind]) -> set[str]:
+    """Terms of the question that only name the requested kinds ("price", "orari")."""
+    found: set[str] = set(terms(_FILLER)) if kinds else set()
+    for kind in kinds:
+        for match in kind.asks.finditer(question):
+            found.update(terms(match.group(0)))
+    return found
+
+
+def _units_of(passage: Passage) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", passage.text) if s.strip()]
+
+
+def has_evidence(kind: Kind, question: str, passages: Sequence[Passage], topic: set[str]) -> bool:
+    """Does a passage on the question's topic hold the kind of thing asked for?"""
+    if kind.name == "comparison":
+        return True
+    for passage in passages:
+        head = set(terms(f"{passage.title} {passage.heading}"))
+        for sentence in _units_of(passage):
+            # "This site does not list job vacancies" is not evidence of vacancies.
+            if not kind.evidence.search(sentence) or NEGATIVE.search(sentence):
+                continue
+            if kind.name == "phone" and not _is_phone(sentence):
+                continue
+            if kind.both is not None and not kind.both.search(sentence):
+                continue
+            if kind.name in {"email", "phone"} and _PRIVATE_PERSON.search(question):
+                continue
+            # The evidence must concern the question's subject, not any number on the page.
+            if not topic or topic & (set(terms(sentence)) | head):
+                return True
+    return False
+
+
+def _is_phone(text: str) -> bool:
+    """A phone number has at least 8 digits (years and figures have fewer together)."""
+    return any(len(re.sub(r"\D", "", m.group(0))) >= 8 for m in PHONE.finditer(text))
+
+
+def coverage_of(question_terms: Sequence[str], passage: Passage, stats: TermStats) -> float:
+    """IDF-weighted share of the question's terms found in the passage (title included)."""
+    if not question_terms:
+        return 1.0
+    present = set(terms(passage.text)) | set(terms(passage.title))
+    total = sum(stats.idf(t) for t in set(question_terms))
+    hit = sum(stats.idf(t) for t in set(question_terms) if t in present)
+    return hit / total if total else 1.0
+
+
+# Thresholds, tuned on the development questions (see tests/test_answer.py and the eval set).
+MIN_COVERAGE = 0.25
+MIN_COVERAGE_CROSS = 0.15
+MIN_UNKNOWN_SHARE = 0.5
+TOP_PASSAGES = 4
+
+
+def assess(
+    question: str,
+    language: str,
+    passages: Sequence[Passage],
+    stats: TermStats,
+    selection: Selection | None = None,
+    *,
+    lexical: bool = True,
+    follow_up: bool = False,
+) -> Verdict:
+    """Decide whether the passages answer the question.
+
+    ``lexical=False`` keeps only the hard checks (kinds, nothing retrieved): an LLM judges
+    the rest itself.
+    """
+    if not passages:
+        return Verdict(False, "nothing retrieved")
+    kinds = requested_kinds(question)
+    qterms = terms(question)
+    kind_words = _kind_terms(question, kinds)
+    # Terms the index never uses cannot show a passage is on topic (typos, "nr", synonyms).
+    topic = {t for t in qterms if t not in kind_words and stats.df.get(t, 0) > 0}
+    top = list(passages[:TOP_PASSAGES])
+    for kind in kinds:
+        if not has_evidence(kind, question, passages, topic):
+            return Verdict(False, f"no {kind.name} in the sources", kinds=[k.name for k in kinds])
+
+    unknown = sorted({t for t in qterms if stats.df.get(t, 0) == 0})
+    same_language = [p for p in top if p.language == language]
+    coverage = max((coverage_of(qterms, p, stats) for p in top), default=0.0)
+    verdict = Verdict(True, "supported", coverage, [k.name for k in kinds], unknown)
+
+    if selection is not None and selection.groups:
+        negative = _negative_statement(selection, passages)
+        if negative is not None:
+            verdict.answerable = False
+            verdict.reason = "the source says it is not published"
+            verdict.negative, verdict.negative_passage = negative
+            return verdict
+    if not lexical or follow_up:
+        # A follow-up's words are few and lean on the history: term support says little.
+        return verdict
+    if selection is None:
+        verdict.answerable, verdict.reason = False, "no sentence matches the question"
+        return verdict
+    if any(k.name == "comparison" for k in kinds) and unknown:
+        verdict.answerable, verdict.reason = False, "compares with something the sources never name"
+        return verdict
+    # Off-topic questions lean on words the index never uses ("pizza", "football") and the
+    # passages cover little of the rest. Paraphrases of answerable questions fail one test
+    # more often than both.
+    weights = {t: stats.idf(t) for t in set(qterms)}
+    total = sum(weights.values()) or 1.0
+    verdict.unknown_share = sum(w for t, w in weights.items() if t in unknown) / total
+    bar = MIN_COVERAGE if same_language else MIN_COVERAGE_CROSS
+    if coverage < bar and verdict.unknown_share >= MIN_UNKNOWN_SHARE:
+        verdict.answerable, verdict.reason = False, (
+            f"weak term support ({coverage:.2f}, unknown {verdict.unknown_share:.2f})"
+        )
+    return verdict
+
+
+def _negative_statement(selection: Selection, passages: Sequence[Passage]) -> tuple[str, int] | None:
+    """The quoted sentence that says the information is not published, if it leads the answer."""
+    best = max((u for group in selection.groups for u in group[2]), key=lambda u: u.score)
+    if NEGATIVE.search(best.text):
+        return best.text, best.passage
+    return None

@@ -1,0 +1,425 @@
+"""The assistant: question -> retrieval -> a cited answer (extractive or LLM) or an abstention.
+
+Flow of one question::
+
+    screen (guard) -> language -> retrieval query (follow-ups: LLM condensation or joined
+    history) -> HybridSearcher.search -> abstention checks -> extractive selection, or the LLM
+    streaming over fenced sources -> citation check (markers valid, sources renumbered 1..N in
+    order of first citation, unsourced e-mails/phones removed) -> Answer
+
+``stream`` yields SourcesEvent, DeltaEvents, then DoneEvent with the final Answer (whose text
+and sources are authoritative: on the LLM path the deltas carry the prompt's numbering and the
+final answer is renumbered; if the LLM fails mid-stream, the final answer is the extractive
+one with a notice). ``answer`` is the same run, collected.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from langchain_core.language_models import BaseChatModel
+
+from assistant import abstain, guard, llm, prompts
+from assistant.config import Settings
+from assistant.conversation import detect_language, retrieval_query
+from assistant.extractive import Selection, TermStats, Unit, select
+from assistant.schema import (
+    Answer,
+    AnswerEvent,
+    DeltaEvent,
+    DoneEvent,
+    ErrorEvent,
+    Filters,
+    Passage,
+    Source,
+    SourcesEvent,
+    Turn,
+)
+
+log = logging.getLogger(__name__)
+
+SNIPPET_CHARS = 240
+STATS_REFRESH_SECONDS = 5.0
+
+
+class Searcher(Protocol):
+    def search(
+        self, query: str, k: int | None = None, filters: Filters | None = None,
+        language: str | None = None,
+    ) -> list[Passage]: ...
+
+
+# --- citations ----------------------------------------------------------------------------
+
+_MARKER = re.compile(r"\[\s*(?:(?:source|fonte|src)\s*)?(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]", re.I)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\d[\d\s()./-]{6,}\d")
+
+
+def clean_markers(text: str, valid: int) -> str:
+    """Keep markers [1]..[valid] (splitting "[1, 2]" into "[1][2]"), drop any other."""
+
+    def fix(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
+        return "".join(f"[{n}]" for n in numbers if 1 <= n <= valid)
+
+    text = _MARKER.sub(fix, text)
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
+
+
+def renumber(text: str, passages: Sequence[Passage]) -> tuple[str, list[Source]]:
+    """Renumber markers 1..N in order of first citation; the sources are the cited passages."""
+    order: dict[int, int] = {}
+    for match in re.finditer(r"\[(\d+)\]", text):
+        old = int(match.group(1))
+        if 1 <= old <= len(passages) and old not in order:
+            order[old] = len(order) + 1
+    text = re.sub(r"\[(\d+)\]", lambda m: f"[{order[int(m.group(1))]}]"
+                  if int(m.group(1)) in order else "", text)
+    sources = [
+        source_of(passages[old - 1], new) for old, new in sorted(order.items(), key=lambda i: i[1])
+    ]
+    return text, sources
+
+
+def scrub_contacts(text: str, allowed: str) -> str:
+    """Remove e-mail addresses and phone numbers that appear neither in the sources nor the
+    configured contacts: an LLM must not invent personal contact data."""
+    digits_allowed = {re.sub(r"\D", "", m.group(0)) for m in _PHONE.finditer(allowed)}
+    folded = allowed.lower()
+
+    def email(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(0).lower() in folded else "[…]"
+
+    def phone(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        if len(digits) < 8 or any(digits in d or d in digits for d in digits_allowed if len(d) >= 8):
+            return match.group(0)
+        return "[…]"
+
+    return _PHONE.sub(phone, _EMAIL.sub(email, text))
+
+
+def source_of(passage: Passage, n: int, snippet: str | None = None) -> Source:
+    """A Source entry for a passage."""
+    from assistant.extractive import body_of, clean_inline
+
+    text = snippet if snippet is not None else clean_inline(body_of(passage))
+    if len(text) > SNIPPET_CHARS:
+        text = text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return Source(n=n, title=passage.title, url=passage.url, language=passage.language,
+                  snippet=text)
+
+
+# --- the assistant ------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    """Everything decided before composing: the cleaned question, language, passages."""
+
+    question: str
+    language: str
+    passages: list[Passage]
+    context: str  # earlier user turns (weak weight in sentence scoring)
+    query: str
+    injected: bool
+    notice: str | None = None
+
+
+class Assistant:
+    """Answers questions from the index, with citations, or abstains with the contacts."""
+
+    def __init__(
+        self, settings: Settings, searcher: Searcher, chat_model: BaseChatModel | None = None
+    ) -> None:
+        if settings.answer_backend not in llm.BACKENDS:
+            raise ValueError(
+                f"unknown answer_backend {settings.answer_backend!r}; accepted values: "
+                f"{', '.join(llm.BACKENDS)}"
+            )
+        self.settings = settings
+        self.searcher = searcher
+        self.chat_model = chat_model
+        self._stats: TermStats | None = None
+        self._stats_generation: str | None = None
+        self._stats_checked = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        return "openai" if self.chat_model is not None else "extractive"
+
+    # --- public API -----------------------------------------------------------------------
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        language: str | None = None,
+    ) -> Answer:
+        """The answer to one question (see ``stream`` for the events)."""
+        final: Answer | None = None
+        for event in self.stream(question, history, filters, language):
+            if isinstance(event, DoneEvent):
+                final = event.answer
+            elif isinstance(event, ErrorEvent):
+                raise AnswerError(event.message)
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        language: str | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """SourcesEvent, DeltaEvents, DoneEvent(answer); ErrorEvent if the search fails."""
+        try:
+            prepared = self._prepare(question, list(history), filters, language)
+        except Exception as exc:  # the store or the searcher failed: nothing to answer from
+            log.exception("retrieval failed")
+            yield ErrorEvent(message=f"retrieval failed: {exc}")
+            return
+        if self.chat_model is not None and prepared.passages and prepared.question:
+            yield from self._stream_llm(prepared)
+        else:
+            yield from _emit(self._extractive(prepared))
+
+    # --- steps ----------------------------------------------------------------------------
+    def _prepare(
+        self, question: str, history: list[Turn], filters: Filters | None, language: str | None
+    ) -> _Prepared:
+        screened = guard.screen(question)
+        # Earlier user turns may hold injections too: they feed retrieval, so screen them.
+        clean_history = [
+            Turn(role=t.role, content=guard.screen(t.content).question if t.role == "user"
+                 else t.content)
+            for t in history[-self.settings.max_history_turns:] if t.content.strip()
+        ] if self.settings.max_history_turns else []
+        history_text = " ".join(t.content for t in clean_history if t.role == "user")
+        lang = language or detect_language(
+            screened.question or question, default=detect_language(history_text or question)
+        )
+        if not screened.question:
+            return _Prepared("", lang, [], "", "", screened.injected)
+        notice = None
+        query = retrieval_query(screened.question, clean_history)
+        if self.chat_model is not None and clean_history:
+            try:
+                query = llm.condense(self.chat_model, screened.question, clean_history,
+                                     self.settings.llm_timeout)
+            except llm.LLMError as exc:
+                log.warning("condensing the follow-up failed, using the joined history: %s", exc)
+        passages = self.searcher.search(
+            query, k=self.settings.retrieval_k, filters=filters, language=lang
+        )
+        context = history_text if query != screened.question else ""
+        return _Prepared(screened.question, lang, passages, context, query, screened.injected,
+                         notice)
+
+    def term_stats(self, passages: Sequence[Passage]) -> TermStats:
+        """Document frequencies over the whole index (refreshed when a sync changed it)."""
+        store = getattr(self.searcher, "store", None)
+        if store is None:
+            return TermStats(p.text for p in passages)
+        with self._lock:
+            now = time.monotonic()
+            if self._stats is None or now - self._stats_checked > STATS_REFRESH_SECONDS:
+                self._stats_checked = now
+                try:
+                    generation = store.generation()
+                    if self._stats is None or generation != self._stats_generation:
+                        rows = [text for _, text, _ in store.iter_rows()]
+                        self._stats = TermStats(rows)
+                        self._stats_generation = generation
+                except Exception as exc:  # keep the old statistics if the store hiccups
+                    log.warning("cannot refresh term statistics: %s", exc)
+            if self._stats is None or self._stats.n == 0:
+                return TermStats(p.text for p in passages)
+            return self._stats
+
+    def _extractive(self, prep: _Prepared, notice: str | None = None) -> Answer:
+        """Compose the extractive answer, or abstain."""
+        lang = prep.language
+        if not prep.question:
+            return self._abstention(lang, injected=prep.injected, notice=notice)
+        stats = self.term_stats(prep.passages)
+        selection = select(prep.question, prep.passages, lang, stats, prep.context)
+        verdict = abstain.assess(prep.question, lang, prep.passages, stats, selection,
+                                 follow_up=bool(prep.context))
+        log.debug("abstention verdict: %s", verdict)
+        if not verdict.answerable or selection is None:
+            return self._abstention(lang, verdict=verdict, passages=prep.passages, notice=notice)
+        text, sources = compose(selection, prep.passages, lang)
+        return Answer(text=text, sources=sources, language=lang, abstained=False,
+                      backend="extractive", notice=notice)
+
+    def _abstention(
+        self,
+        lang: str,
+        *,
+        injected: bool = False,
+        verdict: abstain.Verdict | None = None,
+        passages: Sequence[Passage] = (),
+        notice: str | None = None,
+    ) -> Answer:
+        contacts = {"phone": self.settings.contact_phone, "url": self.settings.contact_url}
+        if injected:
+            text = prompts.say(prompts.REFUSE_INJECTION, lang, **contacts)
+            return Answer(text=text, sources=[], language=lang, abstained=True,
+                          backend=self.backend, notice=notice)
+        if verdict is not None and verdict.negative and 0 <= verdict.negative_passage < len(passages):
+            passage = passages[verdict.negative_passage]
+            text = prompts.say(prompts.ABSTAIN_QUOTING, lang, quote=verdict.negative,
+                               marker="[1]", **contacts)
+            return Answer(text=text, sources=[source_of(passage, 1, verdict.negative)],
+                          language=lang, abstained=True, backend="extractive", notice=notice)
+        text = prompts.say(prompts.ABSTAIN, lang, **contacts)
+        return Answer(text=text, sources=[], language=lang, abstained=True,
+                      backend="extractive", notice=notice)
+
+    # --- LLM ------------------------------------------------------------------------------
+    def _stream_llm(self, prep: _Prepared) -> Iterator[AnswerEvent]:
+        assert self.chat_model is not None
+        lang = prep.language
+        stats = self.term_stats(prep.passages)
+        # Hard checks only (a price question with no price in the sources...): the model
+        # judges the rest itself.
+        verdict = abstain.assess(prep.question, lang, prep.passages, stats, None, lexical=False)
+        if not verdict.answerable:
+            yield from _emit(self._abstention(lang, verdict=verdict, passages=prep.passages))
+            return
+        passages = prep.passages
+        yield SourcesEvent(sources=[source_of(p, n) for n, p in enumerate(passages, start=1)])
+        messages = prompts.answer_messages(prep.question, passages, lang, self.settings)
+        allowed = " ".join(p.text for p in passages) + f" {self.settings.contact_phone} " \
+            f"{self.settings.contact_url}"
+        raw: list[str] = []
+        pending = ""
+        try:
+            for chunk in llm.stream_text(self.chat_model, messages, self.settings.llm_timeout):
+                raw.append(chunk)
+                pending += chunk
+                ready, pending = _split_ready(pending)
+                if ready and not _leaks(ready):
+                    yield DeltaEvent(text=scrub_contacts(clean_markers(ready, len(passages)),
+                                                         allowed))
+        except llm.LLMError as exc:
+            log.warning("LLM failed, falling back to the extractive answer: %s", exc)
+            table = prompts.LLM_FALLBACK_NOTICE if isinstance(exc, llm.LLMTimeout) \
+                else prompts.LLM_ERROR_NOTICE
+            fallback = self._extractive(prep, notice=prompts.say(table, lang))
+            yield DoneEvent(answer=fallback)
+            return
+        if pending and not _leaks(pending):
+            yield DeltaEvent(text=scrub_contacts(clean_markers(pending, len(passages)), allowed))
+        yield DoneEvent(answer=self._finish_llm("".join(raw), prep, allowed))
+
+    def _finish_llm(self, raw: str, prep: _Prepared, allowed: str) -> Answer:
+        """Validate the model's reply: markers, sources, contacts, leaks, abstention."""
+        lang = prep.language
+        if _leaks(raw):
+            return self._abstention(lang, injected=True)
+        text = scrub_contacts(clean_markers(raw.strip(), len(prep.passages)), allowed)
+        text, sources = renumber(text, prep.passages)
+        text = re.sub(r"[ \t]{2,}", " ", text).strip()
+        if not sources:
+            # No valid citation: the model said it does not know (rule 4), or answered without
+            # grounding. Either way it is not a sourced answer: make sure the contacts are there.
+            if self.settings.contact_phone not in text and self.settings.contact_url not in text:
+                text = prompts.say(prompts.ABSTAIN, lang, phone=self.settings.contact_phone,
+                                   url=self.settings.contact_url)
+            return Answer(text=text, sources=[], language=lang, abstained=True, backend="openai")
+        return Answer(text=text, sources=sources, language=lang, abstained=False, backend="openai")
+
+
+class AnswerError(Exception):
+    """The answer could not be produced (retrieval failed)."""
+
+
+# --- composition --------------------------------------------------------------------------
+
+
+def compose(selection: Selection, passages: Sequence[Passage], language: str) -> tuple[str, list[Source]]:
+    """The answer text with [n] markers, and its sources numbered in order of first citation."""
+    numbers: dict[int, int] = {}
+    snippets: dict[int, str] = {}
+    parts: list[str] = []
+    for passage_index, lead, units in selection.groups:
+        n = numbers.setdefault(passage_index, len(numbers) + 1)
+        snippets.setdefault(passage_index, units[0].text)
+        if len(units) == 1 and units[0].kind == "sentence":
+            parts.append(f"{_sentence(units[0])} [{n}]")
+            continue
+        if len(units) == 1:
+            parts.append(f"{_sentence(units[0])} [{n}]")
+            continue
+        lines = [f"{lead} [{n}]"] if lead else []
+        lines += [f"- {u.text}" for u in units]
+        if not lead:
+            lines[-1] += f" [{n}]"
+        parts.append("\n".join(lines))
+    text = _join(parts)
+    if selection.language and selection.language != language:
+        note = prompts.say(prompts.SOURCE_IN_OTHER_LANGUAGE, language,
+                           name=prompts.language_name(selection.language, language))
+        text = f"{note}\n{text}"
+    sources = [
+        source_of(passages[index], n, snippets[index])
+        for index, n in sorted(numbers.items(), key=lambda item: item[1])
+    ]
+    return text, sources
+
+
+def _sentence(unit: Unit) -> str:
+    text = unit.text.strip()
+    return text if text[-1:] in ".!?:;…" else text + "."
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Sentences run on; a list stands in its own paragraph."""
+    out = ""
+    for part in parts:
+        if not out:
+            out = part
+        elif "\n" in part or "\n" in out:
+            out += "\n\n" + part
+        else:
+            out += " " + part
+    return out
+
+
+def _emit(answer: Answer) -> Iterator[AnswerEvent]:
+    """Events of a composed answer: its sources, its text in sentence-sized deltas, done."""
+    yield SourcesEvent(sources=answer.sources)
+    pieces = re.split(r"(?<=\])(?= )|(?<=\n)", answer.text)
+    for piece in pieces:
+        if piece:
+            yield DeltaEvent(text=piece)
+    yield DoneEvent(answer=answer)
+
+
+def _split_ready(buffer: str) -> tuple[str, str]:
+    """Cut the streamed text after its last sentence end or newline (markers stay whole)."""
+    cut = max(buffer.rfind("\n"), *(buffer.rfind(p) for p in (". ", "! ", "? ", "] ")))
+    if cut < 0:
+        return "", buffer
+    cut += 1
+    # never cut inside a marker like "[12"
+    if buffer.rfind("[", 0, cut) > buffer.rfind("]", 0, cut):
+        return "", buffer
+    return buffer[:cut], buffer[cut:]
+
+
+def _leaks(text: str) -> bool:
+    """The model is repeating its system prompt."""
+    lowered = text.lower()
+    return any(marker.lower() in lowered for marker in prompts.LEAK_MARKERS)

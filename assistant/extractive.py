@@ -1,0 +1,497 @@
+"""Extractive answers: pick the most relevant sentences of the retrieved passages, cite them.
+
+No model is involved: passages are split into *units* (sentences, list items, table rows),
+each unit is scored by the IDF-weighted share of the question's content terms it contains
+(stemmed, accent-folded, stopwords removed, Italian and English), and the best few are
+quoted, each followed by its ``[n]`` marker. When the question asks for a list and the best
+unit belongs to one, the list is quoted whole. Sentences that address an AI assistant are
+never quoted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from assistant.guard import is_instruction
+from assistant.schema import Passage
+
+# --- terms ------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_HYPHENATED = re.compile(r"\b[^\W\d_]{1,12}(?:-[^\W\d_]{1,12})+\b")
+
+# Words that carry no topic in questions about the district: question words, fillers, and the
+# district's own name (every page mentions it, so it tells nothing about a page).
+_EXTRA_STOP = {
+    # English
+    "tell", "know", "please", "could", "would", "can", "may", "might", "much", "many", "also",
+    "there", "here", "one", "get", "give", "want", "like", "need", "thing", "things", "us",
+    "say", "said", "let", "still", "today", "currently", "actually", "exactly", "please",
+    "what", "whats", "who", "whos", "where", "wheres", "when", "hows", "which", "mean", "really",
+    "nr", "pls", "thanks", "ok", "right", "now", "these", "days", "anyone", "someone",
+    "kilometro", "rosso", "km", "district", "innovation", "park", "campus",
+    # Italian (elisions are split off by _terms)
+    "dimmi", "dirmi", "sapere", "vorrei", "puoi", "può", "posso", "potrei", "potete",
+    "quanto", "quanta", "quanti", "quante", "quale", "quali", "qual", "chi", "cosa", "come",
+    "dove", "quando", "perché", "perche", "c'è", "ci", "sono", "stato", "stata", "oggi",
+    "anche", "ancora", "sai", "conosci", "grazie", "parco", "distretto", "innovazione",
+    "essere", "fare", "fa", "ha", "hanno", "cos", "cosè", "ce", "c",
+    "adesso", "ora", "fammi", "dammi", "qualche", "qualcosa", "trovo", "trovare", "dentro",
+    "devono", "deve", "devo", "nome", "nomi", "davvero", "proprio", "tipo", "roba", "cose",
+    "mia", "mio", "mie", "miei", "vero", "circa", "tutto", "tutti", "sai", "mi", "ti",
+    "roughly", "kind", "sort", "ones", "stuff", "lot", "lots", "really", "just", "got",
+}
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_ITALIAN
+
+    words = set(STOPWORDS_EN_PLUS) | set(STOPWORDS_ITALIAN) | _EXTRA_STOP
+    return frozenset(fold(w) for w in words)
+
+
+@lru_cache(maxsize=1)
+def _stemmers() -> tuple[object, object]:
+    import Stemmer  # PyStemmer (Snowball)
+
+    return Stemmer.Stemmer("english"), Stemmer.Stemmer("italian")
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents ("perché" -> "perche")."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    """One language-neutral stem: the shorter of the English and Italian Snowball stems.
+
+    A question and a page may be in different languages and the language of a single word is
+    unknowable; taking the shorter stem makes "laboratori"/"laboratories"/"laboratorio" and
+    "ricerca"/"ricerche" meet, at the price of a few accidental collisions.
+    """
+    en, it = _stemmers()
+    a = en.stemWord(word)  # type: ignore[attr-defined]
+    b = it.stemWord(word)  # type: ignore[attr-defined]
+    return a if len(a) <= len(b) else b
+
+
+def terms(text: str) -> list[str]:
+    """Content terms of a text: folded, stopwords dropped, stemmed (numbers kept as they are)."""
+    out: list[str] = []
+    stop = _stopwords()
+    # "start-ups" also yields "startups", "co-working" also "coworking".
+    text = _HYPHENATED.sub(lambda m: f"{m.group(0)} {m.group(0).replace('-', '')}", text)
+    for raw in _WORD.findall(text):
+        word = fold(raw)
+        # Italian elision: "dell'edificio" -> "edificio"; English "park's" -> "park".
+        if "'" in word or "’" in word:
+            head, _, tail = word.replace("’", "'").partition("'")
+            word = tail if len(head) <= 3 and tail not in {"s", "t"} else head
+        if word in stop or (len(word) < 2 and not word.isdigit()):
+            continue
+        out.append(word if word.isdigit() else stem(word))
+    return out
+
+
+class TermStats:
+    """Document frequencies of terms over a set of texts (the whole index, or the passages)."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.df: dict[str, int] = {}
+        self.n = 0
+        for text in texts:
+            self.n += 1
+            for term in set(terms(text)):
+                self.df[term] = self.df.get(term, 0) + 1
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency (unknown terms weigh the most)."""
+        return math.log(1.0 + (self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+
+# --- units ------------------------------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    """A quotable piece of a passage: a sentence, a list item or a table row."""
+
+    passage: int  # index into the passage list
+    position: int  # order inside the passage
+    text: str
+    kind: str  # "sentence" | "item" | "row"
+    block: int  # consecutive items/rows of one list or table share a block
+    context: str = ""  # local heading, table header or list lead-in: scored, not quoted
+    lead: str = ""  # the sentence introducing a list ("The campus includes:")
+    score: float = 0.0
+    term_set: frozenset[str] = field(default_factory=frozenset)
+
+
+_ABBREVIATIONS = {
+    "c", "ca", "e.g", "i.e", "mr", "mrs", "dr", "prof", "st", "no", "n", "approx", "vs", "etc",
+    "s.p.a", "spa", "s.r.l", "srl", "inc", "ltd", "co", "fig", "ing", "dott", "sig", "p.es",
+    "es", "sec", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec",
+}
+_SENT_END = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«(\[]?[A-ZÀ-ÖØ-Ý0-9])")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPH = re.compile(r"(\*\*|__|\*|`)")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+
+
+def clean_inline(text: str) -> str:
+    """Markdown inline markup to plain text."""
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_EMPH.sub("", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences, respecting common abbreviations and decimals."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENT_END.finditer(text):
+        candidate = text[start : match.start()].strip()
+        last_word = candidate.rsplit(" ", 1)[-1].rstrip(".!?\"”»)").lower()
+        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
+            continue
+        pieces.append(candidate)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        pieces.append(tail)
+    return [p for p in pieces if p]
+
+
+def body_of(passage: Passage) -> str:
+    """The chunk text without its "<title>\\n<heading path>\\n\\n" prefix."""
+    text = passage.text.lstrip()
+    lines = text.split("\n")
+    i = 0
+    if lines and passage.title and lines[0].strip() == passage.title.strip():
+        i = 1
+        if len(lines) > 1 and passage.heading and lines[1].strip() == passage.heading.strip():
+            i = 2
+    return "\n".join(lines[i:])
+
+
+def _row_cells(line: str) -> list[str]:
+    return [clean_inline(c) for c in line.strip().strip("|").split("|")]
+
+
+def split_units(passage: Passage, index: int) -> list[Unit]:
+    """Cut one passage into quotable units, remembering lists, tables and local headings."""
+    units: list[Unit] = []
+    heading = passage.heading.split(">")[-1].strip() if passage.heading else ""
+    block = 0
+    header: list[str] = []
+    previous_kind = ""
+    paragraph: list[str] = []
+    last_sentence = ""
+
+    def flush_paragraph() -> None:
+        nonlocal paragraph, last_sentence
+        if not paragraph:
+            return
+        for sentence in split_sentences(clean_inline(" ".join(paragraph))):
+            units.append(Unit(index, len(units), sentence, "sentence", -1, heading))
+            last_sentence = sentence
+        paragraph = []
+
+    for line in body_of(passage).split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            flush_paragraph()
+            previous_kind = ""
+            continue
+        if _HEADING.match(stripped):
+            flush_paragraph()
+            heading = clean_inline(_HEADING.sub("", stripped))
+            last_sentence = ""
+            previous_kind = "heading"
+            continue
+        if stripped.startswith("|") and stripped.count("|") >= 2:
+            flush_paragraph()
+            if _TABLE_SEP.match(stripped):
+                continue
+            cells = [c for c in _row_cells(stripped)]
+            if previous_kind != "row":
+                block += 1
+                header = cells  # the first row of a table is its header
+                previous_kind = "row"
+                continue
+            shown = [c for c in cells if c and c not in {"-", "–"}]
+            if not shown:
+                continue
+            text = shown[0] + (": " + ", ".join(shown[1:]) if len(shown) > 1 else "")
+            context = " ".join([heading, *header])
+            lead = last_sentence if last_sentence.endswith(":") else ""
+            units.append(Unit(index, len(units), text, "row", block, context, lead))
+            continue
+        if _LIST_ITEM.match(stripped):
+            flush_paragraph()
+            if previous_kind != "item":
+                block += 1
+            text = clean_inline(_LIST_ITEM.sub("", stripped))
+            lead = last_sentence if last_sentence.endswith(":") else ""
+            units.append(Unit(index, len(units), text, "item", block, heading, lead))
+            previous_kind = "item"
+            continue
+        if previous_kind in {"item", "row"}:
+            flush_paragraph()
+        paragraph.append(stripped)
+        previous_kind = "text"
+    flush_paragraph()
+    return [u for u in units if len(u.text) >= 3]
+
+
+# --- selection --------------------------------------------------------------------------
+
+_LIST_QUESTION = re.compile(
+    r"\b(list|which\s+(are|were)|what\s+(are|were)\s+the|name\s+(the|all|some)|all\s+the|"
+    r"what\s+kinds?|what\s+types?|which\s+\w+s\b|what\s+\w+s\s+(are|does|do|did|can|is)|"
+    r"elenca|elenco|lista|quali\s+sono|quali\s+erano|quali\s+\w+|che\s+tipi?|"
+    r"che\s+servizi|quali\s+servizi)\b",
+    re.IGNORECASE,
+)
+
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|"
+    r"dicembre"
+)
+# (what the question asks, what an answering sentence holds): a sentence holding the kind of
+# thing asked for ("when" -> a date) is preferred among those that match the question's terms.
+ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        re.compile(r"\b(when|what\s+year|which\s+year|since\s+when|how\s+long\s+ago|quando|"
+                   r"in\s+che\s+anno|da\s+quando|che\s+anno|in\s+quale\s+anno)\b", re.I),
+        re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b", re.I),
+    ),
+    (
+        re.compile(r"\bhow\s+many\b|\bquant[ie]\b|\bnumber\s+of\b|\bnumero\s+di\b", re.I),
+        re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
+                   r"uno|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|cento)\b", re.I),
+    ),
+    (
+        re.compile(r"\b(cost\w*|price\w*|invest\w*|spen[dt]\w*|fund\w*|worth|how\s+much\s+money|"
+                   r"soldi|costat\w*|costo|prezz\w*|investit\w*|investiment\w*|spes[oia]|finanz\w*)\b",
+                   re.I),
+        re.compile(r"(€|\$)\s?\d|\d[\d.,]*\s?(m|mln|k)?\s?(€|eur\b|euros?\b|milion[ie]|million|"
+                   r"billion|miliard)", re.I),
+    ),
+    (
+        re.compile(r"\bhow\s+(tall|high|long|big|large|wide|far|deep)\b|"
+                   r"\bquanto\s+(è\s+|e'\s+)?(alt[oa]|lung[oa]|grande|larg[oa]|distante|lontan[oa])|"
+                   r"\bquant[oa]\s+(spazio|superficie|misura)|\bhow\s+much\s+(space|room|area|land)|"
+                   r"\b(size|area|surface|height|length|dimensioni|superficie|altezza|lunghezza)\b|"
+                   r"\bettari\b|\bhectares\b", re.I),
+        re.compile(r"\d[\d.,]*\s?(m|km|m2|m²|mq|metres?|meters?|metri|hectares?|ettari|ha|"
+                   r"square|sq|chilometri|kilometres?|kilometers?|km²|storeys|piani|floors)\b", re.I),
+    ),
+    (
+        re.compile(r"\b(who|whom|chi)\b", re.I),
+        re.compile(r"\b[A-Z][a-zà-ÿ]+\s+(de\s+|di\s+|van\s+)?[A-Z][a-zà-ÿ]+"),
+    ),
+]
+TYPE_BONUS = 0.25
+
+MAX_SENTENCES = 3
+MAX_LIST_ITEMS = 20
+MAX_CHARS = 700
+
+
+def asks_for_list(question: str) -> bool:
+    """True when the question asks for several things (a list is then quoted whole)."""
+    return bool(_LIST_QUESTION.search(question))
+
+
+@dataclass
+class Query:
+    """The question's terms with their weights (history terms count for less)."""
+
+    weights: dict[str, float]
+
+    @classmethod
+    def build(cls, question: str, stats: TermStats, context: str = "") -> Query:
+        weights: dict[str, float] = {}
+        for term in terms(question):
+            weights[term] = stats.idf(term)
+        for term in terms(context):
+            weights.setdefault(term, 0.3 * stats.idf(term))
+        return cls(weights)
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values()) or 1.0
+
+
+def answer_types(question: str) -> list[re.Pattern[str]]:
+    """Patterns of what an answering sentence holds (a date for "when", a sum for "cost")."""
+    return [evidence for asks, evidence in ANSWER_TYPES if asks.search(question)]
+
+
+def score_units(
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    boosts: Sequence[re.Pattern[str]] = (),
+) -> None:
+    """Set each unit's score: weighted share of query terms in the unit (less for its context),
+    plus a bonus when it holds the kind of thing asked for."""
+    total = query.total
+    n = max(len(passages), 1)
+    for unit in units:
+        own = frozenset(terms(unit.text))
+        unit.term_set = own
+        ctx = frozenset(terms(" ".join([unit.context, unit.lead, passages[unit.passage].title])))
+        s = 0.0
+        for term, weight in query.weights.items():
+            if term in own:
+                s += weight
+            elif term in ctx:
+                s += 0.35 * weight
+        # A small prior for the searcher's order breaks ties in favour of better passages.
+        prior = 0.08 * (1.0 - unit.passage / n)
+        # Very long sentences collect terms by accident; very short ones say little.
+        length = len(unit.text)
+        penalty = 0.1 if length > 400 else (0.05 if length < 25 and unit.kind == "sentence" else 0)
+        bonus = TYPE_BONUS if any(p.search(unit.text) for p in boosts) else 0.0
+        unit.score = s / total + prior - penalty + bonus if s > 0 else 0.0
+
+
+@dataclass
+class Selection:
+    """What the extractive answer quotes, grouped in display order."""
+
+    groups: list[tuple[int, str, list[Unit]]]  # (passage index, "lead" text, units)
+    best_score: float
+    language: str  # language of the quoted passages
+
+
+def usable(unit: Unit) -> bool:
+    """Units that may be quoted: not instructions to an AI, not bare fragments."""
+    if is_instruction(unit.text):
+        return False
+    if unit.kind == "sentence" and len(re.findall(r"\w+", unit.text)) < 3:
+        return False
+    return True
+
+
+def select(
+    question: str,
+    passages: Sequence[Passage],
+    language: str,
+    stats: TermStats | None = None,
+    context: str = "",
+) -> Selection | None:
+    """Choose the units to quote, preferring passages in the asker's language."""
+    if not passages:
+        return None
+    stats = stats or TermStats(p.text for p in passages)
+    query = Query.build(question, stats, context)
+    units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
+    score_units(units, query, passages, answer_types(question))
+    candidates = [u for u in units if u.score > 0 and usable(u)]
+    if not candidates:
+        return None
+
+    def best_in(lang: str | None) -> float:
+        scores = [u.score for u in candidates
+                  if lang is None or passages[u.passage].language == lang]
+        return max(scores, default=0.0)
+
+    overall = best_in(None)
+    same = best_in(language)
+    # Prefer the asker's language unless its best unit is clearly worse.
+    use_lang = language if same >= 0.75 * overall and same > 0 else None
+    if use_lang is None:
+        best_unit = max(candidates, key=lambda u: u.score)
+        use_lang = passages[best_unit.passage].language
+    pool = [u for u in candidates if passages[u.passage].language == use_lang]
+    pool.sort(key=lambda u: (-u.score, u.passage, u.position))
+    best = pool[0]
+
+    chosen: list[Unit] = []
+    if asks_for_list(question):
+        listed = _list_block(best, units, question) or _first_list(pool[:4], units)
+        if listed:
+            chosen = listed
+    if not chosen:
+        seen: set[str] = set()
+        chars = 0
+        for unit in pool:
+            if unit.score < 0.5 * best.score or len(chosen) >= MAX_SENTENCES:
+                break
+            key = fold(re.sub(r"\W+", " ", unit.text)).strip()
+            if key in seen or any(key in s or s in key for s in seen):
+                continue
+            if chars + len(unit.text) > MAX_CHARS and chosen:
+                continue
+            seen.add(key)
+            chosen.append(unit)
+            chars += len(unit.text)
+        # The sentence right after a short best sentence often completes it (FAQ answers).
+        follower = _follower(best, units)
+        if follower is not None and len(best.text) < 140 and len(chosen) < MAX_SENTENCES \
+                and follower not in chosen and usable(follower):
+            chosen.append(follower)
+
+    groups = _group(chosen)
+    return Selection(groups=groups, best_score=best.score, language=use_lang)
+
+
+def _follower(unit: Unit, units: Sequence[Unit]) -> Unit | None:
+    if unit.kind != "sentence":
+        return None
+    for other in units:
+        if other.passage == unit.passage and other.position == unit.position + 1:
+            return other if other.kind == "sentence" else None
+    return None
+
+
+def _list_block(unit: Unit, units: Sequence[Unit], question: str) -> list[Unit]:
+    """The whole list or table containing ``unit`` (or introduced by it), usable items only."""
+    if unit.kind in {"item", "row"}:
+        block = [u for u in units if u.passage == unit.passage and u.block == unit.block]
+    elif unit.text.endswith(":"):
+        block = [u for u in units if u.passage == unit.passage and u.lead == unit.text
+                 and u.kind in {"item", "row"}]
+    else:
+        return []
+    block = [u for u in block if usable(u)]
+    if len(block) < 2 and not (unit.kind == "row" and not asks_for_list(question)):
+        return []
+    return block[:MAX_LIST_ITEMS]
+
+
+def _first_list(top: Sequence[Unit], units: Sequence[Unit]) -> list[Unit]:
+    for unit in top:
+        block = _list_block(unit, units, "list")
+        if len(block) >= 2:
+            return block
+    return []
+
+
+def _group(chosen: Sequence[Unit]) -> list[tuple[int, str, list[Unit]]]:
+    """Order the quote by passage rank then position; list items keep their lead-in."""
+    ordered = sorted(chosen, key=lambda u: (u.passage, u.position))
+    groups: list[tuple[int, str, list[Unit]]] = []
+    for unit in ordered:
+        if groups and groups[-1][0] == unit.passage and unit.kind in {"item", "row"} \
+                and groups[-1][2][-1].block == unit.block:
+            groups[-1][2].append(unit)
+            continue
+        lead = unit.lead if unit.kind in {"item", "row"} else ""
+        groups.append((unit.passage, lead, [unit]))
+    return groups
