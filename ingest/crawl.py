@@ -17,6 +17,7 @@ exponential backoff on 5xx, 429 and timeouts, bodies streamed and abandoned past
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import re
@@ -24,13 +25,14 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 from lxml import etree
 from lxml import html as lxml_html
+from protego import Protego
 
 from assistant.config import Settings
 from ingest.records import Failure, Gone, NotModified, RawDocument, SourceEvent
@@ -66,10 +68,8 @@ def normalize_url(url: str) -> str:
     from courlan import normalize_url as courlan_normalize
 
     url = urldefrag(url.strip())[0]
-    try:
+    with contextlib.suppress(ValueError, AttributeError):  # malformed: keep it as it is
         url = courlan_normalize(url)  # drops utm_*, gclid, fbclid...; sorts the query
-    except (ValueError, AttributeError):
-        pass
     url = urldefrag(url)[0]
     parts = urlsplit(url)
     if not parts.path:
@@ -87,7 +87,7 @@ def _http_date(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return format_datetime(parsedate_to_datetime(value).astimezone(timezone.utc), usegmt=True)
+        return format_datetime(parsedate_to_datetime(value).astimezone(UTC), usegmt=True)
     except (TypeError, ValueError, IndexError):
         pass
     try:
@@ -95,8 +95,8 @@ def _http_date(value: str | None) -> str | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def _iso(http_date: str | None) -> str | None:
@@ -104,7 +104,7 @@ def _iso(http_date: str | None) -> str | None:
     if not http_date:
         return None
     try:
-        return parsedate_to_datetime(http_date).astimezone(timezone.utc).isoformat()
+        return parsedate_to_datetime(http_date).astimezone(UTC).isoformat()
     except (TypeError, ValueError, IndexError):
         return None
 
@@ -140,7 +140,7 @@ class _Crawler:
         self.host = _host(self.start)
         self.known = {normalize_url(url): value for url, value in known.items()}
         self.client = client
-        self.robots = None  # protego.Protego | None
+        self.robots: Protego | None = None
         self.robots_failed: str | None = None
         self.delay = settings.crawl_delay
         self.last_request = 0.0
@@ -298,8 +298,6 @@ class _Crawler:
     # -- robots and sitemaps ------------------------------------------------------------
 
     def load_robots(self) -> None:
-        from protego import Protego
-
         parts = urlsplit(self.start)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         try:
@@ -326,7 +324,7 @@ class _Crawler:
     def sitemap_urls(self) -> Iterator[str]:
         """Page URLs listed by the site's sitemaps (robots.txt ``Sitemap:`` or /sitemap.xml)."""
         parts = urlsplit(self.start)
-        declared = list(self.robots.sitemaps) if self.robots is not None else []
+        declared: list[str] = list(self.robots.sitemaps) if self.robots is not None else []
         queue = deque(declared or [f"{parts.scheme}://{parts.netloc}/sitemap.xml"])
         seen: set[str] = set()
         while queue and len(seen) < MAX_SITEMAPS:

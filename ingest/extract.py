@@ -31,9 +31,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -129,17 +128,17 @@ def decode_text(data: bytes, declared: str | None = None, *, sniff_meta: bool = 
     for bom, name in _BOMS:
         if data.startswith(bom):
             return data.decode(name, errors="replace")
-    candidates = [_codec(declared)]
+    candidates: list[str | None] = [_codec(declared)]
     if sniff_meta:
         match = _META_CHARSET.search(data[:4096])
         candidates.append(_codec(match.group(1).decode("ascii", "ignore")) if match else None)
-    for name in candidates:
-        if not name:
+    for codec in candidates:
+        if not codec:
             continue
         # A page that says UTF-8 but is not (a common CMS mistake) is detected instead.
-        if name == "utf-8" and not _mostly_utf8(data):
+        if codec == "utf-8" and not _mostly_utf8(data):
             break
-        return data.decode(name, errors="replace")
+        return data.decode(codec, errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -152,12 +151,28 @@ def decode_text(data: bytes, declared: str | None = None, *, sniff_meta: bool = 
     return text
 
 
+_WESTERN = ("cp1252", "iso8859_15", "latin_1")
+
+
 def _detect_and_decode(data: bytes) -> str:
+    """Decode bytes of unknown single- or multi-byte encoding.
+
+    charset_normalizer ranks several Latin code pages as equally good on short Italian or
+    English text (cp1250 turns "città" into "cittŕ"); among equally good guesses the
+    Western one wins, since that is what undeclared pages on Italian and English sites use.
+    """
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000]).best()
-    name = _codec(best.encoding) if best is not None else None
-    return data.decode(name or "cp1252", errors="replace")
+    matches = list(from_bytes(data[:200_000]))
+    if not matches:
+        return data.decode("cp1252", errors="replace")
+    best = matches[0]
+    ties = [m.encoding for m in matches
+            if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.01]
+    for name in _WESTERN:
+        if name in ties:
+            return data.decode("cp1252" if name == "latin_1" else name, errors="replace")
+    return data.decode(_codec(best.encoding) or "cp1252", errors="replace")
 
 
 # --- language --------------------------------------------------------------------------
@@ -381,9 +396,7 @@ def css_rules(css: str) -> Iterator[tuple[str, dict[str, str]]]:
     for prelude, body in _split_css_blocks(css):
         if prelude.startswith("@"):
             at = prelude.lower()
-            if at.startswith("@media") and re.fullmatch(r"@media\s*(only\s+)?(screen|all)?\s*", at):
-                yield from css_rules(body)
-            elif at.startswith("@supports") or at.startswith("@layer"):
+            if at.startswith("@media") and re.fullmatch(r"@media\s*(only\s+)?(screen|all)?\s*", at) or at.startswith("@supports") or at.startswith("@layer"):
                 yield from css_rules(body)
             continue
         decls = parse_declarations(body)
@@ -469,7 +482,7 @@ def _why_hidden(tag: Tag, styles: dict[int, dict[str, str]]) -> str | None:
         return "aria-hidden"
     if tag.name == "input" and str(tag.get("type", "")).lower() == "hidden":
         return "hidden-input"
-    classes = {c.lower() for c in tag.get("class", []) or []}
+    classes = {c.lower() for c in _classes(tag)}
     if classes & _HIDDEN_CLASSES:
         return "screen-reader-only"
     if classes & _HIDING_UTILITIES and not any(_RESPONSIVE_SHOW.match(c) for c in classes):
@@ -514,9 +527,15 @@ _SKIP_LINK = re.compile(r"^\s*(skip|jump|salta|vai)\b", re.I)
 _CONTENT_CONTAINERS = ["article", "main"]
 
 
+def _classes(tag: Tag) -> list[str]:
+    value = tag.get("class")
+    if value is None:
+        return []
+    return [str(c) for c in value] if isinstance(value, list) else str(value).split()
+
+
 def _names(tag: Tag) -> str:
-    return " ".join([str(tag.get("id", "")), *[str(c) for c in tag.get("class", []) or []],
-                     str(tag.get("aria-label", ""))])
+    return " ".join([str(tag.get("id", "")), *_classes(tag), str(tag.get("aria-label", ""))])
 
 
 def _in_content(tag: Tag, names: tuple[str, ...]) -> bool:
@@ -599,8 +618,10 @@ def _absolute(href: str, base: str) -> str:
 
 
 def _rel(tag: Tag) -> list[str]:
-    rel = tag.get("rel") or []
-    return [r.lower() for r in (rel if isinstance(rel, list) else str(rel).split())]
+    rel = tag.get("rel")
+    if rel is None:
+        return []
+    return [str(r).lower() for r in (rel if isinstance(rel, list) else str(rel).split())]
 
 
 _STRONG_SEPARATOR = re.compile(r"\s+(?:\||·|•|»|—|::|~)\s+")
@@ -758,12 +779,16 @@ def _declared_date(soup: BeautifulSoup, ld_published: str) -> str:
     return ""
 
 
-def _guessed_date(cleaned_html: str, url: str) -> str:
-    """htmldate's conservative guess on the cleaned page (sidebars would mislead it)."""
+def _guessed_date(cleaned_html: str, url: str, *, article: bool) -> str:
+    """htmldate's guess on the cleaned page (sidebars would mislead it).
+
+    Only a news item's text is searched for dates: elsewhere the years in the prose
+    ("since 2019", a table of founding years) are not the page's date (measured).
+    """
     try:
         from htmldate import find_date
 
-        return find_date(cleaned_html, extensive_search=False, original_date=True,
+        return find_date(cleaned_html, extensive_search=article, original_date=True,
                          url=url if url.startswith("http") else None) or ""
     except Exception:  # noqa: BLE001 - htmldate guesses; a failed guess is just no date
         return ""
@@ -885,7 +910,7 @@ def _main_markdown(soup: BeautifulSoup, url: str | None) -> str:
         caption.decompose()
     body = soup.body
     if body is not None and not soup.find(["main", "article"]) and not soup.find(
-        attrs={"role": re.compile(r"^(main|article)$", re.I)}
+        True, attrs={"role": re.compile(r"^(main|article)$", re.I)}
     ):
         # Without a content container trafilatura falls back to collecting loose
         # paragraphs and loses headings and lists (measured); a <main> around the body
@@ -911,7 +936,7 @@ def _extract_html(raw: RawDocument) -> Page:
     text = _main_markdown(soup, url)
     if _letters(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no main content")
-    date = meta.date or _guessed_date(str(soup), url or "") or (
+    date = meta.date or _guessed_date(str(soup), url or "", article=meta.page_type == "news") or (
         iso_date(raw.last_modified or "") if from_web else ""
     )
     title = meta.title or _first_line(text)

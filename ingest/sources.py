@@ -8,15 +8,20 @@ that cannot be used becomes a Failure with its reason, logged, and the run goes 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from ingest.records import ContentKind, Failure, RawDocument, SourceEvent
+
+if TYPE_CHECKING:
+    from ingest.crawl import Validators
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +41,25 @@ def is_url(source: str) -> bool:
     return source.lower().startswith(("http://", "https://"))
 
 
-def iter_source(source: str, settings: Settings, known: Mapping[str, object] | None = None
+def iter_source(source: str, settings: Settings, known: Mapping[str, Validators] | None = None
                 ) -> Iterator[SourceEvent]:
-    """Events for one configured source: a website URL is crawled, a path is read."""
-    if is_url(source):
-        from ingest.crawl import crawl
+    """Events for one configured source: a website URL is crawled, a path is read.
 
-        yield from crawl(source, settings, known or {})  # type: ignore[arg-type]
+    ``known`` (URL -> validators from the last sync) only matters for websites.
+    """
+    if is_url(source):
+        from ingest.crawl import crawl  # httpx is only needed for websites
+
+        yield from crawl(source, settings, known or {})
     else:
         path = source[len("file://"):] if source.startswith("file://") else source
         yield from iter_local(Path(path), settings, origin=source)
+
+
+def _os_reason(exc: OSError, what: str = "cannot open") -> str:
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return f"{what}: {exc.strerror or exc}"
 
 
 def _skip(location: Path | str, reason: str, origin: str) -> Failure:
@@ -69,7 +83,7 @@ def iter_local(root: Path, settings: Settings, *, origin: str | None = None
         yield _skip(root, "not found", origin)
         return
     except OSError as exc:  # ELOOP, EACCES...
-        yield _skip(root, f"cannot open: {exc.strerror or exc}", origin)
+        yield _skip(root, _os_reason(exc), origin)
         return
     if stat.S_ISDIR(info.st_mode):
         files = _walk(root, origin)
@@ -93,7 +107,7 @@ def _walk(root: Path, origin: str) -> Iterator[Path | Failure]:
         try:
             info = folder.stat()
         except OSError as exc:
-            yield _skip(folder, f"cannot open folder: {exc.strerror or exc}", origin)
+            yield _skip(folder, _os_reason(exc, "cannot open folder"), origin)
             continue
         key = (info.st_dev, info.st_ino)
         if key in seen:
@@ -103,7 +117,7 @@ def _walk(root: Path, origin: str) -> Iterator[Path | Failure]:
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as exc:
-            yield _skip(folder, f"cannot list folder: {exc.strerror or exc}", origin)
+            yield _skip(folder, _os_reason(exc, "cannot list folder"), origin)
             continue
         subfolders: list[Path] = []
         for entry in entries:
@@ -113,7 +127,7 @@ def _walk(root: Path, origin: str) -> Iterator[Path | Failure]:
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError as exc:
-                yield _skip(path, f"cannot open: {exc.strerror or exc}", origin)
+                yield _skip(path, _os_reason(exc), origin)
                 continue
             if is_dir:
                 subfolders.append(path)
@@ -129,8 +143,9 @@ def _read_file(path: Path, base: Path, settings: Settings, origin: str) -> Sourc
     try:
         info = path.stat()
     except OSError as exc:  # a dangling or looping symlink
-        reason = "symlink loop" if exc.errno == 40 else f"cannot open: {exc.strerror or exc}"
-        return _skip(path, reason, origin)
+        return _skip(path, _os_reason(exc), origin)
+    if not stat.S_ISREG(info.st_mode):
+        return _skip(path, "not a regular file", origin)  # a FIFO would block the read
     if info.st_size > settings.max_document_bytes:
         return _skip(path, f"too large: {info.st_size} bytes (limit "
                            f"{settings.max_document_bytes})", origin)
@@ -141,7 +156,7 @@ def _read_file(path: Path, base: Path, settings: Settings, origin: str) -> Sourc
     except PermissionError:
         return _skip(path, "unreadable: permission denied", origin)
     except OSError as exc:
-        return _skip(path, f"unreadable: {exc.strerror or exc}", origin)
+        return _skip(path, _os_reason(exc, "unreadable"), origin)
     if len(content) > settings.max_document_bytes:
         return _skip(path, f"too large: over {settings.max_document_bytes} bytes", origin)
     if not content.strip():
@@ -150,7 +165,7 @@ def _read_file(path: Path, base: Path, settings: Settings, origin: str) -> Sourc
         return _skip(path, f"binary data in a {path.suffix} file", origin)
     if kind == "pdf" and b"%PDF-" not in content[:1024]:
         return _skip(path, "not a PDF (no %PDF- header)", origin)
-    modified = datetime.fromtimestamp(info.st_mtime, tz=timezone.utc).isoformat()
+    modified = datetime.fromtimestamp(info.st_mtime, tz=UTC).isoformat()
     return RawDocument(
         location=str(path.absolute()),
         kind=kind,

@@ -93,7 +93,8 @@ class SiteServer:
     def start(self) -> SiteServer:
         server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -125,6 +126,7 @@ class SiteServer:
 def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass  # keep test output quiet
