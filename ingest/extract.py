@@ -595,13 +595,29 @@ class _Meta:
     date: str = ""
 
 
-def _meta_content(soup: BeautifulSoup, *keys: str) -> str:
-    """The first non-empty <meta name|property|itemprop=key content>."""
-    for key in keys:
+def _meta_index(soup: BeautifulSoup) -> dict[str, str]:
+    """<meta name|property|itemprop|http-equiv=key content> as {key (lower case): content}.
+
+    Built in one pass: looking each key up with soup.find() cost most of extraction's time.
+    """
+    index: dict[str, str] = {}
+    for tag in soup.find_all("meta"):
+        content = " ".join(str(tag.get("content") or "").split())
+        if not content:
+            continue
         for attr in ("property", "name", "itemprop", "http-equiv"):
-            tag = soup.find("meta", attrs={attr: re.compile(f"^{re.escape(key)}$", re.I)})
-            if tag is not None and str(tag.get("content", "")).strip():
-                return " ".join(str(tag["content"]).split())
+            key = tag.get(attr)
+            if key:
+                index.setdefault(str(key).strip().lower(), content)
+    return index
+
+
+def _meta_content(index: dict[str, str], *keys: str) -> str:
+    """The first non-empty meta content among ``keys``."""
+    for key in keys:
+        value = index.get(key.lower())
+        if value:
+            return value
     return ""
 
 
@@ -677,7 +693,9 @@ def _json_ld_types(soup: BeautifulSoup) -> tuple[set[str], str]:
                 if key in node:
                     walk(node[key])
 
-    for script in soup.find_all("script", attrs={"type": re.compile("ld\\+json", re.I)}):
+    for script in soup.find_all("script"):
+        if "ld+json" not in str(script.get("type") or "").lower():
+            continue
         try:
             walk(json.loads(script.get_text() or "null"))
         except (ValueError, RecursionError):
@@ -733,8 +751,8 @@ def page_type_from_url(url: str) -> str:
     return ""
 
 
-def _page_type(soup: BeautifulSoup, url: str, ld_types: set[str]) -> str:
-    declared = _meta_content(soup, "page-type", "page_type", "pagetype")
+def _page_type(metas: dict[str, str], url: str, ld_types: set[str]) -> str:
+    declared = _meta_content(metas, "page-type", "page_type", "pagetype")
     if declared:
         return declared.lower()
     for schema, kind in _SCHEMA_TYPES.items():
@@ -743,7 +761,7 @@ def _page_type(soup: BeautifulSoup, url: str, ld_types: set[str]) -> str:
     from_url = page_type_from_url(url) if url else ""
     if from_url:
         return from_url
-    if _meta_content(soup, "og:type").lower() == "article" or "Article" in ld_types:
+    if _meta_content(metas, "og:type").lower() == "article" or "Article" in ld_types:
         return "news"
     return ""
 
@@ -762,10 +780,10 @@ def iso_date(value: str) -> str:
         return ""
 
 
-def _declared_date(soup: BeautifulSoup, ld_published: str) -> str:
+def _declared_date(soup: BeautifulSoup, metas: dict[str, str], ld_published: str) -> str:
     """A publication date the page states in its metadata or main <time> element."""
     for value in (
-        _meta_content(soup, "article:published_time", "og:published_time", "datePublished",
+        _meta_content(metas, "article:published_time", "og:published_time", "datePublished",
                       "date", "dc.date", "dc.date.issued", "dcterms.date", "publish-date",
                       "pubdate"),
         ld_published,
@@ -801,23 +819,24 @@ def _html_metadata(soup: BeautifulSoup, raw: RawDocument) -> _Meta:
     base_tag = soup.find("base", href=True)
     if base_tag is not None and from_web:
         base = urljoin(base, str(base_tag["href"]))
-    for link in soup.find_all("link", href=True):
-        rels = _rel(link)
-        if "canonical" in rels and not meta.canonical:
+    links = soup.find_all("link", href=True)
+    for link in links:
+        if "canonical" in _rel(link) and not meta.canonical:
             meta.canonical = _absolute(str(link["href"]), base)
     base = base or meta.canonical
-    for link in soup.find_all("link", href=True, hreflang=True):
-        if "alternate" in _rel(link):
+    for link in links:
+        if link.get("hreflang") and "alternate" in _rel(link):
             url = _absolute(str(link["href"]), base)
             if url:
                 meta.alternates[str(link["hreflang"]).strip().lower()] = url
-    site_name = _meta_content(soup, "og:site_name", "application-name")
+    metas = _meta_index(soup)
+    site_name = _meta_content(metas, "og:site_name", "application-name")
     title_tag = soup.find("title")
     raw_title = " ".join(title_tag.get_text().split()) if title_tag else ""
     h1 = soup.find("h1")
     h1_text = " ".join(h1.get_text(" ").split()) if h1 else ""
     trimmed = _trim_site_name(raw_title, site_name) if raw_title else ""
-    og_title = _meta_content(soup, "og:title", "twitter:title")
+    og_title = _meta_content(metas, "og:title", "twitter:title")
     if og_title:
         meta.title = _trim_site_name(og_title, site_name, guess=False)
     elif h1_text and re.match(re.escape(h1_text) + r"(\s*$|" + _ANY_SEPARATOR + ")", raw_title, re.I):
@@ -826,16 +845,16 @@ def _html_metadata(soup: BeautifulSoup, raw: RawDocument) -> _Meta:
         meta.title = trimmed
     else:
         meta.title = h1_text or trimmed or raw_title
-    meta.description = _meta_content(soup, "description", "og:description", "twitter:description")
+    meta.description = _meta_content(metas, "description", "og:description", "twitter:description")
     html_tag = soup.find("html")
     meta.language = _language_tag(str(html_tag.get("lang") or html_tag.get("xml:lang") or "")
                                   if html_tag else "") or _language_tag(
-        _meta_content(soup, "content-language", "language", "dc.language"))
+        _meta_content(metas, "content-language", "language", "dc.language"))
     ld_types, ld_published = _json_ld_types(soup)
     meta.page_type = _page_type(
-        soup, meta.canonical or (raw.location if from_web else raw.fallback_id), ld_types
+        metas, meta.canonical or (raw.location if from_web else raw.fallback_id), ld_types
     )
-    meta.date = _declared_date(soup, ld_published)
+    meta.date = _declared_date(soup, metas, ld_published)
     return meta
 
 
@@ -942,7 +961,7 @@ def _extract_html(raw: RawDocument) -> Page:
     title = meta.title or _first_line(text)
     return Page(
         source_id=meta.canonical or raw.fallback_id,
-        url=meta.canonical or raw.location,
+        url=meta.canonical or _reader_url(raw),
         title=title,
         text=text,
         language=_choose_language(meta.language, text),
@@ -951,6 +970,12 @@ def _extract_html(raw: RawDocument) -> Page:
         date=date,
         alternates=meta.alternates,
     )
+
+
+def _reader_url(raw: RawDocument) -> str:
+    """Where a reader opens a page without a canonical URL: the fetched URL, or the path
+    under the source root for files (an absolute path would leak the machine's layout)."""
+    return raw.location if raw.location.startswith(("http://", "https://")) else raw.fallback_id
 
 
 # --- Markdown, text, PDF ---------------------------------------------------------------
@@ -1014,7 +1039,7 @@ def _page_from_text(raw: RawDocument, text: str, title: str, fields: dict[str, s
     location = canonical or raw.fallback_id
     return Page(
         source_id=canonical or raw.fallback_id,
-        url=canonical or raw.location,
+        url=canonical or _reader_url(raw),
         title=title,
         text=text,
         language=declared or detect_language(text)[0],

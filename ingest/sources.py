@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pathspec import GitIgnoreSpec, PathSpec
+
 from assistant.config import Settings
 from ingest.records import ContentKind, Failure, RawDocument, SourceEvent
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+IGNORE_FILE = ".kmrignore"
 KINDS: dict[str, ContentKind] = {
     ".html": "html",
     ".htm": "html",
@@ -72,9 +75,9 @@ def iter_local(root: Path, settings: Settings, *, origin: str | None = None
     """Raw documents for every supported file under ``root`` (a directory or one file).
 
     Identity: ``fallback_id`` is the POSIX path relative to the root (for a single file,
-    the root is its folder). Hidden files and folders (.git, .DS_Store) are ignored;
-    unsupported types, empty, binary, oversized, unreadable files and symlink loops
-    become Failures.
+    the root is its folder). Hidden files and folders (.git, .DS_Store) and paths listed
+    in the root's ``.kmrignore`` (gitignore syntax) are left out; unsupported types,
+    empty, binary, oversized, unreadable files and symlink loops become Failures.
     """
     origin = origin if origin is not None else str(root)
     try:
@@ -86,7 +89,7 @@ def iter_local(root: Path, settings: Settings, *, origin: str | None = None
         yield _skip(root, _os_reason(exc), origin)
         return
     if stat.S_ISDIR(info.st_mode):
-        files = _walk(root, origin)
+        files = _walk(root, origin, _ignore_spec(root))
         base = root
     else:
         files = iter([root])
@@ -98,8 +101,24 @@ def iter_local(root: Path, settings: Settings, *, origin: str | None = None
             yield _read_file(item, base, settings, origin)
 
 
-def _walk(root: Path, origin: str) -> Iterator[Path | Failure]:
-    """Files under root in a stable order, following symlinks but never twice into a folder."""
+def _ignore_spec(root: Path) -> PathSpec | None:
+    """The root's ``.kmrignore`` (gitignore syntax): paths the owner keeps out of the index."""
+    path = root / IGNORE_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return None
+    return GitIgnoreSpec.from_lines(lines)
+
+
+def _walk(root: Path, origin: str, ignore: PathSpec | None = None) -> Iterator[Path | Failure]:
+    """Files under root in a stable order, following symlinks but never twice into a folder.
+
+    Paths matched by ``ignore`` are left out silently: excluding them was a choice.
+    """
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -128,6 +147,10 @@ def _walk(root: Path, origin: str) -> Iterator[Path | Failure]:
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError as exc:
                 yield _skip(path, _os_reason(exc), origin)
+                continue
+            relative = path.relative_to(root).as_posix() + ("/" if is_dir else "")
+            if ignore is not None and ignore.match_file(relative):
+                log.debug("ignored by %s: %s", IGNORE_FILE, relative)
                 continue
             if is_dir:
                 subfolders.append(path)

@@ -39,7 +39,7 @@ def bare() -> Iterator[SiteServer]:
 def settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         data_dir=tmp_path, crawl_delay=0, request_timeout=0.5, request_retries=1,
-        crawl_max_pages=200, max_document_bytes=1_000_000,
+        crawl_max_pages=200, max_document_bytes=1_000_000, _env_file=None,
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

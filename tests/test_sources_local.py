@@ -20,7 +20,7 @@ PAGE = b"<!doctype html><html lang='en'><head><title>A page</title></head><body>
 
 
 def settings(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=tmp_path, **overrides)  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path, _env_file=None, **overrides)  # type: ignore[arg-type]
 
 
 def docs(events: list[SourceEvent]) -> dict[str, RawDocument]:
@@ -85,7 +85,22 @@ def test_sample_site_is_read_whole(tmp_path: Path) -> None:
     manifest = json.loads((SAMPLE_SITE / "manifest.json").read_text())
     found = docs(events)
     assert {f["file"] for f in manifest["files"]} <= set(found)
-    assert failures(events, SAMPLE_SITE) == {"manifest.json": "unsupported file type .json"}
+    assert set(failures(events, SAMPLE_SITE)) <= {"manifest.json"}  # unless .kmrignore lists it
+
+
+def test_kmrignore_leaves_paths_out_silently(tree: Path, tmp_path: Path) -> None:
+    (tree / "drafts").mkdir()
+    (tree / "drafts" / "next.html").write_bytes(PAGE)
+    (tree / "README.md").write_text("# About this folder\n\nNotes for maintainers only.\n")
+    (tree / ".kmrignore").write_text("# not content\nREADME.md\ndrafts/\n*.png\n")
+    events = list(iter_local(tree, settings(tmp_path)))
+    assert sorted(docs(events)) == ["en/index.html", "en/news/item.htm", "guide.md", "notes.txt"]
+    assert failures(events, tree) == {}  # ignored on purpose: no skip reported
+
+
+def test_files_without_canonical_are_cited_by_their_path_under_the_root(tree: Path, tmp_path: Path) -> None:
+    page = extract(docs(list(iter_local(tree, settings(tmp_path))))["guide.md"])
+    assert page.url == page.source_id == "guide.md"
 
 
 def test_canonical_url_becomes_the_identity_after_extraction(tmp_path: Path) -> None:
