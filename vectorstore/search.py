@@ -1,0 +1,468 @@
+"""Hybrid retrieval: dense (Chroma) plus keyword (BM25), fused by reciprocal rank.
+
+- The keyword index is built with ``bm25s`` from ``store.all_passages()``'s rows and rebuilt
+  when ``store.generation()`` changes (checked at most once per ``check_interval`` seconds,
+  thread-safe; queries keep using the old index while a new one is built).
+- Tokens are folded (lower case, no accents), Italian and English stop words are dropped and
+  each passage is stemmed in its own language (Snowball, PyStemmer); a query is stemmed both
+  ways, so an Italian question still matches names and numbers in English pages.
+- Language-aware: when a page and its translation (hreflang alternates in chunk metadata)
+  both match, passages of the page in the asker's language rank first and the other
+  language's passages are pushed down; passages in the asker's language get a small prior.
+- No passage twice: duplicates by id and near-identical text (word-shingle Jaccard) are dropped.
+- Filters: language and page type (in Chroma and in the BM25 mask), URL prefix (on the
+  passage's URL or source id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.schema import Filters, Passage
+from vectorstore.store import IndexStore, to_passage
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_COMPOUND = re.compile(r"[^\W_]+(?:[.\-_][^\W_]+)+", re.UNICODE)
+_JOINERS = re.compile(r"[.\-_]")
+_STEMMER_NAMES = {"it": "italian", "en": "english"}
+_DEFAULT_STEM_LANGUAGE = "en"
+
+
+# --- tokens ------------------------------------------------------------------------------
+def fold(text: str) -> str:
+    """Lower case without accents ("Perché" -> "perche", "m²" -> "m2")."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_ITALIAN
+
+    return frozenset(fold(w) for w in (*STOPWORDS_EN_PLUS, *STOPWORDS_ITALIAN))
+
+
+STOPWORDS = _stopwords()
+_local = threading.local()  # PyStemmer objects are not thread-safe: one per thread
+
+
+def _stemmer(language: str) -> Any:
+    stemmers = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    name = _STEMMER_NAMES.get(language, _STEMMER_NAMES[_DEFAULT_STEM_LANGUAGE])
+    if name not in stemmers:
+        import Stemmer  # PyStemmer
+
+        stemmers[name] = Stemmer.Stemmer(name)
+    return stemmers[name]
+
+
+def words(text: str) -> list[str]:
+    """Folded words without stop words; one-letter words only if they are digits.
+
+    A name written with dots, hyphens or underscores also gives its joined form, so
+    "i.lab" matches "ilab" and "co-working" matches "coworking".
+    """
+    folded = fold(text)
+    out = [w for w in _WORD.findall(folded) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    for compound in _COMPOUND.findall(folded):
+        joined = _JOINERS.sub("", compound)
+        if not joined.isdigit():  # "13.000" already gives "13" and "000"
+            out.append(joined)
+    return out
+
+
+def document_tokens(text: str, language: str) -> list[str]:
+    """Tokens of a passage, stemmed in the passage's language."""
+    return _stemmer(language).stemWords(words(text))
+
+
+def query_tokens(text: str) -> list[str]:
+    """Tokens of a query, stemmed as Italian and as English (each stem once)."""
+    ws = words(text)
+    seen: dict[str, None] = {}
+    for language in _STEMMER_NAMES:
+        for token in _stemmer(language).stemWords(ws):
+            seen.setdefault(token, None)
+    return list(seen)
+
+
+def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
+    """Word n-grams of the folded text, for near-duplicate detection."""
+    ws = _WORD.findall(fold(text))
+    if len(ws) < size:
+        return frozenset([tuple(ws)]) if ws else frozenset()
+    return frozenset(tuple(ws[i : i + size]) for i in range(len(ws) - size + 1))
+
+
+def jaccard(a: frozenset, b: frozenset) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+# --- the keyword index -------------------------------------------------------------------
+@dataclass
+class KeywordIndex:
+    """BM25 over every passage of the store, plus the page alternates found in metadata."""
+
+    passages: list[Passage]
+    alternates: dict[str, dict[str, str]]  # source id -> {language: source id of translation}
+    retriever: Any = None
+    generation: str = ""
+    _positions: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, rows: Iterable[tuple[str, str, dict[str, Any]]], generation: str = ""
+    ) -> KeywordIndex:
+        """Index (id, text, metadata) rows as read from the store."""
+        import bm25s
+
+        passages: list[Passage] = []
+        alternates: dict[str, dict[str, str]] = {}
+        for chunk_id, text, meta in rows:
+            passage = to_passage(chunk_id, text, meta)
+            passages.append(passage)
+            alt = _alternates(meta)
+            if alt and passage.source_id not in alternates:
+                alternates[passage.source_id] = alt
+        index = cls(passages=passages, alternates=alternates, generation=generation)
+        index._positions = {p.id: i for i, p in enumerate(passages)}
+        if passages:
+            corpus = [document_tokens(p.text, p.language) or ["\u2205"] for p in passages]
+            retriever = bm25s.BM25()
+            retriever.index(corpus, show_progress=False)
+            index.retriever = retriever
+        return index
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """1.0 for passages the filters allow, 0.0 for the others; None when no filter."""
+        if filters is None or not (filters.language or filters.page_type or filters.url_prefix):
+            return None
+        return np.array(
+            [1.0 if allowed(p, filters) else 0.0 for p in self.passages], dtype=np.float32
+        )
+
+    def search(
+        self, query: str, n: int, filters: Filters | None = None
+    ) -> list[tuple[Passage, float]]:
+        """Up to ``n`` passages with a positive BM25 score, best first."""
+        if self.retriever is None or n <= 0:
+            return []
+        vocab = self.retriever.vocab_dict
+        tokens = [t for t in query_tokens(query) if t in vocab]
+        if not tokens:
+            return []
+        scores = self.retriever.get_scores(tokens)
+        weights = self.mask(filters)
+        if weights is not None:
+            scores = scores * weights
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.passages[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def alternate_sources(self, source_id: str) -> dict[str, str]:
+        """Translations of a page: {language: source id}, from hreflang metadata."""
+        return self.alternates.get(source_id, {})
+
+
+def _alternates(meta: dict[str, Any]) -> dict[str, str]:
+    raw = meta.get("alternates")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except (TypeError, ValueError):
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(k).split("-")[0].lower(): str(v) for k, v in value.items() if v and k != "x-default"
+    }
+
+
+def allowed(passage: Passage, filters: Filters | None) -> bool:
+    """Whether a passage passes the filters (language, page type, URL prefix)."""
+    if filters is None:
+        return True
+    if filters.language and passage.language != filters.language:
+        return False
+    if filters.page_type and passage.page_type != filters.page_type:
+        return False
+    prefix = filters.url_prefix
+    return not prefix or passage.url.startswith(prefix) or passage.source_id.startswith(prefix)
+
+
+# --- fusion ------------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """A passage with its ranks in each list and its fused score."""
+
+    passage: Passage
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    keyword_rank: int | None = None
+    keyword_score: float | None = None
+    score: float = 0.0
+
+
+@dataclass
+class SearchResult:
+    """The passages returned, with the signals behind them (for abstention decisions)."""
+
+    passages: list[Passage]
+    candidates: list[Candidate]
+    top_dense: float | None  # best cosine similarity among dense hits
+    top_keyword: float | None  # best BM25 score
+    keyword_hits: int  # passages with any keyword match
+
+
+def reciprocal_rank_fusion(
+    dense: Sequence[tuple[Passage, float]],
+    keyword: Sequence[tuple[Passage, float]],
+    *,
+    rrf_k: int = 60,
+    dense_weight: float = 1.0,
+    keyword_weight: float = 1.0,
+) -> list[Candidate]:
+    """Fuse two ranked lists: score = sum of weight / (rrf_k + rank), best first."""
+    merged: dict[str, Candidate] = {}
+    for rank, (passage, score) in enumerate(dense, start=1):
+        cand = merged.setdefault(passage.id, Candidate(passage))
+        if cand.dense_rank is None:
+            cand.dense_rank, cand.dense_score = rank, score
+            cand.score += dense_weight / (rrf_k + rank)
+    for rank, (passage, score) in enumerate(keyword, start=1):
+        cand = merged.setdefault(passage.id, Candidate(passage))
+        if cand.keyword_rank is None:
+            cand.keyword_rank, cand.keyword_score = rank, score
+            cand.score += keyword_weight / (rrf_k + rank)
+    return sorted(merged.values(), key=lambda c: c.score, reverse=True)
+
+
+def prefer_language(
+    candidates: list[Candidate],
+    language: str | None,
+    alternates: dict[str, dict[str, str]],
+    *,
+    prior: float = 1.1,
+    shadow: float = 0.5,
+) -> list[Candidate]:
+    """Favour the asker's language.
+
+    Passages in ``language`` get a small prior; a passage in another language whose page has
+    a translation in ``language`` that also matched is "shadowed": its score is scaled down so
+    the translation comes first, while facts found only on the other page stay reachable.
+    """
+    if not language:
+        return candidates
+    matched_sources = {c.passage.source_id for c in candidates if c.passage.language == language}
+    for cand in candidates:
+        p = cand.passage
+        if p.language == language:
+            cand.score *= prior
+            continue
+        translation = alternates.get(p.source_id, {}).get(language)
+        if translation and translation in matched_sources:
+            cand.score *= shadow
+    return sorted(candidates, key=lambda c: c.score, reverse=True)
+
+
+def drop_duplicates(
+    candidates: Iterable[Candidate],
+    k: int,
+    threshold: float = 0.85,
+    max_per_source: int | None = None,
+) -> list[Candidate]:
+    """The first ``k`` candidates with no repeated id and no near-identical text.
+
+    With ``max_per_source``, a page's extra passages wait until other pages had their turn,
+    so a question spanning two pages sees both.
+    """
+    kept: list[Candidate] = []
+    deferred: list[Candidate] = []
+    kept_shingles: list[frozenset] = []
+    per_source: dict[str, int] = {}
+
+    def is_new(cand: Candidate, sh: frozenset) -> bool:
+        return cand not in kept and not any(jaccard(sh, o) >= threshold for o in kept_shingles)
+
+    def accept(cand: Candidate, sh: frozenset) -> None:
+        kept.append(cand)
+        kept_shingles.append(sh)
+        per_source[cand.passage.source_id] = per_source.get(cand.passage.source_id, 0) + 1
+
+    seen_ids: set[str] = set()
+    for cand in candidates:
+        if len(kept) >= k:
+            break
+        if cand.passage.id in seen_ids:
+            continue
+        seen_ids.add(cand.passage.id)
+        sh = shingles(_body(cand.passage.text))
+        if not is_new(cand, sh):
+            continue
+        if max_per_source and per_source.get(cand.passage.source_id, 0) >= max_per_source:
+            deferred.append(cand)
+            continue
+        accept(cand, sh)
+    for cand in deferred:  # fill the remaining places in rank order
+        if len(kept) >= k:
+            break
+        sh = shingles(_body(cand.passage.text))
+        if is_new(cand, sh):
+            accept(cand, sh)
+    kept.sort(key=lambda c: c.score, reverse=True)
+    return kept
+
+
+def _body(text: str) -> str:
+    """The chunk text without its "title / heading" prefix, which every chunk of a page shares."""
+    head, sep, body = text.partition("\n\n")
+    return body if sep and len(head) < 300 else text
+
+
+# --- the searcher ------------------------------------------------------------------------
+class HybridSearcher:
+    """Dense + BM25 retrieval over one IndexStore, fused by reciprocal rank."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        settings: Settings,
+        *,
+        check_interval: float = 1.0,
+        pool: int = 40,
+        rrf_k: int = 60,
+        dense_weight: float = 1.0,
+        keyword_weight: float = 0.6,
+        language_prior: float = 1.1,
+        translation_shadow: float = 0.5,
+        max_per_source: int | None = 3,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.check_interval = check_interval
+        self.pool = pool
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.keyword_weight = keyword_weight
+        self.language_prior = language_prior
+        self.translation_shadow = translation_shadow
+        self.max_per_source = max_per_source
+        self._index: KeywordIndex | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    # --- keyword index freshness ---------------------------------------------------------
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index, rebuilt if the store's generation changed since it was built."""
+        index = self._index
+        if index is not None and time.monotonic() - self._checked_at < self.check_interval:
+            return index
+        if index is not None and not self._lock.acquire(blocking=False):
+            return index  # another thread is checking or rebuilding: serve the current index
+        if index is None:
+            self._lock.acquire()
+        try:
+            index = self._index
+            if index is not None and time.monotonic() - self._checked_at < self.check_interval:
+                return index
+            generation = self.store.generation()
+            if index is None or generation != index.generation:
+                started = time.perf_counter()
+                # generation is read before the rows: a sync finishing meanwhile bumps it again
+                index = KeywordIndex.build(self.store.iter_rows(), generation=generation)
+                self._index = index
+                log.info(
+                    "keyword index built: %d passages, generation %s, %.0f ms",
+                    len(index),
+                    generation,
+                    (time.perf_counter() - started) * 1000,
+                )
+            self._checked_at = time.monotonic()
+            return index
+        finally:
+            self._lock.release()
+
+    def refresh(self) -> KeywordIndex:
+        """Check the store's generation now (rebuilding if it changed)."""
+        self._checked_at = float("-inf")
+        return self.keyword_index()
+
+    # --- search --------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        language: str | None = None,
+    ) -> list[Passage]:
+        """The ``k`` best passages for ``query`` (default ``settings.retrieval_k``)."""
+        return self.search_detailed(query, k=k, filters=filters, language=language).passages
+
+    def search_detailed(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        language: str | None = None,
+    ) -> SearchResult:
+        """Like :meth:`search`, with the ranks and raw scores behind the result."""
+        k = k or self.settings.retrieval_k
+        query = (query or "").strip()
+        if not query:
+            return SearchResult([], [], None, None, 0)
+        index = self.keyword_index()
+        pool = max(self.pool, 3 * k)
+        dense = self._dense(query, pool, filters)
+        keyword = index.search(query, pool, filters)
+        candidates = reciprocal_rank_fusion(
+            dense,
+            keyword,
+            rrf_k=self.rrf_k,
+            dense_weight=self.dense_weight,
+            keyword_weight=self.keyword_weight,
+        )
+        if not (filters and filters.language):
+            candidates = prefer_language(
+                candidates,
+                language,
+                index.alternates,
+                prior=self.language_prior,
+                shadow=self.translation_shadow,
+            )
+        kept = drop_duplicates(candidates, k, max_per_source=self.max_per_source)
+        passages = [c.passage.model_copy(update={"score": round(c.score, 6)}) for c in kept]
+        return SearchResult(
+            passages=passages,
+            candidates=kept,
+            top_dense=max((s for _, s in dense), default=None),
+            top_keyword=max((s for _, s in keyword), default=None),
+            keyword_hits=len(keyword),
+        )
+
+    def _dense(self, query: str, n: int, filters: Filters | None) -> list[tuple[Passage, float]]:
+        if filters and filters.url_prefix:
+            # Chroma cannot filter on a prefix: fetch more and filter here.
+            n = n * 5
+        hits = self.store.dense(query, n, filters)
+        return [(p, p.score) for p in hits if allowed(p, filters)]
