@@ -564,6 +564,9 @@ def remove_chrome(soup: BeautifulSoup) -> None:
             continue
         if name == "form" and _has_text(tag) > total * 0.5:
             continue  # ASP.NET wraps the whole page in one <form>
+        if name == "button" and tag.find_parent(["h1", "h2", "h3", "h4", "h5", "h6", "summary", "dt"]):
+            tag.unwrap()  # an accordion's question is a button inside its heading
+            continue
         if name in _CHROME_TAGS or role in _CHROME_ROLES or str(tag.get("aria-modal", "")) == "true":
             if name in ("header",) and _has_text(tag) > total * 0.6:
                 continue  # a page built inside <header> is still a page

@@ -14,7 +14,8 @@ a generated robots.txt and sitemap index, and a set of misbehaving URLs:
     /huge                text/html, 50 MB streamed without Content-Length
     /huge-declared       text/html with Content-Length: 50 MB
     /latin1              a Latin-1 page declared in the Content-Type header
-    /links.html          links with fragments and tracking parameters
+    /links.html          links with fragments and tracking parameters, and to /guide.pdf
+    /guide.pdf           application/pdf
     /private/secret.html disallowed by robots.txt
     /noindex.html        <meta name="robots" content="noindex">
 
@@ -24,6 +25,7 @@ Start it with ``SiteServer(root).start()`` (or as a context manager); ``base`` i
 from __future__ import annotations
 
 import hashlib
+import io
 import mimetypes
 import threading
 import time
@@ -46,6 +48,7 @@ LINKS_PAGE = b"""<!doctype html><html lang="en"><head><title>Links</title></head
 <a href="mailto:info@example.org">mail</a> <a href="tel:+390000">phone</a>
 <a href="https://elsewhere.example/page.html">Another site</a>
 <a href="/assets/logo.png">Logo</a>
+<a href="/guide.pdf">Visitor guide (PDF)</a>
 </main></body></html>"""
 
 NOINDEX_PAGE = b"""<!doctype html><html lang="en"><head><meta name="robots" content="noindex">
@@ -58,6 +61,16 @@ LATIN1_PAGE = ("<!doctype html><html lang='it'><head><title>Caffè</title></head
                "<h1>Perché il caffè è buono</h1><p>Qualità, città, perché: parole accentate "
                "in una pagina codificata in Latin-1 senza meta charset.</p></main></body></html>"
                ).encode("latin-1")
+
+
+def _pdf_bytes() -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -284,6 +297,7 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
         "/huge-declared": huge_declared,
         "/latin1": static(LATIN1_PAGE, "text/html; charset=iso-8859-1"),
         "/links.html": static(LINKS_PAGE),
+        "/guide.pdf": static(_pdf_bytes(), "application/pdf"),
         "/noindex.html": static(NOINDEX_PAGE),
         "/private/secret.html": static(SECRET_PAGE),
     }

@@ -160,9 +160,15 @@ def test_robots_crawl_delay_wins_when_larger(tmp_path: Path) -> None:
 def test_tracking_parameters_and_fragments_do_not_make_new_pages(bare: SiteServer, tmp_path: Path) -> None:
     events = list(crawl(f"{bare.base}/links.html", settings(tmp_path, crawl_max_depth=1), {}))
     assert sorted(d.location for d in of_type(events, RawDocument)) == [
-        f"{bare.base}/en/faq.html", f"{bare.base}/links.html"]
+        f"{bare.base}/en/faq.html", f"{bare.base}/guide.pdf", f"{bare.base}/links.html"]
     assert bare.hits["/en/faq.html"] == 1
     assert bare.hits["/assets/logo.png"] == 0
+
+
+def test_pdf_links_are_fetched_as_pdf(bare: SiteServer, tmp_path: Path) -> None:
+    events = list(crawl(f"{bare.base}/links.html", settings(tmp_path, crawl_max_depth=1), {}))
+    (pdf,) = [d for d in of_type(events, RawDocument) if d.location.endswith(".pdf")]
+    assert pdf.kind == "pdf" and pdf.content.startswith(b"%PDF-")
 
 
 def test_normalize_url() -> None:

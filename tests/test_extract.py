@@ -284,6 +284,17 @@ def test_html_comments_and_scripts_never_reach_the_text() -> None:
         assert junk not in text
 
 
+def test_accordion_questions_and_answers_are_kept() -> None:
+    html = (b"<html lang='en'><body><main><h1>FAQ</h1><details><summary>Where can I park?</summary>"
+            b"<p>Visitors park in car park P2 near the reception.</p></details>"
+            b"<div class='accordion'><h2 class='accordion-header'><button class='accordion-button'>"
+            b"Can I visit a lab?</button></h2><div class='accordion-collapse collapse'><div>Lab "
+            b"visits need an appointment with the resident company.</div></div></div></main></body></html>")
+    text = extract(raw(html)).text
+    for phrase in ("Where can I park?", "car park P2", "Can I visit a lab?", "need an appointment"):
+        assert phrase in text
+
+
 def test_reveal_animation_on_the_whole_page_is_not_hidden_text() -> None:
     html = (b"<html><head><style>.fade{opacity:0}</style></head><body><div class='fade'><main>"
             b"<h1>Animated page</h1><p>This whole page fades in with JavaScript when it loads.</p>"
