@@ -38,8 +38,8 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Comment, Tag
-from bs4.element import Declaration, Doctype, ProcessingInstruction
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4.element import Declaration, ProcessingInstruction
 
 from ingest.records import Page, RawDocument
 
@@ -414,53 +414,111 @@ _STYLE_PROPS = {
 }
 
 
-def _computed_styles(soup: BeautifulSoup) -> dict[int, dict[str, str]]:
-    """Declarations per element (by id()): simple stylesheet rules, then the inline style."""
-    styles: dict[int, dict[str, str]] = {}
-    applied = 0
-    for style in soup.find_all("style"):
+class _Tags:
+    """Every tag (and comment) of a document from one pass over it.
+
+    bs4's find_all() runs a slow matcher over the whole tree on every call; a page with
+    60,000 table cells spent seconds in a dozen of them (measured). Tags removed later are
+    skipped with ``_removed``.
+    """
+
+    def __init__(self, root: Tag) -> None:
+        self.all: list[Tag] = []
+        self.comments: list[NavigableString] = []
+        self.by_name: dict[str, list[Tag]] = {}
+        for node in root.descendants:
+            if isinstance(node, Tag):
+                self.all.append(node)
+                self.by_name.setdefault(node.name, []).append(node)
+            elif isinstance(node, (Comment, Declaration, ProcessingInstruction)):
+                self.comments.append(node)
+
+    def named(self, *names: str) -> list[Tag]:
+        """Live tags with one of these names, in document order."""
+        if len(names) == 1:
+            return [t for t in self.by_name.get(names[0], []) if not _removed(t)]
+        wanted = set(names)
+        return [t for t in self.all if t.name in wanted and not _removed(t)]
+
+    def first(self, name: str) -> Tag | None:
+        found = self.named(name)
+        return found[0] if found else None
+
+    def live(self) -> list[Tag]:
+        return [t for t in self.all if not _removed(t)]
+
+
+_MAX_HIDING_RULES = 500
+_MAX_COLOUR_RULES = 300
+
+
+def _computed_styles(soup: BeautifulSoup, tags: _Tags) -> dict[int, dict[str, str]]:
+    """Declarations per element (by id()): simple stylesheet rules, then the inline style.
+
+    Rules that hide by themselves come first; colour rules (for text the colour of its
+    background) follow up to a cap, since each rule is one selector match over the page.
+    """
+    hiding: list[tuple[str, dict[str, str]]] = []
+    colours: list[tuple[str, dict[str, str]]] = []
+    for style in tags.named("style"):
         for selector, decls in css_rules(style.get_text()):
             relevant = {k: v for k, v in decls.items() if k in _STYLE_PROPS}
             # Pseudo-classes/elements (:hover, ::before) and the root element do not hide
             # content as the page loads.
             if not relevant or ":" in selector or re.fullmatch(r"(html|body|\*)", selector):
                 continue
-            applied += 1
-            if applied > 3000:  # a pathological stylesheet must not stall ingestion
-                break
-            try:
-                matches = soup.select(selector)
-            except Exception:  # noqa: BLE001 - soupsieve rejects selectors it does not know
-                continue
-            for tag in matches:
-                styles.setdefault(id(tag), {}).update(relevant)
-    for tag in soup.find_all(style=True):
-        styles.setdefault(id(tag), {}).update(parse_declarations(str(tag.get("style", ""))))
+            if hidden_reason(relevant):
+                hiding.append((selector, relevant))
+            elif {"color", "background", "background-color"} & relevant.keys():
+                colours.append((selector, relevant))
+    rules = hiding[:_MAX_HIDING_RULES] + colours[:_MAX_COLOUR_RULES]
+    matched: list[tuple[int, Tag, dict[str, str]]] = []
+    for order, (selector, relevant) in enumerate(rules):
+        try:
+            found = soup.select(selector)
+        except Exception:  # noqa: BLE001 - soupsieve rejects selectors it does not know
+            continue
+        matched.extend((order, tag, relevant) for tag in found)
+    styles: dict[int, dict[str, str]] = {}
+    for _, tag, relevant in sorted(matched, key=lambda item: item[0]):
+        styles.setdefault(id(tag), {}).update(relevant)
+    for tag in tags.all:
+        if tag.has_attr("style"):
+            styles.setdefault(id(tag), {}).update(parse_declarations(str(tag.get("style", ""))))
     return styles
+
+
+def _removed(tag: Tag) -> bool:
+    """True once a tag (or an ancestor) was decomposed.
+
+    Reads the flag directly: ``tag.decomposed`` falls back to a subtree search for tags
+    never decomposed, which made deep or large pages quadratic (measured).
+    """
+    return bool(tag.__dict__.get("_decomposed", False))
 
 
 def _has_text(tag: Tag) -> int:
     return len(tag.get_text(" ", strip=True))
 
 
-def remove_hidden(soup: BeautifulSoup) -> list[str]:
+def remove_hidden(soup: BeautifulSoup, tags: _Tags | None = None) -> list[str]:
     """Drop comments, scripts and every element a reader cannot see; return what was dropped."""
+    tags = tags or _Tags(soup)
     dropped: list[str] = []
-    for node in soup.find_all(string=lambda s: isinstance(s, (Comment, Declaration, ProcessingInstruction, Doctype))):
-        if not isinstance(node, Doctype):
-            node.extract()
-    styles = _computed_styles(soup)
-    for tag in soup.find_all(["script", "style", "noscript", "template", "object", "embed"]):
+    for node in tags.comments:
+        node.extract()
+    styles = _computed_styles(soup, tags)
+    for tag in tags.named("script", "style", "noscript", "template", "object", "embed"):
         tag.decompose()
-    body = soup.body or soup
+    body = tags.first("body") or soup
     total = max(_has_text(body), 1)
     candidates: list[tuple[Tag, str]] = []
-    for tag in body.find_all(True):
+    for tag in tags.live():
         reason = _why_hidden(tag, styles)
-        if reason:
+        if reason and tag.name not in ("html", "head", "body") and tag.find_parent("head") is None:
             candidates.append((tag, reason))
     for tag, reason in candidates:
-        if tag.decomposed:
+        if _removed(tag):
             continue
         size = _has_text(tag)
         # Reveal-on-scroll themes start whole sections at opacity 0: a block that holds
@@ -547,13 +605,14 @@ def _in_content(tag: Tag, names: tuple[str, ...]) -> bool:
     )
 
 
-def remove_chrome(soup: BeautifulSoup) -> None:
+def remove_chrome(soup: BeautifulSoup, tags: _Tags | None = None) -> None:
     """Drop generic site chrome: menus, page header/footer, sidebars, consent banners, forms."""
-    body = soup.body or soup
+    tags = tags or _Tags(soup)
+    body = tags.first("body") or soup
     total = max(_has_text(body), 1)
-    for tag in list(body.find_all(True)):
-        if tag.decomposed:
-            continue
+    for tag in tags.live():
+        if _removed(tag) or tag.parent is None:
+            continue  # gone with an ancestor, or unwrapped
         name = tag.name
         role = str(tag.get("role", "")).lower()
         # A page's or an article's own header holds its title and date; an aside inside an
@@ -598,13 +657,13 @@ class _Meta:
     date: str = ""
 
 
-def _meta_index(soup: BeautifulSoup) -> dict[str, str]:
+def _meta_index(tags: _Tags) -> dict[str, str]:
     """<meta name|property|itemprop|http-equiv=key content> as {key (lower case): content}.
 
     Built in one pass: looking each key up with soup.find() cost most of extraction's time.
     """
     index: dict[str, str] = {}
-    for tag in soup.find_all("meta"):
+    for tag in tags.named("meta"):
         content = " ".join(str(tag.get("content") or "").split())
         if not content:
             continue
@@ -675,7 +734,7 @@ def _trim_site_name(title: str, site_name: str, *, guess: bool = True) -> str:
     return title
 
 
-def _json_ld_types(soup: BeautifulSoup) -> tuple[set[str], str]:
+def _json_ld_types(tags: _Tags) -> tuple[set[str], str]:
     """@type values and the first datePublished from JSON-LD blocks."""
     types: set[str] = set()
     published = ""
@@ -696,7 +755,7 @@ def _json_ld_types(soup: BeautifulSoup) -> tuple[set[str], str]:
                 if key in node:
                     walk(node[key])
 
-    for script in soup.find_all("script"):
+    for script in tags.named("script"):
         if "ld+json" not in str(script.get("type") or "").lower():
             continue
         try:
@@ -783,7 +842,7 @@ def iso_date(value: str) -> str:
         return ""
 
 
-def _declared_date(soup: BeautifulSoup, metas: dict[str, str], ld_published: str) -> str:
+def _declared_date(tags: _Tags, metas: dict[str, str], ld_published: str) -> str:
     """A publication date the page states in its metadata or main <time> element."""
     for value in (
         _meta_content(metas, "article:published_time", "og:published_time", "datePublished",
@@ -793,10 +852,11 @@ def _declared_date(soup: BeautifulSoup, metas: dict[str, str], ld_published: str
     ):
         if iso_date(value):
             return iso_date(value)
-    for container in soup.find_all(_CONTENT_CONTAINERS):
-        time = container.find("time", attrs={"datetime": True})
-        if time is not None and iso_date(str(time["datetime"])):
-            return iso_date(str(time["datetime"]))
+    for time in tags.named("time"):
+        # Only a <time> inside the article or main content dates the page (not a sidebar's).
+        value = iso_date(str(time.get("datetime") or ""))
+        if value and _in_content(time, tuple(_CONTENT_CONTAINERS)):
+            return value
     return ""
 
 
@@ -815,14 +875,14 @@ def _guessed_date(cleaned_html: str, url: str, *, article: bool) -> str:
         return ""
 
 
-def _html_metadata(soup: BeautifulSoup, raw: RawDocument) -> _Meta:
+def _html_metadata(tags: _Tags, raw: RawDocument) -> _Meta:
     meta = _Meta()
     from_web = raw.location.startswith(("http://", "https://"))
     base = raw.location if from_web else ""
-    base_tag = soup.find("base", href=True)
+    base_tag = next((t for t in tags.named("base") if t.get("href")), None)
     if base_tag is not None and from_web:
         base = urljoin(base, str(base_tag["href"]))
-    links = soup.find_all("link", href=True)
+    links = [t for t in tags.named("link") if t.get("href")]
     for link in links:
         if "canonical" in _rel(link) and not meta.canonical:
             meta.canonical = _absolute(str(link["href"]), base)
@@ -832,11 +892,11 @@ def _html_metadata(soup: BeautifulSoup, raw: RawDocument) -> _Meta:
             url = _absolute(str(link["href"]), base)
             if url:
                 meta.alternates[str(link["hreflang"]).strip().lower()] = url
-    metas = _meta_index(soup)
+    metas = _meta_index(tags)
     site_name = _meta_content(metas, "og:site_name", "application-name")
-    title_tag = soup.find("title")
+    title_tag = tags.first("title")
     raw_title = " ".join(title_tag.get_text().split()) if title_tag else ""
-    h1 = soup.find("h1")
+    h1 = tags.first("h1")
     h1_text = " ".join(h1.get_text(" ").split()) if h1 else ""
     trimmed = _trim_site_name(raw_title, site_name) if raw_title else ""
     og_title = _meta_content(metas, "og:title", "twitter:title")
@@ -849,15 +909,15 @@ def _html_metadata(soup: BeautifulSoup, raw: RawDocument) -> _Meta:
     else:
         meta.title = h1_text or trimmed or raw_title
     meta.description = _meta_content(metas, "description", "og:description", "twitter:description")
-    html_tag = soup.find("html")
+    html_tag = tags.first("html")
     meta.language = _language_tag(str(html_tag.get("lang") or html_tag.get("xml:lang") or "")
                                   if html_tag else "") or _language_tag(
         _meta_content(metas, "content-language", "language", "dc.language"))
-    ld_types, ld_published = _json_ld_types(soup)
+    ld_types, ld_published = _json_ld_types(tags)
     meta.page_type = _page_type(
         metas, meta.canonical or (raw.location if from_web else raw.fallback_id), ld_types
     )
-    meta.date = _declared_date(soup, metas, ld_published)
+    meta.date = _declared_date(tags, metas, ld_published)
     return meta
 
 
@@ -915,14 +975,15 @@ def tidy_markdown(text: str) -> str:
 def html_to_markdown(html: str, url: str | None = None) -> str:
     """Main content of an HTML page as Markdown, hidden text and site chrome removed."""
     soup = BeautifulSoup(html, "lxml")
-    remove_hidden(soup)
-    return _main_markdown(soup, url)
+    tags = _Tags(soup)
+    remove_hidden(soup, tags)
+    return _main_markdown(soup, tags, url)[0]
 
 
-def _main_markdown(soup: BeautifulSoup, url: str | None) -> str:
-    """Markdown of the main content; removes the chrome from ``soup`` in place."""
-    remove_chrome(soup)
-    for caption in soup.find_all("caption"):
+def _main_markdown(soup: BeautifulSoup, tags: _Tags, url: str | None) -> tuple[str, str]:
+    """(Markdown of the main content, cleaned HTML); removes the chrome from ``soup``."""
+    remove_chrome(soup, tags)
+    for caption in tags.named("caption"):
         # trafilatura renders a caption as a fake first table row; a paragraph reads better.
         table = caption.find_parent("table")
         if table is not None:
@@ -930,9 +991,11 @@ def _main_markdown(soup: BeautifulSoup, url: str | None) -> str:
             paragraph.string = caption.get_text(" ", strip=True)
             table.insert_before(paragraph)
         caption.decompose()
-    body = soup.body
-    if body is not None and not soup.find(["main", "article"]) and not soup.find(
-        True, attrs={"role": re.compile(r"^(main|article)$", re.I)}
+    body = tags.first("body")
+    live = tags.live()
+    if body is not None and not any(
+        t.name in ("main", "article") or str(t.get("role", "")).lower() in ("main", "article")
+        for t in live
     ):
         # Without a content container trafilatura falls back to collecting loose
         # paragraphs and loses headings and lists (measured); a <main> around the body
@@ -943,7 +1006,8 @@ def _main_markdown(soup: BeautifulSoup, url: str | None) -> str:
         body.append(main)
     # Recall mode: precision mode drops lists and short pages' only paragraphs; the chrome
     # it guards against is already gone.
-    return tidy_markdown(_trafilatura(str(soup), url, recall=True))
+    cleaned = str(soup)
+    return tidy_markdown(_trafilatura(cleaned, url, recall=True)), cleaned
 
 
 def _extract_html(raw: RawDocument) -> Page:
@@ -951,14 +1015,15 @@ def _extract_html(raw: RawDocument) -> Page:
     if "\ufffd" in html[:2000] and html.count("\ufffd") > len(html) // 10:
         raise ExtractionError("not text (undecodable bytes)")
     soup = BeautifulSoup(html, "lxml")
-    meta = _html_metadata(soup, raw)
-    remove_hidden(soup)
+    tags = _Tags(soup)
+    meta = _html_metadata(tags, raw)
+    remove_hidden(soup, tags)
     from_web = raw.location.startswith(("http://", "https://"))
     url = meta.canonical or (raw.location if from_web else None)
-    text = _main_markdown(soup, url)
+    text, cleaned = _main_markdown(soup, tags, url)
     if _letters(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no main content")
-    date = meta.date or _guessed_date(str(soup), url or "", article=meta.page_type == "news") or (
+    date = meta.date or _guessed_date(cleaned, url or "", article=meta.page_type == "news") or (
         iso_date(raw.last_modified or "") if from_web else ""
     )
     title = meta.title or _first_line(text)
