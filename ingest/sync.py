@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import time
@@ -190,6 +191,21 @@ def sync_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def pipeline_fingerprint(settings: Settings) -> str:
+    """Changes whenever the extraction or chunking code or the chunk settings change.
+
+    Folded into each document's stored hash, so unchanged bytes are re-extracted after such a
+    change; chunk ids then decide what really needs embedding again.
+    """
+    import ingest.chunk
+    import ingest.extract
+
+    digest = hashlib.sha256(f"{settings.chunk_size}:{settings.chunk_overlap}".encode())
+    for module in (ingest.extract, ingest.chunk):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
+
+
 def _to_document(chunk: Chunk) -> Document:
     return Document(id=chunk.id, page_content=chunk.text, metadata=dict(chunk.metadata))
 
@@ -226,6 +242,7 @@ class _Syncer:
         )
         self.records.create_schema()
         self.report = SyncReport()
+        self.fingerprint = pipeline_fingerprint(settings)
         self.pending: list[_Pending] = []
         self.indexed_sources: set[str] = set()
         self.seen: set[tuple[str, str]] = set()
@@ -272,7 +289,7 @@ class _Syncer:
     def _on_document(self, origin: str, raw: RawDocument, row: dict | None) -> None:
         self.report.seen += 1
         self.seen.add((origin, raw.location))
-        if row and not self.full and row["raw_hash"] == raw.content_hash:
+        if row and not self.full and row["raw_hash"] == self._input_hash(raw):
             self.report.unchanged += 1
             self.indexed_sources.add(row["source_id"])
             return
@@ -334,6 +351,7 @@ class _Syncer:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
+        before = {item.page.source_id: self._chunk_ids(item.page.source_id) for item in batch}
         docs = [_to_document(c) for p in batch for c in p.chunks]
         result = index(
             docs,
@@ -354,16 +372,21 @@ class _Syncer:
             _ledger_put(self.engine, self._ledger_row(item))
             if item.is_new:
                 self.report.new += 1
+            elif before[item.page.source_id] == {c.id for c in item.chunks}:
+                self.report.unchanged += 1  # new bytes, same content (e.g. a date in the chrome)
             else:
                 self.report.changed += 1
         self.report.seconds = time.monotonic() - self.started
+
+    def _input_hash(self, raw: RawDocument) -> str:
+        return hashlib.sha256(f"{self.fingerprint}:{raw.content_hash}".encode()).hexdigest()
 
     def _ledger_row(self, item: _Pending) -> dict:
         return {
             "origin": item.origin,
             "location": item.raw.location,
             "source_id": item.page.source_id,
-            "raw_hash": item.raw.content_hash,
+            "raw_hash": self._input_hash(item.raw),
             "etag": item.raw.etag,
             "last_modified": item.raw.last_modified,
             "title": item.page.title,
@@ -373,9 +396,12 @@ class _Syncer:
             "synced_at": time.time(),
         }
 
+    def _chunk_ids(self, source_id: str) -> set[str]:
+        return set(self.store.collection.get(where={"source": source_id}, include=[])["ids"])
+
     def _reconcile(self, source_id: str, expected: set[str]) -> None:
         """Make the source's Chroma rows exactly ``expected`` (orphans of a killed run go)."""
-        present = self.store.collection.get(where={"source": source_id}, include=[])["ids"]
+        present = self._chunk_ids(source_id)
         orphans = [i for i in present if i not in expected]
         if orphans:
             self.store.delete(orphans)
@@ -385,8 +411,7 @@ class _Syncer:
 
     def _remove_source(self, source_id: str) -> None:
         keys = self.records.list_keys(group_ids=[source_id])
-        present = self.store.collection.get(where={"source": source_id}, include=[])["ids"]
-        ids = sorted(set(keys) | set(present))
+        ids = sorted(set(keys) | self._chunk_ids(source_id))
         if ids:
             self.store.delete(ids)
             self.records.delete_keys(keys)
