@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         None, description="Where the rebuilt model is cached; default data_dir/models."
     )
-    embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    embed_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
     torch_threads: int | None = Field(
         None, ge=1, description="CPU threads for torch; default: torch's own choice."
     )
