@@ -131,6 +131,7 @@ class Unit:
     block: int  # consecutive items/rows of one list or table share a block
     context: str = ""  # local heading, table header or list lead-in: scored, not quoted
     lead: str = ""  # the sentence introducing a list ("The campus includes:")
+    asked: str = ""  # the FAQ question this unit answers, if any
     score: float = 0.0
     term_set: frozenset[str] = field(default_factory=frozenset)
 
@@ -208,7 +209,8 @@ def split_units(passage: Passage, index: int) -> list[Unit]:
             last_sentence = sentence
         paragraph = []
 
-    for line in body_of(passage).split("\n"):
+    lines = body_of(passage).split("\n")
+    for number, line in enumerate(lines):
         stripped = line.strip()
         if not stripped:
             flush_paragraph()
@@ -224,12 +226,15 @@ def split_units(passage: Passage, index: int) -> list[Unit]:
             flush_paragraph()
             if _TABLE_SEP.match(stripped):
                 continue
-            cells = [c for c in _row_cells(stripped)]
+            cells = _row_cells(stripped)
             if previous_kind != "row":
                 block += 1
-                header = cells  # the first row of a table is its header
                 previous_kind = "row"
-                continue
+                following = lines[number + 1].strip() if number + 1 < len(lines) else ""
+                if _TABLE_SEP.match(following):
+                    header = cells  # a header row is followed by |---|
+                    continue
+                header = []
             shown = [c for c in cells if c and c not in {"-", "–"}]
             if not shown:
                 continue
@@ -252,7 +257,22 @@ def split_units(passage: Passage, index: int) -> list[Unit]:
         paragraph.append(stripped)
         previous_kind = "text"
     flush_paragraph()
-    return [u for u in units if len(u.text) >= 3]
+    return _questions_as_context([u for u in units if len(u.text) >= 3])
+
+
+def _questions_as_context(units: list[Unit]) -> list[Unit]:
+    """FAQ pages: a question is never an answer, but it says what the next units answer."""
+    out: list[Unit] = []
+    asked = ""
+    for unit in units:
+        if unit.text.rstrip().endswith("?"):
+            asked = unit.text
+            continue
+        if asked:
+            unit.asked = asked
+            # an answer runs until the next question or the end of its list item/paragraph
+        out.append(unit)
+    return out
 
 
 # --- selection --------------------------------------------------------------------------
@@ -298,6 +318,20 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
                    r"\bettari\b|\bhectares\b", re.I),
         re.compile(r"\d[\d.,]*\s?(m|km|m2|m²|mq|metres?|meters?|metri|hectares?|ettari|ha|"
                    r"square|sq|chilometri|kilometres?|kilometers?|km²|storeys|piani|floors)\b", re.I),
+    ),
+    (
+        re.compile(r"\b(phone|telephone|call|ring|telefono|telefonare|chiamare|centralino|"
+                   r"switchboard)\b", re.I),
+        re.compile(r"\+?\d{2,4}[\s./-]?\d{3,4}[\s./-]?\d{3,5}"),
+    ),
+    (
+        re.compile(r"\b(e-?mail|mail|posta\s+elettronica)\b", re.I),
+        re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+    ),
+    (
+        re.compile(r"\b(address|street|where\s+is|located|location|indirizzo|via|dove\s+si\s+trova|"
+                   r"dove\s+è|dove\s+sta)\b", re.I),
+        re.compile(r"\b(via|viale|piazza|corso|street|road)\s+[A-Z][\w'’]+,?\s*\d*", re.I),
     ),
     (
         re.compile(r"\b(who|whom|chi)\b", re.I),
@@ -349,16 +383,28 @@ def score_units(
 ) -> None:
     """Set each unit's score: weighted share of query terms in the unit (less for its context),
     plus a bonus when it holds the kind of thing asked for."""
-    total = query.total
     n = max(len(passages), 1)
     for unit in units:
-        own = frozenset(terms(unit.text))
-        unit.term_set = own
+        unit.term_set = frozenset(terms(unit.text))
+    # Terms found in most of the retrieved units ("Mario Negri" on the Mario Negri page) tell
+    # the units apart less than the rest of the question does.
+    local_df = {t: sum(1 for u in units if t in u.term_set) for t in query.weights}
+    count = max(len(units), 1)
+    weights = {
+        t: w * (0.4 + 0.6 * math.log(1 + count / (local_df[t] + 1)) / math.log(1 + count))
+        for t, w in query.weights.items()
+    }
+    total = sum(weights.values()) or 1.0
+    for unit in units:
+        own = unit.term_set
         ctx = frozenset(terms(" ".join([unit.context, unit.lead, passages[unit.passage].title])))
+        asked = frozenset(terms(unit.asked))
         s = 0.0
-        for term, weight in query.weights.items():
+        for term, weight in weights.items():
             if term in own:
                 s += weight
+            elif term in asked:
+                s += 0.8 * weight
             elif term in ctx:
                 s += 0.35 * weight
         # A small prior for the searcher's order breaks ties in favour of better passages.
@@ -366,8 +412,14 @@ def score_units(
         # Very long sentences collect terms by accident; very short ones say little.
         length = len(unit.text)
         penalty = 0.1 if length > 400 else (0.05 if length < 25 and unit.kind == "sentence" else 0)
-        bonus = TYPE_BONUS if any(p.search(unit.text) for p in boosts) else 0.0
-        unit.score = s / total + prior - penalty + bonus if s > 0 else 0.0
+        typed = any(p.search(unit.text) for p in boosts)
+        if s > 0:
+            unit.score = s / total + prior - penalty + (TYPE_BONUS if typed else 0.0)
+        elif typed and unit.passage < 3:
+            # "what's the phone number?" -> "Telephone (switchboard): +39 ..." shares no word
+            unit.score = 0.5 * TYPE_BONUS + prior
+        else:
+            unit.score = 0.0
 
 
 @dataclass
@@ -424,7 +476,7 @@ def select(
 
     chosen: list[Unit] = []
     if asks_for_list(question):
-        listed = _list_block(best, units, question) or _first_list(pool[:4], units)
+        listed = _best_list(pool, units, query, passages)
         if listed:
             chosen = listed
     if not chosen:
@@ -475,12 +527,36 @@ def _list_block(unit: Unit, units: Sequence[Unit], question: str) -> list[Unit]:
     return block[:MAX_LIST_ITEMS]
 
 
-def _first_list(top: Sequence[Unit], units: Sequence[Unit]) -> list[Unit]:
-    for unit in top:
+def _best_list(
+    pool: Sequence[Unit], units: Sequence[Unit], query: Query, passages: Sequence[Passage]
+) -> list[Unit]:
+    """The list or table that best answers a list question.
+
+    A list is about the question when its heading, lead-in or page title carries the
+    question's terms (items themselves are often bare names); its items' scores come next.
+    """
+    total = query.total
+    best: list[Unit] = []
+    best_score = 0.0
+    seen: set[tuple[int, int]] = set()
+    for unit in pool:
+        key = (unit.passage, unit.block)
+        if unit.kind not in {"item", "row"} or key in seen:
+            continue
+        seen.add(key)
         block = _list_block(unit, units, "list")
-        if len(block) >= 2:
-            return block
-    return []
+        if len(block) < 2:
+            continue
+        about = frozenset(terms(" ".join([block[0].context, block[0].lead,
+                                          passages[unit.passage].title])))
+        topical = sum(w for t, w in query.weights.items() if t in about) / total
+        mean = sum(u.score for u in block) / len(block)
+        # A list question wants the fuller list (a chunk may hold only a table's tail).
+        score = topical + 0.5 * mean + 0.3 * max(u.score for u in block) \
+            + 0.05 * min(len(block), 8)
+        if score > best_score:
+            best, best_score = block, score
+    return best
 
 
 def _group(chosen: Sequence[Unit]) -> list[tuple[int, str, list[Unit]]]:

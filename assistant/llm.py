@@ -99,11 +99,11 @@ def stream_text(
         while True:
             wait = min(timeout, deadline - time.monotonic())
             if wait <= 0:
-                raise LLMTimeout(f"the language model took longer than {4 * timeout:.0f} s")
+                raise LLMTimeout(f"the language model took longer than {4 * timeout:g} s")
             try:
                 item = chunks.get(timeout=wait)
             except queue.Empty:
-                raise LLMTimeout(f"no reply from the language model within {timeout:.0f} s") from None
+                raise LLMTimeout(f"no reply from the language model within {timeout:g} s") from None
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
