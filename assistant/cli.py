@@ -273,6 +273,12 @@ def evaluate(
 
 
 # --- service ---------------------------------------------------------------------------------
+def _announce(settings: Settings) -> None:
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    typer.echo(f"Demo page with the chat widget: {base}/", err=True)
+    typer.echo(f"Staff console: {base}/staff   API docs: {base}/docs", err=True)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (KMR_HOST).")] = None,
@@ -286,6 +292,7 @@ def serve(
     from api import serve as run_server
 
     settings = _settings(host=host, port=port, workers=workers)
+    _announce(settings)
     with _edge():
         run_server(settings)
 
@@ -319,6 +326,7 @@ def up(
         else:
             typer.echo(f"Index ready: {store.count()} chunks in {store.collection_name}.", err=True)
         del store
+        _announce(settings)
         run_server(settings)
 
 
