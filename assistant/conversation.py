@@ -3,8 +3,8 @@
 Without an LLM, a follow-up ("and how tall is it?", "e quanto è costato?") is resolved for
 retrieval by joining the earlier user turns with the question; on the sample site this raised
 e5 hit@5 from 0.60 to 0.90. A question that already names its subject is searched alone, so a
-change of topic is not dragged back to the previous one. (With an LLM, helper code in
-``assistant.llm`` may condense the history instead.)
+change of topic is not dragged back to the previous one. (With an LLM, ``assistant.llm`` may
+condense the history instead.)
 """
 
 from __future__ import annotations
@@ -17,229 +17,36 @@ from typing import Any
 
 from assistant.schema import Turn
 
-Language = str  # "it" | "en"
-
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-_ELISION = re.compile(r"\b(?:l|un|dell|dall|nell|sull|all|quell|c|d|s|m|t|v|n)'\w", re.IGNORECASE)
+_IT_ACCENT = re.compile(r"[àèéìíòóù]", re.IGNORECASE)
+_IT_ELIDED = frozenset(["l", "c", "d", "un", "dell", "dall", "nell", "sull", "all", "quell"])
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
 
 # Short, frequent words that mark one language; used when a question is too short for n-grams.
-_IT_WORDS = frozenset(
-    [
-        "il",
-        "lo",
-        "la",
-        "gli",
-        "le",
-        "un",
-        "una",
-        "uno",
-        "dei",
-        "degli",
-        "delle",
-        "del",
-        "della",
-        "dello",
-        "dal",
-        "dalla",
-        "dai",
-        "nel",
-        "nella",
-        "nei",
-        "nelle",
-        "sul",
-        "sulla",
-        "sui",
-        "col",
-        "con",
-        "per",
-        "tra",
-        "fra",
-        "che",
-        "chi",
-        "cosa",
-        "come",
-        "dove",
-        "quando",
-        "quanto",
-        "quanta",
-        "quanti",
-        "quante",
-        "quale",
-        "quali",
-        "perche",
-        "perché",
-        "è",
-        "e'",
-        "sono",
-        "sei",
-        "siamo",
-        "ho",
-        "hai",
-        "ha",
-        "abbiamo",
-        "hanno",
-        "c'è",
-        "ci",
-        "si",
-        "non",
-        "anche",
-        "ma",
-        "però",
-        "pero",
-        "oppure",
-        "mi",
-        "ti",
-        "vi",
-        "ne",
-        "questo",
-        "questa",
-        "questi",
-        "queste",
-        "quello",
-        "quella",
-        "quelli",
-        "ancora",
-        "già",
-        "gia",
-        "adesso",
-        "oggi",
-        "domani",
-        "ieri",
-        "grazie",
-        "ciao",
-        "buongiorno",
-        "salve",
-        "vorrei",
-        "posso",
-        "potete",
-        "puoi",
-        "può",
-        "puo",
-        "devo",
-        "serve",
-        "sapere",
-        "fammi",
-        "dimmi",
-        "parlami",
-        "mio",
-        "mia",
-        "tuo",
-        "tua",
-        "suo",
-        "sua",
-        "loro",
-        "ed",
-        "ad",
-        "cos'è",
-        "cos",
-        "com'è",
-        "dov'è",
-        "qual",
-        "quant'è",
-        "all",
-        "alla",
-        "alle",
-        "allo",
-        "agli",
-        "più",
-        "piu",
-        "molto",
-        "poco",
-    ]
+_IT_WORDS = _word_set(
+    """
+    il lo la gli le un una uno dei degli delle del della dello dal dalla dai nel nella nei
+    nelle sul sulla sui col con per tra fra che chi cosa come dove quando quanto quanta
+    quanti quante quale quali perche perché è e' sono sei siamo ho hai ha abbiamo hanno c'è
+    ci si non anche ma però pero oppure mi ti vi ne questo questa questi queste quello
+    quella quelli ancora già gia adesso oggi domani ieri grazie ciao buongiorno salve vorrei
+    posso potete puoi può puo devo serve sapere fammi dimmi parlami mio mia tuo tua suo sua
+    loro ed ad cos'è cos com'è dov'è qual quant'è all alla alle allo agli più piu molto poco
+    """
 )
-_EN_WORDS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "from",
-        "with",
-        "by",
-        "about",
-        "into",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "have",
-        "has",
-        "had",
-        "what",
-        "who",
-        "whom",
-        "whose",
-        "which",
-        "where",
-        "when",
-        "why",
-        "how",
-        "much",
-        "many",
-        "there",
-        "their",
-        "they",
-        "them",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "i",
-        "you",
-        "we",
-        "he",
-        "she",
-        "my",
-        "your",
-        "our",
-        "his",
-        "her",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "please",
-        "tell",
-        "me",
-        "show",
-        "give",
-        "any",
-        "some",
-        "and",
-        "or",
-        "but",
-        "not",
-        "no",
-        "yes",
-        "thanks",
-        "hello",
-        "hi",
-        "want",
-        "need",
-        "know",
-        "let",
-    ]
+_EN_WORDS = _word_set(
+    """
+    the a an of to in on at for from with by about into is are was were be been being am do
+    does did have has had what who whom whose which where when why how much many there their
+    they them it its this that these those i you we he she my your our his her can could
+    would should will shall may might must please tell me show give any some and or but not
+    no yes thanks hello hi want need know let
+    """
 )
-_IT_ACCENT = re.compile(r"[àèéìíòóù]", re.IGNORECASE)
 
 _identifier_lock = threading.Lock()
 _identifier: Any = None
@@ -264,28 +71,18 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text.replace("\u2019", "'"))]
 
 
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
 def _word_votes(text: str) -> tuple[float, float]:
-    """Evidence from function words, accented letters and Italian elisions."""
+    """Evidence from function words, accented letters, elisions and word endings."""
     it = en = 0.0
     for word in _words(text):
-        if (
-            word in _IT_WORDS
-            or "'" in word
-            and word.split("'")[0]
-            in {"l", "c", "dell", "dall", "nell", "sull", "all", "un", "quell", "d"}
-        ):
+        if word in _IT_WORDS or ("'" in word and word.split("'")[0] in _IT_ELIDED):
             it += 1
-        if word in _EN_WORDS:
-            en += 1
-        if word.endswith("'s") or word in {
-            "what's",
-            "who's",
-            "where's",
-            "how's",
-            "it's",
-            "i'm",
-            "don't",
-        }:
+        if word in _EN_WORDS or word.endswith("'s") or word.endswith("n't"):
             en += 1
     if _IT_ACCENT.search(text):
         it += 1.5
@@ -301,7 +98,7 @@ def _word_votes(text: str) -> tuple[float, float]:
     return it, en
 
 
-def detect_language(text: str, default: Language = "en") -> Language:
+def detect_language(text: str, default: str = "en") -> str:
     """'it' or 'en' for a question, robust on short and misspelled text; ``default`` if unsure."""
     if not text or not text.strip():
         return default
@@ -323,104 +120,39 @@ def detect_language(text: str, default: Language = "en") -> Language:
 # --- follow-ups --------------------------------------------------------------------------
 # Pronouns that point back at an earlier subject. Words that are often something else
 # ("there are", "ci sono", "gli" as an article, "that" as a relative) are left out.
-_ANAPHORA = frozenset(
-    [
-        "it",
-        "its",
-        "it's",
-        "itself",
-        "they",
-        "them",
-        "their",
-        "theirs",
-        "he",
-        "him",
-        "his",
-        "she",
-        "her",
-        "hers",
-        "lo",
-        "esso",
-        "essa",
-        "essi",
-        "esse",
-        "loro",
-        "suo",
-        "sua",
-        "suoi",
-        "sue",
-        "quello",
-        "quella",
-        "quelli",
-        "quelle",
-        "lì",
-        "là",
-    ]
+_ANAPHORA = _word_set(
+    """
+    it its it's itself they them their theirs he him his she her hers lo esso essa essi esse
+    loro suo sua suoi sue quello quella quelli quelle lì là
+    """
 )
 _CONNECTIVES = (
-    "and ",
-    "also ",
-    "what about",
-    "how about",
-    "and what",
-    "but ",
-    "so ",
-    "then ",
-    "e ",
-    "ed ",
-    "ma ",
-    "anche ",
-    "invece",
-    "e invece",
-    "poi ",
-    "quindi ",
-    "allora ",
+    "and ", "also ", "what about", "how about", "but ", "so ", "then ",
+    "e ", "ed ", "ma ", "anche ", "invece", "poi ", "quindi ", "allora ",
+)  # fmt: skip
+# Words that name no particular subject: "the company", "l'edificio" point back as well.
+_GENERIC = _word_set(
+    """
+    azienda aziende societa società impresa imprese edificio edifici palazzo laboratorio
+    laboratori lab labs progetto progetti sede sedi evento eventi posto luogo centro
+    istituto consorzio startup festival struttura company companies firm building buildings
+    laboratory laboratories project projects event events place site centre center institute
+    consortium structure office offices
+    """
 )
 _STOP = (
     _IT_WORDS
     | _EN_WORDS
-    | frozenset(
-        [
-            "get",
-            "got",
-            "tell",
-            "tall",
-            "high",
-            "long",
-            "big",
-            "old",
-            "cost",
-            "costs",
-            "costo",
-            "costato",
-            "alto",
-            "lungo",
-            "grande",
-            "vecchio",
-            "really",
-            "now",
-            "today",
-            "still",
-            "else",
-            "more",
-            "most",
-            "other",
-            "than",
-            "then",
-            "also",
-            "just",
-            "only",
-            "very",
-        ]
+    | _word_set(
+        """
+        get got tell tall high long big old cost costs costo costato alto lungo grande
+        vecchio really now today still else more most other than then also just only very
+        stato stata stati state essere fatto fare viene vengono much many
+        """
     )
 )
 MAX_HISTORY_TURNS = 2  # earlier user turns joined to a follow-up question
 MAX_QUERY_CHARS = 600
-
-
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
 
 def content_words(text: str) -> list[str]:
@@ -430,14 +162,17 @@ def content_words(text: str) -> list[str]:
 
 
 def is_follow_up(question: str) -> bool:
-    """True when the question leans on earlier turns (pronouns, 'and ...', no subject of its own)."""
+    """True when the question leans on earlier turns: a pronoun, a leading "and"/"e", or
+    fewer than two words of its own that name something particular."""
     lowered = _fold(question).strip()
     if lowered.startswith(_CONNECTIVES):
         return True
-    words = _words(question)
-    if any(w in _ANAPHORA for w in words):
+    if any(w in _ANAPHORA for w in _words(question)):
         return True
-    return len(content_words(question)) < 2
+    specific = [
+        w for w in content_words(question) if w not in _GENERIC and _fold(w) not in _GENERIC
+    ]
+    return len(specific) < 2
 
 
 def retrieval_query(question: str, history: Sequence[Turn] | None = None) -> str:
@@ -451,5 +186,5 @@ def retrieval_query(question: str, history: Sequence[Turn] | None = None) -> str
     if len(query) > MAX_QUERY_CHARS:
         # keep the question whole and the most recent context nearest to it
         room = max(0, MAX_QUERY_CHARS - len(question) - 1)
-        query = " ".join(context)[-room:] + " " + question if room else question
+        query = (" ".join(context)[-room:] + " " + question) if room else question
     return query.strip()

@@ -399,6 +399,7 @@ def evaluate_question(
     *,
     depth: int = MRR_DEPTH,
     clock: Callable[[], float] = time.perf_counter,
+    forget: Callable[[], None] = lambda: None,
 ) -> QuestionResult:
     """Run one question through the searcher (if any) and the assistant (if any)."""
     result = QuestionResult(
@@ -417,6 +418,7 @@ def evaluate_question(
             question.question, default=detect_language(history_text or question.question)
         )
         query = retrieval_query(question.question, question.history)
+        forget()
         started = clock()
         try:
             passages = searcher.search(query, k=depth, filters=question.filters, language=language)
@@ -432,6 +434,7 @@ def evaluate_question(
                 top = " ".join(p.text for p in passages[:PASSAGE_FACTS_K])
                 result.passage_facts = fact_coverage(top, question.facts)
     if assistant is not None:
+        forget()
         started = clock()
         try:
             answer = assistant.answer(
@@ -465,8 +468,30 @@ def run_eval(runtime: Any, path: Path | str, *, answers: bool = True) -> EvalRep
     assistant = getattr(runtime, "assistant", None) if answers else None
     started = time.perf_counter()
     _warm_up(searcher, assistant)
-    results = [evaluate_question(q, searcher, assistant) for q in questions]
+    forget = _query_cache_clearer(getattr(runtime, "embeddings", None))
+    results = [evaluate_question(q, searcher, assistant, forget=forget) for q in questions]
     return EvalReport(results=results, source=str(path), seconds=time.perf_counter() - started)
+
+
+def _query_cache_clearer(embeddings: Any) -> Callable[[], None]:
+    """Empty the embedding model's query cache before each timed call, so that the answer
+    latency counts embedding the question (the searcher and the assistant embed the same text)."""
+    clear = getattr(embeddings, "clear_cache", None)
+    if callable(clear):
+        return clear
+    cache = getattr(embeddings, "_cache", None)
+    lock = getattr(embeddings, "_cache_lock", None)
+    if cache is not None and hasattr(cache, "clear"):
+
+        def forget() -> None:
+            if lock is not None:
+                with lock:
+                    cache.clear()
+            else:
+                cache.clear()
+
+        return forget
+    return lambda: None
 
 
 def _warm_up(searcher: Any | None, assistant: Any | None) -> None:
