@@ -281,7 +281,20 @@ def _json_error(status: int, error: str, detail: str, request: Request | None = 
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["sources", "delta", "done", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": "sources: {sources: [Source]}; delta: {text}; done: "
+                 "ChatResponse; error: {message}."},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not JSON text."},
     413: {"model": ErrorResponse, "description": "Request body too large."},
     429: {"model": ErrorResponse, "description": "Too many requests from this client."},
     503: {"model": ErrorResponse, "description": "The knowledge base is unavailable."},
@@ -357,13 +370,13 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
 
     @router.post(
         "/chat/stream",
-        response_class=EventStreamResponse,
+        response_class=StreamingResponse,  # no media type: the content below is the only one
         responses={
             **ERROR_RESPONSES,
             200: {
                 "description": "Server-Sent Events: `sources` ({sources}), then `delta` "
                 "({text}) events, then `done` (the full ChatResponse) or `error` ({message}).",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {"text/event-stream": {"itemSchema": SSE_EVENT_SCHEMA}},
             },
         },
     )
@@ -432,7 +445,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
 
     @router.post("/feedback", response_model=FeedbackResponse,
                  responses={404: {"model": ErrorResponse, "description": "Unknown message."},
-                            413: ERROR_RESPONSES[413]})
+                            400: ERROR_RESPONSES[400], 413: ERROR_RESPONSES[413]})
     def feedback(body: FeedbackRequest, services: ServicesDep) -> FeedbackResponse:
         """Rate an answer up or down, with an optional comment."""
         services.db.record_feedback(body.message_id, body.rating, body.comment)
@@ -467,7 +480,8 @@ def admin_router() -> APIRouter:
 
     @router.post("/sync", response_model=SyncStatus, status_code=202,
                  responses={409: {"model": ErrorResponse, "description": "A sync is running."},
-                            413: ERROR_RESPONSES[413], 503: ERROR_RESPONSES[503]})
+                            400: ERROR_RESPONSES[400], 413: ERROR_RESPONSES[413],
+                            503: ERROR_RESPONSES[503]})
     def start_sync(services: ServicesDep, body: SyncRequest | None = None) -> dict[str, Any]:
         """Start a sync of the configured sources in the background."""
         runtime = services.runtime()
@@ -663,7 +677,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _ERROR_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return _json_error(exc.status_code, code, detail, request, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette lists only the first matching route's methods
+            documented = request.app.openapi()["paths"].get(request.url.path, {})
+            if documented:
+                headers["Allow"] = ", ".join(sorted(m.upper() for m in documented))
+        return _json_error(exc.status_code, code, detail, request, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,7 +29,7 @@ def api_settings(runtime: Any, tmp: Path, **overrides: Any) -> Settings:
         "rate_limit": "10000/minute",
     }
     values.update(overrides)
-    return runtime.settings.model_copy(update=values)
+    return Settings(**{**runtime.settings.model_dump(), **values, "_env_file": None})
 
 
 class LiveServer:

@@ -124,9 +124,9 @@ def test_a_visitor_asks_sees_a_streamed_cited_answer_and_rates_it(page: Any, ser
     sources = answer.locator("ol.sources a")
     assert sources.count() >= 1 and sources.first.inner_text().strip()
 
-    answer.get_by_role("button", name="Helpful answer").click()
+    answer.get_by_role("button", name="Helpful answer", exact=True).click()
     answer.get_by_text("Thanks for your feedback.").wait_for()
-    assert answer.get_by_role("button", name="Helpful answer").get_attribute("aria-pressed") == "true"
+    assert answer.get_by_role("button", name="Helpful answer", exact=True).get_attribute("aria-pressed") == "true"
     message_id = saved_state(page, service)["messages"][-1]["messageId"]
     stored = service.app.state.services.db.feedback_for(message_id)
     assert stored is not None and stored.rating == "up"
@@ -208,7 +208,7 @@ def test_embedded_cross_origin_in_an_italian_page_with_hostile_css(
     assert widget.locator("section.panel").is_visible()
     answer = ask(widget, "Quando è stato inaugurato il Kilometro Rosso?")
     assert "2009" in answer.locator(".body").inner_text()
-    assert answer.get_by_role("button", name="Risposta utile").is_visible()
+    assert answer.get_by_role("button", name="Risposta utile", exact=True).is_visible()
     assert page.evaluate("getComputedStyle(document.querySelector('h1')).color") == "rgb(0, 255, 0)", \
         "and the widget does not restyle the host page"
     assert page.errors == []

@@ -60,7 +60,7 @@
         item.appendChild(el("p", [hit.language, hit.page_type || "—", hit.heading || "", "score " + Number(hit.score).toFixed(4)]
           .filter(Boolean).join(" · "), { class: "meta" }));
         item.appendChild(el("p", hit.url, { class: "meta" }));
-        item.appendChild(el("pre", hit.text, { class: "preview" }));
+        item.appendChild(el("pre", hit.text, { class: "preview", tabindex: "0", "aria-label": "Passage text" }));
         list.appendChild(item);
       });
       status.textContent = body.results.length + " passage(s) found.";
