@@ -1,7 +1,8 @@
 """Hybrid retrieval: dense (Chroma) plus keyword (BM25), fused by reciprocal rank.
 
-- The keyword index is built with ``bm25s`` from ``store.all_passages()``'s rows and rebuilt
-  when ``store.generation()`` changes (checked at most once per ``check_interval`` seconds,
+- The keyword index is built with ``bm25s`` from every row of the store (``iter_rows``, the
+  source of ``all_passages``, read with its metadata) and rebuilt when ``store.generation()``
+  changes (checked at most once per ``check_interval`` seconds,
   thread-safe; queries keep using the old index while a new one is built).
 - Tokens are folded (lower case, no accents), Italian and English stop words are dropped and
   each passage is stemmed in its own language (Snowball, PyStemmer); a query is stemmed both
@@ -23,7 +24,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -123,7 +124,6 @@ class KeywordIndex:
     alternates: dict[str, dict[str, str]]  # source id -> {language: source id of translation}
     retriever: Any = None
     generation: str = ""
-    _positions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -138,10 +138,9 @@ class KeywordIndex:
             passage = to_passage(chunk_id, text, meta)
             passages.append(passage)
             alt = _alternates(meta)
-            if alt and passage.source_id not in alternates:
-                alternates[passage.source_id] = alt
+            if alt and same_page(passage.source_id) not in alternates:
+                alternates[same_page(passage.source_id)] = alt
         index = cls(passages=passages, alternates=alternates, generation=generation)
-        index._positions = {p.id: i for i, p in enumerate(passages)}
         if passages:
             corpus = [document_tokens(p.text, p.language) or ["\u2205"] for p in passages]
             retriever = bm25s.BM25()
@@ -195,8 +194,15 @@ def _alternates(meta: dict[str, Any]) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {
-        str(k).split("-")[0].lower(): str(v) for k, v in value.items() if v and k != "x-default"
+        str(k).split("-")[0].lower(): same_page(str(v))
+        for k, v in value.items()
+        if v and k != "x-default"
     }
+
+
+def same_page(url: str) -> str:
+    """A URL or source id in the form used to compare pages (no trailing slash or fragment)."""
+    return url.split("#", 1)[0].rstrip("/")
 
 
 def allowed(passage: Passage, filters: Filters | None) -> bool:
@@ -274,13 +280,15 @@ def prefer_language(
     """
     if not language:
         return candidates
-    matched_sources = {c.passage.source_id for c in candidates if c.passage.language == language}
+    matched_sources = {
+        same_page(c.passage.source_id) for c in candidates if c.passage.language == language
+    }
     for cand in candidates:
         p = cand.passage
         if p.language == language:
             cand.score *= prior
             continue
-        translation = alternates.get(p.source_id, {}).get(language)
+        translation = alternates.get(same_page(p.source_id), {}).get(language)
         if translation and translation in matched_sources:
             cand.score *= shadow
     return sorted(candidates, key=lambda c: c.score, reverse=True)
