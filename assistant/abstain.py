@@ -86,13 +86,26 @@ KINDS: list[Kind] = [
         WEATHER,
     ),
     Kind("salary", SALARY_WORD, MONEY, both=SALARY_WORD),
+    # A rent, fee or tariff is a price list: only a sentence quoting one answers it (an
+    # investment figure on the same page does not).
+    Kind(
+        "rent",
+        re.compile(
+            r"\b(rents?|rental|renting|lease|leasing|fees?|tariffs?|price\s+list|pricing|"
+            r"per\s+(square\s+metre|square\s+meter|sq\s*m|m2|m²|month|night)|"
+            r"affitt\w*|canon[ei]\b|tariff\w*|listino|al\s+(mese|metro\s+quadr\w*|m2|mq))\b",
+            _I,
+        ),
+        MONEY,
+        both=re.compile(r"\b(rent\w*|lease|fees?|tariff\w*|prices?|per\s+(month|year|m2|m²|"
+                        r"square|night|hour|day)|affitt\w*|canon[ei]|tariff\w*|prezz\w*|"
+                        r"al\s+(mese|metro|m2|mq)|all'anno|listino)\b", _I),
+    ),
     Kind(
         "price",
         re.compile(
-            r"\b(prices?|pricing|costs?|costing|rents?|rental|renting|fees?|tariffs?|"
-            r"cheap\w*|expensive|how\s+much\s+(do|does|is|are|will|would|to)\b|"
-            r"per\s+(square\s+metre|square\s+meter|m2|m²|month|year)|"
-            r"prezz\w*|cost[ao]|costano|costi|costos[oaie]|affitt\w*|canon[ei]\b|tariff\w*|"
+            r"\b(prices?|costs?|costing|cheap\w*|expensive|how\s+much\s+(do|does|is|are|will|"
+            r"would|to)\b|prezz\w*|cost[ao]|costano|costi|costos[oaie]|"
             r"quanto\s+(costa|costano|si\s+paga|viene|spende)|a\s+buon\s+mercato|car[oi]\b)",
             _I,
         ),
@@ -133,7 +146,8 @@ KINDS: list[Kind] = [
     Kind(
         "jobs",
         re.compile(r"\b(jobs?|vacanc\w*|hiring|careers?|job\s+openings?|internships?|"
-                   r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assun\w+|lavora\s+con\s+noi|"
+                   r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assun\w+|assum\w+|recruit\w*|"
+                   r"lavora\s+con\s+noi|"
                    r"stage|tirocin\w+|candidatur\w+)\b", _I),
         re.compile(r"\b(vacanc\w*|hiring|job\s+openings?|open\s+positions?|careers?|apply|"
                    r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assum\w+|candidat\w+|"
@@ -153,6 +167,13 @@ KINDS: list[Kind] = [
     ),
 ]
 
+_DISTRICT = re.compile(r"\b(kilometro|km)\s+rosso(\s+innovation\s+district)?\b", _I)
+_OTHER_PLACE = re.compile(
+    r"\b(science\s+parks?|parks?|parco|parchi|polo|poli|district|distretto|hub|technopole|"
+    r"tecnopolo|incubator\w*|incubatore|cluster|city|città|other\s+(places|parks|sites)|"
+    r"altr[io]\s+(parchi|poli|posti))\b",
+    _I,
+)
 _PRIVATE_PERSON = re.compile(r"\b(private|personal|privat[oa]|personale)\b", _I)
 
 
@@ -266,7 +287,7 @@ def assess(
         if not has_evidence(kind, question, passages, topic):
             return Verdict(False, f"no {kind.name} in the sources", kinds=[k.name for k in kinds])
 
-    unknown = sorted({t for t in qterms if stats.df.get(t, 0) == 0})
+    unknown = sorted({t for t in qterms if stats.df.get(t, 0) == 0 and t not in kind_words})
     same_language = [p for p in top if p.language == language]
     coverage = max((coverage_of(qterms, p, stats) for p in top), default=0.0)
     verdict = Verdict(True, "supported", coverage, [k.name for k in kinds], unknown)
@@ -284,9 +305,11 @@ def assess(
     if selection is None:
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
         return verdict
-    if any(k.name == "comparison" for k in kinds) and unknown:
-        verdict.answerable, verdict.reason = False, "compares with something the sources never name"
-        return verdict
+    if any(k.name == "comparison" for k in kinds):
+        # The district's own pages do not rank it against other parks or places.
+        if unknown or _OTHER_PLACE.search(_DISTRICT.sub(" ", question)):
+            verdict.answerable, verdict.reason = False, "compares with another place"
+            return verdict
     # Off-topic questions lean on words the index never uses ("pizza", "football") and the
     # passages cover little of the rest. Paraphrases of answerable questions fail one test
     # more often than both.

@@ -23,6 +23,7 @@ from assistant.schema import Passage
 # --- terms ------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_NAME = re.compile(r"\b(kilometro|km)\s+rosso\b", re.IGNORECASE)
 _HYPHENATED = re.compile(r"\b[^\W\d_]{1,12}(?:-[^\W\d_]{1,12})+\b")
 
 # Words that carry no topic in questions about the district: question words, fillers, and the
@@ -34,7 +35,7 @@ _EXTRA_STOP = {
     "say", "said", "let", "still", "today", "currently", "actually", "exactly", "please",
     "what", "whats", "who", "whos", "where", "wheres", "when", "hows", "which", "mean", "really",
     "nr", "pls", "thanks", "ok", "right", "now", "these", "days", "anyone", "someone",
-    "kilometro", "rosso", "km", "district", "innovation", "park", "campus",
+    "kilometro", "km", "district", "innovation", "park", "campus",
     # Italian (elisions are split off by _terms)
     "dimmi", "dirmi", "sapere", "vorrei", "puoi", "può", "posso", "potrei", "potete",
     "quanto", "quanta", "quanti", "quante", "quale", "quali", "qual", "chi", "cosa", "come",
@@ -42,7 +43,7 @@ _EXTRA_STOP = {
     "anche", "ancora", "sai", "conosci", "grazie", "parco", "distretto", "innovazione",
     "essere", "fare", "fa", "ha", "hanno", "cos", "cosè", "ce", "c",
     "adesso", "ora", "fammi", "dammi", "qualche", "qualcosa", "trovo", "trovare", "dentro",
-    "devono", "deve", "devo", "nome", "nomi", "davvero", "proprio", "tipo", "roba", "cose",
+    "devono", "deve", "devo", "nome", "nomi", "tipi", "prendere", "avere", "trova", "vedere", "davvero", "proprio", "tipo", "roba", "cose",
     "mia", "mio", "mie", "miei", "vero", "circa", "tutto", "tutti", "sai", "mi", "ti",
     "roughly", "kind", "sort", "ones", "stuff", "lot", "lots", "really", "just", "got",
 }
@@ -87,6 +88,8 @@ def terms(text: str) -> list[str]:
     """Content terms of a text: folded, stopwords dropped, stemmed (numbers kept as they are)."""
     out: list[str] = []
     stop = _stopwords()
+    # The district's name is on every page; "rosso" alone still means red.
+    text = _NAME.sub(" ", text)
     # "start-ups" also yields "startups", "co-working" also "coworking".
     text = _HYPHENATED.sub(lambda m: f"{m.group(0)} {m.group(0).replace('-', '')}", text)
     for raw in _WORD.findall(text):

@@ -135,7 +135,8 @@ def test_renumber_keeps_only_cited_sources_in_order_of_first_citation() -> None:
 @pytest.mark.parametrize(
     ("question", "reason"),
     [
-        ("How much is the rent per square metre for an office?", "price"),
+        ("How much is the rent per square metre for an office?", "rent"),
+        ("How much does parking cost?", "price"),
         ("How much does the director earn?", "salary"),
         ("What is the private e-mail address of the founder?", "email"),
         ("What time does the next bus leave from Bergamo station?", "time"),
