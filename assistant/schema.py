@@ -5,7 +5,7 @@ The core produces these; the CLI prints them and the API serialises them unchang
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -81,4 +81,4 @@ class ErrorEvent(BaseModel):
     message: str
 
 
-AnswerEvent = Union[SourcesEvent, DeltaEvent, DoneEvent, ErrorEvent]
+AnswerEvent = SourcesEvent | DeltaEvent | DoneEvent | ErrorEvent

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 ContentKind = Literal["html", "pdf", "markdown", "text"]
 
@@ -59,7 +59,7 @@ class Failure:
     origin: str = ""
 
 
-SourceEvent = Union[RawDocument, NotModified, Gone, Failure]
+SourceEvent = RawDocument | NotModified | Gone | Failure
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.config import SAMPLE_SITE
-
-from conftest import free_port
 
 runner = CliRunner()
 

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import httpx
-
 from conftest import ROOT, free_port, wait_http
 
 

@@ -133,9 +133,8 @@ def test_full_sync_drops_sources_no_longer_listed(settings: Settings, store: Ind
 
 def test_one_sync_at_a_time(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    with sync_lock(settings), pytest.raises(SyncError, match="another sync"):
-        with sync_lock(settings):
-            pass
+    with sync_lock(settings), pytest.raises(SyncError, match="another sync"), sync_lock(settings):
+        pass
 
 
 def _upserted(records_db: Path) -> int:
