@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _COMPOUND = re.compile(r"[^\W_]+(?:[.\-_][^\W_]+)+", re.UNICODE)
 _JOINERS = re.compile(r"[.\-_]")
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _STEMMER_NAMES = {"it": "italian", "en": "english"}
 _DEFAULT_STEM_LANGUAGE = "en"
 
@@ -45,8 +46,9 @@ _DEFAULT_STEM_LANGUAGE = "en"
 # --- tokens ------------------------------------------------------------------------------
 def fold(text: str) -> str:
     """Lower case without accents ("Perché" -> "perche", "m²" -> "m2")."""
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    if text.isascii():
+        return text.casefold()
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
 def _stopwords() -> frozenset[str]:
@@ -294,6 +296,22 @@ def prefer_language(
     return sorted(candidates, key=lambda c: c.score, reverse=True)
 
 
+_SHINGLE_CACHE: dict[tuple[str, int], frozenset] = {}
+_SHINGLE_CACHE_SIZE = 20_000
+
+
+def passage_shingles(passage: Passage) -> frozenset:
+    """Shingles of a passage's body, cached by id and text."""
+    key = (passage.id, hash(passage.text))
+    cached = _SHINGLE_CACHE.get(key)
+    if cached is None:
+        cached = shingles(_body(passage.text))
+        if len(_SHINGLE_CACHE) >= _SHINGLE_CACHE_SIZE:
+            _SHINGLE_CACHE.clear()
+        _SHINGLE_CACHE[key] = cached
+    return cached
+
+
 def drop_duplicates(
     candidates: Iterable[Candidate],
     k: int,
@@ -325,7 +343,7 @@ def drop_duplicates(
         if cand.passage.id in seen_ids:
             continue
         seen_ids.add(cand.passage.id)
-        sh = shingles(_body(cand.passage.text))
+        sh = passage_shingles(cand.passage)
         if not is_new(cand, sh):
             continue
         if max_per_source and per_source.get(cand.passage.source_id, 0) >= max_per_source:
@@ -335,7 +353,7 @@ def drop_duplicates(
     for cand in deferred:  # fill the remaining places in rank order
         if len(kept) >= k:
             break
-        sh = shingles(_body(cand.passage.text))
+        sh = passage_shingles(cand.passage)
         if is_new(cand, sh):
             accept(cand, sh)
     kept.sort(key=lambda c: c.score, reverse=True)
