@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from assistant.extractive import Selection, TermStats, terms
+from assistant.extractive import Selection, TermStats, split_question, terms
 from assistant.schema import Passage
 
 _I = re.IGNORECASE
@@ -281,11 +281,12 @@ def assess(
     qterms = terms(question)
     kind_words = _kind_terms(question, kinds)
     # Terms the index never uses cannot show a passage is on topic (typos, "nr", synonyms).
-    topic = {t for t in qterms if t not in kind_words and stats.df.get(t, 0) > 0}
+    {t for t in qterms if t not in kind_words and stats.df.get(t, 0) > 0}
     top = list(passages[:TOP_PASSAGES])
-    for kind in kinds:
-        if not has_evidence(kind, question, passages, topic):
-            return Verdict(False, f"no {kind.name} in the sources", kinds=[k.name for k in kinds])
+    # "Who designed the wall and how much did the BiG cost?": one answerable part is enough.
+    failures = [_missing_kind(part, passages, stats) for part in split_question(question)]
+    if all(failures):
+        return Verdict(False, f"no {failures[0]} in the sources", kinds=[k.name for k in kinds])
 
     unknown = sorted({t for t in qterms if stats.df.get(t, 0) == 0 and t not in kind_words})
     same_language = [p for p in top if p.language == language]
@@ -305,11 +306,11 @@ def assess(
     if selection is None:
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
         return verdict
-    if any(k.name == "comparison" for k in kinds):
-        # The district's own pages do not rank it against other parks or places.
-        if unknown or _OTHER_PLACE.search(_DISTRICT.sub(" ", question)):
-            verdict.answerable, verdict.reason = False, "compares with another place"
-            return verdict
+    # The district's own pages do not rank it against other parks or places.
+    compares = any(k.name == "comparison" for k in kinds)
+    if compares and (unknown or _OTHER_PLACE.search(_DISTRICT.sub(" ", question))):
+        verdict.answerable, verdict.reason = False, "compares with another place"
+        return verdict
     # Off-topic questions lean on words the index never uses ("pizza", "football") and the
     # passages cover little of the rest. Paraphrases of answerable questions fail one test
     # more often than both.
@@ -322,6 +323,17 @@ def assess(
             f"weak term support ({coverage:.2f}, unknown {verdict.unknown_share:.2f})"
         )
     return verdict
+
+
+def _missing_kind(question: str, passages: Sequence[Passage], stats: TermStats) -> str:
+    """The first kind the question asks for that no passage on its topic holds ("" if none)."""
+    kinds = requested_kinds(question)
+    kind_words = _kind_terms(question, kinds)
+    topic = {t for t in terms(question) if t not in kind_words and stats.df.get(t, 0) > 0}
+    for kind in kinds:
+        if not has_evidence(kind, question, passages, topic):
+            return kind.name
+    return ""
 
 
 def _negative_statement(selection: Selection, passages: Sequence[Passage]) -> tuple[str, int] | None:

@@ -32,8 +32,7 @@ _EXTRA_STOP = {
     # English
     "tell", "know", "please", "could", "would", "can", "may", "might", "much", "many", "also",
     "there", "here", "one", "get", "give", "want", "like", "need", "thing", "things", "us",
-    "say", "said", "let", "still", "today", "currently", "actually", "exactly", "please",
-    "what", "whats", "who", "whos", "where", "wheres", "when", "hows", "which", "mean", "really",
+    "say", "said", "let", "still", "today", "currently", "actually", "exactly", "what", "whats", "who", "whos", "where", "wheres", "when", "hows", "which", "mean", "really",
     "nr", "pls", "thanks", "ok", "right", "now", "these", "days", "anyone", "someone",
     "kilometro", "km", "district", "innovation", "park", "campus",
     # Italian (elisions are split off by _terms)
@@ -44,8 +43,8 @@ _EXTRA_STOP = {
     "essere", "fare", "fa", "ha", "hanno", "cos", "cosè", "ce", "c",
     "adesso", "ora", "fammi", "dammi", "qualche", "qualcosa", "trovo", "trovare", "dentro",
     "devono", "deve", "devo", "nome", "nomi", "tipi", "prendere", "avere", "trova", "vedere", "davvero", "proprio", "tipo", "roba", "cose",
-    "mia", "mio", "mie", "miei", "vero", "circa", "tutto", "tutti", "sai", "mi", "ti",
-    "roughly", "kind", "sort", "ones", "stuff", "lot", "lots", "really", "just", "got",
+    "mia", "mio", "mie", "miei", "vero", "circa", "tutto", "tutti", "mi", "ti",
+    "roughly", "kind", "sort", "ones", "stuff", "lot", "lots", "just", "got",
 }
 
 
@@ -438,9 +437,28 @@ def usable(unit: Unit) -> bool:
     """Units that may be quoted: not instructions to an AI, not bare fragments."""
     if is_instruction(unit.text):
         return False
-    if unit.kind == "sentence" and len(re.findall(r"\w+", unit.text)) < 3:
-        return False
-    return True
+    return not (unit.kind == "sentence" and len(re.findall(r"\w+", unit.text)) < 3)
+
+
+_QUESTION_WORDS = (
+    r"when|where|who|what|how|which|why|whom|quando|dove|chi|cosa|come|quale|quali|quanto|"
+    r"quanti|quante|quanta|perch[eé]|in\s+che|da\s+quando"
+)
+_PART_SPLIT = re.compile(
+    rf"\?\s+(?=\S)|,?\s+(?:and|e|ed|plus|also|anche|inoltre)\s+(?=(?:{_QUESTION_WORDS})\b)",
+    re.IGNORECASE,
+)
+
+
+def split_question(question: str) -> list[str]:
+    """"When did ENEA arrive and how much went into JOiiNT LAB?" -> its two questions.
+
+    Only splits before a question word, and only when each part has terms of its own.
+    """
+    parts = [p.strip(" ,;") for p in _PART_SPLIT.split(question) if p and p.strip(" ,;?")]
+    if len(parts) < 2 or any(not terms(p) for p in parts):
+        return [question]
+    return parts
 
 
 def select(
@@ -450,10 +468,42 @@ def select(
     stats: TermStats | None = None,
     context: str = "",
 ) -> Selection | None:
-    """Choose the units to quote, preferring passages in the asker's language."""
+    """Choose the units to quote, preferring passages in the asker's language.
+
+    A question with several parts gets the best units of each part.
+    """
     if not passages:
         return None
     stats = stats or TermStats(p.text for p in passages)
+    parts = split_question(question)
+    if len(parts) == 1:
+        return _select_one(question, passages, language, stats, context, MAX_SENTENCES)
+    selections = [_select_one(part, passages, language, stats, context, 2) for part in parts]
+    found = [sel for sel in selections if sel is not None]
+    if not found:
+        return None
+    chosen: list[Unit] = []
+    seen: set[tuple[int, int]] = set()
+    for sel in found:
+        for _, _, units in sel.groups:
+            for unit in units:
+                if (unit.passage, unit.position) not in seen:
+                    seen.add((unit.passage, unit.position))
+                    chosen.append(unit)
+    languages = {sel.language for sel in found}
+    lang = language if language in languages else found[0].language
+    return Selection(groups=_group(chosen), best_score=max(s.best_score for s in found),
+                     language=lang)
+
+
+def _select_one(
+    question: str,
+    passages: Sequence[Passage],
+    language: str,
+    stats: TermStats,
+    context: str,
+    max_sentences: int,
+) -> Selection | None:
     query = Query.build(question, stats, context)
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
     score_units(units, query, passages, answer_types(question))
@@ -486,7 +536,7 @@ def select(
         seen: set[str] = set()
         chars = 0
         for unit in pool:
-            if unit.score < 0.5 * best.score or len(chosen) >= MAX_SENTENCES:
+            if unit.score < 0.5 * best.score or len(chosen) >= max_sentences:
                 break
             key = fold(re.sub(r"\W+", " ", unit.text)).strip()
             if key in seen or any(key in s or s in key for s in seen):
@@ -498,7 +548,7 @@ def select(
             chars += len(unit.text)
         # The sentence right after a short best sentence often completes it (FAQ answers).
         follower = _follower(best, units)
-        if follower is not None and len(best.text) < 140 and len(chosen) < MAX_SENTENCES \
+        if follower is not None and len(best.text) < 140 and len(chosen) < max_sentences \
                 and follower not in chosen and usable(follower):
             chosen.append(follower)
 
