@@ -467,7 +467,7 @@ def run_eval(runtime: Any, path: Path | str, *, answers: bool = True) -> EvalRep
     searcher = getattr(runtime, "searcher", None)
     assistant = getattr(runtime, "assistant", None) if answers else None
     started = time.perf_counter()
-    _warm_up(searcher, assistant)
+    _warm_up(searcher, assistant, questions)
     forget = _query_cache_clearer(getattr(runtime, "embeddings", None))
     results = [evaluate_question(q, searcher, assistant, forget=forget) for q in questions]
     return EvalReport(results=results, source=str(path), seconds=time.perf_counter() - started)
@@ -494,12 +494,22 @@ def _query_cache_clearer(embeddings: Any) -> Callable[[], None]:
     return lambda: None
 
 
-def _warm_up(searcher: Any | None, assistant: Any | None) -> None:
-    """Load the models and indexes before timing anything."""
-    try:
-        if searcher is not None:
-            searcher.search("Kilometro Rosso", k=1)
-        if assistant is not None:
-            assistant.answer("Kilometro Rosso?", [])
-    except Exception:  # the real calls will record the error per question
-        pass
+def _warm_up(
+    searcher: Any | None, assistant: Any | None, questions: Sequence[EvalQuestion]
+) -> None:
+    """Load the models and indexes before timing anything.
+
+    torch prepares kernels per input shape on first use, so a few questions of different
+    lengths are run, not just one.
+    """
+    texts = ["Kilometro Rosso?"] + sorted({q.question for q in questions}, key=len)[
+        :: max(1, len(questions) // 6)
+    ]
+    for text in texts[:8]:
+        try:
+            if searcher is not None:
+                searcher.search(text, k=1)
+            if assistant is not None:
+                assistant.answer(text, [])
+        except Exception:  # the real calls will record the error per question
+            return
