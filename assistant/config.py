@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
     torch_threads: int | None = Field(
-        None, ge=1, description="CPU threads for torch; default: torch's own choice."
+        None, ge=1, description="CPU threads for torch. Default: 1 when answering (serve, "
+        "up, ask, chat, eval: concurrent single questions contend badly with more), torch's "
+        "own choice when ingesting (batches use every core)."
     )
 
     # --- chunking ----------------------------------------------------------------------
