@@ -262,7 +262,8 @@ class Services:
         return self.holder.get()
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a sync dependency would cost every request a trip through the thread pool
     return request.app.state.services
 
 
@@ -304,12 +305,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 # --- routes ------------------------------------------------------------------------------
 def _record(services: Services, request: Request, question: str, answer: Answer,
             page_url: str | None, started: float, message_id: str) -> None:
-    """Store the exchange and count it; a database hiccup must not cost the visitor the answer."""
+    """Count the exchange and queue it for the database (written off the request path).
+
+    A database hiccup must not cost the visitor the answer.
+    """
     services.metrics.observe_answer(answer)
     if page_url and not page_url.startswith(("http://", "https://")):
         page_url = None
     try:
-        services.db.record_answer(
+        services.db.queue_answer(
             question, answer, client=client_address(request), page_url=page_url,
             duration_ms=(time.perf_counter() - started) * 1000, message_id=message_id,
         )
@@ -323,6 +327,15 @@ def _chat_response(message_id: str, answer: Answer) -> ChatResponse:
         language=answer.language, abstained=answer.abstained, backend=answer.backend,
         notice=answer.notice,
     )
+
+
+def _json(model: BaseModel) -> Response:
+    """A model already built by the route, serialised once.
+
+    Returning a Response skips FastAPI's re-validation of the returned model, which for a
+    sync route is one more trip through the thread pool; ``response_model`` still documents it.
+    """
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def raise_answer_failure(runtime: Any, event: ErrorEvent) -> None:
@@ -343,6 +356,12 @@ def _sse(kind: str, payload: dict[str, Any]) -> bytes:
     return format_sse_event(event=kind, data_str=json.dumps(payload, ensure_ascii=False))
 
 
+async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    """Already encoded events, sent one by one from the event loop."""
+    for chunk in chunks:
+        yield chunk
+
+
 def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
     """Public API routes; built per app because limits and schemas follow the settings."""
     router = APIRouter(prefix="/api", tags=["assistant"])
@@ -351,7 +370,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
 
     @router.post("/chat", response_model=ChatResponse, responses=ERROR_RESPONSES)
     @limiter.shared_limit(rate, scope="chat")
-    def chat(request: Request, body: ChatRequest, services: ServicesDep) -> ChatResponse:  # type: ignore[valid-type]
+    def chat(request: Request, body: ChatRequest, services: ServicesDep) -> Response:  # type: ignore[valid-type]
         """Answer a question about the district, citing its sources, or abstain."""
         started = time.perf_counter()
         runtime = services.runtime()
@@ -366,7 +385,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
             raise RuntimeError("the assistant ended without an answer")
         message_id = uuid.uuid4().hex
         _record(services, request, body.question, answer, body.page_url, started, message_id)
-        return _chat_response(message_id, answer)
+        return _json(_chat_response(message_id, answer))
 
     @router.post(
         "/chat/stream",
@@ -416,10 +435,13 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
                 log.exception("stream failed (request %s)", request_id)
                 yield _sse("error", {"message": f"Internal error (request {request_id})."})
 
-        return EventStreamResponse(
-            body_bytes(),
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        if runtime.assistant.chat_model is None:
+            # Extractive: the whole answer exists once the first event does, so encode the
+            # rest here rather than paying a thread-pool trip per event; still one SSE event
+            # per chunk on the wire.
+            return EventStreamResponse(_replay(list(body_bytes())), headers=headers)
+        return EventStreamResponse(body_bytes(), headers=headers)
 
     @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
     @limiter.limit(rate)
@@ -433,7 +455,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
                                                description="e.g. partner, news, faq")] = None,
         url_prefix: Annotated[str | None, Query(max_length=2048)] = None,
         k: Annotated[int | None, Query(ge=1, le=50)] = None,
-    ) -> SearchResponse:
+    ) -> Response:
         """Ranked passages of the index with their source metadata, for staff."""
         runtime = services.runtime()
         filters = Filters(language=language, page_type=page_type or None,
@@ -441,7 +463,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
         passages = runtime.searcher.search(q, k=k, filters=filters)
         hits = [SearchHit(**passage.model_dump(exclude={"source_id"}),
                           source_id=passage.source_id) for passage in passages]
-        return SearchResponse(query=q, results=hits)
+        return _json(SearchResponse(query=q, results=hits))
 
     @router.post("/feedback", response_model=FeedbackResponse,
                  responses={404: {"model": ErrorResponse, "description": "Unknown message."},

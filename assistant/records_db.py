@@ -6,6 +6,13 @@ are purged at start and periodically. Client addresses are never stored in clear
 keyed hash (HMAC-SHA256 with a per-install secret kept in data_dir), enough to count distinct
 visitors and nothing more.
 
+The service stores answers with ``queue_answer``: a writer thread inserts queued rows in
+batches (one transaction per batch), so a chat request never waits on the database. Reads and
+feedback first wait for the rows queued before them (read-your-writes within a process);
+``close`` writes everything still queued. When the queue is full the caller writes the row
+itself (back-pressure rather than loss). Rows still queued when a process is killed hard (not
+a clean shutdown) are lost: at most a fraction of a second of traffic.
+
 Errors::
 
     RecordsError
@@ -16,8 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import queue
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,16 +48,22 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from assistant.config import Settings
 from assistant.schema import Answer
 
+log = logging.getLogger(__name__)
+
 Rating = Literal["up", "down"]
 SECRET_FILE = "client-hash.key"
+WRITE_QUEUE_SIZE = 10_000  # rows waiting for the writer; beyond this, callers write themselves
+WRITE_BATCH_SIZE = 500  # rows per transaction at most
 
 
 class RecordsError(Exception):
@@ -154,6 +170,104 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.close()
 
 
+_STOP = object()
+
+
+class BatchWriter:
+    """A thread that hands queued rows to ``write`` in batches, in order.
+
+    ``put`` never blocks: it returns False when the queue is full or the writer is closed,
+    and the caller writes the row itself. A failed batch is retried row by row, so one bad
+    row costs only itself (logged).
+    """
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], None], *,
+                 capacity: int = WRITE_QUEUE_SIZE, batch_size: int = WRITE_BATCH_SIZE,
+                 name: str = "records-writer") -> None:
+        self._write = write
+        self._queue: queue.Queue[Any] = queue.Queue(capacity)
+        self._batch_size = batch_size
+        self._name = name
+        self._cond = threading.Condition()
+        self._accepted = 0
+        self._finished = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def put(self, row: dict[str, Any]) -> bool:
+        """Queue a row; False if the caller must write it (queue full, or writer closed)."""
+        with self._cond:
+            if self._closed:
+                return False
+            if self._thread is None:  # started on first use: CLI reads never pay for it
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            try:
+                self._queue.put_nowait(row)
+            except queue.Full:
+                return False
+            self._accepted += 1
+            return True
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every row queued before this call is written; False on timeout."""
+        with self._cond:
+            target = self._accepted
+            return self._cond.wait_for(lambda: self._finished >= target, timeout)
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return self._accepted - self._finished
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop the thread."""
+        with self._cond:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout)
+            if thread.is_alive():
+                log.error("the records writer did not finish within %.0f s: %d rows unwritten",
+                          timeout, self.pending)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch: list[dict[str, Any]] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+                if len(batch) >= self._batch_size:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._write_safely(batch)
+            with self._cond:
+                self._finished += len(batch)
+                self._cond.notify_all()
+
+    def _write_safely(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._write(batch)
+            return
+        except SQLAlchemyError:
+            log.warning("writing %d queued rows failed; retrying one by one", len(batch),
+                        exc_info=True)
+        for row in batch:
+            try:
+                self._write([row])
+            except SQLAlchemyError:
+                log.exception("could not store row %s", row.get("id"))
+
+
 class RecordsDB:
     """Questions, answers and feedback in a SQLAlchemy database."""
 
@@ -169,9 +283,16 @@ class RecordsDB:
             self.engine = create_engine(self.url, pool_pre_ping=True)
         Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = BatchWriter(self._insert_messages)
 
     def close(self) -> None:
+        """Write the queued answers, then release the connections."""
+        self._writer.close()
         self.engine.dispose()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until the answers queued so far are stored; False on timeout."""
+        return self._writer.flush(timeout)
 
     def client_hash(self, address: str | None) -> str:
         """Keyed hash of a client address; the address itself is never stored."""
@@ -190,28 +311,53 @@ class RecordsDB:
         duration_ms: float = 0.0,
         message_id: str | None = None,
     ) -> str:
-        """Store a question and its answer; returns the message id."""
-        message_id = message_id or new_message_id()
-        row = Message(
-            id=message_id,
-            created_at=_now(),
-            client_hash=self.client_hash(client),
-            question=question,
-            answer=answer.text,
-            language=answer.language,
-            abstained=answer.abstained,
-            backend=answer.backend,
-            notice=answer.notice,
-            page_url=page_url,
-            source_urls=[source.url for source in answer.sources],
-            duration_ms=duration_ms,
-        )
-        with self._session.begin() as session:
-            session.add(row)
-        return message_id
+        """Store a question and its answer now; returns the message id."""
+        row = self._message_row(question, answer, client, page_url, duration_ms, message_id)
+        self._insert_messages([row])
+        return str(row["id"])
+
+    def queue_answer(
+        self,
+        question: str,
+        answer: Answer,
+        *,
+        client: str | None = None,
+        page_url: str | None = None,
+        duration_ms: float = 0.0,
+        message_id: str | None = None,
+    ) -> str:
+        """Like ``record_answer``, written by the background writer; returns the message id."""
+        row = self._message_row(question, answer, client, page_url, duration_ms, message_id)
+        if not self._writer.put(row):
+            self._insert_messages([row])
+        return str(row["id"])
+
+    def _message_row(self, question: str, answer: Answer, client: str | None,
+                     page_url: str | None, duration_ms: float,
+                     message_id: str | None) -> dict[str, Any]:
+        return {
+            "id": message_id or new_message_id(),
+            "created_at": _now(),  # when asked, not when written
+            "client_hash": self.client_hash(client),
+            "question": question,
+            "answer": answer.text,
+            "language": answer.language,
+            "abstained": answer.abstained,
+            "backend": answer.backend,
+            "notice": answer.notice,
+            "page_url": page_url,
+            "source_urls": [source.url for source in answer.sources],
+            "duration_ms": duration_ms,
+        }
+
+    def _insert_messages(self, rows: list[dict[str, Any]]) -> None:
+        """One transaction, one multi-row INSERT (no ORM unit of work)."""
+        with self.engine.begin() as connection:
+            connection.execute(insert(Message), rows)
 
     def record_feedback(self, message_id: str, rating: Rating, comment: str | None = None) -> None:
         """Store (or replace) the rating of an answer; raises UnknownMessage."""
+        self.flush()  # the answer may still be queued
         with self._session.begin() as session:
             if session.get(Message, message_id) is None:
                 raise UnknownMessage(message_id)
@@ -224,6 +370,7 @@ class RecordsDB:
     def purge(self, now: datetime | None = None) -> int:
         """Delete messages and feedback older than the retention period; returns rows removed."""
         cutoff = (now or _now()) - self.retention
+        self.flush()
         with self._session.begin() as session:
             old = select(Message.id).where(Message.created_at < cutoff)
             removed_feedback = session.execute(
@@ -238,15 +385,18 @@ class RecordsDB:
 
     # --- reads -------------------------------------------------------------------------
     def message(self, message_id: str) -> Message | None:
+        self.flush()
         with self._session() as session:
             return session.get(Message, message_id)
 
     def feedback_for(self, message_id: str) -> Feedback | None:
+        self.flush()
         with self._session() as session:
             return session.scalar(select(Feedback).where(Feedback.message_id == message_id))
 
     def counts(self) -> dict[str, int]:
         """Totals for the statistics page."""
+        self.flush()
         with self._session() as session:
             def scalar(query: Any) -> int:
                 return int(session.scalar(query) or 0)
@@ -269,6 +419,7 @@ class RecordsDB:
             .order_by(Message.created_at.desc())
             .limit(limit)
         )
+        self.flush()
         with self._session() as session:
             return [(row[0], row[1]) for row in session.execute(query).all()]
 
