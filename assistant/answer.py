@@ -15,20 +15,32 @@ one with a notice). ``answer`` is the same run, collected.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from assistant import abstain, guard, llm, prompts
 from assistant.config import Settings
 from assistant.conversation import detect_language, retrieval_query
-from assistant.extractive import Selection, TermStats, Unit, select
+from assistant.extractive import (
+    Selection,
+    Similarity,
+    TermStats,
+    Unit,
+    embedding_text,
+    select,
+    split_units,
+)
 from assistant.schema import (
     Answer,
     AnswerEvent,
@@ -45,6 +57,7 @@ from assistant.schema import (
 log = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 240
+WARM_BATCH = 16
 STATS_REFRESH_SECONDS = 5.0
 
 
@@ -117,6 +130,78 @@ def source_of(passage: Passage, n: int, snippet: str | None = None) -> Source:
                   snippet=text)
 
 
+# --- sentence embeddings --------------------------------------------------------------------
+
+
+class UnitVectors:
+    """Cosines between a question and quotable units, with the retrieval model.
+
+    Unit vectors are cached by text (a page's sentences recur across questions); the question
+    vector comes from the model's own query cache, so the retrieval query costs nothing twice.
+    """
+
+    def __init__(self, embeddings: Embeddings, cache_size: int = 50_000) -> None:
+        self.embeddings = embeddings
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised passage vectors of ``texts`` (embedding only the uncached ones)."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._cache[text] = vector
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            found = []
+            for text in texts:
+                vector = self._cache.get(text)
+                if vector is None:  # evicted meanwhile by a concurrent call: embed again
+                    vector = np.asarray(self.embeddings.embed_documents([text])[0], np.float32)
+                else:
+                    self._cache.move_to_end(text)
+                found.append(vector)
+        return np.vstack(found) if found else np.zeros((0, 1), dtype=np.float32)
+
+    def similarity(self, query: str, texts: Sequence[str]) -> list[float]:
+        """Cosine of the query with each text."""
+        if not texts:
+            return []
+        q = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        return (self.vectors(texts) @ q).tolist()
+
+    def warm(self, texts: Sequence[str]) -> None:
+        """Embed texts ahead of questions (small batches, so questions are not held up long)."""
+        for start in range(0, len(texts), WARM_BATCH):
+            if self._stopping.is_set():
+                return
+            self.vectors(texts[start : start + WARM_BATCH])
+
+    def warm_in_background(self, texts: Callable[[], Sequence[str]]) -> None:
+        """``warm`` in a daemon thread, stopped at interpreter exit (torch aborts the process
+        if it is still computing when the interpreter tears down)."""
+
+        def run() -> None:
+            try:
+                self.warm(texts())
+            except Exception as exc:  # answers embed what they need themselves
+                log.warning("cannot pre-embed the index's sentences: %s", exc)
+
+        def stop() -> None:
+            self._stopping.set()
+            thread.join(timeout=30)
+
+        thread = threading.Thread(target=run, name="unit-vectors", daemon=True)
+        atexit.register(stop)
+        thread.start()
+
+
 # --- the assistant ------------------------------------------------------------------------
 
 
@@ -151,6 +236,10 @@ class Assistant:
         self._stats_generation: str | None = None
         self._stats_checked = 0.0
         self._lock = threading.Lock()
+        store = getattr(searcher, "store", None)
+        embeddings = getattr(store, "embeddings", None)
+        self.unit_vectors = UnitVectors(embeddings) if isinstance(embeddings, Embeddings) \
+            else None
 
     @property
     def backend(self) -> str:
@@ -240,11 +329,41 @@ class Assistant:
                         rows = [text for _, text, _ in store.iter_rows()]
                         self._stats = TermStats(rows)
                         self._stats_generation = generation
+                        self._warm_unit_vectors(store)
                 except Exception as exc:  # keep the old statistics if the store hiccups
                     log.warning("cannot refresh term statistics: %s", exc)
             if self._stats is None or self._stats.n == 0:
                 return TermStats(p.text for p in passages)
             return self._stats
+
+    def _warm_unit_vectors(self, store: object) -> None:
+        """Embed every unit of the index in the background, so that answers find them cached."""
+        vectors = self.unit_vectors
+        if vectors is None or not hasattr(store, "all_passages"):
+            return
+
+        def texts() -> list[str]:
+            passages = store.all_passages()  # type: ignore[attr-defined]
+            return [embedding_text(u) for i, p in enumerate(passages) for u in split_units(p, i)]
+
+        vectors.warm_in_background(texts)
+
+    def _similarity(self, prep: _Prepared) -> Similarity | None:
+        """Question-unit cosines; a follow-up's whole question uses the retrieval query (it
+        carries the conversation), and its vector is already cached from the search."""
+        vectors = self.unit_vectors
+        if vectors is None:
+            return None
+
+        def similarity(question: str, texts: Sequence[str]) -> Sequence[float]:
+            query = prep.query if question == prep.question else question
+            try:
+                return vectors.similarity(query, texts)
+            except Exception as exc:  # the model failed: words alone still answer
+                log.warning("sentence similarity failed: %s", exc)
+                return [0.0] * len(texts)
+
+        return similarity
 
     def _extractive(self, prep: _Prepared, notice: str | None = None) -> Answer:
         """Compose the extractive answer, or abstain."""
@@ -252,7 +371,8 @@ class Assistant:
         if not prep.question:
             return self._abstention(lang, injected=prep.injected, notice=notice)
         stats = self.term_stats(prep.passages)
-        selection = select(prep.question, prep.passages, lang, stats, prep.context)
+        selection = select(prep.question, prep.passages, lang, stats, prep.context,
+                           self._similarity(prep))
         verdict = abstain.assess(prep.question, lang, prep.passages, stats, selection,
                                  follow_up=bool(prep.context))
         log.debug("abstention verdict: %s", verdict)

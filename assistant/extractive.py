@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -342,6 +342,17 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 ]
 TYPE_BONUS = 0.25
 
+# A function giving the cosine between a question (or one part of it) and each text (the
+# Assistant embeds both with the retrieval model); scores then blend word overlap with meaning.
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+CONTEXT_WEIGHT = 0.6  # a question term found only in the unit's heading or page title
+RANK_PRIOR = 0.08  # bonus of the searcher's first passage over its last
+SEMANTIC_BAND = 0.08  # cosine distance from the best unit at which the semantic score is 0
+SEMANTIC_WEIGHT = 0.5
+SEMANTIC_WEIGHT_CROSS = 0.8
+SEMANTIC_ALONE = 0.75  # a unit sharing no word with the question needs this much
+SEMANTIC_ALONE_PASSAGES = 3
+
 MAX_SENTENCES = 3
 MAX_LIST_ITEMS = 20
 MAX_CHARS = 700
@@ -377,17 +388,41 @@ def answer_types(question: str) -> list[re.Pattern[str]]:
     return [evidence for asks, evidence in ANSWER_TYPES if asks.search(question)]
 
 
+def embedding_text(unit: Unit) -> str:
+    """What is embedded for a unit: a bare list item or table row gets its heading/lead-in."""
+    if unit.kind in {"item", "row"}:
+        about = unit.lead or unit.context
+        return f"{about}: {unit.text}" if about else unit.text
+    return unit.text
+
+
+def semantic_scores(cosines: Sequence[float]) -> list[float]:
+    """Cosines to 0..1 relative to the best one: e5 cosines sit in a narrow band (0.75-0.9), so
+    only the distance from the best unit tells units apart."""
+    if not cosines:
+        return []
+    top = max(cosines)
+    return [max(0.0, 1.0 - (top - c) / SEMANTIC_BAND) for c in cosines]
+
+
 def score_units(
     units: Sequence[Unit],
     query: Query,
     passages: Sequence[Passage],
     boosts: Sequence[re.Pattern[str]] = (),
+    similarity: Similarity | None = None,
+    language: str = "",
+    question: str = "",
 ) -> None:
     """Set each unit's score: weighted share of query terms in the unit (less for its context),
-    plus a bonus when it holds the kind of thing asked for."""
+    plus a bonus when it holds the kind of thing asked for, plus its semantic closeness to the
+    question when a ``similarity`` function is given (weighted more when the unit's language
+    differs from the question's, where words rarely match)."""
     n = max(len(passages), 1)
     for unit in units:
         unit.term_set = frozenset(terms(unit.text))
+    semantic = semantic_scores(similarity(question, [embedding_text(u) for u in units])) \
+        if similarity is not None and units else [0.0] * len(units)
     # Terms found in most of the retrieved units ("Mario Negri" on the Mario Negri page) tell
     # the units apart less than the rest of the question does.
     local_df = {t: sum(1 for u in units if t in u.term_set) for t in query.weights}
@@ -397,7 +432,7 @@ def score_units(
         for t, w in query.weights.items()
     }
     total = sum(weights.values()) or 1.0
-    for unit in units:
+    for unit, sem in zip(units, semantic, strict=True):
         own = unit.term_set
         ctx = frozenset(terms(" ".join([unit.context, unit.lead, passages[unit.passage].title])))
         asked = frozenset(terms(unit.asked))
@@ -408,18 +443,24 @@ def score_units(
             elif term in asked:
                 s += 0.8 * weight
             elif term in ctx:
-                s += 0.35 * weight
+                s += CONTEXT_WEIGHT * weight
         # A small prior for the searcher's order breaks ties in favour of better passages.
-        prior = 0.08 * (1.0 - unit.passage / n)
+        prior = RANK_PRIOR * (1.0 - unit.passage / n)
         # Very long sentences collect terms by accident; very short ones say little.
         length = len(unit.text)
         penalty = 0.1 if length > 400 else (0.05 if length < 25 and unit.kind == "sentence" else 0)
         typed = any(p.search(unit.text) for p in boosts)
+        cross = bool(language) and passages[unit.passage].language != language
+        weight = SEMANTIC_WEIGHT_CROSS if cross else SEMANTIC_WEIGHT
         if s > 0:
-            unit.score = s / total + prior - penalty + (TYPE_BONUS if typed else 0.0)
+            unit.score = s / total + prior - penalty + (TYPE_BONUS if typed else 0.0) \
+                + weight * sem
         elif typed and unit.passage < 3:
             # "what's the phone number?" -> "Telephone (switchboard): +39 ..." shares no word
-            unit.score = 0.5 * TYPE_BONUS + prior
+            unit.score = 0.5 * TYPE_BONUS + prior + weight * sem
+        elif sem >= SEMANTIC_ALONE and unit.passage < SEMANTIC_ALONE_PASSAGES:
+            # a paraphrase or a question in the other language: no shared word, same meaning
+            unit.score = weight * sem + prior - penalty
         else:
             unit.score = 0.0
 
@@ -467,6 +508,7 @@ def select(
     language: str,
     stats: TermStats | None = None,
     context: str = "",
+    similarity: Similarity | None = None,
 ) -> Selection | None:
     """Choose the units to quote, preferring passages in the asker's language.
 
@@ -477,8 +519,10 @@ def select(
     stats = stats or TermStats(p.text for p in passages)
     parts = split_question(question)
     if len(parts) == 1:
-        return _select_one(question, passages, language, stats, context, MAX_SENTENCES)
-    selections = [_select_one(part, passages, language, stats, context, 2) for part in parts]
+        return _select_one(question, passages, language, stats, context, MAX_SENTENCES,
+                           similarity)
+    selections = [_select_one(part, passages, language, stats, context, 2, similarity)
+                  for part in parts]
     found = [sel for sel in selections if sel is not None]
     if not found:
         return None
@@ -503,10 +547,11 @@ def _select_one(
     stats: TermStats,
     context: str,
     max_sentences: int,
+    similarity: Similarity | None = None,
 ) -> Selection | None:
     query = Query.build(question, stats, context)
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
-    score_units(units, query, passages, answer_types(question))
+    score_units(units, query, passages, answer_types(question), similarity, language, question)
     candidates = [u for u in units if u.score > 0 and usable(u)]
     if not candidates:
         return None

@@ -165,6 +165,29 @@ def test_a_source_saying_it_does_not_publish_the_answer_means_abstaining() -> No
     assert not verdict.answerable
 
 
+WALL_FACTS_IT = passage(8, "Il muro", (
+    "Il fronte si affaccia sull'autostrada A4 per circa novecento metri. "
+    "Il progetto porta la firma dello studio di Jean Nouvel, scelto nel 2001 dopo un concorso."
+), language="it")
+
+
+def test_meaning_finds_the_answer_when_no_word_is_shared(embeddings) -> None:  # noqa: ANN001
+    """An English paraphrase over an Italian page: word overlap finds nothing, the embedding
+    model's similarity finds the sentence naming the architect."""
+    from assistant.answer import UnitVectors
+
+    question = "which architect drew up the plans?"
+    assert select(question, [WALL_FACTS_IT], "en", STATS) is None
+    vectors = UnitVectors(embeddings)
+    selection = select(question, [WALL_FACTS_IT], "en", STATS, similarity=vectors.similarity)
+    assert selection is not None
+    assert "Nouvel" in quoted(selection)[0]
+    # unit vectors are cached by text: asking again embeds nothing new
+    cached = len(vectors._cache)
+    vectors.similarity("who designed it?", [quoted(selection)[0]])
+    assert len(vectors._cache) == cached
+
+
 # --- the whole assistant on the sample site -------------------------------------------------
 
 
