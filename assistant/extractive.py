@@ -465,6 +465,29 @@ def score_units(
             unit.score = 0.0
 
 
+_LATEST = re.compile(
+    r"\b(now|today|currently|these\s+days|at\s+present|latest|most\s+recent|nowadays|"
+    r"oggi|attualmente|adesso|ora|ad\s+oggi|al\s+momento|ultim[oaie]|odiern\w*)\b",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+LATEST_BONUS = 0.3
+
+
+def prefer_latest(units: Sequence[Unit], question: str) -> None:
+    """"How many ... now?": pages keep the history of a figure (67 in 2020, 85 in 2026); among
+    the units that answer, those dated with the latest year get a bonus."""
+    if not _LATEST.search(question):
+        return
+    years = {id(u): [int(y) for y in _YEAR.findall(u.text)] for u in units if u.score > 0}
+    latest = max((max(v) for v in years.values() if v), default=None)
+    if latest is None:
+        return
+    for unit in units:
+        if latest in years.get(id(unit), ()):
+            unit.score += LATEST_BONUS
+
+
 @dataclass
 class Selection:
     """What the extractive answer quotes, grouped in display order."""
@@ -552,6 +575,7 @@ def _select_one(
     query = Query.build(question, stats, context)
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
     score_units(units, query, passages, answer_types(question), similarity, language, question)
+    prefer_latest(units, question)
     candidates = [u for u in units if u.score > 0 and usable(u)]
     if not candidates:
         return None

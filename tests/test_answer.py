@@ -165,6 +165,20 @@ def test_a_source_saying_it_does_not_publish_the_answer_means_abstaining() -> No
     assert not verdict.answerable
 
 
+def test_a_question_about_now_gets_the_latest_figure() -> None:
+    history = passage(9, "Intellimech", " ".join(
+        f"In {year} the consortium had {n} member companies."
+        for year, n in [(2008, 26), (2012, 33), (2016, 45), (2020, 60), (2025, 77)]
+    ))
+    now = quoted(select("how many member companies does the consortium have now?",
+                        [history], "en", STATS))
+    assert any("77" in text for text in now)
+    # without "now" no year is preferred, and the page's order decides among equals
+    then = quoted(select("how many member companies did the consortium have?",
+                         [history], "en", STATS))
+    assert not any("77" in text for text in then)
+
+
 WALL_FACTS_IT = passage(8, "Il muro", (
     "Il fronte si affaccia sull'autostrada A4 per circa novecento metri. "
     "Il progetto porta la firma dello studio di Jean Nouvel, scelto nel 2001 dopo un concorso."
