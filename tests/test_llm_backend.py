@@ -139,10 +139,15 @@ def test_an_llm_timeout_falls_back_to_the_extractive_answer(sample_index, llm_se
     settings = llm_settings.model_copy(update={"llm_timeout": 0.3})
     slow = FakeListChatModel(responses=["Jean Nouvel [1]."], sleep=2.0)
     assistant = Assistant(settings, sample_index.searcher, chat_model=slow)
+    question = "chi ha progettato il muro rosso?"
     started = time.monotonic()
-    _, answer = run(assistant, "chi ha progettato il muro rosso?")
-    # The fake would take 2 s per character (32 s); retrieval and the fallback take the rest.
-    assert time.monotonic() - started < 8
+    sample_index.assistant.answer(question)  # the extractive answer alone (also warms caches)
+    extractive_seconds = time.monotonic() - started
+    started = time.monotonic()
+    _, answer = run(assistant, question)
+    # The fake would take 2 s per character (32 s); with the 0.3 s timeout the LLM path costs
+    # the extractive answer plus well under 3 s, however loaded the machine is.
+    assert time.monotonic() - started < extractive_seconds * 2 + 3
     assert answer.backend == "extractive" and answer.language == "it"
     assert answer.notice and "in tempo" in answer.notice
     assert "Nouvel" in answer.text
