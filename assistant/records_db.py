@@ -301,21 +301,6 @@ class RecordsDB:
         return hmac.new(self._secret, address.encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- writes ------------------------------------------------------------------------
-    def record_answer(
-        self,
-        question: str,
-        answer: Answer,
-        *,
-        client: str | None = None,
-        page_url: str | None = None,
-        duration_ms: float = 0.0,
-        message_id: str | None = None,
-    ) -> str:
-        """Store a question and its answer now; returns the message id."""
-        row = self._message_row(question, answer, client, page_url, duration_ms, message_id)
-        self._insert_messages([row])
-        return str(row["id"])
-
     def queue_answer(
         self,
         question: str,
@@ -326,7 +311,8 @@ class RecordsDB:
         duration_ms: float = 0.0,
         message_id: str | None = None,
     ) -> str:
-        """Like ``record_answer``, written by the background writer; returns the message id."""
+        """Store a question and its answer through the background writer (or at once when
+        its queue is full); returns the message id."""
         row = self._message_row(question, answer, client, page_url, duration_ms, message_id)
         if not self._writer.put(row):
             self._insert_messages([row])
