@@ -140,8 +140,9 @@ def test_an_llm_timeout_falls_back_to_the_extractive_answer(sample_index, llm_se
     slow = FakeListChatModel(responses=["Jean Nouvel [1]."], sleep=2.0)
     assistant = Assistant(settings, sample_index.searcher, chat_model=slow)
     question = "chi ha progettato il muro rosso?"
+    run(assistant, question)  # a new Assistant's first answer also fills its caches
     started = time.monotonic()
-    sample_index.assistant.answer(question)  # the extractive answer alone (also warms caches)
+    sample_index.assistant.answer(question)
     extractive_seconds = time.monotonic() - started
     started = time.monotonic()
     _, answer = run(assistant, question)
