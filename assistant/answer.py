@@ -19,7 +19,6 @@ import atexit
 import logging
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,7 +57,6 @@ log = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 240
 WARM_BATCH = 16
-STATS_REFRESH_SECONDS = 5.0
 
 
 class Searcher(Protocol):
@@ -234,7 +232,6 @@ class Assistant:
         self.chat_model = chat_model
         self._stats: TermStats | None = None
         self._stats_generation: str | None = None
-        self._stats_checked = 0.0
         self._lock = threading.Lock()
         store = getattr(searcher, "store", None)
         embeddings = getattr(store, "embeddings", None)
@@ -315,36 +312,33 @@ class Assistant:
                          notice)
 
     def term_stats(self, passages: Sequence[Passage]) -> TermStats:
-        """Document frequencies over the whole index (refreshed when a sync changed it)."""
-        store = getattr(self.searcher, "store", None)
-        if store is None:
-            return TermStats(p.text for p in passages)
+        """Document frequencies over the whole index, taken from the searcher's keyword index
+        (which already follows the store's generation), so the store is read once per sync."""
+        keyword_index = getattr(self.searcher, "keyword_index", None)
+        index = None
+        if keyword_index is not None:
+            try:
+                index = keyword_index()
+            except Exception as exc:  # keep the old statistics if the store hiccups
+                log.warning("cannot refresh term statistics: %s", exc)
         with self._lock:
-            now = time.monotonic()
-            if self._stats is None or now - self._stats_checked > STATS_REFRESH_SECONDS:
-                self._stats_checked = now
-                try:
-                    generation = store.generation()
-                    if self._stats is None or generation != self._stats_generation:
-                        rows = [text for _, text, _ in store.iter_rows()]
-                        self._stats = TermStats(rows)
-                        self._stats_generation = generation
-                        self._warm_unit_vectors(store)
-                except Exception as exc:  # keep the old statistics if the store hiccups
-                    log.warning("cannot refresh term statistics: %s", exc)
+            if index is not None and index.passages and index.generation != self._stats_generation:
+                self._stats = TermStats(p.text for p in index.passages)
+                self._stats_generation = index.generation
+                self._warm_unit_vectors(index.passages)
             if self._stats is None or self._stats.n == 0:
                 return TermStats(p.text for p in passages)
             return self._stats
 
-    def _warm_unit_vectors(self, store: object) -> None:
+    def _warm_unit_vectors(self, passages: Sequence[Passage]) -> None:
         """Embed every unit of the index in the background, so that answers find them cached."""
         vectors = self.unit_vectors
-        if vectors is None or not hasattr(store, "all_passages"):
+        if vectors is None:
             return
+        snapshot = list(passages)
 
         def texts() -> list[str]:
-            passages = store.all_passages()  # type: ignore[attr-defined]
-            return [embedding_text(u) for i, p in enumerate(passages) for u in split_units(p, i)]
+            return [embedding_text(u) for i, p in enumerate(snapshot) for u in split_units(p, i)]
 
         vectors.warm_in_background(texts)
 
