@@ -175,9 +175,11 @@ class IndexStore:
 
     # --- reads -------------------------------------------------------------------------
     def dense(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
-        """Nearest chunks to the query by cosine similarity (score = 1 - distance)."""
-        if self.count() == 0:
-            return []
+        """Nearest chunks to the query by cosine similarity (score = 1 - distance).
+
+        No count() first: Chroma answers an empty collection, or k above its size, with what
+        it has, and one round trip per query matters with a server.
+        """
         vector = self.embeddings.embed_query(query)
         try:
             result = self.collection.query(
