@@ -477,21 +477,7 @@ def _query_cache_clearer(embeddings: Any) -> Callable[[], None]:
     """Empty the embedding model's query cache before each timed call, so that the answer
     latency counts embedding the question (the searcher and the assistant embed the same text)."""
     clear = getattr(embeddings, "clear_cache", None)
-    if callable(clear):
-        return clear
-    cache = getattr(embeddings, "_cache", None)
-    lock = getattr(embeddings, "_cache_lock", None)
-    if cache is not None and hasattr(cache, "clear"):
-
-        def forget() -> None:
-            if lock is not None:
-                with lock:
-                    cache.clear()
-            else:
-                cache.clear()
-
-        return forget
-    return lambda: None
+    return clear if callable(clear) else (lambda: None)
 
 
 def _warm_up(

@@ -244,6 +244,11 @@ class E5Embeddings(Embeddings):
         self.load()
         return self._encode(list(texts), self._passage_prompt)
 
+    def clear_cache(self) -> None:
+        """Forget cached query vectors (the eval times questions as if asked first)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def embed_query(self, text: str) -> list[float]:
         """Embed a question (with the model's query prompt); repeated questions are cached."""
         with self._cache_lock:
