@@ -33,8 +33,12 @@ def test_closing_writes_everything_still_queued(make_settings: Callable[..., Set
     reopened.close()
 
 
-def test_a_full_queue_makes_the_caller_write_instead_of_dropping() -> None:
-    written: list[dict] = []
-    writer = BatchWriter(written.extend, capacity=1)
-    writer.close()  # a closed writer accepts nothing
-    assert writer.put({"id": "late"}) is False
+def test_when_the_writer_refuses_a_row_the_caller_stores_it_itself(make_settings: Callable[..., Settings]) -> None:
+    writer = BatchWriter(lambda rows: None, capacity=1)
+    writer.close()
+    assert writer.put({"id": "late"}) is False  # refused, not silently dropped
+    db = RecordsDB(make_settings())
+    db._writer.close()  # every row now takes the fallback path
+    message_id = db.queue_answer("Where is the campus?", ANSWER)
+    assert db.message(message_id) is not None
+    db.close()
