@@ -152,8 +152,40 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL for questions, answers and feedback; default "
         "SQLite in data_dir."
     )
-    retention_days: int = Field(90, ge=1, description="Days conversations and feedback "
-                                "are kept.")
+    retention_days: int = Field(90, ge=1, description="Days conversations (questions and "
+                                "answers) are kept; their feedback goes with them.")
+    feedback_retention_days: int | None = Field(
+        None, ge=1, description="Days feedback (ratings and comments) is kept, if shorter "
+        "than the conversations; default: as long as the conversation."
+    )
+    enquiry_retention_days: int = Field(
+        90, ge=1, description="Days an enquiry, with the visitor's e-mail address, is kept "
+        "after it was answered (or, if never answered, after it arrived)."
+    )
+
+    # --- staff loop: curated answers, handoff ---------------------------------------------
+    curated_threshold: float = Field(
+        0.93, gt=0, le=1, description="Cosine similarity of the question embeddings at "
+        "which a visitor's question gets a curated answer (calibrated with "
+        "scripts/bench_curated.py)."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for visitor enquiries (\"ask the district\"); unset "
+        "turns enquiries off."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="`starttls` (port 587), `ssl` (implicit TLS, port 465) or "
+        "`none` (only for a relay on the same machine)."
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_sender: str = Field("assistant@localhost", description="From address of enquiry "
+                             "e-mails (the visitor's address goes in Reply-To).")
+    smtp_recipient: str = Field("info@localhost", description="The district inbox that "
+                                "receives enquiries.")
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds before an SMTP attempt is "
+                                "abandoned (the enquiry stays stored for a retry).")
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("sources", "cors_origins", mode="before")

@@ -1,0 +1,79 @@
+"""The staff tables' shared ground: one declarative base, the engine, safe CSV.
+
+Curated answers (``curated``) and enquiries (``handoff``) live in the service database
+(``settings.app_database_url``, the same as ``records_db``) in tables of their own, declared on
+``StaffBase`` so that ``create_all`` makes only them, idempotently. The app factory may pass
+the engine ``records_db`` already holds (``RecordsDB.engine``) so that one pool serves both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+from assistant.config import Settings
+
+
+class StaffBase(DeclarativeBase):
+    pass
+
+
+def now() -> datetime:
+    """Naive UTC, as ``records_db`` stores it (portable across SQLite and PostgreSQL)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored naive-UTC datetime as ISO 8601 with its offset."""
+    return moment.replace(tzinfo=UTC).isoformat() if moment else None
+
+
+def open_engine(settings: Settings) -> Engine:
+    """An engine on the service database, with the same SQLite settings as ``records_db``."""
+    url = settings.app_database_url
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the staff tables that do not exist yet (safe to call at every start)."""
+    StaffBase.metadata.create_all(engine)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Rows as CSV text with a header line; visitor and staff text is untrusted."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+    return out.getvalue()
