@@ -1,0 +1,541 @@
+"""Curated answers: staff-written answers that a visitor's question gets before the index's.
+
+A curated answer holds one or more questions (Italian and/or English wordings of the same
+question), an answer in Italian and/or English, optional links and an optional expiry date.
+``CuratedStore`` keeps them in the service database with an audit row for every change (who,
+when, what) and optimistic concurrency: each update names the version it was made from, and an
+update made from a stale version is refused with ``VersionConflict`` instead of overwriting
+the other edit. ``CuratedMatcher`` finds the answer whose question means the same as a
+visitor's: cosine similarity of the questions' e5 embeddings (query prompt on both sides, so
+Italian and English wordings meet), at a threshold calibrated on ``data/eval/paraphrases.jsonl``
+(``scripts/bench_curated.py``). Expired and disabled answers are never matched. All text is
+plain text: stored and returned as given, never interpreted as HTML.
+
+Errors::
+
+    CuratedError
+     +-- NotFound           no curated answer with that id
+     +-- VersionConflict    the answer changed since the version the edit was made from
+     +-- InvalidCurated     (also a ValueError) the input breaks a rule below
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import AnyHttpUrl, BaseModel, Field, ValidationError, field_validator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from assistant.staff_db import StaffBase, create_tables, csv_text, iso, now
+
+log = logging.getLogger(__name__)
+
+Language = Literal["it", "en"]
+Embed = Callable[[list[str]], Sequence[Sequence[float]]]
+MAX_QUESTIONS = 20
+MAX_QUESTION_CHARS = 1000
+MAX_ANSWER_CHARS = 8000
+MAX_LINKS = 10
+
+# Shown with an answer written only in the other language (plain text, in the visitor's).
+OTHER_LANGUAGE_NOTE = {
+    "it": "Questa risposta del distretto è disponibile solo in inglese.",
+    "en": "This answer from the district is only available in Italian.",
+}
+
+
+class CuratedError(Exception):
+    """Base class for curated-answer errors."""
+
+
+class NotFound(CuratedError):
+    """No curated answer with that id."""
+
+
+class VersionConflict(CuratedError):
+    """The answer was changed by someone else since the version the edit started from."""
+
+    def __init__(self, answer_id: int, expected: int, current: dict[str, Any]) -> None:
+        super().__init__(
+            f"curated answer {answer_id} is at version {current['version']}, not {expected}"
+        )
+        self.current = current
+
+
+class InvalidCurated(CuratedError, ValueError):
+    """The curated answer breaks a rule (no question, no answer, too long, bad link...)."""
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+class CuratedAnswer(StaffBase):
+    """One curated answer: its questions, its answer in one or two languages."""
+
+    __tablename__ = "curated_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    answer_it: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer_en: Mapped[str | None] = mapped_column(Text, nullable=True)
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, index=True)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class CuratedAudit(StaffBase):
+    """Who changed which curated answer, when, and what it became."""
+
+    __tablename__ = "curated_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("curated_answers.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))  # create, update, disable, enable
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+class Link(BaseModel):
+    """A link shown under the answer."""
+
+    title: str = Field(min_length=1, max_length=200)
+    url: AnyHttpUrl  # http(s) only: no javascript: or data: links reach the widget
+
+
+class CuratedInput(BaseModel):
+    """What staff write; the same model serves the admin routes' request body."""
+
+    questions: list[str] = Field(min_length=1, max_length=MAX_QUESTIONS)
+    answer_it: str | None = Field(None, max_length=MAX_ANSWER_CHARS)
+    answer_en: str | None = Field(None, max_length=MAX_ANSWER_CHARS)
+    links: list[Link] = Field(default_factory=list, max_length=MAX_LINKS)
+    expires_on: date | None = None
+    enabled: bool = True
+
+    @field_validator("questions")
+    @classmethod
+    def _questions(cls, value: list[str]) -> list[str]:
+        cleaned: list[str] = []
+        for question in value:
+            text = " ".join(question.split())
+            if len(text) < 3 or len(text) > MAX_QUESTION_CHARS:
+                raise ValueError(f"each question needs 3 to {MAX_QUESTION_CHARS} characters")
+            if text not in cleaned:
+                cleaned.append(text)
+        return cleaned
+
+    @field_validator("answer_it", "answer_en")
+    @classmethod
+    def _answer(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if "\x00" in value:
+            raise ValueError("the answer contains a NUL character")
+        return value.strip()
+
+    def checked(self) -> CuratedInput:
+        if self.answer_it is None and self.answer_en is None:
+            raise InvalidCurated("a curated answer needs an answer in Italian or in English")
+        return self
+
+
+def _validated(data: CuratedInput | dict[str, Any]) -> CuratedInput:
+    try:
+        model = data if isinstance(data, CuratedInput) else CuratedInput.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise InvalidCurated(problems) from exc
+    return model.checked()
+
+
+def _actor(actor: str) -> str:
+    text = " ".join(actor.split())[:200]
+    if not text:
+        raise InvalidCurated("every change needs the name of who made it")
+    return text
+
+
+def as_dict(row: CuratedAnswer) -> dict[str, Any]:
+    """A curated answer as JSON-ready data (the admin routes' response model)."""
+    return {
+        "id": row.id,
+        "questions": list(row.questions),
+        "answer_it": row.answer_it,
+        "answer_en": row.answer_en,
+        "links": [dict(link) for link in row.links or []],
+        "expires_on": row.expires_on.isoformat() if row.expires_on else None,
+        "enabled": row.enabled,
+        "version": row.version,
+        "created_at": iso(row.created_at),
+        "created_by": row.created_by,
+        "updated_at": iso(row.updated_at),
+        "updated_by": row.updated_by,
+    }
+
+
+def _fields(data: CuratedInput) -> dict[str, Any]:
+    return {
+        "questions": data.questions,
+        "answer_it": data.answer_it,
+        "answer_en": data.answer_en,
+        "links": [{"title": link.title, "url": str(link.url)} for link in data.links],
+        "expires_on": data.expires_on,
+        "enabled": data.enabled,
+    }
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+class CuratedStore:
+    """Curated answers and their audit trail in the service database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        create_tables(engine)
+        self._session = sessionmaker(engine, expire_on_commit=False)
+
+    def create(self, data: CuratedInput | dict[str, Any], actor: str) -> dict[str, Any]:
+        """Store a new curated answer (version 1); raises InvalidCurated."""
+        fields, who = _fields(_validated(data)), _actor(actor)
+        with self._session.begin() as session:
+            row = CuratedAnswer(**fields, version=1, created_by=who, updated_by=who)
+            session.add(row)
+            session.flush()
+            result = as_dict(row)
+            session.add(
+                CuratedAudit(
+                    answer_id=row.id, action="create", actor=who, version=1, snapshot=result
+                )
+            )
+        return result
+
+    def get(self, answer_id: int) -> dict[str, Any]:
+        """One curated answer; raises NotFound."""
+        with self._session() as session:
+            row = session.get(CuratedAnswer, answer_id)
+            if row is None:
+                raise NotFound(answer_id)
+            return as_dict(row)
+
+    def list(self, *, include_disabled: bool = True) -> list[dict[str, Any]]:
+        """Every curated answer, most recently changed first."""
+        query = select(CuratedAnswer).order_by(
+            CuratedAnswer.updated_at.desc(), CuratedAnswer.id.desc()
+        )
+        if not include_disabled:
+            query = query.where(CuratedAnswer.enabled.is_(True))
+        with self._session() as session:
+            return [as_dict(row) for row in session.scalars(query)]
+
+    def update(
+        self,
+        answer_id: int,
+        data: CuratedInput | dict[str, Any],
+        *,
+        expected_version: int,
+        actor: str,
+    ) -> dict[str, Any]:
+        """Replace a curated answer's content, if it is still at ``expected_version``.
+
+        Raises NotFound, InvalidCurated, or VersionConflict (carrying the current answer, so
+        the second editor can merge by hand instead of losing either edit).
+        """
+        return self._change(
+            answer_id, _fields(_validated(data)), expected_version, _actor(actor), "update"
+        )
+
+    def set_enabled(
+        self, answer_id: int, enabled: bool, *, expected_version: int, actor: str
+    ) -> dict[str, Any]:
+        """Disable (or enable again) a curated answer; a disabled one is never matched."""
+        return self._change(
+            answer_id,
+            {"enabled": enabled},
+            expected_version,
+            _actor(actor),
+            "enable" if enabled else "disable",
+        )
+
+    def _change(
+        self, answer_id: int, fields: dict[str, Any], expected: int, who: str, action: str
+    ) -> dict[str, Any]:
+        with self._session.begin() as session:
+            # Compare-and-set in one statement: two editors at the same version cannot both
+            # pass, whatever the isolation level of the database.
+            changed = session.execute(
+                update(CuratedAnswer)
+                .where(CuratedAnswer.id == answer_id, CuratedAnswer.version == expected)
+                .values(
+                    **fields, version=CuratedAnswer.version + 1, updated_at=now(), updated_by=who
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            row = session.get(CuratedAnswer, answer_id, populate_existing=True)
+            if row is None:
+                raise NotFound(answer_id)
+            if not changed:
+                raise VersionConflict(answer_id, expected, as_dict(row))
+            result = as_dict(row)
+            session.add(
+                CuratedAudit(
+                    answer_id=answer_id,
+                    action=action,
+                    actor=who,
+                    version=row.version,
+                    snapshot=result,
+                )
+            )
+        return result
+
+    def history(self, answer_id: int) -> list[dict[str, Any]]:
+        """The audit trail of one answer, oldest first."""
+        query = (
+            select(CuratedAudit)
+            .where(CuratedAudit.answer_id == answer_id)
+            .order_by(CuratedAudit.id)
+        )
+        with self._session() as session:
+            return [
+                {
+                    "action": row.action,
+                    "actor": row.actor,
+                    "at": iso(row.at),
+                    "version": row.version,
+                    "snapshot": row.snapshot,
+                }
+                for row in session.scalars(query)
+            ]
+
+    def stamp(self) -> tuple[int, int, datetime | None]:
+        """Changes whenever any answer is created or changed (cheap: one aggregate query)."""
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(CuratedAnswer.version), 0),
+            func.max(CuratedAnswer.updated_at),
+        )
+        with self._session() as session:
+            count, versions, latest = session.execute(query).one()
+        return int(count), int(versions), latest
+
+    def active_rows(self) -> list[CuratedAnswer]:
+        """Enabled answers (expiry is checked at match time: it depends on the day)."""
+        with self._session() as session:
+            return list(
+                session.scalars(select(CuratedAnswer).where(CuratedAnswer.enabled.is_(True)))
+            )
+
+    # --- export ---------------------------------------------------------------------------
+
+    def export_json(self) -> str:
+        """Every curated answer as a JSON array (plain text fields, UTF-8)."""
+        return json.dumps(self.list(), ensure_ascii=False, indent=2)
+
+    def export_csv(self) -> str:
+        """Every curated answer as CSV; list fields joined by newlines inside their cell."""
+        columns = [
+            "id",
+            "questions",
+            "answer_it",
+            "answer_en",
+            "links",
+            "expires_on",
+            "enabled",
+            "version",
+            "created_at",
+            "created_by",
+            "updated_at",
+            "updated_by",
+        ]
+        rows = []
+        for item in self.list():
+            item = dict(item)
+            item["questions"] = "\n".join(item["questions"])
+            item["links"] = "\n".join(f"{link['title']} <{link['url']}>" for link in item["links"])
+            rows.append([item[column] for column in columns])
+        return csv_text(columns, rows)
+
+
+# --- matching -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CuratedMatch:
+    """The curated answer a visitor's question gets, in the language closest to theirs."""
+
+    answer_id: int
+    version: int
+    text: str
+    language: Language  # the language ``text`` is written in
+    note: str | None  # set when the answer is not in the visitor's language
+    links: list[dict[str, str]]
+    updated_at: str  # "given by the district on <date>"
+    score: float
+    matched_question: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer_id": self.answer_id,
+            "version": self.version,
+            "text": self.text,
+            "language": self.language,
+            "note": self.note,
+            "links": self.links,
+            "updated_at": self.updated_at,
+            "score": round(self.score, 4),
+            "matched_question": self.matched_question,
+        }
+
+
+def query_embedder(embeddings: Any) -> Embed:
+    """Embed questions with the model's *query* prompt (both sides of a match are questions).
+
+    ``embeddings`` is the service's ``vectorstore.embeddings.E5Embeddings``; its query cache
+    makes the curated questions cost nothing after their first embedding.
+    """
+    return lambda texts: [embeddings.embed_query(text) for text in texts]
+
+
+class CuratedMatcher:
+    """Finds the curated answer for a question; thread-safe, refreshed when answers change."""
+
+    def __init__(self, store: CuratedStore, embed: Embed, threshold: float) -> None:
+        self.store = store
+        self.embed = embed
+        self.threshold = threshold
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, datetime | None] | None = None
+        self._rows: list[CuratedAnswer] = []
+        self._owners: list[int] = []  # row index of each question vector
+        self._questions: list[str] = []
+        self._matrix = np.zeros((0, 1), dtype=np.float32)
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _refresh(self) -> None:
+        stamp = self.store.stamp()
+        if stamp == self._stamp:
+            return
+        rows = self.store.active_rows()
+        owners, questions = [], []
+        for index, row in enumerate(rows):
+            for question in row.questions:
+                owners.append(index)
+                questions.append(question)
+        missing = [q for q in dict.fromkeys(questions) if q not in self._vectors]
+        if missing:
+            for question, vector in zip(missing, self.embed(missing), strict=True):
+                self._vectors[question] = _unit(vector)
+        self._vectors = {q: self._vectors[q] for q in questions}  # forget deleted wordings
+        self._rows, self._owners, self._questions = rows, owners, questions
+        self._matrix = (
+            np.stack([self._vectors[q] for q in questions])
+            if questions
+            else np.zeros((0, 1), dtype=np.float32)
+        )
+        self._stamp = stamp
+
+    def match(
+        self, question: str, language: str, *, today: date | None = None
+    ) -> CuratedMatch | None:
+        """The best curated answer whose question means the same, or None.
+
+        ``language`` is the visitor's ("it" or "en"); an answer written only in the other
+        language is still given, with a note saying so.
+        """
+        with self._lock:
+            self._refresh()
+            if not self._questions:
+                return None
+            vector = _unit(self.embed([question])[0])
+            scores = self._matrix @ vector
+            day = today or now().date()
+            best: tuple[float, int] | None = None
+            for position in np.argsort(-scores):
+                score = float(scores[position])
+                if score < self.threshold:
+                    break
+                row = self._rows[self._owners[position]]
+                if row.expires_on is not None and row.expires_on < day:
+                    continue  # expired: as if it did not exist
+                best = (score, int(position))
+                break
+            if best is None:
+                return None
+            score, position = best
+            return _present(
+                self._rows[self._owners[position]], language, score, self._questions[position]
+            )
+
+
+def _unit(vector: Sequence[float]) -> np.ndarray:
+    array = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm else array
+
+
+def _present(row: CuratedAnswer, language: str, score: float, question: str) -> CuratedMatch:
+    wanted: Language = "it" if language == "it" else "en"
+    own = row.answer_it if wanted == "it" else row.answer_en
+    if own:
+        text, written_in, note = own, wanted, None
+    else:
+        written_in = "en" if wanted == "it" else "it"
+        text = (row.answer_en if wanted == "it" else row.answer_it) or ""
+        note = OTHER_LANGUAGE_NOTE[wanted]
+    return CuratedMatch(
+        answer_id=row.id,
+        version=row.version,
+        text=text,
+        language=written_in,
+        note=note,
+        links=[dict(link) for link in row.links or []],
+        updated_at=row.updated_at.date().isoformat(),
+        score=score,
+        matched_question=question,
+    )
+
+
+def without_curated(groups: Sequence[Any], matcher: CuratedMatcher) -> list[Any]:
+    """Gaps-report groups minus those a curated answer now covers (``GapGroup`` from
+    ``records_db``: its ``question`` and ``languages`` are used)."""
+    kept = []
+    for group in groups:
+        language = group.languages[0] if group.languages else "en"
+        if matcher.match(group.question, language) is None:
+            kept.append(group)
+    return kept
