@@ -1,0 +1,74 @@
+"""Privacy controls: forget a conversation, and purge each kind of data on its own clock.
+
+A conversation is the list of message ids the widget received for it (``records_db`` has no
+conversation id; the ids are random 128-bit values, so holding them is what entitles a
+visitor to delete them). ``forget_conversation`` deletes those rows and their feedback: a
+``DELETE``, not a flag, so nothing is left to leak or to restore.
+
+Retention (``purge``): conversations ``retention_days`` (``records_db.RecordsDB.purge``),
+feedback ``feedback_retention_days`` when that is shorter, enquiries (with their visitors'
+e-mail addresses) ``enquiry_retention_days`` after they were answered or, if never answered,
+after they arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+
+from assistant.config import Settings
+from assistant.handoff import Handoff
+from assistant.records_db import Feedback, Message, RecordsDB
+from assistant.staff_db import now
+
+log = logging.getLogger(__name__)
+
+MAX_FORGET_IDS = 500
+
+
+def forget_conversation(db: RecordsDB, message_ids: Sequence[str]) -> int:
+    """Delete these messages and their feedback; returns how many messages were removed.
+
+    Ids that do not exist are ignored (deleting twice is not an error, and the answer does
+    not reveal which ids ever existed).
+    """
+    ids = [item for item in dict.fromkeys(message_ids) if isinstance(item, str) and item]
+    if len(ids) > MAX_FORGET_IDS:
+        raise ValueError(f"at most {MAX_FORGET_IDS} message ids per request")
+    if not ids:
+        return 0
+    db.flush()  # rows still queued for the writer would otherwise be written after the delete
+    with db.engine.begin() as connection:
+        connection.execute(delete(Feedback).where(Feedback.message_id.in_(ids)))
+        removed = connection.execute(delete(Message).where(Message.id.in_(ids))).rowcount
+    return int(removed or 0)
+
+
+def purge_feedback(db: RecordsDB, days: int, at: datetime | None = None) -> int:
+    """Delete feedback older than ``days`` (the answers it rated stay); returns the count."""
+    cutoff = (at or now()) - timedelta(days=days)
+    db.flush()
+    with db.engine.begin() as connection:
+        removed = connection.execute(delete(Feedback).where(Feedback.created_at < cutoff)).rowcount
+    return int(removed or 0)
+
+
+def purge(
+    settings: Settings, db: RecordsDB, handoff: Handoff | None, at: datetime | None = None
+) -> dict[str, int]:
+    """Apply every retention setting once; returns rows removed per kind.
+
+    Call it where ``RecordsDB.purge`` is called today (at start and periodically).
+    """
+    removed = {"conversations": db.purge(at), "feedback": 0, "enquiries": 0}
+    days = settings.feedback_retention_days
+    if days is not None and days < settings.retention_days:
+        removed["feedback"] = purge_feedback(db, days, at)
+    if handoff is not None:
+        removed["enquiries"] = handoff.purge(settings.enquiry_retention_days, at)
+    if any(removed.values()):
+        log.info("retention purge removed %s", removed)
+    return removed

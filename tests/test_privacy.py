@@ -1,0 +1,99 @@
+"""Privacy: a forgotten conversation is deleted, and each kind of data has its own retention."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from assistant.config import Settings
+from assistant.handoff import Enquiry, Handoff, SmtpConfig
+from assistant.privacy import forget_conversation, purge
+from assistant.records_db import Feedback, Message, RecordsDB
+from assistant.schema import Answer
+from assistant.staff_db import now, open_engine
+
+ANSWER = Answer(text="About 1 km.", language="en", abstained=False, sources=[])
+
+
+def count(db: RecordsDB, table: type) -> int:
+    with db.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_forgetting_a_conversation_deletes_its_rows_even_those_still_queued(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    db = RecordsDB(settings)
+    mine = [db.queue_answer(f"my question {i}", ANSWER) for i in range(3)]
+    other = db.queue_answer("someone else's question", ANSWER)
+    db.record_feedback(mine[0], "down", "my comment")
+    late = db.queue_answer("asked just before forgetting", ANSWER)  # may still be queued
+
+    assert forget_conversation(db, [*mine, late, "0" * 32]) == 4
+    assert count(db, Message) == 1 and count(db, Feedback) == 0
+    assert db.message(other) is not None and db.message(late) is None
+    assert forget_conversation(db, mine) == 0  # twice is not an error
+    db.close()
+
+    # Deleted, not hidden: the text is nowhere in the database file.
+    reopened = RecordsDB(settings)
+    with reopened.engine.connect() as connection:
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        connection.execute(text("VACUUM"))
+    reopened.close()
+    raw = (settings.data_dir / "app.sqlite").read_bytes()
+    assert b"my question" not in raw and b"my comment" not in raw
+    assert b"someone else's question" in raw
+
+
+def test_forget_refuses_an_unbounded_list(make_settings: Callable[..., Settings]) -> None:
+    db = RecordsDB(make_settings())
+    with pytest.raises(ValueError, match="at most"):
+        forget_conversation(db, [f"{i:032x}" for i in range(501)])
+    db.close()
+
+
+def test_conversations_feedback_and_enquiries_each_expire_on_their_own_clock(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(
+        retention_days=90,
+        feedback_retention_days=30,
+        enquiry_retention_days=60,
+        smtp_host="127.0.0.1",
+    )
+    db = RecordsDB(settings)
+    handoff = Handoff(open_engine(settings), SmtpConfig.from_settings(settings))
+    message_id = db.queue_answer("How long is the wall?", ANSWER)
+    db.record_feedback(message_id, "up")
+    with handoff._session.begin() as session:  # an enquiry as stored, without sending it
+        session.add(
+            Enquiry(
+                id="e" * 32,
+                email="visitor@example.org",
+                consent=True,
+                language="en",
+                transcript=[],
+                message="Please call me",
+            )
+        )
+
+    assert purge(settings, db, handoff, at=now() + timedelta(days=29)) == {
+        "conversations": 0,
+        "feedback": 0,
+        "enquiries": 0,
+    }
+    assert purge(settings, db, handoff, at=now() + timedelta(days=31)) == {
+        "conversations": 0,
+        "feedback": 1,
+        "enquiries": 0,
+    }
+    assert db.message(message_id) is not None and db.feedback_for(message_id) is None
+    removed = purge(settings, db, handoff, at=now() + timedelta(days=61))
+    assert removed["enquiries"] == 1 and handoff.list() == []  # the address went with it
+    assert purge(settings, db, handoff, at=now() + timedelta(days=91))["conversations"] == 1
+    db.close()
