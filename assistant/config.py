@@ -165,9 +165,14 @@ class Settings(BaseSettings):
 
     # --- staff loop: curated answers, handoff ---------------------------------------------
     curated_threshold: float = Field(
-        0.93, gt=0, le=1, description="Cosine similarity of the question embeddings at "
+        0.984, gt=0, le=1, description="Cosine similarity of the question embeddings at "
         "which a visitor's question gets a curated answer (calibrated with "
-        "scripts/bench_curated.py)."
+        "scripts/bench_curated.py); for a question and a curated question in the same "
+        "language."
+    )
+    curated_threshold_cross: float = Field(
+        0.942, gt=0, le=1, description="The same for a question and a curated question in "
+        "different languages (Italian and English)."
     )
     smtp_host: str | None = Field(
         None, description="SMTP server for visitor enquiries (\"ask the district\"); unset "

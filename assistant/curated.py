@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
+from assistant.conversation import detect_language
 from assistant.staff_db import StaffBase, create_tables, csv_text, iso, now
 
 log = logging.getLogger(__name__)
@@ -431,18 +433,51 @@ def query_embedder(embeddings: Any) -> Embed:
     return lambda texts: [embeddings.embed_query(text) for text in texts]
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """Where "means the same" starts, per case (calibrated by ``scripts/bench_curated.py``).
+
+    Two questions in the same language score higher than the same two across languages
+    (measured: the median cosine of cross-language paraphrases is ~0.02 below same-language
+    ones), so each case has its own line.
+    """
+
+    same_language: float
+    cross_language: float
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Thresholds:
+        return cls(settings.curated_threshold, settings.curated_threshold_cross)
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The numbers a question names (years, sizes...): questions naming different ones are
+    different questions, however close their embeddings ("Open Labs 2025" vs "2024")."""
+    return frozenset(number.lstrip("0") or "0" for number in _NUMBER.findall(text))
+
+
+def accepts(score: float, same_language: bool, a: str, b: str, thresholds: Thresholds) -> bool:
+    """Whether two questions with this cosine count as the same question."""
+    line = thresholds.same_language if same_language else thresholds.cross_language
+    return score >= line and numbers(a) == numbers(b)
+
+
 class CuratedMatcher:
     """Finds the curated answer for a question; thread-safe, refreshed when answers change."""
 
-    def __init__(self, store: CuratedStore, embed: Embed, threshold: float) -> None:
+    def __init__(self, store: CuratedStore, embed: Embed, thresholds: Thresholds) -> None:
         self.store = store
         self.embed = embed
-        self.threshold = threshold
+        self.thresholds = thresholds
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, datetime | None] | None = None
         self._rows: list[CuratedAnswer] = []
         self._owners: list[int] = []  # row index of each question vector
         self._questions: list[str] = []
+        self._languages: list[str] = []
         self._matrix = np.zeros((0, 1), dtype=np.float32)
         self._vectors: dict[str, np.ndarray] = {}
 
@@ -462,6 +497,7 @@ class CuratedMatcher:
                 self._vectors[question] = _unit(vector)
         self._vectors = {q: self._vectors[q] for q in questions}  # forget deleted wordings
         self._rows, self._owners, self._questions = rows, owners, questions
+        self._languages = [detect_language(q) for q in questions]
         self._matrix = (
             np.stack([self._vectors[q] for q in questions])
             if questions
@@ -474,8 +510,8 @@ class CuratedMatcher:
     ) -> CuratedMatch | None:
         """The best curated answer whose question means the same, or None.
 
-        ``language`` is the visitor's ("it" or "en"); an answer written only in the other
-        language is still given, with a note saying so.
+        ``language`` is the visitor's ("it" or "en"), used to choose the answer's language;
+        an answer written only in the other language is still given, with a note saying so.
         """
         with self._lock:
             self._refresh()
@@ -483,23 +519,21 @@ class CuratedMatcher:
                 return None
             vector = _unit(self.embed([question])[0])
             scores = self._matrix @ vector
+            asked_in = detect_language(question, default=language)
             day = today or now().date()
-            best: tuple[float, int] | None = None
             for position in np.argsort(-scores):
                 score = float(scores[position])
-                if score < self.threshold:
+                if score < min(self.thresholds.same_language, self.thresholds.cross_language):
                     break
+                wording = self._questions[position]
+                same = self._languages[position] == asked_in
+                if not accepts(score, same, wording, question, self.thresholds):
+                    continue
                 row = self._rows[self._owners[position]]
                 if row.expires_on is not None and row.expires_on < day:
                     continue  # expired: as if it did not exist
-                best = (score, int(position))
-                break
-            if best is None:
-                return None
-            score, position = best
-            return _present(
-                self._rows[self._owners[position]], language, score, self._questions[position]
-            )
+                return _present(row, language, score, wording)
+            return None
 
 
 def _unit(vector: Sequence[float]) -> np.ndarray:
