@@ -391,3 +391,19 @@ class Handoff:
             open_old = (Enquiry.status != "answered") & (Enquiry.created_at < cutoff)
             removed = session.execute(delete(Enquiry).where(answered_old | open_old)).rowcount
         return int(removed or 0)
+
+
+def curated_draft(enquiry: dict[str, Any]) -> dict[str, Any]:
+    """A curated-answer draft from an answered enquiry (``curated.CuratedInput`` fields):
+    the visitor's question and the staff reply, in the enquiry's language, for staff to edit
+    and save; nothing is published until they do."""
+    question = enquiry.get("message") or next(
+        (turn["content"] for turn in enquiry.get("transcript", []) if turn["role"] == "user"), ""
+    )
+    language = "it" if enquiry.get("language") == "it" else "en"
+    return {
+        "questions": [" ".join(question.split())[:1000]] if question.strip() else [],
+        f"answer_{language}": enquiry.get("reply") or "",
+        "links": [],
+        "enabled": False,  # a draft: staff review it, then enable it
+    }

@@ -15,11 +15,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from assistant.config import Settings
+from assistant.curated import CuratedInput
 from assistant.handoff import (
     Handoff,
     HandoffDisabled,
     InvalidEnquiry,
     SmtpConfig,
+    curated_draft,
     validated,
 )
 from assistant.staff_db import now, open_engine
@@ -230,6 +232,9 @@ def test_staff_mark_an_enquiry_answered_and_it_is_purged_with_its_address_later(
     )
     assert answered["status"] == "answered" and answered["answered_by"] == "Giulia (reception)"
     assert [item["id"] for item in handoff.list(status="open")] == [second["id"]]
+    draft = CuratedInput.model_validate(curated_draft(answered)).checked()
+    assert draft.questions == ["Posso portare una scolaresca a visitare i laboratori?"]
+    assert draft.answer_it == "Sì, su prenotazione durante l'Open Labs." and not draft.enabled
 
     assert handoff.purge(90) == 0
     assert handoff.purge(90, at=now() + timedelta(days=91)) == 2  # answered and stale open
