@@ -513,27 +513,30 @@ class CuratedMatcher:
         ``language`` is the visitor's ("it" or "en"), used to choose the answer's language;
         an answer written only in the other language is still given, with a note saying so.
         """
-        with self._lock:
+        with self._lock:  # a consistent snapshot; the embedding below runs outside it
             self._refresh()
-            if not self._questions:
-                return None
-            vector = _unit(self.embed([question])[0])
-            scores = self._matrix @ vector
-            asked_in = detect_language(question, default=language)
-            day = today or now().date()
-            for position in np.argsort(-scores):
-                score = float(scores[position])
-                if score < min(self.thresholds.same_language, self.thresholds.cross_language):
-                    break
-                wording = self._questions[position]
-                same = self._languages[position] == asked_in
-                if not accepts(score, same, wording, question, self.thresholds):
-                    continue
-                row = self._rows[self._owners[position]]
-                if row.expires_on is not None and row.expires_on < day:
-                    continue  # expired: as if it did not exist
-                return _present(row, language, score, wording)
+            rows, owners, questions = self._rows, self._owners, self._questions
+            languages, matrix = self._languages, self._matrix
+        if not questions:
             return None
+        scores = matrix @ _unit(self.embed([question])[0])
+        asked_in = detect_language(question, default=language)
+        day = today or now().date()
+        lowest = min(self.thresholds.same_language, self.thresholds.cross_language)
+        for position in np.argsort(-scores):
+            score = float(scores[position])
+            if score < lowest:
+                break
+            wording = questions[position]
+            if not accepts(
+                score, languages[position] == asked_in, wording, question, self.thresholds
+            ):
+                continue
+            row = rows[owners[position]]
+            if row.expires_on is not None and row.expires_on < day:
+                continue  # expired: as if it did not exist
+            return _present(row, language, score, wording)
+        return None
 
 
 def _unit(vector: Sequence[float]) -> np.ndarray:
