@@ -112,9 +112,9 @@ def group_by_meaning(
     if not keys:
         return []
     texts = [shown[key].most_common(1)[0][0] for key in keys]
-    vectors = np.asarray(embed(texts), dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = vectors / np.where(norms == 0, 1.0, norms)
+    raw = np.asarray(embed(texts), dtype=np.float32)
+    norms = np.linalg.norm(raw, axis=1, keepdims=True)
+    vectors = raw / np.where(norms == 0, 1.0, norms)
 
     leaders: list[int] = []
     groups: list[QuestionGroup] = []

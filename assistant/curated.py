@@ -49,7 +49,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from assistant.conversation import detect_language
-from assistant.staff_db import StaffBase, create_tables, csv_text, iso, now
+from assistant.staff_db import StaffBase, create_tables, csv_text, iso, now, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class CuratedStore:
                 raise NotFound(answer_id)
             return as_dict(row)
 
-    def list(self, *, include_disabled: bool = True) -> list[dict[str, Any]]:
+    def list_answers(self, *, include_disabled: bool = True) -> list[dict[str, Any]]:
         """Every curated answer, most recently changed first."""
         query = select(CuratedAnswer).order_by(
             CuratedAnswer.updated_at.desc(), CuratedAnswer.id.desc()
@@ -300,14 +300,19 @@ class CuratedStore:
         with self._session.begin() as session:
             # Compare-and-set in one statement: two editors at the same version cannot both
             # pass, whatever the isolation level of the database.
-            changed = session.execute(
-                update(CuratedAnswer)
-                .where(CuratedAnswer.id == answer_id, CuratedAnswer.version == expected)
-                .values(
-                    **fields, version=CuratedAnswer.version + 1, updated_at=now(), updated_by=who
+            changed = rowcount(
+                session.execute(
+                    update(CuratedAnswer)
+                    .where(CuratedAnswer.id == answer_id, CuratedAnswer.version == expected)
+                    .values(
+                        **fields,
+                        version=CuratedAnswer.version + 1,
+                        updated_at=now(),
+                        updated_by=who,
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            )
             row = session.get(CuratedAnswer, answer_id, populate_existing=True)
             if row is None:
                 raise NotFound(answer_id)
@@ -366,7 +371,7 @@ class CuratedStore:
 
     def export_json(self) -> str:
         """Every curated answer as a JSON array (plain text fields, UTF-8)."""
-        return json.dumps(self.list(), ensure_ascii=False, indent=2)
+        return json.dumps(self.list_answers(), ensure_ascii=False, indent=2)
 
     def export_csv(self) -> str:
         """Every curated answer as CSV; list fields joined by newlines inside their cell."""
@@ -385,7 +390,7 @@ class CuratedStore:
             "updated_by",
         ]
         rows = []
-        for item in self.list():
+        for item in self.list_answers():
             item = dict(item)
             item["questions"] = "\n".join(item["questions"])
             item["links"] = "\n".join(f"{link['title']} <{link['url']}>" for link in item["links"])

@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from assistant.config import Settings
-from assistant.staff_db import StaffBase, create_tables, iso, now
+from assistant.staff_db import StaffBase, create_tables, iso, now, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +348,7 @@ class Handoff:
                 raise EnquiryNotFound(enquiry_id)
             return as_dict(row)
 
-    def list(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def list_enquiries(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Enquiries, newest first, optionally only ``open`` or ``answered`` ones."""
         query = select(Enquiry).order_by(Enquiry.created_at.desc()).limit(limit)
         if status:
@@ -377,7 +377,7 @@ class Handoff:
     def delete(self, enquiry_id: str) -> bool:
         """Remove an enquiry and its e-mail address for good; False if it did not exist."""
         with self._session.begin() as session:
-            return bool(session.execute(delete(Enquiry).where(Enquiry.id == enquiry_id)).rowcount)
+            return bool(rowcount(session.execute(delete(Enquiry).where(Enquiry.id == enquiry_id))))
 
     def purge(self, retention_days: int, at: datetime | None = None) -> int:
         """Delete enquiries (with their e-mail addresses) past retention; returns the count.
@@ -389,7 +389,7 @@ class Handoff:
         with self._session.begin() as session:
             answered_old = (Enquiry.status == "answered") & (Enquiry.answered_at < cutoff)
             open_old = (Enquiry.status != "answered") & (Enquiry.created_at < cutoff)
-            removed = session.execute(delete(Enquiry).where(answered_old | open_old)).rowcount
+            removed = rowcount(session.execute(delete(Enquiry).where(answered_old | open_old)))
         return int(removed or 0)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import delete
 from assistant.config import Settings
 from assistant.handoff import Handoff
 from assistant.records_db import Feedback, Message, RecordsDB
-from assistant.staff_db import now
+from assistant.staff_db import now, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def forget_conversation(db: RecordsDB, message_ids: Sequence[str]) -> int:
     db.flush()  # rows still queued for the writer would otherwise be written after the delete
     with db.engine.begin() as connection:
         connection.execute(delete(Feedback).where(Feedback.message_id.in_(ids)))
-        removed = connection.execute(delete(Message).where(Message.id.in_(ids))).rowcount
+        removed = rowcount(connection.execute(delete(Message).where(Message.id.in_(ids))))
     return int(removed or 0)
 
 
@@ -52,7 +52,7 @@ def purge_feedback(db: RecordsDB, days: int, at: datetime | None = None) -> int:
     cutoff = (at or now()) - timedelta(days=days)
     db.flush()
     with db.engine.begin() as connection:
-        removed = connection.execute(delete(Feedback).where(Feedback.created_at < cutoff)).rowcount
+        removed = rowcount(connection.execute(delete(Feedback).where(Feedback.created_at < cutoff)))
     return int(removed or 0)
 
 

@@ -55,6 +55,11 @@ def open_engine(settings: Settings) -> Engine:
     return engine
 
 
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE touched (typed ``Result`` does not declare the attribute)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def create_tables(engine: Engine) -> None:
     """Create the staff tables that do not exist yet (safe to call at every start)."""
     StaffBase.metadata.create_all(engine)

@@ -54,8 +54,8 @@ def test_create_get_list_and_every_change_is_recorded_with_who_and_when(
     ]
     assert all(h["at"] for h in history)
     assert history[1]["snapshot"]["answer_en"].endswith("free of charge.")
-    assert [item["id"] for item in store.list(include_disabled=False)] == []
-    assert [item["id"] for item in store.list()] == [created["id"]]
+    assert [item["id"] for item in store.list_answers(include_disabled=False)] == []
+    assert [item["id"] for item in store.list_answers()] == [created["id"]]
     with pytest.raises(NotFound):
         store.get(9999)
 
@@ -133,7 +133,7 @@ def test_bad_input_gets_a_clear_error_and_stores_nothing(store: CuratedStore) ->
             store.create(data, actor="anna")
     with pytest.raises(InvalidCurated, match="who made it"):
         store.create(PARKING, actor="  ")
-    assert store.list() == []
+    assert store.list_answers() == []
 
 
 def test_export_as_json_and_as_csv_that_a_spreadsheet_will_not_execute(

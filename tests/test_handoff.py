@@ -129,7 +129,7 @@ def test_an_enquiry_is_stored_open_and_reaches_the_inbox(
     body = mail.get_content()
     assert "scolaresca" in body and "https://www.kilometrorosso.com/it/visita" in body
     assert "Language: it" in body
-    assert handoff.list(status="open")[0]["id"] == stored["id"]
+    assert handoff.list_enquiries(status="open")[0]["id"] == stored["id"]
 
 
 def test_line_breaks_in_any_field_cannot_add_a_header_or_a_recipient(
@@ -162,7 +162,7 @@ def test_line_breaks_in_any_field_cannot_add_a_header_or_a_recipient(
         with pytest.raises(InvalidEnquiry, match="e-mail"):
             handoff.submit(enquiry(email=address))
     assert len(smtp_server.inbox.received) == 1
-    assert len(handoff.list()) == 1  # refused enquiries are not stored
+    assert len(handoff.list_enquiries()) == 1  # refused enquiries are not stored
 
 
 def test_nothing_is_stored_or_sent_without_consent_a_valid_address_and_sane_sizes(
@@ -183,7 +183,7 @@ def test_nothing_is_stored_or_sent_without_consent_a_valid_address_and_sane_size
     for data, reason in bad:
         with pytest.raises(InvalidEnquiry, match=reason):
             handoff.submit(data)
-    assert handoff.list() == [] and smtp_server.inbox.received == []
+    assert handoff.list_enquiries() == [] and smtp_server.inbox.received == []
 
 
 def test_the_address_is_normalised_and_checked_without_dns() -> None:
@@ -231,14 +231,14 @@ def test_staff_mark_an_enquiry_answered_and_it_is_purged_with_its_address_later(
         first["id"], "Giulia (reception)", reply="Sì, su prenotazione durante l'Open Labs."
     )
     assert answered["status"] == "answered" and answered["answered_by"] == "Giulia (reception)"
-    assert [item["id"] for item in handoff.list(status="open")] == [second["id"]]
+    assert [item["id"] for item in handoff.list_enquiries(status="open")] == [second["id"]]
     draft = CuratedInput.model_validate(curated_draft(answered)).checked()
     assert draft.questions == ["Posso portare una scolaresca a visitare i laboratori?"]
     assert draft.answer_it == "Sì, su prenotazione durante l'Open Labs." and not draft.enabled
 
     assert handoff.purge(90) == 0
     assert handoff.purge(90, at=now() + timedelta(days=91)) == 2  # answered and stale open
-    assert handoff.list() == []
+    assert handoff.list_enquiries() == []
 
 
 def test_without_an_smtp_host_enquiries_are_turned_off(

@@ -94,6 +94,6 @@ def test_conversations_feedback_and_enquiries_each_expire_on_their_own_clock(
     }
     assert db.message(message_id) is not None and db.feedback_for(message_id) is None
     removed = purge(settings, db, handoff, at=now() + timedelta(days=61))
-    assert removed["enquiries"] == 1 and handoff.list() == []  # the address went with it
+    assert removed["enquiries"] == 1 and handoff.list_enquiries() == []  # the address went with it
     assert purge(settings, db, handoff, at=now() + timedelta(days=91))["conversations"] == 1
     db.close()
