@@ -4,10 +4,13 @@ failure and retried; no visitor text can add a header or a recipient."""
 from __future__ import annotations
 
 import email
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email.message import Message as MailMessage
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -249,3 +252,52 @@ def test_without_an_smtp_host_enquiries_are_turned_off(
     assert not handoff.enabled
     with pytest.raises(HandoffDisabled):
         handoff.submit(enquiry())
+
+
+def test_starttls_verifies_the_server_certificate_and_never_falls_back_to_plain_text(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """A server with a self-signed certificate is not trusted; the enquiry waits for a retry."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        for mode, expected in (("starttls", "CERTIFICATE_VERIFY_FAILED"), ("none", "STARTTLS")):
+            settings = make_settings(
+                smtp_host="127.0.0.1",
+                smtp_port=port,
+                smtp_tls=mode,
+                smtp_recipient=INBOX,
+                smtp_timeout=5,
+            )
+            handoff = Handoff(open_engine(settings), SmtpConfig.from_settings(settings))
+            stored = handoff.submit(enquiry())
+            assert stored["delivery"] == "failed" and expected in stored["last_error"]
+        assert inbox.received == []
+    finally:
+        controller.stop()
