@@ -40,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from bs4.element import Declaration, ProcessingInstruction
+from lxml.html import HtmlElement
 
 from ingest.records import Page, RawDocument
 
@@ -47,6 +48,77 @@ log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 20  # fewer letters than this is "no main content"
 _LANG_MIN_CHARS = 20  # below this a language guess is noise
+# libxml2 (under lxml, trafilatura and htmldate) silently drops what lies deeper than 255
+# elements; deeper wrappers are unwrapped before the page reaches it, keeping their text.
+_MAX_DEPTH = 200
+_BLOCKS = {
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "blockquote",
+    "main",
+    "article",
+    "section",
+}
+_START_TAG = re.compile(r"<[A-Za-z]")
+# trafilatura's Markdown output costs memory quadratic in the inline elements of one block
+# (20,000 <i> in a paragraph: 0.47 GB; 60,000: 3.6 GB, measured); past this many, a block's
+# inline markup is dropped and its text kept.
+_MAX_INLINE_PER_BLOCK = 200
+_INLINE = {
+    "a",
+    "abbr",
+    "b",
+    "cite",
+    "code",
+    "del",
+    "em",
+    "font",
+    "i",
+    "ins",
+    "kbd",
+    "mark",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "sup",
+    "tt",
+    "u",
+}
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """Per-document limits and trust rules of extraction (built from the settings by the caller).
+
+    ``canonical_hosts``: hosts a declared canonical URL may point to besides the document's
+    own (a crawled page's host, or its start URL's); for local files, when empty, any host.
+    ``min_language_confidence``: a detected language below this probability is not used.
+    """
+
+    max_elements: int = 200_000
+    max_text_chars: int = 2_000_000
+    canonical_hosts: tuple[str, ...] = ()
+    min_language_confidence: float = 0.8
 
 
 class ExtractionError(Exception):
@@ -57,19 +129,31 @@ class ExtractionError(Exception):
         self.reason = reason
 
 
-def extract(raw: RawDocument) -> Page:
-    """Turn one raw document into a Page; raise ExtractionError with a reason when it cannot."""
+def extract(raw: RawDocument, options: ExtractOptions | None = None) -> Page:
+    """Turn one raw document into a Page; raise ExtractionError with a reason when it cannot.
+
+    A document over one of the ``options`` budgets (elements, text length) is refused with
+    a reason starting "over budget".
+    """
+    options = options or ExtractOptions()
     if not raw.content:
         raise ExtractionError("empty")
     if raw.kind == "html":
-        return _extract_html(raw)
+        return _extract_html(raw, options)
     if raw.kind == "pdf":
-        return _extract_pdf(raw)
+        return _extract_pdf(raw, options)
     if raw.kind == "markdown":
-        return _extract_markdown(raw)
+        return _extract_markdown(raw, options)
     if raw.kind == "text":
-        return _extract_text(raw)
+        return _extract_text(raw, options)
     raise ExtractionError(f"unsupported kind {raw.kind!r}")
+
+
+def _check_text_budget(text: str, options: ExtractOptions) -> None:
+    if len(text) > options.max_text_chars:
+        raise ExtractionError(
+            f"over budget: {len(text):,} characters of text (limit {options.max_text_chars:,})"
+        )
 
 
 # --- decoding --------------------------------------------------------------------------
@@ -167,8 +251,11 @@ def _detect_and_decode(data: bytes) -> str:
     if not matches:
         return data.decode("cp1252", errors="replace")
     best = matches[0]
-    ties = [m.encoding for m in matches
-            if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.01]
+    ties = [
+        m.encoding
+        for m in matches
+        if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.01
+    ]
     for name in _WESTERN:
         if name in ties:
             return data.decode("cp1252" if name == "latin_1" else name, errors="replace")
@@ -202,11 +289,18 @@ def _language_tag(value: str | None) -> str:
     return tag if re.fullmatch(r"[a-z]{2,3}", tag) else ""
 
 
-def _choose_language(declared: str, text: str) -> str:
-    """The declared language, unless the text is long and clearly in another language."""
+def _choose_language(declared: str, text: str, options: ExtractOptions, fallback: str = "") -> str:
+    """The declared language, unless the text is long and clearly in another language.
+
+    Undeclared, a guess below ``options.min_language_confidence`` (short or mixed text gives
+    guesses such as Nigerian Pidgin for English) is not used: ``fallback`` (e.g. the page's
+    own hreflang) or '' (unknown) is.
+    """
     guess, prob = detect_language(text)
     if not declared:
-        return guess
+        if guess and prob >= options.min_language_confidence:
+            return guess
+        return fallback
     # Sites often keep a theme's default lang="en-US" over Italian text; trust a confident
     # guess on enough text over the attribute.
     if guess and guess != declared and prob > 0.98 and len(text) > 600:
@@ -218,13 +312,22 @@ def _choose_language(declared: str, text: str) -> str:
 # --- hidden text -----------------------------------------------------------------------
 
 _HIDDEN_CLASSES = {
-    "sr-only", "visually-hidden", "visuallyhidden", "screen-reader-text", "element-invisible",
-    "sr-only-focusable", "screenreader-only", "hide-text", "u-hidden-visually",
+    "sr-only",
+    "visually-hidden",
+    "visuallyhidden",
+    "screen-reader-text",
+    "element-invisible",
+    "sr-only-focusable",
+    "screenreader-only",
+    "hide-text",
+    "u-hidden-visually",
 }
 # Framework utility classes that hide on every screen size, unless a responsive class shows
 # the element again at some breakpoint (Bootstrap "d-none d-md-block", Tailwind "hidden md:block").
 _HIDING_UTILITIES = {"hidden", "d-none", "invisible", "is-hidden", "hide"}
-_RESPONSIVE_SHOW = re.compile(r"^(d-\w+-(block|flex|inline|inline-block|grid|table)|\w+:(block|flex|inline|inline-block|grid|table|visible))$")
+_RESPONSIVE_SHOW = re.compile(
+    r"^(d-\w+-(block|flex|inline|inline-block|grid|table)|\w+:(block|flex|inline|inline-block|grid|table|visible))$"
+)
 
 _LENGTH = re.compile(r"^(-?\d*\.?\d+)\s*(px|pt|em|rem|%|vw|vh|)?$")
 _SOFT_REASONS = {"opacity", "visibility", "transform"}  # also used by reveal-on-scroll effects
@@ -267,10 +370,19 @@ def parse_declarations(style: str) -> dict[str, str]:
 
 
 _NAMED_COLOURS = {
-    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "green": (0, 128, 0),
-    "blue": (0, 0, 255), "yellow": (255, 255, 0), "gray": (128, 128, 128),
-    "grey": (128, 128, 128), "silver": (192, 192, 192), "whitesmoke": (245, 245, 245),
-    "snow": (255, 250, 250), "ivory": (255, 255, 240), "ghostwhite": (248, 248, 255),
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "red": (255, 0, 0),
+    "green": (0, 128, 0),
+    "blue": (0, 0, 255),
+    "yellow": (255, 255, 0),
+    "gray": (128, 128, 128),
+    "grey": (128, 128, 128),
+    "silver": (192, 192, 192),
+    "whitesmoke": (245, 245, 245),
+    "snow": (255, 250, 250),
+    "ivory": (255, 255, 240),
+    "ghostwhite": (248, 248, 255),
 }
 
 
@@ -344,10 +456,17 @@ def hidden_reason(decls: dict[str, str]) -> str | None:
     ):
         return "clip"
     clip_path = get("clip-path", "").replace(" ", "")
-    if clip_path in ("inset(50%)", "inset(100%)", "circle(0)", "circle(0px)", "polygon(0000,00,00)"):
+    if clip_path in (
+        "inset(50%)",
+        "inset(100%)",
+        "circle(0)",
+        "circle(0px)",
+        "polygon(0000,00,00)",
+    ):
         return "clip"
     if get("position") in ("absolute", "fixed") and any(
-        _far_negative(get(side, "0")) for side in ("left", "top", "right", "margin-left", "margin-top")
+        _far_negative(get(side, "0"))
+        for side in ("left", "top", "right", "margin-left", "margin-top")
     ):
         return "off-screen"
     if _far_negative(get("text-indent", "0")):
@@ -396,7 +515,12 @@ def css_rules(css: str) -> Iterator[tuple[str, dict[str, str]]]:
     for prelude, body in _split_css_blocks(css):
         if prelude.startswith("@"):
             at = prelude.lower()
-            if at.startswith("@media") and re.fullmatch(r"@media\s*(only\s+)?(screen|all)?\s*", at) or at.startswith("@supports") or at.startswith("@layer"):
+            if (
+                at.startswith("@media")
+                and re.fullmatch(r"@media\s*(only\s+)?(screen|all)?\s*", at)
+                or at.startswith("@supports")
+                or at.startswith("@layer")
+            ):
                 yield from css_rules(body)
             continue
         decls = parse_declarations(body)
@@ -407,10 +531,29 @@ def css_rules(css: str) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 _STYLE_PROPS = {
-    "display", "visibility", "opacity", "font-size", "width", "height", "max-height",
-    "overflow", "overflow-x", "overflow-y", "clip", "clip-path", "position", "left", "top",
-    "right", "margin-left", "margin-top", "text-indent", "transform", "color",
-    "background", "background-color",
+    "display",
+    "visibility",
+    "opacity",
+    "font-size",
+    "width",
+    "height",
+    "max-height",
+    "overflow",
+    "overflow-x",
+    "overflow-y",
+    "clip",
+    "clip-path",
+    "position",
+    "left",
+    "top",
+    "right",
+    "margin-left",
+    "margin-top",
+    "text-indent",
+    "transform",
+    "color",
+    "background",
+    "background-color",
 }
 
 
@@ -558,7 +701,9 @@ def _why_hidden(tag: Tag, styles: dict[int, dict[str, str]]) -> str | None:
     return None
 
 
-def _effective_background(tag: Tag, styles: dict[int, dict[str, str]]) -> tuple[int, int, int, float]:
+def _effective_background(
+    tag: Tag, styles: dict[int, dict[str, str]]
+) -> tuple[int, int, int, float]:
     """The nearest declared background colour; white when none (the browser default)."""
     node: Tag | None = tag
     while node is not None and isinstance(node, Tag):
@@ -575,11 +720,42 @@ def _effective_background(tag: Tag, styles: dict[int, dict[str, str]]) -> tuple[
 
 # --- site chrome -----------------------------------------------------------------------
 
-_CHROME_TAGS = ["nav", "header", "footer", "aside", "form", "button", "select", "textarea",
-                "input", "label", "dialog", "iframe", "svg", "canvas", "video", "audio", "map"]
-_CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog",
-                 "alertdialog", "menu", "menubar", "toolbar", "tablist", "alert"}
-_CONSENT = re.compile(r"cookie|consent|gdpr|\bcmp\b|cmp[-_]|iubenda|cookiebot|onetrust|cc[-_]banner", re.I)
+_CHROME_TAGS = [
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "textarea",
+    "input",
+    "label",
+    "dialog",
+    "iframe",
+    "svg",
+    "canvas",
+    "video",
+    "audio",
+    "map",
+]
+_CHROME_ROLES = {
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "search",
+    "dialog",
+    "alertdialog",
+    "menu",
+    "menubar",
+    "toolbar",
+    "tablist",
+    "alert",
+}
+_CONSENT = re.compile(
+    r"cookie|consent|gdpr|\bcmp\b|cmp[-_]|iubenda|cookiebot|onetrust|cc[-_]banner", re.I
+)
 _BREADCRUMB = re.compile(r"breadcrumb|briciole", re.I)
 _SKIP_LINK = re.compile(r"^\s*(skip|jump|salta|vai)\b", re.I)
 _CONTENT_CONTAINERS = ["article", "main"]
@@ -623,10 +799,16 @@ def remove_chrome(soup: BeautifulSoup, tags: _Tags | None = None) -> None:
             continue
         if name == "form" and _has_text(tag) > total * 0.5:
             continue  # ASP.NET wraps the whole page in one <form>
-        if name == "button" and tag.find_parent(["h1", "h2", "h3", "h4", "h5", "h6", "summary", "dt"]):
+        if name == "button" and tag.find_parent(
+            ["h1", "h2", "h3", "h4", "h5", "h6", "summary", "dt"]
+        ):
             tag.unwrap()  # an accordion's question is a button inside its heading
             continue
-        if name in _CHROME_TAGS or role in _CHROME_ROLES or str(tag.get("aria-modal", "")) == "true":
+        if (
+            name in _CHROME_TAGS
+            or role in _CHROME_ROLES
+            or str(tag.get("aria-modal", "")) == "true"
+        ):
             if name in ("header",) and _has_text(tag) > total * 0.6:
                 continue  # a page built inside <header> is still a page
             tag.decompose()
@@ -639,7 +821,11 @@ def remove_chrome(soup: BeautifulSoup, tags: _Tags | None = None) -> None:
             if _BREADCRUMB.search(label):
                 tag.decompose()
                 continue
-        if name == "a" and str(tag.get("href", "")).startswith("#") and _SKIP_LINK.match(tag.get_text()):
+        if (
+            name == "a"
+            and str(tag.get("href", "")).startswith("#")
+            and _SKIP_LINK.match(tag.get_text())
+        ):
             tag.decompose()
 
 
@@ -724,7 +910,7 @@ def _trim_site_name(title: str, site_name: str, *, guess: bool = True) -> str:
         if not found:
             continue
         last = found[-1]
-        head, tail = title[: last.start()].strip(), title[last.end():].strip()
+        head, tail = title[: last.start()].strip(), title[last.end() :].strip()
         if _related(tail, site_name):
             return head
         if _related(head, site_name):
@@ -767,44 +953,132 @@ def _json_ld_types(tags: _Tags) -> tuple[set[str], str]:
 
 # Generic words for sections of a site, in English and Italian.
 _SECTION_WORDS: dict[str, set[str]] = {
-    "news": {"news", "notizie", "blog", "press", "stampa", "press-releases", "comunicati",
-             "comunicati-stampa", "articles", "articoli", "magazine", "newsroom", "novita",
-             "media", "press-room", "rassegna-stampa", "ultime-notizie"},
-    "events": {"events", "event", "eventi", "evento", "agenda", "calendar", "calendario",
-               "webinar", "webinars", "manifestazioni"},
+    "news": {
+        "news",
+        "notizie",
+        "blog",
+        "press",
+        "stampa",
+        "press-releases",
+        "comunicati",
+        "comunicati-stampa",
+        "articles",
+        "articoli",
+        "magazine",
+        "newsroom",
+        "novita",
+        "media",
+        "press-room",
+        "rassegna-stampa",
+        "ultime-notizie",
+    },
+    "events": {
+        "events",
+        "event",
+        "eventi",
+        "evento",
+        "agenda",
+        "calendar",
+        "calendario",
+        "webinar",
+        "webinars",
+        "manifestazioni",
+    },
     "faq": {"faq", "faqs", "domande-frequenti", "frequently-asked-questions", "domande"},
-    "contacts": {"contacts", "contact", "contact-us", "contatti", "contattaci", "contatto",
-                 "dove-siamo"},
-    "partner": {"partners", "partner", "companies", "aziende", "members", "membri", "imprese",
-                "tenants", "resident-partners", "soci", "directory"},
-    "about": {"about", "about-us", "chi-siamo", "who-we-are", "history", "storia", "company",
-              "la-societa", "team", "people", "persone", "mission"},
+    "contacts": {
+        "contacts",
+        "contact",
+        "contact-us",
+        "contatti",
+        "contattaci",
+        "contatto",
+        "dove-siamo",
+    },
+    "partner": {
+        "partners",
+        "partner",
+        "companies",
+        "aziende",
+        "members",
+        "membri",
+        "imprese",
+        "tenants",
+        "resident-partners",
+        "soci",
+        "directory",
+    },
+    "about": {
+        "about",
+        "about-us",
+        "chi-siamo",
+        "who-we-are",
+        "history",
+        "storia",
+        "company",
+        "la-societa",
+        "team",
+        "people",
+        "persone",
+        "mission",
+    },
     "services": {"services", "service", "servizi", "servizio"},
-    "careers": {"careers", "career", "jobs", "job", "lavora-con-noi", "lavoro", "carriere",
-                "posizioni-aperte"},
-    "visit": {"visit", "visita", "visitare", "getting-here", "how-to-reach-us",
-              "come-raggiungerci", "how-to-get-here", "directions"},
+    "careers": {
+        "careers",
+        "career",
+        "jobs",
+        "job",
+        "lavora-con-noi",
+        "lavoro",
+        "carriere",
+        "posizioni-aperte",
+    },
+    "visit": {
+        "visit",
+        "visita",
+        "visitare",
+        "getting-here",
+        "how-to-reach-us",
+        "come-raggiungerci",
+        "how-to-get-here",
+        "directions",
+    },
     "startups": {"startups", "startup", "start-up", "start-ups"},
     "campus": {"campus", "sede", "spaces", "spazi", "buildings", "edifici"},
     "cluster": {"clusters", "cluster"},
-    "partnering": {"partnering", "join-us", "join", "insediarsi", "become-a-partner",
-                   "diventa-partner"},
+    "partnering": {
+        "partnering",
+        "join-us",
+        "join",
+        "insediarsi",
+        "become-a-partner",
+        "diventa-partner",
+    },
     "networks": {"networks", "network", "reti"},
     "projects": {"projects", "progetti", "project", "progetto"},
 }
 _WORD_TO_TYPE = {word: kind for kind, words in _SECTION_WORDS.items() for word in words}
 _SCHEMA_TYPES = {
-    "NewsArticle": "news", "BlogPosting": "news", "ReportageNewsArticle": "news",
-    "Event": "events", "FAQPage": "faq", "ContactPage": "contacts", "AboutPage": "about",
+    "NewsArticle": "news",
+    "BlogPosting": "news",
+    "ReportageNewsArticle": "news",
+    "Event": "events",
+    "FAQPage": "faq",
+    "ContactPage": "contacts",
+    "AboutPage": "about",
 }
 
 
 def page_type_from_url(url: str) -> str:
     """A page type from generic section words in the URL path ('' when none)."""
     path = urlsplit(url).path if "://" in url else url
-    segments = [PurePosixPath(s).stem.lower() if "." in s else s.lower()
-                for s in path.strip("/").split("/") if s]
-    content = [s for s in segments if not re.fullmatch(r"[a-z]{2}([-_][a-z]{2})?|index|default|home", s)]
+    segments = [
+        PurePosixPath(s).stem.lower() if "." in s else s.lower()
+        for s in path.strip("/").split("/")
+        if s
+    ]
+    content = [
+        s for s in segments if not re.fullmatch(r"[a-z]{2}([-_][a-z]{2})?|index|default|home", s)
+    ]
     if not content:
         return "home"
     for segment in content:
@@ -845,9 +1119,18 @@ def iso_date(value: str) -> str:
 def _declared_date(tags: _Tags, metas: dict[str, str], ld_published: str) -> str:
     """A publication date the page states in its metadata or main <time> element."""
     for value in (
-        _meta_content(metas, "article:published_time", "og:published_time", "datePublished",
-                      "date", "dc.date", "dc.date.issued", "dcterms.date", "publish-date",
-                      "pubdate"),
+        _meta_content(
+            metas,
+            "article:published_time",
+            "og:published_time",
+            "datePublished",
+            "date",
+            "dc.date",
+            "dc.date.issued",
+            "dcterms.date",
+            "publish-date",
+            "pubdate",
+        ),
         ld_published,
     ):
         if iso_date(value):
@@ -869,13 +1152,20 @@ def _guessed_date(cleaned_html: str, url: str, *, article: bool) -> str:
     try:
         from htmldate import find_date
 
-        return find_date(cleaned_html, extensive_search=article, original_date=True,
-                         url=url if url.startswith("http") else None) or ""
+        return (
+            find_date(
+                cleaned_html,
+                extensive_search=article,
+                original_date=True,
+                url=url if url.startswith("http") else None,
+            )
+            or ""
+        )
     except Exception:  # noqa: BLE001 - htmldate guesses; a failed guess is just no date
         return ""
 
 
-def _html_metadata(tags: _Tags, raw: RawDocument) -> _Meta:
+def _html_metadata(tags: _Tags, raw: RawDocument, options: ExtractOptions) -> _Meta:
     meta = _Meta()
     from_web = raw.location.startswith(("http://", "https://"))
     base = raw.location if from_web else ""
@@ -885,7 +1175,7 @@ def _html_metadata(tags: _Tags, raw: RawDocument) -> _Meta:
     links = [t for t in tags.named("link") if t.get("href")]
     for link in links:
         if "canonical" in _rel(link) and not meta.canonical:
-            meta.canonical = _absolute(str(link["href"]), base)
+            meta.canonical = _trusted_canonical(_absolute(str(link["href"]), base), raw, options)
     base = base or meta.canonical
     for link in links:
         if link.get("hreflang") and "alternate" in _rel(link):
@@ -902,7 +1192,9 @@ def _html_metadata(tags: _Tags, raw: RawDocument) -> _Meta:
     og_title = _meta_content(metas, "og:title", "twitter:title")
     if og_title:
         meta.title = _trim_site_name(og_title, site_name, guess=False)
-    elif h1_text and re.match(re.escape(h1_text) + r"(\s*$|" + _ANY_SEPARATOR + ")", raw_title, re.I):
+    elif h1_text and re.match(
+        re.escape(h1_text) + r"(\s*$|" + _ANY_SEPARATOR + ")", raw_title, re.I
+    ):
         meta.title = h1_text  # "<h1> - Site name": the <h1> shows where the suffix starts
     elif trimmed and trimmed.lower() != site_name.lower():
         meta.title = trimmed
@@ -910,9 +1202,9 @@ def _html_metadata(tags: _Tags, raw: RawDocument) -> _Meta:
         meta.title = h1_text or trimmed or raw_title
     meta.description = _meta_content(metas, "description", "og:description", "twitter:description")
     html_tag = tags.first("html")
-    meta.language = _language_tag(str(html_tag.get("lang") or html_tag.get("xml:lang") or "")
-                                  if html_tag else "") or _language_tag(
-        _meta_content(metas, "content-language", "language", "dc.language"))
+    meta.language = _language_tag(
+        str(html_tag.get("lang") or html_tag.get("xml:lang") or "") if html_tag else ""
+    ) or _language_tag(_meta_content(metas, "content-language", "language", "dc.language"))
     ld_types, ld_published = _json_ld_types(tags)
     meta.page_type = _page_type(
         metas, meta.canonical or (raw.location if from_web else raw.fallback_id), ld_types
@@ -937,11 +1229,38 @@ def _trafilatura_config():  # type: ignore[no-untyped-def]
     return config
 
 
+def _strip_heavy_inline(tree: HtmlElement) -> None:
+    """Drop the inline markup (keeping the text) of blocks that hold too much of it."""
+    from lxml import etree
+
+    counts: dict[HtmlElement, int] = {}
+    for element in tree.iter(*_INLINE):
+        block = element.getparent()
+        while block is not None and block.tag in _INLINE:
+            block = block.getparent()
+        if block is not None:
+            counts[block] = counts.get(block, 0) + 1
+    for block, count in counts.items():
+        if count > _MAX_INLINE_PER_BLOCK:
+            etree.strip_tags(block, *_INLINE)
+            # strip_tags leaves one text node per removed tag, and lxml joins them on every
+            # read of .text (trafilatura reads often: quadratic); set once, they are one.
+            for element in block.iter():
+                element.text = element.text
+                if element is not block:
+                    element.tail = element.tail
+
+
 def _trafilatura(html: str, url: str | None, *, recall: bool) -> str:
     import trafilatura
+    from trafilatura.utils import load_html
 
+    tree = load_html(html)
+    if tree is None:
+        return ""
+    _strip_heavy_inline(tree)
     text = trafilatura.extract(
-        html,
+        tree,
         url=url,
         output_format="markdown",
         include_tables=True,
@@ -1004,27 +1323,56 @@ def _main_markdown(soup: BeautifulSoup, tags: _Tags, url: str | None) -> tuple[s
         for child in list(body.contents):
             main.append(child.extract())
         body.append(main)
+    _flatten_deep(tags)
     # Recall mode: precision mode drops lists and short pages' only paragraphs; the chrome
     # it guards against is already gone.
     cleaned = str(soup)
     return tidy_markdown(_trafilatura(cleaned, url, recall=True)), cleaned
 
 
-def _extract_html(raw: RawDocument) -> Page:
+def _flatten_deep(tags: _Tags) -> None:
+    """Unwrap elements nested deeper than libxml2 reads, so their text is kept.
+
+    Depth is counted over the elements that stay: a block (paragraph, heading, list, table)
+    is kept while it fits, wrappers beyond the limit give way to their content.
+    """
+    depth: dict[int, int] = {}
+    deep: list[Tag] = []
+    for tag in tags.live():
+        parent = tag.parent
+        level = depth.get(id(parent), 0) if parent is not None else 0
+        keep = level < _MAX_DEPTH or (tag.name in _BLOCKS and level < _MAX_DEPTH + 40)
+        depth[id(tag)] = level + 1 if keep else level
+        if not keep:
+            deep.append(tag)
+    for tag in reversed(deep):
+        tag.unwrap()
+
+
+def _extract_html(raw: RawDocument, options: ExtractOptions) -> Page:
     html = decode_text(raw.content, raw.charset, sniff_meta=True)
     if "\ufffd" in html[:2000] and html.count("\ufffd") > len(html) // 10:
         raise ExtractionError("not text (undecodable bytes)")
+    # Counted on the text, before any tree is built: the tree is what costs memory.
+    elements = sum(1 for _ in _START_TAG.finditer(html))
+    if elements > options.max_elements:
+        raise ExtractionError(
+            f"over budget: {elements:,} HTML elements (limit {options.max_elements:,})"
+        )
     soup = BeautifulSoup(html, "lxml")
     tags = _Tags(soup)
-    meta = _html_metadata(tags, raw)
+    meta = _html_metadata(tags, raw, options)
     remove_hidden(soup, tags)
     from_web = raw.location.startswith(("http://", "https://"))
     url = meta.canonical or (raw.location if from_web else None)
     text, cleaned = _main_markdown(soup, tags, url)
     if _letters(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no main content")
-    date = meta.date or _guessed_date(cleaned, url or "", article=meta.page_type == "news") or (
-        iso_date(raw.last_modified or "") if from_web else ""
+    _check_text_budget(text, options)
+    date = (
+        meta.date
+        or _guessed_date(cleaned, url or "", article=meta.page_type == "news")
+        or (iso_date(raw.last_modified or "") if from_web else "")
     )
     title = meta.title or _first_line(text)
     return Page(
@@ -1032,7 +1380,9 @@ def _extract_html(raw: RawDocument) -> Page:
         url=meta.canonical or _reader_url(raw),
         title=title,
         text=text,
-        language=_choose_language(meta.language, text),
+        language=_choose_language(
+            meta.language, text, options, _own_hreflang(meta.alternates, url or "")
+        ),
         description=meta.description,
         page_type=meta.page_type,
         date=date,
@@ -1044,6 +1394,39 @@ def _reader_url(raw: RawDocument) -> str:
     """Where a reader opens a page without a canonical URL: the fetched URL, or the path
     under the source root for files (an absolute path would leak the machine's layout)."""
     return raw.location if raw.location.startswith(("http://", "https://")) else raw.fallback_id
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _trusted_canonical(canonical: str, raw: RawDocument, options: ExtractOptions) -> str:
+    """``canonical`` when the document may claim it, else '' (it keeps its own identity).
+
+    A page may only name a canonical URL on its own host, its source's host, or one of
+    ``options.canonical_hosts``: otherwise any page could take over another site's identity.
+    Local files have no host of their own, so without a configured list any host is taken.
+    """
+    if not canonical:
+        return ""
+    allowed = {_host(h if "://" in h else f"//{h}") for h in options.canonical_hosts}
+    for own in (raw.location, raw.origin):
+        if own.startswith(("http://", "https://")):
+            allowed.add(_host(own))
+    if not allowed or _host(canonical) in allowed:
+        return canonical
+    log.info("ignored canonical %s of %s: not on the source's host", canonical, raw.location)
+    return ""
+
+
+def _own_hreflang(alternates: dict[str, str], url: str) -> str:
+    """The language a page declares for itself among its hreflang alternates ('' if none)."""
+    for lang, href in alternates.items():
+        tag = _language_tag(lang)
+        if url and tag and href.rstrip("/") == url.rstrip("/"):
+            return tag
+    return ""
 
 
 # --- Markdown, text, PDF ---------------------------------------------------------------
@@ -1075,7 +1458,7 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
         key, sep, value = line.partition(":")
         if sep and re.fullmatch(r"[A-Za-z_][\w-]*", key.strip()):
             fields[key.strip().lower()] = value.strip().strip("\"'")
-    return fields, text[match.end():]
+    return fields, text[match.end() :]
 
 
 def _setext_to_atx(text: str) -> str:
@@ -1086,9 +1469,12 @@ def _setext_to_atx(text: str) -> str:
     while i < len(lines):
         line = lines[i]
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if line.strip() and not line.lstrip().startswith(("#", "-", "*", "|", ">")) and re.fullmatch(
-            r"\s*(=+|-+)\s*", nxt
-        ) and len(nxt.strip()) >= 3:
+        if (
+            line.strip()
+            and not line.lstrip().startswith(("#", "-", "*", "|", ">"))
+            and re.fullmatch(r"\s*(=+|-+)\s*", nxt)
+            and len(nxt.strip()) >= 3
+        ):
             out.append(("# " if nxt.strip()[0] == "=" else "## ") + line.strip())
             i += 2
             continue
@@ -1097,12 +1483,20 @@ def _setext_to_atx(text: str) -> str:
     return "\n".join(out)
 
 
-def _page_from_text(raw: RawDocument, text: str, title: str, fields: dict[str, str]) -> Page:
+def _page_from_text(
+    raw: RawDocument, text: str, title: str, fields: dict[str, str], options: ExtractOptions
+) -> Page:
+    _check_text_budget(text, options)
     text = tidy_markdown(text)
     if _letters(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no text")
-    canonical = _absolute(fields.get("canonical_url") or fields.get("canonical")
-                          or fields.get("url", ""), "")
+    canonical = _trusted_canonical(
+        _absolute(
+            fields.get("canonical_url") or fields.get("canonical") or fields.get("url", ""), ""
+        ),
+        raw,
+        options,
+    )
     declared = _language_tag(fields.get("lang") or fields.get("language"))
     location = canonical or raw.fallback_id
     return Page(
@@ -1110,7 +1504,7 @@ def _page_from_text(raw: RawDocument, text: str, title: str, fields: dict[str, s
         url=canonical or _reader_url(raw),
         title=title,
         text=text,
-        language=declared or detect_language(text)[0],
+        language=declared or _choose_language("", text, options),
         description=fields.get("description", ""),
         page_type=(fields.get("page_type") or fields.get("type") or "").lower()
         or _doc_type(location),
@@ -1123,24 +1517,29 @@ def _doc_type(location: str) -> str:
     return "" if kind == "home" else kind
 
 
-def _extract_markdown(raw: RawDocument) -> Page:
+def _extract_markdown(raw: RawDocument, options: ExtractOptions) -> Page:
     text = decode_text(raw.content, raw.charset)
+    _check_text_budget(text, options)
     fields, body = _front_matter(text)
     body = re.sub(r"<!--.*?-->", "", body, flags=re.S)  # comments are hidden text
     body = _setext_to_atx(body)
     heading = re.search(r"^#\s+(.+?)\s*#*\s*$", body, flags=re.M)
-    title = fields.get("title") or (" ".join(heading.group(1).split()) if heading else "") \
+    title = (
+        fields.get("title")
+        or (" ".join(heading.group(1).split()) if heading else "")
         or _title_from_name(raw.location)
-    return _page_from_text(raw, body, title, fields)
+    )
+    return _page_from_text(raw, body, title, fields, options)
 
 
-def _extract_text(raw: RawDocument) -> Page:
+def _extract_text(raw: RawDocument, options: ExtractOptions) -> Page:
     text = decode_text(raw.content, raw.charset)
+    _check_text_budget(text, options)
     title = _first_line(text) or _title_from_name(raw.location)
-    return _page_from_text(raw, _setext_to_atx(text), title, {})
+    return _page_from_text(raw, _setext_to_atx(text), title, {}, options)
 
 
-def _extract_pdf(raw: RawDocument) -> Page:
+def _extract_pdf(raw: RawDocument, options: ExtractOptions) -> Page:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
@@ -1157,12 +1556,24 @@ def _extract_pdf(raw: RawDocument) -> Page:
         raise
     except (FileNotDecryptedError, DependencyError) as exc:
         raise ExtractionError(f"encrypted PDF ({exc})") from exc
-    except (PdfReadError, ValueError, TypeError, KeyError, AttributeError, OSError,
-            RecursionError, AssertionError, IndexError) as exc:
+    except (
+        PdfReadError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OSError,
+        RecursionError,
+        AssertionError,
+        IndexError,
+    ) as exc:
         raise ExtractionError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if _letters(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no text in PDF (scanned images?)")
-    title = meta_title if _letters(meta_title) >= 3 else _first_line(text) or _title_from_name(raw.location)
-    return _page_from_text(raw, text, title, {})
-
+    title = (
+        meta_title
+        if _letters(meta_title) >= 3
+        else _first_line(text) or _title_from_name(raw.location)
+    )
+    return _page_from_text(raw, text, title, {}, options)
