@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         0.8, ge=0, le=1, description="A detected language less probable than this is not used "
         "(the declared or hreflang language, else unknown)."
     )
+    page_type_words: dict[str, str] = Field(
+        default_factory=dict, description="URL path words that name a page type, as JSON "
+        "(e.g. {\"bandi\": \"news\"}), added to ingest/page_types.json."
+    )
     crawl_max_pages: int = Field(500, ge=1, description="Pages fetched per crawl at most.")
     crawl_max_depth: int = Field(6, ge=0, description="Link depth from the start URL.")
     crawl_delay: float = Field(

@@ -31,11 +31,11 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
@@ -113,12 +113,14 @@ class ExtractOptions:
     ``canonical_hosts``: hosts a declared canonical URL may point to besides the document's
     own (a crawled page's host, or its start URL's); for local files, when empty, any host.
     ``min_language_confidence``: a detected language below this probability is not used.
+    ``page_type_words``: URL path words that name a page type, beyond ingest/page_types.json.
     """
 
     max_elements: int = 200_000
     max_text_chars: int = 2_000_000
     canonical_hosts: tuple[str, ...] = ()
     min_language_confidence: float = 0.8
+    page_type_words: tuple[tuple[str, str], ...] = ()  # (URL word, page type) pairs
 
 
 class ExtractionError(Exception):
@@ -951,110 +953,13 @@ def _json_ld_types(tags: _Tags) -> tuple[set[str], str]:
     return types, published
 
 
-# Generic words for sections of a site, in English and Italian.
-_SECTION_WORDS: dict[str, set[str]] = {
-    "news": {
-        "news",
-        "notizie",
-        "blog",
-        "press",
-        "stampa",
-        "press-releases",
-        "comunicati",
-        "comunicati-stampa",
-        "articles",
-        "articoli",
-        "magazine",
-        "newsroom",
-        "novita",
-        "media",
-        "press-room",
-        "rassegna-stampa",
-        "ultime-notizie",
-    },
-    "events": {
-        "events",
-        "event",
-        "eventi",
-        "evento",
-        "agenda",
-        "calendar",
-        "calendario",
-        "webinar",
-        "webinars",
-        "manifestazioni",
-    },
-    "faq": {"faq", "faqs", "domande-frequenti", "frequently-asked-questions", "domande"},
-    "contacts": {
-        "contacts",
-        "contact",
-        "contact-us",
-        "contatti",
-        "contattaci",
-        "contatto",
-        "dove-siamo",
-    },
-    "partner": {
-        "partners",
-        "partner",
-        "companies",
-        "aziende",
-        "members",
-        "membri",
-        "imprese",
-        "tenants",
-        "resident-partners",
-        "soci",
-        "directory",
-    },
-    "about": {
-        "about",
-        "about-us",
-        "chi-siamo",
-        "who-we-are",
-        "history",
-        "storia",
-        "company",
-        "la-societa",
-        "team",
-        "people",
-        "persone",
-        "mission",
-    },
-    "services": {"services", "service", "servizi", "servizio"},
-    "careers": {
-        "careers",
-        "career",
-        "jobs",
-        "job",
-        "lavora-con-noi",
-        "lavoro",
-        "carriere",
-        "posizioni-aperte",
-    },
-    "visit": {
-        "visit",
-        "visita",
-        "visitare",
-        "getting-here",
-        "how-to-reach-us",
-        "come-raggiungerci",
-        "how-to-get-here",
-        "directions",
-    },
-    "startups": {"startups", "startup", "start-up", "start-ups"},
-    "campus": {"campus", "sede", "spaces", "spazi", "buildings", "edifici"},
-    "cluster": {"clusters", "cluster"},
-    "partnering": {
-        "partnering",
-        "join-us",
-        "join",
-        "insediarsi",
-        "become-a-partner",
-        "diventa-partner",
-    },
-    "networks": {"networks", "network", "reti"},
-    "projects": {"projects", "progetti", "project", "progetto"},
+# Generic words for sections of a site, by page type: data, extended by a setting.
+_SECTION_WORDS: dict[str, list[str]] = {
+    kind: words
+    for kind, words in json.loads(
+        (Path(__file__).with_name("page_types.json")).read_text(encoding="utf-8")
+    ).items()
+    if not kind.startswith("_")
 }
 _WORD_TO_TYPE = {word: kind for kind, words in _SECTION_WORDS.items() for word in words}
 _SCHEMA_TYPES = {
@@ -1068,8 +973,12 @@ _SCHEMA_TYPES = {
 }
 
 
-def page_type_from_url(url: str) -> str:
-    """A page type from generic section words in the URL path ('' when none)."""
+def page_type_from_url(url: str, extra: Mapping[str, str] | None = None) -> str:
+    """A page type from generic section words in the URL path ('' when none).
+
+    ``extra`` (word -> type) adds to or overrides the words of ingest/page_types.json.
+    """
+    words = {**_WORD_TO_TYPE, **extra} if extra else _WORD_TO_TYPE
     path = urlsplit(url).path if "://" in url else url
     segments = [
         PurePosixPath(s).stem.lower() if "." in s else s.lower()
@@ -1082,19 +991,21 @@ def page_type_from_url(url: str) -> str:
     if not content:
         return "home"
     for segment in content:
-        if segment in _WORD_TO_TYPE:
-            return _WORD_TO_TYPE[segment]
+        if segment in words:
+            return words[segment]
     return ""
 
 
-def _page_type(metas: dict[str, str], url: str, ld_types: set[str]) -> str:
+def _page_type(
+    metas: dict[str, str], url: str, ld_types: set[str], extra: Mapping[str, str]
+) -> str:
     declared = _meta_content(metas, "page-type", "page_type", "pagetype")
     if declared:
         return declared.lower()
     for schema, kind in _SCHEMA_TYPES.items():
         if schema in ld_types:
             return kind
-    from_url = page_type_from_url(url) if url else ""
+    from_url = page_type_from_url(url, extra) if url else ""
     if from_url:
         return from_url
     if _meta_content(metas, "og:type").lower() == "article" or "Article" in ld_types:
@@ -1207,7 +1118,10 @@ def _html_metadata(tags: _Tags, raw: RawDocument, options: ExtractOptions) -> _M
     ) or _language_tag(_meta_content(metas, "content-language", "language", "dc.language"))
     ld_types, ld_published = _json_ld_types(tags)
     meta.page_type = _page_type(
-        metas, meta.canonical or (raw.location if from_web else raw.fallback_id), ld_types
+        metas,
+        meta.canonical or (raw.location if from_web else raw.fallback_id),
+        ld_types,
+        dict(options.page_type_words),
     )
     meta.date = _declared_date(tags, metas, ld_published)
     return meta
@@ -1507,13 +1421,13 @@ def _page_from_text(
         language=declared or _choose_language("", text, options),
         description=fields.get("description", ""),
         page_type=(fields.get("page_type") or fields.get("type") or "").lower()
-        or _doc_type(location),
+        or _doc_type(location, dict(options.page_type_words)),
         date=iso_date(fields.get("date", "")),
     )
 
 
-def _doc_type(location: str) -> str:
-    kind = page_type_from_url(location)
+def _doc_type(location: str, extra: Mapping[str, str]) -> str:
+    kind = page_type_from_url(location, extra)
     return "" if kind == "home" else kind
 
 

@@ -214,6 +214,7 @@ def extract_options(settings: Settings) -> ExtractOptions:
         max_text_chars=settings.extract_max_text_chars,
         canonical_hosts=tuple(settings.canonical_hosts),
         min_language_confidence=settings.language_min_confidence,
+        page_type_words=tuple(sorted(settings.page_type_words.items())),
     )
 
 
@@ -246,7 +247,7 @@ def pipeline_fingerprint(settings: Settings) -> str:
     options = extract_options(settings)
     shape = (
         f"{PIPELINE_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}:"
-        f"{options.canonical_hosts}:{options.min_language_confidence}"
+        f"{options.canonical_hosts}:{options.min_language_confidence}:{options.page_type_words}"
     )
     return hashlib.sha256(shape.encode()).hexdigest()
 

@@ -9,7 +9,13 @@ import pytest
 from pypdf import PdfWriter
 
 from ingest.chunk import chunk_page
-from ingest.extract import ExtractionError, ExtractOptions, detect_language, extract
+from ingest.extract import (
+    ExtractionError,
+    ExtractOptions,
+    detect_language,
+    extract,
+    page_type_from_url,
+)
 from ingest.records import RawDocument
 from ingest.worker import WorkerLimits, extract_and_chunk
 
@@ -213,3 +219,20 @@ def test_confident_guess_is_used() -> None:
     )
     document = raw(text.encode(), "text", location="/site/i.txt", fallback_id="i.txt")
     assert extract(document).language == "it"
+
+
+# --- page types as data, extended by a setting --------------------------------------------
+
+
+def test_page_type_words_come_from_data_and_a_setting_extends_them() -> None:
+    html = page_html(f"<p>{SENTENCE}</p>")
+    document = raw(
+        html,
+        location="https://park.example/it/bandi/2026-call",
+        origin="https://park.example/",
+        fallback_id="https://park.example/it/bandi/x",
+    )
+    assert extract(document).page_type == ""
+    extended = ExtractOptions(page_type_words=(("bandi", "news"),))
+    assert extract(document, extended).page_type == "news"
+    assert page_type_from_url("https://park.example/en/faq") == "faq"  # from page_types.json
