@@ -43,7 +43,7 @@ class WorkerLimits:
     """Per-document budgets of the worker process, and how to chunk what it extracts."""
 
     cpu_seconds: float = 30.0
-    memory_mb: int = 1024  # resident memory of the worker process
+    memory_mb: int = 768  # resident memory of the worker process (KMR_EXTRACT_MEMORY_MB)
     max_chunks: int = 2000
     chunk_size: int = 1000
     chunk_overlap: int = 150

@@ -34,7 +34,8 @@ def inputs() -> dict[str, bytes]:
         "inline-100k.html": _html("<p>" + "<i>a</i> " * 100_000 + "</p>"),
         "inline-1m-8mb.html": _html("<p>" + "<i>a</i>" * 1_000_000 + "</p>"),
         "one-line-5mb.txt": ("word " * 1_000_000).encode(),
-        "one-word.html": _html("<p>" + "Kilometro " * 900_000 + "</p>"),
+        "one-word-2mb.html": _html("<p>" + "Kilometro " * 190_000 + "</p>"),
+        "one-word-9mb.html": _html("<p>" + "Kilometro " * 900_000 + "</p>"),
         "css-800x40k.html": _html(paragraphs, f"<style>{css}</style>"),
     }
 
