@@ -111,7 +111,7 @@ def chunk_page(page: Page, size: int = 1000, overlap: int = 150) -> list[Chunk]:
     A chunk whose text repeats an earlier one of the same page is stored once: a page of one
     repeated word would otherwise give thousands of identical chunks.
     """
-    chunks = []
+    chunks: list[Chunk] = []
     texts: set[str] = set()
     for section in _pack(_sections(page), size, overlap):
         heading = " > ".join(section.path)
