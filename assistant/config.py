@@ -92,6 +92,38 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(
         10_000_000, ge=1024, description="Files or responses larger than this are skipped."
     )
+    extract_max_elements: int = Field(
+        200_000, ge=100, description="HTML pages with more elements than this are skipped "
+        "(per-document budget)."
+    )
+    extract_max_text_chars: int = Field(
+        2_000_000, ge=1000, description="Documents whose text is longer than this are skipped "
+        "(per-document budget)."
+    )
+    extract_max_chunks: int = Field(
+        2000, ge=1, description="Documents that give more chunks than this are skipped "
+        "(per-document budget)."
+    )
+    extract_cpu_seconds: float = Field(
+        30.0, gt=0, description="CPU seconds the extraction worker may spend on one document "
+        "before it is stopped and the document skipped."
+    )
+    extract_memory_mb: int = Field(
+        768, ge=128, description="Resident memory (MB) the extraction worker may reach on one "
+        "document before it is stopped and the document skipped."
+    )
+    canonical_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts a page's canonical URL may point to besides "
+        "its own site (comma-separated); for local files, when empty, any host."
+    )
+    language_min_confidence: float = Field(
+        0.8, ge=0, le=1, description="A detected language less probable than this is not used "
+        "(the declared or hreflang language, else unknown)."
+    )
+    page_type_words: dict[str, str] = Field(
+        default_factory=dict, description="URL path words that name a page type, as JSON "
+        "(e.g. {\"bandi\": \"news\"}), added to ingest/page_types.json."
+    )
     crawl_max_pages: int = Field(500, ge=1, description="Pages fetched per crawl at most.")
     crawl_max_depth: int = Field(6, ge=0, description="Link depth from the start URL.")
     crawl_delay: float = Field(
@@ -193,7 +225,7 @@ class Settings(BaseSettings):
                                 "abandoned (the enquiry stays stored for a retry).")
     log_level: str = Field("INFO", description="Logging level.")
 
-    @field_validator("sources", "cors_origins", mode="before")
+    @field_validator("sources", "cors_origins", "canonical_hosts", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)

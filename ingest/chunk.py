@@ -43,7 +43,9 @@ def _same(a: str, b: str) -> bool:
 
 
 def _sections(page: Page) -> list[_Section]:
-    splitter = ExperimentalMarkdownSyntaxTextSplitter(headers_to_split_on=_HEADERS, strip_headers=False)
+    splitter = ExperimentalMarkdownSyntaxTextSplitter(
+        headers_to_split_on=_HEADERS, strip_headers=False
+    )
     sections = []
     for doc in splitter.split_text(page.text):
         body = doc.page_content.strip()
@@ -73,7 +75,9 @@ def _pack(sections: list[_Section], size: int, overlap: int) -> list[_Section]:
             if current:
                 packed.append(current)
                 current = None
-            packed.extend(_Section(section.path, piece) for piece in splitter.split_text(section.body))
+            packed.extend(
+                _Section(section.path, piece) for piece in splitter.split_text(section.body)
+            )
             continue
         if current and len(current.body) + 2 + len(section.body) <= size:
             current.body = f"{current.body}\n\n{section.body}"
@@ -102,13 +106,22 @@ def chunk_id(text: str, metadata: dict[str, str | int | float | bool]) -> str:
 
 
 def chunk_page(page: Page, size: int = 1000, overlap: int = 150) -> list[Chunk]:
-    """Chunks of a page, each prefixed with its title and heading path."""
-    chunks = []
-    for index, section in enumerate(_pack(_sections(page), size, overlap)):
+    """Chunks of a page, each prefixed with its title and heading path.
+
+    A chunk whose text repeats an earlier one of the same page is stored once: a page of one
+    repeated word would otherwise give thousands of identical chunks.
+    """
+    chunks: list[Chunk] = []
+    texts: set[str] = set()
+    for section in _pack(_sections(page), size, overlap):
         heading = " > ".join(section.path)
         body = _without_leading_heading(section.body, section.path)
         prefix = f"{page.title}\n{heading}\n\n" if heading else f"{page.title}\n\n"
         text = prefix + body
+        if text in texts:
+            continue
+        texts.add(text)
+        index = len(chunks)
         metadata: dict[str, str | int | float | bool] = {
             "source": page.source_id,
             "url": page.url,

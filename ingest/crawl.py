@@ -132,8 +132,13 @@ class _Fetched:
 class _Crawler:
     """State of one crawl: client, robots rules, pacing, frontier."""
 
-    def __init__(self, start_url: str, settings: Settings, known: Mapping[str, Validators],
-                 client: httpx.Client) -> None:
+    def __init__(
+        self,
+        start_url: str,
+        settings: Settings,
+        known: Mapping[str, Validators],
+        client: httpx.Client,
+    ) -> None:
         self.settings = settings
         self.origin = start_url
         self.start = normalize_url(start_url)
@@ -179,7 +184,9 @@ class _Crawler:
                 continue
             except httpx.TransportError as exc:
                 if last:
-                    raise _Skip(self._fail(url, f"connection failed: {type(exc).__name__}")) from exc
+                    raise _Skip(
+                        self._fail(url, f"connection failed: {type(exc).__name__}")
+                    ) from exc
                 self._backoff(attempt, None, url, type(exc).__name__)
                 continue
             if (response.status_code >= 500 or response.status_code == 429) and not last:
@@ -197,8 +204,9 @@ class _Crawler:
         log.info("retrying %s in %.1fs (%s)", url, pause, why)
         time.sleep(pause)
 
-    def fetch(self, url: str, *, validators: Validators | None = None,
-              accept_xml: bool = False) -> _Fetched:
+    def fetch(
+        self, url: str, *, validators: Validators | None = None, accept_xml: bool = False
+    ) -> _Fetched:
         """GET a same-site URL, following redirects by hand (robots and loops checked)."""
         headers: dict[str, str] = {}
         if validators is not None:
@@ -215,14 +223,18 @@ class _Crawler:
                 if response.status_code in REDIRECT_CODES:
                     target = response.headers.get("location", "")
                     if not target:
-                        raise _Skip(self._fail(url, f"HTTP {response.status_code} without Location"))
+                        raise _Skip(
+                            self._fail(url, f"HTTP {response.status_code} without Location")
+                        )
                     nxt = normalize_url(urljoin(current, target))
                     if nxt in chain:
                         raise _Skip(self._fail(url, "redirect loop: " + " -> ".join(chain + [nxt])))
                     if not self.same_site(nxt):
                         raise _Skip(self._fail(url, f"redirects off-site to {nxt}"))
                     if not self.allowed(nxt):
-                        raise _Skip(self._fail(url, f"redirects to {nxt}, disallowed by robots.txt"))
+                        raise _Skip(
+                            self._fail(url, f"redirects to {nxt}, disallowed by robots.txt")
+                        )
                     chain.append(nxt)
                     current = nxt
                     continue
@@ -231,7 +243,9 @@ class _Crawler:
                 response.close()
         raise _Skip(self._fail(url, f"too many redirects (more than {MAX_REDIRECTS})"))
 
-    def _read(self, url: str, final: str, response: httpx.Response, *, accept_xml: bool) -> _Fetched:
+    def _read(
+        self, url: str, final: str, response: httpx.Response, *, accept_xml: bool
+    ) -> _Fetched:
         status = response.status_code
         if status == 304:
             raise _Skip(NotModified(location=url, origin=self.origin))
@@ -251,7 +265,10 @@ class _Crawler:
             kind = "html"
         elif mime in PDF_TYPES:
             kind = "pdf"
-        elif accept_xml and (mime.endswith("xml") or mime in ("application/gzip", "application/x-gzip", "text/plain", "")):
+        elif accept_xml and (
+            mime.endswith("xml")
+            or mime in ("application/gzip", "application/x-gzip", "text/plain", "")
+        ):
             kind = "xml"
         elif not mime:
             kind = "unknown"  # decided from the first bytes below
@@ -273,7 +290,9 @@ class _Crawler:
         except httpx.TimeoutException as exc:
             raise _Skip(self._fail(url, "timed out while reading the body")) from exc
         except httpx.TransportError as exc:
-            raise _Skip(self._fail(url, f"connection broke while reading: {type(exc).__name__}")) from exc
+            raise _Skip(
+                self._fail(url, f"connection broke while reading: {type(exc).__name__}")
+            ) from exc
         content = bytes(body)
         if kind == "unknown":
             head = content[:1024].lstrip().lower()
@@ -359,10 +378,14 @@ def _parse_sitemap(content: bytes) -> tuple[list[str], list[str]]:
         lines = content.decode("utf-8", errors="replace").split()
         return [], [line for line in lines if line.startswith(("http://", "https://"))]
     locs = [(el.getparent(), (el.text or "").strip()) for el in root.iter("{*}loc")]
-    children = [url for parent, url in locs if parent is not None
-                and etree.QName(parent).localname == "sitemap"]
-    pages = [url for parent, url in locs if parent is not None
-             and etree.QName(parent).localname == "url"]
+    children = [
+        url
+        for parent, url in locs
+        if parent is not None and etree.QName(parent).localname == "sitemap"
+    ]
+    pages = [
+        url for parent, url in locs if parent is not None and etree.QName(parent).localname == "url"
+    ]
     return children, pages
 
 
@@ -372,13 +395,17 @@ def _links(content: bytes, base_url: str) -> tuple[list[str], bool, bool]:
         doc = lxml_html.fromstring(content)
     except (etree.ParserError, ValueError):
         return [], False, False
-    robots = " ".join(doc.xpath("//meta[translate(@name,'ROBOTS','robots')='robots']/@content")).lower()
+    robots = " ".join(
+        doc.xpath("//meta[translate(@name,'ROBOTS','robots')='robots']/@content")
+    ).lower()
     noindex = "noindex" in robots or "none" in robots.split(",")
     nofollow = "nofollow" in robots or "none" in robots.split(",")
     base = doc.xpath("//base/@href")
     base_url = urljoin(base_url, base[0]) if base else base_url
     links = []
-    for element in doc.xpath("//a[@href] | //area[@href] | //link[@rel='alternate'][@hreflang][@href]"):
+    for element in doc.xpath(
+        "//a[@href] | //area[@href] | //link[@rel='alternate'][@hreflang][@href]"
+    ):
         if "nofollow" in (element.get("rel") or "").lower():
             continue
         href = (element.get("href") or "").strip()
@@ -387,8 +414,13 @@ def _links(content: bytes, base_url: str) -> tuple[list[str], bool, bool]:
     return links, noindex, nofollow
 
 
-def crawl(start_url: str, settings: Settings, known: Mapping[str, Validators] | None = None,
-          *, client: httpx.Client | None = None) -> Iterator[SourceEvent]:
+def crawl(
+    start_url: str,
+    settings: Settings,
+    known: Mapping[str, Validators] | None = None,
+    *,
+    client: httpx.Client | None = None,
+) -> Iterator[SourceEvent]:
     """Crawl one site from ``start_url``, yielding one event per URL as it goes.
 
     ``known`` maps URLs fetched before (RawDocument.location) to their validators: each is

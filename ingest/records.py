@@ -84,3 +84,28 @@ class Chunk:
     id: str  # stable: same content from the same source gives the same id
     text: str
     metadata: dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """Per-document limits and trust rules of extraction (built from the settings by the caller).
+
+    ``canonical_hosts``: hosts a declared canonical URL may point to besides the document's
+    own (a crawled page's host, or its start URL's); for local files, when empty, any host.
+    ``min_language_confidence``: a detected language below this probability is not used.
+    ``page_type_words``: URL path words that name a page type, beyond ingest/page_types.json.
+    """
+
+    max_elements: int = 200_000
+    max_text_chars: int = 2_000_000
+    canonical_hosts: tuple[str, ...] = ()
+    min_language_confidence: float = 0.8
+    page_type_words: tuple[tuple[str, str], ...] = ()  # (URL word, page type) pairs
+
+
+class ExtractionError(Exception):
+    """The document gives no usable text; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

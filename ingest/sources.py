@@ -44,8 +44,9 @@ def is_url(source: str) -> bool:
     return source.lower().startswith(("http://", "https://"))
 
 
-def iter_source(source: str, settings: Settings, known: Mapping[str, Validators] | None = None
-                ) -> Iterator[SourceEvent]:
+def iter_source(
+    source: str, settings: Settings, known: Mapping[str, Validators] | None = None
+) -> Iterator[SourceEvent]:
     """Events for one configured source: a website URL is crawled, a path is read.
 
     ``known`` (URL -> validators from the last sync) only matters for websites.
@@ -55,8 +56,19 @@ def iter_source(source: str, settings: Settings, known: Mapping[str, Validators]
 
         yield from crawl(source, settings, known or {})
     else:
-        path = source[len("file://"):] if source.startswith("file://") else source
+        path = source[len("file://") :] if source.startswith("file://") else source
         yield from iter_local(Path(path), settings, origin=source)
+
+
+def printable(location: str | Path) -> str:
+    """A location safe to log, store and print: bytes of a file name that are not valid
+    UTF-8 (kept by Python as lone surrogates) are shown as ``\\xff`` escapes."""
+    text = str(location)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+    return text
 
 
 def _os_reason(exc: OSError, what: str = "cannot open") -> str:
@@ -66,12 +78,14 @@ def _os_reason(exc: OSError, what: str = "cannot open") -> str:
 
 
 def _skip(location: Path | str, reason: str, origin: str) -> Failure:
+    location = printable(location)
     log.info("skipped %s: %s", location, reason)
-    return Failure(location=str(location), reason=reason, origin=origin)
+    return Failure(location=location, reason=reason, origin=origin)
 
 
-def iter_local(root: Path, settings: Settings, *, origin: str | None = None
-               ) -> Iterator[SourceEvent]:
+def iter_local(
+    root: Path, settings: Settings, *, origin: str | None = None
+) -> Iterator[SourceEvent]:
     """Raw documents for every supported file under ``root`` (a directory or one file).
 
     Identity: ``fallback_id`` is the POSIX path relative to the root (for a single file,
@@ -97,8 +111,15 @@ def iter_local(root: Path, settings: Settings, *, origin: str | None = None
     for item in files:
         if isinstance(item, Failure):
             yield item
+        elif printable(item) != str(item):
+            # Its name could not be stored, shown or linked to; the rest of the tree goes on.
+            yield _skip(item, "file name is not valid UTF-8", origin)
         else:
-            yield _read_file(item, base, settings, origin)
+            try:
+                event = _read_file(item, base, settings, origin)
+            except Exception as exc:  # noqa: BLE001 - one odd file never stops the listing
+                event = _skip(item, f"unexpected error: {type(exc).__name__}: {exc}", origin)
+            yield event
 
 
 def _ignore_spec(root: Path) -> PathSpec | None:
@@ -170,8 +191,9 @@ def _read_file(path: Path, base: Path, settings: Settings, origin: str) -> Sourc
     if not stat.S_ISREG(info.st_mode):
         return _skip(path, "not a regular file", origin)  # a FIFO would block the read
     if info.st_size > settings.max_document_bytes:
-        return _skip(path, f"too large: {info.st_size} bytes (limit "
-                           f"{settings.max_document_bytes})", origin)
+        return _skip(
+            path, f"too large: {info.st_size} bytes (limit {settings.max_document_bytes})", origin
+        )
     try:
         with path.open("rb") as handle:
             # Read one byte past the cap: a file that grew since stat() is still refused.

@@ -13,6 +13,12 @@ How each guarantee is kept:
   written before the record manager and the ledger (so an interrupted write is redone, with the
   same ids, as an upsert), and after indexing each source its Chroma rows are reconciled with
   exactly the chunk ids just produced, so no orphan survives.
+- No document can stop a run or take the machine: extraction runs in a worker process under
+  per-document budgets (ingest.worker); whatever goes wrong with one document is a logged,
+  reported skip, and every run is recorded, even one that stops on a store error.
+- A canonical URL cannot be taken over: it belongs to the first document that claims it,
+  unless a later one is the page the URL names (its own address) and the owner is not; the
+  other claimant is skipped and reported as a duplicate with its owner.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
@@ -35,11 +42,11 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_e
 from sqlalchemy.engine import Engine
 
 from assistant.config import Settings
-from ingest.chunk import chunk_page
 from ingest.crawl import Validators
-from ingest.extract import ExtractionError, extract
+from ingest.extract import ExtractionError, ExtractOptions
 from ingest.records import Chunk, Failure, Gone, NotModified, Page, RawDocument
-from ingest.sources import iter_source
+from ingest.sources import iter_source, printable
+from ingest.worker import ExtractionWorker, WorkerLimits
 from vectorstore.store import IndexStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +84,15 @@ class SyncError(Exception):
     """A sync could not run at all (another sync holds the lock, the ledger is unreadable)."""
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """A document skipped because another one owns the canonical URL it declares."""
+
+    location: str
+    canonical: str
+    owner: str  # location of the document that owns it
+
+
 @dataclass
 class SyncReport:
     """What a sync did; also the progress snapshot handed to the progress callback."""
@@ -87,6 +103,7 @@ class SyncReport:
     unchanged: int = 0
     removed: int = 0
     failures: list[Failure] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_removed: int = 0
     seconds: float = 0.0
@@ -108,6 +125,7 @@ class SyncReport:
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["failures"] = [asdict(f) for f in self.failures]
+        data["duplicates"] = [asdict(d) for d in self.duplicates]
         data["failed"] = self.failed
         data["chunks_per_second"] = round(self.chunks_per_second, 2)
         data["seconds"] = round(self.seconds, 3)
@@ -157,9 +175,7 @@ def last_run(settings: Settings) -> dict | None:
     """The most recent sync run (started_at, finished_at, sources, summary), if any."""
     engine = ledger_engine(settings)
     with engine.connect() as conn:
-        row = conn.execute(
-            select(runs_table).order_by(runs_table.c.id.desc()).limit(1)
-        ).first()
+        row = conn.execute(select(runs_table).order_by(runs_table.c.id.desc()).limit(1)).first()
     return dict(row._mapping) if row else None
 
 
@@ -191,19 +207,49 @@ def sync_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def extract_options(settings: Settings) -> ExtractOptions:
+    """Extraction limits and trust rules from the settings."""
+    return ExtractOptions(
+        max_elements=settings.extract_max_elements,
+        max_text_chars=settings.extract_max_text_chars,
+        canonical_hosts=tuple(settings.canonical_hosts),
+        min_language_confidence=settings.language_min_confidence,
+        page_type_words=tuple(sorted(settings.page_type_words.items())),
+    )
+
+
+def worker_limits(settings: Settings) -> WorkerLimits:
+    """The extraction worker's per-document budgets and chunking from the settings."""
+    return WorkerLimits(
+        cpu_seconds=settings.extract_cpu_seconds,
+        memory_mb=settings.extract_memory_mb,
+        max_chunks=settings.extract_max_chunks,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+    )
+
+
+# The version of what extraction and chunking make of the same bytes. Bump it in any change to
+# ingest/extract.py, ingest/chunk.py or the libraries they use that changes a Page or its
+# chunks: every document is then extracted again on the next sync (chunk ids still decide what
+# is embedded again). History: 1 = first release; 2 = issue 10 hardening (deep nesting kept,
+# heavy inline markup flattened, unsure languages dropped, foreign canonicals refused,
+# identical chunks once).
+PIPELINE_VERSION = 2
+
+
 def pipeline_fingerprint(settings: Settings) -> str:
-    """Changes whenever the extraction or chunking code or the chunk settings change.
+    """Changes with PIPELINE_VERSION and with the settings that shape a Page or its chunks.
 
     Folded into each document's stored hash, so unchanged bytes are re-extracted after such a
     change; chunk ids then decide what really needs embedding again.
     """
-    import ingest.chunk
-    import ingest.extract
-
-    digest = hashlib.sha256(f"{settings.chunk_size}:{settings.chunk_overlap}".encode())
-    for module in (ingest.extract, ingest.chunk):
-        digest.update(Path(module.__file__ or "").read_bytes())
-    return digest.hexdigest()
+    options = extract_options(settings)
+    shape = (
+        f"{PIPELINE_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}:"
+        f"{options.canonical_hosts}:{options.min_language_confidence}:{options.page_type_words}"
+    )
+    return hashlib.sha256(shape.encode()).hexdigest()
 
 
 def _to_document(chunk: Chunk) -> Document:
@@ -214,6 +260,43 @@ def _chunk_key(doc: Document) -> str:
     # Chunk ids are already stable content hashes (ingest.chunk.chunk_id).
     assert doc.id is not None
     return doc.id
+
+
+def _path_key(path: str) -> str:
+    """'/en/contacts.html', '/en/contacts/', '/en/contacts/index.html' -> '/en/contacts'."""
+    path = "/" + path.strip("/").lower()
+    head, _, last = path.rpartition("/")
+    stem = last.rsplit(".", 1)[0] if "." in last else last
+    path = f"{head}/{stem}" if stem not in ("index", "default") else head
+    return path.rstrip("/")
+
+
+def names_itself(origin: str, location: str, canonical: str) -> bool:
+    """True when ``canonical`` is the document's own address (a page pointing at itself).
+
+    Such a page is the rightful owner of the URL; any other page declaring it is a copy.
+    A file matches when its path under the source ends with the URL's path.
+    """
+    if not canonical.startswith(("http://", "https://")):
+        return True  # a fallback identity (path or URL) is the document's own
+    want = _path_key(urlsplit(canonical).path)
+    if location.startswith(("http://", "https://")):
+        return _path_key(urlsplit(location).path) == want
+    try:
+        have = _path_key(Path(location).relative_to(origin).as_posix())
+    except ValueError:
+        have = _path_key(location)
+    return have == want if not want else (have == want or have.endswith(want))
+
+
+@dataclass
+class _Claim:
+    """Who holds a source id in this run: the document, and whether the id names it."""
+
+    origin: str
+    location: str
+    rightful: bool
+    outcome: str = ""  # "new"/"changed"/"unchanged" once written by this run
 
 
 @dataclass
@@ -243,8 +326,16 @@ class _Syncer:
         self.records.create_schema()
         self.report = SyncReport()
         self.fingerprint = pipeline_fingerprint(settings)
+        self.options = extract_options(settings)
+        self.worker = ExtractionWorker(worker_limits(settings))
         self.pending: list[_Pending] = []
         self.indexed_sources: set[str] = set()
+        self.claims: dict[str, _Claim] = {}
+        # Ledger rows by source id: a canonical URL already held by one document (before
+        # this run) is not given to another.
+        self.owners: dict[str, list[tuple[str, str]]] = {}
+        for key, row in _ledger_rows(self.engine).items():
+            self.owners.setdefault(row["source_id"], []).append(key)
         self.seen: set[tuple[str, str]] = set()
         self.changed_index = False
         self.started = time.monotonic()
@@ -253,67 +344,180 @@ class _Syncer:
     def run_source(self, source: str) -> None:
         origin = normalise_source(source)
         rows = _ledger_rows(self.engine, origin)
-        known = {} if self.full else {
-            location: Validators(etag=row["etag"], last_modified=row["last_modified"])
-            for (_, location), row in rows.items()
-        }
+        known = (
+            {}
+            if self.full
+            else {
+                location: Validators(etag=row["etag"], last_modified=row["last_modified"])
+                for (_, location), row in rows.items()
+            }
+        )
+        events = iter_source(source, self.settings, known)
         completed = False
         try:
-            for event in iter_source(source, self.settings, known):
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration:
+                    completed = True
+                    break
+                except Exception as exc:  # noqa: BLE001 - the source broke off, not the store
+                    # What was read stays, nothing is taken for deleted, the next source runs.
+                    log.warning("source %s stopped: %s", printable(source), exc, exc_info=True)
+                    reason = f"source stopped: {type(exc).__name__}: {exc}"
+                    self.report.failures.append(Failure(printable(source), reason, origin))
+                    break
                 self._tick(getattr(event, "location", ""))
-                if isinstance(event, RawDocument):
-                    self._on_document(origin, event, rows.get((origin, event.location)))
-                elif isinstance(event, NotModified):
-                    self._on_not_modified(origin, event, rows)
-                elif isinstance(event, Gone):
-                    self._on_gone(origin, event.location, rows)
-                elif isinstance(event, Failure):
-                    self._on_failure(event)
-                    self._keep_known(origin, event.location, rows)
-            completed = True
+                self._on_event(origin, event, rows)
+                if sum(len(p.chunks) for p in self.pending) >= _BATCH_CHUNKS:
+                    self._flush()
         finally:
             self._flush()
         if completed and not origin.startswith(("http://", "https://")):
             # Local trees are listed whole, so whatever was not seen was deleted.
-            for (row_origin, location) in rows:
+            for row_origin, location in rows:
                 if (row_origin, location) not in self.seen:
                     self._on_gone(origin, location, rows)
             self._flush()
 
+    def _on_event(self, origin: str, event: object, rows: dict) -> None:
+        """Handle one source event; an unexpected error skips this document only."""
+        location = str(getattr(event, "location", ""))
+        try:
+            if isinstance(event, RawDocument):
+                self._on_document(origin, event, rows.get((origin, event.location)))
+            elif isinstance(event, NotModified):
+                self._on_not_modified(origin, event, rows)
+            elif isinstance(event, Gone):
+                self._on_gone(origin, event.location, rows)
+            elif isinstance(event, Failure):
+                self._on_failure(event)
+                self._keep_known(origin, event.location, rows)
+        except (
+            ExtractionError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            UnicodeError,
+            RuntimeError,
+        ) as exc:
+            log.warning(
+                "skipped %s: unexpected %s", printable(location), type(exc).__name__, exc_info=True
+            )
+            self.report.failures.append(
+                Failure(
+                    printable(location), f"unexpected error: {type(exc).__name__}: {exc}", origin
+                )
+            )
+            self._keep_known(origin, location, rows)
+
     def _tick(self, location: str) -> None:
-        self.report.current = location
+        self.report.current = printable(location)
         self.report.seconds = time.monotonic() - self.started
         if self.progress:
             self.progress(self.report)
 
+    def _hold(self, origin: str, location: str, source_id: str, outcome: str = "") -> None:
+        """Record that the document at ``location`` keeps ``source_id`` in this run."""
+        self.indexed_sources.add(source_id)
+        if source_id not in self.claims:
+            self.claims[source_id] = _Claim(
+                origin, location, names_itself(origin, location, source_id), outcome
+            )
+
+    def _owner(self, source_id: str, key: tuple[str, str]) -> _Claim | None:
+        """Another document that holds ``source_id`` (this run first, then the ledger)."""
+        claim = self.claims.get(source_id)
+        if claim is not None:
+            return None if (claim.origin, claim.location) == key else claim
+        for origin, location in self.owners.get(source_id, []):
+            if (origin, location) != key:
+                return _Claim(origin, location, names_itself(origin, location, source_id))
+        return None
+
+    def _unchanged(self, origin: str, raw: RawDocument, row: dict | None) -> bool:
+        """True when the stored result for these bytes can be kept without extracting."""
+        if not row or self.full or row["raw_hash"] != self._input_hash(raw):
+            return False
+        source_id = row["source_id"]
+        # Held by someone else too (a claim this run, or two ledger rows): decide afresh.
+        return self._owner(source_id, (origin, raw.location)) is None
+
     def _on_document(self, origin: str, raw: RawDocument, row: dict | None) -> None:
         self.report.seen += 1
         self.seen.add((origin, raw.location))
-        if row and not self.full and row["raw_hash"] == self._input_hash(raw):
+        if self._unchanged(origin, raw, row):
+            assert row is not None
             self.report.unchanged += 1
-            self.indexed_sources.add(row["source_id"])
+            self._hold(origin, raw.location, row["source_id"], "unchanged")
             return
         try:
-            page = extract(raw)
+            page, chunks = self.worker.process(raw, self.options)
         except ExtractionError as exc:
-            self._on_failure(Failure(raw.location, str(exc), origin))
+            self._on_failure(Failure(printable(raw.location), str(exc), origin))
             if row:  # keep what the index holds for it rather than lose the page
-                self.indexed_sources.add(row["source_id"])
+                self._hold(origin, raw.location, row["source_id"])
             return
-        if page.source_id in self.indexed_sources:
-            log.info("skip %s: same canonical page as one already indexed (%s)",
-                     raw.location, page.source_id)
-            self.report.unchanged += 1
+        key = (origin, raw.location)
+        owner = self._owner(page.source_id, key)
+        rightful = names_itself(origin, raw.location, page.source_id)
+        if owner is not None and not (rightful and not owner.rightful):
+            self._on_duplicate(origin, raw.location, page.source_id, owner.location, row)
+            return
+        if owner is not None:
+            self._take_over(page.source_id, owner)
+        if not chunks:
+            self._on_failure(
+                Failure(printable(raw.location), "no text left after chunking", origin)
+            )
             return
         self.indexed_sources.add(page.source_id)
-        chunks = chunk_page(page, self.settings.chunk_size, self.settings.chunk_overlap)
-        if not chunks:
-            self._on_failure(Failure(raw.location, "no text left after chunking", origin))
-            return
+        self.claims[page.source_id] = _Claim(origin, raw.location, rightful)
         previous = row["source_id"] if row and row["source_id"] != page.source_id else None
         self.pending.append(_Pending(origin, raw, page, chunks, row is None, previous))
-        if sum(len(p.chunks) for p in self.pending) >= _BATCH_CHUNKS:
-            self._flush()
+
+    def _on_duplicate(
+        self, origin: str, location: str, source_id: str, owner: str, row: dict | None
+    ) -> None:
+        """Skip a document whose canonical URL another one owns; report both."""
+        log.warning(
+            "skipped %s: its canonical URL %s belongs to %s",
+            printable(location),
+            source_id,
+            printable(owner),
+        )
+        self.report.duplicates.append(Duplicate(printable(location), source_id, printable(owner)))
+        if row:
+            # It no longer stands for anything of its own: its ledger row goes, and the
+            # chunks it wrote under another identity go with it (not the owner's).
+            if row["source_id"] != source_id and row["source_id"] not in self.claims:
+                self._remove_source(row["source_id"])
+            self._forget(origin, location, row["source_id"])
+
+    def _take_over(self, source_id: str, owner: _Claim) -> None:
+        """The page a canonical URL names takes it back from a copy that held it."""
+        log.warning("%s takes its canonical URL back from %s", source_id, printable(owner.location))
+        self.report.duplicates.append(
+            Duplicate(printable(owner.location), source_id, "(the page it names)")
+        )
+        before = len(self.pending)
+        self.pending = [
+            p for p in self.pending if (p.origin, p.raw.location) != (owner.origin, owner.location)
+        ]
+        if len(self.pending) == before and owner.outcome in ("new", "changed", "unchanged"):
+            setattr(self.report, owner.outcome, getattr(self.report, owner.outcome) - 1)
+        self._forget(owner.origin, owner.location, source_id)
+        # Its chunks share the source id, so writing the rightful page replaces them.
+
+    def _forget(self, origin: str, location: str, source_id: str) -> None:
+        _ledger_delete(self.engine, origin, location)
+        holders = self.owners.get(source_id, [])
+        if (origin, location) in holders:
+            holders.remove((origin, location))
+        claim = self.claims.get(source_id)
+        if claim is not None and (claim.origin, claim.location) == (origin, location):
+            del self.claims[source_id]
 
     def _on_not_modified(self, origin: str, event: NotModified, rows: dict) -> None:
         self.report.seen += 1
@@ -321,7 +525,7 @@ class _Syncer:
         row = rows.get((origin, event.location))
         if row:
             self.report.unchanged += 1
-            self.indexed_sources.add(row["source_id"])
+            self._hold(origin, event.location, row["source_id"], "unchanged")
         else:  # a 304 for a page we never stored: nothing to keep
             self._on_failure(Failure(event.location, "304 for an unknown page", origin))
 
@@ -330,17 +534,19 @@ class _Syncer:
         if row is None:
             return
         self.seen.add((origin, location))
-        self._remove_source(row["source_id"])
-        _ledger_delete(self.engine, origin, location)
+        claim = self.claims.get(row["source_id"])
+        if claim is None or (claim.origin, claim.location) == (origin, location):
+            self._remove_source(row["source_id"])  # not if another document holds the id
+        self._forget(origin, location, row["source_id"])
         self.report.removed += 1
-        log.info("removed %s (%s)", location, row["source_id"])
+        log.info("removed %s (%s)", printable(location), row["source_id"])
 
     def _keep_known(self, origin: str, location: str, rows: dict) -> None:
         """A known page that failed this time stays as it was: a bad read never loses data."""
         row = rows.get((origin, location))
         if row:
             self.seen.add((origin, location))
-            self.indexed_sources.add(row["source_id"])
+            self._hold(origin, location, row["source_id"])
 
     def _on_failure(self, failure: Failure) -> None:
         log.warning("skipped %s: %s", failure.location, failure.reason)
@@ -367,15 +573,19 @@ class _Syncer:
         self.changed_index |= bool(result["num_added"] or result["num_deleted"])
         for item in batch:
             self._reconcile(item.page.source_id, {c.id for c in item.chunks})
-            if item.previous_source:
+            if item.previous_source and item.previous_source not in self.claims:
                 self._remove_source(item.previous_source)
             _ledger_put(self.engine, self._ledger_row(item))
             if item.is_new:
-                self.report.new += 1
+                outcome = "new"
             elif before[item.page.source_id] == {c.id for c in item.chunks}:
-                self.report.unchanged += 1  # new bytes, same content (e.g. a date in the chrome)
+                outcome = "unchanged"  # new bytes, same content (e.g. a date in the chrome)
             else:
-                self.report.changed += 1
+                outcome = "changed"
+            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+            claim = self.claims.get(item.page.source_id)
+            if claim is not None and claim.location == item.raw.location:
+                claim.outcome = outcome
         self.report.seconds = time.monotonic() - self.started
 
     def _input_hash(self, raw: RawDocument) -> str:
@@ -424,28 +634,35 @@ class _Syncer:
             if (origin, location) not in self.seen and row["source_id"] not in self.indexed_sources:
                 self._on_gone(origin, location, {(origin, location): row})
         live = self.indexed_sources
-        stray = [i for i, _, m in self.store.iter_rows(include_documents=False)
-                 if str(m.get("source", "")) not in live]
+        stray = [
+            i
+            for i, _, m in self.store.iter_rows(include_documents=False)
+            if str(m.get("source", "")) not in live
+        ]
         if stray:
             self.store.delete(stray)
             self.records.delete_keys(stray)
             self.report.chunks_removed += len(stray)
             self.changed_index = True
 
-    def finish(self, sources: list[str]) -> SyncReport:
+    def finish(self, sources: list[str], error: str = "") -> SyncReport:
+        """Record the run (also one that stopped on ``error``) and return its report."""
+        self.worker.close()
         self.report.seconds = time.monotonic() - self.started
         self.report.current = ""
         finished = datetime.now(UTC).isoformat(timespec="seconds")
-        if self.changed_index:
+        if self.changed_index and not error:
             self.store.bump_generation(last_sync=finished)
-
+        summary = self.report.as_dict()
+        if error:
+            summary["error"] = error
         with self.engine.begin() as conn:
             conn.execute(
                 runs_table.insert().values(
                     started_at=time.time() - self.report.seconds,
                     finished_at=time.time(),
-                    sources=json.dumps(sources),
-                    summary=json.dumps(self.report.as_dict()),
+                    sources=json.dumps([printable(s) for s in sources]),
+                    summary=json.dumps(summary),
                 )
             )
         return self.report
@@ -467,8 +684,16 @@ def sync(
     sources = list(sources or settings.sources)
     with sync_lock(settings):
         syncer = _Syncer(settings, store, full, progress)
-        for source in sources:
-            syncer.run_source(source)
-        if full:
-            syncer.remove_unseen()
+        try:
+            for source in sources:
+                syncer.run_source(source)
+            if full:
+                syncer.remove_unseen()
+        except BaseException as exc:
+            # A store or ledger error stops the run; what it did so far is still recorded.
+            try:
+                syncer.finish(sources, error=f"{type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                log.warning("could not record the stopped run", exc_info=True)
+            raise
         return syncer.finish(sources)

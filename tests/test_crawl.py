@@ -10,7 +10,7 @@ import pytest
 
 from assistant.config import SAMPLE_SITE, Settings
 from ingest.crawl import Validators, crawl, normalize_url
-from ingest.extract import extract
+from ingest.extract import ExtractOptions, extract
 from ingest.records import Failure, Gone, NotModified, RawDocument, SourceEvent
 from ingest.sources import iter_source
 
@@ -38,8 +38,13 @@ def bare() -> Iterator[SiteServer]:
 
 def settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
-        data_dir=tmp_path, crawl_delay=0, request_timeout=0.5, request_retries=1,
-        crawl_max_pages=200, max_document_bytes=1_000_000, _env_file=None,
+        data_dir=tmp_path,
+        crawl_delay=0,
+        request_timeout=0.5,
+        request_retries=1,
+        crawl_max_pages=200,
+        max_document_bytes=1_000_000,
+        _env_file=None,
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -58,7 +63,9 @@ def first_crawl(site: SiteServer, tmp_path_factory: pytest.TempPathFactory) -> l
     return list(crawl(f"{site.base}/en/index.html", settings(tmp_path_factory.mktemp("c")), {}))
 
 
-def test_crawl_finds_every_sample_page_once(site: SiteServer, first_crawl: list[SourceEvent]) -> None:
+def test_crawl_finds_every_sample_page_once(
+    site: SiteServer, first_crawl: list[SourceEvent]
+) -> None:
     docs = of_type(first_crawl, RawDocument)
     locations = [doc.location for doc in docs]
     assert len(locations) == len(set(locations)) == SAMPLE_PAGES
@@ -74,11 +81,22 @@ def test_crawled_documents_carry_validators_and_charset(first_crawl: list[Source
     assert doc.fallback_id == doc.location
 
 
-def test_crawled_pages_extract_with_their_canonical_identity(first_crawl: list[SourceEvent]) -> None:
+def test_crawled_pages_extract_with_their_canonical_identity(
+    first_crawl: list[SourceEvent],
+) -> None:
     doc = next(d for d in of_type(first_crawl, RawDocument) if d.location.endswith("/en/faq.html"))
-    page = extract(doc)
+    # The test server is 127.0.0.1: the real site's host is trusted by configuration.
+    page = extract(doc, ExtractOptions(canonical_hosts=("www.kilometrorosso.com",)))
     assert page.source_id == "https://www.kilometrorosso.com/en/faq"
     assert page.language == "en"
+
+
+def test_a_crawled_page_cannot_name_a_canonical_url_on_another_host(
+    first_crawl: list[SourceEvent],
+) -> None:
+    doc = next(d for d in of_type(first_crawl, RawDocument) if d.location.endswith("/en/faq.html"))
+    page = extract(doc)
+    assert page.source_id == page.url == doc.location
 
 
 def test_broken_links_are_reported_not_fatal(first_crawl: list[SourceEvent]) -> None:
@@ -99,7 +117,9 @@ def test_resync_sends_conditional_requests_and_detects_removed_pages(
 
     assert len(of_type(events, NotModified)) == SAMPLE_PAGES
     assert of_type(events, RawDocument) == []
-    assert [g.location for g in of_type(events, Gone)] == [f"{site.base}/en/news/2018-old-story.html"]
+    assert [g.location for g in of_type(events, Gone)] == [
+        f"{site.base}/en/news/2018-old-story.html"
+    ]
     faq = site.request_headers["/en/faq.html"][-1]
     assert faq["if-none-match"] == known[f"{site.base}/en/faq.html"].etag
     assert faq["if-modified-since"] == "Thu, 01 Jan 2026 00:00:00 GMT"
@@ -144,8 +164,11 @@ def test_sitemap_pages_are_seeds(site: SiteServer, tmp_path: Path) -> None:
 
 def test_polite_delay_between_requests(bare: SiteServer, tmp_path: Path) -> None:
     started = time.monotonic()
-    events = list(crawl(f"{bare.base}/en/faq.html",
-                        settings(tmp_path, crawl_delay=0.3, crawl_max_depth=0), {}))
+    events = list(
+        crawl(
+            f"{bare.base}/en/faq.html", settings(tmp_path, crawl_delay=0.3, crawl_max_depth=0), {}
+        )
+    )
     assert len(of_type(events, RawDocument)) == 1
     assert time.monotonic() - started >= 0.3  # robots.txt, then the page
 
@@ -157,10 +180,15 @@ def test_robots_crawl_delay_wins_when_larger(tmp_path: Path) -> None:
         assert time.monotonic() - started >= 0.4
 
 
-def test_tracking_parameters_and_fragments_do_not_make_new_pages(bare: SiteServer, tmp_path: Path) -> None:
+def test_tracking_parameters_and_fragments_do_not_make_new_pages(
+    bare: SiteServer, tmp_path: Path
+) -> None:
     events = list(crawl(f"{bare.base}/links.html", settings(tmp_path, crawl_max_depth=1), {}))
     assert sorted(d.location for d in of_type(events, RawDocument)) == [
-        f"{bare.base}/en/faq.html", f"{bare.base}/guide.pdf", f"{bare.base}/links.html"]
+        f"{bare.base}/en/faq.html",
+        f"{bare.base}/guide.pdf",
+        f"{bare.base}/links.html",
+    ]
     assert bare.hits["/en/faq.html"] == 1
     assert bare.hits["/assets/logo.png"] == 0
 
@@ -172,8 +200,10 @@ def test_pdf_links_are_fetched_as_pdf(bare: SiteServer, tmp_path: Path) -> None:
 
 
 def test_normalize_url() -> None:
-    assert normalize_url("HTTP://Example.org:80/a?utm_source=x&id=3&fbclid=1#frag") == \
-        "http://example.org/a?id=3"
+    assert (
+        normalize_url("HTTP://Example.org:80/a?utm_source=x&id=3&fbclid=1#frag")
+        == "http://example.org/a?id=3"
+    )
     assert normalize_url("https://example.org") == "https://example.org/"
     assert normalize_url("https://example.org/p?gclid=1") == "https://example.org/p"
 
@@ -217,7 +247,9 @@ def test_disallowed_by_robots_is_never_fetched(bare: SiteServer, tmp_path: Path)
     assert bare.hits["/private/secret.html"] == 0
 
 
-@pytest.mark.parametrize(("path", "mime"), [("/photo", "image/png"), ("/brochure", "application/zip")])
+@pytest.mark.parametrize(
+    ("path", "mime"), [("/photo", "image/png"), ("/brochure", "application/zip")]
+)
 def test_other_content_types_are_skipped_without_download(
     bare: SiteServer, tmp_path: Path, path: str, mime: str
 ) -> None:
@@ -234,7 +266,9 @@ def test_huge_page_is_capped_while_streaming(bare: SiteServer, tmp_path: Path) -
     assert time.monotonic() - started < 10
 
 
-def test_declared_length_over_the_cap_is_refused_before_reading(bare: SiteServer, tmp_path: Path) -> None:
+def test_declared_length_over_the_cap_is_refused_before_reading(
+    bare: SiteServer, tmp_path: Path
+) -> None:
     events = list(crawl(f"{bare.base}/huge-declared", settings(tmp_path), {}))
     assert "too large: 52428800 bytes" in reasons(events)[f"{bare.base}/huge-declared"]
 
@@ -269,5 +303,7 @@ def test_unreachable_site_keeps_known_pages(tmp_path: Path) -> None:
 
 
 def test_iter_source_dispatches_urls_to_the_crawler(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(iter_source(f"{bare.base}/en/faq.html", settings(tmp_path, crawl_max_depth=0), {}))
+    events = list(
+        iter_source(f"{bare.base}/en/faq.html", settings(tmp_path, crawl_max_depth=0), {})
+    )
     assert [d.location for d in of_type(events, RawDocument)] == [f"{bare.base}/en/faq.html"]

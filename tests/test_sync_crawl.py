@@ -32,8 +32,14 @@ def site(tmp_path: Path) -> Iterator[SiteServer]:
 
 @pytest.fixture
 def crawl_settings(site: SiteServer, make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(sources=[f"{site.base}/en/index.html"], crawl_delay=0,
-                         request_timeout=2, request_retries=0)
+    # The test server is 127.0.0.1; the pages name the real site as canonical.
+    return make_settings(
+        sources=[f"{site.base}/en/index.html"],
+        crawl_delay=0,
+        request_timeout=2,
+        request_retries=0,
+        canonical_hosts=["www.kilometrorosso.com"],
+    )
 
 
 def sources_in(store: IndexStore) -> set[str]:
@@ -50,7 +56,12 @@ def test_recrawl_of_an_unchanged_site_downloads_and_embeds_nothing(
 
     again = sync(crawl_settings, store)
 
-    assert (again.unchanged, again.new, again.changed, again.chunks_embedded) == (len(PAGES), 0, 0, 0)
+    assert (again.unchanged, again.new, again.changed, again.chunks_embedded) == (
+        len(PAGES),
+        0,
+        0,
+        0,
+    )
     assert all(site.bytes_sent[f"/{rel}"] == sent[f"/{rel}"] for rel in PAGES)  # all 304s
     assert site.request_headers["/en/faq.html"][-1].get("if-none-match")
 
@@ -62,7 +73,9 @@ def test_recrawl_reembeds_an_edited_page_and_drops_a_removed_one(
     sync(crawl_settings, store)
     assert "https://www.kilometrorosso.com/it/faq" in sources_in(store)
     enea = site.root / "en/partners/enea.html"
-    enea.write_text(enea.read_text().replace("13 PhD positions", "15 PhD positions"), encoding="utf-8")
+    enea.write_text(
+        enea.read_text().replace("13 PhD positions", "15 PhD positions"), encoding="utf-8"
+    )
     site.removed.add("/it/faq.html")
 
     report = sync(crawl_settings, store)
@@ -70,7 +83,9 @@ def test_recrawl_reembeds_an_edited_page_and_drops_a_removed_one(
     assert (report.changed, report.removed) == (1, 1)
     assert "https://www.kilometrorosso.com/it/faq" not in sources_in(store)
     texts = [t for _, t, _ in store.iter_rows()]
-    assert any("15 PhD positions" in t for t in texts) and not any("13 PhD positions" in t for t in texts)
+    assert any("15 PhD positions" in t for t in texts) and not any(
+        "13 PhD positions" in t for t in texts
+    )
 
 
 def test_an_unreachable_site_keeps_the_index(
@@ -86,7 +101,9 @@ def test_an_unreachable_site_keeps_the_index(
     assert report.removed == 0 and store.count() == count
 
 
-def test_new_chunk_settings_rechunk_unchanged_files(make_settings: Callable[..., Settings], embeddings, tmp_path: Path) -> None:  # noqa: ANN001
+def test_new_chunk_settings_rechunk_unchanged_files(
+    make_settings: Callable[..., Settings], embeddings, tmp_path: Path
+) -> None:  # noqa: ANN001
     root = tmp_path / "docs"
     root.mkdir()
     shutil.copy(SAMPLE_SITE / "docs/partner-handbook.md", root / "handbook.md")
@@ -103,7 +120,9 @@ def test_new_chunk_settings_rechunk_unchanged_files(make_settings: Callable[...,
     assert sync(finer, store).chunks_embedded == 0
 
 
-def test_same_bytes_in_a_new_file_layout_count_as_unchanged(make_settings: Callable[..., Settings], embeddings, tmp_path: Path) -> None:  # noqa: ANN001
+def test_same_bytes_in_a_new_file_layout_count_as_unchanged(
+    make_settings: Callable[..., Settings], embeddings, tmp_path: Path
+) -> None:  # noqa: ANN001
     root = tmp_path / "docs"
     root.mkdir()
     page = root / "contacts.html"
@@ -112,7 +131,11 @@ def test_same_bytes_in_a_new_file_layout_count_as_unchanged(make_settings: Calla
     store = IndexStore(settings, embeddings)
     sync(settings, store)
     # Only the site chrome changes (a new cookie banner text): the content is the same.
-    page.write_text(page.read_text().replace("This website uses technical cookies",
-                                             "This site uses technical cookies"), encoding="utf-8")
+    page.write_text(
+        page.read_text().replace(
+            "This website uses technical cookies", "This site uses technical cookies"
+        ),
+        encoding="utf-8",
+    )
     report = sync(settings, store)
     assert (report.unchanged, report.changed, report.chunks_embedded) == (1, 0, 0)
