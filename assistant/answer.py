@@ -237,6 +237,8 @@ class Assistant:
         embeddings = getattr(store, "embeddings", None)
         self.unit_vectors = UnitVectors(embeddings) if isinstance(embeddings, Embeddings) \
             else None
+        if self.unit_vectors is not None:  # the guard reads the same cached unit vectors
+            guard.use_vectors(self.unit_vectors.vectors, getattr(embeddings, "model_name", ""))
 
     @property
     def backend(self) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from assistant.guard import is_instruction
+from assistant.guard import is_instruction, unquotable
 from assistant.schema import Passage
 
 # --- terms ------------------------------------------------------------------------------
@@ -574,6 +574,7 @@ def _select_one(
 ) -> Selection | None:
     query = Query.build(question, stats, context)
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
+    units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
     score_units(units, query, passages, answer_types(question), similarity, language, question)
     prefer_latest(units, question)
     candidates = [u for u in units if u.score > 0 and usable(u)]

@@ -1,0 +1,94 @@
+"""A learned signal for "this sentence addresses an AI": logistic regression over e5 vectors.
+
+The parameters live in ``guard_data/model.json`` and are reproduced exactly by
+``scripts/train_guard.py`` from the hand-written examples in ``guard_data/examples.jsonl``
+(hostile sentences addressed to AI systems in many languages, and benign near misses:
+sentences *about* AI, instructions to human visitors) plus the sample site's own sentences.
+
+The classifier only reads vectors of the model it was trained on (multilingual-e5-small,
+passage prompt, L2-normalised); ``AddressClassifier.accepts`` says whether a model fits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_FILE = Path(__file__).with_name("guard_data") / "model.json"
+
+
+class GuardModelError(Exception):
+    """The shipped parameters are missing or malformed."""
+
+
+@dataclass(frozen=True)
+class AddressClassifier:
+    """P(addressed to an AI | sentence vector) = sigmoid(w . v + b); flagged above threshold."""
+
+    embedding_model: str
+    weights: np.ndarray  # (dimension,)
+    bias: float
+    threshold: float
+    use_rules: bool = False  # OR the hand-written rules in (only when measured to help)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.weights.shape[0])
+
+    def accepts(self, model_name: str, dimension: int | None = None) -> bool:
+        """True when vectors of ``model_name`` are the kind this classifier was trained on."""
+        same = Path(model_name.rstrip("/")).name == self.embedding_model
+        return same and (dimension is None or dimension == self.dimension)
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """Probability per row of ``vectors`` (rows are re-normalised, so any scale works)."""
+        matrix = np.asarray(vectors, dtype=np.float64)
+        if matrix.ndim == 1:
+            matrix = matrix[None, :]
+        if matrix.shape[0] == 0:
+            return np.zeros(0)
+        if matrix.shape[1] != self.dimension:
+            raise ValueError(
+                f"guard vectors have {matrix.shape[1]} dimensions, the classifier expects "
+                f"{self.dimension} ({self.embedding_model})"
+            )
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        matrix = matrix / np.where(norms == 0, 1.0, norms)
+        logits = matrix @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+
+    def flags(self, vectors: np.ndarray) -> list[bool]:
+        """True for each row whose probability reaches the threshold."""
+        return [bool(p >= self.threshold) for p in self.probabilities(vectors)]
+
+
+def from_dict(data: dict) -> AddressClassifier:
+    """Build a classifier from the JSON structure written by scripts/train_guard.py."""
+    try:
+        weights = np.asarray(data["weights"], dtype=np.float64)
+        classifier = AddressClassifier(
+            embedding_model=str(data["embedding_model"]),
+            weights=weights,
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            use_rules=bool(data.get("use_rules", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GuardModelError(f"malformed guard parameters: {exc}") from exc
+    if weights.ndim != 1 or weights.size == 0 or not np.all(np.isfinite(weights)):
+        raise GuardModelError("malformed guard parameters: weights must be a finite vector")
+    return classifier
+
+
+@lru_cache(maxsize=4)
+def load_classifier(path: Path = MODEL_FILE) -> AddressClassifier:
+    """The shipped classifier (read once per process)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GuardModelError(f"cannot read the guard parameters {path}: {exc}") from exc
+    return from_dict(data)
