@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(90, ge=1, description="Days conversations and feedback "
                                 "are kept.")
+    sync_interval: float | None = Field(
+        None, ge=10, description="Seconds between syncs of the sources run by `kmr serve` "
+        "itself (no cron needed); unset means no scheduled sync. A sync still running when the "
+        "next one is due makes it skipped, never stacked."
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("sources", "cors_origins", mode="before")

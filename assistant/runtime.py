@@ -28,6 +28,10 @@ class Runtime:
     searcher: HybridSearcher
     assistant: Assistant
 
+    def warm(self) -> None:
+        """Load (or build) the keyword index now, so the first question does not wait for it."""
+        self.searcher.keyword_index()
+
 
 def open_runtime(settings: Settings, embeddings: Embeddings | None = None) -> Runtime:
     """Open the store and wire the parts; the model itself loads on first use."""
