@@ -34,6 +34,7 @@ import os
 import platform
 import random
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -199,13 +200,31 @@ class Server:
             self.process.wait()
 
 
+SERVER_MS: list[float] = []  # X-Process-Time of the requests timed since the last reset
+
+
 def timed(client: httpx.Client, method: str, path: str, **kwargs: Any) -> float:
+    """Client-side milliseconds of one request; its server-side time goes to SERVER_MS."""
     started = time.perf_counter()
     response = client.request(method, path, **kwargs)
     elapsed = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
+    SERVER_MS.append(float(response.headers["x-process-time"]) * 1000)
     return elapsed
+
+
+def summary(client_ms: list[float]) -> dict[str, float]:
+    """p50/p95 server-side (X-Process-Time) and client-side, then SERVER_MS is reset."""
+    server = list(SERVER_MS)
+    SERVER_MS.clear()
+    return {
+        "server_p50": round(percentile(server, 50), 1),
+        "server_p95": round(percentile(server, 95), 1),
+        "client_p50": round(percentile(client_ms, 50), 1),
+        "client_p95": round(percentile(client_ms, 95), 1),
+        "max": round(max(client_ms), 1),
+    }
 
 
 def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) -> dict[str, Any]:
@@ -301,7 +320,7 @@ def main() -> None:
         default=None,
         help="Where the rebuilt embedding model is cached (default: OUT/models).",
     )
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="Default: a free port.")
     parser.add_argument("--no-lazy-vectors", dest="lazy_vectors", action="store_false")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -310,6 +329,10 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     args.models = args.models or args.out / "models"
+    if not args.port:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            args.port = int(sock.getsockname()[1])
     seed_settings = Settings(
         data_dir=args.out / "seed", model_cache_dir=args.models, _env_file=None
     )
