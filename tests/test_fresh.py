@@ -312,3 +312,40 @@ def test_an_admin_sync_is_refused_while_another_process_holds_the_lock(
     with sync_lock(settings), pytest.raises(JobAlreadyRunning, match="another process"):
         jobs.start(settings, object())
     assert jobs.status()["status"] == "idle"
+
+
+def test_a_sync_that_fails_half_way_leaves_the_served_index_usable(
+    make_settings: Callable[..., Settings],
+    site: Path,
+    embeddings: Any,
+    tmp_path: Path,
+) -> None:
+    from assistant.runtime import open_runtime
+
+    settings = make_settings(sources=[str(site)], collection_prefix="halfway")
+    runtime = open_runtime(settings, embeddings=embeddings)
+    assert sync(settings, runtime.store).failed == 0
+    before = {p.id for p in runtime.searcher.search("campus architecture", k=5)}
+    assert before
+    second = tmp_path / "second"
+    (second / "en").mkdir(parents=True)
+    (second / "en" / "bicycle-racks.html").write_text(BIKE_PAGE.format(sentence=FIRST))
+
+    def fails_after_the_first_source(
+        settings: Settings, store: Any, sources: list[str], **kwargs: Any
+    ) -> Any:
+        """The real sync of the first source, then a crash (the seam: ingest.sync.sync)."""
+        sync(settings, store, sources[:1], **kwargs)
+        raise RuntimeError("the crawler lost its network")
+
+    jobs = SyncJobs(sync_function=fails_after_the_first_source)
+    failing = settings.model_copy(update={"sources": [str(second), str(site)]})
+    jobs.start(failing, runtime.store)
+    jobs.wait(120)
+    status = jobs.status()
+    assert status["status"] == "failed" and "lost its network" in status["error"], status
+    runtime.searcher.refresh()
+    assert {p.id for p in runtime.searcher.search("campus architecture", k=5)} == before
+    assert any("bicycle-racks" in p.source_id for p in runtime.searcher.search("zorblattium"))
+    with sync_lock(settings):  # the failed sync released the lock
+        pass
