@@ -198,7 +198,9 @@ def _follows_its_sources(
             lambda: not any("bicycle-racks" in u for u in _search_urls(http, "quintessium alloy")),
             "the deleted page is gone from /api/search",
         )
-        answer = _chat(http, "What are the bicycle racks made of?")
+        question = "What are the bicycle racks made of?"
+        assert not any("bicycle-racks" in u for u in _search_urls(http, question))
+        answer = _chat(http, question)
         assert not any("bicycle-racks" in s["url"] for s in answer["sources"]), answer
         # the pages that were there all along are still served
         assert _search_urls(http, "architecture campus")

@@ -70,7 +70,7 @@ def test_a_restarted_searcher_loads_the_saved_index_instead_of_reading_the_store
     restarted.refresh()
     assert reads[0] == 1
     assert restarted.search("quintessium")[0].id == "racks"
-    assert not restarted.search("zorblattium")
+    assert not any("zorblattium" in p.text for p in restarted.search("zorblattium"))
     assert KeywordIndex.load(cache / store.collection_name, store.generation()) is not None
 
 
