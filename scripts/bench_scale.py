@@ -298,7 +298,8 @@ def follow_a_sync(
     changed = set(got["ids"])
 
     def served_now() -> bool:
-        hits = http.get("/api/search", params={"q": word, "k": 5}).json()["results"]
+        # k=50: a chunk matched by BM25 alone ranks below the dense-only hits of a top 5
+        hits = http.get("/api/search", params={"q": word, "k": 50}).json()["results"]
         return any(h["id"] in changed for h in hits)
 
     while not served_now():  # the rebuilt index is saved, then swapped in
