@@ -49,7 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.config import Settings
-from assistant.jobs import JobAlreadyRunning, SyncJobs
+from assistant.jobs import JobAlreadyRunning, SyncJobs, SyncScheduler
 from assistant.metrics import Metrics
 from assistant.records_db import RecordsDB, UnknownMessage
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Filters, Source, Turn
@@ -148,6 +148,8 @@ class SyncStatus(BaseModel):
     finished_at: str | None
     progress: dict[str, Any]
     error: str | None
+    trigger: str | None = Field(None, description="What started it: admin or schedule.")
+    schedule: dict[str, Any] | None = Field(None, description="KMR_SYNC_INTERVAL's schedule.")
 
 
 class SyncRequest(BaseModel):
@@ -769,15 +771,22 @@ def create_app(settings: Settings | None = None, *, runtime: Any | None = None) 
         services: Services = app.state.services
         await run_in_threadpool(holder.load_model)
         try:
-            await run_in_threadpool(holder.get)
+            await run_in_threadpool(lambda: holder.get().warm())
         except StoreError as exc:  # serve anyway: /ready says 503 and we retry on demand
             log.error("store unavailable at start: %s", exc)
+        scheduler = None
+        if settings.sync_interval:
+            scheduler = SyncScheduler(services.jobs, settings, lambda: holder.get().store,
+                                      settings.sync_interval)
+            scheduler.start()
         removed = await run_in_threadpool(services.db.purge)
         log.info("retention purge removed %d rows", removed)
         purger = asyncio.create_task(_purge_periodically(services.db))
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

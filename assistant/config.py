@@ -223,6 +223,11 @@ class Settings(BaseSettings):
                                 "receives enquiries.")
     smtp_timeout: float = Field(10.0, gt=0, description="Seconds before an SMTP attempt is "
                                 "abandoned (the enquiry stays stored for a retry).")
+    sync_interval: float | None = Field(
+        None, ge=10, description="Seconds between syncs of the sources run by `kmr serve` "
+        "itself (no cron needed); unset means no scheduled sync. A sync still running when the "
+        "next one is due makes it skipped, never stacked."
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("sources", "cors_origins", "canonical_hosts", mode="before")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
@@ -27,14 +28,26 @@ class Runtime:
     searcher: HybridSearcher
     assistant: Assistant
 
+    def warm(self) -> None:
+        """Load (or build) the keyword index now, so the first question does not wait for it."""
+        self.searcher.keyword_index()
+
 
 def open_runtime(settings: Settings, embeddings: Embeddings | None = None) -> Runtime:
     """Open the store and wire the parts; the model itself loads on first use."""
     embeddings = embeddings or load_embeddings(settings)
     store = IndexStore(settings, embeddings)
-    searcher = HybridSearcher(store, settings)
+    # The service rebuilds the keyword index beside the queries and saves it for the next start.
+    searcher = HybridSearcher(
+        store, settings, cache_dir=keyword_index_dir(settings), background_rebuild=True
+    )
     assistant = Assistant(settings, searcher, chat_model=build_chat_model(settings))
     return Runtime(settings, embeddings, store, searcher, assistant)
+
+
+def keyword_index_dir(settings: Settings) -> Path:
+    """Where saved keyword indexes live (one directory per collection)."""
+    return settings.data_dir / "keyword-index"
 
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> IndexStore:

@@ -3,7 +3,12 @@
 - The keyword index is built with ``bm25s`` from every row of the store (``iter_rows``, the
   source of ``all_passages``, read with its metadata) and rebuilt when ``store.generation()``
   changes (checked at most once per ``check_interval`` seconds,
-  thread-safe; queries keep using the old index while a new one is built).
+  thread-safe; queries keep using the old index while a new one is built). A generation
+  change also reopens an embedded store's view (``IndexStore.refresh_view``), so a sync run
+  by another process is served within seconds.
+- With a ``cache_dir``, a built index is saved there with its generation and loaded instead
+  of rebuilt by the next process that finds the same generation (a restart, another worker):
+  start-up then reads files instead of every row of the store.
 - Tokens are folded (lower case, no accents), Italian and English stop words are dropped and
   each passage is stemmed in its own language (Snowball, PyStemmer); a query is stemmed both
   ways, so an Italian question still matches names and numbers in English pages.
@@ -20,11 +25,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
+import tempfile
 import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +48,8 @@ _COMPOUND = re.compile(r"[^\W_]+(?:[.\-_][^\W_]+)+", re.UNICODE)
 _JOINERS = re.compile(r"[.\-_]")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _STEMMER_NAMES = {"it": "italian", "en": "english"}
+# Bump when tokens or the saved layout change, so saved keyword indexes are rebuilt.
+_INDEX_FORMAT = "1"
 _DEFAULT_STEM_LANGUAGE = "en"
 
 
@@ -134,14 +144,7 @@ class KeywordIndex:
         """Index (id, text, metadata) rows as read from the store."""
         import bm25s
 
-        passages: list[Passage] = []
-        alternates: dict[str, dict[str, str]] = {}
-        for chunk_id, text, meta in rows:
-            passage = to_passage(chunk_id, text, meta)
-            passages.append(passage)
-            alt = _alternates(meta)
-            if alt and same_page(passage.source_id) not in alternates:
-                alternates[same_page(passage.source_id)] = alt
+        passages, alternates = _read_rows(rows)
         index = cls(passages=passages, alternates=alternates, generation=generation)
         if passages:
             corpus = [document_tokens(p.text, p.language) or ["\u2205"] for p in passages]
@@ -149,6 +152,71 @@ class KeywordIndex:
             retriever.index(corpus, show_progress=False)
             index.retriever = retriever
         return index
+
+    # --- saved to disk, keyed by generation --------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write the index to ``directory`` atomically (a temporary sibling, then a rename)."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        try:
+            if self.retriever is not None:
+                self.retriever.save(str(tmp / "bm25"), show_progress=False)
+            rows = [
+                [
+                    p.id,
+                    p.text,
+                    {
+                        "title": p.title,
+                        "url": p.url,
+                        "source": p.source_id,
+                        "language": p.language,
+                        "page_type": p.page_type,
+                        "heading": p.heading,
+                    },
+                ]
+                for p in self.passages
+            ]
+            (tmp / "passages.json").write_text(json.dumps(rows, ensure_ascii=False))
+            (tmp / "alternates.json").write_text(json.dumps(self.alternates))
+            # written last: a directory without it is incomplete and ignored
+            (tmp / "generation.json").write_text(
+                json.dumps({"generation": self.generation, "format": _INDEX_FORMAT})
+            )
+            old = directory.with_name(f".{directory.name}-old-{time.time_ns()}")
+            if directory.exists():
+                directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, directory: Path, generation: str) -> KeywordIndex | None:
+        """The index saved in ``directory`` if it was built at ``generation``, else None."""
+        import bm25s
+
+        try:
+            stamp = json.loads((directory / "generation.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if stamp.get("generation") != generation or stamp.get("format") != _INDEX_FORMAT:
+            return None
+        try:
+            rows = json.loads((directory / "passages.json").read_text())
+            alternates = json.loads((directory / "alternates.json").read_text())
+            retriever = None
+            if rows:
+                retriever = bm25s.BM25.load(
+                    str(directory / "bm25"), mmap=False, show_progress=False, verbosity=0
+                )
+        except (OSError, ValueError, KeyError) as exc:  # damaged: rebuild from the store
+            log.warning("saved keyword index in %s is unreadable (%s); rebuilding", directory, exc)
+            return None
+        passages = [to_passage(i, t, m) for i, t, m in rows]
+        return cls(
+            passages=passages, alternates=alternates, retriever=retriever, generation=generation
+        )
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -183,6 +251,21 @@ class KeywordIndex:
     def alternate_sources(self, source_id: str) -> dict[str, str]:
         """Translations of a page: {language: source id}, from hreflang metadata."""
         return self.alternates.get(source_id, {})
+
+
+def _read_rows(
+    rows: Iterable[tuple[str, str, dict[str, Any]]],
+) -> tuple[list[Passage], dict[str, dict[str, str]]]:
+    """Passages and page alternates from (id, text, metadata) rows."""
+    passages: list[Passage] = []
+    alternates: dict[str, dict[str, str]] = {}
+    for chunk_id, text, meta in rows:
+        passage = to_passage(chunk_id, text, meta)
+        passages.append(passage)
+        alt = _alternates(meta)
+        if alt and same_page(passage.source_id) not in alternates:
+            alternates[same_page(passage.source_id)] = alt
+    return passages, alternates
 
 
 def _alternates(meta: dict[str, Any]) -> dict[str, str]:
@@ -383,8 +466,12 @@ class HybridSearcher:
         language_prior: float = 1.1,
         translation_shadow: float = 0.5,
         max_per_source: int | None = 3,
+        cache_dir: Path | None = None,
+        background_rebuild: bool = False,
     ) -> None:
         self.store = store
+        self.cache_dir = cache_dir
+        self.background_rebuild = background_rebuild
         self.settings = settings
         self.check_interval = check_interval
         self.pool = pool
@@ -400,7 +487,13 @@ class HybridSearcher:
 
     # --- keyword index freshness ---------------------------------------------------------
     def keyword_index(self) -> KeywordIndex:
-        """The BM25 index, rebuilt if the store's generation changed since it was built."""
+        """The BM25 index; a new one is prepared when the store's generation changed.
+
+        The first index is built (or loaded) before the call returns. With
+        ``background_rebuild`` (the service), later ones are prepared in a thread while queries
+        keep the current index, so no visitor waits for a rebuild after a sync; without it the
+        calling thread rebuilds and gets the new index.
+        """
         index = self._index
         if index is not None and time.monotonic() - self._checked_at < self.check_interval:
             return index
@@ -408,29 +501,87 @@ class HybridSearcher:
             return index  # another thread is checking or rebuilding: serve the current index
         if index is None:
             self._lock.acquire()
+        handed_over = False
         try:
             index = self._index
             if index is not None and time.monotonic() - self._checked_at < self.check_interval:
                 return index
             generation = self.store.generation()
-            if index is None or generation != index.generation:
-                started = time.perf_counter()
-                # generation is read before the rows: a sync finishing meanwhile bumps it again
-                index = KeywordIndex.build(self.store.iter_rows(), generation=generation)
-                self._index = index
+            if index is None or (generation != index.generation and not self.background_rebuild):
+                self.store.refresh_view(generation)
+                self._index = index = self._load_or_build(generation)
+            elif generation != index.generation:
+                thread = threading.Thread(
+                    target=self._rebuild, args=(generation,), name="kmr-keyword-index", daemon=True
+                )
+                thread.start()
+                handed_over = True  # the thread releases the lock when done
+            self._checked_at = time.monotonic()
+            return index
+        finally:
+            if not handed_over:
+                self._lock.release()
+
+    def _rebuild(self, generation: str) -> None:
+        """Background: follow the store to ``generation``; on failure keep the current index."""
+        try:
+            # the vectors first: a sync in another process is invisible to an embedded view
+            self.store.refresh_view(generation)
+            self._index = self._load_or_build(generation)
+        except Exception:  # the store went away mid-rebuild: keep serving, retry next check
+            log.exception("keyword index rebuild at generation %s failed", generation)
+        finally:
+            self._checked_at = time.monotonic()
+            self._lock.release()
+
+    def wait_until_current(self, timeout: float = 60.0) -> KeywordIndex:
+        """Block until the keyword index matches the store's generation (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._checked_at = float("-inf")
+            index = self.keyword_index()
+            if index.generation == self.store.generation():
+                return index
+            if time.monotonic() > deadline:
+                raise TimeoutError("the keyword index did not catch up with the store")
+            time.sleep(0.05)
+
+    def _saved_path(self) -> Path | None:
+        return self.cache_dir / self.store.collection_name if self.cache_dir else None
+
+    def _load_or_build(self, generation: str) -> KeywordIndex:
+        """The saved index of this generation if there is one, else a new one (then saved)."""
+        started = time.perf_counter()
+        path = self._saved_path()
+        if path is not None:
+            index = KeywordIndex.load(path, generation)
+            if index is not None:
                 log.info(
-                    "keyword index built: %d passages, generation %s, %.0f ms",
+                    "keyword index loaded: %d passages, generation %s, %.0f ms",
                     len(index),
                     generation,
                     (time.perf_counter() - started) * 1000,
                 )
-            self._checked_at = time.monotonic()
-            return index
-        finally:
-            self._lock.release()
+                return index
+        # generation is read before the rows: a sync finishing meanwhile bumps it again
+        index = KeywordIndex.build(self.store.iter_rows(), generation=generation)
+        log.info(
+            "keyword index built: %d passages, generation %s, %.0f ms",
+            len(index),
+            generation,
+            (time.perf_counter() - started) * 1000,
+        )
+        if path is not None:
+            try:
+                index.save(path)
+            except OSError as exc:  # a read-only or full disk costs the next start, not this one
+                log.warning("could not save the keyword index to %s: %s", path, exc)
+        return index
 
     def refresh(self) -> KeywordIndex:
         """Check the store's generation now (rebuilding if it changed)."""
+        if self.background_rebuild:
+            return self.wait_until_current()
         self._checked_at = float("-inf")
         return self.keyword_index()
 

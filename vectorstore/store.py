@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import chromadb
@@ -38,12 +39,21 @@ class ModelMismatch(StoreError):
     """The collection holds vectors of another embedding model."""
 
 
-def make_client(settings: Settings) -> chromadb.ClientAPI:
-    """A Chroma client: HttpClient when a host is configured, else PersistentClient."""
+def make_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAPI:
+    """A Chroma client: HttpClient when a host is configured, else PersistentClient.
+
+    ``fresh`` (embedded only) opens a new Chroma ``System`` instead of the one chromadb caches
+    per path: an embedded client keeps the vector index it loaded in memory and never sees
+    vectors another process wrote (chroma-core/chroma#3792), so a reader reopens it after a
+    sync elsewhere. The new system replaces the cached one; the old one is freed with its
+    last reference, so queries still running on it finish.
+    """
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
+        if fresh and not settings.chroma_host:
+            return _fresh_persistent_client(settings.chroma_path, chroma_settings)
         if settings.chroma_host:
             return chromadb.HttpClient(
                 host=settings.chroma_host,
@@ -64,6 +74,23 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
         raise StoreUnavailable(f"cannot open Chroma at {where}: {exc}") from exc
 
 
+def _fresh_persistent_client(path: Path, chroma_settings: Any) -> chromadb.ClientAPI:
+    """A PersistentClient on a new System, which loads the index from disk as it is now."""
+    from chromadb.api import ServerAPI
+    from chromadb.api.client import Client
+    from chromadb.config import System
+    from chromadb.telemetry.product import ProductTelemetryClient
+
+    path.mkdir(parents=True, exist_ok=True)
+    chroma_settings.persist_directory = str(path)
+    chroma_settings.is_persistent = True
+    system = System(chroma_settings)
+    system.instance(ProductTelemetryClient)
+    system.instance(ServerAPI)
+    system.start()
+    return Client.from_system(system)  # also becomes chromadb's cached system for this path
+
+
 def where_clause(filters: Filters | None) -> dict[str, Any] | None:
     """Translate exact-match filters into a Chroma ``where``; URL prefixes are applied later."""
     if filters is None:
@@ -78,7 +105,9 @@ def where_clause(filters: Filters | None) -> dict[str, Any] | None:
     return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
-def to_passage(chunk_id: str, text: str, meta: dict[str, Any] | None, score: float = 0.0) -> Passage:
+def to_passage(
+    chunk_id: str, text: str, meta: dict[str, Any] | None, score: float = 0.0
+) -> Passage:
     """Build a Passage from a Chroma row."""
     meta = meta or {}
     return Passage(
@@ -109,12 +138,53 @@ class IndexStore:
         self.model_name = settings.embedding_model
         self.collection_name = settings.collection_name
         self.collection = self._open_collection()
-        self.vector_store = Chroma(
+        self.vector_store = self._langchain_store()
+        # The generation this process's view of an embedded index was loaded at.
+        self.view_generation = str((self.collection.metadata or {}).get("generation", "0"))
+
+    def _langchain_store(self) -> Chroma:
+        return Chroma(
             client=self.client,
             collection_name=self.collection_name,
-            embedding_function=embeddings,
+            embedding_function=self.embeddings,
             create_collection_if_not_exists=False,
         )
+
+    @property
+    def embedded(self) -> bool:
+        """True for an embedded (PersistentClient) index, False for a Chroma server."""
+        return not self.settings.chroma_host
+
+    def refresh_view(self, generation: str | None = None) -> bool:
+        """Make this process see the index as the last sync left it; True if it reopened.
+
+        A Chroma server serves every client the same data, so only an embedded index whose
+        generation moved (a sync in another process) is reopened. The client, collection and
+        LangChain store are swapped together; callers holding the old ones finish on them.
+        """
+        generation = generation if generation is not None else self.generation()
+        if generation == self.view_generation:
+            return False
+        if not self.embedded:
+            self.view_generation = generation
+            return False
+        started = time.perf_counter()
+        client = make_client(self.settings, fresh=True)
+        try:
+            collection = client.get_collection(self.collection_name, embedding_function=None)
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"cannot reopen collection {self.collection_name}: {exc}"
+            ) from exc
+        self.client, self.collection = client, collection
+        self.vector_store = self._langchain_store()
+        self.view_generation = generation
+        log.info(
+            "reopened the embedded index at generation %s in %.0f ms",
+            generation,
+            (time.perf_counter() - started) * 1000,
+        )
+        return True
 
     def _open_collection(self) -> Any:
         try:
@@ -167,6 +237,7 @@ class IndexStore:
         metadata["generation"] = f"{time.time():.6f}"
         metadata["embedding_model"] = self.model_name
         self.collection.modify(metadata=metadata)
+        self.view_generation = metadata["generation"]  # our own writes are in our view already
 
     def info(self) -> dict[str, Any]:
         """The collection's metadata (model, generation, last sync)."""
@@ -207,9 +278,7 @@ class IndexStore:
         offset = 0
         while True:
             try:
-                page = self.collection.get(
-                    where=where, limit=_PAGE, offset=offset, include=include
-                )
+                page = self.collection.get(where=where, limit=_PAGE, offset=offset, include=include)
             except Exception as exc:
                 raise StoreUnavailable(f"Chroma read failed: {exc}") from exc
             ids = page["ids"]

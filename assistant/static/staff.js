@@ -112,11 +112,25 @@
   }
 
   var polling = null;
+  var pollingEvery = 0;
+  var wasRunning = false;
+
+  function scheduleText(schedule) {
+    if (!schedule) { return "Off (set KMR_SYNC_INTERVAL)"; }
+    var text = "Every " + schedule.interval_seconds + " s, next at " + (schedule.next_run_at || "—") +
+      "; " + schedule.started + " started, " + schedule.skipped + " skipped";
+    if (schedule.last_skip_reason) {
+      text += " (last skipped " + schedule.last_skipped_at + ": " + schedule.last_skip_reason + ")";
+    }
+    return text;
+  }
 
   function showSync(job) {
     var p = job.progress || {};
     fill($("sync"), [
       ["Status", job.status],
+      ["Started by", job.trigger || "—"],
+      ["Schedule", scheduleText(job.schedule)],
       ["Started", job.started_at],
       ["Finished", job.finished_at],
       ["Documents seen", p.seen],
@@ -128,13 +142,16 @@
       ["Error", job.error],
     ]);
     $("sync-start").disabled = job.status === "running";
-    if (job.status === "running" && !polling) {
-      polling = window.setInterval(refreshSync, 2000);
-    } else if (job.status !== "running" && polling) {
-      window.clearInterval(polling);
-      polling = null;
-      loadStats().catch(function () {});
+    // A scheduled sync may start at any time: keep watching while a schedule is set.
+    var running = job.status === "running";
+    var every = running ? 2000 : (job.schedule ? 10000 : 0);
+    if (every !== pollingEvery) {
+      if (polling) { window.clearInterval(polling); }
+      polling = every ? window.setInterval(refreshSync, every) : null;
+      pollingEvery = every;
     }
+    if (wasRunning && !running) { loadStats().catch(function () {}); }
+    wasRunning = running;
   }
 
   function refreshSync() {

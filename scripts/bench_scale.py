@@ -1,0 +1,355 @@
+"""Scale benchmark: the served index at 1k, 10k and 100k chunks.
+
+Embedding 100k chunks takes hours here, so the index is grown from the sample site: the site is
+synced once for real (real text, real vectors), then synthetic chunks are added, each made of
+sentences of three real chunks, with the normalised sum of their vectors plus noise as its
+vector. BM25 thus sees realistic Italian and English text and Chroma realistic neighbours.
+
+For each size the service runs as a real process (``kmr serve``'s code path, one worker) and is
+measured over HTTP on 127.0.0.1 (times are taken by the client over loopback, so they include
+one local HTTP round trip):
+
+- start-up to ``/ready`` with no saved keyword index (cold) and with it (restart);
+- first-answer latency right after ready (p50/p95 of the first chat questions);
+- ``/api/search`` and ``/api/chat`` p50/p95 over the evaluation questions;
+- RSS of the worker (current and peak);
+- a sync seen by the running server: rows changed by this process, then the seconds until
+  ``/api/search`` finds them, and the keyword-index rebuild time the server logged.
+
+Run it alone (under the heavy lock), e.g.::
+
+    flock /tmp/kmr-heavy.lock python scripts/bench_scale.py --sizes 1000 10000 100000
+
+``--lazy-vectors`` (default on) stops the answer engine from pre-embedding every sentence of the
+index in the background at start, which the answer engine is losing (vectors only for retrieved
+passages); with it on, that warm-up would use the CPU for hours at 100k and every figure would
+measure it instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_BATCH = 2000
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of values, by linear interpolation."""
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def questions() -> list[tuple[str, str]]:
+    """(question, language) of the evaluation set, in file order."""
+    rows = [
+        json.loads(line)
+        for line in (ROOT / "data/eval/dev.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    return [(r["question"], r.get("lang", "en")) for r in rows if not r.get("history")]
+
+
+# --- building the index ------------------------------------------------------------------
+def seed_rows(settings: Settings) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+    """The sample site synced for real: ids, texts, metadata, vectors."""
+    from assistant.runtime import open_store
+    from ingest.sync import sync
+
+    store = open_store(settings)
+    if store.count() == 0:
+        report = sync(settings, store, [str(SAMPLE_SITE)])
+        print(f"seed: sample site synced, {report.chunks_embedded} chunks embedded", flush=True)
+    got = store.collection.get(include=["documents", "metadatas", "embeddings"])
+    return got["ids"], got["documents"], got["metadatas"], np.asarray(got["embeddings"])
+
+
+def build_index(settings: Settings, size: int, seed: tuple, rng: random.Random) -> float:
+    """A collection of ``size`` chunks: the seed's, then synthetic ones. Returns seconds."""
+    from assistant.runtime import open_store
+
+    ids, texts, metas, vectors = seed
+    store = open_store(settings)
+    if store.count() >= size:
+        return 0.0
+    started = time.perf_counter()
+    bodies = [t.partition("\n\n")[2] or t for t in texts]
+    sentences = [[s for s in _SENTENCE.split(b) if len(s) > 20] or [b] for b in bodies]
+    noise = np.random.default_rng(rng.randrange(1 << 30))
+    batch: dict[str, list] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+
+    def flush() -> None:
+        if batch["ids"]:
+            store.collection.add(**batch)
+            for values in batch.values():
+                values.clear()
+
+    for i, text, meta, vector in zip(ids, texts, metas, vectors, strict=True):
+        batch["ids"].append(i)
+        batch["documents"].append(text)
+        batch["metadatas"].append(meta)
+        batch["embeddings"].append(vector.tolist())
+    for n in range(size - len(ids)):
+        picks = [rng.randrange(len(ids)) for _ in range(3)]
+        head = texts[picks[0]].partition("\n\n")[0][:200]
+        body = " ".join(rng.choice(sentences[p]) for p in picks for _ in range(2))
+        meta = dict(metas[picks[0]])
+        page = n // 8
+        lang = meta.get("language", "en")
+        meta.update(
+            source=f"https://synthetic.example/{lang}/page-{page}",
+            url=f"https://synthetic.example/{lang}/page-{page}",
+        )
+        meta.pop("alternates", None)
+        vec = vectors[picks].sum(axis=0) + noise.normal(0, 0.02, vectors.shape[1])
+        batch["ids"].append(f"syn-{n}")
+        batch["documents"].append(f"{head}\n\n{body}")
+        batch["metadatas"].append(meta)
+        batch["embeddings"].append((vec / np.linalg.norm(vec)).tolist())
+        if len(batch["ids"]) >= _BATCH:
+            flush()
+    flush()
+    store.bump_generation(last_sync=datetime.now(UTC).isoformat(timespec="seconds"))
+    return time.perf_counter() - started
+
+
+# --- the server --------------------------------------------------------------------------
+def environment(settings: Settings, lazy_vectors: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KMR_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        KMR_DATA_DIR=str(settings.data_dir),
+        KMR_MODEL_CACHE_DIR=str(settings.model_cache_dir),
+        KMR_RATE_LIMIT="1000000/minute",
+        KMR_LOG_LEVEL="INFO",
+        KMR_BENCH_LAZY_VECTORS="1" if lazy_vectors else "0",
+    )
+    return env
+
+
+def serve_main() -> None:
+    """The server process: `kmr serve`'s path (one worker, one torch thread)."""
+    if os.environ.get("KMR_BENCH_LAZY_VECTORS") == "1":
+        from assistant import answer
+
+        answer.UnitVectors.warm_in_background = lambda self, texts: None  # type: ignore[method-assign]
+    from api import serve
+
+    settings = Settings()
+    serve(settings.model_copy(update={"torch_threads": settings.torch_threads or 1}))
+
+
+class Server:
+    def __init__(self, settings: Settings, port: int, log: Path, lazy_vectors: bool) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        env = environment(settings, lazy_vectors) | {"KMR_PORT": str(port), "KMR_HOST": "127.0.0.1"}
+        self.started = time.perf_counter()
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, __file__, "--serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout: float = 1800) -> float:
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
+                    return time.perf_counter() - self.started
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - self.started > timeout:
+                raise TimeoutError("not ready")
+            time.sleep(0.1)
+
+    def rss_mb(self) -> tuple[float, float]:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        values = dict(re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M))
+        return int(values["VmRSS"]) / 1024, int(values["VmHWM"]) / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+SERVER_MS: list[float] = []  # X-Process-Time of the requests timed since the last reset
+
+
+def timed(client: httpx.Client, method: str, path: str, **kwargs: Any) -> float:
+    """Client-side milliseconds of one request; its server-side time goes to SERVER_MS."""
+    started = time.perf_counter()
+    response = client.request(method, path, **kwargs)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
+    SERVER_MS.append(float(response.headers["x-process-time"]) * 1000)
+    return elapsed
+
+
+def summary(client_ms: list[float]) -> dict[str, float]:
+    """p50/p95 server-side (X-Process-Time) and client-side, then SERVER_MS is reset."""
+    server = list(SERVER_MS)
+    SERVER_MS.clear()
+    return {
+        "server_p50": round(percentile(server, 50), 1),
+        "server_p95": round(percentile(server, 95), 1),
+        "client_p50": round(percentile(client_ms, 50), 1),
+        "client_p95": round(percentile(client_ms, 95), 1),
+        "max": round(max(client_ms), 1),
+    }
+
+
+def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) -> dict[str, Any]:
+    settings = Settings(data_dir=args.out / f"n{size}", model_cache_dir=args.models, _env_file=None)
+    rng = random.Random(size)
+    result: dict[str, Any] = {"chunks": size}
+    result["insert_s"] = round(build_index(settings, size, seed, rng), 1)
+    qs = questions()
+    log = args.out / f"server-{size}.log"
+
+    for start in ("cold", "restart"):
+        server = Server(settings, port, log, args.lazy_vectors)
+        try:
+            result[f"ready_{start}_s"] = round(server.wait_ready(), 1)
+            with httpx.Client(base_url=server.url, timeout=300) as http:
+                SERVER_MS.clear()
+                first = [timed(http, "POST", "/api/chat", json={"question": q}) for q, _ in qs[:20]]
+                result[f"first_answer_{start}_ms"] = summary(first)
+                if start == "cold":
+                    search = [
+                        timed(http, "GET", "/api/search", params={"q": q})
+                        for _ in range(2)
+                        for q, _ in qs[:60]
+                    ]
+                    result["search_ms"] = summary(search)
+                    chat = [
+                        timed(http, "POST", "/api/chat", json={"question": q}) for q, _ in qs[20:80]
+                    ]
+                    result["chat_ms"] = summary(chat)
+                    result["rss_mb"], result["rss_peak_mb"] = map(round, server.rss_mb())
+                else:
+                    result["sync_follow"] = follow_a_sync(settings, http, server, size)
+                    result["rss_restart_mb"], result["rss_restart_peak_mb"] = map(
+                        round, server.rss_mb()
+                    )
+        finally:
+            server.stop()
+    return result
+
+
+def follow_a_sync(
+    settings: Settings, http: httpx.Client, server: Server, size: int
+) -> dict[str, Any]:
+    """Change 20 chunks from this process; seconds until the server's search finds them."""
+    from assistant.runtime import open_store
+
+    store = open_store(settings)
+    word = f"zorblattium{size}"
+    got = store.collection.get(
+        ids=[f"syn-{i}" for i in range(20)], include=["documents", "metadatas", "embeddings"]
+    )
+    store.collection.upsert(
+        ids=got["ids"],
+        embeddings=got["embeddings"],
+        metadatas=got["metadatas"],
+        documents=[f"{d} The racks are made of {word}." for d in got["documents"]],
+    )
+    store.bump_generation()
+    generation = store.generation()
+    started = time.perf_counter()
+    built = re.compile(
+        rf"keyword index built: \d+ passages, generation {re.escape(generation)}, "
+        r"(\d+) ms"
+    )
+    # A server checks the generation when asked (at most once a second): ask, as visitors would.
+    while not (found := built.search(server.log.read_text())):
+        if time.perf_counter() - started > 900:
+            raise TimeoutError("the server never followed the sync")
+        http.get("/api/search", params={"q": "shuttle bus"})
+        time.sleep(0.05)
+    changed = set(got["ids"])
+
+    def served_now() -> bool:
+        # k=50: a chunk matched by BM25 alone ranks below the dense-only hits of a top 5
+        hits = http.get("/api/search", params={"q": word, "k": 50}).json()["results"]
+        return any(h["id"] in changed for h in hits)
+
+    while not served_now():  # the rebuilt index is saved, then swapped in
+        if time.perf_counter() - started > 900:
+            raise TimeoutError("the server never served the new text")
+        time.sleep(0.05)
+    served = time.perf_counter() - started
+    return {"served_after_s": round(served, 2), "bm25_rebuild_ms": int(found.group(1))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/kmr-bench-scale"))
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="Where the rebuilt embedding model is cached (default: OUT/models).",
+    )
+    parser.add_argument("--port", type=int, default=0, help="Default: a free port.")
+    parser.add_argument("--no-lazy-vectors", dest="lazy_vectors", action="store_false")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_main()
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.models = args.models or args.out / "models"
+    if not args.port:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            args.port = int(sock.getsockname()[1])
+    seed_settings = Settings(
+        data_dir=args.out / "seed", model_cache_dir=args.models, _env_file=None
+    )
+    seed = seed_rows(seed_settings)
+    print(
+        f"# bench_scale {datetime.now(UTC).isoformat(timespec='minutes')} on "
+        f"{platform.machine()}, {os.cpu_count()} cores; seed {len(seed[0])} real chunks; "
+        f"lazy vectors {args.lazy_vectors}",
+        flush=True,
+    )
+    results = []
+    for size in args.sizes:
+        result = measure_size(size, args, seed, args.port)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
