@@ -44,14 +44,15 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.config import Settings
 from assistant.jobs import JobAlreadyRunning, SyncJobs
+from assistant.llm import ServerCheck
 from assistant.metrics import Metrics
-from assistant.records_db import RecordsDB, UnknownMessage
+from assistant.records_db import DatabaseUnavailable, RecordsDB, UnknownMessage
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Filters, Source, Turn
 from vectorstore.store import StoreError, StoreUnavailable
 
@@ -63,6 +64,10 @@ RUNTIME_RETRY_SECONDS = 5.0
 ANSWER_FAILED_MESSAGE = "Sorry, the answer could not be composed. Please try again."
 STORE_DOWN_MESSAGE = (
     "The knowledge base is temporarily unavailable. Please try again in a moment."
+)
+DB_DOWN_MESSAGE = (
+    "The service is temporarily unavailable (its database does not answer). Please try again "
+    "in a moment."
 )
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -136,6 +141,10 @@ class ReadyResponse(BaseModel):
     status: Literal["ready", "unavailable"]
     model_loaded: bool
     store: Literal["ok", "unreachable"]
+    database: Literal["ok", "unreachable"] = "ok"
+    # None: extractive backend. "unreachable" alone keeps the service ready (answers fall back
+    # to the extractive engine); "misconfigured" (key refused, unknown model) does not.
+    llm: Literal["ok", "unreachable", "misconfigured"] | None = None
     detail: str | None = None
 
 
@@ -257,6 +266,7 @@ class Services:
     db: RecordsDB
     metrics: Metrics = field(default_factory=Metrics)
     jobs: SyncJobs = field(default_factory=SyncJobs)
+    llm_check: ServerCheck | None = None  # the openai backend's start-up check, for /ready
 
     def runtime(self) -> Any:
         return self.holder.get()
@@ -373,6 +383,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
     def chat(request: Request, body: ChatRequest, services: ServicesDep) -> Response:  # type: ignore[valid-type]
         """Answer a question about the district, citing its sources, or abstain."""
         started = time.perf_counter()
+        services.db.ping()  # DatabaseUnavailable -> 503: an answer we cannot record
         runtime = services.runtime()
         events = runtime.assistant.stream(body.question, body.history, None, body.language)
         answer = None
@@ -403,6 +414,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
     def chat_stream(request: Request, body: ChatRequest, services: ServicesDep) -> Response:  # type: ignore[valid-type]
         """Answer as a stream of Server-Sent Events: sources, text deltas, then done."""
         started = time.perf_counter()
+        services.db.ping()  # DatabaseUnavailable -> 503: an answer we cannot record
         runtime = services.runtime()
         events = iter(runtime.assistant.stream(body.question, body.history, None, body.language))
         # The first event is computed here, so an unreachable store is a clean 503.
@@ -575,8 +587,27 @@ def ready(services: ServicesDep) -> JSONResponse:
                              store="unreachable", detail=STORE_DOWN_MESSAGE)
         return JSONResponse(body.model_dump(), status_code=503)
     loaded = services.holder.model_loaded
+    try:
+        services.db.ping()
+    except DatabaseUnavailable as exc:
+        log.warning("not ready: service database: %s", exc)
+        body = ReadyResponse(status="unavailable", model_loaded=loaded, store="ok",
+                             database="unreachable", detail=DB_DOWN_MESSAGE)
+        return JSONResponse(body.model_dump(), status_code=503)
+    problem = services.llm_check.problem() if services.llm_check is not None else None
+    llm_state: Literal["ok", "unreachable", "misconfigured"] | None = None
+    if services.llm_check is not None:
+        llm_state = "ok" if problem is None else "unreachable" if not problem.reachable \
+            else "misconfigured"
+    if problem is not None and problem.reachable:
+        body = ReadyResponse(status="unavailable", model_loaded=loaded, store="ok",
+                             llm=llm_state, detail=f"LLM: {problem}")
+        return JSONResponse(body.model_dump(), status_code=503)
+    detail = None if loaded else "The model is loading."
+    if problem is not None and loaded:
+        detail = f"LLM: {problem} (answers fall back to the extractive engine)"
     body = ReadyResponse(status="ready" if loaded else "unavailable", model_loaded=loaded,
-                         store="ok", detail=None if loaded else "The model is loading.")
+                         store="ok", llm=llm_state, detail=detail)
     return JSONResponse(body.model_dump(), status_code=200 if loaded else 503)
 
 
@@ -729,6 +760,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _json_error(503, "store_unavailable", STORE_DOWN_MESSAGE, request,
                            headers={"Retry-After": "5"})
 
+    @app.exception_handler(DatabaseUnavailable)
+    @app.exception_handler(OperationalError)
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("service database error on %s: %s", request.url.path, exc)
+        return _json_error(503, "database_unavailable", DB_DOWN_MESSAGE, request,
+                           headers={"Retry-After": "5"})
+
     @app.exception_handler(UnknownMessage)
     async def unknown_message(request: Request, exc: UnknownMessage) -> JSONResponse:
         return _json_error(404, "unknown_message",
@@ -772,8 +810,15 @@ def create_app(settings: Settings | None = None, *, runtime: Any | None = None) 
             await run_in_threadpool(holder.get)
         except StoreError as exc:  # serve anyway: /ready says 503 and we retry on demand
             log.error("store unavailable at start: %s", exc)
-        removed = await run_in_threadpool(services.db.purge)
-        log.info("retention purge removed %d rows", removed)
+        if services.llm_check is not None:
+            problem = await run_in_threadpool(services.llm_check.problem)
+            if problem:  # serve anyway (extractive fallback); /ready says 503 and why
+                log.error("LLM not usable: %s", problem)
+        try:
+            removed = await run_in_threadpool(services.db.purge)
+            log.info("retention purge removed %d rows", removed)
+        except SQLAlchemyError as exc:  # serve anyway: /ready and chat say 503 until it answers
+            log.error("service database unavailable at start: %s", exc)
         purger = asyncio.create_task(_purge_periodically(services.db))
         try:
             yield
@@ -791,7 +836,9 @@ def create_app(settings: Settings | None = None, *, runtime: Any | None = None) 
         lifespan=lifespan,
     )
     limiter = Limiter(key_func=client_address, headers_enabled=False)
-    services = Services(settings=settings, holder=holder, db=RecordsDB(settings))
+    services = Services(settings=settings, holder=holder, db=RecordsDB(settings),
+                        llm_check=ServerCheck(settings) if settings.answer_backend == "openai"
+                        else None)
     app.state.services = services
     app.state.limiter = limiter
 
