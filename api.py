@@ -761,11 +761,19 @@ def _install_error_handlers(app: FastAPI) -> None:
                            headers={"Retry-After": "5"})
 
     @app.exception_handler(DatabaseUnavailable)
-    @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("service database error on %s: %s", request.url.path, exc)
+        log.warning("service database unavailable on %s: %s", request.url.path, exc)
         return _json_error(503, "database_unavailable", DB_DOWN_MESSAGE, request,
                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(OperationalError)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # A lost connection is a 503; a broken schema in a database that answers is a bug.
+        try:
+            await run_in_threadpool(request.app.state.services.db.ping, fresh=True)
+        except DatabaseUnavailable:
+            return await database_down(request, exc)
+        raise exc  # to the catch-all handler below: a 500 that hides the details
 
     @app.exception_handler(UnknownMessage)
     async def unknown_message(request: Request, exc: UnknownMessage) -> JSONResponse:

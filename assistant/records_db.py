@@ -307,12 +307,14 @@ class RecordsDB:
             Base.metadata.create_all(self.engine)
             self._schema_ready = True
 
-    def ping(self) -> None:
+    def ping(self, *, fresh: bool = False) -> None:
         """Raise DatabaseUnavailable (with the reason) unless the database answers; a success
-        is trusted for PING_OK_TTL seconds, a failure is retried at the next call."""
+        is trusted for PING_OK_TTL seconds (unless ``fresh``), a failure is retried at the next
+        call."""
         with self._ping_lock:
             now = time.monotonic()
-            if self._ping_ok_at is not None and now - self._ping_ok_at < PING_OK_TTL:
+            recent = self._ping_ok_at is not None and now - self._ping_ok_at < PING_OK_TTL
+            if recent and not fresh:
                 return
             try:
                 self._ensure_schema()
