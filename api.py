@@ -820,7 +820,7 @@ def create_app(settings: Settings | None = None, *, runtime: Any | None = None) 
             log.error("store unavailable at start: %s", exc)
         if services.llm_check is not None:
             problem = await run_in_threadpool(services.llm_check.problem)
-            if problem:  # serve anyway (extractive fallback); /ready says 503 and why
+            if problem:  # serve anyway (extractive fallback); /ready says why
                 log.error("LLM not usable: %s", problem)
         try:
             removed = await run_in_threadpool(services.db.purge)
