@@ -44,14 +44,15 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.config import Settings
 from assistant.jobs import JobAlreadyRunning, SyncJobs, SyncScheduler
+from assistant.llm import ServerCheck
 from assistant.metrics import Metrics
-from assistant.records_db import RecordsDB, UnknownMessage
+from assistant.records_db import DatabaseUnavailable, RecordsDB, UnknownMessage
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Filters, Source, Turn
 from vectorstore.store import StoreError, StoreUnavailable
 
@@ -63,6 +64,10 @@ RUNTIME_RETRY_SECONDS = 5.0
 ANSWER_FAILED_MESSAGE = "Sorry, the answer could not be composed. Please try again."
 STORE_DOWN_MESSAGE = (
     "The knowledge base is temporarily unavailable. Please try again in a moment."
+)
+DB_DOWN_MESSAGE = (
+    "The service is temporarily unavailable (its database does not answer). Please try again "
+    "in a moment."
 )
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -136,6 +141,10 @@ class ReadyResponse(BaseModel):
     status: Literal["ready", "unavailable"]
     model_loaded: bool
     store: Literal["ok", "unreachable"]
+    database: Literal["ok", "unreachable"] = "ok"
+    # None: extractive backend. "unreachable" alone keeps the service ready (answers fall back
+    # to the extractive engine); "misconfigured" (key refused, unknown model) does not.
+    llm: Literal["ok", "unreachable", "misconfigured"] | None = None
     detail: str | None = None
 
 
@@ -259,6 +268,7 @@ class Services:
     db: RecordsDB
     metrics: Metrics = field(default_factory=Metrics)
     jobs: SyncJobs = field(default_factory=SyncJobs)
+    llm_check: ServerCheck | None = None  # the openai backend's start-up check, for /ready
 
     def runtime(self) -> Any:
         return self.holder.get()
@@ -375,6 +385,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
     def chat(request: Request, body: ChatRequest, services: ServicesDep) -> Response:  # type: ignore[valid-type]
         """Answer a question about the district, citing its sources, or abstain."""
         started = time.perf_counter()
+        services.db.ping()  # DatabaseUnavailable -> 503: an answer we cannot record
         runtime = services.runtime()
         events = runtime.assistant.stream(body.question, body.history, None, body.language)
         answer = None
@@ -405,6 +416,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
     def chat_stream(request: Request, body: ChatRequest, services: ServicesDep) -> Response:  # type: ignore[valid-type]
         """Answer as a stream of Server-Sent Events: sources, text deltas, then done."""
         started = time.perf_counter()
+        services.db.ping()  # DatabaseUnavailable -> 503: an answer we cannot record
         runtime = services.runtime()
         events = iter(runtime.assistant.stream(body.question, body.history, None, body.language))
         # The first event is computed here, so an unreachable store is a clean 503.
@@ -577,8 +589,27 @@ def ready(services: ServicesDep) -> JSONResponse:
                              store="unreachable", detail=STORE_DOWN_MESSAGE)
         return JSONResponse(body.model_dump(), status_code=503)
     loaded = services.holder.model_loaded
+    try:
+        services.db.ping()
+    except DatabaseUnavailable as exc:
+        log.warning("not ready: service database: %s", exc)
+        body = ReadyResponse(status="unavailable", model_loaded=loaded, store="ok",
+                             database="unreachable", detail=DB_DOWN_MESSAGE)
+        return JSONResponse(body.model_dump(), status_code=503)
+    problem = services.llm_check.problem() if services.llm_check is not None else None
+    llm_state: Literal["ok", "unreachable", "misconfigured"] | None = None
+    if services.llm_check is not None:
+        llm_state = "ok" if problem is None else "unreachable" if not problem.reachable \
+            else "misconfigured"
+    if problem is not None and problem.reachable:
+        body = ReadyResponse(status="unavailable", model_loaded=loaded, store="ok",
+                             llm=llm_state, detail=f"LLM: {problem}")
+        return JSONResponse(body.model_dump(), status_code=503)
+    detail = None if loaded else "The model is loading."
+    if problem is not None and loaded:
+        detail = f"LLM: {problem} (answers fall back to the extractive engine)"
     body = ReadyResponse(status="ready" if loaded else "unavailable", model_loaded=loaded,
-                         store="ok", detail=None if loaded else "The model is loading.")
+                         store="ok", llm=llm_state, detail=detail)
     return JSONResponse(body.model_dump(), status_code=200 if loaded else 503)
 
 
@@ -731,6 +762,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _json_error(503, "store_unavailable", STORE_DOWN_MESSAGE, request,
                            headers={"Retry-After": "5"})
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("service database unavailable on %s: %s", request.url.path, exc)
+        return _json_error(503, "database_unavailable", DB_DOWN_MESSAGE, request,
+                           headers={"Retry-After": "5"})
+
+    @app.exception_handler(OperationalError)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # A lost connection is a 503; a broken schema in a database that answers is a bug.
+        try:
+            await run_in_threadpool(request.app.state.services.db.ping, fresh=True)
+        except DatabaseUnavailable:
+            return await database_down(request, exc)
+        raise exc  # to the catch-all handler below: a 500 that hides the details
+
     @app.exception_handler(UnknownMessage)
     async def unknown_message(request: Request, exc: UnknownMessage) -> JSONResponse:
         return _json_error(404, "unknown_message",
@@ -774,13 +820,20 @@ def create_app(settings: Settings | None = None, *, runtime: Any | None = None) 
             await run_in_threadpool(lambda: holder.get().warm())
         except StoreError as exc:  # serve anyway: /ready says 503 and we retry on demand
             log.error("store unavailable at start: %s", exc)
+        if services.llm_check is not None:
+            problem = await run_in_threadpool(services.llm_check.problem)
+            if problem:  # serve anyway (extractive fallback); /ready says why
+                log.error("LLM not usable: %s", problem)
+        try:
+            removed = await run_in_threadpool(services.db.purge)
+            log.info("retention purge removed %d rows", removed)
+        except SQLAlchemyError as exc:  # serve anyway: /ready and chat say 503 until it answers
+            log.error("service database unavailable at start: %s", exc)
         scheduler = None
         if settings.sync_interval:
             scheduler = SyncScheduler(services.jobs, settings, lambda: holder.get().store,
                                       settings.sync_interval)
             scheduler.start()
-        removed = await run_in_threadpool(services.db.purge)
-        log.info("retention purge removed %d rows", removed)
         purger = asyncio.create_task(_purge_periodically(services.db))
         try:
             yield
@@ -800,7 +853,9 @@ def create_app(settings: Settings | None = None, *, runtime: Any | None = None) 
         lifespan=lifespan,
     )
     limiter = Limiter(key_func=client_address, headers_enabled=False)
-    services = Services(settings=settings, holder=holder, db=RecordsDB(settings))
+    services = Services(settings=settings, holder=holder, db=RecordsDB(settings),
+                        llm_check=ServerCheck(settings) if settings.answer_backend == "openai"
+                        else None)
     app.state.services = services
     app.state.limiter = limiter
 

@@ -16,7 +16,11 @@ a clean shutdown) are lost: at most a fraction of a second of traffic.
 Errors::
 
     RecordsError
-     +-- UnknownMessage   feedback names a message id the database does not hold
+     +-- UnknownMessage        feedback names a message id the database does not hold
+     +-- DatabaseUnavailable   ``ping`` cannot reach the database (the API answers 503)
+
+A database that is down when the service starts is not fatal: the tables are created at the
+first successful ``ping``, and ``ping`` keeps saying why not until then.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import os
 import queue
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +55,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -64,6 +70,7 @@ Rating = Literal["up", "down"]
 SECRET_FILE = "client-hash.key"
 WRITE_QUEUE_SIZE = 10_000  # rows waiting for the writer; beyond this, callers write themselves
 WRITE_BATCH_SIZE = 500  # rows per transaction at most
+PING_OK_TTL = 2.0  # seconds a successful ping is trusted: chat asks before every answer
 
 
 class RecordsError(Exception):
@@ -72,6 +79,10 @@ class RecordsError(Exception):
 
 class UnknownMessage(RecordsError):
     """Feedback for a message id that does not exist (or was purged)."""
+
+
+class DatabaseUnavailable(RecordsError):
+    """The service database does not answer."""
 
 
 class Base(DeclarativeBase):
@@ -281,9 +292,38 @@ class RecordsDB:
             _sqlite_pragmas(self.engine)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True)
-        Base.metadata.create_all(self.engine)
+        self._schema_ready = False
+        self._ping_ok_at: float | None = None
+        self._ping_lock = threading.Lock()
+        try:
+            self._ensure_schema()
+        except SQLAlchemyError as exc:  # serve anyway: ping says why, and retries
+            log.error("service database unavailable at start: %s", _reason(exc))
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = BatchWriter(self._insert_messages)
+
+    def _ensure_schema(self) -> None:
+        if not self._schema_ready:
+            Base.metadata.create_all(self.engine)
+            self._schema_ready = True
+
+    def ping(self, *, fresh: bool = False) -> None:
+        """Raise DatabaseUnavailable (with the reason) unless the database answers; a success
+        is trusted for PING_OK_TTL seconds (unless ``fresh``), a failure is retried at the next
+        call."""
+        with self._ping_lock:
+            now = time.monotonic()
+            recent = self._ping_ok_at is not None and now - self._ping_ok_at < PING_OK_TTL
+            if recent and not fresh:
+                return
+            try:
+                self._ensure_schema()
+                with self.engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+            except SQLAlchemyError as exc:
+                self._ping_ok_at = None
+                raise DatabaseUnavailable(_reason(exc)) from exc
+            self._ping_ok_at = now
 
     def close(self) -> None:
         """Write the queued answers, then release the connections."""
@@ -467,6 +507,13 @@ def group_questions(
             target.comments.append(feedback.comment)
     groups.sort(key=lambda group: (group.count, group.last_asked), reverse=True)
     return groups
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's first line (no SQL, no parameters, no password)."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else ''}"
 
 
 def new_message_id() -> str:

@@ -4,6 +4,7 @@
 - ``embeddings``: the real multilingual-e5-small, loaded once.
 - ``sample_index``: a Runtime over an embedded index of the bundled sample site.
 - ``chroma_server``: a real ``chroma run`` on 127.0.0.1, stopped at the end.
+- ``postgres_server``, ``postgres_url``, ``llama_server``: see tests/support/fixtures.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.fixtures import llama_server, postgres_server, postgres_url  # noqa: F401
 
 from assistant.config import SAMPLE_SITE, Settings
 

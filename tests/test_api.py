@@ -61,7 +61,7 @@ def test_ready_when_the_model_is_loaded_and_the_store_answers(client: httpx.Clie
     response = client.get("/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "model_loaded": True, "store": "ok",
-                               "detail": None}
+                               "database": "ok", "llm": None, "detail": None}
 
 
 # --- chat ----------------------------------------------------------------------------------
