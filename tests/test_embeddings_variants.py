@@ -99,8 +99,9 @@ def test_the_export_runs_offline_from_the_shipped_weights(
     assert manifest["prompts"]["query"] == "query: " and manifest["max_seq_length"] == 512
     # The export checked itself against the float32 model on texts of mixed lengths.
     assert min(manifest["probe_cosines"]) >= 0.95
-    # int8 weight matrices: far smaller than the 470 MB float32 graph.
-    assert (int8_export / MODEL_FILE).stat().st_size < 300_000_000
+    # The 384 MB word-embedding table stays float32 (a lookup, no arithmetic to speed up);
+    # the 21 M encoder weights shrink to int8: the float32 graph is 470 MB.
+    assert (int8_export / MODEL_FILE).stat().st_size < 420_000_000
     assert verified_manifest(int8_export, e5_source, VARIANT) is not None
     assert not list(int8_export.parent.glob(f".{int8_export.name}.tmp-*"))
 
