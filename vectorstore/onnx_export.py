@@ -1,0 +1,335 @@
+"""ONNX variants of the rebuilt e5 model: exported once, cached beside it, verified at load.
+
+A variant is built from the rebuilt sentence-transformers folder (``e5_rebuild``), offline:
+``torch.onnx.export`` writes the BERT encoder, onnxruntime's transformer optimizer fuses
+its attention, LayerNorm and GELU nodes, and for ``onnx-int8`` ``quantize_dynamic`` turns
+the weight matrices into int8 (activations are quantised per call). The result lives in a
+sibling folder, e.g. ``models/multilingual-e5-small-onnx-int8/``::
+
+    model.onnx         the graph (input_ids, attention_mask -> last_hidden_state)
+    tokenizer.json     copied from the rebuilt folder
+    kmr-export.json    manifest: variant, the source model's fingerprint, each file's size
+                       and SHA-256, prompts, window, and the check made at export
+
+The folder is written in a temporary sibling and renamed into place; before it is used its
+manifest must match the source model and every file its recorded size and SHA-256, so a
+half-written, truncated or corrupted export is rebuilt, never loaded. A usable export is
+opened without writing anything, so a read-only cache works.
+
+Errors::
+
+    RebuildError (e5_rebuild)
+     +-- ExportError    the export failed or does not reproduce the float32 model
+     +-- ReadOnlyCache  an export is needed and the cache folder cannot be written
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vectorstore.e5_rebuild import (
+    MARKER,
+    RebuildError,
+    folder_is_complete,
+    writable_or_raise,
+)
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "kmr-export.json"
+MODEL_FILE = "model.onnx"
+_FORMAT = 2  # bump when the export recipe changes: old exports are rebuilt
+_OPSET = 17
+# Texts of very different lengths, embedded in one padded batch at export, so a graph
+# that mishandles padding or the attention mask is refused there and then.
+_PROBES = [
+    "passage: Il Kilometro Rosso è un parco scientifico e tecnologico a Bergamo.",
+    "query: where can I park?",
+    "passage: " + "Laboratori di prova, metrologia e prototipazione rapida. " * 12,
+    "passage: x",
+]
+
+
+class ExportError(RebuildError):
+    """The ONNX export failed, or its vectors do not match the float32 model's."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How one variant is built, and how close its probe vectors must stay to float32."""
+
+    name: str
+    quantize: bool
+    min_probe_cosine: float
+    summary: str
+
+
+FLOAT32 = "float32"
+VARIANTS: dict[str, Variant | None] = {
+    FLOAT32: None,  # the rebuilt folder itself, run by sentence-transformers
+    "onnx-fp32": Variant("onnx-fp32", False, 0.9999, "ONNX Runtime, fused graph, float32 weights"),
+    "onnx-int8": Variant(
+        "onnx-int8", True, 0.95, "ONNX Runtime, fused graph, dynamic int8 weight matrices"
+    ),
+}
+
+
+def export_folder(source: Path, variant: str) -> Path:
+    """Where ``variant`` of the model in ``source`` is cached: a sibling folder."""
+    return source.parent / f"{source.name}-{variant}"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_identity(source: Path) -> dict[str, Any]:
+    """What the export was made from: the rebuilt folder's own fingerprint."""
+    marker = folder_is_complete(source)
+    if marker is None:
+        raise ExportError(f"{source} is not a complete rebuilt model folder (no valid {MARKER})")
+    return {k: marker.get(k) for k in ("format", "model", "weights", "tokenizer")}
+
+
+def verified_manifest(folder: Path, source: Path, variant: str) -> dict[str, Any] | None:
+    """The export's manifest if it is complete, intact and made from ``source``; else None.
+
+    Reads only. Every file is hashed: a same-size corruption is caught here rather than
+    loaded as silently wrong vectors (about 0.1 s for the int8 model).
+    """
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("format") != _FORMAT or manifest.get("variant") != variant:
+            return None
+        if manifest.get("source") != _source_identity(source):
+            return None
+        files = manifest["files"]
+        if MODEL_FILE not in files:
+            return None
+        for rel, want in files.items():
+            path = folder / rel
+            if path.stat().st_size != want["size"] or sha256_file(path) != want["sha256"]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ExportError):
+        return None
+    return manifest
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def _export_graph(source: Path, onnx_path: Path) -> dict[str, Any]:
+    """Write the float32 BERT graph of ``source`` to ``onnx_path``; returns its config."""
+    import torch
+    from transformers import AutoModel
+
+    # transformers' default (SDPA) attention: an eager-attention export let the optimizer
+    # fuse attention, but the fused graph drifted on long inputs (probe cosine 0.998 in
+    # float32), so attention stays unfused; LayerNorm and GELU fusions are kept.
+    model = AutoModel.from_pretrained(str(source), local_files_only=True).eval()
+
+    class _Encoder(torch.nn.Module):
+        def __init__(self, bert: torch.nn.Module) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            out = self.bert(input_ids=input_ids, attention_mask=attention_mask)
+            return out.last_hidden_state
+
+    ids = torch.tensor([[0, 581, 2, 1], [0, 581, 9, 2]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    axes = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings(), torch.no_grad():
+        # The tracer warns about Python branches on shapes; the probe check below is
+        # what proves the graph right for other batch sizes, lengths and padding.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Encoder(model),
+            (ids, mask),
+            str(onnx_path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            opset_version=_OPSET,
+            dynamo=False,  # the TorchScript exporter gives the graph the fusions expect
+        )
+    return model.config.to_dict()
+
+
+def _optimize(onnx_in: Path, onnx_out: Path, config: dict[str, Any]) -> dict[str, int]:
+    """Fuse attention, LayerNorm and GELU (onnxruntime's BERT optimizer); fused op counts."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(
+        str(onnx_in),
+        model_type="bert",
+        num_heads=int(config["num_attention_heads"]),
+        hidden_size=int(config["hidden_size"]),
+    )
+    optimized.save_model_to_file(str(onnx_out))
+    stats = optimized.get_fused_operator_statistics()
+    return {k: int(v) for k, v in stats.items() if v}
+
+
+def _quantize(onnx_in: Path, onnx_out: Path) -> None:
+    """Dynamic int8 quantisation of the weight matrices only.
+
+    MatMulConstBOnly keeps activation-by-activation products (attention scores) in
+    float32: quantising those costs far more accuracy than it saves time.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(onnx_in),
+        str(onnx_out),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
+def encoder_settings(source: Path) -> dict[str, Any]:
+    """Prompts, window and pad id of the rebuilt folder, recorded in the manifest."""
+    st_config = json.loads((source / "config_sentence_transformers.json").read_text("utf-8"))
+    bert_config = json.loads((source / "config.json").read_text("utf-8"))
+    window = json.loads((source / "sentence_bert_config.json").read_text("utf-8"))
+    return {
+        "prompts": st_config.get("prompts") or {},
+        "max_seq_length": int(window.get("max_seq_length") or 512),
+        "pad_id": int(bert_config.get("pad_token_id", 1)),
+    }
+
+
+def _probe_cosines(source: Path, folder: Path, settings: dict[str, Any]) -> list[float]:
+    """Cosines between the export's and the float32 model's vectors of the probe texts."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from vectorstore.onnx_encoder import OnnxEncoder
+
+    reference = SentenceTransformer(str(source), device="cpu", local_files_only=True)
+    want = reference.encode(_PROBES, batch_size=len(_PROBES), normalize_embeddings=True)
+    encoder = OnnxEncoder(
+        folder / MODEL_FILE,
+        folder / "tokenizer.json",
+        max_seq_length=settings["max_seq_length"],
+        pad_id=settings["pad_id"],
+    )
+    got = encoder.encode(_PROBES, batch_size=len(_PROBES))
+    return [round(float(c), 6) for c in np.sum(want * got, axis=1)]
+
+
+def build_export(source: Path, target: Path, variant: Variant) -> None:
+    """Export ``variant`` of ``source`` into a temporary sibling, check it, swap it in."""
+    started = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        work = tmp / "work"
+        work.mkdir()
+        config = _export_graph(source, work / "raw.onnx")
+        fused = _optimize(work / "raw.onnx", work / "fused.onnx", config)
+        if variant.quantize:
+            _quantize(work / "fused.onnx", tmp / MODEL_FILE)
+        else:
+            (work / "fused.onnx").rename(tmp / MODEL_FILE)
+        shutil.rmtree(work)
+        shutil.copyfile(source / "tokenizer.json", tmp / "tokenizer.json")
+        settings = encoder_settings(source)
+        cosines = _probe_cosines(source, tmp, settings)
+        if min(cosines) < variant.min_probe_cosine:
+            raise ExportError(
+                f"the {variant.name} export does not reproduce the float32 model "
+                f"(probe cosines {cosines}, need >= {variant.min_probe_cosine})"
+            )
+        files = {
+            p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
+            for p in sorted(tmp.iterdir())
+            if p.is_file()
+        }
+        manifest = {
+            "format": _FORMAT,
+            "variant": variant.name,
+            "summary": variant.summary,
+            "source": _source_identity(source),
+            "files": files,
+            **settings,
+            "fused_operators": fused,
+            "probe_cosines": cosines,
+            "export_seconds": round(time.perf_counter() - started, 2),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        # mkdtemp makes the folder private; the service may run as another user.
+        for path in (tmp, *tmp.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            target.rename(old / "folder")
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info(
+        "exported %s of %s in %.1f s (probe cosines %s)",
+        variant.name,
+        source.name,
+        time.perf_counter() - started,
+        cosines,
+    )
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Delete temporary folders of exports that were killed midway."""
+    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
+        for stale in target.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def ensure_export(source: Path, variant: str, *, force: bool = False) -> tuple[Path, dict]:
+    """The verified export folder of ``variant`` and its manifest, exporting it if needed.
+
+    Writes nothing when a valid export is present; otherwise exports under a file lock
+    (concurrent callers wait, then reuse), or raises ReadOnlyCache if the cache is read-only.
+    """
+    from filelock import FileLock
+
+    spec = VARIANTS.get(variant)
+    if spec is None:
+        raise ExportError(f"{variant!r} is not an exported variant")
+    target = export_folder(source, variant)
+    if not force:
+        manifest = verified_manifest(target, source, variant)
+        if manifest is not None:
+            return target, manifest
+    writable_or_raise(target.parent, f"{target.name} export")
+    with FileLock(str(target.parent / f".{target.name}.lock"), timeout=900):
+        manifest = None if force else verified_manifest(target, source, variant)
+        if manifest is None:
+            if target.exists():
+                log.warning("%s is missing, stale or damaged: exporting it again", target)
+            _remove_leftovers(target)
+            build_export(source, target, spec)
+            manifest = verified_manifest(target, source, variant)
+            if manifest is None:
+                raise ExportError(f"{target} failed its own check right after the export")
+    return target, manifest
