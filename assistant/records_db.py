@@ -34,10 +34,7 @@ import hashlib
 import hmac
 import logging
 import os
-import queue
 import secrets
-import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -62,9 +59,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from assistant.batch_writer import BatchWriter, is_locked, is_read_only
 from assistant.config import Settings
 from assistant.errors import KmrError, NotFound, Unavailable
 from assistant.schema import Answer
@@ -73,10 +71,7 @@ log = logging.getLogger(__name__)
 
 Rating = Literal["up", "down"]
 SECRET_FILE = "client-hash.key"
-WRITE_QUEUE_SIZE = 10_000  # rows waiting for the writer; beyond this, callers write themselves
-WRITE_BATCH_SIZE = 500  # rows per transaction at most
 BUSY_TIMEOUT_MS = 2000  # a request waits at most this long for another process's lock
-RETRY_MAX_SECONDS = 5.0  # longest pause between two attempts at a locked database
 FEEDBACK_FLUSH_SECONDS = 5.0  # feedback waits this long for its answer to be written
 
 
@@ -94,24 +89,6 @@ class DatabaseBusy(RecordsError, Unavailable):
 
 class DatabaseReadOnly(RecordsError, Unavailable):
     """The database cannot be written (read-only file or mount)."""
-
-
-def is_locked(exc: BaseException) -> bool:
-    """SQLite's "database is locked/busy" (another process holds the write lock)."""
-    text = str(exc).lower()
-    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
-
-
-def is_read_only(exc: BaseException) -> bool:
-    """A write refused because the database or its folder is read-only."""
-    text = str(exc).lower()
-    return isinstance(exc, SQLAlchemyError | OSError) and (
-        "readonly" in text
-        or "read-only" in text
-        or "read only" in text
-        or "unable to open database" in text
-        or isinstance(exc, PermissionError)
-    )
 
 
 def translate(exc: SQLAlchemyError) -> Exception:
@@ -217,164 +194,6 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.close()
 
 
-_STOP = object()
-
-
-class BatchWriter:
-    """A thread that hands queued rows to ``write`` in batches, in order.
-
-    ``put`` never blocks: it returns False when the queue is full or the writer is closed,
-    and the caller writes the row itself. A batch refused because the database is locked is
-    kept and retried (with a growing pause) until the lock goes: the writer is ``stalled``
-    meanwhile. A batch refused because the database is read-only is dropped and reported to
-    ``on_read_only``. Any other failure is retried row by row, so one bad row costs only
-    itself (logged).
-    """
-
-    def __init__(
-        self,
-        write: Callable[[list[dict[str, Any]]], None],
-        *,
-        capacity: int = WRITE_QUEUE_SIZE,
-        batch_size: int = WRITE_BATCH_SIZE,
-        name: str = "records-writer",
-        on_read_only: Callable[[Exception], None] | None = None,
-    ) -> None:
-        self._write = write
-        self._queue: queue.Queue[Any] = queue.Queue(capacity)
-        self._batch_size = batch_size
-        self._name = name
-        self._on_read_only = on_read_only
-        self._cond = threading.Condition()
-        self._accepted = 0
-        self._finished = 0
-        self._closed = False
-        self._stalled = False
-        self._give_up_at: float | None = None  # set by close(): stop retrying a lock then
-        self._thread: threading.Thread | None = None
-
-    def put(self, row: dict[str, Any]) -> bool:
-        """Queue a row; False if the caller must write it (queue full, or writer closed)."""
-        with self._cond:
-            if self._closed:
-                return False
-            if self._thread is None:  # started on first use: CLI reads never pay for it
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-            try:
-                self._queue.put_nowait(row)
-            except queue.Full:
-                return False
-            self._accepted += 1
-            return True
-
-    def flush(self, timeout: float = 30.0, *, wait_out_locks: bool = False) -> bool:
-        """Wait until every row queued before this call is written; False on timeout, or at
-        once while the database is locked (the rows stay queued) unless ``wait_out_locks``."""
-        with self._cond:
-            target = self._accepted
-            self._cond.wait_for(
-                lambda: self._finished >= target or (self._stalled and not wait_out_locks),
-                timeout,
-            )
-            return self._finished >= target
-
-    @property
-    def stalled(self) -> bool:
-        """True while a batch waits for another process's lock to go."""
-        with self._cond:
-            return self._stalled
-
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return self._accepted - self._finished
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Write what is queued (waiting up to ``timeout`` for a lock), then stop the thread."""
-        with self._cond:
-            self._closed = True
-            self._give_up_at = time.monotonic() + timeout
-            thread = self._thread
-            self._cond.notify_all()
-        if thread is not None:
-            self._queue.put(_STOP)
-            thread.join(timeout + 5)
-            if thread.is_alive():
-                log.error(
-                    "the records writer did not finish within %.0f s: %d rows unwritten",
-                    timeout,
-                    self.pending,
-                )
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch: list[dict[str, Any]] = []
-            item = self._queue.get()
-            while True:
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-                if len(batch) >= self._batch_size:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._write_until_unlocked(batch)
-            with self._cond:
-                self._finished += len(batch)
-                self._cond.notify_all()
-
-    def _write_until_unlocked(self, batch: list[dict[str, Any]]) -> None:
-        pause = 0.1
-        while True:
-            try:
-                self._write(batch)
-                break
-            except SQLAlchemyError as exc:
-                if not is_locked(exc):
-                    self._write_each(batch, exc)
-                    break
-                with self._cond:
-                    if self._give_up_at is not None and time.monotonic() > self._give_up_at:
-                        log.error(
-                            "the service database stayed locked: %d rows not stored", len(batch)
-                        )
-                        break
-                    if not self._stalled:
-                        log.warning(
-                            "the service database is locked; %d answers wait in "
-                            "memory until it is free",
-                            len(batch),
-                        )
-                    self._stalled = True
-                    self._cond.notify_all()
-                    self._cond.wait(pause)  # close() wakes us to try once more now
-                pause = min(pause * 2, RETRY_MAX_SECONDS)
-        with self._cond:
-            if self._stalled:
-                log.info("the service database is free again; queued answers written")
-            self._stalled = False
-
-    def _write_each(self, batch: list[dict[str, Any]], first: SQLAlchemyError) -> None:
-        if is_read_only(first):
-            if self._on_read_only is not None:
-                self._on_read_only(first)
-            return
-        log.warning(
-            "writing %d queued rows failed; retrying one by one", len(batch), exc_info=first
-        )
-        for row in batch:
-            try:
-                self._write([row])
-            except SQLAlchemyError:
-                log.exception("could not store row %s", row.get("id"))
-
-
 class RecordsDB:
     """Questions, answers and feedback in a SQLAlchemy database.
 
@@ -444,7 +263,7 @@ class RecordsDB:
             self.problem = (
                 "the service database is read-only: questions, answers and feedback are not stored"
             )
-            log.error("%s (%s)", self.problem, exc)
+            log.error("%s (%s)", self.problem, " ".join(str(exc).split()))
 
     @property
     def writable(self) -> bool:

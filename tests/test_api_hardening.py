@@ -181,19 +181,24 @@ def test_a_locked_database_answers_503_and_loses_no_answer(
 # --- row 10: statistics while Chroma is down are in tests/test_api.py (server test) ---------
 
 
-# --- row 6: a read-only data directory ----------------------------------------------------
+# --- row 6: a read-only database folder ---------------------------------------------------
 def _can_mount_read_only() -> bool:
     unshare = shutil.which("unshare")
     if unshare is None:
         return False
-    probe = subprocess.run([unshare, "-rm", "sh", "-c", "mount --bind -o ro / / 2>/dev/null"],
-                           capture_output=True)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        probe = subprocess.run(
+            [unshare, "-rm", "sh", "-c", f'mount --bind -o ro "{folder}" "{folder}"'],
+            capture_output=True,
+        )
     return probe.returncode == 0
 
 
 @pytest.mark.skipif(not _can_mount_read_only(), reason="needs `unshare -rm` (user namespaces) "
                     "to mount the data directory read-only")
-def test_the_service_starts_and_answers_on_a_read_only_data_directory(
+def test_the_service_starts_and_answers_when_its_database_folder_is_read_only(
     embeddings: Any, models_dir: Path, tmp_path: Path
 ) -> None:
     from conftest import free_port, wait_http
@@ -207,9 +212,11 @@ def test_the_service_starts_and_answers_on_a_read_only_data_directory(
     for name in ("en/campus/architecture.html", "en/faq.html"):
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         (site / name).write_bytes((SAMPLE_SITE / name).read_bytes())
-    data = tmp_path / "data"
+    data, database = tmp_path / "data", tmp_path / "database"
+    database.mkdir()
+    url = f"sqlite:///{database / 'app.sqlite'}"
     settings = Settings(data_dir=data, model_cache_dir=models_dir, sources=[str(site)],
-                        _env_file=None)
+                        database_url=url, _env_file=None)
     runtime = open_runtime(settings, embeddings=embeddings)
     assert sync(settings, runtime.store).failed == 0
     RecordsDB(settings).close()  # the service ran once before: its database exists
@@ -218,8 +225,8 @@ def test_the_service_starts_and_answers_on_a_read_only_data_directory(
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KMR_DATA_DIR": str(data),
            "KMR_MODEL_CACHE_DIR": str(models_dir), "KMR_SOURCES": json.dumps([str(site)]),
-           "KMR_ADMIN_API_KEY": ADMIN_KEY, "KMR_LOG_LEVEL": "INFO"}
-    command = (f'mount --bind -o ro "{data}" "{data}" && exec "{sys.executable}" -m '
+           "KMR_ADMIN_API_KEY": ADMIN_KEY, "KMR_LOG_LEVEL": "INFO", "KMR_DATABASE_URL": url}
+    command = (f'mount --bind -o ro "{database}" "{database}" && exec "{sys.executable}" -m '
                f"assistant.cli serve --host 127.0.0.1 --port {port}")
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
