@@ -1,33 +1,107 @@
 """The `kmr` command line: answers to stdout, progress and diagnostics to stderr.
 
-Errors from the parts (store unreachable, model missing, a sync already running, bad settings)
-are translated here into one line on stderr and exit status 2.
+Every error a command can meet (bad usage, bad settings, a malformed file, store unreachable,
+model unusable, a sync already running, anything unexpected) is translated once, by
+``OneLineErrors``, into one line ``Error: ...`` on stderr and the exit status of its class in
+``assistant.errors`` (2); the traceback goes to the log at DEBUG level (``KMR_LOG_LEVEL=DEBUG``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from assistant.config import Settings
+from assistant.errors import InvalidInput, kind_of, one_line
+
+if TYPE_CHECKING:
+    from assistant.schema import Filters
+
+log = logging.getLogger("kmr.cli")
+MAX_ERROR_CHARS = 400  # one readable line; the whole text is in the DEBUG log
+
+
+def _say_error(text: str) -> None:
+    text = " ".join(text.split())
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 1] + "…"
+    click.echo(f"Error: {text}", err=True)
+
+
+class OneLineLogs(logging.Formatter):
+    """Diagnostics on stderr, one line each: a logged exception shows its one-line text, and
+    its traceback only at DEBUG level."""
+
+    def __init__(self, *, show_tracebacks: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.show_tracebacks = show_tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and record.exc_info[1] is not None and not self.show_tracebacks:
+            text = f"{record.getMessage()} ({one_line(record.exc_info[1])})"
+            record = logging.makeLogRecord(
+                {**record.__dict__, "msg": text, "args": (), "exc_info": None, "exc_text": None}
+            )
+        return " ".join(super().format(record).split("\n"))
+
+
+class OneLineErrors(TyperGroup):
+    """The CLI's one edge for errors: one line on stderr, the exit code of the error tree."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # `kmr` alone: the help text, as usual
+            code = exc.exit_code
+        except click.ClickException as exc:  # bad usage: unknown option, missing argument
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            _say_error(exc.format_message() + hint)
+            code = 2
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            code = 1
+        except Exception as exc:
+            log.debug("error details", exc_info=exc)
+            _say_error(one_line(exc))
+            code = kind_of(exc).exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Kilometro Rosso district assistant: ingest content, ask questions, serve the API.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
-LangOpt = Annotated[str | None, typer.Option("--lang", help="Only passages in this language (it, en).")]
-TypeOpt = Annotated[str | None, typer.Option("--type", help="Only this page type (e.g. partner, news).")]
+LangOpt = Annotated[
+    str | None, typer.Option("--lang", help="Only passages in this language (it, en).")
+]
+TypeOpt = Annotated[
+    str | None, typer.Option("--type", help="Only this page type (e.g. partner, news).")
+]
 PrefixOpt = Annotated[str | None, typer.Option("--url-prefix", help="Only sources under this URL.")]
 
 
@@ -35,12 +109,13 @@ def _settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        _fail(f"invalid settings: {exc}")
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"invalid settings: {problems}") from exc
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineLogs(show_tracebacks=settings.log_level.upper() == "DEBUG"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     return settings
 
 
@@ -57,20 +132,7 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-@contextmanager
-def _edge() -> Iterator[None]:
-    """Translate the project's errors into a one-line message and exit status 2."""
-    from ingest.sync import SyncError
-    from vectorstore.embeddings import EmbeddingModelError
-    from vectorstore.store import StoreError
-
-    try:
-        yield
-    except (StoreError, SyncError, EmbeddingModelError) as exc:
-        _fail(str(exc))
-
-
-def _filters(lang: str | None, page_type: str | None, prefix: str | None):  # noqa: ANN202
+def _filters(lang: str | None, page_type: str | None, prefix: str | None) -> Filters | None:
     from assistant.schema import Filters
 
     if not (lang or page_type or prefix):
@@ -110,8 +172,15 @@ def print_summary(report: Any) -> None:
 
 @app.command()
 def ingest(
-    sources: Annotated[list[str] | None, typer.Argument(help="Paths or URLs; default: the configured sources.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Re-read everything and drop what these sources no longer hold.")] = False,
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Paths or URLs; default: the configured sources.")
+    ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Re-read everything and drop what these sources no longer hold."
+        ),
+    ] = False,
     max_pages: Annotated[int | None, typer.Option(help="Crawl at most this many pages.")] = None,
     max_depth: Annotated[int | None, typer.Option(help="Crawl at most this link depth.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -124,13 +193,12 @@ def ingest(
     from ingest.sync import sync
 
     settings = _settings(crawl_max_pages=max_pages, crawl_max_depth=max_depth)
-    with _edge():
-        store = open_store(settings)
-        update, close = _progress_bar()
-        try:
-            report = sync(settings, store, sources or None, full=full, progress=update)
-        finally:
-            close()
+    store = open_store(settings)
+    update, close = _progress_bar()
+    try:
+        report = sync(settings, store, sources or None, full=full, progress=update)
+    finally:
+        close()
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -142,45 +210,39 @@ def ingest(
 
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show what the index holds: documents and chunks by language and type, model, last sync.
+    """Show what the index holds: documents and chunks by language and type, model, last sync,
+    and the questions stored (the same figures as GET /api/admin/stats).
 
     Example: kmr stats
     """
-    settings = _settings()
-    with _edge():
-        data = index_stats(settings)
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    typer.echo(f"model: {data['model']}  collection: {data['collection']}")
-    typer.echo(f"documents: {data['documents']}  chunks: {data['chunks']}")
-    for key in ("documents_by_language", "documents_by_type", "chunks_by_language", "chunks_by_type"):
-        typer.echo(f"{key.replace('_', ' ')}: " + ", ".join(f"{k or '-'} {v}" for k, v in data[key].items()))
-    typer.echo(f"last sync: {data['last_sync'] or 'never'}")
-
-
-def index_stats(settings: Settings) -> dict[str, Any]:
-    """Counts of the index (used by `kmr stats` and the admin API)."""
-    from datetime import UTC, datetime
-
+    from assistant.records_db import RecordsDB
     from assistant.runtime import open_store
-    from ingest.sync import last_run, ledger_documents
+    from assistant.stats import collect_stats
 
-    store = open_store(settings)
-    docs = ledger_documents(settings)
-    rows = [m for _, _, m in store.iter_rows(include_documents=False)]
-    run = last_run(settings)
-    return {
-        "model": settings.embedding_model,
-        "collection": store.collection_name,
-        "documents": len({d["source_id"] for d in docs}),
-        "chunks": len(rows),
-        "documents_by_language": dict(Counter(d["language"] for d in docs).most_common()),
-        "documents_by_type": dict(Counter(d["page_type"] for d in docs).most_common()),
-        "chunks_by_language": dict(Counter(str(m.get("language", "")) for m in rows).most_common()),
-        "chunks_by_type": dict(Counter(str(m.get("page_type", "")) for m in rows).most_common()),
-        "last_sync": datetime.fromtimestamp(run["finished_at"], UTC).isoformat(timespec="seconds") if run else None,
-    }
+    settings = _settings()
+    db = RecordsDB(settings)
+    try:
+        data = collect_stats(settings, open_store(settings), db)
+    finally:
+        db.close()
+    if as_json:
+        typer.echo(data.model_dump_json(indent=2))
+        return
+    typer.echo(f"model: {data.embedding_model}  collection: {data.collection}")
+    typer.echo(f"documents: {data.documents}  chunks: {data.chunks}")
+    for name, counts in (
+        ("documents by language", data.documents_by_language),
+        ("documents by type", data.documents_by_type),
+        ("chunks by language", data.chunks_by_language),
+        ("chunks by type", data.chunks_by_type),
+    ):
+        typer.echo(f"{name}: " + ", ".join(f"{k or '-'} {v}" for k, v in counts.items()))
+    typer.echo(f"last sync: {data.last_sync or 'never'}")
+    c = data.conversations
+    typer.echo(
+        f"questions: {c.questions} ({c.refused} refused, feedback {c.feedback_up} up / "
+        f"{c.feedback_down} down)"
+    )
 
 
 # --- questions -------------------------------------------------------------------------------
@@ -210,9 +272,8 @@ def ask(
     from assistant.runtime import open_runtime
 
     settings = _answering(_settings())
-    with _edge():
-        runtime = open_runtime(settings)
-        answer = runtime.assistant.answer(question, [], _filters(lang, page_type, url_prefix))
+    runtime = open_runtime(settings)
+    answer = runtime.assistant.answer(question, [], _filters(lang, page_type, url_prefix))
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
     else:
@@ -231,52 +292,57 @@ def chat(lang: LangOpt = None, page_type: TypeOpt = None, url_prefix: PrefixOpt 
     settings = _answering(_settings())
     filters = _filters(lang, page_type, url_prefix)
     history: list[Turn] = []
-    with _edge():
-        runtime = open_runtime(settings)
-        typer.echo("Ask about the Kilometro Rosso district (Ctrl-D to quit, /new to start over).", err=True)
-        while True:
-            try:
-                question = input("> ").strip()
-            except (EOFError, KeyboardInterrupt):
-                typer.echo("", err=True)
-                return
-            if not question:
-                continue
-            if question == "/new":
-                history = []
-                continue
-            final = None
-            for event in runtime.assistant.stream(question, history, filters):
-                if isinstance(event, DeltaEvent):
-                    typer.echo(event.text, nl=False)
-                elif isinstance(event, DoneEvent):
-                    final = event.answer
-                elif isinstance(event, ErrorEvent):
-                    typer.echo(f"\nError: {event.message}", err=True)
-            typer.echo("")
-            if final is not None:
-                for source in final.sources:
-                    typer.echo(f"  [{source.n}] {source.title} {source.url}")
-                history += [Turn(role="user", content=question),
-                            Turn(role="assistant", content=final.text)]
+    runtime = open_runtime(settings)
+    typer.echo(
+        "Ask about the Kilometro Rosso district (Ctrl-D to quit, /new to start over).", err=True
+    )
+    while True:
+        try:
+            question = input("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("", err=True)
+            return
+        if not question:
+            continue
+        if question == "/new":
+            history = []
+            continue
+        final = None
+        for event in runtime.assistant.stream(question, history, filters):
+            if isinstance(event, DeltaEvent):
+                typer.echo(event.text, nl=False)
+            elif isinstance(event, DoneEvent):
+                final = event.answer
+            elif isinstance(event, ErrorEvent):
+                typer.echo(f"\nError: {event.message}", err=True)
+        typer.echo("")
+        if final is not None:
+            for source in final.sources:
+                typer.echo(f"  [{source.n}] {source.title} {source.url}")
+            history += [
+                Turn(role="user", content=question),
+                Turn(role="assistant", content=final.text),
+            ]
 
 
 @app.command("eval")
 def evaluate(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Questions, one JSON object a line.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Questions, one JSON object a line.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Measure retrieval, answers, abstention, injections and latency on a question set.
 
     Example: kmr eval data/eval/dev.jsonl
     """
-    from assistant.evaluate import run_eval
+    from assistant.evaluate import load_questions, run_eval
     from assistant.runtime import open_runtime
 
     settings = _answering(_settings())
-    with _edge():
-        runtime = open_runtime(settings)
-        report = run_eval(runtime, file)
+    load_questions(file)  # a malformed file fails here, before the model loads
+    runtime = open_runtime(settings)
+    report = run_eval(runtime, file)
     typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.format_text())
 
 
@@ -285,6 +351,41 @@ def _announce(settings: Settings) -> None:
     base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     typer.echo(f"Demo page with the chat widget: {base}/", err=True)
     typer.echo(f"Staff console: {base}/staff   API docs: {base}/docs", err=True)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as KMR_* variables, for the server processes that rebuild them."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"KMR_{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+    return env
+
+
+def run_server(settings: Settings) -> None:
+    """uvicorn with the app factory (``api:create_app``); the settings travel as KMR_*."""
+    import uvicorn
+
+    from assistant.web import APP_FACTORY, SERVER_OPTIONS
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    os.environ.update(settings_environment(settings))
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        **SERVER_OPTIONS,
+    )
 
 
 @app.command()
@@ -297,12 +398,9 @@ def serve(
 
     Example: kmr serve --port 8000
     """
-    from api import serve as run_server
-
     settings = _answering(_settings(host=host, port=port, workers=workers))
     _announce(settings)
-    with _edge():
-        run_server(settings)
+    run_server(settings)
 
 
 @app.command()
@@ -314,28 +412,26 @@ def up(
 
     Example: kmr up
     """
-    from api import serve as run_server
     from assistant.runtime import open_store
     from ingest.sync import sync
 
     settings = _settings(host=host, port=port)
-    with _edge():
-        store = open_store(settings)
-        if store.count() == 0:
-            typer.echo(f"Building the index from {', '.join(settings.sources)} ...", err=True)
-            update, close = _progress_bar()
-            try:
-                report = sync(settings, store, progress=update)
-            finally:
-                close()
-            print_summary(report)
-            if report.ingested == 0:
-                _fail("nothing could be read from the sources", 1)
-        else:
-            typer.echo(f"Index ready: {store.count()} chunks in {store.collection_name}.", err=True)
-        del store
-        _announce(settings)
-        run_server(_answering(settings))
+    store = open_store(settings)
+    if store.count() == 0:
+        typer.echo(f"Building the index from {', '.join(settings.sources)} ...", err=True)
+        update, close = _progress_bar()
+        try:
+            report = sync(settings, store, progress=update)
+        finally:
+            close()
+        print_summary(report)
+        if report.ingested == 0:
+            _fail("nothing could be read from the sources", 1)
+    else:
+        typer.echo(f"Index ready: {store.count()} chunks in {store.collection_name}.", err=True)
+    del store
+    _announce(settings)
+    run_server(_answering(settings))
 
 
 if __name__ == "__main__":

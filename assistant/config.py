@@ -183,9 +183,17 @@ class Settings(BaseSettings):
         "them off."
     )
     rate_limit: str = Field("30/minute", description="Per-client limit on chat and search "
-                            "(slowapi syntax).")
+                            "(`limits` syntax, e.g. 30/minute).")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or networks (CIDR) of the reverse "
+        "proxies in front of the service. Only a request from one of them has its client "
+        "taken from X-Forwarded-For (for the rate limit and the hashed client); empty: the "
+        "header is ignored and the client is the connection's peer."
+    )
     max_question_chars: int = Field(1000, ge=10, description="Longest accepted question.")
     max_history_turns: int = Field(20, ge=0, description="Most earlier turns accepted.")
+    max_turn_chars: int = Field(4000, ge=10, description="Longest accepted earlier turn "
+                                "(history content) in characters.")
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body.")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL for questions, answers and feedback; default "
@@ -237,7 +245,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Logging level.")
 
-    @field_validator("sources", "cors_origins", "canonical_hosts", mode="before")
+    @field_validator("sources", "cors_origins", "canonical_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)

@@ -13,14 +13,23 @@ feedback first wait for the rows queued before them (read-your-writes within a p
 itself (back-pressure rather than loss). Rows still queued when a process is killed hard (not
 a clean shutdown) are lost: at most a fraction of a second of traffic.
 
-Errors::
+A locked database (another process holds a write lock) never loses an accepted answer: the
+writer keeps its batch and retries until the lock goes, while feedback and other writes answer
+``DatabaseBusy`` (HTTP 503 with Retry-After) instead of waiting. A database that cannot be
+written (read-only mount, read-only file) does not stop the service: it starts, answers
+questions without storing them, refuses feedback with ``DatabaseReadOnly``, and says so in
+``problem`` (shown by /ready and logged once).
+
+Errors (placed in the tree of assistant/errors.py)::
 
     RecordsError
-     +-- UnknownMessage        feedback names a message id the database does not hold
-     +-- DatabaseUnavailable   ``ping`` cannot reach the database (the API answers 503)
+     +-- UnknownMessage     feedback names a message id the database does not hold (NotFound)
+     +-- DatabaseBusy       the database is locked by someone else (Unavailable)
+     +-- DatabaseReadOnly   the database cannot be written (Unavailable)
+     +-- DatabaseUnavailable ``ping`` cannot reach the database (Unavailable)
 
-A database that is down when the service starts is not fatal: the tables are created at the
-first successful ``ping``, and ``ping`` keeps saying why not until then.
+A database server that is down when the service starts is not fatal: the tables are created at
+the first successful ``ping``, and ``ping`` keeps saying why not until then.
 """
 
 from __future__ import annotations
@@ -29,18 +38,17 @@ import hashlib
 import hmac
 import logging
 import os
-import queue
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, Field, field_serializer
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -57,32 +65,51 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from assistant.batch_writer import BatchWriter, is_locked, is_read_only
 from assistant.config import Settings
+from assistant.errors import KmrError, NotFound, Unavailable
 from assistant.schema import Answer
 
 log = logging.getLogger(__name__)
 
 Rating = Literal["up", "down"]
 SECRET_FILE = "client-hash.key"
-WRITE_QUEUE_SIZE = 10_000  # rows waiting for the writer; beyond this, callers write themselves
-WRITE_BATCH_SIZE = 500  # rows per transaction at most
+BUSY_TIMEOUT_MS = 2000  # a request waits at most this long for another process's lock
+FEEDBACK_FLUSH_SECONDS = 5.0  # feedback waits this long for its answer to be written
 PING_OK_TTL = 2.0  # seconds a successful ping is trusted: chat asks before every answer
 
 
-class RecordsError(Exception):
+class RecordsError(KmrError):
     """Base class for service database errors."""
 
 
-class UnknownMessage(RecordsError):
+class UnknownMessage(RecordsError, NotFound):
     """Feedback for a message id that does not exist (or was purged)."""
 
 
-class DatabaseUnavailable(RecordsError):
-    """The service database does not answer."""
+class DatabaseBusy(RecordsError, Unavailable):
+    """The database is locked by another connection; trying again later will work."""
+
+
+class DatabaseReadOnly(RecordsError, Unavailable):
+    """The database cannot be written (read-only file or mount)."""
+
+
+class DatabaseUnavailable(RecordsError, Unavailable):
+    """The service database does not answer (a database server that is down)."""
+
+
+def translate(exc: SQLAlchemyError) -> Exception:
+    """A lock or read-only failure as the tree's error; anything else unchanged."""
+    if is_locked(exc):
+        return DatabaseBusy("the service database is locked")
+    if is_read_only(exc):
+        return DatabaseReadOnly("the service database is read-only")
+    return exc
 
 
 class Base(DeclarativeBase):
@@ -126,30 +153,25 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
 
 
-@dataclass
-class GapGroup:
-    """Similar questions that were refused or rated down."""
+class GapGroup(BaseModel):
+    """Similar questions that were refused or rated down (also the API's report rows)."""
 
-    question: str  # the most recent wording
+    question: str = Field(description="The most recent wording of the group.")
     count: int
     refused: int
     rated_down: int
-    last_asked: datetime
-    examples: list[str] = field(default_factory=list)
-    languages: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
+    last_asked: datetime = Field(description="When a question of the group was last asked (UTC).")
+    examples: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    comments: list[str] = Field(default_factory=list)
+
+    @field_serializer("last_asked")
+    def _utc(self, value: datetime) -> str:
+        # Stored naive (portable across databases) but always UTC.
+        return value.replace(tzinfo=UTC).isoformat()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "count": self.count,
-            "refused": self.refused,
-            "rated_down": self.rated_down,
-            "last_asked": self.last_asked.replace(tzinfo=UTC).isoformat(),
-            "examples": self.examples,
-            "languages": self.languages,
-            "comments": self.comments,
-        }
+        return self.model_dump()
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -174,165 +196,130 @@ def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # a read-only file keeps its journal mode; reads still work
+            log.debug("could not switch the service database to WAL", exc_info=True)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
 
-_STOP = object()
-
-
-class BatchWriter:
-    """A thread that hands queued rows to ``write`` in batches, in order.
-
-    ``put`` never blocks: it returns False when the queue is full or the writer is closed,
-    and the caller writes the row itself. A failed batch is retried row by row, so one bad
-    row costs only itself (logged).
-    """
-
-    def __init__(self, write: Callable[[list[dict[str, Any]]], None], *,
-                 capacity: int = WRITE_QUEUE_SIZE, batch_size: int = WRITE_BATCH_SIZE,
-                 name: str = "records-writer") -> None:
-        self._write = write
-        self._queue: queue.Queue[Any] = queue.Queue(capacity)
-        self._batch_size = batch_size
-        self._name = name
-        self._cond = threading.Condition()
-        self._accepted = 0
-        self._finished = 0
-        self._closed = False
-        self._thread: threading.Thread | None = None
-
-    def put(self, row: dict[str, Any]) -> bool:
-        """Queue a row; False if the caller must write it (queue full, or writer closed)."""
-        with self._cond:
-            if self._closed:
-                return False
-            if self._thread is None:  # started on first use: CLI reads never pay for it
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-            try:
-                self._queue.put_nowait(row)
-            except queue.Full:
-                return False
-            self._accepted += 1
-            return True
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every row queued before this call is written; False on timeout."""
-        with self._cond:
-            target = self._accepted
-            return self._cond.wait_for(lambda: self._finished >= target, timeout)
-
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return self._accepted - self._finished
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Write what is queued, then stop the thread."""
-        with self._cond:
-            self._closed = True
-            thread = self._thread
-        if thread is not None:
-            self._queue.put(_STOP)
-            thread.join(timeout)
-            if thread.is_alive():
-                log.error("the records writer did not finish within %.0f s: %d rows unwritten",
-                          timeout, self.pending)
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch: list[dict[str, Any]] = []
-            item = self._queue.get()
-            while True:
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-                if len(batch) >= self._batch_size:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._write_safely(batch)
-            with self._cond:
-                self._finished += len(batch)
-                self._cond.notify_all()
-
-    def _write_safely(self, batch: list[dict[str, Any]]) -> None:
-        try:
-            self._write(batch)
-            return
-        except SQLAlchemyError:
-            log.warning("writing %d queued rows failed; retrying one by one", len(batch),
-                        exc_info=True)
-        for row in batch:
-            try:
-                self._write([row])
-            except SQLAlchemyError:
-                log.exception("could not store row %s", row.get("id"))
-
-
 class RecordsDB:
-    """Questions, answers and feedback in a SQLAlchemy database."""
+    """Questions, answers and feedback in a SQLAlchemy database.
+
+    ``problem`` is None while everything works, else one sentence saying what the database
+    cannot do (read-only, cannot be opened); the service keeps answering either way.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.url = settings.app_database_url
         self.retention = timedelta(days=settings.retention_days)
-        self._secret = load_secret(settings.data_dir)
-        if self.url.startswith("sqlite"):
-            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
-            _sqlite_pragmas(self.engine)
-        else:
-            self.engine = create_engine(self.url, pool_pre_ping=True)
+        self.problem: str | None = None
         self._schema_ready = False
         self._ping_ok_at: float | None = None
         self._ping_lock = threading.Lock()
+        self.dropped = 0  # answers not stored because the database is read-only
         try:
-            self._ensure_schema()
-        except SQLAlchemyError as exc:  # serve anyway: ping says why, and retries
-            log.error("service database unavailable at start: %s", _reason(exc))
+            self._secret = load_secret(settings.data_dir)
+        except OSError as exc:  # read-only data dir without a key yet: hash with a fresh one
+            self._secret = secrets.token_bytes(32)
+            self._mark_read_only(exc)
+        self.engine = self._open(settings)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = BatchWriter(self._insert_messages)
+        self._writer = BatchWriter(self._insert_messages, on_read_only=self._mark_read_only)
 
-    def _ensure_schema(self) -> None:
-        if not self._schema_ready:
-            Base.metadata.create_all(self.engine)
+    def _open(self, settings: Settings) -> Engine:
+        """The engine; a database that cannot be written is opened for reading if possible."""
+        if not self.url.startswith("sqlite"):
+            engine = create_engine(self.url, pool_pre_ping=True)
+            try:
+                Base.metadata.create_all(engine)
+                self._schema_ready = True
+            except SQLAlchemyError as exc:  # serve anyway: ping says why, and retries
+                log.error("service database unavailable at start: %s", _reason(exc))
+            return engine
+        engine = create_engine(self.url, connect_args={"check_same_thread": False})
+        _sqlite_pragmas(engine)
+        try:
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+            Base.metadata.create_all(engine)
             self._schema_ready = True
+            with engine.begin() as connection:  # a write probe: refused when read-only
+                connection.execute(delete(Feedback).where(Feedback.id < 0))
+            return engine
+        except (SQLAlchemyError, OSError) as exc:
+            if not is_read_only(exc):
+                raise
+            self._mark_read_only(exc)
+        for candidate in (engine, self._immutable_engine()):
+            try:  # can we at least read it (statistics, gaps report)?
+                with candidate.connect() as connection:
+                    connection.execute(select(func.count()).select_from(Message))
+                return candidate
+            except SQLAlchemyError:
+                candidate.dispose()
+        self.problem = (
+            "the service database cannot be opened: questions, answers and feedback are not "
+            "stored, and the gaps report is empty"
+        )
+        log.error("%s (%s)", self.problem, self.url)
+        empty = create_engine("sqlite://")  # an empty in-memory database keeps reads simple
+        Base.metadata.create_all(empty)
+        return empty
+
+    def _immutable_engine(self) -> Engine:
+        """The SQLite file opened read-only and immutable: no journal or -shm file is written
+        beside it (a read-only folder cannot take one)."""
+        path = (make_url(self.url).database or "").removeprefix("file:").split("?")[0]
+        return create_engine(
+            f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true",
+            connect_args={"check_same_thread": False},
+        )
+
+    def _mark_read_only(self, exc: BaseException) -> None:
+        if self.problem is None:
+            self.problem = (
+                "the service database is read-only: questions, answers and feedback are not stored"
+            )
+            log.error("%s (%s)", self.problem, " ".join(str(exc).split()))
 
     def ping(self, *, fresh: bool = False) -> None:
         """Raise DatabaseUnavailable (with the reason) unless the database answers; a success
         is trusted for PING_OK_TTL seconds (unless ``fresh``), a failure is retried at the next
-        call."""
+        call. Creates the tables a database that was down at start could not take."""
         with self._ping_lock:
             now = time.monotonic()
             recent = self._ping_ok_at is not None and now - self._ping_ok_at < PING_OK_TTL
             if recent and not fresh:
                 return
             try:
-                self._ensure_schema()
+                if not self._schema_ready:
+                    Base.metadata.create_all(self.engine)
+                    self._schema_ready = True
                 with self.engine.connect() as connection:
                     connection.execute(text("SELECT 1"))
             except SQLAlchemyError as exc:
+                if is_locked(exc):  # it answers, busy: the writer queue waits the lock out
+                    return
                 self._ping_ok_at = None
                 raise DatabaseUnavailable(_reason(exc)) from exc
             self._ping_ok_at = now
+
+    @property
+    def writable(self) -> bool:
+        return self.problem is None
 
     def close(self) -> None:
         """Write the queued answers, then release the connections."""
         self._writer.close()
         self.engine.dispose()
 
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until the answers queued so far are stored; False on timeout."""
-        return self._writer.flush(timeout)
+    def flush(self, timeout: float = 30.0, *, wait_out_locks: bool = False) -> bool:
+        """Wait until the answers queued so far are stored; False on timeout, or at once
+        while another process locks the database unless ``wait_out_locks``."""
+        return self._writer.flush(timeout, wait_out_locks=wait_out_locks)
 
     def client_hash(self, address: str | None) -> str:
         """Keyed hash of a client address; the address itself is never stored."""
@@ -352,15 +339,27 @@ class RecordsDB:
         message_id: str | None = None,
     ) -> str:
         """Store a question and its answer through the background writer (or at once when
-        its queue is full); returns the message id."""
+        its queue is full); returns the message id. A read-only database stores nothing.
+        Raises DatabaseBusy only when the queue is full and the database locked."""
         row = self._message_row(question, answer, client, page_url, duration_ms, message_id)
-        if not self._writer.put(row):
-            self._insert_messages([row])
+        if not self.writable:
+            self.dropped += 1
+        elif not self._writer.put(row):
+            try:
+                self._insert_messages([row])
+            except SQLAlchemyError as exc:
+                raise translate(exc) from exc
         return str(row["id"])
 
-    def _message_row(self, question: str, answer: Answer, client: str | None,
-                     page_url: str | None, duration_ms: float,
-                     message_id: str | None) -> dict[str, Any]:
+    def _message_row(
+        self,
+        question: str,
+        answer: Answer,
+        client: str | None,
+        page_url: str | None,
+        duration_ms: float,
+        message_id: str | None,
+    ) -> dict[str, Any]:
         return {
             "id": message_id or new_message_id(),
             "created_at": _now(),  # when asked, not when written
@@ -382,29 +381,58 @@ class RecordsDB:
             connection.execute(insert(Message), rows)
 
     def record_feedback(self, message_id: str, rating: Rating, comment: str | None = None) -> None:
-        """Store (or replace) the rating of an answer; raises UnknownMessage."""
-        self.flush()  # the answer may still be queued
-        with self._session.begin() as session:
-            if session.get(Message, message_id) is None:
-                raise UnknownMessage(message_id)
-            existing = session.scalar(select(Feedback).where(Feedback.message_id == message_id))
-            if existing is None:
-                session.add(Feedback(message_id=message_id, rating=rating, comment=comment))
-            else:
-                existing.rating, existing.comment, existing.created_at = rating, comment, _now()
+        """Store (or replace) the rating of an answer.
+
+        Raises UnknownMessage, DatabaseReadOnly, or DatabaseBusy while the database is locked
+        (the answer being rated may still wait in the queue then).
+        """
+        if not self.writable:
+            raise DatabaseReadOnly(self.problem or "read-only")
+        if not self.flush(FEEDBACK_FLUSH_SECONDS):
+            raise DatabaseBusy("the answer being rated is not stored yet: the database is locked")
+        try:
+            with self._session.begin() as session:
+                if session.get(Message, message_id) is None:
+                    raise UnknownMessage(message_id)
+                existing = session.scalar(select(Feedback).where(Feedback.message_id == message_id))
+                if existing is None:
+                    session.add(Feedback(message_id=message_id, rating=rating, comment=comment))
+                else:
+                    existing.rating, existing.comment = rating, comment
+                    existing.created_at = _now()
+        except SQLAlchemyError as exc:
+            error = translate(exc)
+            if isinstance(error, DatabaseReadOnly):
+                self._mark_read_only(exc)
+            raise error from exc
 
     def purge(self, now: datetime | None = None) -> int:
-        """Delete messages and feedback older than the retention period; returns rows removed."""
+        """Delete messages and feedback older than the retention period; returns rows removed.
+
+        A read-only database is left alone (0). Raises DatabaseBusy while it is locked.
+        """
+        if not self.writable:
+            return 0
         cutoff = (now or _now()) - self.retention
         self.flush()
-        with self._session.begin() as session:
-            old = select(Message.id).where(Message.created_at < cutoff)
-            removed_feedback = session.execute(
+        try:
+            return self._purge(cutoff)
+        except SQLAlchemyError as exc:
+            error = translate(exc)
+            if isinstance(error, DatabaseReadOnly):
+                self._mark_read_only(exc)
+                return 0
+            raise error from exc
+
+    def _purge(self, cutoff: datetime) -> int:
+        old = select(Message.id).where(Message.created_at < cutoff)
+        with self.engine.begin() as connection:  # Core: a CursorResult has rowcount
+            removed_feedback = connection.execute(
                 delete(Feedback).where(
                     (Feedback.created_at < cutoff) | Feedback.message_id.in_(old)
                 )
             ).rowcount
-            removed_messages = session.execute(
+            removed_messages = connection.execute(
                 delete(Message).where(Message.created_at < cutoff)
             ).rowcount
         return int(removed_feedback or 0) + int(removed_messages or 0)
@@ -424,6 +452,7 @@ class RecordsDB:
         """Totals for the statistics page."""
         self.flush()
         with self._session() as session:
+
             def scalar(query: Any) -> int:
                 return int(session.scalar(query) or 0)
 
@@ -467,8 +496,8 @@ class RecordsDB:
             return []
         vectors = np.asarray(embed([message.question for message, _ in rows]), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.where(norms == 0, 1.0, norms)
-        return group_questions(rows, vectors, threshold)
+        unit = (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+        return group_questions(rows, unit, threshold)
 
 
 def group_questions(
@@ -491,7 +520,10 @@ def group_questions(
         if target is None:
             leaders.append(index)
             target = GapGroup(
-                question=message.question, count=0, refused=0, rated_down=0,
+                question=message.question,
+                count=0,
+                refused=0,
+                rated_down=0,
                 last_asked=message.created_at,
             )
             groups.append(target)

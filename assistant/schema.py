@@ -5,16 +5,31 @@ The core produces these; the CLI prints them and the API serialises them unchang
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def no_surrogates(value: str) -> str:
+    """Refuse lone UTF-16 surrogates (JSON lets ``\\udfff`` through; UTF-8 cannot hold it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"the text holds a character that is not valid Unicode at position {exc.start}"
+        ) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(no_surrogates)]
+"""A string that can be stored and sent as UTF-8 (every text field a client sends)."""
 
 
 class Turn(BaseModel):
     """One earlier message of the conversation, as the client sends it."""
 
     role: Literal["user", "assistant"]
-    content: str
+    content: Text
 
 
 class Filters(BaseModel):
@@ -57,8 +72,9 @@ class Answer(BaseModel):
     language: str
     abstained: bool
     backend: str = "extractive"
-    notice: str | None = Field(None, description="e.g. the LLM failed and the extractive "
-                               "answer was given instead.")
+    notice: str | None = Field(
+        None, description="e.g. the LLM failed and the extractive answer was given instead."
+    )
 
 
 class SourcesEvent(BaseModel):

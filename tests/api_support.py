@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 
 from assistant.config import Settings
+from assistant.web import SERVER_OPTIONS
 
 ADMIN_KEY = "test-admin-key-0123456789"
 
@@ -42,7 +43,8 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
+                                **SERVER_OPTIONS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

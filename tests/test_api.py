@@ -60,8 +60,11 @@ def test_health_says_the_process_is_alive(client: httpx.Client) -> None:
 def test_ready_when_the_model_is_loaded_and_the_store_answers(client: httpx.Client) -> None:
     response = client.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "model_loaded": True, "store": "ok",
-                               "database": "ok", "llm": None, "detail": None}
+    body = response.json()
+    assert (body["status"], body["model_loaded"], body["store"], body["detail"]) == (
+        "ready", True, "ok", None)
+    assert {"model", "store", "database"} <= body["checks"].keys()
+    assert all(check["ok"] for check in body["checks"].values())
 
 
 # --- chat ----------------------------------------------------------------------------------
@@ -265,6 +268,22 @@ def test_admin_statistics_describe_the_index(client: httpx.Client, sample_index:
     assert body["last_sync"] is not None
 
 
+def test_admin_statistics_are_what_kmr_stats_prints(service: Any, client: httpx.Client) -> None:
+    from typer.testing import CliRunner
+
+    from assistant.cli import app as cli
+
+    settings = service.app.state.services.settings
+    service.app.state.services.db.flush()
+    env = {"KMR_DATA_DIR": str(settings.data_dir), "KMR_MODEL_CACHE_DIR": str(settings.models_path),
+           "KMR_DATABASE_URL": settings.app_database_url, "KMR_LOG_LEVEL": "WARNING",
+           "KMR_SOURCES": json.dumps(list(settings.sources))}
+    printed = CliRunner().invoke(cli, ["stats", "--json"], env=env)
+    assert printed.exit_code == 0, printed.output
+    served = client.get("/api/admin/stats", headers=admin_headers())
+    assert served.json() == json.loads(printed.stdout)
+
+
 def test_gaps_report_groups_similar_refused_or_down_rated_questions(
     service: Any, client: httpx.Client
 ) -> None:
@@ -450,7 +469,7 @@ def test_an_unreachable_store_is_a_503_and_the_service_recovers_by_itself(
     try:
         settings = Settings(data_dir=tmp_path / "data", model_cache_dir=models_dir,
                             chroma_host=chroma.host, chroma_port=chroma.port, sources=[str(site)],
-                            rate_limit="10000/minute", _env_file=None)
+                            rate_limit="10000/minute", admin_api_key=ADMIN_KEY, _env_file=None)
         runtime = open_runtime(settings, embeddings=embeddings)
         assert sync(settings, runtime.store).failed == 0
         with LiveServer(create_app(settings, runtime=runtime)) as server, server.client() as http:
@@ -467,6 +486,10 @@ def test_an_unreachable_store_is_a_503_and_the_service_recovers_by_itself(
             assert "temporarily unavailable" in chat.json()["detail"]
             stream = http.post("/api/chat/stream", json={"question": "And the wall length?"})
             assert stream.status_code == 503
+            stats = http.get("/api/admin/stats", headers=admin_headers())
+            assert stats.status_code == 503, stats.text
+            assert stats.json()["error"] == "store_unavailable"
+            assert stats.headers["retry-after"]
             assert http.get("/health").status_code == 200
 
             chroma.start()

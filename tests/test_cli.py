@@ -75,7 +75,7 @@ def test_stats_describes_the_index(env: dict[str, str], docs: Path) -> None:
     stats = json.loads(result.stdout)
     assert stats["documents"] == 2 and stats["chunks"] >= 2
     assert stats["documents_by_language"] == {"en": 1, "it": 1}
-    assert stats["model"] == "multilingual-e5-small" and stats["last_sync"]
+    assert stats["embedding_model"] == "multilingual-e5-small" and stats["last_sync"]
 
 
 def test_ask_prints_an_answer_with_numbered_sources(sample_index) -> None:  # noqa: ANN001
@@ -86,3 +86,77 @@ def test_ask_prints_an_answer_with_numbered_sources(sample_index) -> None:  # no
     assert result.exit_code == 0, result.output
     assert "Sources:" in result.stdout and "[1]" in result.stdout
     assert "kilometrorosso.com" in result.stdout
+
+
+# --- every error is one line and exit 2 -----------------------------------------------------
+def _broken_model(tmp_path: Path) -> str:
+    folder = tmp_path / "broken-model"
+    folder.mkdir()
+    (folder / "modules.json").write_text('[{"idx": 0, "name": "0", "path": "", '
+                                         '"type": "sentence_transformers.models.Transformer"}]')
+    (folder / "config.json").write_text("{ this is not json")
+    return str(folder)
+
+
+def _malformed_eval(tmp_path: Path) -> str:
+    path = tmp_path / "malformed.jsonl"
+    path.write_text('{"id": "q1", "question": "ok"}\n{"id": "q2", "question": \n')
+    return str(path)
+
+
+BAD_INVOCATIONS = {
+    "unknown command": (["frobnicate"], {}),
+    "missing argument": (["ask"], {}),
+    "unknown option": (["ask", "x", "--colour", "red"], {}),
+    "option of the wrong type": (["ingest", "--max-pages", "lots"], {}),
+    "eval file that does not exist": (["eval", "nowhere.jsonl"], {}),
+    "malformed eval file": (["eval", "{malformed}"], {}),
+    "invalid setting": (["stats"], {"KMR_CHUNK_SIZE": "lots"}),
+    "inconsistent settings": (["ask", "x"], {"KMR_ANSWER_BACKEND": "openai"}),
+    "port out of range": (["serve", "--port", "70000"], {}),
+    "unknown embedding model": (["ask", "x"], {"KMR_EMBEDDING_MODEL": "no-such-model"}),
+    "model folder that does not exist": (["ask", "x"], {"KMR_EMBEDDING_MODEL": "/nonexistent/m"}),
+    "unusable model": (["ask", "How long is the wall?"], {"KMR_EMBEDDING_MODEL": "{broken}"}),
+    "unreachable Chroma server": (["stats"], {"KMR_CHROMA_HOST": "127.0.0.1",
+                                              "KMR_CHROMA_PORT": "{port}"}),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INVOCATIONS), ids=list(BAD_INVOCATIONS))
+def test_every_error_is_one_line_and_exit_2(case: str, env: dict[str, str],
+                                            tmp_path: Path) -> None:
+    args, extra = BAD_INVOCATIONS[case]
+    values = {"{malformed}": _malformed_eval(tmp_path), "{broken}": _broken_model(tmp_path),
+              "{port}": str(free_port())}
+    args = [values.get(a, a) for a in args]
+    extra = {k: values.get(v, v) for k, v in extra.items()}
+    result = runner.invoke(app, args, env={**env, **extra})
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_a_malformed_eval_file_names_its_line(env: dict[str, str], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", _malformed_eval(tmp_path)], env=env)
+    assert result.exit_code == 2 and "malformed.jsonl:2" in result.stderr
+
+
+def test_ask_with_an_unusable_model_prints_one_line_in_a_real_process(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "How long is the wall?"],
+        env={**os.environ, **env, "KMR_EMBEDDING_MODEL": _broken_model(tmp_path),
+             "KMR_LOG_LEVEL": "INFO", "PYTHONPATH": str(root)},
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert process.returncode == 2, process.stderr
+    assert "Traceback" not in process.stderr
+    errors = [line for line in process.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and process.stderr.rstrip().endswith(errors[0]), process.stderr
