@@ -109,7 +109,7 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
         await run_in_threadpool(request.app.state.services.db.ping, fresh=True)
     except DatabaseUnavailable as down:
         return await service_error(request, down)
-    return await service_error(request, exc)
+    raise exc  # to the catch-all handler: a 500 that hides the details
 
 
 def install_error_handlers(app: FastAPI) -> None:
