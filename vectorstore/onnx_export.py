@@ -54,7 +54,8 @@ _OPSET = 17
 _PROBES = [
     "passage: Il Kilometro Rosso è un parco scientifico e tecnologico a Bergamo.",
     "query: where can I park?",
-    "passage: " + "Laboratori di prova, metrologia e prototipazione rapida. " * 12,
+    # No trailing space: the bare tokenizers library keeps one that transformers' strips.
+    "passage: " + " ".join(["Laboratori di prova, metrologia e prototipazione rapida."] * 12),
     "passage: x",
 ]
 
