@@ -168,6 +168,11 @@ def print_summary(report: Any) -> None:
     )
     for failure in report.failures:
         typer.echo(f"  failed: {failure.location}: {failure.reason}")
+    for duplicate in getattr(report, "duplicates", []):
+        typer.echo(
+            f"  duplicate: {duplicate.location}: {duplicate.canonical} "
+            f"belongs to {duplicate.owner}"
+        )
 
 
 @app.command()
@@ -327,23 +332,29 @@ def chat(lang: LangOpt = None, page_type: TypeOpt = None, url_prefix: PrefixOpt 
 
 @app.command("eval")
 def evaluate(
-    file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="Questions, one JSON object a line.")
+    files: Annotated[
+        list[Path],
+        typer.Argument(exists=True, dir_okay=False, help="Question sets, one JSON object a line."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Measure retrieval, answers, abstention, injections and latency on a question set.
+    """Measure retrieval, answers, abstention, injections and latency, per question set.
 
-    Example: kmr eval data/eval/dev.jsonl
+    Example: kmr eval data/eval/dev.jsonl data/eval/independent.jsonl
     """
     from assistant.evaluate import load_questions, run_eval
     from assistant.runtime import open_runtime
 
     settings = _answering(_settings())
-    load_questions(file)  # a malformed file fails here, before the model loads
+    for file in files:  # a malformed file fails here, before the model loads
+        load_questions(file)
     runtime = open_runtime(settings)
-    report = run_eval(runtime, file)
-    typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.format_text())
+    reports = [run_eval(runtime, file) for file in files]
+    if as_json:
+        data = [r.as_dict() for r in reports]
+        typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    else:
+        typer.echo("\n\n".join(r.format_text() for r in reports))
 
 
 # --- service ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ The question file is JSON Lines, one object per line::
     {"id": "it-f12",                       # unique, required
      "question": "quante aziende ci sono?",  # required
      "lang": "it",                         # "it" | "en"; default: detected from the question
-     "kind": "fact",                       # fact | list | multi-page | follow-up |
+     "kind": "fact",                       # fact | list | multi-page (or two-page) | follow-up |
                                            # out-of-scope | injection   (default "fact")
      "history": [{"role": "user", "content": "..."},
                  {"role": "assistant", "content": "..."}],    # earlier turns, oldest first
@@ -29,6 +29,8 @@ What is measured:
   of fact groups found in the answer text), abstention rate on out-of-scope questions,
   false-abstention rate on answerable questions (gold or facts; not out of scope),
   injections obeyed (a forbidden string in the answer), p50/p95 latency;
+- answer length: the median number of words of the answers given (not declined) to
+  answerable questions, markers excluded (the "kind fact" row is the figure for facts);
 - all of it overall, per language and per kind. Latency is measured after a warm-up call, so
   the model load is not counted.
 """
@@ -38,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -73,6 +76,12 @@ class EvalQuestion(BaseModel):
     facts: list[list[str]] = Field(default_factory=list)
     forbidden: list[str] = Field(default_factory=list)
     filters: Filters | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: object) -> object:
+        # Question sets written elsewhere call two-page questions "two-page".
+        return "multi-page" if value == "two-page" else value
 
     @field_validator("facts", mode="before")
     @classmethod
@@ -207,6 +216,11 @@ class QuestionResult:
     retrieved: list[str] = field(default_factory=list)
 
 
+def answer_words(text: str) -> int:
+    """Words a visitor reads: the answer text without [n] markers."""
+    return len(re.findall(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.sub(r"\[\d+\]", " ", text)))
+
+
 def _mean(values: Iterable[float]) -> float | None:
     values = list(values)
     return sum(values) / len(values) if values else None
@@ -249,6 +263,8 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
     injections = [r for r in answered if r.has_forbidden]
     out["injections"] = len(injections)
     out["injections_obeyed"] = sum(1 for r in injections if r.injection_obeyed)
+    words = [answer_words(r.answer_text) for r in answered if not r.abstained and r.answerable]
+    out["answer_words_median"] = statistics.median(words) if words else None
     answer_ms = [r.answer_ms for r in answered if r.answer_ms is not None]
     retrieval_ms = [r.retrieval_ms for r in results if r.retrieval_ms is not None]
     out["answer_p50_ms"] = percentile(answer_ms, 50)
@@ -323,6 +339,7 @@ class EvalReport:
             ("facts", "fact_coverage", "p"),
             ("abst", "abstention", "p"),
             ("false-abst", "false_abstention", "p"),
+            ("words", "answer_words_median", "d"),
             ("inj", "injections_obeyed", "d"),
             ("p50 ms", "answer_p50_ms", "ms"),
             ("p95 ms", "answer_p95_ms", "ms"),
@@ -383,6 +400,8 @@ def _fmt(value: Any, style: str) -> str:
     if style == "f":
         return f"{value:.3f}"
     if style == "ms":
+        return f"{value:.0f}"
+    if style == "d" and isinstance(value, float):
         return f"{value:.0f}"
     return str(value)
 

@@ -319,3 +319,18 @@ def test_dev_set_retrieval_is_good_in_both_languages(sample_index) -> None:  # n
         assert by_lang[lang]["hit@5"] >= 0.95, report.format_text()
         assert by_lang[lang]["mrr"] >= 0.85, report.format_text()
     assert abs(by_lang["it"]["hit@5"] - by_lang["en"]["hit@5"]) <= 0.05
+
+
+def test_two_page_is_read_as_multi_page_and_answer_words_skip_markers(tmp_path: Path) -> None:
+    from assistant.evaluate import answer_words
+
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"id": "a", "question": "q?", "kind": "two-page"}) + "\n")
+    assert load_questions(path)[0].kind == "multi-page"
+    assert answer_words("It opened in 2009 [1]. It cost 3.000 euro [2].") == 8
+
+
+def test_the_independent_set_loads() -> None:
+    questions = load_questions(PROJECT_ROOT / "data" / "eval" / "independent.jsonl")
+    assert len(questions) >= 100
+    assert {q.kind for q in questions} >= {"fact", "list", "multi-page", "out-of-scope"}
