@@ -122,7 +122,7 @@ class SyncJobs:
     ) -> SyncJob:
         """Start a sync of settings.sources; raises JobAlreadyRunning."""
         with self._lock:
-            if self.running:
+            if self.current is not None and self.running:
                 raise JobAlreadyRunning(self.current.id)
             if not lock_is_free(settings):
                 raise JobAlreadyRunning(OTHER_PROCESS)
@@ -169,6 +169,7 @@ class SyncJobs:
 
     def status(self) -> dict[str, Any]:
         """The latest job (or an idle status when none ran in this process) and the schedule."""
+        data: dict[str, Any]
         if self.current is None:
             data = {
                 "id": None,

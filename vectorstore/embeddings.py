@@ -302,7 +302,7 @@ class E5Embeddings(Embeddings):
         """Vector size (loads the model)."""
         model = self.load()
         if self.variant != FLOAT32:
-            return int(model.dimension)  # type: ignore[union-attr]
+            return int(model.dimension)  # type: ignore[union-attr,arg-type]
         return _dimension(model)  # type: ignore[arg-type]
 
     @property

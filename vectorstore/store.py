@@ -85,8 +85,8 @@ def _fresh_persistent_client(path: Path, chroma_settings: Any) -> chromadb.Clien
     chroma_settings.persist_directory = str(path)
     chroma_settings.is_persistent = True
     system = System(chroma_settings)
-    system.instance(ProductTelemetryClient)
-    system.instance(ServerAPI)
+    system.instance(ProductTelemetryClient)  # type: ignore[type-abstract]
+    system.instance(ServerAPI)  # type: ignore[type-abstract]
     system.start()
     return Client.from_system(system)  # also becomes chromadb's cached system for this path
 
