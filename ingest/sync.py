@@ -238,15 +238,18 @@ def worker_limits(settings: Settings) -> WorkerLimits:
 PIPELINE_VERSION = 2
 
 
-def pipeline_fingerprint(settings: Settings) -> str:
-    """Changes with PIPELINE_VERSION and with the settings that shape a Page or its chunks.
+def pipeline_fingerprint(settings: Settings, collection: str) -> str:
+    """Changes with PIPELINE_VERSION, with the settings that shape a Page or its chunks, and
+    with the collection written to (the ledger is shared by the collections of several models
+    or variants: a document unchanged for one is still missing from another).
 
     Folded into each document's stored hash, so unchanged bytes are re-extracted after such a
-    change; chunk ids then decide what really needs embedding again.
+    change; chunk ids and the record manager's per-collection namespace then decide what really
+    needs embedding again.
     """
     options = extract_options(settings)
     shape = (
-        f"{PIPELINE_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}:"
+        f"{PIPELINE_VERSION}:{collection}:{settings.chunk_size}:{settings.chunk_overlap}:"
         f"{options.canonical_hosts}:{options.min_language_confidence}:{options.page_type_words}"
     )
     return hashlib.sha256(shape.encode()).hexdigest()
@@ -325,7 +328,7 @@ class _Syncer:
         )
         self.records.create_schema()
         self.report = SyncReport()
-        self.fingerprint = pipeline_fingerprint(settings)
+        self.fingerprint = pipeline_fingerprint(settings, store.collection_name)
         self.options = extract_options(settings)
         self.worker = ExtractionWorker(worker_limits(settings))
         self.pending: list[_Pending] = []
