@@ -147,6 +147,8 @@ _ABBREVIATIONS = {
 _SENT_END = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«(\[]?[A-ZÀ-ÖØ-Ý0-9])")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPH = re.compile(r"(\*\*|__|\*|`)")
+# A backslash escape of CommonMark (trafilatura writes ``ALBINI\\_next``): the character alone.
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s+")
@@ -154,8 +156,16 @@ _HEADING = re.compile(r"^\s*#{1,6}\s+")
 
 def clean_inline(text: str) -> str:
     """Markdown inline markup to plain text."""
+    escaped: list[str] = []  # escaped characters are text, never markup: set aside first
+
+    def set_aside(match: re.Match[str]) -> str:
+        escaped.append(match.group(1))
+        return f"\x00{len(escaped) - 1}\x00"
+
+    text = _MD_ESCAPE.sub(set_aside, text)
     text = _MD_LINK.sub(r"\1", text)
     text = _MD_EMPH.sub("", text)
+    text = re.sub(r"\x00(\d+)\x00", lambda m: escaped[int(m.group(1))], text)
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -304,3 +304,20 @@ def test_extractive_answers_are_fast(sample_index) -> None:  # noqa: ANN001
         timings.append(time.perf_counter() - started)
     # Retrieval included (the dense query embedding alone is ~15 ms on two cores).
     assert statistics.median(timings) < 0.5
+
+
+def test_markdown_escapes_are_plain_text_in_quotes() -> None:
+    from assistant.extractive import clean_inline
+
+    assert clean_inline(r"ALBINI\_next supports \*early\* start-ups") == (
+        "ALBINI_next supports *early* start-ups"
+    )
+    assert clean_inline(r"**Bold** and [a link](https://example.org) stay text") == (
+        "Bold and a link stay text"
+    )
+
+
+def test_answers_and_sources_show_no_markdown_escapes(sample_index) -> None:  # noqa: ANN001
+    answer = sample_index.assistant.answer("What is ALBINI_next?")
+    assert "ALBINI_next" in answer.text and "\\_" not in answer.text
+    assert all("\\_" not in source.snippet for source in answer.sources)
