@@ -97,9 +97,12 @@ KINDS: list[Kind] = [
             _I,
         ),
         MONEY,
-        both=re.compile(r"\b(rent\w*|lease|fees?|tariff\w*|prices?|per\s+(month|year|m2|m²|"
-                        r"square|night|hour|day)|affitt\w*|canon[ei]|tariff\w*|prezz\w*|"
-                        r"al\s+(mese|metro|m2|mq)|all'anno|listino)\b", _I),
+        both=re.compile(
+            r"\b(rent\w*|lease|fees?|tariff\w*|prices?|per\s+(month|year|m2|m²|"
+            r"square|night|hour|day)|affitt\w*|canon[ei]|tariff\w*|prezz\w*|"
+            r"al\s+(mese|metro|m2|mq)|all'anno|listino)\b",
+            _I,
+        ),
     ),
     Kind(
         "price",
@@ -113,23 +116,32 @@ KINDS: list[Kind] = [
     ),
     Kind(
         "email",
-        re.compile(r"\b(e-?mails?|mail|mail\s+address|indirizz\w+\s+(di\s+posta|e-?mail|mail)|"
-                   r"posta\s+elettronica|pec)\b", _I),
+        re.compile(
+            r"\b(e-?mails?|mail|mail\s+address|indirizz\w+\s+(di\s+posta|e-?mail|mail)|"
+            r"posta\s+elettronica|pec)\b",
+            _I,
+        ),
         EMAIL,
     ),
     Kind(
         "phone",
-        re.compile(r"\b(phone|telephone|mobile|cell\s*phone|whatsapp|telefono|cellulare|"
-                   r"numero\s+di\s+(telefono|cellulare)|phone\s+number)\b", _I),
+        re.compile(
+            r"\b(phone|telephone|mobile|cell\s*phone|whatsapp|telefono|cellulare|"
+            r"numero\s+di\s+(telefono|cellulare)|phone\s+number)\b",
+            _I,
+        ),
         PHONE,
     ),
     Kind(
         "personal",
-        re.compile(r"\b(home\s+(address|phone|number|e-?mail)|private\s+(address|e-?mail|mail|phone|"
-                   r"number|life|mobile)|"
-                   r"personal\s+(address|e-?mail|phone|number|contact\w*)|"
-                   r"indirizzo\s+di\s+casa|(numero|(e-?)?mail|indirizzo|cellulare|telefono)\s+(personale|privat[oa])|"
-                   r"dove\s+abita|where\s+does\s+\w+(\s+\w+)?\s+live)\b", _I),
+        re.compile(
+            r"\b(home\s+(address|phone|number|e-?mail)|private\s+(address|e-?mail|mail|phone|"
+            r"number|life|mobile)|"
+            r"personal\s+(address|e-?mail|phone|number|contact\w*)|"
+            r"indirizzo\s+di\s+casa|(numero|(e-?)?mail|indirizzo|cellulare|telefono)\s+(personale|privat[oa])|"
+            r"dove\s+abita|where\s+does\s+\w+(\s+\w+)?\s+live)\b",
+            _I,
+        ),
         re.compile(r"(?!x)x"),  # private data is never an answer, whatever the pages hold
     ),
     Kind(
@@ -145,13 +157,19 @@ KINDS: list[Kind] = [
     ),
     Kind(
         "jobs",
-        re.compile(r"\b(jobs?|vacanc\w*|hiring|careers?|job\s+openings?|internships?|"
-                   r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assun\w+|assum\w+|recruit\w*|"
-                   r"lavora\s+con\s+noi|"
-                   r"stage|tirocin\w+|candidatur\w+)\b", _I),
-        re.compile(r"\b(vacanc\w*|hiring|job\s+openings?|open\s+positions?|careers?|apply|"
-                   r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assum\w+|candidat\w+|"
-                   r"lavora\s+con\s+noi|internships?|tirocin\w+)\b", _I),
+        re.compile(
+            r"\b(jobs?|vacanc\w*|hiring|careers?|job\s+openings?|internships?|"
+            r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assun\w+|assum\w+|recruit\w*|"
+            r"lavora\s+con\s+noi|"
+            r"stage|tirocin\w+|candidatur\w+)\b",
+            _I,
+        ),
+        re.compile(
+            r"\b(vacanc\w*|hiring|job\s+openings?|open\s+positions?|careers?|apply|"
+            r"posizion[ei]\s+apert\w*|offert\w+\s+di\s+lavoro|assum\w+|candidat\w+|"
+            r"lavora\s+con\s+noi|internships?|tirocin\w+)\b",
+            _I,
+        ),
     ),
     Kind(
         "comparison",
@@ -319,8 +337,9 @@ def assess(
     verdict.unknown_share = sum(w for t, w in weights.items() if t in unknown) / total
     bar = MIN_COVERAGE if same_language else MIN_COVERAGE_CROSS
     if coverage < bar and verdict.unknown_share >= MIN_UNKNOWN_SHARE:
-        verdict.answerable, verdict.reason = False, (
-            f"weak term support ({coverage:.2f}, unknown {verdict.unknown_share:.2f})"
+        verdict.answerable, verdict.reason = (
+            False,
+            (f"weak term support ({coverage:.2f}, unknown {verdict.unknown_share:.2f})"),
         )
     return verdict
 
@@ -336,7 +355,9 @@ def _missing_kind(question: str, passages: Sequence[Passage], stats: TermStats) 
     return ""
 
 
-def _negative_statement(selection: Selection, passages: Sequence[Passage]) -> tuple[str, int] | None:
+def _negative_statement(
+    selection: Selection, passages: Sequence[Passage]
+) -> tuple[str, int] | None:
     """The quoted sentence that says the information is not published, if it leads the answer."""
     best = max((u for group in selection.groups for u in group[2]), key=lambda u: u.score)
     if NEGATIVE.search(best.text):

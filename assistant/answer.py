@@ -61,7 +61,10 @@ WARM_BATCH = 16
 
 class Searcher(Protocol):
     def search(
-        self, query: str, k: int | None = None, filters: Filters | None = None,
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
         language: str | None = None,
     ) -> list[Passage]: ...
 
@@ -91,8 +94,11 @@ def renumber(text: str, passages: Sequence[Passage]) -> tuple[str, list[Source]]
         old = int(match.group(1))
         if 1 <= old <= len(passages) and old not in order:
             order[old] = len(order) + 1
-    text = re.sub(r"\[(\d+)\]", lambda m: f"[{order[int(m.group(1))]}]"
-                  if int(m.group(1)) in order else "", text)
+    text = re.sub(
+        r"\[(\d+)\]",
+        lambda m: f"[{order[int(m.group(1))]}]" if int(m.group(1)) in order else "",
+        text,
+    )
     sources = [
         source_of(passages[old - 1], new) for old, new in sorted(order.items(), key=lambda i: i[1])
     ]
@@ -110,7 +116,9 @@ def scrub_contacts(text: str, allowed: str) -> str:
 
     def phone(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group(0))
-        if len(digits) < 8 or any(digits in d or d in digits for d in digits_allowed if len(d) >= 8):
+        if len(digits) < 8 or any(
+            digits in d or d in digits for d in digits_allowed if len(d) >= 8
+        ):
             return match.group(0)
         return "[…]"
 
@@ -124,8 +132,9 @@ def source_of(passage: Passage, n: int, snippet: str | None = None) -> Source:
     text = snippet if snippet is not None else clean_inline(body_of(passage))
     if len(text) > SNIPPET_CHARS:
         text = text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    return Source(n=n, title=passage.title, url=passage.url, language=passage.language,
-                  snippet=text)
+    return Source(
+        n=n, title=passage.title, url=passage.url, language=passage.language, snippet=text
+    )
 
 
 # --- sentence embeddings --------------------------------------------------------------------
@@ -235,8 +244,7 @@ class Assistant:
         self._lock = threading.Lock()
         store = getattr(searcher, "store", None)
         embeddings = getattr(store, "embeddings", None)
-        self.unit_vectors = UnitVectors(embeddings) if isinstance(embeddings, Embeddings) \
-            else None
+        self.unit_vectors = UnitVectors(embeddings) if isinstance(embeddings, Embeddings) else None
         if self.unit_vectors is not None:  # the guard reads the same cached unit vectors
             guard.use_vectors(self.unit_vectors.vectors, getattr(embeddings, "model_name", ""))
 
@@ -287,11 +295,18 @@ class Assistant:
     ) -> _Prepared:
         screened = guard.screen(question)
         # Earlier user turns may hold injections too: they feed retrieval, so screen them.
-        clean_history = [
-            Turn(role=t.role, content=guard.screen(t.content).question if t.role == "user"
-                 else t.content)
-            for t in history[-self.settings.max_history_turns:] if t.content.strip()
-        ] if self.settings.max_history_turns else []
+        clean_history = (
+            [
+                Turn(
+                    role=t.role,
+                    content=guard.screen(t.content).question if t.role == "user" else t.content,
+                )
+                for t in history[-self.settings.max_history_turns :]
+                if t.content.strip()
+            ]
+            if self.settings.max_history_turns
+            else []
+        )
         history_text = " ".join(t.content for t in clean_history if t.role == "user")
         lang = language or detect_language(
             screened.question or question, default=detect_language(history_text or question)
@@ -302,16 +317,18 @@ class Assistant:
         query = retrieval_query(screened.question, clean_history)
         if self.chat_model is not None and clean_history:
             try:
-                query = llm.condense(self.chat_model, screened.question, clean_history,
-                                     self.settings.llm_timeout)
+                query = llm.condense(
+                    self.chat_model, screened.question, clean_history, self.settings.llm_timeout
+                )
             except llm.LLMError as exc:
                 log.warning("condensing the follow-up failed, using the joined history: %s", exc)
         passages = self.searcher.search(
             query, k=self.settings.retrieval_k, filters=filters, language=lang
         )
         context = history_text if query != screened.question else ""
-        return _Prepared(screened.question, lang, passages, context, query, screened.injected,
-                         notice)
+        return _Prepared(
+            screened.question, lang, passages, context, query, screened.injected, notice
+        )
 
     def term_stats(self, passages: Sequence[Passage]) -> TermStats:
         """Document frequencies over the whole index, taken from the searcher's keyword index
@@ -367,16 +384,24 @@ class Assistant:
         if not prep.question:
             return self._abstention(lang, injected=prep.injected, notice=notice)
         stats = self.term_stats(prep.passages)
-        selection = select(prep.question, prep.passages, lang, stats, prep.context,
-                           self._similarity(prep))
-        verdict = abstain.assess(prep.question, lang, prep.passages, stats, selection,
-                                 follow_up=bool(prep.context))
+        selection = select(
+            prep.question, prep.passages, lang, stats, prep.context, self._similarity(prep)
+        )
+        verdict = abstain.assess(
+            prep.question, lang, prep.passages, stats, selection, follow_up=bool(prep.context)
+        )
         log.debug("abstention verdict: %s", verdict)
         if not verdict.answerable or selection is None:
             return self._abstention(lang, verdict=verdict, passages=prep.passages, notice=notice)
         text, sources = compose(selection, prep.passages, lang)
-        return Answer(text=text, sources=sources, language=lang, abstained=False,
-                      backend="extractive", notice=notice)
+        return Answer(
+            text=text,
+            sources=sources,
+            language=lang,
+            abstained=False,
+            backend="extractive",
+            notice=notice,
+        )
 
     def _abstention(
         self,
@@ -390,17 +415,40 @@ class Assistant:
         contacts = {"phone": self.settings.contact_phone, "url": self.settings.contact_url}
         if injected:
             text = prompts.say(prompts.REFUSE_INJECTION, lang, **contacts)
-            return Answer(text=text, sources=[], language=lang, abstained=True,
-                          backend=self.backend, notice=notice)
-        if verdict is not None and verdict.negative and 0 <= verdict.negative_passage < len(passages):
+            return Answer(
+                text=text,
+                sources=[],
+                language=lang,
+                abstained=True,
+                backend=self.backend,
+                notice=notice,
+            )
+        if (
+            verdict is not None
+            and verdict.negative
+            and 0 <= verdict.negative_passage < len(passages)
+        ):
             passage = passages[verdict.negative_passage]
-            text = prompts.say(prompts.ABSTAIN_QUOTING, lang, quote=verdict.negative,
-                               marker="[1]", **contacts)
-            return Answer(text=text, sources=[source_of(passage, 1, verdict.negative)],
-                          language=lang, abstained=True, backend="extractive", notice=notice)
+            text = prompts.say(
+                prompts.ABSTAIN_QUOTING, lang, quote=verdict.negative, marker="[1]", **contacts
+            )
+            return Answer(
+                text=text,
+                sources=[source_of(passage, 1, verdict.negative)],
+                language=lang,
+                abstained=True,
+                backend="extractive",
+                notice=notice,
+            )
         text = prompts.say(prompts.ABSTAIN, lang, **contacts)
-        return Answer(text=text, sources=[], language=lang, abstained=True,
-                      backend="extractive", notice=notice)
+        return Answer(
+            text=text,
+            sources=[],
+            language=lang,
+            abstained=True,
+            backend="extractive",
+            notice=notice,
+        )
 
     # --- LLM ------------------------------------------------------------------------------
     def _stream_llm(self, prep: _Prepared) -> Iterator[AnswerEvent]:
@@ -416,8 +464,10 @@ class Assistant:
         passages = prep.passages
         yield SourcesEvent(sources=[source_of(p, n) for n, p in enumerate(passages, start=1)])
         messages = prompts.answer_messages(prep.question, passages, lang, self.settings)
-        allowed = " ".join(p.text for p in passages) + f" {self.settings.contact_phone} " \
+        allowed = (
+            " ".join(p.text for p in passages) + f" {self.settings.contact_phone} "
             f"{self.settings.contact_url}"
+        )
         raw: list[str] = []
         pending = ""
         try:
@@ -426,12 +476,16 @@ class Assistant:
                 pending += chunk
                 ready, pending = _split_ready(pending)
                 if ready and not _leaks(ready):
-                    yield DeltaEvent(text=scrub_contacts(clean_markers(ready, len(passages)),
-                                                         allowed))
+                    yield DeltaEvent(
+                        text=scrub_contacts(clean_markers(ready, len(passages)), allowed)
+                    )
         except llm.LLMError as exc:
             log.warning("LLM failed, falling back to the extractive answer: %s", exc)
-            table = prompts.LLM_FALLBACK_NOTICE if isinstance(exc, llm.LLMTimeout) \
+            table = (
+                prompts.LLM_FALLBACK_NOTICE
+                if isinstance(exc, llm.LLMTimeout)
                 else prompts.LLM_ERROR_NOTICE
+            )
             fallback = self._extractive(prep, notice=prompts.say(table, lang))
             yield DoneEvent(answer=fallback)
             return
@@ -451,8 +505,12 @@ class Assistant:
             # No valid citation: the model said it does not know (rule 4), or answered without
             # grounding. Either way it is not a sourced answer: make sure the contacts are there.
             if self.settings.contact_phone not in text and self.settings.contact_url not in text:
-                text = prompts.say(prompts.ABSTAIN, lang, phone=self.settings.contact_phone,
-                                   url=self.settings.contact_url)
+                text = prompts.say(
+                    prompts.ABSTAIN,
+                    lang,
+                    phone=self.settings.contact_phone,
+                    url=self.settings.contact_url,
+                )
             return Answer(text=text, sources=[], language=lang, abstained=True, backend="openai")
         return Answer(text=text, sources=sources, language=lang, abstained=False, backend="openai")
 
@@ -464,7 +522,9 @@ class AnswerError(Exception):
 # --- composition --------------------------------------------------------------------------
 
 
-def compose(selection: Selection, passages: Sequence[Passage], language: str) -> tuple[str, list[Source]]:
+def compose(
+    selection: Selection, passages: Sequence[Passage], language: str
+) -> tuple[str, list[Source]]:
     """The answer text with [n] markers, and its sources numbered in order of first citation."""
     numbers: dict[int, int] = {}
     snippets: dict[int, str] = {}
@@ -485,8 +545,11 @@ def compose(selection: Selection, passages: Sequence[Passage], language: str) ->
         parts.append("\n".join(lines))
     text = _join(parts)
     if selection.language and selection.language != language:
-        note = prompts.say(prompts.SOURCE_IN_OTHER_LANGUAGE, language,
-                           name=prompts.language_name(selection.language, language))
+        note = prompts.say(
+            prompts.SOURCE_IN_OTHER_LANGUAGE,
+            language,
+            name=prompts.language_name(selection.language, language),
+        )
         text = f"{note}\n{text}"
     sources = [
         source_of(passages[index], n, snippets[index])

@@ -170,8 +170,7 @@ def print_summary(report: Any) -> None:
         typer.echo(f"  failed: {failure.location}: {failure.reason}")
     for duplicate in getattr(report, "duplicates", []):
         typer.echo(
-            f"  duplicate: {duplicate.location}: {duplicate.canonical} "
-            f"belongs to {duplicate.owner}"
+            f"  duplicate: {duplicate.location}: {duplicate.canonical} belongs to {duplicate.owner}"
         )
 
 

@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     chroma_tenant: str = Field("default_tenant", description="Chroma tenant (server mode).")
     chroma_database: str = Field("default_database", description="Chroma database (server mode).")
     collection_prefix: str = Field(
-        "kmr", description="Collection name prefix; the model name is appended, so vectors "
-        "of two models never share a collection."
+        "kmr",
+        description="Collection name prefix; the model name is appended, so vectors "
+        "of two models never share a collection.",
     )
     record_db_url: str | None = Field(
         None,
@@ -81,14 +82,17 @@ class Settings(BaseSettings):
         "has its own collection, so switching re-embeds once.",
     )
     model_cache_dir: Path | None = Field(
-        None, description="Where the rebuilt model (and its exports) are cached; default "
-        "data_dir/models. May be read-only once they are there."
+        None,
+        description="Where the rebuilt model (and its exports) are cached; default "
+        "data_dir/models. May be read-only once they are there.",
     )
     embed_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
     torch_threads: int | None = Field(
-        None, ge=1, description="CPU threads for torch. Default: 1 when answering (serve, "
+        None,
+        ge=1,
+        description="CPU threads for torch. Default: 1 when answering (serve, "
         "up, ask, chat, eval: concurrent single questions contend badly with more), torch's "
-        "own choice when ingesting (batches use every core)."
+        "own choice when ingesting (batches use every core).",
     )
 
     # --- chunking ----------------------------------------------------------------------
@@ -100,42 +104,56 @@ class Settings(BaseSettings):
         10_000_000, ge=1024, description="Files or responses larger than this are skipped."
     )
     extract_max_elements: int = Field(
-        200_000, ge=100, description="HTML pages with more elements than this are skipped "
-        "(per-document budget)."
+        200_000,
+        ge=100,
+        description="HTML pages with more elements than this are skipped (per-document budget).",
     )
     extract_max_text_chars: int = Field(
-        2_000_000, ge=1000, description="Documents whose text is longer than this are skipped "
-        "(per-document budget)."
+        2_000_000,
+        ge=1000,
+        description="Documents whose text is longer than this are skipped (per-document budget).",
     )
     extract_max_chunks: int = Field(
-        2000, ge=1, description="Documents that give more chunks than this are skipped "
-        "(per-document budget)."
+        2000,
+        ge=1,
+        description="Documents that give more chunks than this are skipped (per-document budget).",
     )
     extract_cpu_seconds: float = Field(
-        30.0, gt=0, description="CPU seconds the extraction worker may spend on one document "
-        "before it is stopped and the document skipped."
+        30.0,
+        gt=0,
+        description="CPU seconds the extraction worker may spend on one document "
+        "before it is stopped and the document skipped.",
     )
     extract_memory_mb: int = Field(
-        768, ge=128, description="Resident memory (MB) the extraction worker may reach on one "
-        "document before it is stopped and the document skipped."
+        768,
+        ge=128,
+        description="Resident memory (MB) the extraction worker may reach on one "
+        "document before it is stopped and the document skipped.",
     )
     canonical_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Hosts a page's canonical URL may point to besides "
-        "its own site (comma-separated); for local files, when empty, any host."
+        default_factory=list,
+        description="Hosts a page's canonical URL may point to besides "
+        "its own site (comma-separated); for local files, when empty, any host.",
     )
     language_min_confidence: float = Field(
-        0.8, ge=0, le=1, description="A detected language less probable than this is not used "
-        "(the declared or hreflang language, else unknown)."
+        0.8,
+        ge=0,
+        le=1,
+        description="A detected language less probable than this is not used "
+        "(the declared or hreflang language, else unknown).",
     )
     page_type_words: dict[str, str] = Field(
-        default_factory=dict, description="URL path words that name a page type, as JSON "
-        "(e.g. {\"bandi\": \"news\"}), added to ingest/page_types.json."
+        default_factory=dict,
+        description="URL path words that name a page type, as JSON "
+        '(e.g. {"bandi": "news"}), added to ingest/page_types.json.',
     )
     crawl_max_pages: int = Field(500, ge=1, description="Pages fetched per crawl at most.")
     crawl_max_depth: int = Field(6, ge=0, description="Link depth from the start URL.")
     crawl_delay: float = Field(
-        0.5, ge=0, description="Seconds between requests to the same host (robots.txt "
-        "Crawl-delay wins when larger)."
+        0.5,
+        ge=0,
+        description="Seconds between requests to the same host (robots.txt "
+        "Crawl-delay wins when larger).",
     )
     request_timeout: float = Field(15.0, gt=0, description="Seconds per HTTP request.")
     request_retries: int = Field(
@@ -149,18 +167,26 @@ class Settings(BaseSettings):
     # --- retrieval and answers ---------------------------------------------------------
     retrieval_k: int = Field(8, ge=1, le=50, description="Passages retrieved per question.")
     answer_backend: AnswerBackend = Field(
-        "extractive", description="`extractive` (no LLM, the default) or `openai` (any "
-        "OpenAI-compatible chat server)."
+        "extractive",
+        description="`extractive` (no LLM, the default) or `openai` (any "
+        "OpenAI-compatible chat server).",
     )
     llm_base_url: str | None = Field(
-        None, description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1."
+        None,
+        description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.",
     )
     llm_model: str = Field("gpt-4o-mini", description="Chat model name on that server.")
     llm_api_key: SecretStr | None = Field(None, description="API key for the LLM server.")
-    llm_timeout: float = Field(30.0, gt=0, description="Seconds before the LLM call is "
-                               "abandoned and the extractive answer is given instead.")
-    contact_phone: str = Field("+39 035 591100", description="District switchboard, given "
-                               "when the assistant cannot answer.")
+    llm_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds before the LLM call is "
+        "abandoned and the extractive answer is given instead.",
+    )
+    contact_phone: str = Field(
+        "+39 035 591100",
+        description="District switchboard, given when the assistant cannot answer.",
+    )
     contact_url: str = Field(
         "https://www.kilometrorosso.com/en/contacts",
         description="District contacts page, given when the assistant cannot answer.",
@@ -171,77 +197,108 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `kmr serve` listens on.")
     workers: int = Field(1, ge=1, description="uvicorn worker processes.")
     public_url: str | None = Field(
-        None, description="Public origin of the service, used in the widget snippet; "
-        "default http://host:port."
+        None,
+        description="Public origin of the service, used in the widget snippet; "
+        "default http://host:port.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Origins allowed to call the API (the sites "
-        "that embed the widget); the service's own pages always may."
+        default_factory=list,
+        description="Origins allowed to call the API (the sites "
+        "that embed the widget); the service's own pages always may.",
     )
     admin_api_key: SecretStr | None = Field(
-        None, description="Key for the admin routes (header X-Admin-Key); unset turns "
-        "them off."
+        None, description="Key for the admin routes (header X-Admin-Key); unset turns them off."
     )
-    rate_limit: str = Field("30/minute", description="Per-client limit on chat and search "
-                            "(`limits` syntax, e.g. 30/minute).")
+    rate_limit: str = Field(
+        "30/minute",
+        description="Per-client limit on chat and search (`limits` syntax, e.g. 30/minute).",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Addresses or networks (CIDR) of the reverse "
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the reverse "
         "proxies in front of the service. Only a request from one of them has its client "
         "taken from X-Forwarded-For (for the rate limit and the hashed client); empty: the "
-        "header is ignored and the client is the connection's peer."
+        "header is ignored and the client is the connection's peer.",
     )
     max_question_chars: int = Field(1000, ge=10, description="Longest accepted question.")
     max_history_turns: int = Field(20, ge=0, description="Most earlier turns accepted.")
-    max_turn_chars: int = Field(4000, ge=10, description="Longest accepted earlier turn "
-                                "(history content) in characters.")
+    max_turn_chars: int = Field(
+        4000, ge=10, description="Longest accepted earlier turn (history content) in characters."
+    )
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL for questions, answers and feedback; default "
-        "SQLite in data_dir."
+        None,
+        description="SQLAlchemy URL for questions, answers and feedback; default "
+        "SQLite in data_dir.",
     )
-    retention_days: int = Field(90, ge=1, description="Days conversations (questions and "
-                                "answers) are kept; their feedback goes with them.")
+    retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days conversations (questions and "
+        "answers) are kept; their feedback goes with them.",
+    )
     feedback_retention_days: int | None = Field(
-        None, ge=1, description="Days feedback (ratings and comments) is kept, if shorter "
-        "than the conversations; default: as long as the conversation."
+        None,
+        ge=1,
+        description="Days feedback (ratings and comments) is kept, if shorter "
+        "than the conversations; default: as long as the conversation.",
     )
     enquiry_retention_days: int = Field(
-        90, ge=1, description="Days an enquiry, with the visitor's e-mail address, is kept "
-        "after it was answered (or, if never answered, after it arrived)."
+        90,
+        ge=1,
+        description="Days an enquiry, with the visitor's e-mail address, is kept "
+        "after it was answered (or, if never answered, after it arrived).",
     )
 
     # --- staff loop: curated answers, handoff ---------------------------------------------
     curated_threshold: float = Field(
-        0.984, gt=0, le=1, description="Cosine similarity of the question embeddings at "
+        0.984,
+        gt=0,
+        le=1,
+        description="Cosine similarity of the question embeddings at "
         "which a visitor's question gets a curated answer (calibrated with "
         "scripts/bench_curated.py); for a question and a curated question in the same "
-        "language."
+        "language.",
     )
     curated_threshold_cross: float = Field(
-        0.942, gt=0, le=1, description="The same for a question and a curated question in "
-        "different languages (Italian and English)."
+        0.942,
+        gt=0,
+        le=1,
+        description="The same for a question and a curated question in "
+        "different languages (Italian and English).",
     )
     smtp_host: str | None = Field(
-        None, description="SMTP server for visitor enquiries (\"ask the district\"); unset "
-        "turns enquiries off."
+        None,
+        description='SMTP server for visitor enquiries ("ask the district"); unset '
+        "turns enquiries off.",
     )
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
     smtp_tls: Literal["starttls", "ssl", "none"] = Field(
-        "starttls", description="`starttls` (port 587), `ssl` (implicit TLS, port 465) or "
-        "`none` (only for a relay on the same machine)."
+        "starttls",
+        description="`starttls` (port 587), `ssl` (implicit TLS, port 465) or "
+        "`none` (only for a relay on the same machine).",
     )
     smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
-    smtp_sender: str = Field("assistant@localhost", description="From address of enquiry "
-                             "e-mails (the visitor's address goes in Reply-To).")
-    smtp_recipient: str = Field("info@localhost", description="The district inbox that "
-                                "receives enquiries.")
-    smtp_timeout: float = Field(10.0, gt=0, description="Seconds before an SMTP attempt is "
-                                "abandoned (the enquiry stays stored for a retry).")
+    smtp_sender: str = Field(
+        "assistant@localhost",
+        description="From address of enquiry e-mails (the visitor's address goes in Reply-To).",
+    )
+    smtp_recipient: str = Field(
+        "info@localhost", description="The district inbox that receives enquiries."
+    )
+    smtp_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds before an SMTP attempt is "
+        "abandoned (the enquiry stays stored for a retry).",
+    )
     sync_interval: float | None = Field(
-        None, ge=10, description="Seconds between syncs of the sources run by `kmr serve` "
+        None,
+        ge=10,
+        description="Seconds between syncs of the sources run by `kmr serve` "
         "itself (no cron needed); unset means no scheduled sync. A sync still running when the "
-        "next one is due makes it skipped, never stacked."
+        "next one is due makes it skipped, never stacked.",
     )
     log_level: str = Field("INFO", description="Logging level.")
 
@@ -287,7 +344,9 @@ class Settings(BaseSettings):
         """Chroma collection for the configured model and variant (vectors never mix)."""
         import re
 
-        model = Path(self.embedding_model).name if "/" in self.embedding_model else self.embedding_model
+        model = (
+            Path(self.embedding_model).name if "/" in self.embedding_model else self.embedding_model
+        )
         variant = self.embedding_variant.strip().lower()
         if variant not in ("", "float32"):  # float32 keeps the name indexes already have
             model = f"{model}-{variant}"

@@ -30,21 +30,153 @@ _HYPHENATED = re.compile(r"\b[^\W\d_]{1,12}(?:-[^\W\d_]{1,12})+\b")
 # district's own name (every page mentions it, so it tells nothing about a page).
 _EXTRA_STOP = {
     # English
-    "tell", "know", "please", "could", "would", "can", "may", "might", "much", "many", "also",
-    "there", "here", "one", "get", "give", "want", "like", "need", "thing", "things", "us",
-    "say", "said", "let", "still", "today", "currently", "actually", "exactly", "what", "whats", "who", "whos", "where", "wheres", "when", "hows", "which", "mean", "really",
-    "nr", "pls", "thanks", "ok", "right", "now", "these", "days", "anyone", "someone",
-    "kilometro", "km", "district", "innovation", "park", "campus",
+    "tell",
+    "know",
+    "please",
+    "could",
+    "would",
+    "can",
+    "may",
+    "might",
+    "much",
+    "many",
+    "also",
+    "there",
+    "here",
+    "one",
+    "get",
+    "give",
+    "want",
+    "like",
+    "need",
+    "thing",
+    "things",
+    "us",
+    "say",
+    "said",
+    "let",
+    "still",
+    "today",
+    "currently",
+    "actually",
+    "exactly",
+    "what",
+    "whats",
+    "who",
+    "whos",
+    "where",
+    "wheres",
+    "when",
+    "hows",
+    "which",
+    "mean",
+    "really",
+    "nr",
+    "pls",
+    "thanks",
+    "ok",
+    "right",
+    "now",
+    "these",
+    "days",
+    "anyone",
+    "someone",
+    "kilometro",
+    "km",
+    "district",
+    "innovation",
+    "park",
+    "campus",
     # Italian (elisions are split off by _terms)
-    "dimmi", "dirmi", "sapere", "vorrei", "puoi", "può", "posso", "potrei", "potete",
-    "quanto", "quanta", "quanti", "quante", "quale", "quali", "qual", "chi", "cosa", "come",
-    "dove", "quando", "perché", "perche", "c'è", "ci", "sono", "stato", "stata", "oggi",
-    "anche", "ancora", "sai", "conosci", "grazie", "parco", "distretto", "innovazione",
-    "essere", "fare", "fa", "ha", "hanno", "cos", "cosè", "ce", "c",
-    "adesso", "ora", "fammi", "dammi", "qualche", "qualcosa", "trovo", "trovare", "dentro",
-    "devono", "deve", "devo", "nome", "nomi", "tipi", "prendere", "avere", "trova", "vedere", "davvero", "proprio", "tipo", "roba", "cose",
-    "mia", "mio", "mie", "miei", "vero", "circa", "tutto", "tutti", "mi", "ti",
-    "roughly", "kind", "sort", "ones", "stuff", "lot", "lots", "just", "got",
+    "dimmi",
+    "dirmi",
+    "sapere",
+    "vorrei",
+    "puoi",
+    "può",
+    "posso",
+    "potrei",
+    "potete",
+    "quanto",
+    "quanta",
+    "quanti",
+    "quante",
+    "quale",
+    "quali",
+    "qual",
+    "chi",
+    "cosa",
+    "come",
+    "dove",
+    "quando",
+    "perché",
+    "perche",
+    "c'è",
+    "ci",
+    "sono",
+    "stato",
+    "stata",
+    "oggi",
+    "anche",
+    "ancora",
+    "sai",
+    "conosci",
+    "grazie",
+    "parco",
+    "distretto",
+    "innovazione",
+    "essere",
+    "fare",
+    "fa",
+    "ha",
+    "hanno",
+    "cos",
+    "cosè",
+    "ce",
+    "c",
+    "adesso",
+    "ora",
+    "fammi",
+    "dammi",
+    "qualche",
+    "qualcosa",
+    "trovo",
+    "trovare",
+    "dentro",
+    "devono",
+    "deve",
+    "devo",
+    "nome",
+    "nomi",
+    "tipi",
+    "prendere",
+    "avere",
+    "trova",
+    "vedere",
+    "davvero",
+    "proprio",
+    "tipo",
+    "roba",
+    "cose",
+    "mia",
+    "mio",
+    "mie",
+    "miei",
+    "vero",
+    "circa",
+    "tutto",
+    "tutti",
+    "mi",
+    "ti",
+    "roughly",
+    "kind",
+    "sort",
+    "ones",
+    "stuff",
+    "lot",
+    "lots",
+    "just",
+    "got",
 }
 
 
@@ -139,9 +271,45 @@ class Unit:
 
 
 _ABBREVIATIONS = {
-    "c", "ca", "e.g", "i.e", "mr", "mrs", "dr", "prof", "st", "no", "n", "approx", "vs", "etc",
-    "s.p.a", "spa", "s.r.l", "srl", "inc", "ltd", "co", "fig", "ing", "dott", "sig", "p.es",
-    "es", "sec", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "c",
+    "ca",
+    "e.g",
+    "i.e",
+    "mr",
+    "mrs",
+    "dr",
+    "prof",
+    "st",
+    "no",
+    "n",
+    "approx",
+    "vs",
+    "etc",
+    "s.p.a",
+    "spa",
+    "s.r.l",
+    "srl",
+    "inc",
+    "ltd",
+    "co",
+    "fig",
+    "ing",
+    "dott",
+    "sig",
+    "p.es",
+    "es",
+    "sec",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
     "dec",
 }
 _SENT_END = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«(\[]?[A-ZÀ-ÖØ-Ý0-9])")
@@ -175,7 +343,7 @@ def split_sentences(text: str) -> list[str]:
     start = 0
     for match in _SENT_END.finditer(text):
         candidate = text[start : match.start()].strip()
-        last_word = candidate.rsplit(" ", 1)[-1].rstrip(".!?\"”»)").lower()
+        last_word = candidate.rsplit(" ", 1)[-1].rstrip('.!?"”»)').lower()
         if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
             continue
         pieces.append(candidate)
@@ -306,34 +474,54 @@ _MONTHS = (
 # thing asked for ("when" -> a date) is preferred among those that match the question's terms.
 ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (
-        re.compile(r"\b(when|what\s+year|which\s+year|since\s+when|how\s+long\s+ago|quando|"
-                   r"in\s+che\s+anno|da\s+quando|che\s+anno|in\s+quale\s+anno)\b", re.I),
+        re.compile(
+            r"\b(when|what\s+year|which\s+year|since\s+when|how\s+long\s+ago|quando|"
+            r"in\s+che\s+anno|da\s+quando|che\s+anno|in\s+quale\s+anno)\b",
+            re.I,
+        ),
         re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b", re.I),
     ),
     (
         re.compile(r"\bhow\s+many\b|\bquant[ie]\b|\bnumber\s+of\b|\bnumero\s+di\b", re.I),
-        re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
-                   r"uno|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|cento)\b", re.I),
+        re.compile(
+            r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
+            r"uno|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|cento)\b",
+            re.I,
+        ),
     ),
     (
-        re.compile(r"\b(cost\w*|price\w*|invest\w*|spen[dt]\w*|fund\w*|worth|how\s+much\s+money|"
-                   r"soldi|costat\w*|costo|prezz\w*|investit\w*|investiment\w*|spes[oia]|finanz\w*)\b",
-                   re.I),
-        re.compile(r"(€|\$)\s?\d|\d[\d.,]*\s?(m|mln|k)?\s?(€|eur\b|euros?\b|milion[ie]|million|"
-                   r"billion|miliard)", re.I),
+        re.compile(
+            r"\b(cost\w*|price\w*|invest\w*|spen[dt]\w*|fund\w*|worth|how\s+much\s+money|"
+            r"soldi|costat\w*|costo|prezz\w*|investit\w*|investiment\w*|spes[oia]|finanz\w*)\b",
+            re.I,
+        ),
+        re.compile(
+            r"(€|\$)\s?\d|\d[\d.,]*\s?(m|mln|k)?\s?(€|eur\b|euros?\b|milion[ie]|million|"
+            r"billion|miliard)",
+            re.I,
+        ),
     ),
     (
-        re.compile(r"\bhow\s+(tall|high|long|big|large|wide|far|deep)\b|"
-                   r"\bquanto\s+(è\s+|e'\s+)?(alt[oa]|lung[oa]|grande|larg[oa]|distante|lontan[oa])|"
-                   r"\bquant[oa]\s+(spazio|superficie|misura)|\bhow\s+much\s+(space|room|area|land)|"
-                   r"\b(size|area|surface|height|length|dimensioni|superficie|altezza|lunghezza)\b|"
-                   r"\bettari\b|\bhectares\b", re.I),
-        re.compile(r"\d[\d.,]*\s?(m|km|m2|m²|mq|metres?|meters?|metri|hectares?|ettari|ha|"
-                   r"square|sq|chilometri|kilometres?|kilometers?|km²|storeys|piani|floors)\b", re.I),
+        re.compile(
+            r"\bhow\s+(tall|high|long|big|large|wide|far|deep)\b|"
+            r"\bquanto\s+(è\s+|e'\s+)?(alt[oa]|lung[oa]|grande|larg[oa]|distante|lontan[oa])|"
+            r"\bquant[oa]\s+(spazio|superficie|misura)|\bhow\s+much\s+(space|room|area|land)|"
+            r"\b(size|area|surface|height|length|dimensioni|superficie|altezza|lunghezza)\b|"
+            r"\bettari\b|\bhectares\b",
+            re.I,
+        ),
+        re.compile(
+            r"\d[\d.,]*\s?(m|km|m2|m²|mq|metres?|meters?|metri|hectares?|ettari|ha|"
+            r"square|sq|chilometri|kilometres?|kilometers?|km²|storeys|piani|floors)\b",
+            re.I,
+        ),
     ),
     (
-        re.compile(r"\b(phone|telephone|call|ring|telefono|telefonare|chiamare|centralino|"
-                   r"switchboard)\b", re.I),
+        re.compile(
+            r"\b(phone|telephone|call|ring|telefono|telefonare|chiamare|centralino|"
+            r"switchboard)\b",
+            re.I,
+        ),
         re.compile(r"\+?\d{2,4}[\s./-]?\d{3,4}[\s./-]?\d{3,5}"),
     ),
     (
@@ -341,8 +529,11 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
     ),
     (
-        re.compile(r"\b(address|street|where\s+is|located|location|indirizzo|via|dove\s+si\s+trova|"
-                   r"dove\s+è|dove\s+sta)\b", re.I),
+        re.compile(
+            r"\b(address|street|where\s+is|located|location|indirizzo|via|dove\s+si\s+trova|"
+            r"dove\s+è|dove\s+sta)\b",
+            re.I,
+        ),
         re.compile(r"\b(via|viale|piazza|corso|street|road)\s+[A-Z][\w'’]+,?\s*\d*", re.I),
     ),
     (
@@ -431,8 +622,11 @@ def score_units(
     n = max(len(passages), 1)
     for unit in units:
         unit.term_set = frozenset(terms(unit.text))
-    semantic = semantic_scores(similarity(question, [embedding_text(u) for u in units])) \
-        if similarity is not None and units else [0.0] * len(units)
+    semantic = (
+        semantic_scores(similarity(question, [embedding_text(u) for u in units]))
+        if similarity is not None and units
+        else [0.0] * len(units)
+    )
     # Terms found in most of the retrieved units ("Mario Negri" on the Mario Negri page) tell
     # the units apart less than the rest of the question does.
     local_df = {t: sum(1 for u in units if t in u.term_set) for t in query.weights}
@@ -463,8 +657,7 @@ def score_units(
         cross = bool(language) and passages[unit.passage].language != language
         weight = SEMANTIC_WEIGHT_CROSS if cross else SEMANTIC_WEIGHT
         if s > 0:
-            unit.score = s / total + prior - penalty + (TYPE_BONUS if typed else 0.0) \
-                + weight * sem
+            unit.score = s / total + prior - penalty + (TYPE_BONUS if typed else 0.0) + weight * sem
         elif typed and unit.passage < 3:
             # "what's the phone number?" -> "Telephone (switchboard): +39 ..." shares no word
             unit.score = 0.5 * TYPE_BONUS + prior + weight * sem
@@ -485,7 +678,7 @@ LATEST_BONUS = 0.3
 
 
 def prefer_latest(units: Sequence[Unit], question: str) -> None:
-    """"How many ... now?": pages keep the history of a figure (67 in 2020, 85 in 2026); among
+    """ "How many ... now?": pages keep the history of a figure (67 in 2020, 85 in 2026); among
     the units that answer, those dated with the latest year get a bonus."""
     if not _LATEST.search(question):
         return
@@ -525,7 +718,7 @@ _PART_SPLIT = re.compile(
 
 
 def split_question(question: str) -> list[str]:
-    """"When did ENEA arrive and how much went into JOiiNT LAB?" -> its two questions.
+    """ "When did ENEA arrive and how much went into JOiiNT LAB?" -> its two questions.
 
     Only splits before a question word, and only when each part has terms of its own.
     """
@@ -552,10 +745,10 @@ def select(
     stats = stats or TermStats(p.text for p in passages)
     parts = split_question(question)
     if len(parts) == 1:
-        return _select_one(question, passages, language, stats, context, MAX_SENTENCES,
-                           similarity)
-    selections = [_select_one(part, passages, language, stats, context, 2, similarity)
-                  for part in parts]
+        return _select_one(question, passages, language, stats, context, MAX_SENTENCES, similarity)
+    selections = [
+        _select_one(part, passages, language, stats, context, 2, similarity) for part in parts
+    ]
     found = [sel for sel in selections if sel is not None]
     if not found:
         return None
@@ -569,8 +762,9 @@ def select(
                     chosen.append(unit)
     languages = {sel.language for sel in found}
     lang = language if language in languages else found[0].language
-    return Selection(groups=_group(chosen), best_score=max(s.best_score for s in found),
-                     language=lang)
+    return Selection(
+        groups=_group(chosen), best_score=max(s.best_score for s in found), language=lang
+    )
 
 
 def _select_one(
@@ -592,8 +786,9 @@ def _select_one(
         return None
 
     def best_in(lang: str | None) -> float:
-        scores = [u.score for u in candidates
-                  if lang is None or passages[u.passage].language == lang]
+        scores = [
+            u.score for u in candidates if lang is None or passages[u.passage].language == lang
+        ]
         return max(scores, default=0.0)
 
     overall = best_in(None)
@@ -628,8 +823,13 @@ def _select_one(
             chars += len(unit.text)
         # The sentence right after a short best sentence often completes it (FAQ answers).
         follower = _follower(best, units)
-        if follower is not None and len(best.text) < 140 and len(chosen) < max_sentences \
-                and follower not in chosen and usable(follower):
+        if (
+            follower is not None
+            and len(best.text) < 140
+            and len(chosen) < max_sentences
+            and follower not in chosen
+            and usable(follower)
+        ):
             chosen.append(follower)
 
     groups = _group(chosen)
@@ -650,8 +850,11 @@ def _list_block(unit: Unit, units: Sequence[Unit], question: str) -> list[Unit]:
     if unit.kind in {"item", "row"}:
         block = [u for u in units if u.passage == unit.passage and u.block == unit.block]
     elif unit.text.endswith(":"):
-        block = [u for u in units if u.passage == unit.passage and u.lead == unit.text
-                 and u.kind in {"item", "row"}]
+        block = [
+            u
+            for u in units
+            if u.passage == unit.passage and u.lead == unit.text and u.kind in {"item", "row"}
+        ]
     else:
         return []
     block = [u for u in block if usable(u)]
@@ -680,13 +883,13 @@ def _best_list(
         block = _list_block(unit, units, "list")
         if len(block) < 2:
             continue
-        about = frozenset(terms(" ".join([block[0].context, block[0].lead,
-                                          passages[unit.passage].title])))
+        about = frozenset(
+            terms(" ".join([block[0].context, block[0].lead, passages[unit.passage].title]))
+        )
         topical = sum(w for t, w in query.weights.items() if t in about) / total
         mean = sum(u.score for u in block) / len(block)
         # A list question wants the fuller list (a chunk may hold only a table's tail).
-        score = topical + 0.5 * mean + 0.3 * max(u.score for u in block) \
-            + 0.05 * min(len(block), 8)
+        score = topical + 0.5 * mean + 0.3 * max(u.score for u in block) + 0.05 * min(len(block), 8)
         if score > best_score:
             best, best_score = block, score
     return best
@@ -697,8 +900,12 @@ def _group(chosen: Sequence[Unit]) -> list[tuple[int, str, list[Unit]]]:
     ordered = sorted(chosen, key=lambda u: (u.passage, u.position))
     groups: list[tuple[int, str, list[Unit]]] = []
     for unit in ordered:
-        if groups and groups[-1][0] == unit.passage and unit.kind in {"item", "row"} \
-                and groups[-1][2][-1].block == unit.block:
+        if (
+            groups
+            and groups[-1][0] == unit.passage
+            and unit.kind in {"item", "row"}
+            and groups[-1][2][-1].block == unit.block
+        ):
             groups[-1][2].append(unit)
             continue
         lead = unit.lead if unit.kind in {"item", "row"} else ""

@@ -28,30 +28,45 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "kmr_http_requests", "HTTP requests by route and status.",
-            ["method", "route", "status"], registry=self.registry,
+            "kmr_http_requests",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "kmr_http_request_duration_seconds", "Time to the response's first byte, by route.",
-            ["method", "route"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "kmr_http_request_duration_seconds",
+            "Time to the response's first byte, by route.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.answers = Counter(
-            "kmr_answers", "Answers given, by language and backend.",
-            ["language", "backend"], registry=self.registry,
+            "kmr_answers",
+            "Answers given, by language and backend.",
+            ["language", "backend"],
+            registry=self.registry,
         )
         self.refusals = Counter(
-            "kmr_refusals", "Questions the assistant abstained on, by language.",
-            ["language"], registry=self.registry,
+            "kmr_refusals",
+            "Questions the assistant abstained on, by language.",
+            ["language"],
+            registry=self.registry,
         )
         self.fallbacks = Counter(
-            "kmr_answer_notices", "Answers given with a notice (e.g. the LLM failed and the "
-            "extractive answer was used).", registry=self.registry,
+            "kmr_answer_notices",
+            "Answers given with a notice (e.g. the LLM failed and the extractive answer was used).",
+            registry=self.registry,
         )
         self.feedback = Counter(
-            "kmr_feedback", "Feedback received, by rating.", ["rating"], registry=self.registry,
+            "kmr_feedback",
+            "Feedback received, by rating.",
+            ["rating"],
+            registry=self.registry,
         )
         self.rate_limited = Counter(
-            "kmr_rate_limited", "Requests refused by the rate limit.", registry=self.registry,
+            "kmr_rate_limited",
+            "Requests refused by the rate limit.",
+            registry=self.registry,
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

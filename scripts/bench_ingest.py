@@ -33,8 +33,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), model_cache_dir=Path(args.models),
-                            sources=[args.source], _env_file=None)
+        settings = Settings(
+            data_dir=Path(tmp),
+            model_cache_dir=Path(args.models),
+            sources=[args.source],
+            _env_file=None,
+        )
         embeddings = load_embeddings(settings)
         started = time.perf_counter()
         embeddings.load()
@@ -52,7 +56,7 @@ def main() -> None:
         for _ in range(args.repeat):
             started = time.perf_counter()
             for i in range(0, len(texts), 64):  # the same batches the sync hands to index()
-                embeddings.embed_documents(texts[i:i + 64])
+                embeddings.embed_documents(texts[i : i + 64])
             raw_runs.append(time.perf_counter() - started)
         raw_s = statistics.median(raw_runs)
 
@@ -65,14 +69,20 @@ def main() -> None:
 
     overhead = (first.seconds - raw_s) / raw_s * 100
     speedup = first.seconds / resync_s
-    print(f"date: {date.today()}  machine: {platform.machine()}, {_cpus()} CPUs, "
-          f"Python {platform.python_version()}, torch threads {_threads()}")
-    print(f"model: {settings.embedding_model} (load {load_s:.1f} s, not timed below); "
-          f"extractor start-up {init_s:.2f} s, not timed below")
+    print(
+        f"date: {date.today()}  machine: {platform.machine()}, {_cpus()} CPUs, "
+        f"Python {platform.python_version()}, torch threads {_threads()}"
+    )
+    print(
+        f"model: {settings.embedding_model} (load {load_s:.1f} s, not timed below); "
+        f"extractor start-up {init_s:.2f} s, not timed below"
+    )
     print(f"documents: {first.seen}  chunks: {first.chunks_embedded}  failed: {first.failed}")
     print(f"first ingest:          {first.seconds:7.2f} s  {first.chunks_per_second:6.1f} chunks/s")
-    print(f"raw embedding:         {raw_s:7.2f} s  {len(texts) / raw_s:6.1f} chunks/s "
-          f"(median of {args.repeat})")
+    print(
+        f"raw embedding:         {raw_s:7.2f} s  {len(texts) / raw_s:6.1f} chunks/s "
+        f"(median of {args.repeat})"
+    )
     print(f"pipeline overhead:     {overhead:+6.1f} %   (target <= 10 %)")
     print(f"unchanged re-sync:     {resync_s:7.3f} s  {speedup:6.0f}x faster (target >= 30x)")
 
@@ -82,10 +92,15 @@ def _warm_extractor() -> None:
     from ingest.extract import extract
     from ingest.records import RawDocument
 
-    page = b"<html lang='en'><head><title>Warm</title></head><body><main><h1>Warm</h1>" \
-           b"<p>Warming up the extraction libraries before timing.</p></main></body></html>"
-    extract(RawDocument(location="warm.html", kind="html", content=page, origin="",
-                        fallback_id="warm.html"))
+    page = (
+        b"<html lang='en'><head><title>Warm</title></head><body><main><h1>Warm</h1>"
+        b"<p>Warming up the extraction libraries before timing.</p></main></body></html>"
+    )
+    extract(
+        RawDocument(
+            location="warm.html", kind="html", content=page, origin="", fallback_id="warm.html"
+        )
+    )
 
 
 def _cpus() -> int:

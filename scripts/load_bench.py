@@ -67,14 +67,34 @@ class Run:
     def row(self) -> list[str]:
         n = len(self.client_ms) + self.errors
         rate = f"{len(self.client_ms) / self.seconds:.1f}" if self.seconds else "-"
-        return [self.endpoint, str(self.clients), str(n), str(self.errors),
-                self.pct(self.client_ms, 50), self.pct(self.client_ms, 95),
-                self.pct(self.server_ms, 50), self.pct(self.server_ms, 95),
-                self.pct(self.first_event_ms, 50), self.pct(self.first_event_ms, 95), rate]
+        return [
+            self.endpoint,
+            str(self.clients),
+            str(n),
+            str(self.errors),
+            self.pct(self.client_ms, 50),
+            self.pct(self.client_ms, 95),
+            self.pct(self.server_ms, 50),
+            self.pct(self.server_ms, 95),
+            self.pct(self.first_event_ms, 50),
+            self.pct(self.first_event_ms, 95),
+            rate,
+        ]
 
 
-HEADER = ["endpoint", "clients", "requests", "errors", "p50 ms", "p95 ms", "server p50",
-          "server p95", "1st event p50", "1st event p95", "req/s"]
+HEADER = [
+    "endpoint",
+    "clients",
+    "requests",
+    "errors",
+    "p50 ms",
+    "p95 ms",
+    "server p50",
+    "server p95",
+    "1st event p50",
+    "1st event p95",
+    "req/s",
+]
 
 
 def questions() -> list[str]:
@@ -99,8 +119,9 @@ def build_index(data_dir: Path, model_cache: Path | None) -> None:
     from assistant.runtime import open_store
     from ingest.sync import sync
 
-    settings = Settings(data_dir=data_dir, model_cache_dir=model_cache, sources=[str(SAMPLE_SITE)],
-                        _env_file=None)
+    settings = Settings(
+        data_dir=data_dir, model_cache_dir=model_cache, sources=[str(SAMPLE_SITE)], _env_file=None
+    )
     store = open_store(settings)
     if store.count() == 0:
         print(f"building the sample index in {data_dir} ...", file=sys.stderr)
@@ -108,17 +129,29 @@ def build_index(data_dir: Path, model_cache: Path | None) -> None:
         print(f"  {report.chunks_embedded} chunks in {report.seconds:.0f} s", file=sys.stderr)
 
 
-def start_server(data_dir: Path, model_cache: Path | None, db: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    data_dir: Path, model_cache: Path | None, db: Path
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "KMR_DATA_DIR": str(data_dir), "KMR_ANSWER_BACKEND": "extractive",
-           "KMR_RATE_LIMIT": "1000000/minute", "KMR_DATABASE_URL": f"sqlite:///{db}",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "KMR_DATA_DIR": str(data_dir),
+        "KMR_ANSWER_BACKEND": "extractive",
+        "KMR_RATE_LIMIT": "1000000/minute",
+        "KMR_DATABASE_URL": f"sqlite:///{db}",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
     if model_cache:
         env["KMR_MODEL_CACHE_DIR"] = str(model_cache)
     env.update({"KMR_HOST": "127.0.0.1", "KMR_PORT": str(port), "KMR_LOG_LEVEL": "WARNING"})
     # What we ship: `kmr serve` (one uvicorn worker, one torch thread unless configured).
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve"], cwd=ROOT, env=env,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -134,8 +167,15 @@ def start_server(data_dir: Path, model_cache: Path | None, db: Path) -> tuple[su
     raise SystemExit("the server did not become ready within 180 s")
 
 
-async def drive(url: str, endpoint: str, clients: int, total: int, budget: float,
-                asked: list[str], think: tuple[float, float] | None = None) -> Run:
+async def drive(
+    url: str,
+    endpoint: str,
+    clients: int,
+    total: int,
+    budget: float,
+    asked: list[str],
+    think: tuple[float, float] | None = None,
+) -> Run:
     """``clients`` workers share ``total`` requests; stops early when the time budget ends.
 
     With ``think`` (min, max seconds) each client pauses between its requests, as a person
@@ -148,6 +188,7 @@ async def drive(url: str, endpoint: str, clients: int, total: int, budget: float
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+
         async def one(i: int) -> None:
             question = asked[i % len(asked)]
             started = time.perf_counter()
@@ -157,8 +198,9 @@ async def drive(url: str, endpoint: str, clients: int, total: int, budget: float
                 elif endpoint == "chat":
                     response = await http.post("/api/chat", json={"question": question})
                 else:
-                    async with http.stream("POST", "/api/chat/stream",
-                                           json={"question": question}) as response:
+                    async with http.stream(
+                        "POST", "/api/chat/stream", json={"question": question}
+                    ) as response:
                         first = None
                         async for chunk in response.aiter_raw():
                             if first is None and chunk:
@@ -201,10 +243,17 @@ def main() -> None:
     parser.add_argument("--clients", default="1,10,50", help="concurrency levels")
     parser.add_argument("--requests", type=int, default=100, help="requests per level and endpoint")
     parser.add_argument("--budget", type=float, default=45.0, help="seconds per level at most")
-    parser.add_argument("--think", default="1,3",
-                        help="min,max seconds widget users pause between questions ('' to skip)")
-    parser.add_argument("--settle", type=float, default=20.0,
-                        help="seconds to let start-up background work finish before measuring")
+    parser.add_argument(
+        "--think",
+        default="1,3",
+        help="min,max seconds widget users pause between questions ('' to skip)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=20.0,
+        help="seconds to let start-up background work finish before measuring",
+    )
     args = parser.parse_args()
     think = tuple(float(x) for x in args.think.split(",")) if args.think else None
 
@@ -224,19 +273,24 @@ def main() -> None:
                 plans += [(c, "chat", think) for c in levels]
             runs = []
             for clients, endpoint, pause in plans:
-                run = asyncio.run(drive(url, endpoint, clients, args.requests, args.budget,
-                                        asked, pause))
+                run = asyncio.run(
+                    drive(url, endpoint, clients, args.requests, args.budget, asked, pause)
+                )
                 runs.append(run)
-                print(f"  {run.endpoint} x{clients}: {len(run.client_ms)} ok, {run.errors} errors",
-                      file=sys.stderr)
+                print(
+                    f"  {run.endpoint} x{clients}: {len(run.client_ms)} ok, {run.errors} errors",
+                    file=sys.stderr,
+                )
         finally:
             process.terminate()
             process.wait(timeout=30)
 
-    print(f"date: {time.strftime('%Y-%m-%d')}  machine: {os.cpu_count()} CPUs, "
-          f"Python {sys.version.split()[0]}; server: kmr serve, "
-          f"{os.environ.get('KMR_WORKERS', '1')} worker(s), extractive; "
-          f"{len(asked)} distinct questions (cached after warm-up)")
+    print(
+        f"date: {time.strftime('%Y-%m-%d')}  machine: {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}; server: kmr serve, "
+        f"{os.environ.get('KMR_WORKERS', '1')} worker(s), extractive; "
+        f"{len(asked)} distinct questions (cached after warm-up)"
+    )
     print(table([HEADER, *(run.row() for run in runs)]))
     by_key = {(r.endpoint, r.clients): r for r in runs}
     chat10 = by_key.get(("chat", 10))
@@ -244,14 +298,18 @@ def main() -> None:
         p50 = statistics.median(chat10.server_ms)
         p95 = float(Run.pct(chat10.server_ms, 95))
         verdict = "met" if p50 <= 30 and p95 <= 80 else "NOT met"
-        print(f"\nchat at 10 closed-loop clients, server-side: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
-              f"(target p50 <= 30, p95 <= 80: {verdict})")
+        print(
+            f"\nchat at 10 closed-loop clients, server-side: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+            f"(target p50 <= 30, p95 <= 80: {verdict})"
+        )
     for key, run in by_key.items():
         if key[0].startswith("chat (think") and key[1] == 10 and run.server_ms:
             p50, p95 = statistics.median(run.server_ms), float(Run.pct(run.server_ms, 95))
             verdict = "met" if p50 <= 30 and p95 <= 80 else "NOT met"
-            print(f"chat at 10 widget users ({key[0][6:-1]}), server-side: p50 {p50:.1f} ms, "
-                  f"p95 {p95:.1f} ms ({verdict})")
+            print(
+                f"chat at 10 widget users ({key[0][6:-1]}), server-side: p50 {p50:.1f} ms, "
+                f"p95 {p95:.1f} ms ({verdict})"
+            )
     errors50 = sum(r.errors for r in runs if r.clients == 50)
     if any(r.clients == 50 for r in runs):
         print(f"errors at 50 clients: {errors50} (target 0)")

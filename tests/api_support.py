@@ -43,8 +43,9 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
-                                **SERVER_OPTIONS)
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", access_log=False, **SERVER_OPTIONS
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -127,7 +127,16 @@ class ChromaServer:
         chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [chroma, "run", "--path", str(self.path), "--host", self.host, "--port", str(self.port)],
+                [
+                    chroma,
+                    "run",
+                    "--path",
+                    str(self.path),
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},

@@ -57,10 +57,11 @@ NOINDEX_PAGE = b"""<!doctype html><html lang="en"><head><meta name="robots" cont
 SECRET_PAGE = b"""<!doctype html><html><head><title>Secret</title></head><body>
 <p>This page is disallowed by robots.txt and must never be fetched.</p></body></html>"""
 
-LATIN1_PAGE = ("<!doctype html><html lang='it'><head><title>Caffè</title></head><body><main>"
-               "<h1>Perché il caffè è buono</h1><p>Qualità, città, perché: parole accentate "
-               "in una pagina codificata in Latin-1 senza meta charset.</p></main></body></html>"
-               ).encode("latin-1")
+LATIN1_PAGE = (
+    "<!doctype html><html lang='it'><head><title>Caffè</title></head><body><main>"
+    "<h1>Perché il caffè è buono</h1><p>Qualità, città, perché: parole accentate "
+    "in una pagina codificata in Latin-1 senza meta charset.</p></main></body></html>"
+).encode("latin-1")
 
 
 def _pdf_bytes() -> bytes:
@@ -83,8 +84,14 @@ class _QuietServer(ThreadingHTTPServer):
 class SiteServer:
     """ThreadingHTTPServer on a random loopback port serving ``root`` plus special routes."""
 
-    def __init__(self, root: Path | None = None, *, sitemap: bool = True,
-                 robots_delay: float | None = None, slow_seconds: float = 3.0) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        sitemap: bool = True,
+        robots_delay: float | None = None,
+        slow_seconds: float = 3.0,
+    ) -> None:
         self.root = root
         self.sitemap = sitemap
         self.robots_delay = robots_delay
@@ -106,8 +113,9 @@ class SiteServer:
     def start(self) -> SiteServer:
         server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -158,8 +166,13 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
 
         # -- helpers ------------------------------------------------------------------
 
-        def send(self, status: int, body: bytes = b"", content_type: str = "text/html; charset=utf-8",
-                 headers: dict[str, str] | None = None) -> None:
+        def send(
+            self,
+            status: int,
+            body: bytes = b"",
+            content_type: str = "text/html; charset=utf-8",
+            headers: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -223,26 +236,33 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
         if not site.sitemap:
             handler.send(404, b"")
             return
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                f"<sitemap><loc>{site.base}/sitemap-en.xml</loc></sitemap>"
-                f"<sitemap><loc>{site.base}/sitemap-other.xml</loc></sitemap>"
-                "</sitemapindex>")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{site.base}/sitemap-en.xml</loc></sitemap>"
+            f"<sitemap><loc>{site.base}/sitemap-other.xml</loc></sitemap>"
+            "</sitemapindex>"
+        )
         handler.send(200, body.encode(), "application/xml")
 
     def sitemap_part(handler: Handler, path: str) -> None:
         if not site.sitemap:
             handler.send(404, b"")
             return
-        wanted = [p for p in site.html_paths() if p.startswith("/en/") == (path == "/sitemap-en.xml")]
+        wanted = [
+            p for p in site.html_paths() if p.startswith("/en/") == (path == "/sitemap-en.xml")
+        ]
         urls = "".join(f"<url><loc>{site.base}{p}</loc></url>" for p in wanted)
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+        )
         handler.send(200, body.encode(), "application/xml")
 
     def redirect_to(target: str, status: int = 301):  # type: ignore[no-untyped-def]
         def route(handler: Handler, path: str) -> None:
             handler.send(status, b"", headers={"Location": target})
+
         return route
 
     def gone(handler: Handler, path: str) -> None:
@@ -252,8 +272,11 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
         if site.hits[path] == 1:
             handler.send(500, b"<h1>Internal Server Error</h1>")
         else:
-            handler.send(200, b"<html><body><main><h1>Flaky page</h1><p>It worked on the second "
-                              b"try, after a server error.</p></main></body></html>")
+            handler.send(
+                200,
+                b"<html><body><main><h1>Flaky page</h1><p>It worked on the second "
+                b"try, after a server error.</p></main></body></html>",
+            )
 
     def always_500(handler: Handler, path: str) -> None:
         handler.send(500, b"<h1>Internal Server Error</h1>")
@@ -277,6 +300,7 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
     def static(body: bytes, content_type: str = "text/html; charset=utf-8"):  # type: ignore[no-untyped-def]
         def route(handler: Handler, path: str) -> None:
             handler.send(200, body, content_type)
+
         return route
 
     ROUTES = {

@@ -27,7 +27,9 @@ IT_QUESTION = "Quando è stato inaugurato il Kilometro Rosso?"
 def service(sample_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The service with admin routes on and one allowed foreign origin."""
     settings = api_settings(
-        sample_index, tmp_path_factory.mktemp("api"), admin_api_key=ADMIN_KEY,
+        sample_index,
+        tmp_path_factory.mktemp("api"),
+        admin_api_key=ADMIN_KEY,
         cors_origins=["https://www.example-partner.org"],
     )
     app = create_app(settings, runtime=sample_index)
@@ -62,17 +64,27 @@ def test_ready_when_the_model_is_loaded_and_the_store_answers(client: httpx.Clie
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["model_loaded"], body["store"], body["detail"]) == (
-        "ready", True, "ok", None)
+        "ready",
+        True,
+        "ok",
+        None,
+    )
     assert {"model", "store", "database"} <= body["checks"].keys()
     assert all(check["ok"] for check in body["checks"].values())
 
 
 # --- chat ----------------------------------------------------------------------------------
-def test_chat_answers_with_cited_sources_and_a_message_id(service: Any, client: httpx.Client) -> None:
-    response = client.post("/api/chat", json={
-        "question": EN_QUESTION, "history": [],
-        "page_url": "https://www.kilometrorosso.com/en/campus/architecture",
-    })
+def test_chat_answers_with_cited_sources_and_a_message_id(
+    service: Any, client: httpx.Client
+) -> None:
+    response = client.post(
+        "/api/chat",
+        json={
+            "question": EN_QUESTION,
+            "history": [],
+            "page_url": "https://www.kilometrorosso.com/en/campus/architecture",
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["abstained"] is False
@@ -104,27 +116,34 @@ def test_chat_honours_an_explicit_language(client: httpx.Client) -> None:
 
 def test_follow_up_questions_use_the_earlier_turns(client: httpx.Client) -> None:
     first = client.post("/api/chat", json={"question": "Who founded Kilometro Rosso?"}).json()
-    follow = client.post("/api/chat", json={
-        "question": "When was it inaugurated?",
-        "history": [{"role": "user", "content": "Who founded Kilometro Rosso?"},
-                    {"role": "assistant", "content": first["answer"]}],
-    }).json()
+    follow = client.post(
+        "/api/chat",
+        json={
+            "question": "When was it inaugurated?",
+            "history": [
+                {"role": "user", "content": "Who founded Kilometro Rosso?"},
+                {"role": "assistant", "content": first["answer"]},
+            ],
+        },
+    ).json()
     assert "2009" in follow["answer"]
 
 
 def test_out_of_scope_questions_get_the_contacts_instead_of_an_invented_answer(
     service: Any, client: httpx.Client
 ) -> None:
-    body = client.post("/api/chat", json={
-        "question": "What is the recipe for a good tiramisu with mascarpone?"
-    }).json()
+    body = client.post(
+        "/api/chat", json={"question": "What is the recipe for a good tiramisu with mascarpone?"}
+    ).json()
     assert body["abstained"] is True
     settings = service.app.state.services.settings
     assert settings.contact_phone in body["answer"] or settings.contact_url in body["answer"]
     assert db_of(service).message(body["message_id"]).abstained is True
 
 
-def test_client_addresses_are_stored_only_as_a_keyed_hash(service: Any, client: httpx.Client) -> None:
+def test_client_addresses_are_stored_only_as_a_keyed_hash(
+    service: Any, client: httpx.Client
+) -> None:
     body = client.post("/api/chat", json={"question": EN_QUESTION}).json()
     stored = db_of(service).message(body["message_id"])
     assert stored.client_hash and stored.client_hash != "127.0.0.1"
@@ -142,7 +161,9 @@ def test_the_server_reports_its_own_processing_time(client: httpx.Client) -> Non
 
 
 # --- streaming -----------------------------------------------------------------------------
-def test_stream_sends_sources_then_text_deltas_then_done(service: Any, client: httpx.Client) -> None:
+def test_stream_sends_sources_then_text_deltas_then_done(
+    service: Any, client: httpx.Client
+) -> None:
     with client.stream("POST", "/api/chat/stream", json={"question": EN_QUESTION}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -171,15 +192,27 @@ def test_search_returns_ranked_passages_with_source_metadata(client: httpx.Clien
     assert results
     assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
     first = results[0]
-    assert {"id", "title", "url", "language", "page_type", "heading", "text", "source_id"} <= first.keys()
+    assert {
+        "id",
+        "title",
+        "url",
+        "language",
+        "page_type",
+        "heading",
+        "text",
+        "source_id",
+    } <= first.keys()
     assert first["url"].startswith("https://")
 
 
 def test_search_filters_by_language_and_page_type(client: httpx.Client) -> None:
-    italian = client.get("/api/search", params={"q": "parcheggio visitatori", "language": "it"}).json()
+    italian = client.get(
+        "/api/search", params={"q": "parcheggio visitatori", "language": "it"}
+    ).json()
     assert italian["results"] and {r["language"] for r in italian["results"]} == {"it"}
-    partners = client.get("/api/search", params={"q": "robotics", "page_type": "partner",
-                                                 "k": 5}).json()
+    partners = client.get(
+        "/api/search", params={"q": "robotics", "page_type": "partner", "k": 5}
+    ).json()
     assert 0 < len(partners["results"]) <= 5
     assert {r["page_type"] for r in partners["results"]} == {"partner"}
 
@@ -187,8 +220,14 @@ def test_search_filters_by_language_and_page_type(client: httpx.Client) -> None:
 # --- feedback ------------------------------------------------------------------------------
 def test_feedback_is_stored_with_its_comment(service: Any, client: httpx.Client) -> None:
     message_id = client.post("/api/chat", json={"question": EN_QUESTION}).json()["message_id"]
-    response = client.post("/api/feedback", json={"message_id": message_id, "rating": "down",
-                                                  "comment": "Wanted the length, not the height"})
+    response = client.post(
+        "/api/feedback",
+        json={
+            "message_id": message_id,
+            "rating": "down",
+            "comment": "Wanted the length, not the height",
+        },
+    )
     assert response.status_code == 200
     stored = db_of(service).feedback_for(message_id)
     assert (stored.rating, stored.comment) == ("down", "Wanted the length, not the height")
@@ -214,7 +253,9 @@ def test_feedback_for_an_unknown_message_is_a_404(client: httpx.Client) -> None:
         ({"history": []}, "question"),
     ],
 )
-def test_invalid_chat_requests_get_a_clear_422(client: httpx.Client, body: dict, where: str) -> None:
+def test_invalid_chat_requests_get_a_clear_422(
+    client: httpx.Client, body: dict, where: str
+) -> None:
     response = client.post("/api/chat", json=body)
     assert response.status_code == 422
     problems = response.json()["detail"]
@@ -223,8 +264,9 @@ def test_invalid_chat_requests_get_a_clear_422(client: httpx.Client, body: dict,
 
 
 def test_malformed_json_gets_a_json_error(client: httpx.Client) -> None:
-    response = client.post("/api/chat", content=b'{"question": ',
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/chat", content=b'{"question": ', headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"] == "invalid_request"
@@ -239,9 +281,11 @@ def test_oversized_bodies_get_413_even_without_content_length(client: httpx.Clie
     def chunks() -> Iterator[bytes]:
         data = big.encode()
         for start in range(0, len(data), 4096):
-            yield data[start:start + 4096]
+            yield data[start : start + 4096]
 
-    chunked = client.post("/api/chat", content=chunks(), headers={"Content-Type": "application/json"})
+    chunked = client.post(
+        "/api/chat", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert chunked.status_code == 413
     assert chunked.json()["error"] == "body_too_large"
 
@@ -275,9 +319,13 @@ def test_admin_statistics_are_what_kmr_stats_prints(service: Any, client: httpx.
 
     settings = service.app.state.services.settings
     service.app.state.services.db.flush()
-    env = {"KMR_DATA_DIR": str(settings.data_dir), "KMR_MODEL_CACHE_DIR": str(settings.models_path),
-           "KMR_DATABASE_URL": settings.app_database_url, "KMR_LOG_LEVEL": "WARNING",
-           "KMR_SOURCES": json.dumps(list(settings.sources))}
+    env = {
+        "KMR_DATA_DIR": str(settings.data_dir),
+        "KMR_MODEL_CACHE_DIR": str(settings.models_path),
+        "KMR_DATABASE_URL": settings.app_database_url,
+        "KMR_LOG_LEVEL": "WARNING",
+        "KMR_SOURCES": json.dumps(list(settings.sources)),
+    }
     printed = CliRunner().invoke(cli, ["stats", "--json"], env=env)
     assert printed.exit_code == 0, printed.output
     served = client.get("/api/admin/stats", headers=admin_headers())
@@ -287,9 +335,11 @@ def test_admin_statistics_are_what_kmr_stats_prints(service: Any, client: httpx.
 def test_gaps_report_groups_similar_refused_or_down_rated_questions(
     service: Any, client: httpx.Client
 ) -> None:
-    parking = ["Is there a charging station for electric cars in the car park?",
-               "Can I charge my electric car in the parking area?",
-               "Where can I charge an electric car on the campus parking?"]
+    parking = [
+        "Is there a charging station for electric cars in the car park?",
+        "Can I charge my electric car in the parking area?",
+        "Where can I charge an electric car on the campus parking?",
+    ]
     other = "Does the canteen serve vegan lunches on Fridays?"
     for question in [*parking, other]:
         message_id = client.post("/api/chat", json={"question": question}).json()["message_id"]
@@ -358,9 +408,14 @@ def test_the_widget_script_may_be_loaded_by_other_sites(client: httpx.Client) ->
 
 def test_cors_allows_only_the_configured_origins(client: httpx.Client) -> None:
     def preflight(origin: str) -> httpx.Response:
-        return client.options("/api/chat/stream", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type"})
+        return client.options(
+            "/api/chat/stream",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
 
     allowed = preflight("https://www.example-partner.org")
     assert allowed.status_code == 200
@@ -373,8 +428,9 @@ def test_cors_allows_only_the_configured_origins(client: httpx.Client) -> None:
 def test_chat_and_search_are_rate_limited_per_client(sample_index: Any, tmp_path: Path) -> None:
     settings = api_settings(sample_index, tmp_path, rate_limit="3/minute")
     with LiveServer(create_app(settings, runtime=sample_index)) as server, server.client() as http:
-        codes = [http.post("/api/chat", json={"question": EN_QUESTION}).status_code
-                 for _ in range(3)]
+        codes = [
+            http.post("/api/chat", json={"question": EN_QUESTION}).status_code for _ in range(3)
+        ]
         assert codes == [200, 200, 200]
         limited = http.post("/api/chat/stream", json={"question": EN_QUESTION})
         assert limited.status_code == 429, "chat and its stream share one budget"
@@ -419,7 +475,9 @@ def test_old_conversations_are_purged_at_start(sample_index: Any, tmp_path: Path
     with sqlite3.connect(tmp_path / "app.sqlite") as conn:
         eight_days_ago = (datetime.now(UTC) - timedelta(days=8)).replace(tzinfo=None)
         conn.execute("UPDATE messages SET created_at = ? WHERE id = ?", (eight_days_ago, old))
-        conn.execute("UPDATE feedback SET created_at = ? WHERE message_id = ?", (eight_days_ago, old))
+        conn.execute(
+            "UPDATE feedback SET created_at = ? WHERE message_id = ?", (eight_days_ago, old)
+        )
     restarted = create_app(settings, runtime=sample_index)
     with LiveServer(restarted):
         db = restarted.state.services.db
@@ -436,8 +494,13 @@ def test_a_down_llm_backend_gives_the_extractive_answer_with_a_notice(
     from assistant.llm import build_chat_model
 
     nothing_listens = free_port()
-    settings = api_settings(sample_index, tmp_path, answer_backend="openai",
-                            llm_base_url=f"http://127.0.0.1:{nothing_listens}/v1", llm_timeout=3.0)
+    settings = api_settings(
+        sample_index,
+        tmp_path,
+        answer_backend="openai",
+        llm_base_url=f"http://127.0.0.1:{nothing_listens}/v1",
+        llm_timeout=3.0,
+    )
     assistant = Assistant(settings, sample_index.searcher, chat_model=build_chat_model(settings))
     runtime = dataclasses.replace(sample_index, settings=settings, assistant=assistant)
     with LiveServer(create_app(settings, runtime=runtime)) as server, server.client() as http:
@@ -467,9 +530,16 @@ def test_an_unreachable_store_is_a_503_and_the_service_recovers_by_itself(
     chroma = ChromaServer(tmp_path / "chroma")
     chroma.start()
     try:
-        settings = Settings(data_dir=tmp_path / "data", model_cache_dir=models_dir,
-                            chroma_host=chroma.host, chroma_port=chroma.port, sources=[str(site)],
-                            rate_limit="10000/minute", admin_api_key=ADMIN_KEY, _env_file=None)
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            model_cache_dir=models_dir,
+            chroma_host=chroma.host,
+            chroma_port=chroma.port,
+            sources=[str(site)],
+            rate_limit="10000/minute",
+            admin_api_key=ADMIN_KEY,
+            _env_file=None,
+        )
         runtime = open_runtime(settings, embeddings=embeddings)
         assert sync(settings, runtime.store).failed == 0
         with LiveServer(create_app(settings, runtime=runtime)) as server, server.client() as http:

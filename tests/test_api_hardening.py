@@ -26,9 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def service(sample_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    settings = api_settings(sample_index, tmp_path_factory.mktemp("hardening"),
-                            admin_api_key=ADMIN_KEY,
-                            cors_origins=["https://www.example-partner.org"])
+    settings = api_settings(
+        sample_index,
+        tmp_path_factory.mktemp("hardening"),
+        admin_api_key=ADMIN_KEY,
+        cors_origins=["https://www.example-partner.org"],
+    )
     app = create_app(settings, runtime=sample_index)
     with LiveServer(app) as server:
         server.app = app
@@ -50,14 +53,23 @@ def post_json_text(client: httpx.Client, path: str, text: str) -> httpx.Response
 @pytest.mark.parametrize(
     ("path", "body", "where"),
     [
-        ("/api/chat", r'{"question":"and?","history":[{"role":"user","content":"x \udfff"}]}',
-         "content"),
-        ("/api/chat/stream",
-         r'{"question":"and?","history":[{"role":"user","content":"x \udfff"}]}', "content"),
+        (
+            "/api/chat",
+            r'{"question":"and?","history":[{"role":"user","content":"x \udfff"}]}',
+            "content",
+        ),
+        (
+            "/api/chat/stream",
+            r'{"question":"and?","history":[{"role":"user","content":"x \udfff"}]}',
+            "content",
+        ),
         ("/api/chat", r'{"question":"wall \ud800?"}', "question"),
         ("/api/chat", r'{"question":"wall?","page_url":"https://x.org/\udc00"}', "page_url"),
-        ("/api/feedback",
-         r'{"message_id":"' + "0" * 32 + r'","rating":"up","comment":"\udfff"}', "comment"),
+        (
+            "/api/feedback",
+            r'{"message_id":"' + "0" * 32 + r'","rating":"up","comment":"\udfff"}',
+            "comment",
+        ),
     ],
 )
 def test_a_lone_surrogate_in_any_string_is_a_clean_422(
@@ -76,8 +88,10 @@ def test_search_refuses_a_lone_surrogate_in_its_query(client: httpx.Client) -> N
 
 def test_history_turns_have_a_length_cap(service: Any, client: httpx.Client) -> None:
     cap = service.app.state.services.settings.max_turn_chars
-    response = client.post("/api/chat", json={
-        "question": "and?", "history": [{"role": "user", "content": "y" * (cap + 1)}]})
+    response = client.post(
+        "/api/chat",
+        json={"question": "and?", "history": [{"role": "user", "content": "y" * (cap + 1)}]},
+    )
     assert response.status_code == 422
     assert ["body", "history", 0, "content"] in [p["loc"] for p in response.json()["detail"]]
     spec = client.get("/openapi.json").json()
@@ -101,8 +115,10 @@ def test_chat_refuses_numbers_for_strings(client: httpx.Client) -> None:
 
 
 def test_a_refused_cors_preflight_is_a_json_error(client: httpx.Client) -> None:
-    response = client.options("/api/chat", headers={
-        "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
+    response = client.options(
+        "/api/chat",
+        headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"},
+    )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
     body = response.json()
@@ -122,25 +138,34 @@ def test_head_works_where_get_does(client: httpx.Client, path: str) -> None:
 def test_x_forwarded_for_is_ignored_by_default(sample_index: Any, tmp_path: Path) -> None:
     settings = api_settings(sample_index, tmp_path, rate_limit="3/minute")
     with LiveServer(create_app(settings, runtime=sample_index)) as server, server.client() as http:
-        codes = [http.get("/api/search", params={"q": "wall"},
-                          headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
-                 for i in range(6)]
+        codes = [
+            http.get(
+                "/api/search", params={"q": "wall"}, headers={"X-Forwarded-For": f"198.51.100.{i}"}
+            ).status_code
+            for i in range(6)
+        ]
     assert codes == [200, 200, 200, 429, 429, 429], "a spoofed header must not buy a new budget"
 
 
 def test_a_trusted_proxy_gives_each_visitor_a_budget(sample_index: Any, tmp_path: Path) -> None:
-    settings = api_settings(sample_index, tmp_path, rate_limit="2/minute",
-                            trusted_proxies=["127.0.0.0/8"])
+    settings = api_settings(
+        sample_index, tmp_path, rate_limit="2/minute", trusted_proxies=["127.0.0.0/8"]
+    )
     app = create_app(settings, runtime=sample_index)
     with LiveServer(app) as server, server.client() as http:
+
         def search(visitor: str) -> int:
-            return http.get("/api/search", params={"q": "wall"},
-                            headers={"X-Forwarded-For": f"{visitor}, 127.0.0.1"}).status_code
+            return http.get(
+                "/api/search",
+                params={"q": "wall"},
+                headers={"X-Forwarded-For": f"{visitor}, 127.0.0.1"},
+            ).status_code
 
         assert [search("203.0.113.5") for _ in range(3)] == [200, 200, 429]
         assert search("203.0.113.6") == 200, "another visitor behind the proxy has its own budget"
-        message_id = http.post("/api/chat", json={"question": QUESTION},
-                               headers={"X-Forwarded-For": "203.0.113.9"}).json()["message_id"]
+        message_id = http.post(
+            "/api/chat", json={"question": QUESTION}, headers={"X-Forwarded-For": "203.0.113.9"}
+        ).json()["message_id"]
         db = app.state.services.db
         assert db.message(message_id).client_hash == db.client_hash("203.0.113.9")
 
@@ -158,8 +183,9 @@ def test_a_locked_database_answers_503_and_loses_no_answer(
         holder = sqlite3.connect(tmp_path / "app.sqlite", timeout=1, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
         try:
-            during = [http.post("/api/chat", json={"question": f"{QUESTION} ({i})"})
-                      for i in range(3)]
+            during = [
+                http.post("/api/chat", json={"question": f"{QUESTION} ({i})"}) for i in range(3)
+            ]
             assert [r.status_code for r in during] == [200, 200, 200], "answers go on"
             started = time.monotonic()
             rated = http.post("/api/feedback", json={"message_id": first, "rating": "up"})
@@ -170,7 +196,9 @@ def test_a_locked_database_answers_503_and_loses_no_answer(
         finally:
             holder.execute("COMMIT")
             holder.close()
-        assert db.flush(timeout=30, wait_out_locks=True), "the queued answers are written once the lock goes"
+        assert db.flush(timeout=30, wait_out_locks=True), (
+            "the queued answers are written once the lock goes"
+        )
         for response in during:
             stored = db.message(response.json()["message_id"])
             assert stored is not None and stored.answer == response.json()["answer"]
@@ -196,8 +224,10 @@ def _can_mount_read_only() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not _can_mount_read_only(), reason="needs `unshare -rm` (user namespaces) "
-                    "to mount the data directory read-only")
+@pytest.mark.skipif(
+    not _can_mount_read_only(),
+    reason="needs `unshare -rm` (user namespaces) to mount the data directory read-only",
+)
 def test_the_service_starts_and_answers_when_its_database_folder_is_read_only(
     embeddings: Any, models_dir: Path, tmp_path: Path
 ) -> None:
@@ -215,23 +245,42 @@ def test_the_service_starts_and_answers_when_its_database_folder_is_read_only(
     data, database = tmp_path / "data", tmp_path / "database"
     database.mkdir()
     url = f"sqlite:///{database / 'app.sqlite'}"
-    settings = Settings(data_dir=data, model_cache_dir=models_dir, sources=[str(site)],
-                        database_url=url, _env_file=None)
+    settings = Settings(
+        data_dir=data,
+        model_cache_dir=models_dir,
+        sources=[str(site)],
+        database_url=url,
+        _env_file=None,
+    )
     runtime = open_runtime(settings, embeddings=embeddings)
     assert sync(settings, runtime.store).failed == 0
     RecordsDB(settings).close()  # the service ran once before: its database exists
     del runtime
 
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "KMR_DATA_DIR": str(data),
-           "KMR_MODEL_CACHE_DIR": str(models_dir), "KMR_SOURCES": json.dumps([str(site)]),
-           "KMR_ADMIN_API_KEY": ADMIN_KEY, "KMR_LOG_LEVEL": "INFO", "KMR_DATABASE_URL": url}
-    command = (f'mount --bind -o ro "{database}" "{database}" && exec "{sys.executable}" -m '
-               f"assistant.cli serve --host 127.0.0.1 --port {port}")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "KMR_DATA_DIR": str(data),
+        "KMR_MODEL_CACHE_DIR": str(models_dir),
+        "KMR_SOURCES": json.dumps([str(site)]),
+        "KMR_ADMIN_API_KEY": ADMIN_KEY,
+        "KMR_LOG_LEVEL": "INFO",
+        "KMR_DATABASE_URL": url,
+    }
+    command = (
+        f'mount --bind -o ro "{database}" "{database}" && exec "{sys.executable}" -m '
+        f"assistant.cli serve --host 127.0.0.1 --port {port}"
+    )
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(["unshare", "-rm", "sh", "-c", command], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+        process = subprocess.Popen(
+            ["unshare", "-rm", "sh", "-c", command],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/health", timeout=180, process=process)
@@ -244,8 +293,9 @@ def test_the_service_starts_and_answers_when_its_database_folder_is_read_only(
             chat = http.post("/api/chat", json={"question": QUESTION})
             assert chat.status_code == 200, chat.text
             assert "10" in chat.json()["answer"]
-            rated = http.post("/api/feedback",
-                              json={"message_id": chat.json()["message_id"], "rating": "up"})
+            rated = http.post(
+                "/api/feedback", json={"message_id": chat.json()["message_id"], "rating": "up"}
+            )
             assert rated.status_code == 503
             assert rated.json()["error"] == "database_read_only"
             stats = http.get("/api/admin/stats", headers={"X-Admin-Key": ADMIN_KEY})

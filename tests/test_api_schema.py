@@ -41,19 +41,32 @@ schema = schemathesis.openapi.from_dict(openapi_document()).exclude(
 
 @pytest.fixture(scope="module")
 def live(sample_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    app_settings = api_settings(sample_index, tmp_path_factory.mktemp("schema"),
-                                admin_api_key=ADMIN_KEY, rate_limit="1000000/minute")
+    app_settings = api_settings(
+        sample_index,
+        tmp_path_factory.mktemp("schema"),
+        admin_api_key=ADMIN_KEY,
+        rate_limit="1000000/minute",
+    )
     with LiveServer(create_app(app_settings, runtime=sample_index)) as server:
         yield server
 
 
 @schema.parametrize()
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 def test_no_server_errors_and_responses_match_the_schema(case: Any, live: LiveServer) -> None:
     # Not checked: that schema-violating requests are refused. Unknown query parameters are
     # ignored by design, and the admin key is sent with every request, even where a
     # generated "negative" case meant to leave it out.
-    case.call_and_validate(base_url=live.url, headers={"X-Admin-Key": ADMIN_KEY},
-                           excluded_checks=[negative_data_rejection])
+    case.call_and_validate(
+        base_url=live.url,
+        headers={"X-Admin-Key": ADMIN_KEY},
+        excluded_checks=[negative_data_rejection],
+    )

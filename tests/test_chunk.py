@@ -8,7 +8,8 @@ from ingest.chunk import chunk_page
 from ingest.records import Page
 
 LONG_SECTION = " ".join(
-    f"Sentence number {i} explains one more fact about the red wall and its portals." for i in range(60)
+    f"Sentence number {i} explains one more fact about the red wall and its portals."
+    for i in range(60)
 )
 
 TEXT = f"""# Campus guide
@@ -36,8 +37,13 @@ Six large portals show moving images to drivers.
 
 
 def page(text: str = TEXT, **kw: str) -> Page:
-    values = dict(source_id="https://example.org/campus", url="https://example.org/campus",
-                  title="Campus guide", text=text, language="en")
+    values = dict(
+        source_id="https://example.org/campus",
+        url="https://example.org/campus",
+        title="Campus guide",
+        text=text,
+        language="en",
+    )
     values.update(kw)
     return Page(**values)  # type: ignore[arg-type]
 
@@ -85,7 +91,16 @@ def test_ids_are_stable_and_follow_content_and_source() -> None:
 
 def test_metadata_carries_what_search_and_citations_need() -> None:
     chunk = chunk_page(page(page_type="campus", date="2026-11-01"))[0]
-    for key in ("source", "url", "title", "language", "page_type", "heading", "chunk_index", "date"):
+    for key in (
+        "source",
+        "url",
+        "title",
+        "language",
+        "page_type",
+        "heading",
+        "chunk_index",
+        "date",
+    ):
         assert key in chunk.metadata
     assert chunk.metadata["page_type"] == "campus"
     assert all(isinstance(v, str | int | float | bool) for v in chunk.metadata.values())

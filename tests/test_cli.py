@@ -18,8 +18,11 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
-    return {"KMR_DATA_DIR": str(tmp_path / "data"), "KMR_MODEL_CACHE_DIR": str(models_dir),
-            "KMR_LOG_LEVEL": "WARNING"}
+    return {
+        "KMR_DATA_DIR": str(tmp_path / "data"),
+        "KMR_MODEL_CACHE_DIR": str(models_dir),
+        "KMR_LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture
@@ -32,7 +35,9 @@ def docs(tmp_path: Path) -> Path:
     return root
 
 
-def test_ingest_prints_a_summary_and_a_second_run_embeds_nothing(env: dict[str, str], docs: Path) -> None:
+def test_ingest_prints_a_summary_and_a_second_run_embeds_nothing(
+    env: dict[str, str], docs: Path
+) -> None:
     first = runner.invoke(app, ["ingest", str(docs)], env=env)
     assert first.exit_code == 0, first.output
     assert "2 seen, 2 new, 0 changed, 0 unchanged, 0 removed, 1 failed" in first.stdout
@@ -80,8 +85,11 @@ def test_stats_describes_the_index(env: dict[str, str], docs: Path) -> None:
 
 def test_ask_prints_an_answer_with_numbered_sources(sample_index) -> None:  # noqa: ANN001
     settings = sample_index.settings
-    env = {"KMR_DATA_DIR": str(settings.data_dir), "KMR_MODEL_CACHE_DIR": str(settings.models_path),
-           "KMR_LOG_LEVEL": "WARNING"}
+    env = {
+        "KMR_DATA_DIR": str(settings.data_dir),
+        "KMR_MODEL_CACHE_DIR": str(settings.models_path),
+        "KMR_LOG_LEVEL": "WARNING",
+    }
     result = runner.invoke(app, ["ask", "How long is the red wall?"], env=env)
     assert result.exit_code == 0, result.output
     assert "Sources:" in result.stdout and "[1]" in result.stdout
@@ -92,8 +100,9 @@ def test_ask_prints_an_answer_with_numbered_sources(sample_index) -> None:  # no
 def _broken_model(tmp_path: Path) -> str:
     folder = tmp_path / "broken-model"
     folder.mkdir()
-    (folder / "modules.json").write_text('[{"idx": 0, "name": "0", "path": "", '
-                                         '"type": "sentence_transformers.models.Transformer"}]')
+    (folder / "modules.json").write_text(
+        '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]'
+    )
     (folder / "config.json").write_text("{ this is not json")
     return str(folder)
 
@@ -117,17 +126,21 @@ BAD_INVOCATIONS = {
     "unknown embedding model": (["ask", "x"], {"KMR_EMBEDDING_MODEL": "no-such-model"}),
     "model folder that does not exist": (["ask", "x"], {"KMR_EMBEDDING_MODEL": "/nonexistent/m"}),
     "unusable model": (["ask", "How long is the wall?"], {"KMR_EMBEDDING_MODEL": "{broken}"}),
-    "unreachable Chroma server": (["stats"], {"KMR_CHROMA_HOST": "127.0.0.1",
-                                              "KMR_CHROMA_PORT": "{port}"}),
+    "unreachable Chroma server": (
+        ["stats"],
+        {"KMR_CHROMA_HOST": "127.0.0.1", "KMR_CHROMA_PORT": "{port}"},
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_INVOCATIONS), ids=list(BAD_INVOCATIONS))
-def test_every_error_is_one_line_and_exit_2(case: str, env: dict[str, str],
-                                            tmp_path: Path) -> None:
+def test_every_error_is_one_line_and_exit_2(case: str, env: dict[str, str], tmp_path: Path) -> None:
     args, extra = BAD_INVOCATIONS[case]
-    values = {"{malformed}": _malformed_eval(tmp_path), "{broken}": _broken_model(tmp_path),
-              "{port}": str(free_port())}
+    values = {
+        "{malformed}": _malformed_eval(tmp_path),
+        "{broken}": _broken_model(tmp_path),
+        "{port}": str(free_port()),
+    }
     args = [values.get(a, a) for a in args]
     extra = {k: values.get(v, v) for k, v in extra.items()}
     result = runner.invoke(app, args, env={**env, **extra})
@@ -152,9 +165,17 @@ def test_ask_with_an_unusable_model_prints_one_line_in_a_real_process(
     root = Path(__file__).resolve().parent.parent
     process = subprocess.run(
         [sys.executable, "-m", "assistant.cli", "ask", "How long is the wall?"],
-        env={**os.environ, **env, "KMR_EMBEDDING_MODEL": _broken_model(tmp_path),
-             "KMR_LOG_LEVEL": "INFO", "PYTHONPATH": str(root)},
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={
+            **os.environ,
+            **env,
+            "KMR_EMBEDDING_MODEL": _broken_model(tmp_path),
+            "KMR_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(root),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert process.returncode == 2, process.stderr
     assert "Traceback" not in process.stderr

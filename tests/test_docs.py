@@ -12,8 +12,11 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    missing = [f"KMR_{name.upper()}" for name in Settings.model_fields
-               if f"`KMR_{name.upper()}`" not in README]
+    missing = [
+        f"KMR_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`KMR_{name.upper()}`" not in README
+    ]
     assert not missing, f"settings missing from README.md: {missing}"
 
 
@@ -46,4 +49,6 @@ def test_readme_settings_table_is_the_generated_one() -> None:
     spec = importlib.util.spec_from_file_location("settings_table", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    assert module.embed(README) == README, "run: python scripts/settings_table.py --update README.md"
+    assert module.embed(README) == README, (
+        "run: python scripts/settings_table.py --update README.md"
+    )

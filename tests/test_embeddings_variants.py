@@ -301,7 +301,9 @@ def _load_read_only(base: Path, *variants: str) -> subprocess.CompletedProcess:
     load = [sys.executable, "-c", _LOAD, str(base), *variants]
     if os.geteuid() == 0:
         if not _can_mount_read_only():
-            pytest.skip("as root, needs `unshare -rm` (user namespaces) to mount the cache read-only")
+            pytest.skip(
+                "as root, needs `unshare -rm` (user namespaces) to mount the cache read-only"
+            )
         script = f'mount --bind -o ro "{models}" "{models}" && exec "$@"'
         command = ["unshare", "-rm", "sh", "-c", script, "sh", *load]
     else:

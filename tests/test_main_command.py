@@ -15,19 +15,30 @@ def test_scripts_run_builds_the_index_serves_the_widget_and_a_second_ingest_embe
     tmp_path: Path, models_dir: Path
 ) -> None:
     port = free_port()
-    env = {**os.environ, "KMR_DATA_DIR": str(tmp_path / "var"), "KMR_MODEL_CACHE_DIR": str(models_dir),
-           "KMR_PORT": str(port), "KMR_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "KMR_DATA_DIR": str(tmp_path / "var"),
+        "KMR_MODEL_CACHE_DIR": str(models_dir),
+        "KMR_PORT": str(port),
+        "KMR_LOG_LEVEL": "WARNING",
+    }
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        server = subprocess.Popen([str(ROOT / "scripts" / "run")], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [str(ROOT / "scripts" / "run")],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/ready", timeout=600, process=server)
         assert httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200
         page = httpx.get(f"http://127.0.0.1:{port}/")
         assert page.status_code == 200 and "widget.js" in page.text
-        answer = httpx.post(f"http://127.0.0.1:{port}/api/chat",
-                            json={"question": "Where is Kilometro Rosso?"}).json()
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/chat", json={"question": "Where is Kilometro Rosso?"}
+        ).json()
         assert answer["sources"] and not answer["abstained"]
     finally:
         if server.poll() is None:
@@ -37,7 +48,12 @@ def test_scripts_run_builds_the_index_serves_the_widget_and_a_second_ingest_embe
     assert "documents: 51 seen, 51 new" in output, output
     assert f"http://127.0.0.1:{port}/" in output  # the demo page URL is printed
 
-    again = subprocess.run([str(ROOT / ".venv" / "bin" / "kmr"), "ingest"], env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "kmr"), "ingest"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     assert "51 unchanged" in again.stdout and "chunks: 0 embedded" in again.stdout

@@ -14,12 +14,25 @@ from assistant.config import Settings
 from assistant.records_db import BatchWriter, DatabaseBusy, DatabaseReadOnly, RecordsDB
 from assistant.schema import Answer, Source
 
-ANSWER = Answer(text="About 1 km [1].", language="en", abstained=False,
-                sources=[Source(n=1, title="Campus", url="https://example.org/campus",
-                                language="en", snippet="The red wall is about 1 km long.")])
+ANSWER = Answer(
+    text="About 1 km [1].",
+    language="en",
+    abstained=False,
+    sources=[
+        Source(
+            n=1,
+            title="Campus",
+            url="https://example.org/campus",
+            language="en",
+            snippet="The red wall is about 1 km long.",
+        )
+    ],
+)
 
 
-def test_a_queued_answer_can_be_read_and_rated_at_once(make_settings: Callable[..., Settings]) -> None:
+def test_a_queued_answer_can_be_read_and_rated_at_once(
+    make_settings: Callable[..., Settings],
+) -> None:
     db = RecordsDB(make_settings())
     message_id = db.queue_answer("How long is the wall?", ANSWER, client="203.0.113.7")
     db.record_feedback(message_id, "up")  # the answer may still be queued: it must be found
@@ -39,7 +52,9 @@ def test_closing_writes_everything_still_queued(make_settings: Callable[..., Set
     reopened.close()
 
 
-def test_when_the_writer_refuses_a_row_the_caller_stores_it_itself(make_settings: Callable[..., Settings]) -> None:
+def test_when_the_writer_refuses_a_row_the_caller_stores_it_itself(
+    make_settings: Callable[..., Settings],
+) -> None:
     writer = BatchWriter(lambda rows: None, capacity=1)
     writer.close()
     assert writer.put({"id": "late"}) is False  # refused, not silently dropped
@@ -87,8 +102,9 @@ def test_a_read_only_database_is_read_but_never_written(
     kept = db.queue_answer("Where is the campus?", ANSWER)
     db.close()
     path = settings.data_dir / "app.sqlite"
-    read_only = RecordsDB(settings.model_copy(
-        update={"database_url": f"sqlite:///file:{path}?mode=ro&uri=true"}))
+    read_only = RecordsDB(
+        settings.model_copy(update={"database_url": f"sqlite:///file:{path}?mode=ro&uri=true"})
+    )
     assert read_only.problem and "read-only" in read_only.problem
     assert read_only.message(kept) is not None, "what is there can still be read"
     assert read_only.counts()["questions"] == 1

@@ -28,8 +28,13 @@ def docs(events: list[SourceEvent]) -> dict[str, RawDocument]:
 
 
 def failures(events: list[SourceEvent], root: Path) -> dict[str, str]:
-    return {Path(e.location).relative_to(root.absolute()).as_posix() if Path(e.location).is_absolute()
-            else e.location: e.reason for e in events if isinstance(e, Failure)}
+    return {
+        Path(e.location).relative_to(root.absolute()).as_posix()
+        if Path(e.location).is_absolute()
+        else e.location: e.reason
+        for e in events
+        if isinstance(e, Failure)
+    }
 
 
 @pytest.fixture()
@@ -47,7 +52,9 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
-def test_a_tree_yields_supported_files_with_paths_under_the_root(tree: Path, tmp_path: Path) -> None:
+def test_a_tree_yields_supported_files_with_paths_under_the_root(
+    tree: Path, tmp_path: Path
+) -> None:
     events = list(iter_local(tree, settings(tmp_path)))
     found = docs(events)
     assert sorted(found) == ["en/index.html", "en/news/item.htm", "guide.md", "notes.txt"]
@@ -98,7 +105,9 @@ def test_kmrignore_leaves_paths_out_silently(tree: Path, tmp_path: Path) -> None
     assert failures(events, tree) == {}  # ignored on purpose: no skip reported
 
 
-def test_files_without_canonical_are_cited_by_their_path_under_the_root(tree: Path, tmp_path: Path) -> None:
+def test_files_without_canonical_are_cited_by_their_path_under_the_root(
+    tree: Path, tmp_path: Path
+) -> None:
     page = extract(docs(list(iter_local(tree, settings(tmp_path))))["guide.md"])
     assert page.url == page.source_id == "guide.md"
 
@@ -150,8 +159,7 @@ def test_file_over_the_size_cap_is_not_read(tmp_path: Path) -> None:
     with big.open("wb") as handle:  # sparse: 50 MB on paper, nothing on disk
         handle.truncate(50 * 1024 * 1024)
     events = list(iter_local(tmp_path, settings(tmp_path, max_document_bytes=1_000_000)))
-    assert failures(events, tmp_path) == {
-        "big.html": "too large: 52428800 bytes (limit 1000000)"}
+    assert failures(events, tmp_path) == {"big.html": "too large: 52428800 bytes (limit 1000000)"}
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")

@@ -39,14 +39,20 @@ def site(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(params=["embedded", "server"])
-def settings(request: pytest.FixtureRequest, make_settings: Callable[..., Settings], site: Path) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], site: Path
+) -> Settings:
     """Settings for an embedded store and for a real `chroma run` server."""
     if request.param == "embedded":
         return make_settings(sources=[str(site)])
     server = request.getfixturevalue("chroma_server")
     prefix = f"t{time.time_ns()}"  # one collection per test on the shared server
-    return make_settings(sources=[str(site)], chroma_host=server.host, chroma_port=server.port,
-                         collection_prefix=prefix)
+    return make_settings(
+        sources=[str(site)],
+        chroma_host=server.host,
+        chroma_port=server.port,
+        collection_prefix=prefix,
+    )
 
 
 @pytest.fixture
@@ -67,7 +73,9 @@ def test_first_sync_indexes_every_document(settings: Settings, store: IndexStore
     assert any(s.endswith("partner-handbook.md") for s in sources)  # else the path under the root
 
 
-def test_second_sync_over_unchanged_content_embeds_nothing(settings: Settings, store: IndexStore) -> None:
+def test_second_sync_over_unchanged_content_embeds_nothing(
+    settings: Settings, store: IndexStore
+) -> None:
     sync(settings, store)
     before, generation = rows(store), store.generation()
     report = sync(settings, store)
@@ -76,11 +84,15 @@ def test_second_sync_over_unchanged_content_embeds_nothing(settings: Settings, s
     assert rows(store) == before and store.generation() == generation
 
 
-def test_edited_page_reembeds_only_what_changed(settings: Settings, store: IndexStore, site: Path) -> None:
+def test_edited_page_reembeds_only_what_changed(
+    settings: Settings, store: IndexStore, site: Path
+) -> None:
     sync(settings, store)
     before = rows(store)
     page = site / "en/partners/enea.html"
-    page.write_text(page.read_text().replace("13 PhD positions.", "14 PhD positions."), encoding="utf-8")
+    page.write_text(
+        page.read_text().replace("13 PhD positions.", "14 PhD positions."), encoding="utf-8"
+    )
     report = sync(settings, store)
     assert (report.changed, report.unchanged) == (1, len(SUBSET) - 1)
     after = rows(store)
@@ -102,7 +114,9 @@ def test_deleted_file_leaves_the_index(settings: Settings, store: IndexStore, si
     assert not any(m["source"].endswith("guida-visitatori.txt") for _, m in rows(store).values())
 
 
-def test_unreadable_update_keeps_the_previous_version(settings: Settings, store: IndexStore, site: Path) -> None:
+def test_unreadable_update_keeps_the_previous_version(
+    settings: Settings, store: IndexStore, site: Path
+) -> None:
     sync(settings, store)
     before = rows(store)
     (site / "en/faq.html").write_bytes(b"\x00\x01\x02\xff" * 500)  # binary junk named .html
@@ -114,21 +128,28 @@ def test_unreadable_update_keeps_the_previous_version(settings: Settings, store:
 def test_readers_never_see_duplicates(settings: Settings, store: IndexStore, site: Path) -> None:
     sync(settings, store)
     page = site / "it/chi-siamo/storia.html"
-    page.write_text(page.read_text().replace("</h1>", "</h1><p>Nuovo paragrafo di prova.</p>", 1), encoding="utf-8")
+    page.write_text(
+        page.read_text().replace("</h1>", "</h1><p>Nuovo paragrafo di prova.</p>", 1),
+        encoding="utf-8",
+    )
     sync(settings, store)
     sync(settings, store)
     seen = [(m["source"], text) for text, m in rows(store).values()]
     assert len(seen) == len(set(seen))
 
 
-def test_full_sync_drops_sources_no_longer_listed(settings: Settings, store: IndexStore, site: Path, tmp_path: Path) -> None:
+def test_full_sync_drops_sources_no_longer_listed(
+    settings: Settings, store: IndexStore, site: Path, tmp_path: Path
+) -> None:
     sync(settings, store)
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(SAMPLE_SITE / "en/contacts.html", other / "contacts.html")
     report = sync(settings, store, [str(other)], full=True)
     assert report.new == 1 and report.removed == len(SUBSET)
-    assert {m["source"] for _, m in rows(store).values()} == {"https://www.kilometrorosso.com/en/contacts"}
+    assert {m["source"] for _, m in rows(store).values()} == {
+        "https://www.kilometrorosso.com/en/contacts"
+    }
 
 
 def test_one_sync_at_a_time(make_settings: Callable[..., Settings]) -> None:
@@ -145,13 +166,22 @@ def _upserted(records_db: Path) -> int:
         return 0
 
 
-def test_sigkill_halfway_then_rerun_gives_the_clean_index(sample_index, models_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sigkill_halfway_then_rerun_gives_the_clean_index(
+    sample_index, models_dir: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
     """An ingest killed with SIGKILL and run again ends with exactly a clean run's index."""
     data_dir = tmp_path / "killed"
-    env = {**os.environ, "KMR_DATA_DIR": str(data_dir), "KMR_MODEL_CACHE_DIR": str(models_dir),
-           "KMR_SOURCES": str(SAMPLE_SITE), "KMR_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "KMR_DATA_DIR": str(data_dir),
+        "KMR_MODEL_CACHE_DIR": str(models_dir),
+        "KMR_SOURCES": str(SAMPLE_SITE),
+        "KMR_LOG_LEVEL": "WARNING",
+    }
     command = [sys.executable, "-m", "assistant.cli", "ingest"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while _upserted(data_dir / "records.sqlite") < 64 and time.monotonic() < deadline:
         assert process.poll() is None, "ingest ended before it could be killed"

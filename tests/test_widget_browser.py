@@ -19,14 +19,24 @@ from api import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 QUESTION = "How tall is the red wall you see from the motorway?"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at "
-                       "/usr/bin/chromium (apt-get install chromium); CI installs it"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at "
+        "/usr/bin/chromium (apt-get install chromium); CI installs it",
+    ),
 ]
 
 
@@ -64,10 +74,15 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def service(sample_index: Any, host_site: dict[str, Any],
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    settings = api_settings(sample_index, tmp_path_factory.mktemp("browser-api"),
-                            admin_api_key=ADMIN_KEY, cors_origins=[host_site["origin"]])
+def service(
+    sample_index: Any, host_site: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    settings = api_settings(
+        sample_index,
+        tmp_path_factory.mktemp("browser-api"),
+        admin_api_key=ADMIN_KEY,
+        cors_origins=[host_site["origin"]],
+    )
     app = create_app(settings, runtime=sample_index)
     with LiveServer(app) as server:
         server.app = app
@@ -108,8 +123,14 @@ def saved_state(page: Any, service: Any) -> dict[str, Any]:
 # --- the demo page -------------------------------------------------------------------------
 def test_a_visitor_asks_sees_a_streamed_cited_answer_and_rates_it(page: Any, service: Any) -> None:
     streams: list[str] = []
-    page.on("response", lambda r: streams.append(r.headers.get("content-type", ""))
-            if r.url.endswith("/api/chat/stream") else None)
+    page.on(
+        "response",
+        lambda r: (
+            streams.append(r.headers.get("content-type", ""))
+            if r.url.endswith("/api/chat/stream")
+            else None
+        ),
+    )
     page.goto(service.url + "/")
     widget = open_widget(page)
     assert widget.locator("section.panel").is_visible()
@@ -126,7 +147,12 @@ def test_a_visitor_asks_sees_a_streamed_cited_answer_and_rates_it(page: Any, ser
 
     answer.get_by_role("button", name="Helpful answer", exact=True).click()
     answer.get_by_text("Thanks for your feedback.").wait_for()
-    assert answer.get_by_role("button", name="Helpful answer", exact=True).get_attribute("aria-pressed") == "true"
+    assert (
+        answer.get_by_role("button", name="Helpful answer", exact=True).get_attribute(
+            "aria-pressed"
+        )
+        == "true"
+    )
     message_id = saved_state(page, service)["messages"][-1]["messageId"]
     stored = service.app.state.services.db.feedback_for(message_id)
     assert stored is not None and stored.rating == "up"
@@ -172,8 +198,9 @@ def test_the_widget_works_from_the_keyboard(page: Any, service: Any) -> None:
 
 
 def test_the_widget_fits_a_phone_screen(browser: Any, service: Any) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     try:
         page.goto(service.url + "/")
@@ -190,7 +217,8 @@ def test_the_widget_fits_a_phone_screen(browser: Any, service: Any) -> None:
 def test_embedded_cross_origin_in_an_italian_page_with_hostile_css(
     page: Any, service: Any, host_site: dict[str, Any]
 ) -> None:
-    (host_site["root"] / "index.html").write_text(f"""<!doctype html>
+    (host_site["root"] / "index.html").write_text(
+        f"""<!doctype html>
 <html lang="it"><head><meta charset="utf-8"><title>Sito ospite</title>
 <style>
   * {{ color: #0f0 !important; font-size: 3px !important; display: inline !important; }}
@@ -198,7 +226,9 @@ def test_embedded_cross_origin_in_an_italian_page_with_hostile_css(
 </style></head>
 <body><h1>Un sito qualsiasi</h1>
 <script src="{service.url}/widget.js" data-color="#004488"></script>
-</body></html>""", encoding="utf-8")
+</body></html>""",
+        encoding="utf-8",
+    )
     page.goto(host_site["origin"] + "/index.html")
     launcher = page.locator("kmr-chat button.launcher")
     assert launcher.inner_text().strip().endswith("Chiedi all'assistente del Kilometro Rosso")
@@ -209,8 +239,9 @@ def test_embedded_cross_origin_in_an_italian_page_with_hostile_css(
     answer = ask(widget, "Quando è stato inaugurato il Kilometro Rosso?")
     assert "2009" in answer.locator(".body").inner_text()
     assert answer.get_by_role("button", name="Risposta utile", exact=True).is_visible()
-    assert page.evaluate("getComputedStyle(document.querySelector('h1')).color") == "rgb(0, 255, 0)", \
-        "and the widget does not restyle the host page"
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('h1')).color") == "rgb(0, 255, 0)"
+    ), "and the widget does not restyle the host page"
     assert page.errors == []
 
 
@@ -233,8 +264,9 @@ overnight parking needs a permit issued by the reception desk of the main buildi
 
 
 @pytest.fixture(scope="module")
-def hostile_service(embeddings: Any, models_dir: Path,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def hostile_service(
+    embeddings: Any, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """A small separate index holding one page whose text is markup."""
     from assistant.config import Settings
     from assistant.runtime import open_runtime
@@ -244,8 +276,13 @@ def hostile_service(embeddings: Any, models_dir: Path,
     site = tmp / "site"
     site.mkdir()
     (site / "parking-rules.html").write_text(HOSTILE_PAGE, encoding="utf-8")
-    settings = Settings(data_dir=tmp / "data", model_cache_dir=models_dir, sources=[str(site)],
-                        rate_limit="10000/minute", _env_file=None)
+    settings = Settings(
+        data_dir=tmp / "data",
+        model_cache_dir=models_dir,
+        sources=[str(site)],
+        rate_limit="10000/minute",
+        _env_file=None,
+    )
     runtime = open_runtime(settings, embeddings=embeddings)
     assert sync(settings, runtime.store).failed == 0
     app = create_app(settings, runtime=runtime)
@@ -262,8 +299,9 @@ def test_markup_in_sources_is_shown_as_text_and_never_runs(page: Any, hostile_se
     answer = ask(widget, "Where can visitors park for free and what does the gate sign read?")
     shown = answer.locator(".body").inner_text()
     stored = saved_state(page, hostile_service)["messages"][-1]
-    assert "<script>" in stored["text"] or "<img" in stored["text"], \
+    assert "<script>" in stored["text"] or "<img" in stored["text"], (
         "the answer quotes the hostile sentence"
+    )
     assert "<script>" in shown or "<img" in shown, "and the markup shows up as plain text"
     assert "onerror" in " ".join(s["title"] for s in stored["sources"])
     assert answer.locator("ol.sources").inner_text().count("<img") >= 1
