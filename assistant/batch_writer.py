@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,14 @@ def is_locked(exc: BaseException) -> bool:
     """SQLite's "database is locked/busy" (another process holds the write lock)."""
     text = str(exc).lower()
     return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """A database server that does not answer (connection refused or cut): it may come back,
+    so the rows wait for it rather than being dropped."""
+    if not isinstance(exc, DBAPIError) or is_locked(exc) or is_read_only(exc):
+        return False
+    return exc.connection_invalidated or "connection" in str(exc).lower()
 
 
 def is_read_only(exc: BaseException) -> bool:
@@ -162,19 +170,20 @@ class BatchWriter:
                 self._write(batch)
                 break
             except SQLAlchemyError as exc:
-                if not is_locked(exc):
+                if not (is_locked(exc) or is_unreachable(exc)):
                     self._write_each(batch, exc)
                     break
                 with self._cond:
                     if self._give_up_at is not None and time.monotonic() > self._give_up_at:
                         log.error(
-                            "the service database stayed locked: %d rows not stored", len(batch)
+                            "the service database stayed locked or unreachable: %d rows not stored",
+                            len(batch),
                         )
                         break
                     if not self._stalled:
                         log.warning(
-                            "the service database is locked; %d answers wait in "
-                            "memory until it is free",
+                            "the service database is locked or unreachable; %d answers wait "
+                            "in memory until it answers",
                             len(batch),
                         )
                     self._stalled = True
