@@ -408,20 +408,25 @@ def rebuild(target: Path, weights: Path, tokenizer: Path, expected: dict[str, ob
         }
         seconds = round(time.perf_counter() - started, 2)
         _write_json(tmp / MARKER, {**expected, "files": files, "rebuild_seconds": seconds})
-        # mkdtemp makes the folder private; the service may run as another user.
-        for path in (tmp, *tmp.rglob("*")):
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            target.rename(old / "folder")
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
+        publish_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("rebuilt %s into %s in %.1f s", E5_NAME, target, seconds)
+
+
+def publish_folder(tmp: Path, target: Path) -> None:
+    """Make a finished temporary folder readable by all and swap it in place of ``target``."""
+    # mkdtemp makes the folder private; the service may run as another user.
+    for path in (tmp, *tmp.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        target.rename(old / "folder")
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
 
 
 def _remove_leftovers(target: Path) -> None:

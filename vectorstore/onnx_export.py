@@ -40,6 +40,7 @@ from vectorstore.e5_rebuild import (
     MARKER,
     RebuildError,
     folder_is_complete,
+    publish_folder,
     writable_or_raise,
 )
 
@@ -277,16 +278,7 @@ def build_export(source: Path, target: Path, variant: Variant) -> None:
             "export_seconds": round(time.perf_counter() - started, 2),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        # mkdtemp makes the folder private; the service may run as another user.
-        for path in (tmp, *tmp.iterdir()):
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            target.rename(old / "folder")
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
+        publish_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
