@@ -26,6 +26,31 @@ from assistant.config import SAMPLE_SITE, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# What makes a test slow here: the sample index (built once, minutes on two cores), a real server
+# or browser, an ONNX export of the model, or a whole process started from the README's commands.
+SLOW_FIXTURES = {"sample_index", "chroma_server", "postgres_server", "postgres_url", "llama_server"}
+SLOW_FILES = {
+    "test_main_command.py",
+    "test_fresh.py",
+    "test_llm_server.py",
+    "test_embeddings_variants.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that needs a slow part, so ``-m "not slow"`` is a fast subset."""
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        marked = {mark.name for mark in item.iter_markers()}
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            needs & SLOW_FIXTURES
+            or marked & {"server", "browser"}
+            or "server" in params.values()
+            or item.path.name in SLOW_FILES
+        ):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -224,6 +224,7 @@ def _can_mount_read_only() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow  # a whole process
 @pytest.mark.skipif(
     not _can_mount_read_only(),
     reason="needs `unshare -rm` (user namespaces) to mount the data directory read-only",

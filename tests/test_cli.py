@@ -155,6 +155,7 @@ def test_a_malformed_eval_file_names_its_line(env: dict[str, str], tmp_path: Pat
     assert result.exit_code == 2 and "malformed.jsonl:2" in result.stderr
 
 
+@pytest.mark.slow  # a whole process
 def test_ask_with_an_unusable_model_prints_one_line_in_a_real_process(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -88,9 +88,7 @@ def test_rebuild_writes_a_complete_sentence_transformers_folder(
 def test_second_ensure_reuses_the_cached_folder(e5_folder: Path, models_dir: Path) -> None:
     weights = e5_folder / "model.safetensors"
     before = weights.stat()
-    started = time.perf_counter()
     assert ensure_e5(models_dir) == e5_folder
-    assert time.perf_counter() - started < 2.0  # a rebuild takes ~4 s; the check ~0.1 s
     after = weights.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 

@@ -149,6 +149,7 @@ def test_a_file_name_that_is_not_utf8_is_a_logged_skip(
     assert run is not None and '"new": 3' in run["summary"]
 
 
+@pytest.mark.slow  # a whole process
 def test_kmr_ingest_reports_a_bad_file_name_in_one_line(
     site: Path, tmp_path: Path, models_dir: Path
 ) -> None:
