@@ -16,6 +16,7 @@ says why, and every write is refused with ``StoreReadOnly``.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -64,11 +65,28 @@ def write_problem(directory: Path) -> str | None:
         return f"{directory} cannot be written ({exc.strerror or exc})"
 
 
+SNAPSHOT_PREFIX = "kmr-index-snapshot-"
+
+
+def remove_stale_snapshots() -> None:
+    """Remove snapshots left by processes that no longer run (killed before cleaning up)."""
+    for root in Path(tempfile.gettempdir()).glob(f"{SNAPSHOT_PREFIX}*"):
+        try:
+            pid = int((root / "owner.pid").read_text(encoding="ascii"))
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(root, ignore_errors=True)
+        except (OSError, ValueError):  # not ours to judge (another user's, or being made)
+            continue
+
+
 def snapshot_client(path: Path, chroma_settings: Any) -> tuple[chromadb.ClientAPI, Path]:
     """A PersistentClient on a private temporary copy of the index folder ``path``.
 
     The copy is removed when the process exits (or the returned path is collected)."""
-    root = Path(tempfile.mkdtemp(prefix="kmr-index-snapshot-"))
+    remove_stale_snapshots()
+    root = Path(tempfile.mkdtemp(prefix=SNAPSHOT_PREFIX))
+    (root / "owner.pid").write_text(str(os.getpid()), encoding="ascii")
     copy = root / "chroma"
     try:
         shutil.copytree(path, copy)
@@ -210,7 +228,7 @@ class IndexStore:
             raise StoreUnavailable(
                 f"cannot open the read-only index at {path} from a temporary copy: {exc}"
             ) from exc
-        weakref.finalize(self, shutil.rmtree, root, True)
+        self._remove_snapshot = weakref.finalize(self, shutil.rmtree, root, True)
         self.read_only = "the index folder is read-only"
         log.warning(
             "%s: answering from a read-only snapshot copied to %s in %.0f ms; syncs are refused",
@@ -219,6 +237,13 @@ class IndexStore:
             (time.perf_counter() - started) * 1000,
         )
         return client
+
+    def close(self) -> None:
+        """Remove the temporary snapshot now (the service's shutdown: uvicorn re-raises
+        SIGTERM after it, so exit handlers do not run)."""
+        remove = getattr(self, "_remove_snapshot", None)
+        if remove is not None:
+            remove()
 
     def require_writable(self) -> None:
         """Raise StoreReadOnly when the index was opened from a read-only folder."""
