@@ -15,6 +15,7 @@ named by dotted path so that importing this module loads nothing heavy::
      +-- RateLimited       too many requests            2    429  rate_limited
      +-- Unavailable       a part is down or busy       2    503  unavailable
      |    +-- vectorstore.store.StoreError              2    503  store_unavailable
+     |    |    +-- vectorstore.store.StoreReadOnly      2    503  store_read_only
      |    +-- vectorstore.embeddings.EmbeddingModelError 2   503  model_unavailable
      |    +-- DatabaseBusy (records_db, locked)         2    503  database_busy + Retry-After
      |    +-- DatabaseReadOnly (records_db)             2    503  database_read_only
@@ -82,6 +83,10 @@ DB_DOWN = (
     "The service is temporarily unavailable (its database does not answer). Please try again "
     "in a moment."
 )
+INDEX_READ_ONLY = (
+    "Syncs are disabled: the index folder is read-only, so the service answers from a "
+    "read-only copy of the index."
+)
 INTERNAL = ErrorKind("internal_error", 500)
 
 # Most specific first; the first entry in an error's MRO wins. Keys are classes of this
@@ -99,6 +104,9 @@ ERROR_KINDS: dict[str, ErrorKind] = {
     "ingest.sync.SyncError": ErrorKind("sync_failed", 409),
     "assistant.errors.Conflict": ErrorKind("conflict", 409),
     "assistant.errors.RateLimited": ErrorKind("rate_limited", 429, retry_after=60),
+    "vectorstore.store.StoreReadOnly": ErrorKind(
+        "store_read_only", 503, public_detail=INDEX_READ_ONLY
+    ),
     "vectorstore.store.StoreError": ErrorKind(
         "store_unavailable", 503, public_detail=STORE_DOWN, retry_after=5
     ),

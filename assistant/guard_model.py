@@ -34,6 +34,7 @@ class AddressClassifier:
     bias: float
     threshold: float
     use_rules: bool = False  # OR the hand-written rules in (only when measured to help)
+    clauses: bool = False  # a sentence's score is the maximum over it and its clauses
 
     @property
     def dimension(self) -> int:
@@ -76,6 +77,7 @@ def from_dict(data: dict) -> AddressClassifier:
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
             use_rules=bool(data.get("use_rules", False)),
+            clauses=bool(data.get("clauses", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise GuardModelError(f"malformed guard parameters: {exc}") from exc

@@ -120,7 +120,12 @@ class SyncJobs:
         on_finish: Callable[[SyncJob], None] | None = None,
         trigger: str = "admin",
     ) -> SyncJob:
-        """Start a sync of settings.sources; raises JobAlreadyRunning."""
+        """Start a sync of settings.sources; raises JobAlreadyRunning, or StoreReadOnly when
+        the index was opened from a read-only folder (before touching the lock file, which
+        that folder cannot hold either)."""
+        require_writable = getattr(store, "require_writable", None)
+        if callable(require_writable):
+            require_writable()
         with self._lock:
             if self.current is not None and self.running:
                 raise JobAlreadyRunning(self.current.id)

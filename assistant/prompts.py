@@ -1,7 +1,8 @@
 """Prompts for the LLM backend and the fixed sentences of the extractive one.
 
 The sources go into the user message fenced as ``<source n=...>`` blocks and are described to
-the model as untrusted data; prompt-like markup inside them is defused first (guard.defuse).
+the model as untrusted data; prompt-like markup inside them is defused first (guard.defuse) and
+paragraphs addressed to AI systems are masked (guard.mask_addressed).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.config import Settings
-from assistant.guard import defuse
+from assistant.guard import defuse, mask_addressed
 from assistant.schema import Passage, Turn
 
 LANGUAGE_NAMES = {
@@ -62,14 +63,18 @@ LEAK_MARKERS = (
 
 
 def format_sources(passages: Sequence[Passage]) -> str:
-    """The numbered, fenced sources block."""
+    """The numbered, fenced sources block. Paragraphs addressed to AI systems are masked
+    first (guard.mask_addressed), as the extractive engine never quotes them: the model is
+    told sources are data, but must not even read an order planted for it."""
+    masked = mask_addressed([p.title for p in passages] + [p.text for p in passages])
+    titles, texts = masked[: len(passages)], masked[len(passages) :]
     blocks = []
-    for n, passage in enumerate(passages, start=1):
-        title = defuse(passage.title).replace('"', "'")
+    for n, (passage, title, text) in enumerate(zip(passages, titles, texts, strict=True), 1):
+        title = defuse(title).replace('"', "'")
         url = passage.url.replace('"', "%22")
         blocks.append(
             f'<source n="{n}" title="{title}" url="{url}" language="{passage.language}">\n'
-            f"{defuse(passage.text).strip()}\n</source>"
+            f"{defuse(text).strip()}\n</source>"
         )
     return "<sources>\n" + "\n".join(blocks) + "\n</sources>"
 

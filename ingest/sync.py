@@ -685,6 +685,7 @@ def sync(
     shortcut) and afterwards removes every document that is not in these sources.
     """
     sources = list(sources or settings.sources)
+    getattr(store, "require_writable", lambda: None)()  # read-only index: refuse, no lock file
     with sync_lock(settings):
         syncer = _Syncer(settings, store, full, progress)
         try:

@@ -2,19 +2,27 @@
 
 Deterministic: the same examples, sample site and model give the same file. Steps:
 
-1. examples: assistant/guard_data/examples.jsonl (hand-written, many languages; hostile
-   sentences addressed to AI systems, benign near misses about AI or addressed to people),
+1. examples: assistant/guard_data/examples.jsonl (hand-written, many languages and forms:
+   labels and notes for AI systems, orders to a model, "if you are an AI", notes for crawlers,
+   hidden-instruction styles, role play; benign near misses about AI or addressed to people),
    plus every quotable unit of the bundled sample site as benign (its real sentences);
+   the clauses of benign sentences (``guard.clauses``) are benign examples too, because the
+   guard also judges clauses;
 2. vectors: multilingual-e5-small, passage prompt, normalised (what the answer engine
    computes for the units it may quote);
 3. logistic regression with an L2 penalty (Newton's method, numpy), each group weighted
    (hostile 0.5, written benign 0.3, site sentences 0.2 of the total), so the many site
-   sentences do not drown the near misses;
-4. leave-one-language-out cross-validation chooses the penalty and the threshold, and
-   measures whether OR-ing the hand-written rules (guard.is_instruction) helps; the choice
-   and the out-of-fold figures are written next to the parameters.
+   sentences do not drown the near misses; a sentence's score is the maximum over the
+   sentence and its clauses (an address hidden in one clause of a long sentence);
+4. a held-out split (a fixed 20% of the examples, by a hash of the text) is never trained on
+   while choosing: 5-fold cross-validation on the other 80% chooses the penalty and the
+   threshold (best recall with benign false positives within bounds) and whether clause
+   scores and the hand-written rules help; the held-out precision and recall are then
+   measured and written next to the parameters, with leave-one-language-out figures;
+5. the shipped parameters are fitted on all the examples with those choices.
 
-Usage (loads the embedding model: run it under the heavy-job lock)::
+Usage (loads the embedding model unless every text is in --vectors-cache: run it under the
+heavy-job lock)::
 
     PYTHONPATH=$PWD python scripts/train_guard.py [--models-dir DIR] [--out FILE]
     PYTHONPATH=$PWD python scripts/train_guard.py --evaluate data/eval/ai_addressed.jsonl
@@ -40,20 +48,22 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
 from assistant.extractive import split_units  # noqa: E402
-from assistant.guard import is_instruction  # noqa: E402
+from assistant.guard import clauses, is_instruction  # noqa: E402
 from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.schema import Passage  # noqa: E402
 from ingest.extract import ExtractionError, extract  # noqa: E402
 from ingest.records import RawDocument  # noqa: E402
 
 EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
-PENALTIES = (0.001, 0.003, 0.01, 0.03, 0.1)
+PENALTIES = (0.003, 0.01, 0.03)
 GROUP_MASS = {"hostile": 0.5, "written": 0.3, "site": 0.2}
 # The threshold is the one with the best out-of-fold recall among those that keep the benign
 # near misses quotable: at most this share of written benign sentences, and of site sentences,
 # may be flagged.
 MAX_FP_WRITTEN = 0.03
 MAX_FP_SITE = 0.005
+HELD_OUT = 5  # one example in HELD_OUT (by hash of its text) is held out
+FOLDS = 5
 
 
 @dataclass
@@ -120,17 +130,21 @@ def embed(
     from vectorstore.embeddings import load_embeddings
 
     settings = Settings(_env_file=None, **({"model_cache_dir": models_dir} if models_dir else {}))
-    model = load_embeddings(settings)
     known: dict[str, np.ndarray] = {}
+    model_name = Path(settings.embedding_model.rstrip("/")).name
     if cache is not None and cache.is_file():
         stored = np.load(cache)
         known = dict(zip(stored["texts"].tolist(), stored["vectors"], strict=True))
     missing = [t for t in dict.fromkeys(texts) if t not in known]
-    if missing:
+    if missing:  # the model loads only when something is not cached
+        model = load_embeddings(settings)
+        model_name = model.model_name
         known.update(zip(missing, np.asarray(model.embed_documents(missing)), strict=True))
         if cache is not None:
             np.savez(cache, texts=np.array(list(known)), vectors=np.vstack(list(known.values())))
-    return np.vstack([known[t] for t in texts]).astype(np.float64), model.model_name
+    if not texts:
+        return np.zeros((0, 0)), model_name
+    return np.vstack([known[t] for t in texts]).astype(np.float64), model_name
 
 
 def sample_weights(examples: list[Example]) -> np.ndarray:
@@ -167,7 +181,7 @@ def _newton(
         hess = (xb * (w * p * (1 - p))[:, None]).T @ xb / n + np.diag(reg) + 1e-9 * np.eye(d + 1)
         step = np.linalg.solve(hess, grad)
         theta -= step
-        if np.max(np.abs(step)) < 1e-10:
+        if np.max(np.abs(step)) < 1e-8:
             break
     return theta[:-1], float(theta[-1])
 
@@ -176,30 +190,97 @@ def predict(x: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x @ weights + bias, -50, 50)))
 
 
-def out_of_fold(examples: list[Example], x: np.ndarray, penalty: float) -> np.ndarray:
-    """Probabilities from models that never saw the example's language (site sentences are
-    held out with the written examples of their language)."""
-    y = np.array([e.hostile for e in examples], dtype=np.float64)
-    w = sample_weights(examples)
-    langs = sorted({e.lang for e in examples})
-    probs = np.zeros(len(examples))
-    for lang in langs:
-        held = np.array([e.lang == lang for e in examples])
+def _bucket(text: str, salt: str) -> int:
+    return int(hashlib.sha256((salt + text).encode("utf-8")).hexdigest(), 16)
+
+
+def is_held_out(example: Example) -> bool:
+    """The fixed held-out split: never trained on while choosing the parameters."""
+    return _bucket(example.text, "held-out") % HELD_OUT == 0
+
+
+def with_clauses(examples: list[Example]) -> list[Example]:
+    """The examples plus the clauses of the benign ones (benign too, in the same group)."""
+    extra = [
+        Example(c, e.lang, False, e.group)
+        for e in examples
+        if not e.hostile
+        for c in clauses(e.text)
+    ]
+    return examples + extra
+
+
+class Vectors:
+    """Passage vectors by text (every example and clause embedded once)."""
+
+    def __init__(self, texts: list[str], models_dir: Path | None, cache: Path | None) -> None:
+        unique = list(dict.fromkeys(texts))
+        matrix, self.model_name = embed(unique, models_dir, cache)
+        self.rows = dict(zip(unique, matrix, strict=True))
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        return np.vstack([self.rows[t] for t in texts])
+
+
+def train(examples: list[Example], vectors: Vectors, penalty: float) -> tuple[np.ndarray, float]:
+    """Fit on the examples and the clauses of the benign ones."""
+    rows = with_clauses(examples)
+    y = np.array([e.hostile for e in rows], dtype=np.float64)
+    return fit(vectors([e.text for e in rows]), y, sample_weights(rows), penalty)
+
+
+def scores(
+    examples: list[Example], vectors: Vectors, model: tuple[np.ndarray, float], use_clauses: bool
+) -> np.ndarray:
+    """Per example: the probability of the sentence, or the maximum over it and its clauses."""
+    weights, bias = model
+    out = np.zeros(len(examples))
+    for n, e in enumerate(examples):
+        pieces = [e.text, *(clauses(e.text) if use_clauses else [])]
+        out[n] = predict(vectors(pieces), weights, bias).max()
+    return out
+
+
+def out_of_fold(
+    examples: list[Example], vectors: Vectors, penalty: float, by: str
+) -> dict[bool, np.ndarray]:
+    """Scores from models that never saw the example, by sentence alone (False) and as the
+    maximum over sentence and clauses (True); ``by`` "fold" (5 folds by hash) or "language"
+    (leave one language out: site sentences go with their language)."""
+    keys = [e.lang if by == "language" else str(_bucket(e.text, "fold") % FOLDS) for e in examples]
+    probs = {False: np.zeros(len(examples)), True: np.zeros(len(examples))}
+    for key in sorted(set(keys)):
+        held = np.array([k == key for k in keys])
         if held.all():
             continue
-        weights, bias = fit(x[~held], y[~held], w[~held], penalty)
-        probs[held] = predict(x[held], weights, bias)
+        model = train([e for e, h in zip(examples, held, strict=True) if not h], vectors, penalty)
+        for use_clauses in (False, True):
+            probs[use_clauses][held] = scores(
+                [e for e, h in zip(examples, held, strict=True) if h], vectors, model, use_clauses
+            )
     return probs
 
 
 def rates(flags: np.ndarray, examples: list[Example]) -> dict[str, float]:
-    """Recall on hostile, false-positive rates on written benign and on site sentences."""
+    """Recall on hostile, false-positive rates on written benign and on site sentences,
+    precision over all."""
 
     def share(group: str) -> float:
         mask = np.array([e.group == group for e in examples])
         return round(float(flags[mask].mean()), 4) if mask.any() else 0.0
 
-    return {"recall": share("hostile"), "fp_written": share("written"), "fp_site": share("site")}
+    hostile = np.array([e.hostile for e in examples])
+    flagged = int(flags.sum())
+    precision = float((flags & hostile).sum() / flagged) if flagged else 1.0
+    return {
+        "recall": share("hostile"),
+        "fp_written": share("written"),
+        "fp_site": share("site"),
+        "precision": round(precision, 4),
+        "n_hostile": int(hostile.sum()),
+        "n_written": int(sum(e.group == "written" for e in examples)),
+        "n_site": int(sum(e.group == "site" for e in examples)),
+    }
 
 
 def choose_threshold(probs: np.ndarray, examples: list[Example]) -> float:
@@ -211,7 +292,7 @@ def choose_threshold(probs: np.ndarray, examples: list[Example]) -> float:
     return 0.95
 
 
-def evaluate(path: Path, models_dir: Path | None) -> int:
+def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> int:
     """Print recall and false-positive rate of the shipped guard (and of the rules alone)."""
     from datetime import UTC, datetime
 
@@ -222,10 +303,10 @@ def evaluate(path: Path, models_dir: Path | None) -> int:
     ]
     texts = [str(r["text"]) for r in rows]
     hostile = np.array([bool(r["addressed_to_ai"]) for r in rows])
-    vectors, model_name = embed(texts, models_dir)
-    learned = np.array(guard.addressed_to_ai(vectors))
+    vectors = Vectors([p for t in texts for p in (t, *clauses(t))], models_dir, cache)
+    model_name = vectors.model_name
+    shipped = np.array(guard.addressed_to_ai(texts, vectors))  # as the answer engine judges
     rules = np.array([is_instruction(t) for t in texts])
-    shipped = learned | rules if guard.load_classifier().use_rules else learned
     print(
         f"{path}: {hostile.sum()} addressed to AI, {(~hostile).sum()} not; {model_name}; "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
@@ -233,7 +314,7 @@ def evaluate(path: Path, models_dir: Path | None) -> int:
     for name, flags in (
         ("guard", shipped),
         ("rules alone", rules),
-        ("guard OR rules", learned | rules),
+        ("guard OR rules", shipped | rules),
     ):
         caught = int(flags[hostile].sum())
         wrong = int(flags[~hostile].sum())
@@ -253,6 +334,23 @@ def evaluate(path: Path, models_dir: Path | None) -> int:
         if bool(flag) != bool(row["addressed_to_ai"]):
             kind = "missed" if row["addressed_to_ai"] else "false positive"
             print(f"  {kind} [{row.get('id', '')}, {row.get('lang', '')}]: {row['text']}")
+    return 0
+
+
+def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
+    """Print how many quotable units of a site folder the shipped guard flags, and which.
+
+    The bundled sample site's units are training examples (benign): on it this is an
+    in-sample check; the cross-validated site false-positive rate is in model.json."""
+    from assistant import guard
+
+    texts = [e.text for e in site_examples(root)]
+    vectors = Vectors([p for t in texts for p in (t, *clauses(t))], models_dir, cache)
+    flags = guard.addressed_to_ai(texts, vectors)
+    print(f"{root}: {sum(flags)} of {len(texts)} units flagged")
+    for text, flag in zip(texts, flags, strict=True):
+        if flag:
+            print(f"  flagged: {text}")
     return 0
 
 
@@ -277,31 +375,50 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="measure the shipped guard on this JSON Lines file instead",
     )
+    parser.add_argument(
+        "--scan",
+        type=Path,
+        default=None,
+        help="list the units of this folder of HTML pages the shipped guard flags instead",
+    )
     args = parser.parse_args(argv)
+    if args.scan is not None:
+        return scan(args.scan, args.models_dir, args.vectors_cache)
     if args.evaluate is not None:
-        return evaluate(args.evaluate, args.models_dir)
+        return evaluate(args.evaluate, args.models_dir, args.vectors_cache)
 
     examples = written_examples() + site_examples()
-    x, model_name = embed([e.text for e in examples], args.models_dir, args.vectors_cache)
-    y = np.array([e.hostile for e in examples], dtype=np.float64)
+    every_text = [t for e in examples for t in (e.text, *clauses(e.text))]
+    vectors = Vectors(every_text, args.models_dir, args.vectors_cache)
     rules = np.array([is_instruction(e.text) for e in examples])
+    held = np.array([is_held_out(e) for e in examples])
+    choosing = [e for e, h in zip(examples, held, strict=True) if not h]
+    testing = [e for e, h in zip(examples, held, strict=True) if h]
 
-    best: tuple[float, float, float, np.ndarray] | None = None  # (-recall-fp, penalty, t, p)
+    # Choices by 5-fold cross-validation on the 80% that is not held out.
+    best: tuple[float, float, bool, float] | None = None  # (key, penalty, clauses, threshold)
     for penalty in PENALTIES:
-        probs = out_of_fold(examples, x, penalty)
-        threshold = choose_threshold(probs, examples)
-        r = rates(probs >= threshold, examples)
-        print(f"penalty {penalty}: threshold {threshold:.2f} out-of-fold {r}")
-        key = -(r["recall"] - r["fp_written"] - r["fp_site"])
-        if best is None or key < best[0]:
-            best = (key, penalty, threshold, probs)
+        by_fold = out_of_fold(choosing, vectors, penalty, "fold")
+        for use_clauses in (False, True):
+            probs = by_fold[use_clauses]
+            threshold = choose_threshold(probs, choosing)
+            r = rates(probs >= threshold, choosing)
+            print(f"penalty {penalty} clauses {use_clauses}: threshold {threshold:.2f} 5-fold {r}")
+            key = -(r["recall"] - r["fp_written"] - r["fp_site"])
+            if best is None or key < best[0]:
+                best = (key, penalty, use_clauses, threshold)
     assert best is not None
-    _, penalty, threshold, probs = best
-    learned = probs >= threshold
+    _, penalty, use_clauses, threshold = best
+
+    # The held-out 20%: a model fitted on the other 80% with those choices.
+    model = train(choosing, vectors, penalty)
+    held_probs = scores(testing, vectors, model, use_clauses)
+    learned = held_probs >= threshold
+    held_rules = rules[held]
     figures = {
-        "rules": rates(rules, examples),
-        "classifier": rates(learned, examples),
-        "classifier_or_rules": rates(learned | rules, examples),
+        "rules": rates(held_rules, testing),
+        "classifier": rates(learned, testing),
+        "classifier_or_rules": rates(learned | held_rules, testing),
     }
     # The rules are OR-ed in only when they add more recall than false positives.
     gain = figures["classifier_or_rules"]["recall"] - figures["classifier"]["recall"]
@@ -310,37 +427,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     use_rules = gain > cost
     for name, r in figures.items():
-        print(f"out-of-fold {name}: {r}")
-    print(f"penalty {penalty}, threshold {threshold:.2f}, rules OR-ed in: {use_rules}")
-    missed = [
-        e.text
-        for e, f in zip(examples, learned | (rules if use_rules else False), strict=True)
-        if e.hostile and not f
-    ]
-    flagged = [
-        e.text
-        for e, f in zip(examples, learned | (rules if use_rules else False), strict=True)
-        if not e.hostile and f
-    ]
-    for text in missed:
-        print(f"  missed (out of fold): {text}")
-    for text in flagged:
-        print(f"  false positive (out of fold): {text}")
+        print(f"held out {name}: {r}")
+    shipped = learned | held_rules if use_rules else learned
+    for e, flag, p in zip(testing, shipped, held_probs, strict=True):
+        if flag != e.hostile:
+            kind = "missed" if e.hostile else "false positive"
+            print(f"  {kind} (held out, {p:.2f}) [{e.lang}, {e.group}]: {e.text}")
+    by_language = out_of_fold(examples, vectors, penalty, "language")[use_clauses]
+    unseen_language = rates(by_language >= threshold, examples)
+    print(f"leave-one-language-out (all examples): {unseen_language}")
+    print(
+        f"penalty {penalty}, clauses {use_clauses}, threshold {threshold:.2f}, "
+        f"rules OR-ed in: {use_rules}"
+    )
 
-    weights, bias = fit(x, y, sample_weights(examples), penalty)
-    in_sample = rates(predict(x, weights, bias) >= threshold, examples)
+    weights, bias = train(examples, vectors, penalty)
+    in_sample = rates(
+        scores(examples, vectors, (weights, bias), use_clauses) >= threshold, examples
+    )
     print(f"in-sample: {in_sample}")
     counts = {g: sum(1 for e in examples if e.group == g) for g in GROUP_MASS}
     data = {
-        "embedding_model": model_name,
+        "embedding_model": vectors.model_name,
         "prompt": "passage",
         "threshold": threshold,
+        "clauses": use_clauses,
         "use_rules": use_rules,
         "penalty": penalty,
         "examples": counts,
         "examples_sha256": hashlib.sha256(EXAMPLES.read_bytes()).hexdigest(),
         "languages": sorted({e.lang for e in examples}),
-        "out_of_fold": figures,
+        "held_out": figures,
+        "leave_one_language_out": unseen_language,
         "bias": round(bias, 6),
         "weights": [round(float(v), 6) for v in weights],
     }

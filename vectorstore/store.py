@@ -5,12 +5,22 @@ Errors::
     StoreError
      +-- StoreUnavailable   the server cannot be reached or the database cannot be opened
      +-- ModelMismatch      the collection was built with another embedding model
+     +-- StoreReadOnly      a write (a sync) on an index opened from a read-only folder
+
+Read-only folders: embedded Chroma cannot open a persist directory it cannot write
+(chroma-core/chroma#1438, no read-only client). When the index folder is read-only, the
+store copies it to a private temporary snapshot and serves from that copy; ``read_only``
+says why, and every write is refused with ``StoreReadOnly``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +49,58 @@ class ModelMismatch(StoreError):
     """The collection holds vectors of another embedding model."""
 
 
+class StoreReadOnly(StoreError):
+    """The index was opened from a read-only folder: it answers, but cannot be written."""
+
+
+def write_problem(directory: Path) -> str | None:
+    """None when files can be created in ``directory``, else one phrase saying why not.
+
+    A real write attempt, not ``os.access``: a read-only bind mount or a container's
+    read-only layer refuses writes whatever the permission bits say (also for root)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".kmr-write-check-"):
+            return None
+    except OSError as exc:
+        return f"{directory} cannot be written ({exc.strerror or exc})"
+
+
+SNAPSHOT_PREFIX = "kmr-index-snapshot-"
+
+
+def remove_stale_snapshots() -> None:
+    """Remove snapshots left by processes that no longer run (killed before cleaning up)."""
+    for root in Path(tempfile.gettempdir()).glob(f"{SNAPSHOT_PREFIX}*"):
+        try:
+            pid = int((root / "owner.pid").read_text(encoding="ascii"))
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(root, ignore_errors=True)
+        except (OSError, ValueError):  # not ours to judge (another user's, or being made)
+            continue
+
+
+def snapshot_client(path: Path, chroma_settings: Any) -> tuple[chromadb.ClientAPI, Path]:
+    """A PersistentClient on a private temporary copy of the index folder ``path``.
+
+    The copy is removed when the process exits (or the returned path is collected)."""
+    remove_stale_snapshots()
+    root = Path(tempfile.mkdtemp(prefix=SNAPSHOT_PREFIX))
+    (root / "owner.pid").write_text(str(os.getpid()), encoding="ascii")
+    copy = root / "chroma"
+    try:
+        shutil.copytree(path, copy)
+        # The copy keeps the source's read-only modes: make it ours to write (Chroma writes
+        # its SQLite journal and index metadata even when only reading).
+        for item in [copy, *copy.rglob("*")]:
+            item.chmod(item.stat().st_mode | 0o700 if item.is_dir() else 0o600)
+        client = chromadb.PersistentClient(path=str(copy), settings=chroma_settings)
+    except Exception:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return client, root
+
+
 def make_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAPI:
     """A Chroma client: HttpClient when a host is configured, else PersistentClient.
 
@@ -64,6 +126,8 @@ def make_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAP
                 settings=chroma_settings,
             )
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        if write_problem(settings.chroma_path) is not None:
+            raise StoreReadOnly(f"{settings.chroma_path} is read-only: open it with IndexStore")
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError here
         where = (
@@ -134,6 +198,10 @@ class IndexStore:
     ) -> None:
         self.settings = settings
         self.embeddings = embeddings
+        # Why the index cannot be written (None: it can): set when served from a snapshot.
+        self.read_only: str | None = None
+        if client is None:
+            client = self._open_snapshot_if_read_only()
         self.client = client or make_client(settings)
         self.model_name = settings.embedding_model
         self.variant = settings.embedding_variant.strip().lower() or "float32"
@@ -142,6 +210,48 @@ class IndexStore:
         self.vector_store = self._langchain_store()
         # The generation this process's view of an embedded index was loaded at.
         self.view_generation = str((self.collection.metadata or {}).get("generation", "0"))
+
+    def _open_snapshot_if_read_only(self) -> chromadb.ClientAPI | None:
+        """A client on a temporary copy when the embedded index folder is read-only."""
+        path = self.settings.chroma_path
+        if self.settings.chroma_host or not path.is_dir():
+            return None
+        problem = write_problem(path)
+        if problem is None:
+            return None
+        from chromadb.config import Settings as ChromaSettings
+
+        started = time.perf_counter()
+        try:
+            client, root = snapshot_client(path, ChromaSettings(anonymized_telemetry=False))
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"cannot open the read-only index at {path} from a temporary copy: {exc}"
+            ) from exc
+        self._remove_snapshot = weakref.finalize(self, shutil.rmtree, root, True)
+        self.read_only = "the index folder is read-only"
+        log.warning(
+            "%s: answering from a read-only snapshot copied to %s in %.0f ms; syncs are refused",
+            problem,
+            root,
+            (time.perf_counter() - started) * 1000,
+        )
+        return client
+
+    def close(self) -> None:
+        """Remove the temporary snapshot now (the service's shutdown: uvicorn re-raises
+        SIGTERM after it, so exit handlers do not run)."""
+        remove = getattr(self, "_remove_snapshot", None)
+        if remove is not None:
+            remove()
+
+    def require_writable(self) -> None:
+        """Raise StoreReadOnly when the index was opened from a read-only folder."""
+        if self.read_only is not None:
+            raise StoreReadOnly(
+                f"Syncs are disabled: {self.read_only}, so the service answers from a "
+                "read-only copy of the index."
+            )
 
     def _langchain_store(self) -> Chroma:
         return Chroma(
@@ -166,7 +276,7 @@ class IndexStore:
         generation = generation if generation is not None else self.generation()
         if generation == self.view_generation:
             return False
-        if not self.embedded:
+        if not self.embedded or self.read_only is not None:  # a snapshot never changes
             self.view_generation = generation
             return False
         started = time.perf_counter()
@@ -240,6 +350,7 @@ class IndexStore:
 
     def bump_generation(self, **extra: str | int | float) -> None:
         """Record that the collection changed (and when the last sync ran)."""
+        self.require_writable()
         metadata = dict(self.collection.metadata or {})
         metadata.pop("hnsw:space", None)
         metadata.update(extra)
@@ -307,5 +418,6 @@ class IndexStore:
 
     def delete(self, ids: list[str]) -> None:
         """Remove chunks by id."""
+        self.require_writable()
         if ids:
             self.collection.delete(ids=ids)

@@ -200,7 +200,18 @@
     });
   }
 
+  /* What the service cannot do right now (a read-only index or database, a down LLM), from
+     /ready's detail; shown as text, never as HTML. */
+  function loadNotice() {
+    fetch("/ready").then(function (response) { return response.json(); }).then(function (body) {
+      var notice = $("service-notice");
+      notice.textContent = body && typeof body.detail === "string" ? body.detail : "";
+      notice.hidden = !notice.textContent;
+    }).catch(function () { /* the search panel reports an unreachable service */ });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    loadNotice();
     $("search-form").addEventListener("submit", search);
     $("key-form").addEventListener("submit", function (event) {
       event.preventDefault();

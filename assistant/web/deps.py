@@ -54,6 +54,11 @@ class RuntimeHolder:
             load()
         self.model_loaded = True
 
+    @property
+    def opened(self) -> Runtime | None:
+        """The runtime if it was opened (None: never, or the store was down)."""
+        return self._runtime
+
     def get(self) -> Runtime:
         """The Runtime; raises StoreUnavailable while the store cannot be opened."""
         if self._runtime is not None:

@@ -101,3 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception:  # a task that died earlier must not stop the shutdown
                 log.exception("background task %s failed", task.get_name())
         await run_in_threadpool(services.db.close)
+        runtime = getattr(services.holder, "opened", None)
+        close = getattr(runtime.store if runtime is not None else None, "close", None)
+        if callable(close):  # a read-only index's temporary snapshot
+            await run_in_threadpool(close)

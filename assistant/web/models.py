@@ -96,6 +96,9 @@ class ReadyResponse(BaseModel):
     model_loaded: bool
     store: Literal["ok", "unreachable"]
     database: Literal["ok", "unreachable", "read_only"] = "ok"
+    syncs: Literal["enabled", "disabled"] = Field(
+        "enabled", description="'disabled' when the index folder is read-only (see detail)."
+    )
     # None: the extractive backend. "unreachable" alone keeps the service ready (answers fall
     # back to the extractive engine); "misconfigured" (key refused, unknown model) does not.
     llm: Literal["ok", "unreachable", "misconfigured"] | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from assistant.errors import DB_DOWN, STORE_DOWN
+from assistant.errors import DB_DOWN, INDEX_READ_ONLY, STORE_DOWN
 from assistant.records_db import DatabaseUnavailable
 from assistant.web.deps import Services
 from assistant.web.models import CheckResult, ReadyResponse
@@ -38,6 +38,18 @@ def store_check(services: Services) -> CheckResult:
         log.warning("not ready: %s", exc)
         return CheckResult(ok=False, detail=STORE_DOWN)
     return CheckResult(ok=True)
+
+
+def index_check(services: Services) -> CheckResult:
+    """The index can be written by syncs (non-blocking: an index folder that is read-only is
+    served from a temporary copy, so questions are answered; only syncs are refused)."""
+    try:
+        store = services.runtime().store
+    except StoreError:  # the store check reports it
+        return CheckResult(ok=True, blocking=False)
+    if getattr(store, "read_only", None) is None:
+        return CheckResult(ok=True, blocking=False)
+    return CheckResult(ok=False, blocking=False, detail=INDEX_READ_ONLY)
 
 
 def database_check(services: Services) -> CheckResult:
@@ -75,6 +87,7 @@ def llm_check(services: Services) -> CheckResult:
 READY_CHECKS: dict[str, ReadyCheck] = {
     "model": model_check,
     "store": store_check,
+    "index": index_check,
     "database": database_check,
     "llm": llm_check,
 }
@@ -88,6 +101,7 @@ def readiness(services: Services, checks: dict[str, ReadyCheck] | None = None) -
     store = results.get("store")
     database = results.get("database")
     llm = results.get("llm")
+    index = results.get("index")
     return ReadyResponse(
         status="unavailable" if blocked else "ready",
         model_loaded=services.holder.model_loaded,
@@ -95,6 +109,7 @@ def readiness(services: Services, checks: dict[str, ReadyCheck] | None = None) -
         database="ok"
         if database is None or database.ok
         else ("unreachable" if database.blocking else "read_only"),
+        syncs="enabled" if index is None or index.ok else "disabled",
         llm=None
         if services.llm_check is None or llm is None
         else ("ok" if llm.ok else "misconfigured" if llm.blocking else "unreachable"),
