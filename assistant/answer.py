@@ -15,20 +15,22 @@ one with a notice). ``answer`` is the same run, collected.
 
 from __future__ import annotations
 
-import atexit
+import hashlib
 import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from assistant import abstain, guard, llm, prompts
+from assistant import abstain, extractive, guard, llm, prompts
 from assistant.config import Settings
 from assistant.conversation import detect_language, retrieval_query
 from assistant.extractive import (
@@ -52,11 +54,13 @@ from assistant.schema import (
     SourcesEvent,
     Turn,
 )
+from vectorstore.search import KeywordIndex, KeywordIndexOptions
+from vectorstore.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 240
-WARM_BATCH = 16
+STORE_BATCH = 64  # unit texts per embedding call when a sync stores them
 
 
 class Searcher(Protocol):
@@ -143,23 +147,36 @@ def source_of(passage: Passage, n: int, snippet: str | None = None) -> Source:
 class UnitVectors:
     """Cosines between a question and quotable units, with the retrieval model.
 
-    Unit vectors are cached by text (a page's sentences recur across questions); the question
-    vector comes from the model's own query cache, so the retrieval query costs nothing twice.
+    Nothing is embedded at start, whatever the index size. A question needs the vectors of its
+    retrieved passages' units only: they come from a bounded in-memory LRU, else from ``disk``
+    (stored by the sync that wrote the passages, see ``store_unit_vectors``), else they are
+    embedded on the spot and written to ``disk`` for the other processes. The question vector
+    comes from the model's own query cache, so the retrieval query costs nothing twice.
     """
 
-    def __init__(self, embeddings: Embeddings, cache_size: int = 50_000) -> None:
+    def __init__(
+        self, embeddings: Embeddings, cache_size: int = 20_000, disk: VectorCache | None = None
+    ) -> None:
         self.embeddings = embeddings
         self.cache_size = cache_size
+        self.disk = disk
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalised passage vectors of ``texts`` (embedding only the uncached ones)."""
+        """Normalised passage vectors of ``texts`` (embedding only the ones stored nowhere)."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing and self.disk is not None:
+            stored = self.disk.get(missing)
+            if stored:
+                with self._lock:
+                    self._cache.update(stored)
+                missing = [t for t in missing if t not in stored]
         if missing:
             fresh = np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
+            if self.disk is not None:
+                self.disk.put(missing, fresh)
             with self._lock:
                 for text, vector in zip(missing, fresh, strict=True):
                     self._cache[text] = vector
@@ -183,30 +200,44 @@ class UnitVectors:
         q = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
         return (self.vectors(texts) @ q).tolist()
 
-    def warm(self, texts: Sequence[str]) -> None:
-        """Embed texts ahead of questions (small batches, so questions are not held up long)."""
-        for start in range(0, len(texts), WARM_BATCH):
-            if self._stopping.is_set():
-                return
-            self.vectors(texts[start : start + WARM_BATCH])
 
-    def warm_in_background(self, texts: Callable[[], Sequence[str]]) -> None:
-        """``warm`` in a daemon thread, stopped at interpreter exit (torch aborts the process
-        if it is still computing when the interpreter tears down)."""
+def unit_texts(passage: Passage) -> list[str]:
+    """Every text of a passage whose vector a question may need: each unit as the answer
+    engine embeds it, and its text, heading and lead-in as the guard screens them."""
+    texts: dict[str, None] = {}
+    for unit in split_units(passage, 0):
+        for text in (embedding_text(unit), unit.text, unit.context, unit.lead):
+            if text:
+                texts.setdefault(text, None)
+    return list(texts)
 
-        def run() -> None:
-            try:
-                self.warm(texts())
-            except Exception as exc:  # answers embed what they need themselves
-                log.warning("cannot pre-embed the index's sentences: %s", exc)
 
-        def stop() -> None:
-            self._stopping.set()
-            thread.join(timeout=30)
+def store_unit_vectors(
+    disk: VectorCache, embeddings: Embeddings, passages: Sequence[Passage]
+) -> int:
+    """Embed and store the unit texts of ``passages`` that ``disk`` lacks (end of a sync);
+    passages stored by an earlier sync are skipped without being split. The number embedded."""
+    todo = [passages[i] for i in disk.undone([p.text for p in passages])]
+    embedded = 0
+    for start in range(0, len(todo), STORE_BATCH):
+        group = todo[start : start + STORE_BATCH]
+        texts = disk.missing(t for p in group for t in unit_texts(p))
+        for at in range(0, len(texts), STORE_BATCH):
+            batch = texts[at : at + STORE_BATCH]
+            disk.put(batch, np.asarray(embeddings.embed_documents(batch), dtype=np.float32))
+        embedded += len(texts)
+        disk.mark_done(p.text for p in group)
+    return embedded
 
-        thread = threading.Thread(target=run, name="unit-vectors", daemon=True)
-        atexit.register(stop)
-        thread.start()
+
+@cache
+def keyword_index_options() -> KeywordIndexOptions:
+    """What the keyword index counts for the answer engine: document frequencies of
+    ``extractive.terms``, tagged with a hash of the module that defines them (a change there
+    makes saved indexes stale, so they are rebuilt once instead of giving wrong weights)."""
+    source = Path(extractive.__file__).read_bytes()
+    tag = "extractive.terms:" + hashlib.sha256(source).hexdigest()[:16]
+    return KeywordIndexOptions(doc_terms=extractive.terms, doc_terms_tag=tag)
 
 
 # --- the assistant ------------------------------------------------------------------------
@@ -229,7 +260,11 @@ class Assistant:
     """Answers questions from the index, with citations, or abstains with the contacts."""
 
     def __init__(
-        self, settings: Settings, searcher: Searcher, chat_model: BaseChatModel | None = None
+        self,
+        settings: Settings,
+        searcher: Searcher,
+        chat_model: BaseChatModel | None = None,
+        unit_cache: VectorCache | None = None,
     ) -> None:
         if settings.answer_backend not in llm.BACKENDS:
             raise ValueError(
@@ -244,7 +279,9 @@ class Assistant:
         self._lock = threading.Lock()
         store = getattr(searcher, "store", None)
         embeddings = getattr(store, "embeddings", None)
-        self.unit_vectors = UnitVectors(embeddings) if isinstance(embeddings, Embeddings) else None
+        self.unit_vectors = (
+            UnitVectors(embeddings, disk=unit_cache) if isinstance(embeddings, Embeddings) else None
+        )
         if self.unit_vectors is not None:  # the guard reads the same cached unit vectors
             guard.use_vectors(self.unit_vectors.vectors, getattr(embeddings, "model_name", ""))
 
@@ -331,8 +368,9 @@ class Assistant:
         )
 
     def term_stats(self, passages: Sequence[Passage]) -> TermStats:
-        """Document frequencies over the whole index, taken from the searcher's keyword index
-        (which already follows the store's generation), so the store is read once per sync."""
+        """Document frequencies over the whole index, as counted by the searcher's keyword index
+        when it was built (at the end of the sync that made it, or by the first process that
+        needed it): nothing is read per passage here."""
         keyword_index = getattr(self.searcher, "keyword_index", None)
         index = None
         if keyword_index is not None:
@@ -342,24 +380,11 @@ class Assistant:
                 log.warning("cannot refresh term statistics: %s", exc)
         with self._lock:
             if index is not None and index.passages and index.generation != self._stats_generation:
-                self._stats = TermStats(p.text for p in index.passages)
+                self._stats = _stats_of(index)
                 self._stats_generation = index.generation
-                self._warm_unit_vectors(index.passages)
             if self._stats is None or self._stats.n == 0:
                 return TermStats(p.text for p in passages)
             return self._stats
-
-    def _warm_unit_vectors(self, passages: Sequence[Passage]) -> None:
-        """Embed every unit of the index in the background, so that answers find them cached."""
-        vectors = self.unit_vectors
-        if vectors is None:
-            return
-        snapshot = list(passages)
-
-        def texts() -> list[str]:
-            return [embedding_text(u) for i, p in enumerate(snapshot) for u in split_units(p, i)]
-
-        vectors.warm_in_background(texts)
 
     def _similarity(self, prep: _Prepared) -> Similarity | None:
         """Question-unit cosines; a follow-up's whole question uses the retrieval query (it
@@ -513,6 +538,20 @@ class Assistant:
                 )
             return Answer(text=text, sources=[], language=lang, abstained=True, backend="openai")
         return Answer(text=text, sources=sources, language=lang, abstained=False, backend="openai")
+
+
+def _stats_of(index: KeywordIndex) -> TermStats:
+    """TermStats from the keyword index's saved counts; counted over its passages only when the
+    index was built without them (a searcher made without ``keyword_index_options``)."""
+    doc_freqs = getattr(index, "doc_freqs", None)
+    if doc_freqs is None or getattr(index, "doc_terms_tag", "") != (
+        keyword_index_options().doc_terms_tag
+    ):
+        log.info("keyword index has no term counts: counting %d passages", len(index.passages))
+        return TermStats(p.text for p in index.passages)
+    stats = TermStats(())
+    stats.df, stats.n = doc_freqs, len(index.passages)
+    return stats
 
 
 class AnswerError(Exception):

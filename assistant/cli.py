@@ -193,7 +193,7 @@ def ingest(
 
     Example: kmr ingest data/sample-site https://www.example.org/ --max-pages 200
     """
-    from assistant.runtime import open_store
+    from assistant.runtime import open_store, save_keyword_index_after_sync
     from ingest.sync import sync
 
     settings = _settings(crawl_max_pages=max_pages, crawl_max_depth=max_depth)
@@ -203,6 +203,7 @@ def ingest(
         report = sync(settings, store, sources or None, full=full, progress=update)
     finally:
         close()
+    save_keyword_index_after_sync(settings, store)  # servers then load it, not build it
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -422,7 +423,7 @@ def up(
 
     Example: kmr up
     """
-    from assistant.runtime import open_store
+    from assistant.runtime import open_store, save_keyword_index_after_sync
     from ingest.sync import sync
 
     settings = _settings(host=host, port=port)
@@ -434,6 +435,7 @@ def up(
             report = sync(settings, store, progress=update)
         finally:
             close()
+        save_keyword_index_after_sync(settings, store)
         print_summary(report)
         if report.ingested == 0:
             _fail("nothing could be read from the sources", 1)

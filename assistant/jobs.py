@@ -161,6 +161,10 @@ class SyncJobs:
             report = self._sync_function()(
                 settings, store, job.sources, full=job.full, progress=progress
             )
+            # servers (this one and the other workers) then load the new keyword index
+            from assistant.runtime import save_keyword_index_after_sync
+
+            save_keyword_index_after_sync(settings, store)
             job.progress = _as_dict(report)
             job.status = "succeeded"
         except Exception as exc:  # reported to the admin, never raised into the server

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer import Assistant
+from assistant.answer import Assistant, keyword_index_options, store_unit_vectors
 from assistant.config import Settings
 from assistant.llm import build_chat_model
 from vectorstore.embeddings import load_embeddings
-from vectorstore.search import HybridSearcher
+from vectorstore.search import HybridSearcher, release_memory, save_keyword_index
 from vectorstore.store import IndexStore
+from vectorstore.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +42,62 @@ def open_runtime(settings: Settings, embeddings: Embeddings | None = None) -> Ru
     store = IndexStore(settings, embeddings)
     # The service rebuilds the keyword index beside the queries and saves it for the next start.
     searcher = HybridSearcher(
-        store, settings, cache_dir=keyword_index_dir(settings), background_rebuild=True
+        store,
+        settings,
+        cache_dir=keyword_index_dir(settings),
+        background_rebuild=True,
+        options=keyword_index_options(),
     )
-    assistant = Assistant(settings, searcher, chat_model=build_chat_model(settings))
+    assistant = Assistant(
+        settings,
+        searcher,
+        chat_model=build_chat_model(settings),
+        unit_cache=_unit_vector_cache_or_none(settings, store),
+    )
     return Runtime(settings, embeddings, store, searcher, assistant)
 
 
 def keyword_index_dir(settings: Settings) -> Path:
     """Where saved keyword indexes live (one directory per collection)."""
     return settings.data_dir / "keyword-index"
+
+
+def unit_vector_cache(settings: Settings, store: IndexStore) -> VectorCache:
+    """The answer engine's unit vectors on disk (one file per data directory; keys hold the
+    collection's name, which holds the model and its variant)."""
+    return VectorCache(settings.data_dir / "unit-vectors.sqlite", model=store.collection_name)
+
+
+def _unit_vector_cache_or_none(settings: Settings, store: IndexStore) -> VectorCache | None:
+    try:
+        return unit_vector_cache(settings, store)
+    except (OSError, sqlite3.Error) as exc:  # a read-only data dir: answers embed on the spot
+        log.warning("unit vectors cannot be read from disk: %s", exc)
+        return None
+
+
+def save_keyword_index_after_sync(settings: Settings, store: IndexStore) -> None:
+    """End of a sync: build and save the keyword index of the new generation (with the answer
+    engine's term counts) and store the vectors of its new units, so servers load both instead
+    of computing them. A failure only costs the servers that work, so it is logged, not raised.
+    """
+    try:
+        index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
+        started = time.perf_counter()
+        cache = unit_vector_cache(settings, store)
+        try:
+            embedded = store_unit_vectors(cache, store.embeddings, index.passages)
+        finally:
+            cache.close()
+        log.info(
+            "unit vectors: %d embedded and stored in %.1f s",
+            embedded,
+            time.perf_counter() - started,
+        )
+        del index
+        release_memory()
+    except Exception as exc:  # noqa: BLE001 - the sync itself succeeded
+        log.warning("could not prepare the keyword index and unit vectors: %s", exc)
 
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> IndexStore:

@@ -5,25 +5,25 @@ synced once for real (real text, real vectors), then synthetic chunks are added,
 sentences of three real chunks, with the normalised sum of their vectors plus noise as its
 vector. BM25 thus sees realistic Italian and English text and Chroma realistic neighbours.
 
-For each size the service runs as a real process (``kmr serve``'s code path, one worker) and is
-measured over HTTP on 127.0.0.1 (times are taken by the client over loopback, so they include
-one local HTTP round trip):
+After the rows are written, this process does what the end of every sync does
+(``save_keyword_index_after_sync``: build and save the keyword index with the answer engine's
+term counts, store the vectors of units not stored yet), timed.
 
-- start-up to ``/ready`` with no saved keyword index (cold) and with it (restart);
-- first-answer latency right after ready (p50/p95 of the first chat questions);
+For each size the service runs as a real process (``kmr serve``'s code path, one worker, one
+torch thread) and is measured over HTTP on 127.0.0.1; latencies are server-side
+(X-Process-Time) with the client's (one loopback round trip more) beside them:
+
+- start-up to ``/ready`` without a saved keyword index (the server builds it) and with the one
+  the sync saved;
+- first-answer latency right after ready (p50/p95 of the first 20 chat questions);
 - ``/api/search`` and ``/api/chat`` p50/p95 over the evaluation questions;
-- RSS of the worker (current and peak);
-- a sync seen by the running server: rows changed by this process, then the seconds until
-  ``/api/search`` finds them, and the keyword-index rebuild time the server logged.
+- RSS of the worker after the questions, and after three syncs by another process (each
+  changes 20 chunks, then does the end-of-sync work, timed: the keyword-index build is the
+  "BM25 rebuild"), with the seconds until ``/api/search`` serves the changed text.
 
 Run it alone (under the heavy lock), e.g.::
 
     flock /tmp/kmr-heavy.lock python scripts/bench_scale.py --sizes 1000 10000 100000
-
-``--lazy-vectors`` (default on) stops the answer engine from pre-embedding every sentence of the
-index in the background at start, which the answer engine is losing (vectors only for retrieved
-passages); with it on, that warm-up would use the CPU for hours at 100k and every figure would
-measure it instead.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,6 +82,28 @@ def seed_rows(settings: Settings) -> tuple[list[str], list[str], list[dict], np.
         print(f"seed: sample site synced, {report.chunks_embedded} chunks embedded", flush=True)
     got = store.collection.get(include=["documents", "metadatas", "embeddings"])
     return got["ids"], got["documents"], got["metadatas"], np.asarray(got["embeddings"])
+
+
+def end_of_sync(settings: Settings) -> dict[str, float]:
+    """What every sync does at its end, timed: the keyword index built and saved (or found
+    saved), then the vectors of the units not stored yet."""
+    from assistant.answer import keyword_index_options, store_unit_vectors
+    from assistant.runtime import keyword_index_dir, open_store, unit_vector_cache
+    from vectorstore.search import save_keyword_index
+
+    store = open_store(settings)
+    started = time.perf_counter()
+    index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
+    built = time.perf_counter()
+    cache = unit_vector_cache(settings, store)
+    embedded = store_unit_vectors(cache, store.embeddings, index.passages)
+    cache.close()
+    done = time.perf_counter()
+    return {
+        "keyword_index_s": round(built - started, 1),
+        "unit_vectors_s": round(done - built, 1),
+        "units_embedded": embedded,
+    }
 
 
 def build_index(settings: Settings, size: int, seed: tuple, rng: random.Random) -> float:
@@ -133,7 +156,7 @@ def build_index(settings: Settings, size: int, seed: tuple, rng: random.Random) 
 
 
 # --- the server --------------------------------------------------------------------------
-def environment(settings: Settings, lazy_vectors: bool) -> dict[str, str]:
+def environment(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KMR_")}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -141,28 +164,23 @@ def environment(settings: Settings, lazy_vectors: bool) -> dict[str, str]:
         KMR_MODEL_CACHE_DIR=str(settings.model_cache_dir),
         KMR_RATE_LIMIT="1000000/minute",
         KMR_LOG_LEVEL="INFO",
-        KMR_BENCH_LAZY_VECTORS="1" if lazy_vectors else "0",
     )
     return env
 
 
 def serve_main() -> None:
     """The server process: `kmr serve`'s path (one worker, one torch thread)."""
-    if os.environ.get("KMR_BENCH_LAZY_VECTORS") == "1":
-        from assistant import answer
-
-        answer.UnitVectors.warm_in_background = lambda self, texts: None  # type: ignore[method-assign]
-    from api import serve
+    from assistant.cli import run_server
 
     settings = Settings()
-    serve(settings.model_copy(update={"torch_threads": settings.torch_threads or 1}))
+    run_server(settings.model_copy(update={"torch_threads": settings.torch_threads or 1}))
 
 
 class Server:
-    def __init__(self, settings: Settings, port: int, log: Path, lazy_vectors: bool) -> None:
+    def __init__(self, settings: Settings, port: int, log: Path) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
-        env = environment(settings, lazy_vectors) | {"KMR_PORT": str(port), "KMR_HOST": "127.0.0.1"}
+        env = environment(settings) | {"KMR_PORT": str(port), "KMR_HOST": "127.0.0.1"}
         self.started = time.perf_counter()
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
@@ -228,53 +246,68 @@ def summary(client_ms: list[float]) -> dict[str, float]:
 
 
 def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) -> dict[str, Any]:
+    from assistant.runtime import keyword_index_dir
+
     settings = Settings(data_dir=args.out / f"n{size}", model_cache_dir=args.models, _env_file=None)
     rng = random.Random(size)
     result: dict[str, Any] = {"chunks": size}
     result["insert_s"] = round(build_index(settings, size, seed, rng), 1)
+    result["end_of_sync"] = end_of_sync(settings)
+    print(f"# {size}: inserted, end of sync {result['end_of_sync']}", flush=True)
     qs = questions()
     log = args.out / f"server-{size}.log"
 
-    for start in ("cold", "restart"):
-        server = Server(settings, port, log, args.lazy_vectors)
-        try:
-            result[f"ready_{start}_s"] = round(server.wait_ready(), 1)
-            with httpx.Client(base_url=server.url, timeout=300) as http:
-                SERVER_MS.clear()
-                first = [timed(http, "POST", "/api/chat", json={"question": q}) for q, _ in qs[:20]]
-                result[f"first_answer_{start}_ms"] = summary(first)
-                if start == "cold":
-                    search = [
-                        timed(http, "GET", "/api/search", params={"q": q})
-                        for _ in range(2)
-                        for q, _ in qs[:60]
-                    ]
-                    result["search_ms"] = summary(search)
-                    chat = [
-                        timed(http, "POST", "/api/chat", json={"question": q}) for q, _ in qs[20:80]
-                    ]
-                    result["chat_ms"] = summary(chat)
-                    result["rss_mb"], result["rss_peak_mb"] = map(round, server.rss_mb())
-                else:
-                    result["sync_follow"] = follow_a_sync(settings, http, server, size)
-                    result["rss_restart_mb"], result["rss_restart_peak_mb"] = map(
-                        round, server.rss_mb()
-                    )
-        finally:
-            server.stop()
+    # 1. no saved keyword index (as before this change, or a damaged one): the server builds it
+    shutil.rmtree(keyword_index_dir(settings), ignore_errors=True)
+    server = Server(settings, port, log)
+    try:
+        result["ready_unsaved_s"] = round(server.wait_ready(), 1)
+    finally:
+        server.stop()
+
+    # 2. the start after a sync: the keyword index and the unit vectors are loaded
+    end_of_sync(settings)  # the server above saved it already: nothing to build
+    server = Server(settings, port, log)
+    try:
+        result["ready_s"] = round(server.wait_ready(), 1)
+        with httpx.Client(base_url=server.url, timeout=300) as http:
+            SERVER_MS.clear()
+            first = [timed(http, "POST", "/api/chat", json={"question": q}) for q, _ in qs[:20]]
+            result["first_answer_ms"] = summary(first)
+            search = [
+                timed(http, "GET", "/api/search", params={"q": q}) for _ in range(2) for q, _ in qs
+            ]
+            result["search_ms"] = summary(search)
+            chat = [timed(http, "POST", "/api/chat", json={"question": q}) for q, _ in qs[20:]]
+            result["chat_ms"] = summary(chat)
+            result["rss_mb"], result["rss_peak_mb"] = map(round, server.rss_mb())
+            result["syncs"] = [
+                follow_a_sync(settings, http, server, size, round_) for round_ in range(3)
+            ]
+            # questions after the rebuilds, then the worker's memory
+            for q, _ in qs[:20]:
+                timed(http, "POST", "/api/chat", json={"question": q})
+            SERVER_MS.clear()
+            result["rss_after_syncs_mb"], result["rss_after_syncs_peak_mb"] = map(
+                round, server.rss_mb()
+            )
+    finally:
+        server.stop()
     return result
 
 
 def follow_a_sync(
-    settings: Settings, http: httpx.Client, server: Server, size: int
+    settings: Settings, http: httpx.Client, server: Server, size: int, round_: int
 ) -> dict[str, Any]:
-    """Change 20 chunks from this process; seconds until the server's search finds them."""
+    """Change 20 chunks from this process and do the end-of-sync work, as `kmr ingest` does;
+    seconds until the server's search serves the new text."""
     from assistant.runtime import open_store
 
     store = open_store(settings)
-    word = f"zorblattium{size}"
+    word = f"zorblattium{size}x{round_}"
     got = store.collection.get(
-        ids=[f"syn-{i}" for i in range(20)], include=["documents", "metadatas", "embeddings"]
+        ids=[f"syn-{i}" for i in range(20 * round_, 20 * round_ + 20)],
+        include=["documents", "metadatas", "embeddings"],
     )
     store.collection.upsert(
         ids=got["ids"],
@@ -283,18 +316,8 @@ def follow_a_sync(
         documents=[f"{d} The racks are made of {word}." for d in got["documents"]],
     )
     store.bump_generation()
-    generation = store.generation()
     started = time.perf_counter()
-    built = re.compile(
-        rf"keyword index built: \d+ passages, generation {re.escape(generation)}, "
-        r"(\d+) ms"
-    )
-    # A server checks the generation when asked (at most once a second): ask, as visitors would.
-    while not (found := built.search(server.log.read_text())):
-        if time.perf_counter() - started > 900:
-            raise TimeoutError("the server never followed the sync")
-        http.get("/api/search", params={"q": "shuttle bus"})
-        time.sleep(0.05)
+    work = end_of_sync(settings)
     changed = set(got["ids"])
 
     def served_now() -> bool:
@@ -302,12 +325,12 @@ def follow_a_sync(
         hits = http.get("/api/search", params={"q": word, "k": 50}).json()["results"]
         return any(h["id"] in changed for h in hits)
 
-    while not served_now():  # the rebuilt index is saved, then swapped in
+    # A server checks the generation when asked (at most once a second): ask, as visitors would.
+    while not served_now():
         if time.perf_counter() - started > 900:
             raise TimeoutError("the server never served the new text")
         time.sleep(0.05)
-    served = time.perf_counter() - started
-    return {"served_after_s": round(served, 2), "bm25_rebuild_ms": int(found.group(1))}
+    return {"served_after_s": round(time.perf_counter() - started, 2), **work}
 
 
 def main() -> None:
@@ -321,7 +344,6 @@ def main() -> None:
         help="Where the rebuilt embedding model is cached (default: OUT/models).",
     )
     parser.add_argument("--port", type=int, default=0, help="Default: a free port.")
-    parser.add_argument("--no-lazy-vectors", dest="lazy_vectors", action="store_false")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -339,8 +361,7 @@ def main() -> None:
     seed = seed_rows(seed_settings)
     print(
         f"# bench_scale {datetime.now(UTC).isoformat(timespec='minutes')} on "
-        f"{platform.machine()}, {os.cpu_count()} cores; seed {len(seed[0])} real chunks; "
-        f"lazy vectors {args.lazy_vectors}",
+        f"{platform.machine()}, {os.cpu_count()} cores; seed {len(seed[0])} real chunks",
         flush=True,
     )
     results = []

@@ -8,7 +8,15 @@
   by another process is served within seconds.
 - With a ``cache_dir``, a built index is saved there with its generation and loaded instead
   of rebuilt by the next process that finds the same generation (a restart, another worker):
-  start-up then reads files instead of every row of the store.
+  start-up then reads files instead of every row of the store. The process that syncs saves
+  it (``save_keyword_index``, called at the end of a sync), so servers only load it; while one
+  process builds a generation (a marker file beside the index), others wait for its result
+  instead of building the same index again.
+- ``KeywordIndexOptions.doc_terms`` adds a second tokenizer (the answer engine's terms) whose
+  document frequencies are counted in the same pass and saved with the index, so the answer
+  engine never reads every passage itself.
+- After a new index replaces the old one, freed memory is handed back to the system
+  (``gc`` and glibc's ``malloc_trim``), so a worker's RSS does not ratchet up with each sync.
 - Tokens are folded (lower case, no accents), Italian and English stop words are dropped and
   each passage is stemmed in its own language (Snowball, PyStemmer); a query is stemmed both
   ways, so an Italian question still matches names and numbers in English pages.
@@ -22,15 +30,19 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +61,9 @@ _JOINERS = re.compile(r"[.\-_]")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _STEMMER_NAMES = {"it": "italian", "en": "english"}
 # Bump when tokens or the saved layout change, so saved keyword indexes are rebuilt.
-_INDEX_FORMAT = "1"
+_INDEX_FORMAT = "2"
+# A marker older than this is left by a process that died while building: ignore it.
+_BUILD_MARKER_TTL = 1800.0
 _DEFAULT_STEM_LANGUAGE = "en"
 
 
@@ -128,6 +142,19 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 
 # --- the keyword index -------------------------------------------------------------------
+@dataclass(frozen=True)
+class KeywordIndexOptions:
+    """What else a keyword index counts while it reads every passage.
+
+    ``doc_terms`` is a tokenizer whose document frequencies are kept with the index (the
+    answer engine's term statistics); ``doc_terms_tag`` names its version, so an index saved
+    with another version is rebuilt rather than trusted.
+    """
+
+    doc_terms: Callable[[str], Iterable[str]] | None = None
+    doc_terms_tag: str = ""
+
+
 @dataclass
 class KeywordIndex:
     """BM25 over every passage of the store, plus the page alternates found in metadata."""
@@ -136,20 +163,28 @@ class KeywordIndex:
     alternates: dict[str, dict[str, str]]  # source id -> {language: source id of translation}
     retriever: Any = None
     generation: str = ""
+    # document frequencies of ``KeywordIndexOptions.doc_terms`` over the passages, if asked
+    doc_freqs: dict[str, int] | None = None
+    doc_terms_tag: str = ""
 
     @classmethod
     def build(
-        cls, rows: Iterable[tuple[str, str, dict[str, Any]]], generation: str = ""
+        cls,
+        rows: Iterable[tuple[str, str, dict[str, Any]]],
+        generation: str = "",
+        options: KeywordIndexOptions | None = None,
     ) -> KeywordIndex:
         """Index (id, text, metadata) rows as read from the store."""
         import bm25s
 
         passages, alternates = _read_rows(rows)
         index = cls(passages=passages, alternates=alternates, generation=generation)
+        if options is not None and options.doc_terms is not None:
+            index.doc_freqs = count_documents((p.text for p in passages), options.doc_terms)
+            index.doc_terms_tag = options.doc_terms_tag
         if passages:
-            corpus = [document_tokens(p.text, p.language) or ["\u2205"] for p in passages]
             retriever = bm25s.BM25()
-            retriever.index(corpus, show_progress=False)
+            retriever.index(_token_ids(passages), show_progress=False)
             index.retriever = retriever
         return index
 
@@ -177,10 +212,19 @@ class KeywordIndex:
                 for p in self.passages
             ]
             (tmp / "passages.json").write_text(json.dumps(rows, ensure_ascii=False))
+            del rows
             (tmp / "alternates.json").write_text(json.dumps(self.alternates))
+            if self.doc_freqs is not None:
+                (tmp / "doc_freqs.json").write_text(json.dumps(self.doc_freqs, ensure_ascii=False))
             # written last: a directory without it is incomplete and ignored
             (tmp / "generation.json").write_text(
-                json.dumps({"generation": self.generation, "format": _INDEX_FORMAT})
+                json.dumps(
+                    {
+                        "generation": self.generation,
+                        "format": _INDEX_FORMAT,
+                        "doc_terms": self.doc_terms_tag if self.doc_freqs is not None else None,
+                    }
+                )
             )
             old = directory.with_name(f".{directory.name}-old-{time.time_ns()}")
             if directory.exists():
@@ -192,8 +236,11 @@ class KeywordIndex:
             raise
 
     @classmethod
-    def load(cls, directory: Path, generation: str) -> KeywordIndex | None:
-        """The index saved in ``directory`` if it was built at ``generation``, else None."""
+    def load(
+        cls, directory: Path, generation: str, options: KeywordIndexOptions | None = None
+    ) -> KeywordIndex | None:
+        """The index saved in ``directory`` if it was built at ``generation`` (with the
+        document frequencies ``options`` ask for), else None."""
         import bm25s
 
         try:
@@ -202,7 +249,13 @@ class KeywordIndex:
             return None
         if stamp.get("generation") != generation or stamp.get("format") != _INDEX_FORMAT:
             return None
+        wanted = options.doc_terms_tag if options and options.doc_terms else None
+        if wanted is not None and stamp.get("doc_terms") != wanted:
+            return None  # counted with another tokenizer (or not at all): rebuild
         try:
+            doc_freqs = None
+            if wanted is not None:
+                doc_freqs = json.loads((directory / "doc_freqs.json").read_text())
             rows = json.loads((directory / "passages.json").read_text())
             alternates = json.loads((directory / "alternates.json").read_text())
             retriever = None
@@ -214,8 +267,14 @@ class KeywordIndex:
             log.warning("saved keyword index in %s is unreadable (%s); rebuilding", directory, exc)
             return None
         passages = [to_passage(i, t, m) for i, t, m in rows]
+        del rows
         return cls(
-            passages=passages, alternates=alternates, retriever=retriever, generation=generation
+            passages=passages,
+            alternates=alternates,
+            retriever=retriever,
+            generation=generation,
+            doc_freqs=doc_freqs,
+            doc_terms_tag=wanted or "",
         )
 
     def __len__(self) -> int:
@@ -251,6 +310,40 @@ class KeywordIndex:
     def alternate_sources(self, source_id: str) -> dict[str, str]:
         """Translations of a page: {language: source id}, from hreflang metadata."""
         return self.alternates.get(source_id, {})
+
+
+def count_documents(
+    texts: Iterable[str], doc_terms: Callable[[str], Iterable[str]]
+) -> dict[str, int]:
+    """In how many of ``texts`` each term of ``doc_terms`` occurs."""
+    df: dict[str, int] = {}
+    for text in texts:
+        for term in set(doc_terms(text)):
+            df[term] = df.get(term, 0) + 1
+    return df
+
+
+def _token_ids(passages: Sequence[Passage]) -> Any:
+    """The passages' tokens as ids plus a vocabulary (bm25s' ``Tokenized``): one small int list
+    per passage instead of a list of strings, which at 100k passages is gigabytes."""
+    from bm25s.tokenization import Tokenized
+
+    vocab: dict[str, int] = {}
+    ids: list[list[int]] = []
+    for p in passages:
+        tokens = document_tokens(p.text, p.language) or ["\u2205"]
+        ids.append([vocab.setdefault(t, len(vocab)) for t in tokens])
+    return Tokenized(ids=ids, vocab=vocab)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc only)."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): the heap stays as it is
+        pass
 
 
 def _read_rows(
@@ -468,9 +561,11 @@ class HybridSearcher:
         max_per_source: int | None = 3,
         cache_dir: Path | None = None,
         background_rebuild: bool = False,
+        options: KeywordIndexOptions | None = None,
     ) -> None:
         self.store = store
         self.cache_dir = cache_dir
+        self.options = options
         self.background_rebuild = background_rebuild
         self.settings = settings
         self.check_interval = check_interval
@@ -510,6 +605,7 @@ class HybridSearcher:
             if index is None or (generation != index.generation and not self.background_rebuild):
                 self.store.refresh_view(generation)
                 self._index = index = self._load_or_build(generation)
+                release_memory()  # the load's transient copies, and any index replaced
             elif generation != index.generation:
                 thread = threading.Thread(
                     target=self._rebuild, args=(generation,), name="kmr-keyword-index", daemon=True
@@ -528,6 +624,7 @@ class HybridSearcher:
             # the vectors first: a sync in another process is invisible to an embedded view
             self.store.refresh_view(generation)
             self._index = self._load_or_build(generation)
+            release_memory()  # the old index is gone with its last reference
         except Exception:  # the store went away mid-rebuild: keep serving, retry next check
             log.exception("keyword index rebuild at generation %s failed", generation)
         finally:
@@ -551,32 +648,10 @@ class HybridSearcher:
 
     def _load_or_build(self, generation: str) -> KeywordIndex:
         """The saved index of this generation if there is one, else a new one (then saved)."""
-        started = time.perf_counter()
         path = self._saved_path()
-        if path is not None:
-            index = KeywordIndex.load(path, generation)
-            if index is not None:
-                log.info(
-                    "keyword index loaded: %d passages, generation %s, %.0f ms",
-                    len(index),
-                    generation,
-                    (time.perf_counter() - started) * 1000,
-                )
-                return index
-        # generation is read before the rows: a sync finishing meanwhile bumps it again
-        index = KeywordIndex.build(self.store.iter_rows(), generation=generation)
-        log.info(
-            "keyword index built: %d passages, generation %s, %.0f ms",
-            len(index),
-            generation,
-            (time.perf_counter() - started) * 1000,
-        )
-        if path is not None:
-            try:
-                index.save(path)
-            except OSError as exc:  # a read-only or full disk costs the next start, not this one
-                log.warning("could not save the keyword index to %s: %s", path, exc)
-        return index
+        if path is None:
+            return _build_logged(self.store, generation, self.options)
+        return load_or_build(self.store, path, generation, self.options)
 
     def refresh(self) -> KeywordIndex:
         """Check the store's generation now (rebuilding if it changed)."""
@@ -643,3 +718,118 @@ class HybridSearcher:
             n = n * 5
         hits = self.store.dense(query, n, filters)
         return [(p, p.score) for p in hits if allowed(p, filters)]
+
+
+# --- saved indexes, shared between processes ---------------------------------------------
+def load_or_build(
+    store: IndexStore, path: Path, generation: str, options: KeywordIndexOptions | None = None
+) -> KeywordIndex:
+    """The index saved at ``path`` for ``generation``; else build it, save it and return it.
+
+    One builder per generation: threads of this process take turns (the second loads what the
+    first saved), and while another process builds it (its marker file is there and its pid
+    alive) this one waits for the result rather than reading every row of the store again.
+    """
+    started = time.perf_counter()
+    with _path_lock(path):
+        index = KeywordIndex.load(path, generation, options)
+        marker = path.with_name(f"{path.name}.building")
+        while index is None and _other_builder(marker, generation):
+            time.sleep(0.2)
+            index = KeywordIndex.load(path, generation, options)
+        if index is not None:
+            log.info(
+                "keyword index loaded: %d passages, generation %s, %.0f ms",
+                len(index),
+                generation,
+                (time.perf_counter() - started) * 1000,
+            )
+            return index
+        claimed = _claim(marker, generation)
+        try:
+            index = _build_logged(store, generation, options)
+            try:
+                index.save(path)
+            except OSError as exc:  # a read-only or full disk costs the next start only
+                log.warning("could not save the keyword index to %s: %s", path, exc)
+        finally:
+            if claimed:
+                marker.unlink(missing_ok=True)
+        return index
+
+
+def save_keyword_index(
+    store: IndexStore, cache_dir: Path, options: KeywordIndexOptions | None = None
+) -> KeywordIndex:
+    """The keyword index of the store's current generation, built and saved unless it is saved
+    already (the end of a sync), so that servers load it instead of building it."""
+    return load_or_build(store, cache_dir / store.collection_name, store.generation(), options)
+
+
+def is_saved(path: Path, generation: str, options: KeywordIndexOptions | None = None) -> bool:
+    """Whether ``path`` holds a complete index of ``generation`` (with the counts asked for)."""
+    try:
+        stamp = json.loads((path / "generation.json").read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = options.doc_terms_tag if options and options.doc_terms else None
+    return (
+        stamp.get("generation") == generation
+        and stamp.get("format") == _INDEX_FORMAT
+        and (wanted is None or stamp.get("doc_terms") == wanted)
+    )
+
+
+_PATH_LOCKS: dict[Path, threading.Lock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+
+
+def _path_lock(path: Path) -> threading.Lock:
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
+def _build_logged(
+    store: IndexStore, generation: str, options: KeywordIndexOptions | None
+) -> KeywordIndex:
+    started = time.perf_counter()
+    # generation is read before the rows: a sync finishing meanwhile bumps it again
+    index = KeywordIndex.build(store.iter_rows(), generation=generation, options=options)
+    log.info(
+        "keyword index built: %d passages, generation %s, %.0f ms",
+        len(index),
+        generation,
+        (time.perf_counter() - started) * 1000,
+    )
+    return index
+
+
+def _claim(marker: Path, generation: str) -> bool:
+    """Say "I am building ``generation``" (False if the marker cannot be written)."""
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"generation": generation, "pid": os.getpid()}))
+        tmp.replace(marker)
+        return True
+    except OSError:
+        return False
+
+
+def _other_builder(marker: Path, generation: str) -> bool:
+    """Whether another live process is building ``generation`` right now."""
+    try:
+        data = json.loads(marker.read_text())
+        age = time.time() - marker.stat().st_mtime
+    except (OSError, ValueError):
+        return False
+    pid = int(data.get("pid", 0))
+    if data.get("generation") != generation or pid == os.getpid() or age > _BUILD_MARKER_TTL:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False  # it died mid-build
+    except PermissionError:
+        pass  # alive, another user's
+    return True

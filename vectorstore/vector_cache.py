@@ -1,0 +1,136 @@
+"""Vectors of short texts kept on disk, shared by the processes of one data directory.
+
+The answer engine compares a question with the sentences, list items and headings of the
+retrieved passages. Embedding them per question costs about a second on a CPU; the sync that
+writes the passages embeds them once instead (``missing`` then ``put``), and every server
+process reads them here. A text is keyed by a hash of the model's name and the text, so two
+models never share a vector; the vectors are stored as they came (float32), so an answer reads
+the same numbers whether a vector was stored at ingest or computed on the spot.
+
+SQLite in WAL mode: readers never wait for the writing sync, and a process that dies mid-write
+leaves the last committed state. Stale vectors (of texts no longer in the index) stay until
+``prune`` (they cost disk, not answers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_BATCH = 500  # SQLite's default limit on bound parameters is 999 (older builds)
+
+
+class VectorCache:
+    """text -> vector, on disk, for one embedding model."""
+
+    def __init__(self, path: Path, model: str) -> None:
+        self.path = path
+        self.model = model
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+                " WITHOUT ROWID"
+            )
+            # passages whose texts were all stored: the next sync skips them without splitting
+            self._db.execute("CREATE TABLE IF NOT EXISTS done (key BLOB PRIMARY KEY) WITHOUT ROWID")
+            self._db.commit()
+
+    def key(self, text: str) -> bytes:
+        """16 bytes of SHA-256 of the model name and the text."""
+        return hashlib.sha256(f"{self.model}\0{text}".encode()).digest()[:16]
+
+    def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``texts`` (those not stored are absent)."""
+        keys = {self.key(t): t for t in dict.fromkeys(texts)}
+        found: dict[str, np.ndarray] = {}
+        items = list(keys)
+        with self._lock:
+            for start in range(0, len(items), _BATCH):
+                batch = items[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch
+                ).fetchall()
+                for key, blob in rows:
+                    found[keys[key]] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """The texts (each once, in order) that have no stored vector."""
+        unique = list(dict.fromkeys(texts))
+        stored = self.get(unique)
+        return [t for t in unique if t not in stored]
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store the vectors of ``texts`` (one row of ``vectors`` each)."""
+        rows = [
+            (self.key(t), np.asarray(v, dtype=np.float32).tobytes())
+            for t, v in zip(texts, vectors, strict=True)
+        ]
+        with self._lock:
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+                self._db.commit()
+            except sqlite3.Error as exc:  # a busy or read-only file: the vectors stay computed
+                self._db.rollback()
+                log.warning("could not store %d vectors in %s: %s", len(rows), self.path, exc)
+
+    def undone(self, documents: Sequence[str]) -> list[int]:
+        """Positions of the ``documents`` not yet marked done (see ``mark_done``)."""
+        keys = [self.key(f"\x01document\x01{d}") for d in documents]
+        done: set[bytes] = set()
+        with self._lock:
+            for start in range(0, len(keys), _BATCH):
+                batch = keys[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                done.update(
+                    k
+                    for (k,) in self._db.execute(
+                        f"SELECT key FROM done WHERE key IN ({marks})", batch
+                    )
+                )
+        return [i for i, k in enumerate(keys) if k not in done]
+
+    def mark_done(self, documents: Iterable[str]) -> None:
+        """Remember that every text of these documents is stored."""
+        rows = [(self.key(f"\x01document\x01{d}"),) for d in documents]
+        with self._lock:
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO done VALUES (?)", rows)
+                self._db.commit()
+            except sqlite3.Error as exc:
+                self._db.rollback()
+                log.warning("could not record stored documents in %s: %s", self.path, exc)
+
+    def prune(self, keep: Iterable[str]) -> int:
+        """Delete every vector whose text is not in ``keep``; the number deleted."""
+        wanted = {self.key(t) for t in keep}
+        with self._lock:
+            stale = [k for (k,) in self._db.execute("SELECT key FROM vectors") if k not in wanted]
+            for start in range(0, len(stale), _BATCH):
+                batch = stale[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                self._db.execute(f"DELETE FROM vectors WHERE key IN ({marks})", batch)
+            self._db.commit()
+        return len(stale)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
