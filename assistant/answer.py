@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +31,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from assistant import abstain, extractive, guard, llm, prompts
+from assistant import abstain, extractive, guard, llm, prompts, timeline
 from assistant.config import Settings
 from assistant.conversation import detect_language, retrieval_query
 from assistant.extractive import (
@@ -409,9 +410,19 @@ class Assistant:
         if not prep.question:
             return self._abstention(lang, injected=prep.injected, notice=notice)
         stats = self.term_stats(prep.passages)
+        # Upcoming events, the latest figure, past events marked (assistant.timeline).
+        today = self.settings.today or datetime.now(UTC).date()
+        timed = timeline.answer(
+            prep.question, prep.passages, lang, stats, self._similarity(prep), today
+        )
+        if timed is not None:
+            text, sources = timeline.render(timed, prep.passages, source_of)
+            return Answer(text=text, sources=sources, language=lang, abstained=False, notice=notice)
         selection = select(
             prep.question, prep.passages, lang, stats, prep.context, self._similarity(prep)
         )
+        if selection is not None and timeline.time_intent(prep.question) in {"past", "upcoming"}:
+            timeline.mark_past(selection, prep.passages, today, lang)
         verdict = abstain.assess(
             prep.question, lang, prep.passages, stats, selection, follow_up=bool(prep.context)
         )

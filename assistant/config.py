@@ -8,6 +8,7 @@ string. Nothing here reads the environment at import time.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -299,6 +300,12 @@ class Settings(BaseSettings):
         description="Seconds between syncs of the sources run by `kmr serve` "
         "itself (no cron needed); unset means no scheduled sync. A sync still running when the "
         "next one is due makes it skipped, never stacked.",
+    )
+    today: date | None = Field(
+        None,
+        description="The day the answer engine takes as today (YYYY-MM-DD): upcoming events, "
+        "past events and the latest figure are judged against it. Unset means the real date "
+        "(UTC); set it in tests and evaluations.",
     )
     log_level: str = Field("INFO", description="Logging level.")
 

@@ -52,6 +52,7 @@ class Passage(BaseModel):
     page_type: str = ""
     heading: str = ""
     score: float = 0.0
+    dates: str = Field("", description="Dates the chunk states, JSON (ingest.dates.encode).")
 
 
 class Source(BaseModel):

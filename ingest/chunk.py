@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from langchain_text_splitters.markdown import ExperimentalMarkdownSyntaxTextSplitter
 
+from ingest.dates import chunk_metadata as date_metadata
 from ingest.records import Chunk, Page
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
@@ -133,6 +134,7 @@ def chunk_page(page: Page, size: int = 1000, overlap: int = 150) -> list[Chunk]:
             "date": page.date,
             "description": page.description[:300],
             "alternates": json.dumps(page.alternates, sort_keys=True) if page.alternates else "",
+            **date_metadata(text),  # the dates the text states (ingest.dates)
         }
         chunks.append(Chunk(id=chunk_id(text, metadata), text=text, metadata=metadata))
     return chunks

@@ -234,8 +234,8 @@ def worker_limits(settings: Settings) -> WorkerLimits:
 # chunks: every document is then extracted again on the next sync (chunk ids still decide what
 # is embedded again). History: 1 = first release; 2 = issue 10 hardening (deep nesting kept,
 # heavy inline markup flattened, unsure languages dropped, foreign canonicals refused,
-# identical chunks once).
-PIPELINE_VERSION = 2
+# identical chunks once); 3 = issue 11: the dates a chunk states in its metadata.
+PIPELINE_VERSION = 3
 
 
 def pipeline_fingerprint(settings: Settings, collection: str) -> str:

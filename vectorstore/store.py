@@ -184,6 +184,7 @@ def to_passage(
         page_type=str(meta.get("page_type", "")),
         heading=str(meta.get("heading", "")),
         score=score,
+        dates=str(meta.get("dates", "") or ""),
     )
 
 

@@ -1,0 +1,340 @@
+"""Answers that know today's date: upcoming events, past events, the latest figure.
+
+Pages state dates ("On 11 October 2025 ...", "January 2026: 85 companies"); ingest.dates keeps
+them with each chunk (``Passage.dates``). A quotable unit carries the dates whose words it
+holds. Given ``today`` (Settings.today, the real date by default):
+
+- "upcoming / next / prossimi / in programma" questions are answered only with units dated
+  on or after today, in date order; when there is none, the answer says so plainly and names
+  the latest past event, marked as past;
+- "now / today / attualmente / oggi" questions get the most recent figure dated on or before
+  today, with its date, then the older figures that differ, and a note when the newest one is
+  more than two years old (``STALE_DAYS``);
+- any other question with a time marker ("already", "still on", "già", "ancora") gets the
+  normal answer, with each quoted dated unit marked as past or upcoming.
+
+The question's time intent is read from a short list of tense and time markers (below); the
+list was written from grammar (English "will", Italian future endings, time adverbs), not from
+the evaluation questions, and its hit rate on the other question sets is reported by
+scripts/eval_time.py (``--intents``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from typing import Literal, TypeVar
+
+from assistant.extractive import (
+    Query,
+    Selection,
+    Similarity,
+    TermStats,
+    Unit,
+    answer_types,
+    asks_for_list,
+    score_units,
+    split_units,
+    usable,
+)
+from assistant.guard import unquotable
+from assistant.schema import Passage
+from ingest.dates import DateMention, decode
+
+Intent = Literal["upcoming", "current", "past", ""]
+S = TypeVar("S")
+
+STALE_DAYS = 2 * 365  # a figure older than this gets a note that it may be out of date
+RELEVANT = 0.5  # share of the best unit's score a dated unit needs to be quoted
+UPCOMING_RELEVANT = 0.3  # the same for an event of an upcoming question (lists are wide)
+EVENT_PRECISIONS = {"day", "month", "quarter", "period"}
+CURRENT_RELEVANT = 0.7  # the same for a figure of a "now" question (and its older values)
+MAX_EVENTS = 8
+MAX_OLDER = 2
+
+# Tense and time markers, Italian and English. Upcoming: future tense and forward-looking
+# adverbs ("will", "prossimo", Italian future endings -rà/-ranno on a verb after a question
+# word). Current: present-time adverbs. Past: completion adverbs and questions about status.
+_UPCOMING = re.compile(
+    r"\b(upcoming|coming\s+up|next\s+(?=\w)|future|forthcoming|planned|scheduled|will|going\s+to|"
+    r"what'?s\s+on|prossim[oaie]|in\s+programma|futur[oaie]|previst[oaie]|programmat[oaie]|"
+    r"in\s+arrivo|\w+(?:erà|irà|arà|ranno))\b",
+    re.IGNORECASE,
+)
+_CURRENT = re.compile(
+    r"\b(now|today|currently|current|these\s+days|at\s+present|nowadays|at\s+the\s+moment|"
+    r"to\s+date|so\s+far|latest|oggi|attualmente|adesso|al\s+momento|ad\s+oggi|"
+    r"odiern[oaie]|attual[ei]|finora|ultim[oaie])\b",
+    re.IGNORECASE,
+)
+_PAST = re.compile(
+    r"\b(already|still\s+on|it\s+over|yet|took\s+place|was\s+held|has\s+been|have\s+been|ago|"
+    r"già|ancora|passat[oaie]|svolt[oaie]|concluso|conclusa|terminat[oaie])\b",
+    re.IGNORECASE,
+)
+
+_ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
+
+_TEXTS = {
+    "en": {
+        "none": "No upcoming event is announced in the sources as of {today}.",
+        "last": "The most recent one was:",
+        "upcoming": "Upcoming (as of {today}):",
+        "past": "past, {when}",
+        "ahead": "upcoming, {when}",
+        "as_of": "as of {when}",
+        "older": "Earlier figures:",
+        "stale": "Note: this is the newest figure in the sources, dated {when}; it may be out "
+        "of date.",
+    },
+    "it": {
+        "none": "Nelle fonti non è annunciato alcun evento in programma dopo il {today}.",
+        "last": "L'ultimo è stato:",
+        "upcoming": "In programma (al {today}):",
+        "past": "già passato, {when}",
+        "ahead": "in programma, {when}",
+        "as_of": "dato di {when}",
+        "older": "Dati precedenti:",
+        "stale": "Nota: è il dato più recente nelle fonti, del {when}; potrebbe non essere "
+        "aggiornato.",
+    },
+}
+
+
+def time_intent(question: str) -> Intent:
+    """What the question asks about time: coming events, the present, a past state, or none."""
+    if _UPCOMING.search(question):
+        return "upcoming"
+    if _CURRENT.search(question):
+        return "current"
+    if _PAST.search(question):
+        return "past"
+    return ""
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.replace("\\", "").split()).casefold()
+
+
+def unit_dates(unit: Unit, mentions: Sequence[DateMention]) -> list[DateMention]:
+    """The dates of a passage whose words appear in this unit."""
+    text = _norm(unit.text)
+    return [m for m in mentions if _norm(m.text) in text and m.relation != "since"]
+
+
+@dataclasses.dataclass
+class _Dated:
+    unit: Unit
+    dates: list[DateMention]
+
+    @property
+    def start(self) -> date:
+        return min(d.start for d in self.dates)
+
+    @property
+    def end(self) -> date:
+        return max(d.end for d in self.dates)
+
+    def start_after(self, today: date) -> bool:
+        return any(d.start > today for d in self.dates)
+
+    def before(self, today: date) -> list[DateMention]:
+        return [d for d in self.dates if d.start <= today]
+
+    def event_dates(self) -> list[DateMention]:
+        """Dates precise enough to be an event's (a bare year is a period, not a day out)."""
+        return [d for d in self.dates if d.precision in EVENT_PRECISIONS]
+
+
+def _t(lang: str, key: str, **values: str) -> str:
+    return _TEXTS.get(lang, _TEXTS["en"])[key].format(**values)
+
+
+def _score(
+    question: str,
+    passages: Sequence[Passage],
+    language: str,
+    stats: TermStats,
+    similarity: Similarity | None,
+) -> list[Unit]:
+    units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
+    units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
+    query = Query.build(question, stats)
+    score_units(units, query, passages, answer_types(question), similarity, language, question)
+    return [u for u in units if u.score > 0 and usable(u)]
+
+
+def _dated(units: Sequence[Unit], passages: Sequence[Passage]) -> list[_Dated]:
+    mentions = {i: decode(p.dates) for i, p in enumerate(passages)}
+    out = []
+    for unit in units:
+        dates = unit_dates(unit, mentions[unit.passage])
+        if dates:
+            out.append(_Dated(unit, dates))
+    return out
+
+
+def _marked(unit: Unit, note: str) -> Unit:
+    return dataclasses.replace(unit, text=f"{unit.text.rstrip(' .')} ({note})")
+
+
+@dataclasses.dataclass
+class Timed:
+    """A time-aware answer: an opening line, units to quote, older figures, a closing note."""
+
+    opening: str
+    units: list[Unit]
+    older: list[Unit] = dataclasses.field(default_factory=list)
+    older_lead: str = ""
+    closing: str = ""
+    as_list: bool = False
+
+
+def answer(
+    question: str,
+    passages: Sequence[Passage],
+    language: str,
+    stats: TermStats,
+    similarity: Similarity | None,
+    today: date,
+) -> Timed | None:
+    """The time-aware answer to an upcoming or current question; None for the normal path."""
+    intent = time_intent(question)
+    if intent not in {"upcoming", "current"} or not passages:
+        return None
+    scored = _score(question, passages, language, stats, similarity)
+    if not scored:
+        return None
+    best = max(u.score for u in scored)
+    if intent == "upcoming":
+        if _ASKS_WHEN.search(question):
+            return None  # "when will the works start?": the normal answer, dates marked
+        wide = [u for u in scored if u.score >= UPCOMING_RELEVANT * best]
+        events = [d for d in _dated(wide, passages) if d.event_dates()]
+        return _upcoming(events, language, today)
+    if asks_for_list(question):
+        return None  # "which start-ups are on campus now?" is a list, not one figure
+    relevant = [u for u in scored if u.score >= RELEVANT * best]
+    return _current(_dated(relevant, passages), language, today, best)
+
+
+def _upcoming(dated: list[_Dated], language: str, today: date) -> Timed | None:
+    """Events not over on ``today``, in date order; or say plainly that none is announced."""
+    if not dated:  # nothing dated answers it ("the next bus"): the normal answer
+        return None
+
+    def end(d: _Dated) -> date:
+        return max(m.end for m in d.event_dates())
+
+    def start(d: _Dated) -> date:
+        return min(m.start for m in d.event_dates() if m.end >= today)
+
+    ahead = sorted((d for d in dated if end(d) >= today), key=lambda d: (start(d), -d.unit.score))
+    day = today.isoformat()
+    if ahead:
+        units = _unique([d.unit for d in ahead])[:MAX_EVENTS]
+        return Timed(_t(language, "upcoming", today=day), units, as_list=True)
+    last = max(dated, key=lambda d: (end(d), d.unit.score))
+    when = max(last.event_dates(), key=lambda m: m.end)
+    note = _t(language, "past", when=when.text)
+    return Timed(
+        f"{_t(language, 'none', today=day)} {_t(language, 'last')}", [_marked(last.unit, note)]
+    )
+
+
+def _current(dated: list[_Dated], language: str, today: date, best: float) -> Timed | None:
+    # Figures dated on or before today, close enough to the best answer to be about the
+    # same thing (the latest of some other figure is not the answer).
+    known = [d for d in dated if d.before(today) and d.unit.score >= CURRENT_RELEVANT * best]
+    if not known:
+        return None
+
+    def key(d: _Dated) -> tuple[bool, date, float]:
+        # A unit that also states a later date ("82 in 2024, 85 in January 2026" seen in
+        # 2025) speaks of what has not happened yet: it comes after the units that do not.
+        return (not d.start_after(today), max(m.start for m in d.before(today)), d.unit.score)
+
+    known.sort(key=key, reverse=True)
+    latest = known[0]
+    when = max(latest.before(today), key=lambda m: m.start)
+    older: list[Unit] = []
+    seen = {_norm(latest.unit.text)}
+    for other in known[1:]:
+        text = _norm(other.unit.text)
+        if len(older) >= MAX_OLDER or text in seen or other.start_after(today):
+            continue
+        seen.add(text)
+        stamp = max(other.before(today), key=lambda m: m.start)
+        if stamp.start >= when.start:  # the same figure said again, not an older one
+            continue
+        older.append(_marked(other.unit, _t(language, "as_of", when=stamp.text)))
+    closing = ""
+    if (today - when.end) > timedelta(days=STALE_DAYS):
+        closing = _t(language, "stale", when=when.text)
+    return Timed(
+        "",
+        [_marked(latest.unit, _t(language, "as_of", when=when.text))],
+        older,
+        _t(language, "older") if older else "",
+        closing,
+    )
+
+
+def render(
+    timed: Timed, passages: Sequence[Passage], source_of: Callable[[Passage, int, str], S]
+) -> tuple[str, list[S]]:
+    """Text with [n] markers (numbered in order of first citation) and its sources."""
+    numbers: dict[int, int] = {}
+    sources: list[S] = []
+
+    def cite(unit: Unit) -> str:
+        if unit.passage not in numbers:
+            numbers[unit.passage] = len(numbers) + 1
+            sources.append(source_of(passages[unit.passage], numbers[unit.passage], unit.text))
+        return f"[{numbers[unit.passage]}]"
+
+    def line(unit: Unit, bullet: bool) -> str:
+        text = unit.text.strip()
+        text = text if text[-1:] in ".!?)" or bullet else text + "."
+        return f"- {text} {cite(unit)}" if bullet else f"{text} {cite(unit)}"
+
+    parts = [timed.opening] if timed.opening else []
+    if timed.as_list:
+        parts.append("\n".join(line(u, True) for u in timed.units))
+    else:
+        parts += [line(u, False) for u in timed.units]
+    if timed.older:
+        parts.append(timed.older_lead + "\n" + "\n".join(line(u, True) for u in timed.older))
+    if timed.closing:
+        parts.append(timed.closing)
+    return "\n\n".join(p for p in parts if p), sources
+
+
+def mark_past(selection: Selection, passages: Sequence[Passage], today: date, lang: str) -> None:
+    """Mark each quoted dated unit as past or upcoming (for questions with a time marker)."""
+    mentions = {i: decode(p.dates) for i, p in enumerate(passages)}
+    for g, (index, lead, units) in enumerate(selection.groups):
+        marked = []
+        for unit in units:
+            dates = [d for d in unit_dates(unit, mentions.get(unit.passage, [])) if d.precision in
+                     {"day", "month", "period"}]  # fmt: skip
+            if not dates:
+                marked.append(unit)
+                continue
+            last = max(dates, key=lambda d: d.end)
+            key = "past" if last.end < today else "ahead"
+            marked.append(_marked(unit, _t(lang, key, when=last.text)))
+        selection.groups[g] = (index, lead, marked)
+
+
+def _unique(units: Sequence[Unit]) -> list[Unit]:
+    seen: set[str] = set()
+    out = []
+    for unit in units:
+        key = _norm(unit.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(unit)
+    return out

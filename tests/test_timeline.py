@@ -1,0 +1,135 @@
+"""Answers that know today's date, over a small real index (real Chroma, real e5 model).
+
+The site is written for this test in plain Markdown and bare HTML (not the sample site's
+markup): an events page, a figures page with a figure's history, and an Italian news item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.answer import Assistant
+from assistant.config import Settings
+from assistant.runtime import open_runtime
+from assistant.timeline import time_intent
+from ingest.sync import sync
+
+EVENTS = """# Events at Harbour Science Park
+
+## Calendar
+
+- **Robotics Night** – 14 March 2024, talks and demos in hall A.
+- **Harbour Open Day** – 20 September 2025, the laboratories open their doors to the public.
+- **Materials Summit** – 12-14 May 2026, three days of conferences on advanced materials.
+
+The calendar is updated whenever a new event is confirmed.
+"""
+
+FIGURES = """<html lang="en"><head><title>Harbour Science Park in figures</title></head><body>
+<main><h1>Harbour Science Park in figures</h1>
+<p>The park opened in 2012 on the old harbour warehouses.</p>
+<h2>Companies on site</h2>
+<p>In June 2019 the park hosted 41 companies.</p>
+<p>As of March 2024 the park hosts 58 companies, after the new east wing opened.</p>
+<p>The park employs about 1,200 people across all its buildings.</p>
+</main></body></html>
+"""
+
+NEWS_IT = """# Harbour Science Park: la Notte della Robotica
+
+La Notte della Robotica si è svolta il 14 marzo 2024 nella sala A, con dimostrazioni dei
+laboratori di robotica del parco e oltre 600 visitatori.
+"""
+
+
+@pytest.fixture(scope="module")
+def runtime(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    site = tmp_path_factory.mktemp("harbour")
+    (site / "events.md").write_text(EVENTS, "utf-8")
+    (site / "figures.html").write_text(FIGURES, "utf-8")
+    (site / "notte-robotica.md").write_text(NEWS_IT, "utf-8")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("harbour-index"),
+        model_cache_dir=models_dir,
+        sources=[str(site)],
+        _env_file=None,
+    )
+    rt = open_runtime(settings, embeddings=embeddings)
+    report = sync(settings, rt.store)
+    assert report.failed == 0, report.failures
+    return rt
+
+
+@pytest.fixture
+def ask(runtime) -> Callable[[str, str], str]:  # noqa: ANN001
+    def answer(question: str, today: str) -> str:
+        settings = runtime.settings.model_copy(update={"today": date.fromisoformat(today)})
+        return Assistant(settings, runtime.searcher).answer(question).text
+
+    return answer
+
+
+def test_chunks_in_the_index_carry_dates(runtime) -> None:  # noqa: ANN001
+    metas = [meta for _, _, meta in runtime.store.iter_rows() if "Events" in meta["title"]]
+    assert metas and "20 September 2025" in metas[0]["dates"]
+    assert metas[0]["date_max"] == "2026-05-14"
+
+
+def test_upcoming_lists_only_events_not_over(ask) -> None:  # noqa: ANN001
+    text = ask("What events are coming up at the park?", "2025-06-01")
+    assert "Harbour Open Day" in text and "Materials Summit" in text
+    assert "Robotics Night" not in text
+    assert text.index("Harbour Open Day") < text.index("Materials Summit")  # in date order
+
+
+def test_upcoming_says_plainly_when_none_is_announced(ask) -> None:  # noqa: ANN001
+    text = ask("Quali eventi sono in programma?", "2026-11-30")
+    assert "non è annunciato alcun evento" in text
+    # the latest past event may be named, marked as past, never as coming
+    assert "Robotics Night" not in text and "Open Day" not in text
+    if "Materials Summit" in text:
+        assert "già passato" in text
+
+
+def test_a_past_event_is_marked_as_past_with_its_date(ask) -> None:  # noqa: ANN001
+    text = ask("Has the Robotics Night already taken place?", "2025-06-01")
+    assert "14 March 2024" in text or "14 marzo 2024" in text
+    assert "past" in text
+
+
+def test_now_question_gives_the_latest_figure_with_its_date(ask) -> None:  # noqa: ANN001
+    text = ask("How many companies are there in the park now?", "2025-06-01")
+    assert text.index("58") < text.index("41")  # the latest first, the older one mentioned
+    assert "as of March 2024" in text
+    assert "out of date" not in text
+
+
+def test_now_question_at_an_earlier_date_ignores_later_figures(ask) -> None:  # noqa: ANN001
+    text = ask("How many companies are there in the park now?", "2020-01-01")
+    assert "41" in text and "58" not in text
+
+
+def test_an_old_latest_figure_gets_a_note(ask) -> None:  # noqa: ANN001
+    text = ask("How many companies are there in the park now?", "2027-06-01")
+    assert "58" in text and "out of date" in text
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("What's on next month?", "upcoming"),
+        ("Quando partirà il cantiere?", "upcoming"),
+        ("Quante imprese ci sono oggi?", "current"),
+        ("Is the open day still on?", "past"),
+        ("How many labs are there?", ""),
+        ("Where is the car park?", ""),
+        ("What's ALBINI next?", ""),
+        ("A che ora apre la reception?", ""),
+    ],
+)
+def test_time_intent(question: str, intent: str) -> None:
+    assert time_intent(question) == intent
