@@ -17,11 +17,12 @@ passage search answers it (returns None):
 2. its subject is a kind of organisation (``ORGANISATION_WORDS``) and it does not name one
    organisation of the directory (then it asks about that organisation, e.g. "which companies
    support JOiiNT LAB?", and its page answers better);
-3. it names a filter that matches records (a sector/cluster/building/heading value, fuzzily or
-   by embedding similarity across languages; a year; a topic word rare on the site but present
-   in some records), or, for a count, the directory page itself ("how many organisations are
-   in the partner directory?"): an unfiltered "how many companies are there?" is left to the
-   figures the site states, since a directory page may list only some residents.
+3. a count must name a filter that matches records (a sector/cluster/building/heading value,
+   fuzzily or by embedding similarity across languages; a year) or the directory page itself
+   ("how many organisations are in the partner directory?"): an unfiltered "how many
+   companies are there?" is left to the figures the site states, since a directory page may
+   list only some residents. A list may also be narrowed by a topic word (rare on the site,
+   present in some records: "which labs work on robotics?"), or be the whole directory.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ ORGANISATION_WORDS = re.compile(
 FUZZY_MIN = 0.86  # difflib ratio for a value named in the question (measured: typos, plurals)
 EMBED_MIN = 0.90  # cosine (e5, query vs passage) for a value named in another language
 EMBED_MARGIN = 0.02  # ...and it must beat the next value by this much
+TOPIC_MIN_CHARS = 6  # shorter words were mostly glue ("based", "work") on the questions tried
 RARE_SHARE = 0.15  # a topic word is in at most this share of the site's pages
 
 
@@ -231,14 +233,23 @@ class Match:
     filters: list[str]  # the values or words that selected them, for the answer text
 
 
+SUBJECT_GAP = 2  # words allowed between the cue and the organisation word ("which research labs")
+
+
 def intent(question: str) -> str | None:
-    """'count', 'list' or None: does the question ask for a count or a list of organisations?"""
-    if not ORGANISATION_WORDS.search(question):
-        return None
-    if QUESTION_CUES["count"].search(question):
-        return "count"
-    if QUESTION_CUES["list"].search(question):
-        return "list"
+    """'count', 'list' or None: does the question ask for a count or a list of organisations?
+
+    The organisation word must be the cue's subject, at most ``SUBJECT_GAP`` words after it:
+    "what day was the Open Labs event?" and "che tipi di spazi posso prendere per la mia
+    azienda?" ask for something else (both were taken before this rule, on held-out questions).
+    """
+    for kind in ("count", "list"):
+        cue = QUESTION_CUES[kind].search(question)
+        if cue is None:
+            continue
+        after = question[cue.end() :].split()[: SUBJECT_GAP + 1]
+        if any(ORGANISATION_WORDS.match(word) for word in after):
+            return kind
     return None
 
 
@@ -274,12 +285,18 @@ def match(
             return None
     chosen, filters = _by_value(question, orgs, similarity)
     in_years, years = _by_year(question, chosen if chosen is not None else orgs)
-    if in_years is not None:  # "which start-ups arrived in 2025": both filters hold
+    if in_years is not None and (kind == "list" or chosen is not None):
+        # "which start-ups arrived in 2025": both filters hold. A count by a year alone
+        # ("how many companies were there in 2026?") asks for a stock, not for arrivals.
         chosen, filters = in_years, filters + years
     if chosen is None:
         chosen, filters = _by_listing(question, orgs, stubs)
         if chosen is not None and kind == "list":
             chosen = None  # "which X are in the directory" is the topic filter's job below
+    if chosen is None and kind == "count":
+        # Unfiltered, or narrowed only by a free word ("how many member companies does the
+        # consortium have?"): the site's stated figures and the passages answer it.
+        return None
     if chosen is None:
         try:
             chosen, filters = _by_topic(question, orgs, stubs)
@@ -287,8 +304,6 @@ def match(
             log.debug("directory cannot narrow by %r", str(exc))
             return None
     if chosen is None:
-        if kind == "count":
-            return None  # an unfiltered count: the site's stated totals answer it
         chosen, filters = list(orgs), []
     if today is not None:
         chosen = [o for o in chosen if not o.year or o.year <= today.year]
@@ -385,7 +400,7 @@ def _by_topic(
     hits_by_word: dict[str, list[Organisation]] = {}
     for word in dict.fromkeys(_norm(question).split()):
         if (
-            len(word) < 5
+            len(word) < TOPIC_MIN_CHARS
             or word in _stopwords()
             or ORGANISATION_WORDS.match(word)
             or word.isdigit()

@@ -97,7 +97,6 @@ LABELS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "cluster",
             "field",
             "ambito",
-            "area",
             "industry",
             "comparto",
             "category",

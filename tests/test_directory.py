@@ -203,7 +203,7 @@ def test_one_record_per_organisation_with_its_language_versions(merged) -> None:
             {"GreenCell Energy", "QuantaSoft"},
         ),
         ("Which start-ups joined in 2025?", "list", {"NanoFilm"}),
-        ("Which companies work on fuel cells?", "list", {"GreenCell Energy"}),
+        ("Which companies make hydrogen fuel cells?", "list", {"GreenCell Energy"}),
         ("Which organisations are members of the park?", "list", ORGANISATIONS),
     ],
 )
@@ -223,6 +223,7 @@ def test_list_and_count_questions_select_the_right_organisations(
     "question",
     [
         "How many companies are there in the park?",  # a total: the site's own figures say it
+        "How many companies make drones?",  # a count narrowed only by a free word
         "How many people work in the park?",  # not about organisations
         "Which drones does AeroLift build?",  # about one organisation: its page answers
         "Who is the director?",
