@@ -304,3 +304,39 @@ def test_sync_keeps_the_directory_and_answers_from_it(
 
     stored = {source for source, _ in directory.load_entries(ledger_engine(crawl_settings))}
     assert f"{HOST}/en/startups" not in stored
+
+
+# --- the staff console's view, over the real app -----------------------------------------------
+def test_admin_route_and_page_show_the_directory(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    embeddings,  # noqa: ANN001
+) -> None:
+    from api_support import ADMIN_KEY, LiveServer
+
+    from api import create_app
+    from assistant.runtime import open_runtime
+
+    root = tmp_path / "site"
+    shutil.copytree(SITE, root)  # read from disk this time
+    settings = make_settings(
+        sources=[str(root)],
+        admin_api_key=ADMIN_KEY,
+        database_url=f"sqlite:///{(tmp_path / 'app.sqlite').resolve()}",
+    )
+    runtime = open_runtime(settings, embeddings=embeddings)
+    sync(settings, runtime.store)
+    with LiveServer(create_app(settings, runtime=runtime)) as server, server.client() as http:
+        assert http.get("/api/admin/directory").status_code == 401
+        response = http.get("/api/admin/directory", headers={"X-Admin-Key": ADMIN_KEY})
+        assert response.status_code == 200
+        data = response.json()
+        assert data["count"] == len(ORGANISATIONS)
+        records = {o["name"]: o for o in data["organisations"]}
+        assert set(records) == ORGANISATIONS
+        assert {f["where"] for f in records["NanoFilm"]["found_on"]} == {"table 1 row 2"}
+        assert records["AeroLift"]["languages"]["it"] == f"{HOST}/it/aziende/aerolift"
+        page = http.get("/staff/directory")
+        assert page.status_code == 200 and "/static/directory.js" in page.text
+        script = http.get("/static/directory.js").text
+        assert "textContent" in script and "innerHTML" not in script
