@@ -35,7 +35,7 @@ from assistant.web.handlers import install_error_handlers
 from assistant.web.lifespan import lifespan
 from assistant.web.middleware import JSONCORSMiddleware, ServiceMiddleware
 from assistant.web.models import document_limits
-from assistant.web.routes import admin, chat, feedback, ops, pages, search
+from assistant.web.routes import admin, chat, directory, feedback, ops, pages, search
 from assistant.web.routes.pages import STATIC_DIR
 
 __all__ = ["RuntimeHolder", "Services", "create_app", "get_services"]
@@ -61,8 +61,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     for module in (chat, search, feedback, ops, pages):
         app.include_router(module.router)
+    app.include_router(directory.page_router)
     if settings.admin_api_key is not None:
         app.include_router(admin.router)
+        app.include_router(directory.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     _document_limits(app, settings)

@@ -32,6 +32,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from assistant import abstain, extractive, guard, llm, prompts, timeline
+from assistant import directory as partner_directory
 from assistant.config import Settings
 from assistant.conversation import detect_language, retrieval_query
 from assistant.extractive import (
@@ -285,6 +286,10 @@ class Assistant:
         )
         if self.unit_vectors is not None:  # the guard reads the same cached unit vectors
             guard.use_vectors(self.unit_vectors.vectors, getattr(embeddings, "model_name", ""))
+        vectors = self.unit_vectors
+        self.directory = partner_directory.for_settings(
+            settings, vectors.similarity if vectors is not None else None
+        )
 
     @property
     def backend(self) -> str:
@@ -322,7 +327,15 @@ class Assistant:
             log.exception("retrieval failed")
             yield ErrorEvent(message=f"retrieval failed: {exc}")
             return
-        if self.chat_model is not None and prepared.passages and prepared.question:
+        # Lists and counts of organisations: the whole partner directory, not a few passages.
+        listed = (
+            self.directory.answer(prepared.question, prepared.language)
+            if (self.directory is not None and prepared.question)
+            else None
+        )
+        if listed is not None:
+            yield from _emit(listed)
+        elif self.chat_model is not None and prepared.passages and prepared.question:
             yield from self._stream_llm(prepared)
         else:
             yield from _emit(self._extractive(prepared))

@@ -119,6 +119,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Documents that give more chunks than this are skipped (per-document budget).",
     )
+    directory_max_entries: int = Field(
+        1000,
+        ge=1,
+        description="Partner directory: at most this many entries are kept from one page "
+        "(a 10,000-row table is cut, with a log line).",
+    )
+    directory_answers: bool = Field(
+        True,
+        description="Answer list and count questions about organisations ('which companies...', "
+        "'quante aziende...') from the partner directory extracted at ingest.",
+    )
     extract_cpu_seconds: float = Field(
         30.0,
         gt=0,

@@ -75,6 +75,7 @@ class Page:
     page_type: str = ""  # e.g. news, partner, faq; "" when it cannot be derived
     date: str = ""  # ISO date from the page or the server, "" when unknown
     alternates: dict[str, str] = field(default_factory=dict)  # hreflang -> URL
+    directory: tuple = ()  # ingest.directory.DirectoryEntry items found on the page
 
 
 @dataclass(frozen=True)

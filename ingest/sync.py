@@ -42,6 +42,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_e
 from sqlalchemy.engine import Engine
 
 from assistant.config import Settings
+from ingest import directory
 from ingest.crawl import Validators
 from ingest.extract import ExtractionError, ExtractOptions
 from ingest.records import Chunk, Failure, Gone, NotModified, Page, RawDocument
@@ -226,6 +227,7 @@ def worker_limits(settings: Settings) -> WorkerLimits:
         max_chunks=settings.extract_max_chunks,
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
+        directory=directory.DirectoryOptions(max_entries=settings.directory_max_entries),
     )
 
 
@@ -234,7 +236,8 @@ def worker_limits(settings: Settings) -> WorkerLimits:
 # chunks: every document is then extracted again on the next sync (chunk ids still decide what
 # is embedded again). History: 1 = first release; 2 = issue 10 hardening (deep nesting kept,
 # heavy inline markup flattened, unsure languages dropped, foreign canonicals refused,
-# identical chunks once); 3 = issue 11: the dates a chunk states in its metadata.
+# identical chunks once); 3 = issue 11: the dates a chunk states in its metadata and the
+# partner directory entries (ingest.directory).
 PIPELINE_VERSION = 3
 
 
@@ -327,6 +330,7 @@ class _Syncer:
             namespace=f"chroma/{store.collection_name}", engine=self.engine
         )
         self.records.create_schema()
+        directory.create_table(self.engine)
         self.report = SyncReport()
         self.fingerprint = pipeline_fingerprint(settings, store.collection_name)
         self.options = extract_options(settings)
@@ -579,6 +583,7 @@ class _Syncer:
             if item.previous_source and item.previous_source not in self.claims:
                 self._remove_source(item.previous_source)
             _ledger_put(self.engine, self._ledger_row(item))
+            directory.save_entries(self.engine, item.page.source_id, item.page.directory)
             if item.is_new:
                 outcome = "new"
             elif before[item.page.source_id] == {c.id for c in item.chunks}:
@@ -623,6 +628,7 @@ class _Syncer:
             self.changed_index = True
 
     def _remove_source(self, source_id: str) -> None:
+        directory.delete_entries(self.engine, source_id)
         keys = self.records.list_keys(group_ids=[source_id])
         ids = sorted(set(keys) | self._chunk_ids(source_id))
         if ids:
@@ -637,6 +643,7 @@ class _Syncer:
             if (origin, location) not in self.seen and row["source_id"] not in self.indexed_sources:
                 self._on_gone(origin, location, {(origin, location): row})
         live = self.indexed_sources
+        directory.prune_entries(self.engine, live)
         stray = [
             i
             for i, _, m in self.store.iter_rows(include_documents=False)

@@ -22,13 +22,14 @@ import multiprocessing
 import resource
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 import psutil
 
 from ingest.chunk import chunk_page
+from ingest.directory import DirectoryOptions, extract_directory
 from ingest.extract import ExtractionError, ExtractOptions, extract
 from ingest.records import Chunk, Page, RawDocument
 
@@ -47,6 +48,7 @@ class WorkerLimits:
     max_chunks: int = 2000
     chunk_size: int = 1000
     chunk_overlap: int = 150
+    directory: DirectoryOptions = field(default_factory=DirectoryOptions)
 
     @property
     def wall_seconds(self) -> float:
@@ -62,7 +64,8 @@ def extract_and_chunk(
     chunks = chunk_page(page, limits.chunk_size, limits.chunk_overlap)
     if len(chunks) > limits.max_chunks:
         raise ExtractionError(f"over budget: {len(chunks)} chunks (limit {limits.max_chunks})")
-    return page, chunks
+    # Under the same budgets as extraction: the partner directory entries of the page.
+    return replace(page, directory=extract_directory(raw, page, limits.directory)), chunks
 
 
 def _serve(conn: Connection, memory_mb: int) -> None:

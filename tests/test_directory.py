@@ -1,0 +1,342 @@
+"""The partner directory: extracted from markup never seen by its author (tests/data/
+directory-site: cards, a definition list, label:value tables and lines, a table with merged
+and missing cells, plus pages that list no organisation), kept in step with the index by the
+sync, and used to answer list and count questions completely."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant import directory as answers
+from assistant.answer import Assistant
+from assistant.config import Settings
+from ingest import directory
+from ingest.extract import extract
+from ingest.records import RawDocument
+from ingest.sync import ledger_engine, sync
+from vectorstore.search import HybridSearcher
+from vectorstore.store import IndexStore
+
+try:
+    from tests.site_server import SiteServer
+except ImportError:
+    from site_server import SiteServer  # type: ignore[no-redef]
+
+SITE = Path(__file__).parent / "data" / "directory-site"
+HOST = "https://www.northgate-park.example"
+ORGANISATIONS = {
+    "AeroLift",
+    "Cobotica",
+    "BioSense Lab",
+    "GreenCell Energy",
+    "Medisyn",
+    "QuantaSoft",
+    "Photonics Lab Nord",
+    "Prototyping Hall",
+    "Textura Design",
+    "NanoFilm",
+}
+
+
+def raw(rel: str, content: bytes | None = None) -> RawDocument:
+    path = SITE / rel
+    return RawDocument(
+        location=str(path),
+        kind="html",
+        content=content if content is not None else path.read_bytes(),
+        origin=str(SITE),
+        fallback_id=rel,
+    )
+
+
+def entries_of(rel: str, options: directory.DirectoryOptions | None = None) -> list:
+    document = raw(rel)
+    return list(directory.extract_directory(document, extract(document), options))
+
+
+def site_entries() -> list[tuple[str, directory.DirectoryEntry]]:
+    out = []
+    for path in sorted(SITE.rglob("*.html")):
+        document = raw(path.relative_to(SITE).as_posix())
+        page = extract(document)
+        out += [(page.source_id, e) for e in directory.extract_directory(document, page)]
+    return out
+
+
+# --- extraction ------------------------------------------------------------------------------
+def test_cards_with_label_value_lines_give_one_row_each() -> None:
+    rows = [e for e in entries_of("en/members.html") if e.kind == "row"]
+    assert [r.name for r in rows] == [
+        "AeroLift",
+        "Cobotica",
+        "BioSense Lab",
+        "GreenCell Energy",
+        "Medisyn",
+        "QuantaSoft",
+    ]
+    first = rows[0]
+    assert (first.sector, first.building, first.since, first.year) == (
+        "Robotics",
+        "Galileo",
+        "2019",
+        2019,
+    )
+    assert first.description == "Drones for the inspection of bridges and power lines."
+    assert first.target == "en/companies/aerolift.html"
+    assert rows[3].target == ""  # no page of its own
+
+
+def test_a_definition_list_directory_in_italian() -> None:
+    rows = [e for e in entries_of("it/membri.html") if e.kind == "row"]
+    assert len(rows) == 6
+    biosense = rows[2]
+    assert (biosense.name, biosense.sector, biosense.building, biosense.since) == (
+        "BioSense Lab",
+        "Scienze della vita",
+        "Volta",
+        "2016",
+    )
+    assert rows[1].target == "en/companies/cobotica.html"  # "../en/..." resolved
+
+
+def test_a_table_with_merged_and_missing_cells() -> None:
+    rows = {e.name: e for e in entries_of("en/startups.html") if e.kind == "row"}
+    assert set(rows) == {"Textura Design", "NanoFilm", "Cobotica"}  # the note row is no name
+    assert rows["NanoFilm"].building == "Marconi"  # from the rowspan above
+    assert rows["NanoFilm"].sector == "Advanced materials"
+    assert rows["Cobotica"].since == ""  # missing cells are missing values, not errors
+
+
+def test_partner_pages_with_facts_in_a_table_or_in_lines() -> None:
+    (en,) = [e for e in entries_of("en/companies/aerolift.html") if e.kind == "page"]
+    assert (en.name, en.sector, en.building, en.since) == (
+        "AeroLift",
+        "Robotics",
+        "Galileo",
+        "2019",
+    )
+    (it,) = [e for e in entries_of("it/aziende/aerolift.html") if e.kind == "page"]
+    assert (it.sector, it.building, it.since) == ("Robotica", "Galileo", "2019")
+    assert it.alternates["en"] == f"{HOST}/en/companies/aerolift"
+
+
+@pytest.mark.parametrize("rel", ["en/news.html", "en/figures.html", "en/team.html"])
+def test_teasers_figures_and_people_are_not_organisations(rel: str) -> None:
+    assert [e.kind for e in entries_of(rel)] == ["stub"]
+
+
+def test_a_ten_thousand_row_table_is_cut_to_the_budget() -> None:
+    rows = "".join(f"<tr><td>Company {i}</td><td>Sector {i % 7}</td></tr>" for i in range(10_000))
+    html = (
+        "<html><body><main><h1>All</h1><table><tr><th>Company</th><th>Sector</th></tr>"
+        f"{rows}</table></main></body></html>"
+    ).encode()
+    document = raw("en/members.html", html)
+    started = time.monotonic()
+    found = directory.extract_directory(
+        document, extract(document), directory.DirectoryOptions(max_entries=500)
+    )
+    assert sum(1 for e in found if e.kind == "row") == 500
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "<table><tr><th>Azienda</th><th>Settore</th><tr><td>Alfa<td rowspan=abc>X<td colspan=99999>Y",
+        "<table><thead><tr><th>Organisation</th></tr></thead><tbody></tbody></table>",
+        "<table><tr><th>Company</th><th>Building</th></tr><tr></tr><tr><td></td><td>A</td></tr>"
+        "<tr><td>Beta<table><tr><td>nested</td></tr></table></td></tr></table>",
+        "<dl><dt>Only a term</dt><dt>Another</dt></dl><ul><li><a>no href</a> text here now</li></ul>",
+    ],
+)
+def test_malformed_structures_never_crash(table: str) -> None:
+    html = f"<html><body><main><h1>Odd</h1><p>Some words here.</p>{table}</main></body></html>"
+    document = raw("en/odd.html", html.encode())
+    found = directory.extract_directory(document, extract(document))
+    assert found[-1].kind == "stub"
+
+
+# --- the merged directory and its questions --------------------------------------------------
+@pytest.fixture(scope="module")
+def merged() -> tuple[list[answers.Organisation], list[directory.DirectoryEntry]]:
+    entries = site_entries()
+    return answers.build(entries), [e for _, e in entries if e.kind == "stub"]
+
+
+def test_one_record_per_organisation_with_its_language_versions(merged) -> None:  # noqa: ANN001
+    orgs = {o.name: o for o in merged[0]}
+    assert set(orgs) == ORGANISATIONS
+    aerolift = orgs["AeroLift"]
+    assert aerolift.url == f"{HOST}/en/companies/aerolift"
+    assert aerolift.languages == {
+        "en": f"{HOST}/en/companies/aerolift",
+        "it": f"{HOST}/it/aziende/aerolift",
+    }
+    assert set(aerolift.sectors) == {"Robotics", "Robotica"}
+    assert orgs["Medisyn"].url == f"{HOST}/en/members"  # no own page: the page that lists it
+    assert {f["url"] for f in orgs["Cobotica"].found_on} >= {
+        f"{HOST}/en/members",
+        f"{HOST}/en/startups",
+        f"{HOST}/it/membri",
+    }
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "expected"),
+    [
+        ("How many companies work in robotics?", "count", {"AeroLift", "Cobotica"}),
+        (
+            "Quante aziende ci sono nel settore scienze della vita?",
+            "count",
+            {"BioSense Lab", "Medisyn"},
+        ),
+        ("Which companies are in the Galileo building?", "list", {"AeroLift", "Cobotica"}),
+        (
+            "Quali aziende si trovano nell'edificio Fermi?",
+            "list",
+            {"GreenCell Energy", "QuantaSoft"},
+        ),
+        ("Which start-ups joined in 2025?", "list", {"NanoFilm"}),
+        ("Which companies make hydrogen fuel cells?", "list", {"GreenCell Energy"}),
+        ("Which organisations are members of the park?", "list", ORGANISATIONS),
+    ],
+)
+def test_list_and_count_questions_select_the_right_organisations(
+    merged,
+    question: str,
+    kind: str,
+    expected: set[str],  # noqa: ANN001
+) -> None:
+    found = answers.match(question, *merged)
+    assert found is not None
+    assert found.kind == kind
+    assert {o.name for o in found.organisations} == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many companies are there in the park?",  # a total: the site's own figures say it
+        "How many companies make drones?",  # a count narrowed only by a free word
+        "How many people work in the park?",  # not about organisations
+        "Which drones does AeroLift build?",  # about one organisation: its page answers
+        "Who is the director?",
+        "Which companies are in the Einstein tower?",  # a filter the directory does not hold
+    ],
+)
+def test_other_questions_are_left_to_the_passage_search(merged, question: str) -> None:  # noqa: ANN001
+    assert answers.match(question, *merged) is None
+
+
+def test_the_answer_links_every_item_and_gives_the_count(merged) -> None:  # noqa: ANN001
+    found = answers.match("Quante aziende lavorano nella robotica?", *merged)
+    assert found is not None
+    answer = answers.compose(found, "it")
+    assert answer.text.startswith("L'elenco dei partner riporta 2 organizzazioni")
+    assert [s.url for s in answer.sources] == [
+        f"{HOST}/en/companies/aerolift",
+        f"{HOST}/en/companies/cobotica",
+    ]
+    assert "AeroLift" in answer.text and "[1]" in answer.text and "[2]" in answer.text
+
+
+def test_arrivals_after_today_are_left_out(merged) -> None:  # noqa: ANN001
+    from datetime import date
+
+    found = answers.match("Which start-ups are in the park?", *merged, today=date(2024, 6, 1))
+    assert found is not None
+    assert {o.name for o in found.organisations} == {"Textura Design", "Cobotica"}
+
+
+# --- kept in sync, over a real HTTP server ---------------------------------------------------
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SiteServer]:
+    root = tmp_path / "www"
+    shutil.copytree(SITE, root)
+    with SiteServer(root) as server:
+        yield server
+
+
+@pytest.fixture
+def crawl_settings(site: SiteServer, make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(
+        sources=[f"{site.base}/en/members.html"],
+        crawl_delay=0,
+        request_timeout=2,
+        request_retries=0,
+        canonical_hosts=["www.northgate-park.example"],
+    )
+
+
+def test_sync_keeps_the_directory_and_answers_from_it(
+    site: SiteServer,
+    crawl_settings: Settings,
+    embeddings,  # noqa: ANN001
+) -> None:
+    store = IndexStore(crawl_settings, embeddings)
+    report = sync(crawl_settings, store)
+    assert report.failed == 0 or all("404" in f.reason for f in report.failures)
+    assistant = Assistant(crawl_settings, HybridSearcher(store, crawl_settings))
+    assert assistant.directory is not None
+    names = {o.name for o in assistant.directory.organisations()[0]}
+    assert {"AeroLift", "Textura Design", "NanoFilm", "Medisyn"} <= names
+
+    answer = assistant.answer("How many companies work in robotics?")
+    assert answer.backend == "directory"
+    assert "2 organisations" in answer.text
+    assert {s.url for s in answer.sources} == {
+        f"{HOST}/en/companies/aerolift",
+        f"{HOST}/en/companies/cobotica",
+    }
+
+    (site.root / "en" / "startups.html").unlink()
+    again = sync(crawl_settings, store)
+    assert again.removed == 1
+    names = {o.name for o in assistant.directory.organisations()[0]}
+    assert "Textura Design" not in names and "NanoFilm" not in names
+    assert "Cobotica" in names  # still listed by the members pages
+
+    stored = {source for source, _ in directory.load_entries(ledger_engine(crawl_settings))}
+    assert f"{HOST}/en/startups" not in stored
+
+
+# --- the staff console's view, over the real app -----------------------------------------------
+def test_admin_route_and_page_show_the_directory(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    embeddings,  # noqa: ANN001
+) -> None:
+    from api_support import ADMIN_KEY, LiveServer
+
+    from api import create_app
+    from assistant.runtime import open_runtime
+
+    root = tmp_path / "site"
+    shutil.copytree(SITE, root)  # read from disk this time
+    settings = make_settings(
+        sources=[str(root)],
+        admin_api_key=ADMIN_KEY,
+        database_url=f"sqlite:///{(tmp_path / 'app.sqlite').resolve()}",
+    )
+    runtime = open_runtime(settings, embeddings=embeddings)
+    sync(settings, runtime.store)
+    with LiveServer(create_app(settings, runtime=runtime)) as server, server.client() as http:
+        assert http.get("/api/admin/directory").status_code == 401
+        response = http.get("/api/admin/directory", headers={"X-Admin-Key": ADMIN_KEY})
+        assert response.status_code == 200
+        data = response.json()
+        assert data["count"] == len(ORGANISATIONS)
+        records = {o["name"]: o for o in data["organisations"]}
+        assert set(records) == ORGANISATIONS
+        assert {f["where"] for f in records["NanoFilm"]["found_on"]} == {"table 1 row 2"}
+        assert records["AeroLift"]["languages"]["it"] == f"{HOST}/it/aziende/aerolift"
+        page = http.get("/staff/directory")
+        assert page.status_code == 200 and "/static/directory.js" in page.text
+        script = http.get("/static/directory.js").text
+        assert "textContent" in script and "innerHTML" not in script
