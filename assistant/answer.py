@@ -423,6 +423,15 @@ class Assistant:
         if not prep.question:
             return self._abstention(lang, injected=prep.injected, notice=notice)
         stats = self.term_stats(prep.passages)
+        selection = select(
+            prep.question, prep.passages, lang, stats, prep.context, self._similarity(prep)
+        )
+        verdict = abstain.assess(
+            prep.question, lang, prep.passages, stats, selection, follow_up=bool(prep.context)
+        )
+        log.debug("abstention verdict: %s", verdict)
+        if not verdict.answerable or selection is None:
+            return self._abstention(lang, verdict=verdict, passages=prep.passages, notice=notice)
         # Upcoming events, the latest figure, past events marked (assistant.timeline).
         today = self.settings.today or datetime.now(UTC).date()
         timed = timeline.answer(
@@ -431,17 +440,8 @@ class Assistant:
         if timed is not None:
             text, sources = timeline.render(timed, prep.passages, source_of)
             return Answer(text=text, sources=sources, language=lang, abstained=False, notice=notice)
-        selection = select(
-            prep.question, prep.passages, lang, stats, prep.context, self._similarity(prep)
-        )
-        if selection is not None and timeline.time_intent(prep.question) in {"past", "upcoming"}:
+        if timeline.time_intent(prep.question) in {"past", "upcoming"}:
             timeline.mark_past(selection, prep.passages, today, lang)
-        verdict = abstain.assess(
-            prep.question, lang, prep.passages, stats, selection, follow_up=bool(prep.context)
-        )
-        log.debug("abstention verdict: %s", verdict)
-        if not verdict.answerable or selection is None:
-            return self._abstention(lang, verdict=verdict, passages=prep.passages, notice=notice)
         text, sources = compose(selection, prep.passages, lang)
         return Answer(
             text=text,

@@ -50,7 +50,7 @@ STALE_DAYS = 2 * 365  # a figure older than this gets a note that it may be out 
 RELEVANT = 0.5  # share of the best unit's score a dated unit needs to be quoted
 UPCOMING_RELEVANT = 0.3  # the same for an event of an upcoming question (lists are wide)
 EVENT_PRECISIONS = {"day", "month", "quarter", "period"}
-CURRENT_RELEVANT = 0.7  # the same for a figure of a "now" question (and its older values)
+CURRENT_RELEVANT = 0.55  # the same for a figure of a "now" question (and its older values)
 MAX_EVENTS = 8
 MAX_OLDER = 2
 
@@ -267,8 +267,8 @@ def _current(dated: list[_Dated], language: str, today: date, best: float) -> Ti
             continue
         seen.add(text)
         stamp = max(other.before(today), key=lambda m: m.start)
-        if stamp.start >= when.start:  # the same figure said again, not an older one
-            continue
+        if stamp.start >= when.start or not _has_figure(other):
+            continue  # the same figure said again, or a dated sentence with no figure
         older.append(_marked(other.unit, _t(language, "as_of", when=stamp.text)))
     closing = ""
     if (today - when.end) > timedelta(days=STALE_DAYS):
@@ -327,6 +327,14 @@ def mark_past(selection: Selection, passages: Sequence[Passage], today: date, la
             key = "past" if last.end < today else "ahead"
             marked.append(_marked(unit, _t(lang, key, when=last.text)))
         selection.groups[g] = (index, lead, marked)
+
+
+def _has_figure(dated: _Dated) -> bool:
+    """The unit states a number besides its dates ("2010: 26", "about 3,000 people")."""
+    text = _norm(dated.unit.text)
+    for mention in dated.dates:
+        text = text.replace(_norm(mention.text), " ")
+    return any(c.isdigit() for c in text)
 
 
 def _unique(units: Sequence[Unit]) -> list[Unit]:
