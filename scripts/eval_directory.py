@@ -101,6 +101,16 @@ def main() -> None:
                 taken_total += len(must)
                 taken_hit += hit
             print(f"  {item['id']} [{mark}] {hit}/{len(must)}  {item['question']}")
+            if answer.backend != "directory" and assistant.directory.similarity is not None:
+                # Diagnostics: the values closest to the question by embedding.
+                words = answers._norm(item["question"]).split()
+                grams = [g for n in (1, 2, 3) for g in answers._ngrams(words, n)]
+                values = list(answers._values(orgs))
+                best = sorted(
+                    ((max(assistant.directory.similarity(v, grams)), v) for v in values),
+                    reverse=True,
+                )[:2]
+                print("      closest values:", [(round(s, 3), v) for s, v in best])
         print(
             f"list/count completeness (today {items[0]['checks'][0]['today']}): all "
             f"{groups_hit}/{groups_total} = {groups_hit / max(groups_total, 1):.2f}; answered by "
