@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 
 from assistant.config import Settings
 from assistant.errors import InvalidInput
@@ -49,7 +49,7 @@ def forget_conversation(
         raise TooManyIds(f"at most {MAX_FORGET_IDS} message ids per request")
     if not ids and not conversation_id:
         return 0
-    which = Message.id.in_(ids)
+    which: ColumnElement[bool] = Message.id.in_(ids)
     if conversation_id:
         which = which | (Message.conversation_id == conversation_id)
     db.flush()  # rows still queued for the writer would otherwise be written after the delete

@@ -537,6 +537,24 @@ class RecordsDB:
         return group_questions(rows, unit, threshold)
 
 
+def leader_groups(vectors: np.ndarray, threshold: float) -> list[int]:
+    """Leader clustering of unit vectors, in order: each row joins the group whose leader (its
+    first row) it is most similar to, if the cosine reaches ``threshold``, else leads a new
+    group. Returns each row's group number (0, 1, ... in order of first appearance)."""
+    leaders: list[int] = []
+    assigned: list[int] = []
+    for index in range(len(vectors)):
+        if leaders:
+            similarity = vectors[leaders] @ vectors[index]
+            best = int(np.argmax(similarity))
+            if similarity[best] >= threshold:
+                assigned.append(best)
+                continue
+        leaders.append(index)
+        assigned.append(len(leaders) - 1)
+    return assigned
+
+
 def group_questions(
     rows: list[tuple[Message, Feedback | None]], vectors: np.ndarray, threshold: float
 ) -> list[GapGroup]:
@@ -544,26 +562,21 @@ def group_questions(
 
     Rows come newest first, so a group's leader (and shown wording) is its latest question.
     """
-    leaders: list[int] = []
     groups: list[GapGroup] = []
-    for index, (message, feedback) in enumerate(rows):
+    for index, group in enumerate(leader_groups(vectors, threshold)):
+        message, feedback = rows[index]
         rated_down = feedback is not None and feedback.rating == "down"
-        target = None
-        if leaders:
-            similarity = vectors[leaders] @ vectors[index]
-            best = int(np.argmax(similarity))
-            if similarity[best] >= threshold:
-                target = groups[best]
-        if target is None:
-            leaders.append(index)
-            target = GapGroup(
-                question=message.question,
-                count=0,
-                refused=0,
-                rated_down=0,
-                last_asked=message.created_at,
+        if group == len(groups):  # this row leads a new group
+            groups.append(
+                GapGroup(
+                    question=message.question,
+                    count=0,
+                    refused=0,
+                    rated_down=0,
+                    last_asked=message.created_at,
+                )
             )
-            groups.append(target)
+        target = groups[group]
         target.count += 1
         target.refused += int(message.abstained)
         target.rated_down += int(rated_down)

@@ -17,11 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.answer import source_of
 from assistant.config import Settings
 from assistant.conversation import detect_language
-from assistant.curated import CuratedMatcher, CuratedStore, Thresholds
+from assistant.curated import CuratedMatcher, CuratedStore, MatchModel
 from assistant.handoff import Handoff, SmtpConfig
 from assistant.records_db import RecordsDB
 from assistant.runtime import Runtime
-from assistant.schema import Answer
+from assistant.schema import Answer, Source
 from assistant.web.limits import RateLimiter
 from assistant.web.models import CuratedReply
 from vectorstore.store import StoreError
@@ -65,7 +65,7 @@ class StaffLoop:
         with self._lock:
             if self._matcher is None:
                 self._matcher = CuratedMatcher(
-                    store, self.embed_questions, Thresholds.from_settings(self.settings)
+                    store, self.embed_questions, MatchModel.from_settings(self.settings)
                 )
             return self._matcher
 
@@ -95,7 +95,7 @@ class StaffLoop:
             return None
         if match is None:
             return None
-        sources = []
+        sources: list[Source] = []
         try:
             passages = runtime.searcher.search(
                 question, k=self.settings.retrieval_k, language=wanted

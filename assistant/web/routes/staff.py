@@ -45,7 +45,9 @@ router = APIRouter(
         404: {"model": ErrorResponse, "description": "No such item."},
     },
 )
-CONFLICT = {409: {"model": ConflictResponse, "description": "Changed by someone else first."}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ConflictResponse, "description": "Changed by someone else first."}
+}
 
 
 def _conflict(request: Request, exc: VersionConflict) -> JSONResponse:
