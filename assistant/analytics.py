@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from assistant.records_db import Feedback, Message
+from assistant.records_db import Feedback, Message, leader_groups
 from assistant.staff_db import csv_text, iso
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
@@ -91,11 +92,8 @@ def load_rows(
     )
     if language:
         query = query.where(Message.language == language)
-    with engine.connect() as connection:
-        from sqlalchemy.orm import Session
-
-        with Session(bind=connection) as session:
-            return [(row[0], row[1]) for row in session.execute(query).all()]
+    with engine.connect() as connection, Session(bind=connection) as session:
+        return [(row[0], row[1]) for row in session.execute(query).all()]
 
 
 def group_by_meaning(
@@ -116,21 +114,14 @@ def group_by_meaning(
     norms = np.linalg.norm(raw, axis=1, keepdims=True)
     vectors = raw / np.where(norms == 0, 1.0, norms)
 
-    leaders: list[int] = []
+    # The same leader clustering as the gaps report; rows come most asked first, so the most
+    # asked wording leads its group.
     groups: list[QuestionGroup] = []
-    for index, key in enumerate(keys):
-        target = None
-        if leaders:
-            similarity = vectors[leaders] @ vectors[index]
-            best = int(np.argmax(similarity))
-            if similarity[best] >= threshold:
-                target = groups[best]
-        if target is None:
-            leaders.append(index)
-            target = QuestionGroup(question=texts[index])
-            groups.append(target)
-        for message, feedback in by_wording[key]:
-            _add(target, message, feedback)
+    for index, group in enumerate(leader_groups(vectors, threshold)):
+        if group == len(groups):
+            groups.append(QuestionGroup(question=texts[index]))
+        for message, feedback in by_wording[keys[index]]:
+            _add(groups[group], message, feedback)
     groups.sort(key=lambda g: (g.count, g.last_asked or datetime.min), reverse=True)
     return groups
 

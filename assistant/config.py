@@ -263,21 +263,13 @@ class Settings(BaseSettings):
     )
 
     # --- staff loop: curated answers, handoff ---------------------------------------------
-    curated_threshold: float = Field(
-        0.984,
+    curated_min_probability: float | None = Field(
+        None,
         gt=0,
-        le=1,
-        description="Cosine similarity of the question embeddings at "
-        "which a visitor's question gets a curated answer (calibrated with "
-        "scripts/bench_curated.py); for a question and a curated question in the same "
-        "language.",
-    )
-    curated_threshold_cross: float = Field(
-        0.942,
-        gt=0,
-        le=1,
-        description="The same for a question and a curated question in "
-        "different languages (Italian and English).",
+        lt=1,
+        description="Probability (of the calibrated model in "
+        "assistant/curated_model.json) from which a visitor's question gets a curated answer; "
+        "unset: the model's own line, chosen by scripts/bench_curated.py for precision 0.95.",
     )
     smtp_host: str | None = Field(
         None,
@@ -304,6 +296,10 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds before an SMTP attempt is "
         "abandoned (the enquiry stays stored for a retry).",
+    )
+    enquiry_rate_limit: str = Field(
+        "5/hour",
+        description="Per-client limit on visitor enquiries (POST /api/enquiries; `limits` syntax).",
     )
     sync_interval: float | None = Field(
         None,

@@ -6,9 +6,10 @@ question), an answer in Italian and/or English, optional links and an optional e
 when, what) and optimistic concurrency: each update names the version it was made from, and an
 update made from a stale version is refused with ``VersionConflict`` instead of overwriting
 the other edit. ``CuratedMatcher`` finds the answer whose question means the same as a
-visitor's: cosine similarity of the questions' e5 embeddings (query prompt on both sides, so
-Italian and English wordings meet), at a threshold calibrated on ``data/eval/paraphrases.jsonl``
-(``scripts/bench_curated.py``). Expired and disabled answers are never matched. All text is
+visitor's: a logistic model over the cosine of the questions' e5 embeddings (query prompt on
+both sides, so Italian and English wordings meet) and a few general pair features, fitted
+and given its line on the calibration half of ``data/eval/paraphrases.jsonl``
+(``scripts/bench_curated.py``); the two questions must also name the same numbers. Expired and disabled answers are never matched. All text is
 plain text: stored and returned as given, never interpreted as HTML.
 
 Errors::
@@ -28,6 +29,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -45,11 +47,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
 
+from assistant import errors
 from assistant.conversation import detect_language
-from assistant.staff_db import StaffBase, create_tables, csv_text, iso, now, rowcount
+from assistant.staff_db import StaffBase, StaffTables, csv_text, iso, now, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +69,15 @@ OTHER_LANGUAGE_NOTE = {
 }
 
 
-class CuratedError(Exception):
+class CuratedError(errors.KmrError):
     """Base class for curated-answer errors."""
 
 
-class NotFound(CuratedError):
+class NotFound(CuratedError, errors.NotFound):
     """No curated answer with that id."""
 
 
-class VersionConflict(CuratedError):
+class VersionConflict(CuratedError, errors.Conflict):
     """The answer was changed by someone else since the version the edit started from."""
 
     def __init__(self, answer_id: int, expected: int, current: dict[str, Any]) -> None:
@@ -85,7 +87,7 @@ class VersionConflict(CuratedError):
         self.current = current
 
 
-class InvalidCurated(CuratedError, ValueError):
+class InvalidCurated(CuratedError, errors.InvalidInput, ValueError):
     """The curated answer breaks a rule (no question, no answer, too long, bad link...)."""
 
 
@@ -224,13 +226,8 @@ def _fields(data: CuratedInput) -> dict[str, Any]:
 # --- store ----------------------------------------------------------------------------------
 
 
-class CuratedStore:
+class CuratedStore(StaffTables):
     """Curated answers and their audit trail in the service database."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        create_tables(engine)
-        self._session = sessionmaker(engine, expire_on_commit=False)
 
     def create(self, data: CuratedInput | dict[str, Any], actor: str) -> dict[str, Any]:
         """Store a new curated answer (version 1); raises InvalidCurated."""
@@ -412,7 +409,7 @@ class CuratedMatch:
     note: str | None  # set when the answer is not in the visitor's language
     links: list[dict[str, str]]
     updated_at: str  # "given by the district on <date>"
-    score: float
+    score: float  # the model's probability that the two questions mean the same
     matched_question: str
 
     def as_dict(self) -> dict[str, Any]:
@@ -438,24 +435,10 @@ def query_embedder(embeddings: Any) -> Embed:
     return lambda texts: [embeddings.embed_query(text) for text in texts]
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Where "means the same" starts, per case (calibrated by ``scripts/bench_curated.py``).
-
-    Two questions in the same language score higher than the same two across languages
-    (measured: the median cosine of cross-language paraphrases is ~0.02 below same-language
-    ones), so each case has its own line.
-    """
-
-    same_language: float
-    cross_language: float
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> Thresholds:
-        return cls(settings.curated_threshold, settings.curated_threshold_cross)
-
-
+FEATURES = ("cosine", "same_language", "cosine_same_language", "distance_per_change")
+MODEL_FILE = Path(__file__).with_name("curated_model.json")
 _NUMBER = re.compile(r"\d+")
+_WORD = re.compile(r"\w+")
 
 
 def numbers(text: str) -> frozenset[str]:
@@ -464,19 +447,87 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(number.lstrip("0") or "0" for number in _NUMBER.findall(text))
 
 
-def accepts(score: float, same_language: bool, a: str, b: str, thresholds: Thresholds) -> bool:
-    """Whether two questions with this cosine count as the same question."""
-    line = thresholds.same_language if same_language else thresholds.cross_language
-    return score >= line and numbers(a) == numbers(b)
+def char_grams(text: str, n: int = 4) -> frozenset[str]:
+    """Character n-grams of the words (case-folded), for a surface-overlap feature."""
+    joined = " " + " ".join(_WORD.findall(text.casefold())) + " "
+    return frozenset(joined[i : i + n] for i in range(len(joined) - n + 1))
+
+
+def pair_features(cosine: float, same_language: bool, a: str, b: str) -> list[float]:
+    """The features of a pair of questions, in ``FEATURES`` order.
+
+    Why these: the cosine alone puts near misses as close as paraphrases (a near miss keeps
+    most words and changes one that matters). ``distance_per_change`` is the semantic distance
+    (1 - cosine) per unit of surface change (1 - character 4-gram overlap): a near miss moves
+    far for the few characters it changes, a paraphrase rewords much and moves little, and a
+    verbatim repeat moves nowhere. Cross-language pairs score lower than same-language ones,
+    hence the language case and its interaction with the cosine.
+    """
+    grams_a, grams_b = char_grams(a), char_grams(b)
+    union = len(grams_a | grams_b)
+    overlap = len(grams_a & grams_b) / union if union else 1.0
+    same = 1.0 if same_language else 0.0
+    return [cosine, same, cosine * same, (1.0 - cosine) / (1.0 - overlap + 0.05)]
+
+
+def same_wording(a: str, b: str) -> bool:
+    """The same words, whatever the case, spacing and punctuation (always a match)."""
+    return _WORD.findall(a.casefold()) == _WORD.findall(b.casefold())
+
+
+@dataclass(frozen=True)
+class MatchModel:
+    """A logistic model of "these two questions mean the same", fitted on the calibration half
+    of ``data/eval/paraphrases.jsonl`` by ``scripts/bench_curated.py --write``, and the
+    probability line chosen there (out-of-fold, for precision >= the target)."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    line: float
+    embedding_model: str = ""
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE, line: float | None = None) -> MatchModel:
+        """The shipped model; ``line`` overrides its probability line (``KMR_CURATED_MIN_PROBABILITY``)."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted on other features: {data['features']}")
+        return cls(
+            mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            weights=tuple(data["weights"]),
+            intercept=float(data["intercept"]),
+            line=float(line if line is not None else data["line"]),
+            embedding_model=str(data.get("embedding_model", "")),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> MatchModel:
+        return cls.load(line=settings.curated_min_probability)
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """P(same question) for rows of features."""
+        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.intercept)))
+
+
+def accepts(probability: float, a: str, b: str, model: MatchModel) -> bool:
+    """Whether two questions count as the same: the model's probability reaches its line, and
+    they name the same numbers (a rule, not a feature: "2024" is never "2025")."""
+    if same_wording(a, b):
+        return True
+    return probability >= model.line and numbers(a) == numbers(b)
 
 
 class CuratedMatcher:
     """Finds the curated answer for a question; thread-safe, refreshed when answers change."""
 
-    def __init__(self, store: CuratedStore, embed: Embed, thresholds: Thresholds) -> None:
+    def __init__(self, store: CuratedStore, embed: Embed, model: MatchModel) -> None:
         self.store = store
         self.embed = embed
-        self.thresholds = thresholds
+        self.model = model
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, datetime | None] | None = None
         self._rows: list[CuratedAnswer] = []
@@ -526,21 +577,28 @@ class CuratedMatcher:
             return None
         scores = matrix @ _unit(self.embed([question])[0])
         asked_in = detect_language(question, default=language)
+        features = np.array(
+            [
+                pair_features(float(score), lang == asked_in, wording, question)
+                for score, lang, wording in zip(scores, languages, questions, strict=True)
+            ]
+        )
+        probabilities = self.model.probability(features)
+        for position, wording in enumerate(questions):
+            if same_wording(wording, question):  # a question always means itself
+                probabilities[position] = 1.0
         day = today or now().date()
-        lowest = min(self.thresholds.same_language, self.thresholds.cross_language)
-        for position in np.argsort(-scores):
-            score = float(scores[position])
-            if score < lowest:
+        for position in np.argsort(-probabilities):
+            probability = float(probabilities[position])
+            if probability < self.model.line:
                 break
             wording = questions[position]
-            if not accepts(
-                score, languages[position] == asked_in, wording, question, self.thresholds
-            ):
+            if not accepts(probability, wording, question, self.model):
                 continue
             row = rows[owners[position]]
             if row.expires_on is not None and row.expires_on < day:
                 continue  # expired: as if it did not exist
-            return _present(row, language, score, wording)
+            return _present(row, language, probability, wording)
         return None
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from assistant.config import Settings
 from assistant.handoff import Enquiry, Handoff, SmtpConfig
@@ -97,3 +98,60 @@ def test_conversations_feedback_and_enquiries_each_expire_on_their_own_clock(
     assert removed["enquiries"] == 1 and handoff.list_enquiries() == []  # the address went with it
     assert purge(settings, db, handoff, at=now() + timedelta(days=91))["conversations"] == 1
     db.close()
+
+
+OLD_MESSAGES = """CREATE TABLE messages (
+    id VARCHAR(32) PRIMARY KEY, created_at TIMESTAMP, client_hash VARCHAR(64),
+    question TEXT, answer TEXT, language VARCHAR(8), abstained BOOLEAN, backend VARCHAR(32),
+    notice TEXT, page_url TEXT, source_urls JSON, duration_ms FLOAT)"""
+
+
+def _forget_by_conversation_after_migration(settings: Settings) -> None:
+    db = RecordsDB(settings)  # adds messages.conversation_id to the old table
+    columns = {c["name"] for c in inspect(db.engine).get_columns("messages")}
+    indexes = {i["name"] for i in inspect(db.engine).get_indexes("messages")}
+    assert "conversation_id" in columns and "ix_messages_conversation_id" in indexes
+    with db.engine.connect() as connection:
+        old = connection.execute(text("SELECT question FROM messages")).scalars().all()
+    assert old == ["asked before the upgrade"]  # the old rows are kept
+
+    conversation = "c" * 32
+    kept = db.queue_answer("another visitor", ANSWER, conversation_id="d" * 32)
+    for i in range(2):
+        db.queue_answer(f"turn {i}", ANSWER, conversation_id=conversation)
+    assert forget_conversation(db, [], conversation) == 2
+    assert count(db, Message) == 2 and db.message(kept) is not None
+    db.close()
+    RecordsDB(settings).close()  # a second start finds the column there: nothing to do
+
+
+def _old_database(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(OLD_MESSAGES))
+        connection.execute(
+            text(
+                "INSERT INTO messages (id, created_at, client_hash, question, answer, language, "
+                "abstained, backend, page_url, source_urls, duration_ms) VALUES ('"
+                + "e"
+                * 32
+                + "', CURRENT_TIMESTAMP, '', 'asked before the upgrade', 'a', 'en', FALSE, "
+                "'extractive', NULL, '[]', 1.0)"
+            )
+        )
+    engine.dispose()
+
+
+def test_an_sqlite_database_from_before_conversation_ids_is_migrated_in_place(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    _old_database(url)
+    _forget_by_conversation_after_migration(make_settings(database_url=url))
+
+
+def test_a_postgresql_database_from_before_conversation_ids_is_migrated_in_place(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    _old_database(postgres_url)
+    _forget_by_conversation_after_migration(make_settings(database_url=postgres_url))
