@@ -10,7 +10,10 @@ Routes:
     POST /api/chat/stream     the same as Server-Sent Events            (rate limited)
     GET  /api/search          ranked passages, for staff                (rate limited)
     POST /api/feedback        thumbs up/down on an answer
-    GET  /api/admin/...       sync, gaps report, index statistics      (X-Admin-Key; 404 if unset)
+    POST /api/enquiries       "ask the district": the conversation to the inbox by SMTP
+    DELETE /api/conversation  "forget this conversation": its rows deleted
+    GET  /api/admin/...       sync, gaps report, index statistics, curated answers,
+                              enquiries, top questions           (X-Admin-Key; 404 if unset)
     GET  /health, /ready, /metrics
     GET  /, /staff, /widget.js, /static/...
 
@@ -35,7 +38,7 @@ from assistant.web.handlers import install_error_handlers
 from assistant.web.lifespan import lifespan
 from assistant.web.middleware import JSONCORSMiddleware, ServiceMiddleware
 from assistant.web.models import document_limits
-from assistant.web.routes import admin, chat, feedback, ops, pages, search
+from assistant.web.routes import admin, chat, enquiries, feedback, ops, pages, search, staff
 from assistant.web.routes.pages import STATIC_DIR
 
 __all__ = ["RuntimeHolder", "Services", "create_app", "get_services"]
@@ -59,10 +62,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.services = services
 
-    for module in (chat, search, feedback, ops, pages):
+    for module in (chat, search, feedback, enquiries, ops, pages):
         app.include_router(module.router)
     if settings.admin_api_key is not None:
         app.include_router(admin.router)
+        app.include_router(staff.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     _document_limits(app, settings)
@@ -71,7 +75,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         JSONCORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_credentials=False,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "DELETE"],  # DELETE: "forget this conversation"
         allow_headers=["Content-Type", "Accept"],
         max_age=600,
     )

@@ -293,6 +293,10 @@ class Settings(BaseSettings):
         description="Seconds before an SMTP attempt is "
         "abandoned (the enquiry stays stored for a retry).",
     )
+    enquiry_rate_limit: str = Field(
+        "5/hour",
+        description="Per-client limit on visitor enquiries (POST /api/enquiries; `limits` syntax).",
+    )
     sync_interval: float | None = Field(
         None,
         ge=10,

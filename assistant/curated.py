@@ -45,11 +45,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
 
+from assistant import errors
 from assistant.conversation import detect_language
-from assistant.staff_db import StaffBase, create_tables, csv_text, iso, now, rowcount
+from assistant.staff_db import StaffBase, StaffTables, csv_text, iso, now, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,15 @@ OTHER_LANGUAGE_NOTE = {
 }
 
 
-class CuratedError(Exception):
+class CuratedError(errors.KmrError):
     """Base class for curated-answer errors."""
 
 
-class NotFound(CuratedError):
+class NotFound(CuratedError, errors.NotFound):
     """No curated answer with that id."""
 
 
-class VersionConflict(CuratedError):
+class VersionConflict(CuratedError, errors.Conflict):
     """The answer was changed by someone else since the version the edit started from."""
 
     def __init__(self, answer_id: int, expected: int, current: dict[str, Any]) -> None:
@@ -85,7 +85,7 @@ class VersionConflict(CuratedError):
         self.current = current
 
 
-class InvalidCurated(CuratedError, ValueError):
+class InvalidCurated(CuratedError, errors.InvalidInput, ValueError):
     """The curated answer breaks a rule (no question, no answer, too long, bad link...)."""
 
 
@@ -224,13 +224,8 @@ def _fields(data: CuratedInput) -> dict[str, Any]:
 # --- store ----------------------------------------------------------------------------------
 
 
-class CuratedStore:
+class CuratedStore(StaffTables):
     """Curated answers and their audit trail in the service database."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        create_tables(engine)
-        self._session = sessionmaker(engine, expire_on_commit=False)
 
     def create(self, data: CuratedInput | dict[str, Any], actor: str) -> dict[str, Any]:
         """Store a new curated answer (version 1); raises InvalidCurated."""

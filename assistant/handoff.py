@@ -38,10 +38,11 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AnyHttpUrl, BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
 
+from assistant import errors
 from assistant.config import Settings
-from assistant.staff_db import StaffBase, create_tables, iso, now, rowcount
+from assistant.staff_db import StaffBase, StaffTables, iso, now, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +53,19 @@ MAX_MESSAGE_CHARS = 2000
 MAX_TRANSCRIPT_CHARS = 40_000
 
 
-class HandoffError(Exception):
+class HandoffError(errors.KmrError):
     """Base class for handoff errors."""
 
 
-class InvalidEnquiry(HandoffError, ValueError):
+class InvalidEnquiry(HandoffError, errors.InvalidInput, ValueError):
     """The enquiry cannot be accepted as sent (the message says why, for the visitor)."""
 
 
-class EnquiryNotFound(HandoffError):
+class EnquiryNotFound(HandoffError, errors.NotFound):
     """No enquiry with that id (or it was purged)."""
 
 
-class HandoffDisabled(HandoffError):
+class HandoffDisabled(HandoffError, errors.Unavailable):
     """No SMTP host is configured, so enquiries are not accepted."""
 
 
@@ -256,14 +257,12 @@ def as_dict(row: Enquiry) -> dict[str, Any]:
     }
 
 
-class Handoff:
+class Handoff(StaffTables):
     """The enquiries table and the SMTP delivery of each enquiry."""
 
     def __init__(self, engine: Engine, config: SmtpConfig) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.config = config
-        create_tables(engine)
-        self._session = sessionmaker(engine, expire_on_commit=False)
 
     @property
     def enabled(self) -> bool:

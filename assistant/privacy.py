@@ -1,9 +1,10 @@
 """Privacy controls: forget a conversation, and purge each kind of data on its own clock.
 
-A conversation is the list of message ids the widget received for it (``records_db`` has no
-conversation id; the ids are random 128-bit values, so holding them is what entitles a
-visitor to delete them). ``forget_conversation`` deletes those rows and their feedback: a
-``DELETE``, not a flag, so nothing is left to leak or to restore.
+A conversation is its conversation id (a random 128-bit value the service gave the widget
+with the first answer, stored on every message of it) and the message ids the widget
+received; holding them is what entitles a visitor to delete them. ``forget_conversation``
+deletes those rows and their feedback: a ``DELETE``, not a flag, so nothing is left to leak
+or to restore.
 
 Retention (``purge``): conversations ``retention_days`` (``records_db.RecordsDB.purge``),
 feedback ``feedback_retention_days`` when that is shorter, enquiries (with their visitors'
@@ -17,9 +18,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from assistant.config import Settings
+from assistant.errors import InvalidInput
 from assistant.handoff import Handoff
 from assistant.records_db import Feedback, Message, RecordsDB
 from assistant.staff_db import now, rowcount
@@ -29,21 +31,32 @@ log = logging.getLogger(__name__)
 MAX_FORGET_IDS = 500
 
 
-def forget_conversation(db: RecordsDB, message_ids: Sequence[str]) -> int:
-    """Delete these messages and their feedback; returns how many messages were removed.
+class TooManyIds(InvalidInput, ValueError):
+    """More message ids in one request than ``MAX_FORGET_IDS``."""
+
+
+def forget_conversation(
+    db: RecordsDB, message_ids: Sequence[str], conversation_id: str | None = None
+) -> int:
+    """Delete these messages, every message of ``conversation_id``, and their feedback;
+    returns how many messages were removed.
 
     Ids that do not exist are ignored (deleting twice is not an error, and the answer does
     not reveal which ids ever existed).
     """
     ids = [item for item in dict.fromkeys(message_ids) if isinstance(item, str) and item]
     if len(ids) > MAX_FORGET_IDS:
-        raise ValueError(f"at most {MAX_FORGET_IDS} message ids per request")
-    if not ids:
+        raise TooManyIds(f"at most {MAX_FORGET_IDS} message ids per request")
+    if not ids and not conversation_id:
         return 0
+    which = Message.id.in_(ids)
+    if conversation_id:
+        which = which | (Message.conversation_id == conversation_id)
     db.flush()  # rows still queued for the writer would otherwise be written after the delete
     with db.engine.begin() as connection:
-        connection.execute(delete(Feedback).where(Feedback.message_id.in_(ids)))
-        removed = rowcount(connection.execute(delete(Message).where(Message.id.in_(ids))))
+        doomed = select(Message.id).where(which)
+        connection.execute(delete(Feedback).where(Feedback.message_id.in_(doomed)))
+        removed = rowcount(connection.execute(delete(Message).where(which)))
     return int(removed or 0)
 
 

@@ -62,6 +62,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     text,
 )
@@ -126,6 +127,9 @@ class Message(Base):
     __tablename__ = "messages"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The widget's conversation (a random id the service gave it), so that "forget this
+    # conversation" removes every turn, even one whose message id the widget never received.
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
     client_hash: Mapped[str] = mapped_column(String(64), default="")
     question: Mapped[str] = mapped_column(Text)
@@ -190,6 +194,37 @@ def load_secret(data_dir: Path) -> bytes:
     return key
 
 
+# Columns added to tables after their first release: (table, column, SQL type). Databases
+# created earlier get them by ``migrate`` (``create_all`` never alters an existing table).
+ADDED_COLUMNS = [("messages", "conversation_id", "VARCHAR(32)")]
+
+
+def migrate(engine: Engine) -> None:
+    """Add the columns (and their indexes) an older database lacks; safe to run at every start
+    and from several processes at once (a column another process just added is fine)."""
+    for table, column, sql_type in ADDED_COLUMNS:
+        present = {c["name"] for c in inspect(engine).get_columns(table)}
+        if column not in present:
+            try:
+                with engine.begin() as connection:
+                    connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+                log.info("service database: added %s.%s", table, column)
+            except SQLAlchemyError:
+                present = {c["name"] for c in inspect(engine).get_columns(table)}
+                if column not in present:
+                    raise
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})")
+            )
+
+
+def create_schema(engine: Engine) -> None:
+    """The tables, and the columns later releases added to them."""
+    Base.metadata.create_all(engine)
+    migrate(engine)
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     """WAL and relaxed fsync: a chat request should not wait on the disk."""
 
@@ -235,7 +270,7 @@ class RecordsDB:
         if not self.url.startswith("sqlite"):
             engine = create_engine(self.url, pool_pre_ping=True)
             try:
-                Base.metadata.create_all(engine)
+                create_schema(engine)
                 self._schema_ready = True
             except SQLAlchemyError as exc:  # serve anyway: ping says why, and retries
                 log.error("service database unavailable at start: %s", _reason(exc))
@@ -244,7 +279,7 @@ class RecordsDB:
         _sqlite_pragmas(engine)
         try:
             Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-            Base.metadata.create_all(engine)
+            create_schema(engine)
             self._schema_ready = True
             with engine.begin() as connection:  # a write probe: refused when read-only
                 connection.execute(delete(Feedback).where(Feedback.id < 0))
@@ -296,7 +331,7 @@ class RecordsDB:
                 return
             try:
                 if not self._schema_ready:
-                    Base.metadata.create_all(self.engine)
+                    create_schema(self.engine)
                     self._schema_ready = True
                 with self.engine.connect() as connection:
                     connection.execute(text("SELECT 1"))
@@ -337,11 +372,13 @@ class RecordsDB:
         page_url: str | None = None,
         duration_ms: float = 0.0,
         message_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> str:
         """Store a question and its answer through the background writer (or at once when
         its queue is full); returns the message id. A read-only database stores nothing.
         Raises DatabaseBusy only when the queue is full and the database locked."""
         row = self._message_row(question, answer, client, page_url, duration_ms, message_id)
+        row["conversation_id"] = conversation_id
         if not self.writable:
             self.dropped += 1
         elif not self._writer.put(row):

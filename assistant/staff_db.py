@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from assistant.config import Settings
 
@@ -63,6 +63,16 @@ def rowcount(result: object) -> int:
 def create_tables(engine: Engine) -> None:
     """Create the staff tables that do not exist yet (safe to call at every start)."""
     StaffBase.metadata.create_all(engine)
+
+
+class StaffTables:
+    """What ``CuratedStore`` and ``Handoff`` share: their tables created on the engine (once,
+    idempotently) and a session factory whose objects stay readable after commit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        create_tables(engine)
+        self._session: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

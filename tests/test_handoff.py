@@ -3,19 +3,16 @@ failure and retried; no visitor text can add a header or a recipient."""
 
 from __future__ import annotations
 
-import email
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from email.message import Message as MailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from support.smtp import Inbox, SmtpServer, free_port
 
 from assistant.config import Settings
 from assistant.curated import CuratedInput
@@ -28,51 +25,8 @@ from assistant.handoff import (
     validated,
 )
 from assistant.staff_db import now, open_engine
-from tests.conftest import free_port
 
 INBOX = "enquiries@district.example"
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every delivered message (or refuses them all)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], MailMessage]] = []
-        self.refuse = False
-
-    async def handle_RCPT(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        if self.refuse:
-            return "550 5.7.1 relaying denied"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=default_policy)
-        self.received.append((list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted for delivery"
-
-
-class SmtpServer:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.inbox = Inbox()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture

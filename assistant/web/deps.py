@@ -11,8 +11,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
+from urllib.parse import unquote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 from langchain_core.embeddings import Embeddings
@@ -26,6 +27,7 @@ from assistant.records_db import RecordsDB
 from assistant.runtime import Runtime
 from assistant.web.limits import RateLimiter
 from assistant.web.models import ChatRequest
+from assistant.web.staff_loop import StaffLoop
 from vectorstore.store import StoreError, StoreUnavailable
 
 RUNTIME_RETRY_SECONDS = 5.0  # while the store cannot be opened, try again at most this often
@@ -93,10 +95,12 @@ class Services:
     jobs: SyncJobs = field(default_factory=SyncJobs)
     limiter: RateLimiter | None = None
     llm_check: ServerCheck | None = None  # the openai backend's start-up check, for /ready
+    staff: StaffLoop = field(init=False)  # curated answers, enquiries (opened on first use)
 
     def __post_init__(self) -> None:
         if self.limiter is None:
             self.limiter = RateLimiter(self.settings.rate_limit)
+        self.staff = StaffLoop(self.settings, self.db, lambda: self.holder.embeddings)
 
     def runtime(self) -> Runtime:
         return self.holder.get()
@@ -138,6 +142,41 @@ async def chat_rate(client: ClientDep, services: ServicesDep) -> None:
 async def search_rate(client: ClientDep, services: ServicesDep) -> None:
     assert services.limiter is not None
     services.limiter.hit("search", client)
+
+
+async def enquiry_rate(client: ClientDep, services: ServicesDep) -> None:
+    """Enquiries have their own, much smaller budget (``enquiry_rate_limit``)."""
+    services.staff.enquiry_limiter.hit("enquiry", client)
+
+
+async def forget_rate(client: ClientDep, services: ServicesDep) -> None:
+    """Forgetting shares the chat budget's size, in a scope of its own."""
+    assert services.limiter is not None
+    services.limiter.hit("forget", client)
+
+
+def staff_name(
+    name: Annotated[
+        str,
+        Header(
+            alias="X-Staff-Name",
+            min_length=1,
+            max_length=600,
+            description="Who makes the change (recorded with it); may be percent-encoded "
+            "UTF-8, as encodeURIComponent gives.",
+        ),
+    ],
+) -> str:
+    """The author of a staff change, from X-Staff-Name (percent-decoded, one line)."""
+    text = " ".join(unquote(name).split())[:200]
+    if not text:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("header", "X-Staff-Name"), "msg": "Field required"}]
+        )
+    return text
+
+
+StaffName = Annotated[str, Depends(staff_name)]
 
 
 def _too_long(loc: tuple[str | int, ...], limit: int, what: str, value: object) -> dict:

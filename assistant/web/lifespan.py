@@ -2,7 +2,7 @@
 
 At start: load the embedding model, open the store and its keyword index (serving anyway when
 it is down: /ready says 503 and requests retry), check the LLM server when one is configured,
-purge expired conversations, start the scheduled sync (``KMR_SYNC_INTERVAL``), then the
+purge what is past its retention (conversations, feedback, enquiries), start the scheduled sync (``KMR_SYNC_INTERVAL``), then the
 background tasks
 listed in ``BACKGROUND_TASKS`` (each an ``async def task(services)`` that runs until
 cancelled). At shutdown: cancel the tasks, then write what the database queue still holds.
@@ -22,12 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.errors import KmrError
 from assistant.jobs import SyncScheduler
+from assistant.privacy import purge
 from assistant.web.deps import Services
 from vectorstore.store import StoreError
 
 log = logging.getLogger("kmr.api")
 
 PURGE_INTERVAL_SECONDS = 3600.0
+ENQUIRY_RETRY_SECONDS = 600.0
 
 BackgroundTask = Callable[[Services], Coroutine[Any, Any, None]]
 
@@ -40,15 +42,33 @@ async def purge_periodically(services: Services) -> None:
 
 
 async def _purge(services: Services) -> None:
+    """Each kind on its own clock: conversations, feedback, enquiries (``privacy.purge``)."""
     try:
-        removed = await run_in_threadpool(services.db.purge)
-        log.info("retention purge removed %d rows", removed)
+        removed = await run_in_threadpool(
+            lambda: purge(services.settings, services.db, services.staff.handoff)
+        )
+        log.info("retention purge removed %s", removed)
     except (SQLAlchemyError, KmrError):
         log.exception("retention purge failed")
 
 
+async def retry_enquiries_periodically(services: Services) -> None:
+    """Send again, now and then, the enquiries the mail server did not take (never fatal)."""
+    while True:
+        await asyncio.sleep(ENQUIRY_RETRY_SECONDS)
+        if not services.staff.handoff_enabled:
+            continue
+        try:
+            counts = await run_in_threadpool(services.staff.handoff.retry_failed)
+            if any(counts.values()):
+                log.info("enquiries sent again: %s", counts)
+        except (SQLAlchemyError, KmrError):
+            log.exception("retrying enquiries failed")
+
+
 BACKGROUND_TASKS: list[BackgroundTask] = [
     purge_periodically,
+    retry_enquiries_periodically,
 ]
 
 

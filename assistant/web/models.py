@@ -10,12 +10,15 @@ OpenAPI document by ``document_limits``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.curated import CuratedInput
 from assistant.records_db import GapGroup
 from assistant.schema import Answer, Passage, Text, Turn
+
+ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
 class ErrorResponse(BaseModel):
@@ -41,6 +44,25 @@ class ChatRequest(BaseModel):
     page_url: Text | None = Field(
         None, max_length=2048, description="The page the visitor is on (http or https)."
     )
+    conversation_id: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        description="The conversation_id of this conversation's first answer; absent for "
+        "a new conversation (the answer then carries a new one).",
+    )
+
+
+class CuratedReply(BaseModel):
+    """A staff-written answer given to the question, by the district, on ``updated_at``."""
+
+    answer_id: int
+    text: str = Field(description="Plain text, never HTML.")
+    language: Literal["it", "en"] = Field(description="The language ``text`` is written in.")
+    note: str | None = Field(
+        None, description="Set when the answer is not in the visitor's language."
+    )
+    links: list[dict[str, str]] = Field(description="{title, url} (http or https).")
+    updated_at: str = Field(description="Date (YYYY-MM-DD) the district last changed it.")
 
 
 class ChatResponse(Answer):
@@ -50,10 +72,31 @@ class ChatResponse(Answer):
 
     text: str = Field(alias="answer", description="The answer, with [n] citation markers.")
     message_id: str = Field(description="Id to send feedback about this answer.")
+    conversation_id: str | None = Field(
+        None,
+        description="Send it with the next question of the conversation, and to DELETE "
+        "/api/conversation to forget it.",
+    )
+    curated: CuratedReply | None = Field(
+        None,
+        description="Set when a staff-written answer was given (backend `curated`): the "
+        "text is the district's, the sources are the index's, after it.",
+    )
 
     @classmethod
-    def of(cls, answer: Answer, message_id: str) -> ChatResponse:
-        return cls(**dict(answer), message_id=message_id)
+    def of(
+        cls,
+        answer: Answer,
+        message_id: str,
+        conversation_id: str | None = None,
+        curated: CuratedReply | None = None,
+    ) -> ChatResponse:
+        return cls(
+            **dict(answer),
+            message_id=message_id,
+            conversation_id=conversation_id,
+            curated=curated,
+        )
 
 
 class SearchResponse(BaseModel):
@@ -68,7 +111,7 @@ class FeedbackRequest(BaseModel):
 
     model_config = ConfigDict(strict=True)
 
-    message_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="From a chat answer.")
+    message_id: str = Field(pattern=ID_PATTERN, description="From a chat answer.")
     rating: Literal["up", "down"]
     comment: Text | None = Field(None, max_length=2000)
 
@@ -145,3 +188,156 @@ def document_limits(schema: dict[str, Any], *, question: int, turns: int, turn: 
         content = components.get(name, {}).get("properties", {}).get("content")
         if content is not None:
             content["maxLength"] = turn
+
+
+# --- staff loop ---------------------------------------------------------------------------
+
+
+class ForgetRequest(BaseModel):
+    """What the widget holds of a conversation: its id and/or its answers' message ids."""
+
+    model_config = ConfigDict(strict=True)
+
+    conversation_id: str | None = Field(None, pattern=ID_PATTERN)
+    message_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
+        default_factory=list, max_length=500
+    )
+
+
+class ForgetResponse(BaseModel):
+    deleted: int = Field(description="Messages removed (with their feedback).")
+
+
+class EnquiryRequest(BaseModel):
+    """An enquiry to the district, sent only by the visitor's action, with their consent."""
+
+    model_config = ConfigDict(strict=True)
+
+    email: Text = Field(max_length=320)
+    consent: bool = Field(description="Must be true: the visitor agrees to be contacted.")
+    language: Literal["it", "en"] = "en"
+    page_url: Text | None = Field(None, max_length=2000)
+    message: Text = Field("", max_length=2000)
+    transcript: list[Turn] = Field(default_factory=list, max_length=40)
+    message_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
+        default_factory=list, max_length=40
+    )
+
+
+class EnquiryReceipt(BaseModel):
+    """What the visitor hears: the enquiry is stored; whether the e-mail left yet."""
+
+    id: str
+    delivery: Literal["sent", "failed"]
+    message: str = Field(description="A sentence for the visitor, in their language.")
+
+
+class Enquiry(BaseModel):
+    """An enquiry as the console sees it (``handoff.as_dict``)."""
+
+    id: str
+    created_at: str | None
+    email: str
+    language: str
+    page_url: str | None
+    message: str
+    transcript: list[dict[str, str]]
+    message_ids: list[str]
+    status: Literal["open", "answered"]
+    delivery: Literal["pending", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    sent_at: str | None
+    answered_at: str | None
+    answered_by: str | None
+    reply: str | None
+
+
+class EnquiryList(BaseModel):
+    enquiries: list[Enquiry]
+
+
+class AnsweredRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    reply: Text | None = Field(None, max_length=8000, description="What staff answered.")
+
+
+class RetryCounts(BaseModel):
+    sent: int
+    failed: int
+
+
+class Deleted(BaseModel):
+    deleted: bool
+
+
+class CuratedAnswer(BaseModel):
+    """A curated answer as stored (``curated.as_dict``)."""
+
+    id: int
+    questions: list[str]
+    answer_it: str | None
+    answer_en: str | None
+    links: list[dict[str, str]]
+    expires_on: str | None = Field(description="YYYY-MM-DD; not used after that day.")
+    enabled: bool
+    version: int = Field(description="Send it back with an edit (optimistic concurrency).")
+    created_at: str | None
+    created_by: str
+    updated_at: str | None
+    updated_by: str
+
+
+class CuratedList(BaseModel):
+    answers: list[CuratedAnswer]
+
+
+class CuratedEdit(CuratedInput):
+    """A curated answer's new content, and the version it was edited from."""
+
+    version: int = Field(ge=1)
+
+
+class VersionRequest(BaseModel):
+    version: int = Field(ge=1, description="The version the change was decided on.")
+
+
+class CuratedChange(BaseModel):
+    action: str
+    actor: str
+    at: str | None
+    version: int
+    snapshot: dict[str, Any]
+
+
+class CuratedHistory(BaseModel):
+    history: list[CuratedChange]
+
+
+class ConflictResponse(ErrorResponse):
+    """409: someone changed the answer first; ``current`` is their version, to merge with."""
+
+    current: CuratedAnswer
+
+
+class QuestionGroup(BaseModel):
+    """Questions that mean the same (``analytics.QuestionGroup.as_dict``)."""
+
+    question: str
+    count: int
+    answered: int
+    refused: int
+    answer_rate: float
+    feedback_up: int
+    feedback_down: int
+    languages: dict[str, int]
+    pages: list[dict[str, Any]]
+    examples: list[str]
+    last_asked: str | None
+
+
+class QuestionsResponse(BaseModel):
+    days: int
+    language: str | None
+    groups: list[QuestionGroup]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from assistant.curated import without_curated
 from assistant.stats import IndexStats, collect_stats
 from assistant.web.deps import RuntimeDep, ServicesDep, require_admin
 from assistant.web.models import ErrorResponse, GapsResponse, SyncRequest, SyncStatus
@@ -52,11 +53,12 @@ def gaps(
         float, Query(ge=0.5, le=1.0, description="Cosine similarity to group.")
     ] = 0.9,
 ) -> GapsResponse:
-    """Questions refused or rated down, grouped by similarity, most frequent first."""
+    """Questions refused or rated down, grouped by similarity, most frequent first; groups a
+    curated answer now covers are left out."""
     groups = services.db.gaps_report(
         services.holder.embeddings.embed_documents, days=days, threshold=threshold
     )
-    return GapsResponse(days=days, groups=groups)
+    return GapsResponse(days=days, groups=without_curated(groups, services.staff.matcher))
 
 
 @router.get("/stats", response_model=IndexStats, responses={503: ERROR_RESPONSES[503]})

@@ -20,7 +20,14 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from assistant.errors import STORE_DOWN, AnswerFailed, KmrError
 from assistant.runtime import Runtime
-from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent
+from assistant.schema import (
+    Answer,
+    AnswerEvent,
+    DeltaEvent,
+    DoneEvent,
+    ErrorEvent,
+    SourcesEvent,
+)
 from assistant.web.deps import ChatBody, ClientDep, RuntimeDep, Services, ServicesDep, chat_rate
 from assistant.web.models import ChatRequest, ChatResponse, ErrorResponse
 from vectorstore.store import StoreError
@@ -61,6 +68,7 @@ def record(
     answer: Answer,
     started: float,
     message_id: str,
+    conversation_id: str | None = None,
 ) -> None:
     """Count the exchange and queue it for the database; a database problem never costs
     the visitor the answer (it is logged)."""
@@ -76,6 +84,7 @@ def record(
             page_url=page_url,
             duration_ms=(time.perf_counter() - started) * 1000,
             message_id=message_id,
+            conversation_id=conversation_id,
         )
     except (SQLAlchemyError, KmrError):
         log.exception("could not record message %s", message_id)
@@ -91,23 +100,37 @@ def answer_failed(runtime: Runtime, event: ErrorEvent) -> AnswerFailed:
 
 @router.post("/chat", response_model=ChatResponse, responses=ERROR_RESPONSES)
 def chat(body: ChatBody, runtime: RuntimeDep, services: ServicesDep, client: ClientDep) -> Response:
-    """Answer a question about the district, citing its sources, or abstain."""
+    """Answer a question about the district, citing its sources, or abstain; a question a
+    staff-written answer covers gets it first (backend `curated`)."""
     started = time.perf_counter()
     services.db.ping()  # DatabaseUnavailable -> 503: an answer we could not record
-    answer = None
-    for event in runtime.assistant.stream(body.question, body.history, None, body.language):
-        if isinstance(event, DoneEvent):
-            answer = event.answer
-        elif isinstance(event, ErrorEvent):
-            raise answer_failed(runtime, event)
+    conversation_id = body.conversation_id or uuid.uuid4().hex
+    answer, curated = None, None
+    given = services.staff.curated_answer(body.question, body.language, runtime)
+    if given is not None:
+        answer, curated = given
+    else:
+        for event in runtime.assistant.stream(body.question, body.history, None, body.language):
+            if isinstance(event, DoneEvent):
+                answer = event.answer
+            elif isinstance(event, ErrorEvent):
+                raise answer_failed(runtime, event)
     if answer is None:
         raise AnswerFailed("the assistant ended without an answer")
     message_id = uuid.uuid4().hex
-    record(services, client, body, answer, started, message_id)
+    record(services, client, body, answer, started, message_id, conversation_id)
     # Serialised once here: FastAPI would validate the returned model again.
-    return Response(
-        ChatResponse.of(answer, message_id).model_dump_json(), media_type="application/json"
-    )
+    response = ChatResponse.of(answer, message_id, conversation_id, curated)
+    return Response(response.model_dump_json(), media_type="application/json")
+
+
+def curated_events(answer: Answer) -> list[AnswerEvent]:
+    """A curated answer as the engine's events: its sources, its text, done."""
+    return [
+        SourcesEvent(sources=answer.sources),
+        DeltaEvent(text=answer.text),
+        DoneEvent(answer=answer),
+    ]
 
 
 def _event(kind: str, payload: dict[str, Any]) -> ServerSentEvent:
@@ -137,7 +160,14 @@ def chat_stream(
     """Answer as a stream of Server-Sent Events: sources, text deltas, then done."""
     started = time.perf_counter()
     services.db.ping()  # DatabaseUnavailable -> 503: an answer we could not record
-    events = iter(runtime.assistant.stream(body.question, body.history, None, body.language))
+    conversation_id = body.conversation_id or uuid.uuid4().hex
+    given = services.staff.curated_answer(body.question, body.language, runtime)
+    curated = given[1] if given else None
+    events: Iterator[AnswerEvent] = (
+        iter(curated_events(given[0]))
+        if given
+        else iter(runtime.assistant.stream(body.question, body.history, None, body.language))
+    )
     # The first event is computed here, so an unreachable store is a clean 503.
     first = next(events, None)
     if isinstance(first, ErrorEvent):
@@ -147,8 +177,9 @@ def chat_stream(
 
     def present(event: AnswerEvent) -> ServerSentEvent:
         if isinstance(event, DoneEvent):
-            record(services, client, body, event.answer, started, message_id)
-            return _event("done", ChatResponse.of(event.answer, message_id).model_dump())
+            record(services, client, body, event.answer, started, message_id, conversation_id)
+            done = ChatResponse.of(event.answer, message_id, conversation_id, curated)
+            return _event("done", done.model_dump())
         if isinstance(event, ErrorEvent):
             log.error("answer failed mid-stream (request %s): %s", request_id, event.message)
             return _event("error", {"message": ANSWER_FAILED_MESSAGE})
@@ -168,7 +199,7 @@ def chat_stream(
             yield _event("error", {"message": f"Internal error (request {request_id})."})
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    if runtime.assistant.chat_model is None:
+    if runtime.assistant.chat_model is None or given:
         # Extractive: the whole answer exists once the first event does, so present the rest
         # here rather than paying a thread-pool trip per event; still one event per chunk.
         return EventSourceResponse(_replay(list(stream())), headers=headers, sep="\n")

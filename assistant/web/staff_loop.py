@@ -1,0 +1,123 @@
+"""The staff loop's services for the routes: curated answers, their matcher, enquiries.
+
+Built on first use, not at app creation: the service database may be down when the app
+starts (a PostgreSQL server still starting), and the tables are created by the first request
+that reaches it. They share ``records_db``'s engine, so one pool serves every table.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from langchain_core.embeddings import Embeddings
+from sqlalchemy.exc import SQLAlchemyError
+
+from assistant.answer import source_of
+from assistant.config import Settings
+from assistant.conversation import detect_language
+from assistant.curated import CuratedMatcher, CuratedStore, Thresholds
+from assistant.handoff import Handoff, SmtpConfig
+from assistant.records_db import RecordsDB
+from assistant.runtime import Runtime
+from assistant.schema import Answer
+from assistant.web.limits import RateLimiter
+from assistant.web.models import CuratedReply
+from vectorstore.store import StoreError
+
+CURATED_SOURCES = 3  # the index's pages shown after a curated answer
+
+log = logging.getLogger("kmr.api")
+
+
+class StaffLoop:
+    """Curated answers, the matcher and the handoff, opened once on first use."""
+
+    def __init__(
+        self, settings: Settings, db: RecordsDB, embeddings: Callable[[], Embeddings]
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self._embeddings = embeddings
+        self._lock = threading.Lock()
+        self._curated: CuratedStore | None = None
+        self._matcher: CuratedMatcher | None = None
+        self._handoff: Handoff | None = None
+        self.enquiry_limiter = RateLimiter(settings.enquiry_rate_limit)
+
+    def embed_questions(self, texts: list[str]) -> Sequence[Sequence[float]]:
+        """Questions embedded with the model's query prompt (cached by the model)."""
+        model = self._embeddings()
+        return [model.embed_query(text) for text in texts]
+
+    @property
+    def curated(self) -> CuratedStore:
+        """The curated answers (tables created at first use; a database error propagates)."""
+        with self._lock:
+            if self._curated is None:
+                self._curated = CuratedStore(self.db.engine)
+            return self._curated
+
+    @property
+    def matcher(self) -> CuratedMatcher:
+        store = self.curated
+        with self._lock:
+            if self._matcher is None:
+                self._matcher = CuratedMatcher(
+                    store, self.embed_questions, Thresholds.from_settings(self.settings)
+                )
+            return self._matcher
+
+    @property
+    def handoff(self) -> Handoff:
+        with self._lock:
+            if self._handoff is None:
+                self._handoff = Handoff(self.db.engine, SmtpConfig.from_settings(self.settings))
+            return self._handoff
+
+    @property
+    def handoff_enabled(self) -> bool:
+        """Whether enquiries are accepted (no database needed to know)."""
+        return bool(self.settings.smtp_host)
+
+    def curated_answer(
+        self, question: str, language: str | None, runtime: Runtime
+    ) -> tuple[Answer, CuratedReply] | None:
+        """The curated answer for a visitor's question, with the index's sources after it, or
+        None (then the index answers). A curated table that cannot be read is logged and the
+        index answers; a store that is down leaves the curated answer without sources."""
+        wanted = language or detect_language(question)
+        try:
+            match = self.matcher.match(question, wanted)
+        except SQLAlchemyError:
+            log.exception("curated answers unreadable; answering from the index")
+            return None
+        if match is None:
+            return None
+        sources = []
+        try:
+            passages = runtime.searcher.search(
+                question, k=self.settings.retrieval_k, language=wanted
+            )
+        except StoreError as exc:
+            log.warning("curated answer %s given without sources: %s", match.answer_id, exc)
+            passages = []
+        seen: set[str] = set()
+        for passage in passages:
+            if passage.url in seen or len(sources) == CURATED_SOURCES:
+                continue
+            seen.add(passage.url)
+            sources.append(source_of(passage, len(sources) + 1))
+        answer = Answer(
+            text=match.text, sources=sources, language=wanted, abstained=False, backend="curated"
+        )
+        reply = CuratedReply(
+            answer_id=match.answer_id,
+            text=match.text,
+            language=match.language,
+            note=match.note,
+            links=match.links,
+            updated_at=match.updated_at,
+        )
+        return answer, reply
