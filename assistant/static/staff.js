@@ -466,8 +466,9 @@
     request.then(function (saved) {
       var created = editing.id === null;
       closeEditor();
-      say("curated-status", created ? "curated_created" : "curated_saved", { id: saved.id, version: saved.version });
-      return loadCuratedQuietly();
+      return loadCuratedQuietly().then(function () {
+        say("curated-status", created ? "curated_created" : "curated_saved", { id: saved.id, version: saved.version });
+      });
     }).catch(function (error) {
       if (error.status === 409 && error.body && error.body.current) {
         editing.conflict = error.body.current;
@@ -513,8 +514,9 @@
     if (needName("curated-status")) return;
     adminJson("POST", "/curated/" + answer.id + (enabled ? "/enable" : "/disable"), { version: answer.version })
       .then(function (saved) {
-        say("curated-status", enabled ? "curated_enabled" : "curated_disabled", { id: saved.id });
-        return loadCuratedQuietly();
+        return loadCuratedQuietly().then(function () {
+          say("curated-status", enabled ? "curated_enabled" : "curated_disabled", { id: saved.id });
+        });
       }).catch(function (error) {
         if (error.status === 409) {
           say("curated-status", "conflict_reload", {}, true);
@@ -614,7 +616,8 @@
     row.appendChild(button(enquiry.status === "answered" ? t("save_reply") : t("mark_answered"), function () {
       if (needName("enquiries-status")) return;
       adminJson("POST", "/enquiries/" + enquiry.id + "/answered", { reply: reply.value.trim() || null })
-        .then(function () { say("enquiries-status", "enquiry_answered"); return loadEnquiriesQuietly(); })
+        .then(loadEnquiriesQuietly)
+        .then(function () { say("enquiries-status", "enquiry_answered"); })
         .catch(function (error) { status.textContent = error.message; });
     }));
     row.appendChild(button(t("make_draft"), function () {
@@ -628,8 +631,10 @@
     if (enquiry.delivery !== "sent") {
       row.appendChild(button(t("retry_send"), function () {
         admin("/enquiries/" + enquiry.id + "/retry", { method: "POST" }).then(function (result) {
-          say("enquiries-status", result.delivery === "sent" ? "retry_sent" : "retry_failed", {}, result.delivery !== "sent");
-          return loadEnquiriesQuietly();
+          return loadEnquiriesQuietly().then(function () {
+            say("enquiries-status", result.delivery === "sent" ? "retry_sent" : "retry_failed", {},
+              result.delivery !== "sent");
+          });
         }).catch(function (error) { status.textContent = error.message; });
       }, { class: "secondary" }));
     }
@@ -641,9 +646,8 @@
         remove.textContent = t("delete_confirm");
         return;
       }
-      admin("/enquiries/" + enquiry.id, { method: "DELETE" }).then(function () {
+      admin("/enquiries/" + enquiry.id, { method: "DELETE" }).then(loadEnquiriesQuietly).then(function () {
         say("enquiries-status", "enquiry_deleted");
-        return loadEnquiriesQuietly();
       }).catch(function (error) { status.textContent = error.message; });
     }, { class: "danger" });
     row.appendChild(remove);
