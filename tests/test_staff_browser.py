@@ -435,6 +435,7 @@ def test_forgetting_a_conversation_deletes_it_from_the_database_and_the_page(
 
 # --- curated answers: console to widget -------------------------------------------------------
 CURATED_Q = "What is the phone number of the lost and found office?"
+CURATED_Q_IT = "Qual è il numero di telefono dell'ufficio oggetti smarriti?"
 CURATED_A = "<script>window.__pwned='curated'</script> Call the reception: 035 000 0000."
 
 
@@ -446,7 +447,7 @@ def test_a_curated_answer_written_in_the_console_is_given_in_the_widget_as_text(
     unlock_console(page, service)
     page.click("#curated-new")
     assert page.evaluate("document.activeElement.id") == "cur-questions"
-    page.fill("#cur-questions", CURATED_Q + "\nWhere do I call about something I lost?")
+    page.fill("#cur-questions", CURATED_Q + "\n" + CURATED_Q_IT)
     page.fill("#cur-answer-en", CURATED_A)
     page.fill("#cur-links", "Reception | https://www.kilometrorosso.com/en/contacts")
     page.click("#curated-save")
@@ -473,6 +474,12 @@ def test_a_curated_answer_written_in_the_console_is_given_in_the_widget_as_text(
         """b => [...b.querySelectorAll('.curated, .sources-title')].map(n => n.className)"""
     )
     assert order[0] == "curated"
+
+    # Written only in English: an Italian question gets it with a note.
+    answer = ask(widget, CURATED_Q_IT)
+    assert CURATED_A in answer.locator(".body").inner_text()
+    notice = answer.locator(".notice").inner_text()
+    assert notice == "Questa risposta del distretto è disponibile solo in inglese."
     assert dialogs == [] and page.errors == []
 
 
