@@ -108,8 +108,8 @@ def open_widget(page: Any) -> Any:
 
 def ask(widget: Any, question: str) -> Any:
     """Type a question, send it with Enter, and wait for the finished answer."""
-    widget.locator("textarea").fill(question)
-    widget.locator("textarea").press("Enter")
+    widget.locator("textarea#kmr-question").fill(question)
+    widget.locator("textarea#kmr-question").press("Enter")
     answer = widget.locator(".msg.bot").last
     answer.locator(".rate, .error").first.wait_for(timeout=60_000)
     return answer
@@ -187,7 +187,7 @@ def test_the_widget_works_from_the_keyboard(page: Any, service: Any) -> None:
     assert launcher.get_attribute("aria-expanded") == "false"
     page.keyboard.press("Enter")
     assert launcher.get_attribute("aria-expanded") == "true"
-    textarea = page.locator("kmr-chat textarea")
+    textarea = page.locator("kmr-chat textarea#kmr-question")
     assert textarea.evaluate("t => t.getRootNode().activeElement === t")
     page.keyboard.type("Dove si trova il Kilometro Rosso?")
     page.keyboard.press("Enter")
