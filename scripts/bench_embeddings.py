@@ -48,7 +48,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_EVALS = [ROOT / "data" / "eval" / "dev.jsonl", ROOT / "data" / "eval" / "independent.jsonl"]
-DEFAULT_SQUAD = ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
+# ../shared from the main checkout, ../../shared from a worktree in wt/<name>.
+DEFAULT_SQUAD = next(
+    (
+        base / "shared" / "qa" / "squad-it-half-a.json.gz"
+        for base in (ROOT.parent, ROOT.parent.parent)
+        if (base / "shared" / "qa" / "squad-it-half-a.json.gz").is_file()
+    ),
+    ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz",
+)
 SYNC_CALL = 64  # chunks per embed_documents call in ingest/sync.py
 COSINE_TEXTS = 500
 
