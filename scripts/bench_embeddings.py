@@ -4,9 +4,17 @@ For each variant (``KMR_EMBEDDING_VARIANT`` values), on the same texts:
 
 - speed worker (its own process, threads as when ingesting): model load time (a fresh
   process, imports included), chunks/s embedding the sample site's chunks in the sync's
-  64-chunk calls at the ingest batch size, peak RSS;
+  64-chunk calls at the ingest batch size, the process's peak RSS (VmHWM);
 - query worker (its own process, 1 thread as when answering): one-query latency p50/p95
-  (cache cleared before each question), RSS after load and after the queries;
+  (cache cleared before each question); model RSS = the process's RSS after loading and
+  5 questions minus its RSS just before loading, once the variant's runtime (torch and
+  sentence-transformers, or onnxruntime and tokenizers) is imported; so it counts the
+  weights, the tokenizer and the runtime's buffers, not the libraries' code;
+
+Every worker is a fresh ``python`` (fork and exec) and the driver never loads a model
+itself (exports are made in a worker too), so no figure inherits another process's memory:
+peak RSS is read from /proc/self/status VmHWM, which starts afresh at exec, unlike
+getrusage's ru_maxrss, which Linux carries across exec from the forking parent.
 - quality (vectors from the speed worker): mean cosine to float32 on 500 passages (the
   site's chunks, then SQuAD-it paragraphs) and on the questions; dense retrieval hit@5 and
   MRR@10 on each eval set (chunk-level ranking, a hit is a gold page) and on SQuAD-it half
@@ -26,7 +34,6 @@ import gzip
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -41,7 +48,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_EVALS = [ROOT / "data" / "eval" / "dev.jsonl", ROOT / "data" / "eval" / "independent.jsonl"]
-DEFAULT_SQUAD = ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
+# ../shared from the main checkout, ../../shared from a worktree in wt/<name>.
+DEFAULT_SQUAD = next(
+    (
+        base / "shared" / "qa" / "squad-it-half-a.json.gz"
+        for base in (ROOT.parent, ROOT.parent.parent)
+        if (base / "shared" / "qa" / "squad-it-half-a.json.gz").is_file()
+    ),
+    ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz",
+)
 SYNC_CALL = 64  # chunks per embed_documents call in ingest/sync.py
 COSINE_TEXTS = 500
 
@@ -127,7 +142,22 @@ def _rss_mb() -> float:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process image (VmHWM; ru_maxrss would include the parent's)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _import_runtime(variant: str) -> None:
+    """Import what the variant runs on, so the RSS baseline includes the libraries."""
+    if variant == "float32":
+        import sentence_transformers  # noqa: F401
+        import torch  # noqa: F401
+    else:
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
 
 
 def _model(variant: str, models: Path, threads: int | None):  # noqa: ANN202
@@ -153,11 +183,12 @@ def worker_speed(variant: str, models: Path, work: Path, repeat: int) -> dict:
     load_s = time.perf_counter() - started
     texts = [c["text"] for c in inputs["chunks"]]
     model.embed_documents(texts[:8])  # warm-up
+    timed = texts[: inputs["timed_chunks"]]
     runs = []
     for _ in range(repeat):
         started = time.perf_counter()
-        for i in range(0, len(texts), SYNC_CALL):
-            model.embed_documents(texts[i : i + SYNC_CALL])
+        for i in range(0, len(timed), SYNC_CALL):
+            model.embed_documents(timed[i : i + SYNC_CALL])
         runs.append(time.perf_counter() - started)
     peak = _peak_mb()
     passages = texts + inputs["squad_paragraphs"]
@@ -174,9 +205,9 @@ def worker_speed(variant: str, models: Path, work: Path, repeat: int) -> dict:
     np.save(work / f"{variant}-queries.npy", np.asarray(vectors, "f4"))
     return {
         "load_s": load_s,
-        "chunks": len(texts),
+        "chunks": len(timed),
         "batch_size": settings.embed_batch_size,
-        "chunks_per_s": len(texts) / statistics.median(runs),
+        "chunks_per_s": len(timed) / statistics.median(runs),
         "runs_s": runs,
         "ingest_peak_mb": peak,
     }
@@ -187,6 +218,8 @@ def worker_query(variant: str, models: Path, work: Path) -> dict:
     inputs = json.loads((work / "inputs.json").read_text())
     started = time.perf_counter()
     model, _ = _model(variant, models, 1)
+    _import_runtime(variant)
+    rss_before = _rss_mb()
     model.load()
     load_s = time.perf_counter() - started
     queries = [q["query"] for q in inputs["latency_queries"]]
@@ -205,6 +238,7 @@ def worker_query(variant: str, models: Path, work: Path) -> dict:
         "p50_ms": float(np.percentile(times, 50)),
         "p95_ms": float(np.percentile(times, 95)),
         "rss_loaded_mb": rss_loaded,
+        "model_rss_mb": rss_loaded - rss_before,
         "serve_peak_mb": _peak_mb(),
     }
 
@@ -286,6 +320,7 @@ def _prepare(args: argparse.Namespace, work: Path) -> dict:
     from assistant.config import SAMPLE_SITE
 
     chunks = site_chunks(SAMPLE_SITE)
+    timed = chunks[: args.max_chunks] if args.max_chunks else chunks
     queries: list[dict] = []
     sets: dict[str, tuple[int, int]] = {}
     for path in args.eval or [p for p in DEFAULT_EVALS if p.is_file()]:
@@ -300,6 +335,7 @@ def _prepare(args: argparse.Namespace, work: Path) -> dict:
         queries += squad_qs
     inputs = {
         "chunks": chunks,
+        "timed_chunks": len(timed),
         "squad_paragraphs": paragraphs,
         "queries": queries,
         "query_sets": sets,
@@ -317,14 +353,20 @@ def main() -> None:
     parser.add_argument("--squad", default=str(DEFAULT_SQUAD))
     parser.add_argument("--squad-paragraphs", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3, help="Timed passes over the chunks.")
-    parser.add_argument("--worker", choices=["speed", "query"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--max-chunks", type=int, default=0, help="Time only the first N chunks (0: all)."
+    )
+    parser.add_argument("--worker", choices=["speed", "query", "load"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
     models = Path(args.models).resolve()
 
     if args.worker:
         work = Path(args.work)
-        if args.worker == "speed":
+        if args.worker == "load":
+            _model(args.variants, models, None)[0].load()
+            result = {}
+        elif args.worker == "speed":
             result = worker_speed(args.variants, models, work, args.repeat)
         else:
             result = worker_query(args.variants, models, work)
@@ -338,7 +380,7 @@ def main() -> None:
         work = Path(tmp)
         inputs = _prepare(args, work)
         for variant in variants:  # export/rebuild once, untimed, so load times are warm-cache
-            _model(variant, models, None)[0].load()
+            _run_worker("load", variant, models, work, args.repeat)
         results = {}
         for variant in variants:
             results[variant] = _run_worker("speed", variant, models, work, args.repeat)
@@ -357,7 +399,8 @@ def _print(results: dict, inputs: dict, args: argparse.Namespace) -> None:
     )
     sets = {k: v[1] - v[0] for k, v in inputs["query_sets"].items()}
     print(
-        f"texts: {len(inputs['chunks'])} sample-site chunks (sync calls of {SYNC_CALL}, "
+        f"texts: {base['chunks']} of {len(inputs['chunks'])} sample-site chunks timed "
+        f"(sync calls of {SYNC_CALL}, "
         f"batch size {base['batch_size']}); {len(inputs['latency_queries'])} latency questions; "
         f"cosine on {COSINE_TEXTS} passages; retrieval sets {sets}"
         + (
@@ -372,8 +415,10 @@ def _print(results: dict, inputs: dict, args: argparse.Namespace) -> None:
         ("chunks/s (ingest threads)", "chunks_per_s", "{:.1f}"),
         ("query p50 ms (1 thread)", "p50_ms", "{:.1f}"),
         ("query p95 ms (1 thread)", "p95_ms", "{:.1f}"),
-        ("RSS after load, MB (1 thread)", "rss_loaded_mb", "{:.0f}"),
-        ("peak RSS ingest, MB", "ingest_peak_mb", "{:.0f}"),
+        ("process RSS after load, MB (1 thread)", "rss_loaded_mb", "{:.0f}"),
+        ("model RSS, MB (1 thread)", "model_rss_mb", "{:.0f}"),
+        ("peak RSS ingest process, MB", "ingest_peak_mb", "{:.0f}"),
+        ("peak RSS query process, MB", "serve_peak_mb", "{:.0f}"),
         ("mean cosine to float32, passages", "cos_passages", "{:.4f}"),
         ("min cosine to float32, passages", "cos_passages_min", "{:.4f}"),
         ("mean cosine to float32, questions", "cos_queries", "{:.4f}"),
@@ -386,7 +431,16 @@ def _print(results: dict, inputs: dict, args: argparse.Namespace) -> None:
             value = results[name][key]
             ratio = (
                 value / base[key]
-                if key in ("chunks_per_s", "p50_ms", "p95_ms", "rss_loaded_mb", "ingest_peak_mb")
+                if key
+                in (
+                    "chunks_per_s",
+                    "p50_ms",
+                    "p95_ms",
+                    "rss_loaded_mb",
+                    "model_rss_mb",
+                    "ingest_peak_mb",
+                    "serve_peak_mb",
+                )
                 else None
             )
             cell = fmt.format(value)
