@@ -187,13 +187,13 @@ def _assign_groups(groups: Sequence[DirectoryEntry], orgs: Sequence[Organisation
                 score = _prefix_match(words, alias, aliases, org)
                 if score > best[0]:
                     best = (score, org)
-            org = best[1]
-            if org is None:
+            found = best[1]
+            if found is None:
                 continue
-            for values, value in ((org.sectors, group.sector), (org.buildings, group.building)):
+            for values, value in ((found.sectors, group.sector), (found.buildings, group.building)):
                 if value and value not in values:
                     values.append(value)
-            org.mentions.append(item.strip())
+            found.mentions.append(item.strip())
 
 
 def _prefix_match(

@@ -357,15 +357,15 @@ def _table_entries(
         linked = sum(1 for r in body if r and r[0] is not None and _first_link(r[0]))
         name_col = 0 if linked >= max(2, len(body) // 2 + 1) else -1
     if name_col < 0:
-        group = next((i for i, f in enumerate(fields) if f in _GROUP_FIELDS), -1)
-        if group == 0:
-            return _group_rows(body, headers, fields[group], number, page, options)
+        group_col = next((i for i, f in enumerate(fields) if f in _GROUP_FIELDS), -1)
+        if group_col == 0:
+            return _group_rows(body, headers, fields[group_col], number, page, options)
         return []
-    names = [r[name_col] for r in body if name_col < len(r) and r[name_col] is not None]
+    names = [c for r in body if name_col < len(r) and (c := r[name_col]) is not None]
     if sum(1 for c in names if _plausible_name(_text(c, MAX_NAME_CHARS + 1))) * 2 <= len(names):
         return []  # a column of figures or sentences (a statistics table), not of names
     group = _context(table, headers[name_col])
-    entries = []
+    entries: list[DirectoryEntry] = []
     for index, row in enumerate(body, start=1):
         if len(entries) >= options.max_entries:
             log.info("%s: table %d cut at %d entries", page.key, number, options.max_entries)
@@ -586,7 +586,8 @@ def _own_text(item: Tag, first: Tag, limit: int) -> str:
     for text in item.find_all(string=True):
         parent = text.parent
         if (
-            parent is first
+            parent is None
+            or parent is first
             or first in parent.parents
             or parent.name == "a"
             or parent.find_parent("a")
