@@ -43,13 +43,16 @@ async def purge_periodically(services: Services) -> None:
 
 async def _purge(services: Services) -> None:
     """Each kind on its own clock: conversations, feedback, enquiries (``privacy.purge``)."""
+    if services.db.problem is not None:  # read-only or unusable: nothing can be deleted
+        log.info("retention purge skipped: %s", services.db.problem)
+        return
     try:
         removed = await run_in_threadpool(
             lambda: purge(services.settings, services.db, services.staff.handoff)
         )
         log.info("retention purge removed %s", removed)
-    except (SQLAlchemyError, KmrError):
-        log.exception("retention purge failed")
+    except (SQLAlchemyError, KmrError) as exc:
+        log.warning("retention purge failed (retried later): %s", " ".join(str(exc).split())[:300])
 
 
 async def retry_enquiries_periodically(services: Services) -> None:
@@ -62,8 +65,8 @@ async def retry_enquiries_periodically(services: Services) -> None:
             counts = await run_in_threadpool(services.staff.handoff.retry_failed)
             if any(counts.values()):
                 log.info("enquiries sent again: %s", counts)
-        except (SQLAlchemyError, KmrError):
-            log.exception("retrying enquiries failed")
+        except (SQLAlchemyError, KmrError) as exc:
+            log.warning("retrying enquiries failed: %s", " ".join(str(exc).split())[:300])
 
 
 BACKGROUND_TASKS: list[BackgroundTask] = [

@@ -90,8 +90,11 @@ class StaffLoop:
         wanted = language or detect_language(question)
         try:
             match = self.matcher.match(question, wanted)
-        except SQLAlchemyError:
-            log.exception("curated answers unreadable; answering from the index")
+        except SQLAlchemyError as exc:  # e.g. a read-only database that cannot take the tables
+            log.warning(
+                "curated answers unreadable, answering from the index: %s",
+                " ".join(str(exc).split())[:300],
+            )
             return None
         if match is None:
             return None
