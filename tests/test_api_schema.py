@@ -19,7 +19,7 @@ import pytest
 import schemathesis
 from api_support import ADMIN_KEY, LiveServer, api_settings
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import negative_data_rejection
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from api import create_app
 from assistant.config import Settings
@@ -64,9 +64,11 @@ def live(sample_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def test_no_server_errors_and_responses_match_the_schema(case: Any, live: LiveServer) -> None:
     # Not checked: that schema-violating requests are refused. Unknown query parameters are
     # ignored by design, and the admin key is sent with every request, even where a
-    # generated "negative" case meant to leave it out.
+    # generated "negative" case meant to leave it out. Nor that every schema-valid body is
+    # accepted: rules JSON Schema cannot state (a curated answer needs an answer in at least
+    # one language, questions of 3 characters once trimmed) are a 422 with the reason.
     case.call_and_validate(
         base_url=live.url,
         headers={"X-Admin-Key": ADMIN_KEY},
-        excluded_checks=[negative_data_rejection],
+        excluded_checks=[negative_data_rejection, positive_data_acceptance],
     )

@@ -8,7 +8,9 @@ logged with the request id, never sent.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -54,6 +56,32 @@ def json_error(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+def _parameter(integers: set[str], match: re.Match[str]) -> str:
+    """The regular expression a path template's parameter stands for."""
+    return r"\d+" if match.group(1) in integers else r"[^/]+"
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """The documented methods of the OpenAPI path matching the request's path: a literal one
+    if any, else every matching template (an integer parameter matches digits only, as its
+    route's convertor does)."""
+    literal: set[str] = set()
+    templated: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        integers = {
+            parameter["name"]
+            for operation in operations.values()
+            for parameter in operation.get("parameters", ())
+            if parameter.get("in") == "path"
+            and parameter.get("schema", {}).get("type") == "integer"
+        }
+        pattern = re.sub(r"\\\{(\w+)\\\}", partial(_parameter, integers), re.escape(template))
+        if re.fullmatch(pattern, request.scope["path"]):
+            found = {method.upper() for method in operations}
+            (templated if "{" in template else literal).update(found)
+    return literal or templated  # a literal path wins over a template, as in the routing
+
+
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own HTTP errors (404, 405, 401 from the admin check...)."""
     assert isinstance(exc, HTTPException)
@@ -61,9 +89,9 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:  # Starlette lists only the first matching route's methods
-        documented = request.app.openapi()["paths"].get(request.url.path, {})
+        documented = allowed_methods(request)
         if documented:
-            headers["Allow"] = ", ".join(sorted(m.upper() for m in documented))
+            headers["Allow"] = ", ".join(sorted(documented))
     return json_error(exc.status_code, code, detail, request, headers=headers or None)
 
 

@@ -299,11 +299,11 @@ class CuratedList(BaseModel):
 class CuratedEdit(CuratedInput):
     """A curated answer's new content, and the version it was edited from."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class VersionRequest(BaseModel):
-    version: int = Field(ge=1, description="The version the change was decided on.")
+    version: int = Field(ge=1, le=2**31 - 1, description="The version the change was decided on.")
 
 
 class CuratedChange(BaseModel):

@@ -42,6 +42,23 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "Too many requests from this client."},
     503: {"model": ErrorResponse, "description": "The knowledge base is unavailable."},
 }
+INVALID_RESPONSE: dict[str, Any] = {
+    "description": "The request breaks a rule (`detail` a sentence) or does not match the "
+    "schema (`detail` the list of problems).",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error", "detail"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "detail": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+                    "request_id": {"type": ["string", "null"]},
+                },
+            }
+        }
+    },
+}
 SSE_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event", "data"],

@@ -21,7 +21,7 @@ from assistant.web.models import (
     ForgetRequest,
     ForgetResponse,
 )
-from assistant.web.routes.chat import ERROR_RESPONSES
+from assistant.web.routes.chat import ERROR_RESPONSES, INVALID_RESPONSE
 
 router = APIRouter(prefix="/api", tags=["assistant"])
 
@@ -53,7 +53,8 @@ DISABLED = (
             "description": "Stored, but the mail server did not take it yet (delivery "
             "`failed`): staff see it in the console and it is sent again.",
         },
-        422: {"model": ErrorResponse, "description": "No consent, a bad address, too long."},
+        422: INVALID_RESPONSE,
+        400: ERROR_RESPONSES[400],
         429: ERROR_RESPONSES[429],
         413: ERROR_RESPONSES[413],
         503: {"model": ErrorResponse, "description": "Enquiries are not configured (no SMTP)."},
@@ -77,7 +78,11 @@ def send_enquiry(body: EnquiryRequest, services: ServicesDep, request: Request) 
     "/conversation",
     response_model=ForgetResponse,
     dependencies=[Depends(forget_rate)],
-    responses={429: ERROR_RESPONSES[429], 503: ERROR_RESPONSES[503]},
+    responses={
+        400: ERROR_RESPONSES[400],
+        429: ERROR_RESPONSES[429],
+        503: ERROR_RESPONSES[503],
+    },
 )
 def forget(body: ForgetRequest, services: ServicesDep) -> ForgetResponse:
     """Delete this conversation's questions, answers and feedback from the database."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from assistant.analytics import to_csv, top_questions
@@ -35,12 +35,18 @@ from assistant.web.models import (
     RetryCounts,
     VersionRequest,
 )
+from assistant.web.routes.chat import INVALID_RESPONSE
+
+# Ids are SQL integers: a larger number is a 422, never an overflow inside the database driver.
+AnswerId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 router = APIRouter(
     prefix="/api/admin",
     tags=["staff"],
     dependencies=[Depends(require_admin)],
     responses={
+        400: {"model": ErrorResponse, "description": "The body is not JSON text."},
+        422: INVALID_RESPONSE,
         401: {"model": ErrorResponse, "description": "Missing or wrong admin key."},
         404: {"model": ErrorResponse, "description": "No such item."},
     },
@@ -103,15 +109,19 @@ def export_curated(
     return _download(store.export_json(), "application/json", f"curated-{stamp}.json")
 
 
-@router.get("/curated/{answer_id}", response_model=CuratedAnswer)
-def get_curated(answer_id: int, services: ServicesDep) -> dict[str, Any]:
+@router.get("/curated/{answer_id:int}", response_model=CuratedAnswer)
+def get_curated(answer_id: AnswerId, services: ServicesDep) -> dict[str, Any]:
     """One curated answer."""
     return services.staff.curated.get(answer_id)
 
 
-@router.put("/curated/{answer_id}", response_model=CuratedAnswer, responses=CONFLICT)
+@router.put("/curated/{answer_id:int}", response_model=CuratedAnswer, responses=CONFLICT)
 def update_curated(
-    answer_id: int, body: CuratedEdit, services: ServicesDep, staff: StaffName, request: Request
+    answer_id: AnswerId,
+    body: CuratedEdit,
+    services: ServicesDep,
+    staff: StaffName,
+    request: Request,
 ) -> Any:
     """Replace a curated answer's content, if nobody changed it since ``version``."""
     data = CuratedInput(**body.model_dump(exclude={"version"}))
@@ -124,7 +134,12 @@ def update_curated(
 
 
 def _set_enabled(
-    answer_id: int, enabled: bool, body: VersionRequest, services: Any, staff: str, request: Request
+    answer_id: AnswerId,
+    enabled: bool,
+    body: VersionRequest,
+    services: Any,
+    staff: str,
+    request: Request,
 ) -> Any:
     try:
         return services.staff.curated.set_enabled(
@@ -134,24 +149,32 @@ def _set_enabled(
         return _conflict(request, exc)
 
 
-@router.post("/curated/{answer_id}/disable", response_model=CuratedAnswer, responses=CONFLICT)
+@router.post("/curated/{answer_id:int}/disable", response_model=CuratedAnswer, responses=CONFLICT)
 def disable_curated(
-    answer_id: int, body: VersionRequest, services: ServicesDep, staff: StaffName, request: Request
+    answer_id: AnswerId,
+    body: VersionRequest,
+    services: ServicesDep,
+    staff: StaffName,
+    request: Request,
 ) -> Any:
     """Stop giving a curated answer (kept, with its history; enable it again any time)."""
     return _set_enabled(answer_id, False, body, services, staff, request)
 
 
-@router.post("/curated/{answer_id}/enable", response_model=CuratedAnswer, responses=CONFLICT)
+@router.post("/curated/{answer_id:int}/enable", response_model=CuratedAnswer, responses=CONFLICT)
 def enable_curated(
-    answer_id: int, body: VersionRequest, services: ServicesDep, staff: StaffName, request: Request
+    answer_id: AnswerId,
+    body: VersionRequest,
+    services: ServicesDep,
+    staff: StaffName,
+    request: Request,
 ) -> Any:
     """Give a disabled curated answer again."""
     return _set_enabled(answer_id, True, body, services, staff, request)
 
 
-@router.get("/curated/{answer_id}/history", response_model=CuratedHistory)
-def curated_history(answer_id: int, services: ServicesDep) -> dict[str, Any]:
+@router.get("/curated/{answer_id:int}/history", response_model=CuratedHistory)
+def curated_history(answer_id: AnswerId, services: ServicesDep) -> dict[str, Any]:
     """Every change of a curated answer (who, when, what it became), oldest first."""
     store = services.staff.curated
     store.get(answer_id)  # 404 for an unknown id rather than an empty history
