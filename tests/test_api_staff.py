@@ -216,6 +216,16 @@ def test_curated_changes_need_the_admin_key_and_a_staff_name(client: httpx.Clien
     assert client.get("/api/admin/curated/999999", headers=staff()).status_code == 404
 
 
+def test_a_wrong_method_is_answered_with_every_method_of_the_path(client: httpx.Client) -> None:
+    # Starlette alone lists the first matching route's methods only (GET for this path).
+    for _ in range(2):  # the second 405 uses the table built by the first
+        templated = client.patch("/api/admin/curated/1", headers=staff())
+        assert templated.status_code == 405 and templated.headers["allow"] == "GET, PUT"
+    # A literal path wins over the template that also matches it ({enquiry_id}: GET, DELETE).
+    literal = client.put("/api/admin/enquiries/retry-failed", headers=staff())
+    assert literal.status_code == 405 and literal.headers["allow"] == "POST"
+
+
 def test_curated_answers_export_as_csv_and_json(client: httpx.Client) -> None:
     create(client, {"questions": ["Who founded Brembo?"], "answer_en": SCRIPT_ANSWER})
     as_json = client.get("/api/admin/curated/export?format=json", headers=staff())

@@ -61,13 +61,17 @@ def _parameter(integers: set[str], match: re.Match[str]) -> str:
     return r"\d+" if match.group(1) in integers else r"[^/]+"
 
 
-def allowed_methods(request: Request) -> set[str]:
-    """The documented methods of the OpenAPI path matching the request's path: a literal one
-    if any, else every matching template (an integer parameter matches digits only, as its
-    route's convertor does)."""
-    literal: set[str] = set()
-    templated: set[str] = set()
-    for template, operations in request.app.openapi()["paths"].items():
+PathMethods = tuple[re.Pattern[str], frozenset[str], bool]  # path pattern, methods, literal
+
+
+def _documented_paths(app: FastAPI) -> list[PathMethods]:
+    """Each OpenAPI path as a pattern with its methods, built once per app (on its first 405)
+    and kept in ``app.state``: the document does not change while the app runs."""
+    table: list[PathMethods] | None = getattr(app.state, "documented_paths", None)
+    if table is not None:
+        return table
+    table = []
+    for template, operations in app.openapi()["paths"].items():
         integers = {
             parameter["name"]
             for operation in operations.values()
@@ -76,9 +80,21 @@ def allowed_methods(request: Request) -> set[str]:
             and parameter.get("schema", {}).get("type") == "integer"
         }
         pattern = re.sub(r"\\\{(\w+)\\\}", partial(_parameter, integers), re.escape(template))
-        if re.fullmatch(pattern, request.scope["path"]):
-            found = {method.upper() for method in operations}
-            (templated if "{" in template else literal).update(found)
+        methods = frozenset(method.upper() for method in operations)
+        table.append((re.compile(pattern), methods, "{" not in template))
+    app.state.documented_paths = table
+    return table
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """The documented methods of the OpenAPI path matching the request's path: a literal one
+    if any, else every matching template (an integer parameter matches digits only, as its
+    route's convertor does)."""
+    literal: set[str] = set()
+    templated: set[str] = set()
+    for pattern, methods, is_literal in _documented_paths(request.app):
+        if pattern.fullmatch(request.scope["path"]):
+            (literal if is_literal else templated).update(methods)
     return literal or templated  # a literal path wins over a template, as in the routing
 
 
