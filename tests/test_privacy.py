@@ -7,14 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import create_engine, event, func, inspect, select, text
 
 from assistant.config import Settings
 from assistant.handoff import Enquiry, Handoff, SmtpConfig
 from assistant.privacy import forget_conversation, purge
-from assistant.records_db import Feedback, Message, RecordsDB
+from assistant.records_db import DatabaseReadOnly, Feedback, Message, RecordsDB
 from assistant.schema import Answer
 from assistant.staff_db import now, open_engine
+from assistant.web.staff_loop import StaffLoop
 
 ANSWER = Answer(text="About 1 km.", language="en", abstained=False, sources=[])
 
@@ -97,6 +98,36 @@ def test_conversations_feedback_and_enquiries_each_expire_on_their_own_clock(
     removed = purge(settings, db, handoff, at=now() + timedelta(days=61))
     assert removed["enquiries"] == 1 and handoff.list_enquiries() == []  # the address went with it
     assert purge(settings, db, handoff, at=now() + timedelta(days=91))["conversations"] == 1
+    db.close()
+
+
+def test_a_read_only_database_is_left_alone_and_the_staff_tables_are_tried_once(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    RecordsDB(settings).close()  # the service ran once: its tables, none of the staff loop's
+    url = f"sqlite:///file:{settings.data_dir / 'app.sqlite'}?mode=ro&uri=true"
+    read_only = make_settings(database_url=url)
+    db = RecordsDB(read_only)
+    assert db.problem and "read-only" in db.problem
+    creates: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def _count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("CREATE"):
+            creates.append(statement)
+
+    staff = StaffLoop(read_only, db, lambda: pytest.fail("nothing to embed"))
+    nothing = {"conversations": 0, "feedback": 0, "enquiries": 0}
+    assert purge(read_only, db, staff.usable_handoff) == nothing
+    tried = len(creates)
+    assert tried >= 1  # once, at the first use
+    for _ in range(3):  # then known: no more attempts, whichever part asks
+        assert staff.usable_handoff is None
+        with pytest.raises(DatabaseReadOnly):
+            staff.curated  # noqa: B018
+        assert staff.curated_answer("Where can visitors park?", "en", None) is None  # type: ignore[arg-type]
+    assert len(creates) == tried
     db.close()
 
 

@@ -48,11 +48,16 @@ async def _purge(services: Services) -> None:
         return
     try:
         removed = await run_in_threadpool(
-            lambda: purge(services.settings, services.db, services.staff.handoff)
+            lambda: purge(services.settings, services.db, services.staff.usable_handoff)
         )
         log.info("retention purge removed %s", removed)
     except (SQLAlchemyError, KmrError) as exc:
         log.warning("retention purge failed (retried later): %s", " ".join(str(exc).split())[:300])
+
+
+def _retry_failed(services: Services) -> dict[str, int]:
+    handoff = services.staff.usable_handoff  # None: a database that cannot hold enquiries
+    return handoff.retry_failed() if handoff is not None else {"sent": 0, "failed": 0}
 
 
 async def retry_enquiries_periodically(services: Services) -> None:
@@ -61,8 +66,8 @@ async def retry_enquiries_periodically(services: Services) -> None:
         await asyncio.sleep(ENQUIRY_RETRY_SECONDS)
         if not services.staff.handoff_enabled:
             continue
-        try:
-            counts = await run_in_threadpool(services.staff.handoff.retry_failed)
+        try:  # in the pool: the first use of the handoff creates its table
+            counts = await run_in_threadpool(_retry_failed, services)
             if any(counts.values()):
                 log.info("enquiries sent again: %s", counts)
         except (SQLAlchemyError, KmrError) as exc:
@@ -124,7 +129,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception:  # a task that died earlier must not stop the shutdown
                 log.exception("background task %s failed", task.get_name())
         await run_in_threadpool(services.db.close)
-        runtime = getattr(services.holder, "opened", None)
-        close = getattr(runtime.store if runtime is not None else None, "close", None)
-        if callable(close):  # a read-only index's temporary snapshot
-            await run_in_threadpool(close)
+        runtime = services.holder.opened
+        if runtime is not None:  # a read-only index's temporary snapshot goes
+            await run_in_threadpool(runtime.store.close)

@@ -2,7 +2,10 @@
 
 Built on first use, not at app creation: the service database may be down when the app
 starts (a PostgreSQL server still starting), and the tables are created by the first request
-that reaches it. They share ``records_db``'s engine, so one pool serves every table.
+that reaches it. They share ``records_db``'s engine, so one pool serves every table. On a
+database ``records_db`` found it cannot write (read-only or unusable: that lasts until a
+restart), a failure to open the tables is learned once: every later use raises
+``DatabaseReadOnly`` at once, and chat answers from the index without trying again.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from langchain_core.embeddings import Embeddings
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,7 +23,7 @@ from assistant.config import Settings
 from assistant.conversation import detect_language
 from assistant.curated import CuratedMatcher, CuratedStore, MatchModel
 from assistant.handoff import Handoff, SmtpConfig
-from assistant.records_db import RecordsDB
+from assistant.records_db import DatabaseReadOnly, RecordsDB
 from assistant.runtime import Runtime
 from assistant.schema import Answer, Source
 from assistant.web.limits import RateLimiter
@@ -29,6 +33,11 @@ from vectorstore.store import StoreError
 CURATED_SOURCES = 3  # the index's pages shown after a curated answer
 
 log = logging.getLogger("kmr.api")
+T = TypeVar("T")
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 class StaffLoop:
@@ -44,6 +53,7 @@ class StaffLoop:
         self._curated: CuratedStore | None = None
         self._matcher: CuratedMatcher | None = None
         self._handoff: Handoff | None = None
+        self._unusable: str | None = None  # why the staff tables cannot be opened, once known
         self.enquiry_limiter = RateLimiter(settings.enquiry_rate_limit)
 
     def embed_questions(self, texts: list[str]) -> Sequence[Sequence[float]]:
@@ -51,12 +61,29 @@ class StaffLoop:
         model = self._embeddings()
         return [model.embed_query(text) for text in texts]
 
+    def _open(self, build: Callable[[], T]) -> T:
+        """A store on the service database (its tables created if missing); called under the
+        lock. A database error propagates, and is remembered when ``records_db`` knows the
+        database cannot be written (then it is not going to change)."""
+        if self._unusable is not None:
+            raise DatabaseReadOnly(self._unusable)
+        try:
+            return build()
+        except SQLAlchemyError as exc:
+            if self.db.problem is None:  # e.g. a server still starting: tried again next time
+                raise
+            self._unusable = f"{self.db.problem}; the staff tables cannot be created in it"
+            log.warning(
+                "curated answers and enquiries disabled: %s (%s)", self._unusable, _short(exc)
+            )
+            raise DatabaseReadOnly(self._unusable) from exc
+
     @property
     def curated(self) -> CuratedStore:
         """The curated answers (tables created at first use; a database error propagates)."""
         with self._lock:
             if self._curated is None:
-                self._curated = CuratedStore(self.db.engine)
+                self._curated = self._open(lambda: CuratedStore(self.db.engine))
             return self._curated
 
     @property
@@ -73,8 +100,17 @@ class StaffLoop:
     def handoff(self) -> Handoff:
         with self._lock:
             if self._handoff is None:
-                self._handoff = Handoff(self.db.engine, SmtpConfig.from_settings(self.settings))
+                config = SmtpConfig.from_settings(self.settings)
+                self._handoff = self._open(lambda: Handoff(self.db.engine, config))
             return self._handoff
+
+    @property
+    def usable_handoff(self) -> Handoff | None:
+        """The handoff, or None on a database known unable to hold its table (see ``_open``)."""
+        try:
+            return self.handoff
+        except DatabaseReadOnly:
+            return None
 
     @property
     def handoff_enabled(self) -> bool:
@@ -90,11 +126,10 @@ class StaffLoop:
         wanted = language or detect_language(question)
         try:
             match = self.matcher.match(question, wanted)
-        except SQLAlchemyError as exc:  # e.g. a read-only database that cannot take the tables
-            log.warning(
-                "curated answers unreadable, answering from the index: %s",
-                " ".join(str(exc).split())[:300],
-            )
+        except DatabaseReadOnly:  # the tables cannot be opened (logged once, when learned)
+            return None
+        except SQLAlchemyError as exc:
+            log.warning("curated answers unreadable, answering from the index: %s", _short(exc))
             return None
         if match is None:
             return None
