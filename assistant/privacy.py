@@ -74,9 +74,14 @@ def purge(
 ) -> dict[str, int]:
     """Apply every retention setting once; returns rows removed per kind.
 
-    Call it where ``RecordsDB.purge`` is called today (at start and periodically).
+    Called at start and periodically. A database that cannot be written (``db.problem``:
+    read-only or unusable; enquiries live in the same database) is left alone: nothing removed.
     """
-    removed = {"conversations": db.purge(at), "feedback": 0, "enquiries": 0}
+    removed = {"conversations": 0, "feedback": 0, "enquiries": 0}
+    if not db.writable:
+        log.info("retention purge skipped: %s", db.problem)
+        return removed
+    removed["conversations"] = db.purge(at)
     days = settings.feedback_retention_days
     if days is not None and days < settings.retention_days:
         removed["feedback"] = purge_feedback(db, days, at)

@@ -43,14 +43,10 @@ async def purge_periodically(services: Services) -> None:
 
 async def _purge(services: Services) -> None:
     """Each kind on its own clock: conversations, feedback, enquiries (``privacy.purge``)."""
-    if services.db.problem is not None:  # read-only or unusable: nothing can be deleted
-        log.info("retention purge skipped: %s", services.db.problem)
-        return
-    try:
-        removed = await run_in_threadpool(
+    try:  # privacy.purge logs what it removed
+        await run_in_threadpool(
             lambda: purge(services.settings, services.db, services.staff.usable_handoff)
         )
-        log.info("retention purge removed %s", removed)
     except (SQLAlchemyError, KmrError) as exc:
         log.warning("retention purge failed (retried later): %s", " ".join(str(exc).split())[:300])
 
