@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.answer import source_of
 from assistant.config import Settings
 from assistant.conversation import detect_language
-from assistant.curated import CuratedMatcher, CuratedStore, MatchModel
+from assistant.curated import CuratedMatcher, CuratedStore, MatchModel, query_embedder
 from assistant.handoff import Handoff, SmtpConfig
 from assistant.records_db import DatabaseReadOnly, RecordsDB
 from assistant.runtime import Runtime
@@ -58,8 +58,7 @@ class StaffLoop:
 
     def embed_questions(self, texts: list[str]) -> Sequence[Sequence[float]]:
         """Questions embedded with the model's query prompt (cached by the model)."""
-        model = self._embeddings()
-        return [model.embed_query(text) for text in texts]
+        return query_embedder(self._embeddings())(texts)
 
     def _open(self, build: Callable[[], T]) -> T:
         """A store on the service database (its tables created if missing); called under the
