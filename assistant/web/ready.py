@@ -47,7 +47,7 @@ def index_check(services: Services) -> CheckResult:
         store = services.runtime().store
     except StoreError:  # the store check reports it
         return CheckResult(ok=True, blocking=False)
-    if getattr(store, "read_only", None) is None:
+    if store.read_only is None:
         return CheckResult(ok=True, blocking=False)
     return CheckResult(ok=False, blocking=False, detail=INDEX_READ_ONLY)
 

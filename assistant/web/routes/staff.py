@@ -18,7 +18,7 @@ from assistant.analytics import to_csv, top_questions
 from assistant.curated import CuratedInput, VersionConflict
 from assistant.handoff import EnquiryNotFound, curated_draft
 from assistant.staff_db import now
-from assistant.web.deps import ServicesDep, StaffName, require_admin
+from assistant.web.deps import Services, ServicesDep, StaffName, require_admin
 from assistant.web.handlers import request_id_of
 from assistant.web.models import (
     AnsweredRequest,
@@ -137,7 +137,7 @@ def _set_enabled(
     answer_id: AnswerId,
     enabled: bool,
     body: VersionRequest,
-    services: Any,
+    services: Services,
     staff: str,
     request: Request,
 ) -> Any:
