@@ -4,8 +4,8 @@ Each line of the pairs file (default data/eval/paraphrases.jsonl) holds a curate
 ``a``, a visitor question ``b``, ``match`` (whether ``b`` must get ``a``'s answer), a ``kind``
 (paraphrase, cross-language paraphrase, near miss, cross-language near miss), a ``topic`` and a
 ``split`` (calibration or heldout, by topic). Everything is chosen on the calibration half
-only: a logistic regression over ``assistant.curated.pair_features`` (e5 cosine with query
-prompts, same language, their interaction, character 4-gram overlap, length ratio), its
+only: a logistic regression over ``assistant.curated.pair_features`` (``FEATURES``: e5 cosine
+with query prompts, same language, their product, distance per unit of surface change), its
 regularisation by 5-fold cross-validation grouped by topic, and its probability line as the
 lowest at which the out-of-fold precision reaches ``--target`` (most recall there). Precision
 and recall are then measured once on the held-out half with the production rule
