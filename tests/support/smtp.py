@@ -1,7 +1,8 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives, or refuses it.
 
 ``SmtpServer`` listens on a fixed free port, so a test can stop it (the mail server is down)
-and start it again on the same port (it is back).
+and start it again on the same port (it is back). As a context manager it runs for the block:
+``with SmtpServer() as server: yield server`` is the whole fixture.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import email
 import socket
 from email.message import Message as MailMessage
 from email.policy import default as default_policy
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -42,6 +44,7 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)  # aiosmtpd decodes nothing by default
         parsed = email.message_from_bytes(envelope.content, policy=default_policy)
         self.received.append((list(envelope.rcpt_tos), parsed))
         return "250 Message accepted for delivery"
@@ -63,3 +66,10 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+    def __enter__(self) -> SmtpServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
