@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import email
 import socket
-from email.message import Message as MailMessage
+from email.message import EmailMessage
 from email.policy import default as default_policy
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -27,7 +27,7 @@ class Inbox:
     """An aiosmtpd handler that keeps every delivered message (or refuses them all)."""
 
     def __init__(self) -> None:
-        self.received: list[tuple[list[str], MailMessage]] = []
+        self.received: list[tuple[list[str], EmailMessage]] = []
         self.refuse = False
 
     async def handle_RCPT(
@@ -45,7 +45,10 @@ class Inbox:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)  # aiosmtpd decodes nothing by default
-        parsed = email.message_from_bytes(envelope.content, policy=default_policy)
+        # The default policy parses to EmailMessage (typeshed says Message).
+        parsed = cast(
+            EmailMessage, email.message_from_bytes(envelope.content, policy=default_policy)
+        )
         self.received.append((list(envelope.rcpt_tos), parsed))
         return "250 Message accepted for delivery"
 
