@@ -21,7 +21,15 @@ import httpx
 import pytest
 from api_support import ADMIN_KEY, LiveServer, api_settings
 from sqlalchemy import select
-from test_widget_browser import ARGS, AXE, CHROMIUM, ask, axe_violations, open_widget
+from test_widget_browser import (
+    ARGS,
+    AXE,
+    CHROMIUM,
+    ask,
+    axe_violations,
+    open_widget,
+    record_dialogs,
+)
 
 from api import create_app
 
@@ -442,8 +450,7 @@ CURATED_A = "<script>window.__pwned='curated'</script> Call the reception: 035 0
 def test_a_curated_answer_written_in_the_console_is_given_in_the_widget_as_text(
     page: Any, service: Any
 ) -> None:
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = record_dialogs(page)
     unlock_console(page, service)
     page.click("#curated-new")
     assert page.evaluate("document.activeElement.id") == "cur-questions"
