@@ -8,10 +8,7 @@ visitors ask; no cookies; axe on both."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,17 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+import test_widget_browser
 from api_support import ADMIN_KEY, LiveServer, api_settings
 from sqlalchemy import select
-from test_widget_browser import (
-    ARGS,
-    AXE,
-    CHROMIUM,
-    ask,
-    axe_violations,
-    open_widget,
-    record_dialogs,
-)
+from test_widget_browser import AXE, CHROMIUM, ask, axe_violations, open_widget, record_dialogs
 
 from api import create_app
 
@@ -49,16 +39,6 @@ pytestmark = [
 
 # --- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def smtp() -> Iterator[Any]:
     """The district's inbox: aiosmtpd on 127.0.0.1 (stopped and started again by tests)."""
     from support.smtp import SmtpServer
@@ -69,24 +49,9 @@ def smtp() -> Iterator[Any]:
     server.stop()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
-@pytest.fixture(scope="module")
-def host_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Another origin whose pages embed the widget with data- options."""
-    root = tmp_path_factory.mktemp("staff-host-site")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield {"root": root, "origin": f"http://127.0.0.1:{server.server_address[1]}"}
-    finally:
-        server.shutdown()
-        server.server_close()
+# The Chromium and the other origin of the widget's tests (module-scoped: one each per module).
+browser = test_widget_browser.browser
+host_site = test_widget_browser.host_site
 
 
 def _serve(sample_index: Any, tmp: Path, **overrides: Any) -> Iterator[Any]:
@@ -144,10 +109,6 @@ def unlock_console(page: Any, service: Any, name: str = STAFF) -> None:
     page.fill("#staff-name", name)
     page.click("#key-form button[type=submit]")
     page.locator("#admin-area").wait_for(state="visible")
-
-
-def widget_tools(page: Any) -> Any:
-    return page.locator("kmr-chat")
 
 
 # --- the console's languages ---------------------------------------------------------------
