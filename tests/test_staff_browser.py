@@ -540,6 +540,50 @@ def test_staff_write_a_curated_answer_from_the_gaps_report_and_from_what_visitor
     assert page.errors == []
 
 
+# --- the partner directory -------------------------------------------------------------------
+def test_the_partner_directory_lists_what_the_index_holds_and_shares_the_consoles_key(
+    page: Any, service: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    with admin_client(service) as client:
+        records = client.get("/api/admin/directory").json()["organisations"]
+    assert records, "the sample site lists organisations"
+    first = records[0]
+    page.goto(service.url + "/staff/directory")
+    page.fill("#admin-key", "wrong-key-wrong-key")
+    page.click("#key-form button[type=submit]")
+    status = page.locator("#status")
+    expect(status).to_have_text(
+        "Could not load the directory: A valid X-Admin-Key header is required."
+    )
+
+    page.fill("#admin-key", ADMIN_KEY)
+    page.click("#key-form button[type=submit]")
+    expect(status).to_have_text(f"{len(records)} of {len(records)} organisations shown.")
+    rows = page.locator("#records tbody tr")
+    expect(rows).to_have_count(len(records))
+    name = rows.first.locator("th")
+    expect(name).to_have_text(first["name"])
+    if first["url"].startswith(("http://", "https://")):
+        expect(name.locator("a")).to_have_attribute("href", first["url"])
+    expect(rows.first.locator("td").nth(5).locator("li")).to_have_count(len(first["found_on"]))
+
+    page.fill("#filter", first["name"])
+    matching = [
+        o
+        for o in records
+        if first["name"].lower()
+        in " ".join([o["name"], o["description"], *o["sectors"], *o["buildings"]]).lower()
+    ]
+    expect(status).to_have_text(f"{len(matching)} of {len(records)} organisations shown.")
+    expect(rows).to_have_count(len(matching))
+
+    page.goto(service.url + "/staff")  # the key typed on the directory unlocks the console
+    expect(page.locator("#admin-area")).to_be_visible()
+    assert page.errors == []
+
+
 # --- accessibility ---------------------------------------------------------------------------
 @pytest.fixture
 def axe_page(browser: Any) -> Iterator[Any]:
