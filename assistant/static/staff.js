@@ -284,9 +284,7 @@
   var editing = { open: false, id: null, version: null, conflict: null };
 
   function loadCurated() {
-    return admin("/curated").then(function (body) {
-      views.curated.data = body.answers || [];
-      renderCurated();
+    return loadCuratedQuietly().then(function () {
       say("curated-status", "curated_loaded", { n: views.curated.data.length });
     }).catch(function (error) { sayRaw("curated-status", error.message, true); });
   }
@@ -502,10 +500,7 @@
 
   /* --- enquiries -------------------------------------------------------------------- */
   function loadEnquiries() {
-    var status = $("enquiry-filter").value;
-    return admin("/enquiries" + (status ? "?status=" + encodeURIComponent(status) : "")).then(function (body) {
-      views.enquiries.data = body.enquiries || [];
-      renderEnquiries();
+    return loadEnquiriesQuietly().then(function () {
       say("enquiries-status", "enquiries_loaded", { n: views.enquiries.data.length });
     }).catch(function (error) { sayRaw("enquiries-status", error.message, true); });
   }
