@@ -130,6 +130,7 @@ def test_the_console_follows_the_browser_language_and_has_a_switch(
         page.click("#gaps-load")
         page.get_by_text("Rapporto delle lacune caricato").wait_for()
         assert page.locator("#stats dt").first.inner_text() == "Frammenti"
+        assert page.get_by_role("link", name="Elenco dei partner").is_visible()
 
         switch = page.get_by_role("button", name="English")
         assert switch.get_attribute("aria-pressed") == "false"
