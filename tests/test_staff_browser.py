@@ -8,10 +8,7 @@ visitors ask; no cookies; axe on both."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+import test_widget_browser
 from api_support import ADMIN_KEY, LiveServer, api_settings
 from sqlalchemy import select
-from test_widget_browser import ARGS, AXE, CHROMIUM, ask, axe_violations, open_widget
+from test_widget_browser import AXE, CHROMIUM, ask, axe_violations, open_widget, record_dialogs
 
 from api import create_app
 
@@ -41,16 +39,6 @@ pytestmark = [
 
 # --- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def smtp() -> Iterator[Any]:
     """The district's inbox: aiosmtpd on 127.0.0.1 (stopped and started again by tests)."""
     from support.smtp import SmtpServer
@@ -61,24 +49,9 @@ def smtp() -> Iterator[Any]:
     server.stop()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
-@pytest.fixture(scope="module")
-def host_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Another origin whose pages embed the widget with data- options."""
-    root = tmp_path_factory.mktemp("staff-host-site")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield {"root": root, "origin": f"http://127.0.0.1:{server.server_address[1]}"}
-    finally:
-        server.shutdown()
-        server.server_close()
+# The Chromium and the other origin of the widget's tests (module-scoped: one each per module).
+browser = test_widget_browser.browser
+host_site = test_widget_browser.host_site
 
 
 def _serve(sample_index: Any, tmp: Path, **overrides: Any) -> Iterator[Any]:
@@ -138,10 +111,6 @@ def unlock_console(page: Any, service: Any, name: str = STAFF) -> None:
     page.locator("#admin-area").wait_for(state="visible")
 
 
-def widget_tools(page: Any) -> Any:
-    return page.locator("kmr-chat")
-
-
 # --- the console's languages ---------------------------------------------------------------
 def test_the_console_follows_the_browser_language_and_has_a_switch(
     browser: Any, service: Any
@@ -161,6 +130,7 @@ def test_the_console_follows_the_browser_language_and_has_a_switch(
         page.click("#gaps-load")
         page.get_by_text("Rapporto delle lacune caricato").wait_for()
         assert page.locator("#stats dt").first.inner_text() == "Frammenti"
+        assert page.get_by_role("link", name="Elenco dei partner").is_visible()
 
         switch = page.get_by_role("button", name="English")
         assert switch.get_attribute("aria-pressed") == "false"
@@ -442,8 +412,7 @@ CURATED_A = "<script>window.__pwned='curated'</script> Call the reception: 035 0
 def test_a_curated_answer_written_in_the_console_is_given_in_the_widget_as_text(
     page: Any, service: Any
 ) -> None:
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = record_dialogs(page)
     unlock_console(page, service)
     page.click("#curated-new")
     assert page.evaluate("document.activeElement.id") == "cur-questions"
@@ -569,6 +538,50 @@ def test_staff_write_a_curated_answer_from_the_gaps_report_and_from_what_visitor
     page.locator("#results li").first.get_by_role("button", name="Write a curated answer").click()
     assert page.input_value("#cur-questions") == "red wall"
     assert "https://www.kilometrorosso.com/" in page.input_value("#cur-links")
+    assert page.errors == []
+
+
+# --- the partner directory -------------------------------------------------------------------
+def test_the_partner_directory_lists_what_the_index_holds_and_shares_the_consoles_key(
+    page: Any, service: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    with admin_client(service) as client:
+        records = client.get("/api/admin/directory").json()["organisations"]
+    assert records, "the sample site lists organisations"
+    first = records[0]
+    page.goto(service.url + "/staff/directory")
+    page.fill("#admin-key", "wrong-key-wrong-key")
+    page.click("#key-form button[type=submit]")
+    status = page.locator("#status")
+    expect(status).to_have_text(
+        "Could not load the directory: A valid X-Admin-Key header is required."
+    )
+
+    page.fill("#admin-key", ADMIN_KEY)
+    page.click("#key-form button[type=submit]")
+    expect(status).to_have_text(f"{len(records)} of {len(records)} organisations shown.")
+    rows = page.locator("#records tbody tr")
+    expect(rows).to_have_count(len(records))
+    name = rows.first.locator("th")
+    expect(name).to_have_text(first["name"])
+    if first["url"].startswith(("http://", "https://")):
+        expect(name.locator("a")).to_have_attribute("href", first["url"])
+    expect(rows.first.locator("td").nth(5).locator("li")).to_have_count(len(first["found_on"]))
+
+    page.fill("#filter", first["name"])
+    matching = [
+        o
+        for o in records
+        if first["name"].lower()
+        in " ".join([o["name"], o["description"], *o["sectors"], *o["buildings"]]).lower()
+    ]
+    expect(status).to_have_text(f"{len(matching)} of {len(records)} organisations shown.")
+    expect(rows).to_have_count(len(matching))
+
+    page.goto(service.url + "/staff")  # the key typed on the directory unlocks the console
+    expect(page.locator("#admin-area")).to_be_visible()
     assert page.errors == []
 
 

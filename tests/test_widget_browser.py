@@ -115,6 +115,18 @@ def ask(widget: Any, question: str) -> Any:
     return answer
 
 
+def record_dialogs(page: Any) -> list[str]:
+    """Dismiss every alert, confirm or prompt the page opens; the list keeps their messages."""
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return dialogs
+
+
 def saved_state(page: Any, service: Any) -> dict[str, Any]:
     raw = page.evaluate("key => sessionStorage.getItem(key)", f"kmr-chat:v1:{service.url}")
     return json.loads(raw)
@@ -292,8 +304,7 @@ def hostile_service(
 
 
 def test_markup_in_sources_is_shown_as_text_and_never_runs(page: Any, hostile_service: Any) -> None:
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = record_dialogs(page)
     page.goto(hostile_service.url + "/")
     widget = open_widget(page)
     answer = ask(widget, "Where can visitors park for free and what does the gate sign read?")

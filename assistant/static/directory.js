@@ -1,31 +1,22 @@
 // The partner directory page: loads /api/admin/directory with the staff console's admin key.
 // Everything from the index is untrusted text: it is set with textContent, never as HTML, and
-// only http(s) links are made clickable.
+// only http(s) links are made clickable (the helpers in console.js).
 (function () {
   "use strict";
-  var KEY_STORAGE = "kmr-admin-key"; // shared with the staff console
+  var C = window.KMR_CONSOLE;
+  var $ = C.$, el = C.el;
   var records = [];
 
-  function $(id) { return document.getElementById(id); }
-
-  function storedKey() {
-    try { return window.sessionStorage.getItem(KEY_STORAGE) || ""; } catch (e) { return ""; }
-  }
-
   function cell(row, text) {
-    var td = document.createElement("td");
-    td.textContent = text || "";
+    var td = el("td", text || "");
     row.appendChild(td);
     return td;
   }
 
   function link(parent, url, text) {
-    if (/^https?:\/\//i.test(url)) {
-      var a = document.createElement("a");
-      a.href = url;
-      a.rel = "noopener noreferrer";
-      a.textContent = text;
-      parent.appendChild(a);
+    var href = C.safeHref(url);
+    if (href) {
+      parent.appendChild(el("a", text, { href: href, rel: "noopener noreferrer" }));
     } else {
       parent.appendChild(document.createTextNode(text + " (" + url + ")"));
     }
@@ -34,15 +25,14 @@
   function render() {
     var needle = $("filter").value.trim().toLowerCase();
     var body = $("records").tBodies[0];
-    body.textContent = "";
+    C.clear(body);
     var shown = 0;
     records.forEach(function (o) {
       var hay = [o.name, o.description].concat(o.sectors, o.buildings).join(" ").toLowerCase();
       if (needle && hay.indexOf(needle) < 0) { return; }
       shown += 1;
-      var row = document.createElement("tr");
-      var name = document.createElement("th");
-      name.scope = "row";
+      var row = el("tr");
+      var name = el("th", null, { scope: "row" });
       link(name, o.url, o.name);
       row.appendChild(name);
       cell(row, o.description);
@@ -54,15 +44,14 @@
         if (i) { langs.appendChild(document.createTextNode(" · ")); }
         link(langs, o.languages[lang], lang || "?");
       });
-      var found = cell(row, "");
-      var list = document.createElement("ul");
+      var list = el("ul");
       o.found_on.forEach(function (f) {
-        var li = document.createElement("li");
+        var li = el("li");
         link(li, f.url, f.url);
         li.appendChild(document.createTextNode(" — " + f.where));
         list.appendChild(li);
       });
-      found.appendChild(list);
+      cell(row, "").appendChild(list);
       body.appendChild(row);
     });
     $("status").textContent = shown + " of " + records.length + " organisations shown.";
@@ -70,26 +59,26 @@
 
   function load(event) {
     if (event) { event.preventDefault(); }
-    var key = $("admin-key").value || storedKey();
+    var key = $("admin-key").value || C.stored(C.KEY_STORAGE);
     if (!key) { $("status").textContent = "Enter the admin key."; $("admin-key").focus(); return; }
     $("status").textContent = "Loading…";
-    fetch("/api/admin/directory", { headers: { "X-Admin-Key": key, "Accept": "application/json" } })
-      .then(function (r) {
-        if (r.status === 401 || r.status === 404) { throw new Error("wrong admin key, or admin routes are off"); }
-        if (!r.ok) { throw new Error("HTTP " + r.status); }
-        return r.json();
-      })
-      .then(function (data) {
-        try { window.sessionStorage.setItem(KEY_STORAGE, key); } catch (e) { /* private mode */ }
-        records = data.organisations || [];
-        render();
-      })
-      .catch(function (err) { $("status").textContent = "Could not load the directory: " + err.message; });
+    var headers = { "X-Admin-Key": key, "Accept": "application/json" };
+    C.call("/api/admin/directory", { headers: headers }, function (status) {
+      return "HTTP " + status;
+    }).then(function (data) {
+      C.store(C.KEY_STORAGE, key);
+      records = data.organisations || [];
+      render();
+    }).catch(function (err) {
+      // Without an admin key set on the service, its admin routes do not exist.
+      var why = err.status === 404 ? "the admin routes are off" : err.message;
+      $("status").textContent = "Could not load the directory: " + why;
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     $("key-form").addEventListener("submit", load);
     $("filter").addEventListener("input", function () { if (records.length) { render(); } });
-    if (storedKey()) { load(); }
+    if (C.stored(C.KEY_STORAGE)) { load(); }
   });
 })();

@@ -4,13 +4,14 @@
 (function () {
   "use strict";
 
-  var KEY_STORAGE = "kmr-admin-key";
+  var C = window.KMR_CONSOLE;
+  var $ = C.$, el = C.el, button = C.button, safeHref = C.safeHref, clear = C.clear;
+  var store = C.store, stored = C.stored;
+  var KEY_STORAGE = C.KEY_STORAGE;
   var NAME_STORAGE = "kmr-staff-name";
   var LANG_STORAGE = "kmr-staff-lang";
   var TEXT = window.KMR_STAFF_I18N;
   var lang = "en";
-
-  function $(id) { return document.getElementById(id); }
 
   /** The UI string ``key`` in the current language, with {name} placeholders filled. */
   function t(key, params) {
@@ -21,28 +22,6 @@
     return text;
   }
 
-  function el(tag, text, attrs) {
-    var node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
-    return node;
-  }
-
-  function button(text, onClick, attrs) {
-    var node = el("button", text, Object.assign({ type: "button" }, attrs || {}));
-    node.addEventListener("click", onClick);
-    return node;
-  }
-
-  function safeHref(url) {
-    try {
-      var parsed = new URL(String(url));
-      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
-    } catch (e) { return null; }
-  }
-
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-
   function when(value) {
     if (!value) return "—";
     var text = String(value);
@@ -52,17 +31,6 @@
     return text.length <= 10
       ? date.toLocaleDateString(lang, { timeZone: "UTC" })
       : date.toLocaleString(lang);
-  }
-
-  function store(key, value) {
-    try {
-      if (value) window.sessionStorage.setItem(key, value);
-      else window.sessionStorage.removeItem(key);
-    } catch (e) { /* private mode: kept for this page only */ }
-  }
-
-  function stored(key) {
-    try { return window.sessionStorage.getItem(key) || ""; } catch (e) { return ""; }
   }
 
   /* --- status lines: kept as (key, params) so a language switch can say them again ---- */
@@ -87,25 +55,9 @@
   }
 
   /* --- HTTP ----------------------------------------------------------------------- */
-  function HttpError(message, status, body) {
-    this.message = message;
-    this.status = status;
-    this.body = body;
-  }
+  function httpFailed(status) { return t("http_failed", { status: status }); }
 
-  function errorText(response, body) {
-    if (body && typeof body.detail === "string") return body.detail;
-    return t("http_failed", { status: response.status });
-  }
-
-  function call(path, options) {
-    return fetch(path, options || {}).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (body) {
-        if (!response.ok) throw new HttpError(errorText(response, body), response.status, body);
-        return body;
-      });
-    });
-  }
+  function call(path, options) { return C.call(path, options, httpFailed); }
 
   function adminKey() { return stored(KEY_STORAGE); }
   function staffName() {
@@ -136,11 +88,7 @@
   /** Fetch a file with the admin headers and hand it to the browser as a download. */
   function download(path, fallbackName, statusId) {
     fetch("/api/admin" + path, { headers: adminHeaders() }).then(function (response) {
-      if (!response.ok) {
-        return response.json().catch(function () { return null; }).then(function (body) {
-          throw new HttpError(errorText(response, body), response.status, body);
-        });
-      }
+      if (!response.ok) return C.failed(response, httpFailed);
       var disposition = response.headers.get("Content-Disposition") || "";
       var match = /filename="?([^";]+)"?/.exec(disposition);
       var name = match ? match[1] : fallbackName;
@@ -336,9 +284,7 @@
   var editing = { open: false, id: null, version: null, conflict: null };
 
   function loadCurated() {
-    return admin("/curated").then(function (body) {
-      views.curated.data = body.answers || [];
-      renderCurated();
+    return loadCuratedQuietly().then(function () {
       say("curated-status", "curated_loaded", { n: views.curated.data.length });
     }).catch(function (error) { sayRaw("curated-status", error.message, true); });
   }
@@ -554,10 +500,7 @@
 
   /* --- enquiries -------------------------------------------------------------------- */
   function loadEnquiries() {
-    var status = $("enquiry-filter").value;
-    return admin("/enquiries" + (status ? "?status=" + encodeURIComponent(status) : "")).then(function (body) {
-      views.enquiries.data = body.enquiries || [];
-      renderEnquiries();
+    return loadEnquiriesQuietly().then(function () {
       say("enquiries-status", "enquiries_loaded", { n: views.enquiries.data.length });
     }).catch(function (error) { sayRaw("enquiries-status", error.message, true); });
   }

@@ -543,12 +543,10 @@
           self._handoffSays(t.enquiryBusy, true);
         } else if (response.status === 503) {
           self.enquiryButton.disabled = false;
-          // The service says whether it kept the enquiry, and whom to call instead.
-          var kept = data.delivery === "failed" || data.stored === true;
+          // Nothing was kept (a kept enquiry is a 202); the service's detail says whom to call.
           var detail = typeof data.detail === "string" ? data.detail : "";
-          var unavailable = detail.indexOf(t.enquiryUnavailable) === 0
-            ? detail : t.enquiryUnavailable + (detail ? " " + detail : "");
-          self._handoffSays(kept ? t.enquiryKept : unavailable, !kept);
+          self._handoffSays(detail.indexOf(t.enquiryUnavailable) === 0
+            ? detail : t.enquiryUnavailable + (detail ? " " + detail : ""), true);
         } else {
           self.enquiryButton.disabled = false;
           self._handoffSays(t.enquiryFailed, true);
