@@ -7,6 +7,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
@@ -17,6 +18,9 @@ from vectorstore.embeddings import load_embeddings
 from vectorstore.search import HybridSearcher, release_memory, save_keyword_index
 from vectorstore.store import IndexStore
 from vectorstore.vector_cache import VectorCache
+
+if TYPE_CHECKING:
+    from ingest.sync import ProgressCallback, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +80,56 @@ def _unit_vector_cache_or_none(settings: Settings, store: IndexStore) -> VectorC
         return None
 
 
-def save_keyword_index_after_sync(settings: Settings, store: IndexStore) -> None:
-    """End of a sync: build and save the keyword index of the new generation (with the answer
-    engine's term counts) and store the vectors of its new units, so servers load both instead
-    of computing them. A failure only costs the servers that work, so it is logged, not raised.
-    """
+@dataclass(frozen=True)
+class ServedIndexWork:
+    """What the end of a sync prepared for the servers, and how long it took."""
+
+    keyword_index_s: float
+    unit_vectors_s: float
+    units_embedded: int
+
+
+def sync_index(
+    settings: Settings,
+    store: IndexStore,
+    sources: list[str] | None = None,
+    *,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """``ingest.sync.sync``, then ``prepare_served_index``: every sync goes through here
+    (``kmr ingest``, ``kmr up``, the admin route, the schedule), so servers load what they
+    need instead of computing it. A failure of the second step only costs the servers work,
+    so it is logged, not raised."""
+    from ingest.sync import sync  # heavy (extraction, crawling): only when syncing
+
+    report = sync(settings, store, sources, full=full, progress=progress)
     try:
-        index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
-        started = time.perf_counter()
-        cache = unit_vector_cache(settings, store)
-        try:
-            embedded = store_unit_vectors(cache, store.embeddings, index.passages)
-        finally:
-            cache.close()
-        log.info(
-            "unit vectors: %d embedded and stored in %.1f s",
-            embedded,
-            time.perf_counter() - started,
-        )
-        del index
-        release_memory()
+        prepare_served_index(settings, store)
     except Exception as exc:  # noqa: BLE001 - the sync itself succeeded
         log.warning("could not prepare the keyword index and unit vectors: %s", exc)
+    return report
+
+
+def prepare_served_index(
+    settings: Settings, store: IndexStore, embeddings: Embeddings | None = None
+) -> ServedIndexWork:
+    """Build and save the keyword index of the store's generation (with the answer engine's
+    term counts) unless it is saved already, then embed and store the vectors of its units
+    not stored yet (with ``embeddings``, default the store's model)."""
+    started = time.perf_counter()
+    index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
+    built = time.perf_counter()
+    cache = unit_vector_cache(settings, store)
+    try:
+        embedded = store_unit_vectors(cache, embeddings or store.embeddings, index.passages)
+    finally:
+        cache.close()
+    done = time.perf_counter()
+    log.info("unit vectors: %d embedded and stored in %.1f s", embedded, done - built)
+    del index
+    release_memory()  # this process may go on serving (the admin route, kmr up)
+    return ServedIndexWork(round(built - started, 1), round(done - built, 1), embedded)
 
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> IndexStore:
