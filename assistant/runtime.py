@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer import Assistant, keyword_index_options, store_unit_vectors
+from assistant.answer import Assistant, keyword_index_options, store_unit_vectors, unit_texts
 from assistant.config import Settings
 from assistant.llm import build_chat_model
 from vectorstore.embeddings import load_embeddings
@@ -67,9 +67,10 @@ def keyword_index_dir(settings: Settings) -> Path:
 
 
 def unit_vector_cache(settings: Settings, store: IndexStore) -> VectorCache:
-    """The answer engine's unit vectors on disk (one file per data directory; keys hold the
-    collection's name, which holds the model and its variant)."""
-    return VectorCache(settings.data_dir / "unit-vectors.sqlite", model=store.collection_name)
+    """The answer engine's unit vectors on disk: one file per collection (whose name holds the
+    model and its variant), so pruning one index never deletes another's vectors."""
+    path = settings.data_dir / "unit-vectors" / f"{store.collection_name}.sqlite"
+    return VectorCache(path, model=store.collection_name)
 
 
 def _unit_vector_cache_or_none(settings: Settings, store: IndexStore) -> VectorCache | None:
@@ -87,6 +88,7 @@ class ServedIndexWork:
     keyword_index_s: float
     unit_vectors_s: float
     units_embedded: int
+    units_pruned: int = 0
 
 
 def sync_index(
@@ -105,31 +107,42 @@ def sync_index(
 
     report = sync(settings, store, sources, full=full, progress=progress)
     try:
-        prepare_served_index(settings, store)
+        prepare_served_index(settings, store, prune=report.chunks_removed > 0)
     except Exception as exc:  # noqa: BLE001 - the sync itself succeeded
         log.warning("could not prepare the keyword index and unit vectors: %s", exc)
     return report
 
 
 def prepare_served_index(
-    settings: Settings, store: IndexStore, embeddings: Embeddings | None = None
+    settings: Settings,
+    store: IndexStore,
+    embeddings: Embeddings | None = None,
+    *,
+    prune: bool = False,
 ) -> ServedIndexWork:
     """Build and save the keyword index of the store's generation (with the answer engine's
     term counts) unless it is saved already, then embed and store the vectors of its units
-    not stored yet (with ``embeddings``, default the store's model)."""
+    not stored yet (with ``embeddings``, default the store's model); with ``prune`` (chunks
+    were removed), delete the vectors of units no longer in the index."""
     started = time.perf_counter()
     index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
     built = time.perf_counter()
     cache = unit_vector_cache(settings, store)
+    pruned = 0
     try:
         embedded = store_unit_vectors(cache, embeddings or store.embeddings, index.passages)
+        if prune:
+            texts = (t for p in index.passages for t in unit_texts(p))
+            pruned = cache.prune(texts, (p.text for p in index.passages))
     finally:
         cache.close()
     done = time.perf_counter()
-    log.info("unit vectors: %d embedded and stored in %.1f s", embedded, done - built)
+    log.info(
+        "unit vectors: %d embedded and stored, %d pruned in %.1f s", embedded, pruned, done - built
+    )
     del index
     release_memory()  # this process may go on serving (the admin route, kmr up)
-    return ServedIndexWork(round(built - started, 1), round(done - built, 1), embedded)
+    return ServedIndexWork(round(built - started, 1), round(done - built, 1), embedded, pruned)
 
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> IndexStore:
