@@ -56,27 +56,29 @@ class VectorCache:
         """The key of a document's mark in the ``done`` table."""
         return self.key(f"\x01document\x01{document}")
 
+    def _select(self, columns: str, table: str, keys: Sequence[bytes]) -> list[tuple]:
+        """Rows of ``table`` whose key is one of ``keys`` (in batches of bound parameters)."""
+        rows: list[tuple] = []
+        with self._lock:
+            for start in range(0, len(keys), _BATCH):
+                batch = keys[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                rows += self._db.execute(
+                    f"SELECT {columns} FROM {table} WHERE key IN ({marks})", batch
+                ).fetchall()
+        return rows
+
     def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of ``texts`` (those not stored are absent)."""
         keys = {self.key(t): t for t in dict.fromkeys(texts)}
-        found: dict[str, np.ndarray] = {}
-        items = list(keys)
-        with self._lock:
-            for start in range(0, len(items), _BATCH):
-                batch = items[start : start + _BATCH]
-                marks = ",".join("?" * len(batch))
-                rows = self._db.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch
-                ).fetchall()
-                for key, blob in rows:
-                    found[keys[key]] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        rows = self._select("key, vector", "vectors", list(keys))
+        return {keys[key]: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
 
     def missing(self, texts: Iterable[str]) -> list[str]:
-        """The texts (each once, in order) that have no stored vector."""
-        unique = list(dict.fromkeys(texts))
-        stored = self.get(unique)
-        return [t for t in unique if t not in stored]
+        """The texts (each once, in order) that have no stored vector (keys only are read)."""
+        keys = {self.key(t): t for t in dict.fromkeys(texts)}
+        stored = {key for (key,) in self._select("key", "vectors", list(keys))}
+        return [t for key, t in keys.items() if key not in stored]
 
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store the vectors of ``texts`` (one row of ``vectors`` each)."""
@@ -95,17 +97,7 @@ class VectorCache:
     def undone(self, documents: Sequence[str]) -> list[int]:
         """Positions of the ``documents`` not yet marked done (see ``mark_done``)."""
         keys = [self._done_key(d) for d in documents]
-        done: set[bytes] = set()
-        with self._lock:
-            for start in range(0, len(keys), _BATCH):
-                batch = keys[start : start + _BATCH]
-                marks = ",".join("?" * len(batch))
-                done.update(
-                    k
-                    for (k,) in self._db.execute(
-                        f"SELECT key FROM done WHERE key IN ({marks})", batch
-                    )
-                )
+        done = {key for (key,) in self._select("key", "done", keys)}
         return [i for i, k in enumerate(keys) if k not in done]
 
     def mark_done(self, documents: Iterable[str]) -> None:
