@@ -248,11 +248,9 @@ class KeywordIndex:
             stamp = json.loads((directory / "generation.json").read_text())
         except (OSError, ValueError):
             return None
-        if stamp.get("generation") != generation or stamp.get("format") != _INDEX_FORMAT:
+        if not _stamp_fits(stamp, generation, options):
             return None
-        wanted = options.doc_terms_tag if options and options.doc_terms else None
-        if wanted is not None and stamp.get("doc_terms") != wanted:
-            return None  # counted with another tokenizer (or not at all): rebuild
+        wanted = _wanted_terms(options)
         try:
             doc_freqs = None
             if wanted is not None:
@@ -784,7 +782,20 @@ def is_saved(path: Path, generation: str, options: KeywordIndexOptions | None = 
         stamp = json.loads((path / "generation.json").read_text())
     except (OSError, ValueError):
         return False
-    wanted = options.doc_terms_tag if options and options.doc_terms else None
+    return _stamp_fits(stamp, generation, options)
+
+
+def _wanted_terms(options: KeywordIndexOptions | None) -> str | None:
+    """The tag of the document frequencies ``options`` ask for (None: none asked)."""
+    return options.doc_terms_tag if options and options.doc_terms else None
+
+
+def _stamp_fits(
+    stamp: dict[str, Any], generation: str, options: KeywordIndexOptions | None
+) -> bool:
+    """Whether a saved index's stamp is of ``generation``, this format and, if ``options`` ask
+    for document frequencies, counted with their tokenizer (else it is rebuilt)."""
+    wanted = _wanted_terms(options)
     return (
         stamp.get("generation") == generation
         and stamp.get("format") == _INDEX_FORMAT
