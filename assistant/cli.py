@@ -142,9 +142,18 @@ def _filters(lang: str | None, page_type: str | None, prefix: str | None) -> Fil
 
 # --- ingest ----------------------------------------------------------------------------------
 def _progress_bar() -> tuple[Callable[[Any], None], Callable[[], None]]:
-    from tqdm import tqdm
+    """A sync's progress bar on stderr; log lines meanwhile are printed above it, not into it
+    (the end of a sync logs while the bar is still open), until ``close``."""
+    from contextlib import ExitStack
 
-    bar = tqdm(unit=" doc", desc="ingest", file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    cleanup = ExitStack()
+    cleanup.enter_context(logging_redirect_tqdm())
+    bar = cleanup.enter_context(
+        tqdm(unit=" doc", desc="ingest", file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+    )
     state = {"events": 0}
 
     def update(report: Any) -> None:
@@ -153,7 +162,7 @@ def _progress_bar() -> tuple[Callable[[Any], None], Callable[[], None]]:
         state["events"] = events
         bar.set_postfix(chunks=report.chunks_embedded, failed=report.failed, refresh=False)
 
-    return update, bar.close
+    return update, cleanup.close
 
 
 def print_summary(report: Any) -> None:
@@ -193,17 +202,15 @@ def ingest(
 
     Example: kmr ingest data/sample-site https://www.example.org/ --max-pages 200
     """
-    from assistant.runtime import open_store, save_keyword_index_after_sync
-    from ingest.sync import sync
+    from assistant.runtime import open_store, sync_index
 
     settings = _settings(crawl_max_pages=max_pages, crawl_max_depth=max_depth)
     store = open_store(settings)
     update, close = _progress_bar()
     try:
-        report = sync(settings, store, sources or None, full=full, progress=update)
+        report = sync_index(settings, store, sources or None, full=full, progress=update)
     finally:
         close()
-    save_keyword_index_after_sync(settings, store)  # servers then load it, not build it
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -423,8 +430,7 @@ def up(
 
     Example: kmr up
     """
-    from assistant.runtime import open_store, save_keyword_index_after_sync
-    from ingest.sync import sync
+    from assistant.runtime import open_store, sync_index
 
     settings = _settings(host=host, port=port)
     store = open_store(settings)
@@ -432,10 +438,9 @@ def up(
         typer.echo(f"Building the index from {', '.join(settings.sources)} ...", err=True)
         update, close = _progress_bar()
         try:
-            report = sync(settings, store, progress=update)
+            report = sync_index(settings, store, progress=update)
         finally:
             close()
-        save_keyword_index_after_sync(settings, store)
         print_summary(report)
         if report.ingested == 0:
             _fail("nothing could be read from the sources", 1)

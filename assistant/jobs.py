@@ -26,7 +26,7 @@ from assistant.config import Settings
 log = logging.getLogger(__name__)
 
 JobStatus = Literal["idle", "running", "succeeded", "failed"]
-SyncFunction = Callable[..., Any]  # ingest.sync.sync's signature
+SyncFunction = Callable[..., Any]  # ingest.sync.sync's signature (assistant.runtime.sync_index)
 
 
 class JobAlreadyRunning(Exception):
@@ -106,9 +106,10 @@ class SyncJobs:
 
     def _sync_function(self) -> SyncFunction:
         if self._sync is None:
-            from ingest.sync import sync  # heavy (extraction, crawling): only when needed
+            # the sync and what servers load after it; heavy: only when needed
+            from assistant.runtime import sync_index
 
-            self._sync = sync
+            self._sync = sync_index
         return self._sync
 
     def start(
@@ -161,10 +162,6 @@ class SyncJobs:
             report = self._sync_function()(
                 settings, store, job.sources, full=job.full, progress=progress
             )
-            # servers (this one and the other workers) then load the new keyword index
-            from assistant.runtime import save_keyword_index_after_sync
-
-            save_keyword_index_after_sync(settings, store)
             job.progress = _as_dict(report)
             job.status = "succeeded"
         except Exception as exc:  # reported to the admin, never raised into the server

@@ -7,16 +7,20 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer import Assistant, keyword_index_options, store_unit_vectors
+from assistant.answer import Assistant, keyword_index_options, store_unit_vectors, unit_texts
 from assistant.config import Settings
 from assistant.llm import build_chat_model
 from vectorstore.embeddings import load_embeddings
 from vectorstore.search import HybridSearcher, release_memory, save_keyword_index
 from vectorstore.store import IndexStore
 from vectorstore.vector_cache import VectorCache
+
+if TYPE_CHECKING:
+    from ingest.sync import ProgressCallback, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +67,10 @@ def keyword_index_dir(settings: Settings) -> Path:
 
 
 def unit_vector_cache(settings: Settings, store: IndexStore) -> VectorCache:
-    """The answer engine's unit vectors on disk (one file per data directory; keys hold the
-    collection's name, which holds the model and its variant)."""
-    return VectorCache(settings.data_dir / "unit-vectors.sqlite", model=store.collection_name)
+    """The answer engine's unit vectors on disk: one file per collection (whose name holds the
+    model and its variant), so pruning one index never deletes another's vectors."""
+    path = settings.data_dir / "unit-vectors" / f"{store.collection_name}.sqlite"
+    return VectorCache(path, model=store.collection_name)
 
 
 def _unit_vector_cache_or_none(settings: Settings, store: IndexStore) -> VectorCache | None:
@@ -76,28 +81,68 @@ def _unit_vector_cache_or_none(settings: Settings, store: IndexStore) -> VectorC
         return None
 
 
-def save_keyword_index_after_sync(settings: Settings, store: IndexStore) -> None:
-    """End of a sync: build and save the keyword index of the new generation (with the answer
-    engine's term counts) and store the vectors of its new units, so servers load both instead
-    of computing them. A failure only costs the servers that work, so it is logged, not raised.
-    """
+@dataclass(frozen=True)
+class ServedIndexWork:
+    """What the end of a sync prepared for the servers, and how long it took."""
+
+    keyword_index_s: float
+    unit_vectors_s: float
+    units_embedded: int
+    units_pruned: int = 0
+
+
+def sync_index(
+    settings: Settings,
+    store: IndexStore,
+    sources: list[str] | None = None,
+    *,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """``ingest.sync.sync``, then ``prepare_served_index``: every sync goes through here
+    (``kmr ingest``, ``kmr up``, the admin route, the schedule), so servers load what they
+    need instead of computing it. A failure of the second step only costs the servers work,
+    so it is logged, not raised."""
+    from ingest.sync import sync  # heavy (extraction, crawling): only when syncing
+
+    report = sync(settings, store, sources, full=full, progress=progress)
     try:
-        index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
-        started = time.perf_counter()
-        cache = unit_vector_cache(settings, store)
-        try:
-            embedded = store_unit_vectors(cache, store.embeddings, index.passages)
-        finally:
-            cache.close()
-        log.info(
-            "unit vectors: %d embedded and stored in %.1f s",
-            embedded,
-            time.perf_counter() - started,
-        )
-        del index
-        release_memory()
+        prepare_served_index(settings, store, prune=report.chunks_removed > 0)
     except Exception as exc:  # noqa: BLE001 - the sync itself succeeded
         log.warning("could not prepare the keyword index and unit vectors: %s", exc)
+    return report
+
+
+def prepare_served_index(
+    settings: Settings,
+    store: IndexStore,
+    embeddings: Embeddings | None = None,
+    *,
+    prune: bool = False,
+) -> ServedIndexWork:
+    """Build and save the keyword index of the store's generation (with the answer engine's
+    term counts) unless it is saved already, then embed and store the vectors of its units
+    not stored yet (with ``embeddings``, default the store's model); with ``prune`` (chunks
+    were removed), delete the vectors of units no longer in the index."""
+    started = time.perf_counter()
+    index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
+    built = time.perf_counter()
+    cache = unit_vector_cache(settings, store)
+    pruned = 0
+    try:
+        embedded = store_unit_vectors(cache, embeddings or store.embeddings, index.passages)
+        if prune:
+            texts = (t for p in index.passages for t in unit_texts(p))
+            pruned = cache.prune(texts, (p.text for p in index.passages))
+    finally:
+        cache.close()
+    done = time.perf_counter()
+    log.info(
+        "unit vectors: %d embedded and stored, %d pruned in %.1f s", embedded, pruned, done - built
+    )
+    del index
+    release_memory()  # this process may go on serving (the admin route, kmr up)
+    return ServedIndexWork(round(built - started, 1), round(done - built, 1), embedded, pruned)
 
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> IndexStore:

@@ -6,7 +6,7 @@ sentences of three real chunks, with the normalised sum of their vectors plus no
 vector. BM25 thus sees realistic Italian and English text and Chroma realistic neighbours.
 
 After the rows are written, this process does what the end of every sync does
-(``save_keyword_index_after_sync``: build and save the keyword index with the answer engine's
+(``prepare_served_index``: build and save the keyword index with the answer engine's
 term counts, store the vectors of units not stored yet), timed.
 
 For each size the service runs as a real process (``kmr serve``'s code path, one worker, one
@@ -100,26 +100,15 @@ class SyntheticUnitVectors:
 
 
 def end_of_sync(settings: Settings, synthetic_units: bool = False) -> dict[str, float]:
-    """What every sync does at its end, timed: the keyword index built and saved (or found
-    saved), then the vectors of the units not stored yet."""
-    from assistant.answer import keyword_index_options, store_unit_vectors
-    from assistant.runtime import keyword_index_dir, open_store, unit_vector_cache
-    from vectorstore.search import save_keyword_index
+    """What every sync does at its end (``prepare_served_index``), timed: the keyword index
+    built and saved (or found saved), then the vectors of the units not stored yet."""
+    from dataclasses import asdict
+
+    from assistant.runtime import open_store, prepare_served_index
 
     store = open_store(settings)
-    started = time.perf_counter()
-    index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
-    built = time.perf_counter()
-    cache = unit_vector_cache(settings, store)
-    model: Any = SyntheticUnitVectors() if synthetic_units else store.embeddings
-    embedded = store_unit_vectors(cache, model, index.passages)
-    cache.close()
-    done = time.perf_counter()
-    return {
-        "keyword_index_s": round(built - started, 1),
-        "unit_vectors_s": round(done - built, 1),
-        "units_embedded": embedded,
-    }
+    model: Any = SyntheticUnitVectors() if synthetic_units else None
+    return asdict(prepare_served_index(settings, store, model))
 
 
 def build_index(settings: Settings, size: int, seed: tuple, rng: random.Random) -> float:

@@ -24,10 +24,16 @@ from api import create_app
 from assistant.answer import keyword_index_options, unit_texts
 from assistant.config import SAMPLE_SITE, Settings
 from assistant.extractive import TermStats
-from assistant.runtime import keyword_index_dir, open_runtime, open_store
+from assistant.runtime import (
+    keyword_index_dir,
+    open_runtime,
+    open_store,
+    sync_index,
+    unit_vector_cache,
+)
 from ingest.sync import sync
 from tests.api_support import LiveServer, api_settings
-from vectorstore.search import KeywordIndex, is_saved
+from vectorstore.search import KeywordIndex, is_saved, save_keyword_index
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("en/faq.html", "en/campus/architecture.html", "it/faq.html")
@@ -159,3 +165,32 @@ def test_a_served_app_answers_its_first_question_embedding_only_retrieved_units(
     restarted = open_runtime(settings, embeddings)
     restarted.assistant.answer(QUESTION)
     assert len(embedded) == first, "the vectors written to disk served the restarted process"
+
+
+def test_a_sync_that_removes_a_page_prunes_the_vectors_of_its_units(
+    make_settings: Callable[..., Settings], embeddings: Any, site: Path
+) -> None:
+    settings = make_settings(sources=[str(site)], collection_prefix="pruned")
+    store = open_store(settings, embeddings)
+    assert sync_index(settings, store).failed == 0
+    passages = save_keyword_index(store, keyword_index_dir(settings)).passages
+    gone = [p for p in passages if "architecture" in p.source_id]
+    kept = [p for p in passages if p not in gone]
+    assert gone and kept
+    kept_texts = {t for p in kept for t in unit_texts(p)}
+    gone_texts = {t for p in gone for t in unit_texts(p)} - kept_texts
+    cache = unit_vector_cache(settings, store)
+    assert cache.missing([*kept_texts, *gone_texts]) == [], "the sync stored every unit"
+    cache.close()
+
+    (site / "en/campus/architecture.html").unlink()
+    report = sync_index(settings, store)
+    assert report.removed == 1 and report.chunks_removed == len(gone)
+
+    cache = unit_vector_cache(settings, store)
+    assert cache.missing(kept_texts) == []
+    assert set(cache.missing(gone_texts)) == gone_texts, "the removed page's vectors are gone"
+    assert len(cache) == len(kept_texts), "nothing else is left in the file"
+    assert cache.undone([p.text for p in gone]) == list(range(len(gone)))
+    assert cache.undone([p.text for p in kept]) == []
+    cache.close()

