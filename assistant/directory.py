@@ -31,7 +31,6 @@ import difflib
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,7 +38,7 @@ from datetime import date
 from sqlalchemy.engine import Engine
 
 from assistant.config import Settings
-from assistant.extractive import _stopwords
+from assistant.extractive import _stopwords, fold
 from assistant.schema import Answer, Source
 from ingest import directory as store
 from ingest.directory import DirectoryEntry
@@ -94,9 +93,8 @@ class Organisation:
 
 
 def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+    """Folded (lower case, no accents), punctuation as spaces: names compare as words."""
+    return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
 
 
 def _aliases(name: str) -> list[str]:
