@@ -500,13 +500,20 @@ class DirectoryAnswers:
         self.engine = engine
         self.similarity = similarity
         self._lock = threading.Lock()
+        self._table_ready = False
         self._state: tuple[int, float] | None = None
         self._orgs: list[Organisation] = []
         self._stubs: list[DirectoryEntry] = []
 
     def organisations(self) -> tuple[list[Organisation], list[DirectoryEntry]]:
-        """The merged organisations and the page stubs (reloaded after each sync)."""
-        store.create_table(self.engine)
+        """The merged organisations and the page stubs (reloaded after each sync).
+
+        Per call, one small query (row count, latest write) tells whether a sync changed the
+        table; the entries are read and merged again only then.
+        """
+        if not self._table_ready:  # a records database no sync has written to yet
+            store.create_table(self.engine)
+            self._table_ready = True
         now = store.state(self.engine)
         with self._lock:
             if now != self._state:
