@@ -256,6 +256,7 @@ class _Prepared:
     query: str
     injected: bool
     notice: str | None = None
+    listed: Answer | None = None  # the partner directory's answer, when it gives one
 
 
 class Assistant:
@@ -327,14 +328,8 @@ class Assistant:
             log.exception("retrieval failed")
             yield ErrorEvent(message=f"retrieval failed: {exc}")
             return
-        # Lists and counts of organisations: the whole partner directory, not a few passages.
-        listed = (
-            self.directory.answer(prepared.question, prepared.language)
-            if (self.directory is not None and prepared.question)
-            else None
-        )
-        if listed is not None:
-            yield from _emit(listed)
+        if prepared.listed is not None:
+            yield from _emit(prepared.listed)
         elif self.chat_model is not None and prepared.passages and prepared.question:
             yield from self._stream_llm(prepared)
         else:
@@ -364,6 +359,14 @@ class Assistant:
         )
         if not screened.question:
             return _Prepared("", lang, [], "", "", screened.injected)
+        # Lists and counts of organisations: the whole partner directory, not a few passages
+        # (checked before the search, which such an answer does not need).
+        if self.directory is not None:
+            listed = self.directory.answer(screened.question, lang)
+            if listed is not None:
+                return _Prepared(
+                    screened.question, lang, [], "", "", screened.injected, None, listed
+                )
         notice = None
         query = retrieval_query(screened.question, clean_history)
         if self.chat_model is not None and clean_history:
