@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -292,6 +292,10 @@ class Assistant:
             settings, vectors.similarity if vectors is not None else None
         )
 
+    def today(self) -> date:
+        """The date answers are given at: ``Settings.today``, else the real date (UTC)."""
+        return self.settings.today or datetime.now(UTC).date()
+
     @property
     def backend(self) -> str:
         return "openai" if self.chat_model is not None else "extractive"
@@ -362,7 +366,7 @@ class Assistant:
         # Lists and counts of organisations: the whole partner directory, not a few passages
         # (checked before the search, which such an answer does not need).
         if self.directory is not None:
-            listed = self.directory.answer(screened.question, lang)
+            listed = self.directory.answer(screened.question, lang, self.today())
             if listed is not None:
                 return _Prepared(
                     screened.question, lang, [], "", "", screened.injected, None, listed
@@ -436,7 +440,7 @@ class Assistant:
         if not verdict.answerable or selection is None:
             return self._abstention(lang, verdict=verdict, passages=prep.passages, notice=notice)
         # Upcoming events, the latest figure, past events marked (assistant.timeline).
-        today = self.settings.today or datetime.now(UTC).date()
+        today = self.today()
         timed = timeline.answer(
             prep.question, prep.passages, lang, stats, self._similarity(prep), today
         )
