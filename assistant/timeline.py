@@ -166,8 +166,13 @@ def _score(
     return [u for u in units if u.score > 0 and usable(u)]
 
 
+def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
+    """The stored dates of each passage (by passage index)."""
+    return [decode(p.dates) for p in passages]
+
+
 def _dated(units: Sequence[Unit], passages: Sequence[Passage]) -> list[_Dated]:
-    mentions = {i: decode(p.dates) for i, p in enumerate(passages)}
+    mentions = _mentions(passages)
     out = []
     for unit in units:
         dates = unit_dates(unit, mentions[unit.passage])
@@ -314,11 +319,11 @@ def render(
 
 def mark_past(selection: Selection, passages: Sequence[Passage], today: date, lang: str) -> None:
     """Mark each quoted dated unit as past or upcoming (for questions with a time marker)."""
-    mentions = {i: decode(p.dates) for i, p in enumerate(passages)}
+    mentions = _mentions(passages)
     for g, (index, lead, units) in enumerate(selection.groups):
         marked = []
         for unit in units:
-            dates = [d for d in unit_dates(unit, mentions.get(unit.passage, [])) if d.precision in
+            dates = [d for d in unit_dates(unit, mentions[unit.passage]) if d.precision in
                      {"day", "month", "period"}]  # fmt: skip
             if not dates:
                 marked.append(unit)
