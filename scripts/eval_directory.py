@@ -22,6 +22,7 @@ from pathlib import Path
 
 from assistant import directory as answers
 from assistant.config import SAMPLE_SITE, Settings
+from assistant.evaluate import contains
 from assistant.runtime import open_runtime
 from ingest.sync import sync
 
@@ -44,11 +45,6 @@ EXPECTED = [
     "Digital Innovation Hub Bergamo",
 ]
 HELD_OUT = ["dev.jsonl", "independent.jsonl", "paraphrases.jsonl", "ai_addressed.jsonl"]
-
-
-def _present(text: str, group: list[str]) -> bool:
-    lowered = text.lower()
-    return any(option.lower() in lowered for option in group)
 
 
 def main() -> None:
@@ -92,7 +88,7 @@ def main() -> None:
             check = item["checks"][0]
             answer = assistant.answer(item["question"], language=item["lang"])
             must = check["must_include"]
-            hit = sum(_present(answer.text, g) for g in must)
+            hit = sum(any(contains(answer.text, alt) for alt in g) for g in must)
             groups_total += len(must)
             groups_hit += hit
             mark = "directory" if answer.backend == "directory" else "passages"
