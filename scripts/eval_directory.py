@@ -17,7 +17,7 @@ import json
 import platform
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from assistant import directory as answers
@@ -86,6 +86,8 @@ def main() -> None:
             if item["kind"] not in ("list", "count"):
                 continue
             check = item["checks"][0]
+            today = date.fromisoformat(check["today"])
+            assistant.settings = settings.model_copy(update={"today": today})
             answer = assistant.answer(item["question"], language=item["lang"])
             must = check["must_include"]
             hit = sum(any(contains(answer.text, alt) for alt in g) for g in must)
