@@ -209,18 +209,19 @@ def answer(
     intent = time_intent(question)
     if intent not in {"upcoming", "current"} or not passages:
         return None
+    # Both refusals are decided by the question alone, before any unit is scored.
+    if intent == "upcoming" and _ASKS_WHEN.search(question):
+        return None  # "when will the works start?": the normal answer, dates marked
+    if intent == "current" and asks_for_list(question):
+        return None  # "which start-ups are on campus now?" is a list, not one figure
     scored = _score(question, passages, language, stats, similarity)
     if not scored:
         return None
     best = max(u.score for u in scored)
     if intent == "upcoming":
-        if _ASKS_WHEN.search(question):
-            return None  # "when will the works start?": the normal answer, dates marked
         wide = [u for u in scored if u.score >= UPCOMING_RELEVANT * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
         return _upcoming(events, language, today)
-    if asks_for_list(question):
-        return None  # "which start-ups are on campus now?" is a list, not one figure
     relevant = [u for u in scored if u.score >= RELEVANT * best]
     return _current(_dated(relevant, passages), language, today, best)
 
