@@ -34,6 +34,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 
@@ -92,8 +93,11 @@ class Organisation:
         )
 
 
+@lru_cache(maxsize=50_000)
 def _norm(text: str) -> str:
-    """Folded (lower case, no accents), punctuation as spaces: names compare as words."""
+    """Folded (lower case, no accents), punctuation as spaces: names compare as words.
+
+    Cached: every list question folds the same organisation names and page texts again."""
     return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
 
 
