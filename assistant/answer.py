@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -256,6 +256,7 @@ class _Prepared:
     query: str
     injected: bool
     notice: str | None = None
+    listed: Answer | None = None  # the partner directory's answer, when it gives one
 
 
 class Assistant:
@@ -290,6 +291,10 @@ class Assistant:
         self.directory = partner_directory.for_settings(
             settings, vectors.similarity if vectors is not None else None
         )
+
+    def today(self) -> date:
+        """The date answers are given at: ``Settings.today``, else the real date (UTC)."""
+        return self.settings.today or datetime.now(UTC).date()
 
     @property
     def backend(self) -> str:
@@ -327,14 +332,8 @@ class Assistant:
             log.exception("retrieval failed")
             yield ErrorEvent(message=f"retrieval failed: {exc}")
             return
-        # Lists and counts of organisations: the whole partner directory, not a few passages.
-        listed = (
-            self.directory.answer(prepared.question, prepared.language)
-            if (self.directory is not None and prepared.question)
-            else None
-        )
-        if listed is not None:
-            yield from _emit(listed)
+        if prepared.listed is not None:
+            yield from _emit(prepared.listed)
         elif self.chat_model is not None and prepared.passages and prepared.question:
             yield from self._stream_llm(prepared)
         else:
@@ -364,6 +363,14 @@ class Assistant:
         )
         if not screened.question:
             return _Prepared("", lang, [], "", "", screened.injected)
+        # Lists and counts of organisations: the whole partner directory, not a few passages
+        # (checked before the search, which such an answer does not need).
+        if self.directory is not None:
+            listed = self.directory.answer(screened.question, lang, self.today())
+            if listed is not None:
+                return _Prepared(
+                    screened.question, lang, [], "", "", screened.injected, None, listed
+                )
         notice = None
         query = retrieval_query(screened.question, clean_history)
         if self.chat_model is not None and clean_history:
@@ -433,7 +440,7 @@ class Assistant:
         if not verdict.answerable or selection is None:
             return self._abstention(lang, verdict=verdict, passages=prep.passages, notice=notice)
         # Upcoming events, the latest figure, past events marked (assistant.timeline).
-        today = self.settings.today or datetime.now(UTC).date()
+        today = self.today()
         timed = timeline.answer(
             prep.question, prep.passages, lang, stats, self._similarity(prep), today
         )

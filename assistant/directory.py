@@ -31,15 +31,15 @@ import difflib
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 
 from assistant.config import Settings
-from assistant.extractive import _stopwords
+from assistant.extractive import _stopwords, fold
 from assistant.schema import Answer, Source
 from ingest import directory as store
 from ingest.directory import DirectoryEntry
@@ -93,10 +93,12 @@ class Organisation:
         )
 
 
+@lru_cache(maxsize=50_000)
 def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+    """Folded (lower case, no accents), punctuation as spaces: names compare as words.
+
+    Cached: every list question folds the same organisation names and page texts again."""
+    return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
 
 
 def _aliases(name: str) -> list[str]:
@@ -502,13 +504,20 @@ class DirectoryAnswers:
         self.engine = engine
         self.similarity = similarity
         self._lock = threading.Lock()
+        self._table_ready = False
         self._state: tuple[int, float] | None = None
         self._orgs: list[Organisation] = []
         self._stubs: list[DirectoryEntry] = []
 
     def organisations(self) -> tuple[list[Organisation], list[DirectoryEntry]]:
-        """The merged organisations and the page stubs (reloaded after each sync)."""
-        store.create_table(self.engine)
+        """The merged organisations and the page stubs (reloaded after each sync).
+
+        Per call, one small query (row count, latest write) tells whether a sync changed the
+        table; the entries are read and merged again only then.
+        """
+        if not self._table_ready:  # a records database no sync has written to yet
+            store.create_table(self.engine)
+            self._table_ready = True
         now = store.state(self.engine)
         with self._lock:
             if now != self._state:

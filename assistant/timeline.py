@@ -166,8 +166,13 @@ def _score(
     return [u for u in units if u.score > 0 and usable(u)]
 
 
+def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
+    """The stored dates of each passage (by passage index)."""
+    return [decode(p.dates) for p in passages]
+
+
 def _dated(units: Sequence[Unit], passages: Sequence[Passage]) -> list[_Dated]:
-    mentions = {i: decode(p.dates) for i, p in enumerate(passages)}
+    mentions = _mentions(passages)
     out = []
     for unit in units:
         dates = unit_dates(unit, mentions[unit.passage])
@@ -204,18 +209,19 @@ def answer(
     intent = time_intent(question)
     if intent not in {"upcoming", "current"} or not passages:
         return None
+    # Both refusals are decided by the question alone, before any unit is scored.
+    if intent == "upcoming" and _ASKS_WHEN.search(question):
+        return None  # "when will the works start?": the normal answer, dates marked
+    if intent == "current" and asks_for_list(question):
+        return None  # "which start-ups are on campus now?" is a list, not one figure
     scored = _score(question, passages, language, stats, similarity)
     if not scored:
         return None
     best = max(u.score for u in scored)
     if intent == "upcoming":
-        if _ASKS_WHEN.search(question):
-            return None  # "when will the works start?": the normal answer, dates marked
         wide = [u for u in scored if u.score >= UPCOMING_RELEVANT * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
         return _upcoming(events, language, today)
-    if asks_for_list(question):
-        return None  # "which start-ups are on campus now?" is a list, not one figure
     relevant = [u for u in scored if u.score >= RELEVANT * best]
     return _current(_dated(relevant, passages), language, today, best)
 
@@ -314,11 +320,11 @@ def render(
 
 def mark_past(selection: Selection, passages: Sequence[Passage], today: date, lang: str) -> None:
     """Mark each quoted dated unit as past or upcoming (for questions with a time marker)."""
-    mentions = {i: decode(p.dates) for i, p in enumerate(passages)}
+    mentions = _mentions(passages)
     for g, (index, lead, units) in enumerate(selection.groups):
         marked = []
         for unit in units:
-            dates = [d for d in unit_dates(unit, mentions.get(unit.passage, [])) if d.precision in
+            dates = [d for d in unit_dates(unit, mentions[unit.passage]) if d.precision in
                      {"day", "month", "period"}]  # fmt: skip
             if not dates:
                 marked.append(unit)

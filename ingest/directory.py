@@ -33,7 +33,7 @@ import logging
 import posixpath
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -301,9 +301,8 @@ def _grid(table: Tag, options: DirectoryOptions) -> list[list[Tag | None]]:
         if tr.find_parent("table") is not table:
             continue  # a row of a nested table
         row: list[Tag | None] = []
-        cells = [c for c in tr.find_all(["td", "th"], recursive=False)]
+        queue = list(tr.find_all(["td", "th"], recursive=False))
         column = 0
-        queue = list(cells)
         while queue or column in carried:
             if column in carried:
                 cell, left = carried[column]
@@ -463,6 +462,7 @@ def _dl_entries(
     if sum(1 for t, _, _ in pairs if _plausible_name(t)) * 4 < len(pairs) * 3:
         return [], {}  # questions and answers, a glossary of sentences: not a directory
     entries = []
+    group = _context(dl, "")  # a search back through the page: once, not per item
     for index, (term, description, tag) in enumerate(pairs[: options.max_entries], start=1):
         name = _clean(term)
         if not _plausible_name(name):
@@ -476,7 +476,7 @@ def _dl_entries(
                 description=rest,
                 target=_resolve(str(link["href"]), page.key) if link else "",
                 where=f"definition list {number} item {index}",
-                group=_context(dl, ""),
+                group=group,
                 **fields,
             )
         )
@@ -562,6 +562,7 @@ def _card_entries(
         # row of teasers has headings and links but no labelled values.
         if len(found) < options.min_items or sum(1 for f in found if f[2]) * 2 < len(found):
             continue
+        group = _context(parent, "")  # a search back through the page: once, not per card
         for index, (block, name, fields, rest, link) in enumerate(found, start=1):
             seen.update(id(t) for t in block.descendants if isinstance(t, Tag))
             entries.append(
@@ -571,7 +572,7 @@ def _card_entries(
                     description=rest[: options.max_cell_chars],
                     target=_resolve(str(link["href"]), page.key) if link else "",
                     where=f"block group {number} item {index}",
-                    group=_context(parent, ""),
+                    group=group,
                     **fields,
                 )
             )
@@ -601,7 +602,7 @@ def _list_entries(
     lst: Tag, number: int, page: _PageInfo, options: DirectoryOptions
 ) -> list[DirectoryEntry]:
     """A list whose items each start with a link (the name) followed by a description."""
-    items = [li for li in lst.find_all("li", recursive=False, limit=options.max_entries + 1)]
+    items = list(lst.find_all("li", recursive=False, limit=options.max_entries + 1))
     if len(items) < options.min_items:
         return []
     found = []
@@ -619,6 +620,7 @@ def _list_entries(
     if len(found) < options.min_items or len(found) * 2 < len(items):
         return []
     entries = []
+    group = _context(lst, "")  # a search back through the page: once, not per item
     for index, (name, link, rest) in enumerate(found, start=1):
         fields, description = _label_lines(rest.replace(";", "\n"))
         entries.append(
@@ -628,7 +630,7 @@ def _list_entries(
                 description=description,
                 target=_resolve(str(link["href"]), page.key),
                 where=f"list {number} item {index}",
-                group=_context(lst, ""),
+                group=group,
                 **fields,
             )
         )
@@ -662,7 +664,6 @@ def _facts(tags: _Tags, options: DirectoryOptions) -> dict[str, str]:
 class _PageInfo:
     key: str
     url: str
-    title: str
     language: str
     alternates: dict[str, str]
 
@@ -702,7 +703,7 @@ def extract_directory(
     tags = _Tags(soup)
     remove_hidden(soup, tags)
     remove_chrome(soup, tags)
-    info = _PageInfo(location_key(raw), page.url, page.title, page.language, page.alternates)
+    info = _PageInfo(location_key(raw), page.url, page.language, page.alternates)
     entries: list[DirectoryEntry] = []
     facts: dict[str, str] = {}
     seen: set[int] = set()
@@ -755,7 +756,8 @@ def extract_directory(
     return tuple(_dedupe(entries)[: options.max_entries + 1])
 
 
-def _safely(function, *args) -> list[DirectoryEntry]:  # type: ignore[no-untyped-def]
+def _safely(function: Callable[..., list[DirectoryEntry]], *args: object) -> list[DirectoryEntry]:
+    """``function(*args)``, or no entries (with a debug log) when odd markup trips it."""
     try:
         return function(*args)
     except (ValueError, TypeError, AttributeError, IndexError, RecursionError) as exc:
