@@ -125,9 +125,8 @@ def make_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAP
                 database=settings.chroma_database,
                 settings=chroma_settings,
             )
+        # A read-only folder was probed and served from a snapshot by IndexStore already.
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        if write_problem(settings.chroma_path) is not None:
-            raise StoreReadOnly(f"{settings.chroma_path} is read-only: open it with IndexStore")
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError here
         where = (
