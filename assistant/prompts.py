@@ -86,7 +86,7 @@ def paragraphs(passage: Passage) -> list[Paragraph]:
         # the title and heading path start the first paragraph only (body_of strips them)
         update = {"text": f"{lead}\n\n{text}" if lead else text, "heading": heading}
         piece = passage.model_copy(update=update if n == 0 else {**update, "title": ""})
-        units = split_units(piece, 0)
+        units = split_units(piece, 0)[1 if lead else 0 :]  # the lead-in is judged where it is
         judged = {t: None for u in units for t in (u.text, embedding_text(u), u.context, u.lead)}
         judged.update(dict.fromkeys(u.asked for u in units))
         judged.update(dict.fromkeys(s for s in split_sentences(clean_inline(text)) if "?" in s))
