@@ -1,6 +1,7 @@
 """Train the "addressed to an AI" classifier shipped in assistant/guard_data/model.json.
 
-Deterministic: the same examples, sample site and model give the same file. Steps:
+The same examples, sample site and model give the same choices and figures, and weights equal
+to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
 
 1. examples: assistant/guard_data/examples.jsonl (hand-written, many languages and forms:
    labels and notes for AI systems, orders to a model, "if you are an AI", notes for crawlers,
