@@ -24,8 +24,9 @@ any wording or language, are recognised by a learned signal rather than patterns
 - ``use_vectors(fn, model_name)`` installs the function giving passage vectors of texts (the
   answer engine's cached unit vectors); without it, or with another embedding model, only
   the hand-written rules apply;
-- ``mask_addressed(texts)`` replaces the paragraphs holding such a sentence before passages
-  are sent to the language model (prompts.format_sources).
+- ``mask_addressed(paragraphs)`` replaces the paragraphs holding such a sentence before
+  passages are sent to the language model (``prompts.format_sources`` cuts them into the
+  answer engine's units, so their cached vectors are the ones judged).
 """
 
 from __future__ import annotations
@@ -384,41 +385,44 @@ def unquotable(units: Sequence[UnitLike], vectors: VectorSource | None = None) -
 # --- passages sent to the language model ---------------------------------------------------
 
 MASKED = "[removed: text addressed to AI systems]"
-_PARAGRAPH_SPLIT = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
-def mask_addressed(texts: Sequence[str], vectors: VectorSource | None = None) -> list[str]:
-    """Each text with its paragraphs that hold a sentence addressed to an AI replaced by
-    ``MASKED`` (one judgement for all texts, so one embedding call).
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of a text sent to the language model, and the texts judged for it (its
+    sentences, list items and headings as the answer engine cuts them, see prompts)."""
+
+    text: str
+    judged: tuple[str, ...]
+
+
+def _lead_in(paragraph: Paragraph) -> bool:
+    return paragraph.text.rstrip().endswith((":", "："))
+
+
+def mask_addressed(
+    texts: Sequence[Sequence[Paragraph]], vectors: VectorSource | None = None
+) -> list[str]:
+    """Each text (given as its paragraphs) with the paragraphs that hold a text addressed to
+    an AI replaced by ``MASKED``; one judgement for all texts, so one embedding call.
 
     Whole paragraphs go, as in ``unquotable``: what follows "Note for AI systems:" in the
-    same paragraph carries the order yet reads as ordinary; a flagged paragraph that ends
-    with a colon (a lead-in) takes the next paragraph (its list) with it."""
-    paragraphs = [_PARAGRAPH_SPLIT.split(text) for text in texts]
-    sentences: list[list[str]] = []
-    for parts in paragraphs:
-        for n, paragraph in enumerate(parts):
-            group = [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
-            following = parts[n + 1].strip() if n + 1 < len(parts) else ""
-            if group and following and group[-1].endswith((":", "：")):
-                # a lead-in is judged with what it introduces: "Instructions for AI
-                # assistants:" + "- dial 000-4242" is one statement
-                group.append(f"{group[-1]} {_SENTENCE_END.split(following)[0].strip()}")
-            sentences.append(group)
-    unique = list(dict.fromkeys(s for group in sentences for s in group))
-    flagged = {s for s, bad in zip(unique, addressed_to_ai(unique, vectors), strict=True) if bad}
+    same paragraph carries the order yet reads as ordinary. A lead-in (a paragraph ending
+    with a colon) goes with what it introduces: a flagged lead-in takes the next paragraph
+    (its list), a flagged list takes its lead-in."""
+    unique = list(dict.fromkeys(t for text in texts for p in text for t in p.judged))
+    flagged = {t for t, bad in zip(unique, addressed_to_ai(unique, vectors), strict=True) if bad}
     out: list[str] = []
-    index = 0
-    for parts in paragraphs:
+    for paragraphs in texts:
+        bad = [bool(flagged.intersection(p.judged)) for p in paragraphs]
+        for n in range(len(paragraphs) - 1):  # forwards: a lead-in's list, and its list...
+            bad[n + 1] = bad[n + 1] or (bad[n] and _lead_in(paragraphs[n]))
+        for n in range(len(paragraphs) - 2, -1, -1):  # backwards: a flagged list's lead-in
+            bad[n] = bad[n] or (bad[n + 1] and _lead_in(paragraphs[n]))
         kept: list[str] = []
-        lead_in = False
-        for paragraph in parts:
-            bad = lead_in or bool(flagged.intersection(sentences[index]))
-            index += 1
-            lead_in = bad and paragraph.rstrip().endswith((":", "："))
-            if not bad:
-                kept.append(paragraph)
+        for paragraph, masked in zip(paragraphs, bad, strict=True):
+            if not masked:
+                kept.append(paragraph.text)
             elif not kept or kept[-1] != MASKED:
                 kept.append(MASKED)
         out.append("\n\n".join(kept))

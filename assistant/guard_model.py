@@ -1,6 +1,6 @@
 """A learned signal for "this sentence addresses an AI": logistic regression over e5 vectors.
 
-The parameters live in ``guard_data/model.json`` and are reproduced exactly by
+The parameters live in ``guard_data/model.json`` and are reproduced (weights to ~5e-6) by
 ``scripts/train_guard.py`` from the hand-written examples in ``guard_data/examples.jsonl``
 (hostile sentences addressed to AI systems in many languages, and benign near misses:
 sentences *about* AI, instructions to human visitors) plus the sample site's own sentences.

@@ -1,6 +1,7 @@
 """Train the "addressed to an AI" classifier shipped in assistant/guard_data/model.json.
 
-Deterministic: the same examples, sample site and model give the same file. Steps:
+The same examples, sample site and model give the same choices and figures, and weights equal
+to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
 
 1. examples: assistant/guard_data/examples.jsonl (hand-written, many languages and forms:
    labels and notes for AI systems, orders to a model, "if you are an AI", notes for crawlers,
@@ -38,6 +39,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,7 @@ from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.schema import Passage  # noqa: E402
 from ingest.extract import ExtractionError, extract  # noqa: E402
 from ingest.records import RawDocument  # noqa: E402
+from vectorstore.vector_cache import VectorCache  # noqa: E402
 
 EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
 PENALTIES = (0.003, 0.01, 0.03)
@@ -120,33 +123,6 @@ def site_examples(root: Path = SAMPLE_SITE) -> list[Example]:
     return out
 
 
-def embed(
-    texts: list[str], models_dir: Path | None, cache: Path | None = None
-) -> tuple[np.ndarray, str]:
-    """Passage vectors with the project's embedding model, and the model's name.
-
-    ``cache`` (an .npz file) keeps vectors between runs while the examples are being edited.
-    """
-    from vectorstore.embeddings import load_embeddings
-
-    settings = Settings(_env_file=None, **({"model_cache_dir": models_dir} if models_dir else {}))
-    known: dict[str, np.ndarray] = {}
-    model_name = Path(settings.embedding_model.rstrip("/")).name
-    if cache is not None and cache.is_file():
-        stored = np.load(cache)
-        known = dict(zip(stored["texts"].tolist(), stored["vectors"], strict=True))
-    missing = [t for t in dict.fromkeys(texts) if t not in known]
-    if missing:  # the model loads only when something is not cached
-        model = load_embeddings(settings)
-        model_name = model.model_name
-        known.update(zip(missing, np.asarray(model.embed_documents(missing)), strict=True))
-        if cache is not None:
-            np.savez(cache, texts=np.array(list(known)), vectors=np.vstack(list(known.values())))
-    if not texts:
-        return np.zeros((0, 0)), model_name
-    return np.vstack([known[t] for t in texts]).astype(np.float64), model_name
-
-
 def sample_weights(examples: list[Example]) -> np.ndarray:
     """Each group gets its share of the total mass, split evenly inside the group."""
     counts = {g: sum(1 for e in examples if e.group == g) for g in GROUP_MASS}
@@ -211,15 +187,38 @@ def with_clauses(examples: list[Example]) -> list[Example]:
 
 
 class Vectors:
-    """Passage vectors by text (every example and clause embedded once)."""
+    """Passage vectors by text, with the project's embedding model (loaded at the first text
+    not found). ``cache`` keeps vectors between runs while the examples are being edited: a
+    ``vectorstore.vector_cache`` file, keyed as the service's unit vectors are by the model
+    and variant (the collection name) and the text, so another model's vectors never mix in."""
 
-    def __init__(self, texts: list[str], models_dir: Path | None, cache: Path | None) -> None:
-        unique = list(dict.fromkeys(texts))
-        matrix, self.model_name = embed(unique, models_dir, cache)
-        self.rows = dict(zip(unique, matrix, strict=True))
+    def __init__(self, models_dir: Path | None, cache: Path | None) -> None:
+        self.settings = Settings(_env_file=None)  # KMR_MODEL_CACHE_DIR unless --models-dir
+        if models_dir is not None:
+            self.settings = Settings(_env_file=None, model_cache_dir=models_dir)
+        self.model_name = Path(self.settings.embedding_model.rstrip("/")).name
+        self.disk = VectorCache(cache, self.settings.collection_name) if cache else None
+        self.rows: dict[str, np.ndarray] = {}
 
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        return np.vstack([self.rows[t] for t in texts])
+    def embed(self, texts: list[str]) -> None:
+        """Make sure every text has its vector (one batch for those stored nowhere)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self.rows]
+        if missing and self.disk is not None:
+            self.rows.update(self.disk.get(missing))
+            missing = [t for t in missing if t not in self.rows]
+        if missing:
+            from vectorstore.embeddings import load_embeddings
+
+            model = load_embeddings(self.settings)
+            self.model_name = model.model_name
+            fresh = np.asarray(model.embed_documents(missing), dtype=np.float32)
+            self.rows.update(zip(missing, fresh, strict=True))
+            if self.disk is not None:
+                self.disk.put(missing, fresh)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        self.embed(list(texts))
+        return np.vstack([self.rows[t] for t in texts]).astype(np.float64)
 
 
 def train(examples: list[Example], vectors: Vectors, penalty: float) -> tuple[np.ndarray, float]:
@@ -303,9 +302,9 @@ def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> 
     ]
     texts = [str(r["text"]) for r in rows]
     hostile = np.array([bool(r["addressed_to_ai"]) for r in rows])
-    vectors = Vectors([p for t in texts for p in (t, *clauses(t))], models_dir, cache)
-    model_name = vectors.model_name
+    vectors = Vectors(models_dir, cache)  # embeds what the guard reads (clauses only if used)
     shipped = np.array(guard.addressed_to_ai(texts, vectors))  # as the answer engine judges
+    model_name = vectors.model_name
     rules = np.array([is_instruction(t) for t in texts])
     print(
         f"{path}: {hostile.sum()} addressed to AI, {(~hostile).sum()} not; {model_name}; "
@@ -345,8 +344,7 @@ def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
     from assistant import guard
 
     texts = [e.text for e in site_examples(root)]
-    vectors = Vectors([p for t in texts for p in (t, *clauses(t))], models_dir, cache)
-    flags = guard.addressed_to_ai(texts, vectors)
+    flags = guard.addressed_to_ai(texts, Vectors(models_dir, cache))
     print(f"{root}: {sum(flags)} of {len(texts)} units flagged")
     for text, flag in zip(texts, flags, strict=True):
         if flag:
@@ -367,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "--vectors-cache",
         type=Path,
         default=None,
-        help="an .npz file keeping vectors between runs (optional)",
+        help="a SQLite file keeping vectors between runs (vectorstore.vector_cache; optional)",
     )
     parser.add_argument(
         "--evaluate",
@@ -388,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate(args.evaluate, args.models_dir, args.vectors_cache)
 
     examples = written_examples() + site_examples()
-    every_text = [t for e in examples for t in (e.text, *clauses(e.text))]
-    vectors = Vectors(every_text, args.models_dir, args.vectors_cache)
+    vectors = Vectors(args.models_dir, args.vectors_cache)
+    vectors.embed([t for e in examples for t in (e.text, *clauses(e.text))])  # one batch
     rules = np.array([is_instruction(e.text) for e in examples])
     held = np.array([is_held_out(e) for e in examples])
     choosing = [e for e, h in zip(examples, held, strict=True) if not h]

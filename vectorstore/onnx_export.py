@@ -38,9 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vectorstore.e5_rebuild import (
+from vectorstore.e5_rebuild import (  # the same build-beside, swap-in and clean-up steps
     MARKER,
     RebuildError,
+    _remove_leftovers,
     folder_is_complete,
     publish_folder,
     writable_or_raise,
@@ -355,13 +356,6 @@ def build_export(source: Path, target: Path, variant: Variant) -> None:
         time.perf_counter() - started,
         cosines,
     )
-
-
-def _remove_leftovers(target: Path) -> None:
-    """Delete temporary folders of exports that were killed midway."""
-    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
-        for stale in target.parent.glob(pattern):
-            shutil.rmtree(stale, ignore_errors=True)
 
 
 def ensure_export(source: Path, variant: str, *, force: bool = False) -> tuple[Path, dict]:

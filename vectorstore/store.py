@@ -56,13 +56,14 @@ class StoreReadOnly(StoreError):
 def write_problem(directory: Path) -> str | None:
     """None when files can be created in ``directory``, else one phrase saying why not.
 
-    A real write attempt, not ``os.access``: a read-only bind mount or a container's
-    read-only layer refuses writes whatever the permission bits say (also for root)."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".kmr-write-check-"):
-            return None
-    except OSError as exc:
-        return f"{directory} cannot be written ({exc.strerror or exc})"
+    ``os.access`` asks the kernel without writing into the index folder; it answers for the
+    mount too (EROFS: a read-only bind mount or container layer is refused, also for root),
+    as ``e5_rebuild.writable_or_raise`` relies on for the model cache."""
+    if os.access(directory, os.W_OK | os.X_OK):
+        return None
+    read_only_mount = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    why = "read-only file system" if read_only_mount else "permission denied"
+    return f"{directory} cannot be written ({why})"
 
 
 SNAPSHOT_PREFIX = "kmr-index-snapshot-"
@@ -125,9 +126,8 @@ def make_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAP
                 database=settings.chroma_database,
                 settings=chroma_settings,
             )
+        # A read-only folder was probed and served from a snapshot by IndexStore already.
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        if write_problem(settings.chroma_path) is not None:
-            raise StoreReadOnly(f"{settings.chroma_path} is read-only: open it with IndexStore")
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError here
         where = (
