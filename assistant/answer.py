@@ -15,7 +15,6 @@ one with a notice). ``answer`` is the same run, collected.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -24,7 +23,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -235,10 +233,9 @@ def store_unit_vectors(
 @cache
 def keyword_index_options() -> KeywordIndexOptions:
     """What the keyword index counts for the answer engine: document frequencies of
-    ``extractive.terms``, tagged with a hash of the module that defines them (a change there
-    makes saved indexes stale, so they are rebuilt once instead of giving wrong weights)."""
-    source = Path(extractive.__file__).read_bytes()
-    tag = "extractive.terms:" + hashlib.sha256(source).hexdigest()[:16]
+    ``extractive.terms``, tagged with its version (``extractive.TERMS_VERSION``), so saved
+    indexes counted by another version are rebuilt once instead of giving wrong weights."""
+    tag = f"extractive.terms:{extractive.TERMS_VERSION}"
     return KeywordIndexOptions(doc_terms=extractive.terms, doc_terms_tag=tag)
 
 
@@ -580,9 +577,7 @@ def _stats_of(index: KeywordIndex) -> TermStats:
     ):
         log.info("keyword index has no term counts: counting %d passages", len(index.passages))
         return TermStats(p.text for p in index.passages)
-    stats = TermStats(())
-    stats.df, stats.n = doc_freqs, len(index.passages)
-    return stats
+    return TermStats.of_counts(doc_freqs, len(index.passages))
 
 
 class AnswerError(Exception):

@@ -235,6 +235,11 @@ def terms(text: str) -> list[str]:
     return out
 
 
+# Bump when ``terms`` (or what it reads: stop words, stemming, elision) changes what it returns:
+# keyword indexes saved with term counts of another version are then counted again.
+TERMS_VERSION = 1
+
+
 class TermStats:
     """Document frequencies of terms over a set of texts (the whole index, or the passages)."""
 
@@ -245,6 +250,13 @@ class TermStats:
             self.n += 1
             for term in set(terms(text)):
                 self.df[term] = self.df.get(term, 0) + 1
+
+    @classmethod
+    def of_counts(cls, df: dict[str, int], n: int) -> TermStats:
+        """Statistics counted elsewhere (the keyword index saves them with ``terms``)."""
+        stats = cls(())
+        stats.df, stats.n = df, n
+        return stats
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency (unknown terms weigh the most)."""
