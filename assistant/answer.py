@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Protocol
 
 import numpy as np
@@ -163,8 +163,11 @@ class UnitVectors:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalised passage vectors of ``texts`` (embedding only the ones stored nowhere)."""
+    def vectors(self, texts: Sequence[str], *, persist: bool = True) -> np.ndarray:
+        """Normalised passage vectors of ``texts`` (embedding only the ones stored nowhere).
+
+        ``persist=False`` keeps fresh vectors in memory only: texts made of a visitor's words
+        never reach ``disk``, which holds the district's public text alone."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing and self.disk is not None:
@@ -175,7 +178,7 @@ class UnitVectors:
                 missing = [t for t in missing if t not in stored]
         if missing:
             fresh = np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
-            if self.disk is not None:
+            if self.disk is not None and persist:
                 self.disk.put(missing, fresh)
             with self._lock:
                 for text, vector in zip(missing, fresh, strict=True):
@@ -193,12 +196,12 @@ class UnitVectors:
                 found.append(vector)
         return np.vstack(found) if found else np.zeros((0, 1), dtype=np.float32)
 
-    def similarity(self, query: str, texts: Sequence[str]) -> list[float]:
-        """Cosine of the query with each text."""
+    def similarity(self, query: str, texts: Sequence[str], *, persist: bool = True) -> list[float]:
+        """Cosine of the query with each text (``persist`` as in ``vectors``)."""
         if not texts:
             return []
         q = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
-        return (self.vectors(texts) @ q).tolist()
+        return (self.vectors(texts, persist=persist) @ q).tolist()
 
 
 def unit_texts(passage: Passage) -> list[str]:
@@ -286,7 +289,9 @@ class Assistant:
             guard.use_vectors(self.unit_vectors.vectors, getattr(embeddings, "model_name", ""))
         vectors = self.unit_vectors
         self.directory = partner_directory.for_settings(
-            settings, vectors.similarity if vectors is not None else None
+            # the directory compares its values with pieces of the visitor's question
+            settings,
+            partial(vectors.similarity, persist=False) if vectors is not None else None,
         )
 
     def today(self) -> date:

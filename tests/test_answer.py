@@ -7,6 +7,7 @@ Assistant over the real index of the sample site (``sample_index``, real e5 mode
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -250,6 +251,25 @@ def test_meaning_finds_the_answer_when_no_word_is_shared(embeddings) -> None:  #
     cached = len(vectors._cache)
     vectors.similarity("who designed it?", [quoted(selection)[0]])
     assert len(vectors._cache) == cached
+
+
+def test_a_visitors_words_are_compared_in_memory_and_never_stored(
+    embeddings,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    """The unit-vector file holds the district's public text only: pieces of a question (the
+    partner directory compares them with its sectors) are embedded with ``persist=False``."""
+    from assistant.answer import UnitVectors
+    from vectorstore.vector_cache import VectorCache
+
+    disk = VectorCache(tmp_path / "units.sqlite", "e5")
+    vectors = UnitVectors(embeddings, disk=disk)
+    vectors.similarity("robotics", ["companies doing robot arms"], persist=False)
+    assert len(disk) == 0
+    vectors.similarity("who designed it?", ["The wall is by Jean Nouvel."])
+    assert disk.missing(["The wall is by Jean Nouvel."]) == []
+    assert disk.missing(["companies doing robot arms"]) == ["companies doing robot arms"]
+    disk.close()
 
 
 # --- the whole assistant on the sample site -------------------------------------------------
