@@ -124,8 +124,8 @@ ERROR_KINDS: dict[str, ErrorKind] = {
     "assistant.records_db.DatabaseReadOnly": ErrorKind(
         "database_read_only",
         503,
-        public_detail="Feedback cannot be recorded at the moment: "
-        "the service database is read-only.",
+        public_detail="The service database is read-only: feedback, curated answers and "
+        "enquiries cannot be recorded at the moment.",
     ),
     "assistant.records_db.DatabaseUnavailable": ErrorKind(
         "database_unavailable",
