@@ -203,8 +203,10 @@ def ingest(
     Example: kmr ingest data/sample-site https://www.example.org/ --max-pages 200
     """
     from assistant.runtime import open_store, sync_index
+    from vectorstore.store import refuse_sync_if_read_only
 
     settings = _settings(crawl_max_pages=max_pages, crawl_max_depth=max_depth)
+    refuse_sync_if_read_only(settings)  # before loading the model or copying the index
     store = open_store(settings)
     update, close = _progress_bar()
     try:

@@ -170,4 +170,5 @@ def test_ingest_on_a_read_only_data_folder_is_one_clear_line(
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "Syncs are disabled" in errors[0], done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+    assert "snapshot" not in done.stderr  # refused before the index is copied to one
     assert _digest(data) == before

@@ -188,6 +188,24 @@ def to_passage(
     )
 
 
+def read_only_problem(settings: Settings) -> str | None:
+    """Why the embedded index folder cannot be written, or None (it can, or it is a server's)."""
+    path = settings.chroma_path
+    if settings.chroma_host or not path.is_dir():
+        return None
+    return write_problem(path)
+
+
+def refuse_sync_if_read_only(settings: Settings) -> None:
+    """Raise StoreReadOnly before anything is loaded when a sync could not write the index.
+
+    ``IndexStore`` would serve such a folder from a snapshot copy and refuse the sync only
+    after copying the whole index; a command that only syncs asks this first."""
+    problem = read_only_problem(settings)
+    if problem is not None:
+        raise StoreReadOnly(f"Syncs are disabled: {problem}.")
+
+
 class IndexStore:
     """Chroma collection for the configured model, with the LangChain vector store on top."""
 
@@ -214,12 +232,10 @@ class IndexStore:
 
     def _open_snapshot_if_read_only(self) -> chromadb.ClientAPI | None:
         """A client on a temporary copy when the embedded index folder is read-only."""
-        path = self.settings.chroma_path
-        if self.settings.chroma_host or not path.is_dir():
-            return None
-        problem = write_problem(path)
+        problem = read_only_problem(self.settings)
         if problem is None:
             return None
+        path = self.settings.chroma_path
         from chromadb.config import Settings as ChromaSettings
 
         started = time.perf_counter()
