@@ -69,6 +69,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from assistant.batch_writer import BatchWriter, is_locked, is_read_only
 from assistant.config import Settings
@@ -300,7 +301,11 @@ class RecordsDB:
             "stored, and the gaps report is empty"
         )
         log.error("%s (%s)", self.problem, self.url)
-        empty = create_engine("sqlite://")  # an empty in-memory database keeps reads simple
+        # An empty in-memory database keeps reads simple; one shared connection (StaticPool),
+        # since an in-memory SQLite database per thread would have no tables in the others.
+        empty = create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
         Base.metadata.create_all(empty)
         return empty
 
