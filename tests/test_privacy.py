@@ -131,6 +131,35 @@ def test_a_read_only_database_is_left_alone_and_the_staff_tables_are_tried_once(
     db.close()
 
 
+def test_failed_enquiries_are_not_retried_on_a_database_that_cannot_record_the_delivery(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A retry on a read-only database could send the e-mail but never record it, so it would
+    send it again at every retry: the background retry leaves such a database alone."""
+    from types import SimpleNamespace
+
+    from assistant.web.lifespan import _retry_failed
+    from tests.conftest import free_port
+
+    settings = make_settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_tls="none")
+    db = RecordsDB(settings)
+    staff = StaffLoop(settings, db, lambda: pytest.fail("nothing to embed"))
+    stored = staff.handoff.submit(
+        {"email": "visitor@example.org", "consent": True, "language": "en", "message": "Hi"}
+    )
+    assert stored["delivery"] == "failed"  # nobody listens on that port
+    db.close()
+
+    url = f"sqlite:///file:{settings.data_dir / 'app.sqlite'}?mode=ro&uri=true"
+    read_only = settings.model_copy(update={"database_url": url})
+    db = RecordsDB(read_only)
+    staff = StaffLoop(read_only, db, lambda: pytest.fail("nothing to embed"))
+    services = SimpleNamespace(db=db, staff=staff)
+    assert _retry_failed(services) == {"sent": 0, "failed": 0}  # type: ignore[arg-type]
+    assert staff.handoff.list_enquiries()[0]["attempts"] == 1  # what is there is still shown
+    db.close()
+
+
 OLD_MESSAGES = """CREATE TABLE messages (
     id VARCHAR(32) PRIMARY KEY, created_at TIMESTAMP, client_hash VARCHAR(64),
     question TEXT, answer TEXT, language VARCHAR(8), abstained BOOLEAN, backend VARCHAR(32),

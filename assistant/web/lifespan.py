@@ -52,6 +52,10 @@ async def _purge(services: Services) -> None:
 
 
 def _retry_failed(services: Services) -> dict[str, int]:
+    """Send the failed enquiries again, on a database that can record it: on a read-only one
+    a sent e-mail could not be marked sent, and every retry would send it again."""
+    if not services.db.writable:
+        return {"sent": 0, "failed": 0}
     handoff = services.staff.usable_handoff  # None: a database that cannot hold enquiries
     return handoff.retry_failed() if handoff is not None else {"sent": 0, "failed": 0}
 
