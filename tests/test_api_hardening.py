@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from api_support import ADMIN_KEY, LiveServer, api_settings
+from support.read_only import can_mount_read_only, mounted_read_only
 
 from api import create_app
 
@@ -210,23 +210,9 @@ def test_a_locked_database_answers_503_and_loses_no_answer(
 
 
 # --- row 6: a read-only database folder ---------------------------------------------------
-def _can_mount_read_only() -> bool:
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        probe = subprocess.run(
-            [unshare, "-rm", "sh", "-c", f'mount --bind -o ro "{folder}" "{folder}"'],
-            capture_output=True,
-        )
-    return probe.returncode == 0
-
-
 @pytest.mark.slow  # a whole process
 @pytest.mark.skipif(
-    not _can_mount_read_only(),
+    not can_mount_read_only(),
     reason="needs `unshare -rm` (user namespaces) to mount the data directory read-only",
 )
 def test_the_service_starts_and_answers_when_its_database_folder_is_read_only(
@@ -269,14 +255,12 @@ def test_the_service_starts_and_answers_when_its_database_folder_is_read_only(
         "KMR_LOG_LEVEL": "INFO",
         "KMR_DATABASE_URL": url,
     }
-    command = (
-        f'mount --bind -o ro "{database}" "{database}" && exec "{sys.executable}" -m '
-        f"assistant.cli serve --host 127.0.0.1 --port {port}"
-    )
+    serve = [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1"]
+    command = mounted_read_only(database, [*serve, "--port", str(port)])
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            ["unshare", "-rm", "sh", "-c", command],
+            command,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

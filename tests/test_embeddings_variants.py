@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.read_only import read_only_command
 
 from assistant.config import SAMPLE_SITE, Settings
 from ingest.sync import sync
@@ -309,20 +310,6 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _can_mount_read_only() -> bool:
-    """Whether ``unshare -rm`` can bind-mount a folder read-only (user namespaces)."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    with tempfile.TemporaryDirectory() as folder:
-        probe = subprocess.run(
-            [unshare, "-rm", "sh", "-c", f'mount --bind -o ro "{folder}" "{folder}"'],
-            capture_output=True,
-            check=False,
-        )
-    return probe.returncode == 0
-
-
 def _load_read_only(base: Path, *variants: str) -> subprocess.CompletedProcess:
     """Load the given variants from ``base/models`` in a process that cannot write there.
 
@@ -335,18 +322,7 @@ def _load_read_only(base: Path, *variants: str) -> subprocess.CompletedProcess:
     data.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(data), "HF_HOME": str(data / "hf")}
     load = [sys.executable, "-c", _LOAD, str(base), *variants]
-    if os.geteuid() == 0:
-        if not _can_mount_read_only():
-            pytest.skip(
-                "as root, needs `unshare -rm` (user namespaces) to mount the cache read-only"
-            )
-        script = f'mount --bind -o ro "{models}" "{models}" && exec "$@"'
-        command = ["unshare", "-rm", "sh", "-c", script, "sh", *load]
-    else:
-        for p in (models, *models.rglob("*")):
-            if p.is_dir():
-                p.chmod(0o555)
-        command = load
+    command = read_only_command(models, load)
     return subprocess.run(
         command, capture_output=True, text=True, env=env, cwd=str(data), timeout=300, check=False
     )

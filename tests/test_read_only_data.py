@@ -12,44 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from api_support import ADMIN_KEY
+from support.read_only import read_only_command
 
 QUESTION = "How tall is the red wall you see from the motorway?"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _can_mount_read_only() -> bool:
-    """Whether ``unshare -rm`` can bind-mount a folder read-only (user namespaces)."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    with tempfile.TemporaryDirectory() as folder:
-        probe = subprocess.run(
-            [unshare, "-rm", "sh", "-c", f'mount --bind -o ro "{folder}" "{folder}"'],
-            capture_output=True,
-        )
-    return probe.returncode == 0
-
-
-def _read_only_command(folder: Path, argv: list[str]) -> list[str]:
-    """``argv`` run with ``folder`` read-only (mount namespace as root, chmod otherwise)."""
-    if os.geteuid() != 0:
-        for path in [folder, *folder.rglob("*")]:
-            path.chmod(path.stat().st_mode & ~0o222)
-        return argv
-    if not _can_mount_read_only():
-        pytest.skip("as root, needs `unshare -rm` (user namespaces) to mount the folder read-only")
-    script = f'mount --bind -o ro "{folder}" "{folder}" && exec "$@"'
-    return ["unshare", "-rm", "sh", "-c", script, "sh", *argv]
 
 
 def _digest(folder: Path) -> str:
@@ -107,7 +81,7 @@ def test_the_service_answers_from_a_read_only_data_folder_and_refuses_syncs(
     before = _digest(data)
     port = free_port()
     serve = [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1"]
-    command = _read_only_command(data, [*serve, "--port", str(port)])
+    command = read_only_command(data, [*serve, "--port", str(port)])
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -164,7 +138,7 @@ def test_ingest_on_a_read_only_data_folder_is_one_clear_line(
 ) -> None:
     data, _, env = indexed
     before = _digest(data)
-    command = _read_only_command(data, [sys.executable, "-m", "assistant.cli", "ingest"])
+    command = read_only_command(data, [sys.executable, "-m", "assistant.cli", "ingest"])
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2, done.stderr[-3000:]
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
