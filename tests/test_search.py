@@ -15,14 +15,11 @@ from vectorstore.search import (
     HybridSearcher,
     KeywordIndex,
     drop_duplicates,
-    jaccard,
     prefer_language,
-    query_tokens,
     reciprocal_rank_fusion,
-    shingles,
-    words,
 )
 from vectorstore.store import IndexStore
+from vectorstore.text import jaccard, query_tokens, shingles, words
 
 SITE = "https://www.kilometrorosso.com"
 

@@ -17,9 +17,9 @@
   engine never reads every passage itself.
 - After a new index replaces the old one, freed memory is handed back to the system
   (``gc`` and glibc's ``malloc_trim``), so a worker's RSS does not ratchet up with each sync.
-- Tokens are folded (lower case, no accents), Italian and English stop words are dropped and
-  each passage is stemmed in its own language (Snowball, PyStemmer); a query is stemmed both
-  ways, so an Italian question still matches names and numbers in English pages.
+- Tokens come from ``vectorstore.text`` (folded, Italian and English stop words dropped); each
+  passage is stemmed in its own language and a query both ways, so an Italian question still
+  matches names and numbers in English pages.
 - Language-aware: when a page and its translation (hreflang alternates in chunk metadata)
   both match, passages of the page in the asker's language rank first and the other
   language's passages are pushed down; passages in the asker's language get a small prior.
@@ -37,12 +37,10 @@ import gc
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,93 +51,14 @@ import numpy as np
 from assistant.config import Settings
 from assistant.schema import Filters, Passage
 from vectorstore.store import IndexStore, to_passage
+from vectorstore.text import document_tokens, jaccard, query_tokens, shingles
 
 log = logging.getLogger(__name__)
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_COMPOUND = re.compile(r"[^\W_]+(?:[.\-_][^\W_]+)+", re.UNICODE)
-_JOINERS = re.compile(r"[.\-_]")
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_STEMMER_NAMES = {"it": "italian", "en": "english"}
 # Bump when tokens or the saved layout change, so saved keyword indexes are rebuilt.
 _INDEX_FORMAT = "2"
 # A marker older than this is left by a process that died while building: ignore it.
 _BUILD_MARKER_TTL = 1800.0
-_DEFAULT_STEM_LANGUAGE = "en"
-
-
-# --- tokens ------------------------------------------------------------------------------
-def fold(text: str) -> str:
-    """Lower case without accents ("Perché" -> "perche", "m²" -> "m2")."""
-    if text.isascii():
-        return text.casefold()
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
-
-
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_ITALIAN
-
-    return frozenset(fold(w) for w in (*STOPWORDS_EN_PLUS, *STOPWORDS_ITALIAN))
-
-
-STOPWORDS = _stopwords()
-_local = threading.local()  # PyStemmer objects are not thread-safe: one per thread
-
-
-def _stemmer(language: str) -> Any:
-    stemmers = getattr(_local, "stemmers", None)
-    if stemmers is None:
-        stemmers = _local.stemmers = {}
-    name = _STEMMER_NAMES.get(language, _STEMMER_NAMES[_DEFAULT_STEM_LANGUAGE])
-    if name not in stemmers:
-        import Stemmer  # PyStemmer
-
-        stemmers[name] = Stemmer.Stemmer(name)
-    return stemmers[name]
-
-
-def words(text: str) -> list[str]:
-    """Folded words without stop words; one-letter words only if they are digits.
-
-    A name written with dots, hyphens or underscores also gives its joined form, so
-    "i.lab" matches "ilab" and "co-working" matches "coworking".
-    """
-    folded = fold(text)
-    out = [w for w in _WORD.findall(folded) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-    for compound in _COMPOUND.findall(folded):
-        joined = _JOINERS.sub("", compound)
-        if not joined.isdigit():  # "13.000" already gives "13" and "000"
-            out.append(joined)
-    return out
-
-
-def document_tokens(text: str, language: str) -> list[str]:
-    """Tokens of a passage, stemmed in the passage's language."""
-    return _stemmer(language).stemWords(words(text))
-
-
-def query_tokens(text: str) -> list[str]:
-    """Tokens of a query, stemmed as Italian and as English (each stem once)."""
-    ws = words(text)
-    seen: dict[str, None] = {}
-    for language in _STEMMER_NAMES:
-        for token in _stemmer(language).stemWords(ws):
-            seen.setdefault(token, None)
-    return list(seen)
-
-
-def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
-    """Word n-grams of the folded text, for near-duplicate detection."""
-    ws = _WORD.findall(fold(text))
-    if len(ws) < size:
-        return frozenset([tuple(ws)]) if ws else frozenset()
-    return frozenset(tuple(ws[i : i + size]) for i in range(len(ws) - size + 1))
-
-
-def jaccard(a: frozenset, b: frozenset) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
 
 
 # --- the keyword index -------------------------------------------------------------------
