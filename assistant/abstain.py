@@ -24,8 +24,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from assistant.extractive import Selection, TermStats, split_question, terms
+from assistant.extractive import Selection, split_question
 from assistant.schema import Passage
+from assistant.terms import TermStats, terms
 
 _I = re.IGNORECASE
 

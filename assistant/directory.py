@@ -39,10 +39,11 @@ from functools import lru_cache
 from sqlalchemy.engine import Engine
 
 from assistant.config import Settings
-from assistant.extractive import _stopwords, fold
 from assistant.schema import Answer, Source
+from assistant.terms import stop_words as _stopwords
 from ingest import directory as store
 from ingest.directory import DirectoryEntry
+from vectorstore.text import fold
 
 log = logging.getLogger(__name__)
 

@@ -364,7 +364,7 @@ def clauses(sentence: str) -> list[str]:
 
 
 class UnitLike(Protocol):
-    """What ``unquotable`` reads of a quotable unit (assistant.extractive.Unit fits)."""
+    """What ``unquotable`` reads of a quotable unit (assistant.units.Unit fits)."""
 
     passage: int
     text: str

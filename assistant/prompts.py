@@ -13,15 +13,10 @@ from collections.abc import Sequence
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.config import Settings
-from assistant.extractive import (  # the answer engine's cut of a passage into units
-    _HEADING,
-    clean_inline,
-    embedding_text,
-    split_sentences,
-    split_units,
-)
 from assistant.guard import Paragraph, defuse, mask_addressed
 from assistant.schema import Passage, Turn
+from assistant.units import HEADING as _HEADING  # the answer engine's cut of a passage
+from assistant.units import clean_inline, embedding_text, split_sentences, split_units
 
 LANGUAGE_NAMES = {
     "en": {"en": "English", "it": "Italian"},

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer import Assistant, keyword_index_options, store_unit_vectors, unit_texts
+from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.llm import build_chat_model
+from assistant.term_counts import keyword_index_options
+from assistant.unit_vectors import store_unit_vectors, unit_texts
 from vectorstore.embeddings import load_embeddings
 from vectorstore.search import HybridSearcher, release_memory, save_keyword_index
 from vectorstore.store import IndexStore

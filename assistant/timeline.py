@@ -27,20 +27,12 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
-from assistant.extractive import (
-    Query,
-    Selection,
-    Similarity,
-    TermStats,
-    Unit,
-    answer_types,
-    asks_for_list,
-    score_units,
-    split_units,
-    usable,
-)
+from assistant.extractive import Selection
 from assistant.guard import unquotable
 from assistant.schema import Passage
+from assistant.scoring import Query, Similarity, answer_types, asks_for_list, score_units, usable
+from assistant.terms import TermStats
+from assistant.units import Unit, split_units
 from ingest.dates import DateMention, decode
 
 Intent = Literal["upcoming", "current", "past", ""]

@@ -49,10 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
-from assistant.extractive import split_units  # noqa: E402
 from assistant.guard import clauses, is_instruction  # noqa: E402
 from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.schema import Passage  # noqa: E402
+from assistant.units import split_units  # noqa: E402
 from ingest.extract import ExtractionError, extract  # noqa: E402
 from ingest.records import RawDocument  # noqa: E402
 from vectorstore.vector_cache import VectorCache  # noqa: E402

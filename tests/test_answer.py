@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from assistant import abstain
-from assistant.answer import compose, renumber
-from assistant.extractive import TermStats, select, split_units, terms
+from assistant.compose import compose
+from assistant.extractive import select
+from assistant.llm_answer import renumber
 from assistant.schema import DeltaEvent, DoneEvent, Passage, SourcesEvent, Turn
+from assistant.terms import TermStats, terms
+from assistant.units import split_units
 
 
 def passage(n: int, title: str, body: str, language: str = "en", heading: str = "") -> Passage:
@@ -239,7 +242,7 @@ WALL_FACTS_IT = passage(
 def test_meaning_finds_the_answer_when_no_word_is_shared(embeddings) -> None:  # noqa: ANN001
     """An English paraphrase over an Italian page: word overlap finds nothing, the embedding
     model's similarity finds the sentence naming the architect."""
-    from assistant.answer import UnitVectors
+    from assistant.unit_vectors import UnitVectors
 
     question = "which architect drew up the plans?"
     assert select(question, [WALL_FACTS_IT], "en", STATS) is None
@@ -259,7 +262,7 @@ def test_a_visitors_words_are_compared_in_memory_and_never_stored(
 ) -> None:
     """The unit-vector file holds the district's public text only: pieces of a question (the
     partner directory compares them with its sectors) are embedded with ``persist=False``."""
-    from assistant.answer import UnitVectors
+    from assistant.unit_vectors import UnitVectors
     from vectorstore.vector_cache import VectorCache
 
     disk = VectorCache(tmp_path / "units.sqlite", "e5")
@@ -370,7 +373,7 @@ def test_the_stream_sends_sources_then_deltas_then_the_final_answer(sample_index
 
 
 def test_markdown_escapes_are_plain_text_in_quotes() -> None:
-    from assistant.extractive import clean_inline
+    from assistant.units import clean_inline
 
     assert clean_inline(r"ALBINI\_next supports \*early\* start-ups") == (
         "ALBINI_next supports *early* start-ups"

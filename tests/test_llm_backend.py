@@ -14,8 +14,9 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 
 from assistant import llm
-from assistant.answer import Assistant, clean_markers, scrub_contacts
+from assistant.answer import Assistant
 from assistant.config import Settings
+from assistant.llm_answer import clean_markers, scrub_contacts
 from assistant.prompts import answer_messages
 from assistant.schema import DeltaEvent, DoneEvent, Passage, SourcesEvent, Turn
 

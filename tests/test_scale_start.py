@@ -21,9 +21,7 @@ from typing import Any
 import pytest
 
 from api import create_app
-from assistant.answer import keyword_index_options, unit_texts
 from assistant.config import SAMPLE_SITE, Settings
-from assistant.extractive import TermStats
 from assistant.runtime import (
     keyword_index_dir,
     open_runtime,
@@ -31,6 +29,9 @@ from assistant.runtime import (
     sync_index,
     unit_vector_cache,
 )
+from assistant.term_counts import keyword_index_options
+from assistant.terms import TermStats
+from assistant.unit_vectors import unit_texts
 from ingest.sync import sync
 from tests.api_support import LiveServer, api_settings
 from vectorstore.search import KeywordIndex, is_saved, save_keyword_index

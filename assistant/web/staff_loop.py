@@ -18,7 +18,7 @@ from typing import TypeVar
 from langchain_core.embeddings import Embeddings
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant.answer import source_of
+from assistant.compose import source_of
 from assistant.config import Settings
 from assistant.conversation import detect_language
 from assistant.curated import CuratedMatcher, CuratedStore, MatchModel, query_embedder

@@ -1,0 +1,144 @@
+"""Answers written out: the extractive quote with its citations, the refusals, their events.
+
+- ``compose``: the units an extractive ``Selection`` chose, as text with ``[n]`` markers, and
+  their sources numbered in order of first citation;
+- ``source_of``: the Source entry of a passage (title, URL, a snippet);
+- ``abstention`` / ``injection_refusal``: the answers given when the sources do not answer, or
+  the whole message was an injection, with the contacts;
+- ``emit``: the events of a composed answer (sources, sentence-sized deltas, done).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+
+from assistant import abstain, prompts
+from assistant.config import Settings
+from assistant.extractive import Selection
+from assistant.schema import (
+    Answer,
+    AnswerEvent,
+    DeltaEvent,
+    DoneEvent,
+    Passage,
+    Source,
+    SourcesEvent,
+)
+from assistant.units import Unit, body_of, clean_inline
+
+SNIPPET_CHARS = 240
+
+
+def source_of(passage: Passage, n: int, snippet: str | None = None) -> Source:
+    """A Source entry for a passage."""
+    text = snippet if snippet is not None else clean_inline(body_of(passage))
+    if len(text) > SNIPPET_CHARS:
+        text = text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return Source(
+        n=n, title=passage.title, url=passage.url, language=passage.language, snippet=text
+    )
+
+
+def compose(
+    selection: Selection, passages: Sequence[Passage], language: str
+) -> tuple[str, list[Source]]:
+    """The answer text with [n] markers, and its sources numbered in order of first citation."""
+    numbers: dict[int, int] = {}
+    snippets: dict[int, str] = {}
+    parts: list[str] = []
+    for passage_index, lead, units in selection.groups:
+        n = numbers.setdefault(passage_index, len(numbers) + 1)
+        snippets.setdefault(passage_index, units[0].text)
+        if len(units) == 1:
+            parts.append(f"{_sentence(units[0])} [{n}]")
+            continue
+        lines = [f"{lead} [{n}]"] if lead else []
+        lines += [f"- {u.text}" for u in units]
+        if not lead:
+            lines[-1] += f" [{n}]"
+        parts.append("\n".join(lines))
+    text = _join(parts)
+    if selection.language and selection.language != language:
+        note = prompts.say(
+            prompts.SOURCE_IN_OTHER_LANGUAGE,
+            language,
+            name=prompts.language_name(selection.language, language),
+        )
+        text = f"{note}\n{text}"
+    sources = [
+        source_of(passages[index], n, snippets[index])
+        for index, n in sorted(numbers.items(), key=lambda item: item[1])
+    ]
+    return text, sources
+
+
+def _sentence(unit: Unit) -> str:
+    text = unit.text.strip()
+    return text if text[-1:] in ".!?:;…" else text + "."
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Sentences run on; a list stands in its own paragraph."""
+    out = ""
+    for part in parts:
+        if not out:
+            out = part
+        elif "\n" in part or "\n" in out:
+            out += "\n\n" + part
+        else:
+            out += " " + part
+    return out
+
+
+def contacts_of(settings: Settings) -> dict[str, str]:
+    """The contacts every refusal gives (``phone`` and ``url``, as the prompts name them)."""
+    return {"phone": settings.contact_phone, "url": settings.contact_url}
+
+
+def injection_refusal(
+    lang: str, contacts: Mapping[str, str], backend: str, notice: str | None = None
+) -> Answer:
+    """The refusal of a message that was only an injection (or of a reply leaking the prompt)."""
+    text = prompts.say(prompts.REFUSE_INJECTION, lang, **contacts)
+    return Answer(
+        text=text, sources=[], language=lang, abstained=True, backend=backend, notice=notice
+    )
+
+
+def abstention(
+    lang: str,
+    contacts: Mapping[str, str],
+    verdict: abstain.Verdict | None = None,
+    passages: Sequence[Passage] = (),
+    notice: str | None = None,
+) -> Answer:
+    """The sources do not answer: say so with the contacts, quoting the passage that says the
+    opposite of what was asked when the verdict found one (``contacts``: phone and url)."""
+    if verdict is not None and verdict.negative and 0 <= verdict.negative_passage < len(passages):
+        passage = passages[verdict.negative_passage]
+        text = prompts.say(
+            prompts.ABSTAIN_QUOTING, lang, quote=verdict.negative, marker="[1]", **contacts
+        )
+        return Answer(
+            text=text,
+            sources=[source_of(passage, 1, verdict.negative)],
+            language=lang,
+            abstained=True,
+            backend="extractive",
+            notice=notice,
+        )
+    text = prompts.say(prompts.ABSTAIN, lang, **contacts)
+    return Answer(
+        text=text, sources=[], language=lang, abstained=True, backend="extractive", notice=notice
+    )
+
+
+def emit(answer: Answer) -> Iterator[AnswerEvent]:
+    """Events of a composed answer: its sources, its text in sentence-sized deltas, done."""
+    yield SourcesEvent(sources=answer.sources)
+    pieces = re.split(r"(?<=\])(?= )|(?<=\n)", answer.text)
+    for piece in pieces:
+        if piece:
+            yield DeltaEvent(text=piece)
+    yield DoneEvent(answer=answer)

@@ -1,0 +1,251 @@
+"""Scoring quotable units against a question.
+
+A unit's score is the IDF-weighted share of the question's content terms it holds (terms found
+only in its heading, lead-in or page title count for less; terms found in most retrieved units
+for less still), plus a bonus when it holds the kind of thing asked for (``ANSWER_TYPES``: a
+date for "when", a sum for "how much did it cost"), plus its closeness in meaning to the
+question when a ``Similarity`` is given, plus a small prior for the searcher's order. "Now"
+questions favour the units dated with the latest year (``prefer_latest``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from assistant.guard import is_instruction
+from assistant.schema import Passage
+from assistant.terms import TermStats, terms
+from assistant.units import Unit, embedding_text
+
+_LIST_QUESTION = re.compile(
+    r"\b(list|which\s+(are|were)|what\s+(are|were)\s+the|name\s+(the|all|some)|all\s+the|"
+    r"what\s+kinds?|what\s+types?|which\s+\w+s\b|what\s+\w+s\s+(are|does|do|did|can|is)|"
+    r"elenca|elenco|lista|quali\s+sono|quali\s+erano|quali\s+\w+|che\s+tipi?|"
+    r"che\s+servizi|quali\s+servizi)\b",
+    re.IGNORECASE,
+)
+
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|"
+    r"dicembre"
+)
+# (what the question asks, what an answering sentence holds): a sentence holding the kind of
+# thing asked for ("when" -> a date) is preferred among those that match the question's terms.
+ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        re.compile(
+            r"\b(when|what\s+year|which\s+year|since\s+when|how\s+long\s+ago|quando|"
+            r"in\s+che\s+anno|da\s+quando|che\s+anno|in\s+quale\s+anno)\b",
+            re.I,
+        ),
+        re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b", re.I),
+    ),
+    (
+        re.compile(r"\bhow\s+many\b|\bquant[ie]\b|\bnumber\s+of\b|\bnumero\s+di\b", re.I),
+        re.compile(
+            r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
+            r"uno|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|cento)\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(
+            r"\b(cost\w*|price\w*|invest\w*|spen[dt]\w*|fund\w*|worth|how\s+much\s+money|"
+            r"soldi|costat\w*|costo|prezz\w*|investit\w*|investiment\w*|spes[oia]|finanz\w*)\b",
+            re.I,
+        ),
+        re.compile(
+            r"(€|\$)\s?\d|\d[\d.,]*\s?(m|mln|k)?\s?(€|eur\b|euros?\b|milion[ie]|million|"
+            r"billion|miliard)",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(
+            r"\bhow\s+(tall|high|long|big|large|wide|far|deep)\b|"
+            r"\bquanto\s+(è\s+|e'\s+)?(alt[oa]|lung[oa]|grande|larg[oa]|distante|lontan[oa])|"
+            r"\bquant[oa]\s+(spazio|superficie|misura)|\bhow\s+much\s+(space|room|area|land)|"
+            r"\b(size|area|surface|height|length|dimensioni|superficie|altezza|lunghezza)\b|"
+            r"\bettari\b|\bhectares\b",
+            re.I,
+        ),
+        re.compile(
+            r"\d[\d.,]*\s?(m|km|m2|m²|mq|metres?|meters?|metri|hectares?|ettari|ha|"
+            r"square|sq|chilometri|kilometres?|kilometers?|km²|storeys|piani|floors)\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(
+            r"\b(phone|telephone|call|ring|telefono|telefonare|chiamare|centralino|"
+            r"switchboard)\b",
+            re.I,
+        ),
+        re.compile(r"\+?\d{2,4}[\s./-]?\d{3,4}[\s./-]?\d{3,5}"),
+    ),
+    (
+        re.compile(r"\b(e-?mail|mail|posta\s+elettronica)\b", re.I),
+        re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+    ),
+    (
+        re.compile(
+            r"\b(address|street|where\s+is|located|location|indirizzo|via|dove\s+si\s+trova|"
+            r"dove\s+è|dove\s+sta)\b",
+            re.I,
+        ),
+        re.compile(r"\b(via|viale|piazza|corso|street|road)\s+[A-Z][\w'’]+,?\s*\d*", re.I),
+    ),
+    (
+        re.compile(r"\b(who|whom|chi)\b", re.I),
+        re.compile(r"\b[A-Z][a-zà-ÿ]+\s+(de\s+|di\s+|van\s+)?[A-Z][a-zà-ÿ]+"),
+    ),
+]
+TYPE_BONUS = 0.25
+
+# A function giving the cosine between a question (or one part of it) and each text (the
+# Assistant embeds both with the retrieval model); scores then blend word overlap with meaning.
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+CONTEXT_WEIGHT = 0.6  # a question term found only in the unit's heading or page title
+RANK_PRIOR = 0.08  # bonus of the searcher's first passage over its last
+SEMANTIC_BAND = 0.08  # cosine distance from the best unit at which the semantic score is 0
+SEMANTIC_WEIGHT = 0.5
+SEMANTIC_WEIGHT_CROSS = 0.8
+SEMANTIC_ALONE = 0.75  # a unit sharing no word with the question needs this much
+SEMANTIC_ALONE_PASSAGES = 3
+
+
+def asks_for_list(question: str) -> bool:
+    """True when the question asks for several things (a list is then quoted whole)."""
+    return bool(_LIST_QUESTION.search(question))
+
+
+@dataclass
+class Query:
+    """The question's terms with their weights (history terms count for less)."""
+
+    weights: dict[str, float]
+
+    @classmethod
+    def build(cls, question: str, stats: TermStats, context: str = "") -> Query:
+        """IDF weights of the question's terms; terms of ``context`` (earlier turns) at 0.3."""
+        weights: dict[str, float] = {}
+        for term in terms(question):
+            weights[term] = stats.idf(term)
+        for term in terms(context):
+            weights.setdefault(term, 0.3 * stats.idf(term))
+        return cls(weights)
+
+    @property
+    def total(self) -> float:
+        """The sum of the weights (1 for a question without terms)."""
+        return sum(self.weights.values()) or 1.0
+
+
+def answer_types(question: str) -> list[re.Pattern[str]]:
+    """Patterns of what an answering sentence holds (a date for "when", a sum for "cost")."""
+    return [evidence for asks, evidence in ANSWER_TYPES if asks.search(question)]
+
+
+def semantic_scores(cosines: Sequence[float]) -> list[float]:
+    """Cosines to 0..1 relative to the best one: e5 cosines sit in a narrow band (0.75-0.9), so
+    only the distance from the best unit tells units apart."""
+    if not cosines:
+        return []
+    top = max(cosines)
+    return [max(0.0, 1.0 - (top - c) / SEMANTIC_BAND) for c in cosines]
+
+
+def score_units(
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    boosts: Sequence[re.Pattern[str]] = (),
+    similarity: Similarity | None = None,
+    language: str = "",
+    question: str = "",
+) -> None:
+    """Set each unit's score: weighted share of query terms in the unit (less for its context),
+    plus a bonus when it holds the kind of thing asked for, plus its semantic closeness to the
+    question when a ``similarity`` function is given (weighted more when the unit's language
+    differs from the question's, where words rarely match)."""
+    n = max(len(passages), 1)
+    for unit in units:
+        unit.term_set = frozenset(terms(unit.text))
+    semantic = (
+        semantic_scores(similarity(question, [embedding_text(u) for u in units]))
+        if similarity is not None and units
+        else [0.0] * len(units)
+    )
+    # Terms found in most of the retrieved units ("Mario Negri" on the Mario Negri page) tell
+    # the units apart less than the rest of the question does.
+    local_df = {t: sum(1 for u in units if t in u.term_set) for t in query.weights}
+    count = max(len(units), 1)
+    weights = {
+        t: w * (0.4 + 0.6 * math.log(1 + count / (local_df[t] + 1)) / math.log(1 + count))
+        for t, w in query.weights.items()
+    }
+    total = sum(weights.values()) or 1.0
+    for unit, sem in zip(units, semantic, strict=True):
+        own = unit.term_set
+        ctx = frozenset(terms(" ".join([unit.context, unit.lead, passages[unit.passage].title])))
+        asked = frozenset(terms(unit.asked))
+        s = 0.0
+        for term, weight in weights.items():
+            if term in own:
+                s += weight
+            elif term in asked:
+                s += 0.8 * weight
+            elif term in ctx:
+                s += CONTEXT_WEIGHT * weight
+        # A small prior for the searcher's order breaks ties in favour of better passages.
+        prior = RANK_PRIOR * (1.0 - unit.passage / n)
+        # Very long sentences collect terms by accident; very short ones say little.
+        length = len(unit.text)
+        penalty = 0.1 if length > 400 else (0.05 if length < 25 and unit.kind == "sentence" else 0)
+        typed = any(p.search(unit.text) for p in boosts)
+        cross = bool(language) and passages[unit.passage].language != language
+        weight = SEMANTIC_WEIGHT_CROSS if cross else SEMANTIC_WEIGHT
+        if s > 0:
+            unit.score = s / total + prior - penalty + (TYPE_BONUS if typed else 0.0) + weight * sem
+        elif typed and unit.passage < 3:
+            # "what's the phone number?" -> "Telephone (switchboard): +39 ..." shares no word
+            unit.score = 0.5 * TYPE_BONUS + prior + weight * sem
+        elif sem >= SEMANTIC_ALONE and unit.passage < SEMANTIC_ALONE_PASSAGES:
+            # a paraphrase or a question in the other language: no shared word, same meaning
+            unit.score = weight * sem + prior - penalty
+        else:
+            unit.score = 0.0
+
+
+_LATEST = re.compile(
+    r"\b(now|today|currently|these\s+days|at\s+present|latest|most\s+recent|nowadays|"
+    r"oggi|attualmente|adesso|ora|ad\s+oggi|al\s+momento|ultim[oaie]|odiern\w*)\b",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+LATEST_BONUS = 0.3
+
+
+def prefer_latest(units: Sequence[Unit], question: str) -> None:
+    """ "How many ... now?": pages keep the history of a figure (67 in 2020, 85 in 2026); among
+    the units that answer, those dated with the latest year get a bonus."""
+    if not _LATEST.search(question):
+        return
+    years = {id(u): [int(y) for y in _YEAR.findall(u.text)] for u in units if u.score > 0}
+    latest = max((max(v) for v in years.values() if v), default=None)
+    if latest is None:
+        return
+    for unit in units:
+        if latest in years.get(id(unit), ()):
+            unit.score += LATEST_BONUS
+
+
+def usable(unit: Unit) -> bool:
+    """Units that may be quoted: not instructions to an AI, not bare fragments."""
+    if is_instruction(unit.text):
+        return False
+    return not (unit.kind == "sentence" and len(re.findall(r"\w+", unit.text)) < 3)

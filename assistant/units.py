@@ -1,0 +1,225 @@
+"""Quotable units: a retrieved passage cut into sentences, list items and table rows.
+
+``split_units`` reads a chunk's Markdown body (``body_of``: without the title and heading path
+the chunker puts first) line by line: headings become the local context of what follows, list
+items and table rows keep their block, their header and the sentence that leads into them, and
+paragraphs are cut into sentences (``split_sentences``, aware of common abbreviations). On FAQ
+pages a question is not a unit but what the next units answer (``Unit.asked``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.schema import Passage
+
+
+@dataclass
+class Unit:
+    """A quotable piece of a passage: a sentence, a list item or a table row."""
+
+    passage: int  # index into the passage list
+    position: int  # order inside the passage
+    text: str
+    kind: str  # "sentence" | "item" | "row"
+    block: int  # consecutive items/rows of one list or table share a block
+    context: str = ""  # local heading, table header or list lead-in: scored, not quoted
+    lead: str = ""  # the sentence introducing a list ("The campus includes:")
+    asked: str = ""  # the FAQ question this unit answers, if any
+    score: float = 0.0
+    term_set: frozenset[str] = field(default_factory=frozenset)
+
+
+_ABBREVIATIONS = {
+    "c",
+    "ca",
+    "e.g",
+    "i.e",
+    "mr",
+    "mrs",
+    "dr",
+    "prof",
+    "st",
+    "no",
+    "n",
+    "approx",
+    "vs",
+    "etc",
+    "s.p.a",
+    "spa",
+    "s.r.l",
+    "srl",
+    "inc",
+    "ltd",
+    "co",
+    "fig",
+    "ing",
+    "dott",
+    "sig",
+    "p.es",
+    "es",
+    "sec",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+}
+_SENT_END = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«(\[]?[A-ZÀ-ÖØ-Ý0-9])")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPH = re.compile(r"(\*\*|__|\*|`)")
+# A backslash escape of CommonMark (trafilatura writes ``ALBINI\\_next``): the character alone.
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+# A Markdown heading line ("## Services"); also read by ``prompts`` to cut passages the same way.
+HEADING = re.compile(r"^\s*#{1,6}\s+")
+
+
+def clean_inline(text: str) -> str:
+    """Markdown inline markup to plain text."""
+    escaped: list[str] = []  # escaped characters are text, never markup: set aside first
+
+    def set_aside(match: re.Match[str]) -> str:
+        escaped.append(match.group(1))
+        return f"\x00{len(escaped) - 1}\x00"
+
+    text = _MD_ESCAPE.sub(set_aside, text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_EMPH.sub("", text)
+    text = re.sub(r"\x00(\d+)\x00", lambda m: escaped[int(m.group(1))], text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences, respecting common abbreviations and decimals."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENT_END.finditer(text):
+        candidate = text[start : match.start()].strip()
+        last_word = candidate.rsplit(" ", 1)[-1].rstrip('.!?"”»)').lower()
+        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
+            continue
+        pieces.append(candidate)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        pieces.append(tail)
+    return [p for p in pieces if p]
+
+
+def body_of(passage: Passage) -> str:
+    """The chunk text without its "<title>\\n<heading path>\\n\\n" prefix."""
+    text = passage.text.lstrip()
+    lines = text.split("\n")
+    i = 0
+    if lines and passage.title and lines[0].strip() == passage.title.strip():
+        i = 1
+        if len(lines) > 1 and passage.heading and lines[1].strip() == passage.heading.strip():
+            i = 2
+    return "\n".join(lines[i:])
+
+
+def _row_cells(line: str) -> list[str]:
+    return [clean_inline(c) for c in line.strip().strip("|").split("|")]
+
+
+def split_units(passage: Passage, index: int) -> list[Unit]:
+    """Cut one passage into quotable units, remembering lists, tables and local headings."""
+    units: list[Unit] = []
+    heading = passage.heading.split(">")[-1].strip() if passage.heading else ""
+    block = 0
+    header: list[str] = []
+    previous_kind = ""
+    paragraph: list[str] = []
+    last_sentence = ""
+
+    def flush_paragraph() -> None:
+        nonlocal paragraph, last_sentence
+        if not paragraph:
+            return
+        for sentence in split_sentences(clean_inline(" ".join(paragraph))):
+            units.append(Unit(index, len(units), sentence, "sentence", -1, heading))
+            last_sentence = sentence
+        paragraph = []
+
+    lines = body_of(passage).split("\n")
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            flush_paragraph()
+            previous_kind = ""
+            continue
+        if HEADING.match(stripped):
+            flush_paragraph()
+            heading = clean_inline(HEADING.sub("", stripped))
+            last_sentence = ""
+            previous_kind = "heading"
+            continue
+        if stripped.startswith("|") and stripped.count("|") >= 2:
+            flush_paragraph()
+            if _TABLE_SEP.match(stripped):
+                continue
+            cells = _row_cells(stripped)
+            if previous_kind != "row":
+                block += 1
+                previous_kind = "row"
+                following = lines[number + 1].strip() if number + 1 < len(lines) else ""
+                if _TABLE_SEP.match(following):
+                    header = cells  # a header row is followed by |---|
+                    continue
+                header = []
+            shown = [c for c in cells if c and c not in {"-", "–"}]
+            if not shown:
+                continue
+            text = shown[0] + (": " + ", ".join(shown[1:]) if len(shown) > 1 else "")
+            context = " ".join([heading, *header])
+            lead = last_sentence if last_sentence.endswith(":") else ""
+            units.append(Unit(index, len(units), text, "row", block, context, lead))
+            continue
+        if _LIST_ITEM.match(stripped):
+            flush_paragraph()
+            if previous_kind != "item":
+                block += 1
+            text = clean_inline(_LIST_ITEM.sub("", stripped))
+            lead = last_sentence if last_sentence.endswith(":") else ""
+            units.append(Unit(index, len(units), text, "item", block, heading, lead))
+            previous_kind = "item"
+            continue
+        if previous_kind in {"item", "row"}:
+            flush_paragraph()
+        paragraph.append(stripped)
+        previous_kind = "text"
+    flush_paragraph()
+    return _questions_as_context([u for u in units if len(u.text) >= 3])
+
+
+def _questions_as_context(units: list[Unit]) -> list[Unit]:
+    """FAQ pages: a question is never an answer, but it says what the next units answer."""
+    out: list[Unit] = []
+    asked = ""
+    for unit in units:
+        if unit.text.rstrip().endswith("?"):
+            asked = unit.text
+            continue
+        if asked:
+            unit.asked = asked
+            # an answer runs until the next question or the end of its list item/paragraph
+        out.append(unit)
+    return out
+
+
+def embedding_text(unit: Unit) -> str:
+    """What is embedded for a unit: a bare list item or table row gets its heading/lead-in."""
+    if unit.kind in {"item", "row"}:
+        about = unit.lead or unit.context
+        return f"{about}: {unit.text}" if about else unit.text
+    return unit.text
