@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from assistant.schema import Turn
+from vectorstore.text import fold
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _IT_ACCENT = re.compile(r"[àèéìíòóù]", re.IGNORECASE)
@@ -71,11 +71,6 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text.replace("\u2019", "'"))]
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).lower()
-
-
 def _word_votes(text: str) -> tuple[float, float]:
     """Evidence from function words, accented letters, elisions and word endings."""
     it = en = 0.0
@@ -90,7 +85,7 @@ def _word_votes(text: str) -> tuple[float, float]:
     # settles one-word questions such as "orari?" or "parking?".
     for word in _words(text):
         if len(word) > 3 and word.isalpha() and word not in _IT_WORDS and word not in _EN_WORDS:
-            last = _fold(word[-1])
+            last = fold(word[-1])
             if last in "aio":
                 it += 0.5
             elif last not in "eu":
@@ -158,20 +153,18 @@ MAX_QUERY_CHARS = 600
 def content_words(text: str) -> list[str]:
     """Words that carry a subject: not function words, not too short."""
     words = [w.rsplit("'", 1)[-1] for w in _words(text)]  # "l'affitto" -> "affitto"
-    return [w for w in words if len(w) > 2 and w not in _STOP and _fold(w) not in _STOP]
+    return [w for w in words if len(w) > 2 and w not in _STOP and fold(w) not in _STOP]
 
 
 def is_follow_up(question: str) -> bool:
     """True when the question leans on earlier turns: a pronoun, a leading "and"/"e", or
     fewer than two words of its own that name something particular."""
-    lowered = _fold(question).strip()
+    lowered = fold(question).strip()
     if lowered.startswith(_CONNECTIVES):
         return True
     if any(w in _ANAPHORA for w in _words(question)):
         return True
-    specific = [
-        w for w in content_words(question) if w not in _GENERIC and _fold(w) not in _GENERIC
-    ]
+    specific = [w for w in content_words(question) if w not in _GENERIC and fold(w) not in _GENERIC]
     return len(specific) < 2
 
 
