@@ -370,7 +370,7 @@ def test_rate_limited_and_unconfigured_enquiries_say_so(
 def test_forgetting_a_conversation_deletes_it_from_the_database_and_the_page(
     page: Any, service: Any
 ) -> None:
-    from assistant.records_db import Feedback, Message
+    from assistant.records_tables import Feedback, Message
 
     page.goto(service.url + "/")
     widget = open_widget(page)
