@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base of these two tables (the staff tables have ``StaffBase``)."""
 
 
 class Message(Base):
