@@ -1,10 +1,11 @@
 """What visitors ask: the most asked questions over a period, grouped by meaning.
 
-Read-only over ``records_db``'s ``messages`` and ``feedback`` tables (answered and refused
-questions alike). Questions are grouped by the cosine similarity of their e5 query embeddings
-at ``GROUPING`` (see there): identical wordings are
-counted once, the most frequent wording leads its group, and every other wording joins the
-group whose leader it is most similar to, if similar enough. Each group reports its count,
+Read-only over the service database's ``messages`` and ``feedback`` tables
+(``records_tables``; answered and refused questions alike). Questions are grouped by the cosine
+similarity of their e5 query embeddings at ``GROUPING`` (see there), with the leader clustering
+of the gaps report (``gaps``): identical wordings are counted once, the most frequent wording
+leads its group, and every other wording joins the group whose leader it is most similar to,
+if similar enough. Each group reports its count,
 count per language, answer rate (not refused), feedback up/down and the pages cited most.
 
 ``top_questions`` blocks for the embedding work (a few ms per distinct wording): run it in a
@@ -14,20 +15,19 @@ thread (``asyncio.to_thread`` or a plain ``def`` FastAPI route), never on the ev
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from assistant.records_db import Feedback, Message, leader_groups
+from assistant.gaps import Embed, leader_groups, unit_vectors
+from assistant.records_tables import Feedback, Message
 from assistant.staff_db import csv_text, iso
 
-Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 MAX_ROWS = 20_000  # newest questions considered per report; bounds time and memory
 # Grouping for a report: lower than the curated-answer lines, because a report shows its
 # examples and a merge of near misses costs little there, while a missed merge splits a
@@ -110,12 +110,9 @@ def group_by_meaning(
     if not keys:
         return []
     texts = [shown[key].most_common(1)[0][0] for key in keys]
-    raw = np.asarray(embed(texts), dtype=np.float32)
-    norms = np.linalg.norm(raw, axis=1, keepdims=True)
-    vectors = raw / np.where(norms == 0, 1.0, norms)
+    vectors = unit_vectors(embed, texts)
 
-    # The same leader clustering as the gaps report; rows come most asked first, so the most
-    # asked wording leads its group.
+    # Rows come most asked first, so the most asked wording leads its group.
     groups: list[QuestionGroup] = []
     for index, group in enumerate(leader_groups(vectors, threshold)):
         if group == len(groups):

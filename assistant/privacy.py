@@ -23,7 +23,8 @@ from sqlalchemy import ColumnElement, delete, select
 from assistant.config import Settings
 from assistant.errors import InvalidInput
 from assistant.handoff import Handoff
-from assistant.records_db import Feedback, Message, RecordsDB
+from assistant.records_db import RecordsDB
+from assistant.records_tables import Feedback, Message
 from assistant.staff_db import now, rowcount
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,8 @@ SQLite in data_dir by default (``settings.app_database_url``), any SQLAlchemy UR
 (PostgreSQL when several workers or machines share it). Rows older than ``retention_days``
 are purged at start and periodically. Client addresses are never stored in clear: only a
 keyed hash (HMAC-SHA256 with a per-install secret kept in data_dir), enough to count distinct
-visitors and nothing more.
+visitors and nothing more. The tables are declared in ``records_tables``; the gaps report
+groups its questions with ``gaps``.
 
 The service stores answers with ``queue_answer``: a writer thread inserts queued rows in
 batches (one transaction per batch), so a chat request never waits on the database. Reads and
@@ -42,45 +43,29 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-from pydantic import BaseModel, Field, field_serializer
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import create_engine, delete, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from assistant.batch_writer import BatchWriter, is_locked, is_read_only
 from assistant.config import Settings
 from assistant.errors import KmrError, NotFound, Unavailable
+from assistant.gaps import Embed, GapGroup, gap_groups
+from assistant.records_tables import Base, Feedback, Message, create_schema
 from assistant.schema import Answer
+from assistant.staff_db import now as utc_now
+from assistant.staff_db import sqlite_pragmas
 
 log = logging.getLogger(__name__)
 
 Rating = Literal["up", "down"]
 SECRET_FILE = "client-hash.key"
-BUSY_TIMEOUT_MS = 2000  # a request waits at most this long for another process's lock
 FEEDBACK_FLUSH_SECONDS = 5.0  # feedback waits this long for its answer to be written
 PING_OK_TTL = 2.0  # seconds a successful ping is trusted: chat asks before every answer
 
@@ -114,71 +99,6 @@ def translate(exc: SQLAlchemyError) -> Exception:
     return exc
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)  # naive UTC: portable across SQLite/PostgreSQL
-
-
-class Message(Base):
-    """One question and the answer given to it."""
-
-    __tablename__ = "messages"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    # The widget's conversation (a random id the service gave it), so that "forget this
-    # conversation" removes every turn, even one whose message id the widget never received.
-    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
-    client_hash: Mapped[str] = mapped_column(String(64), default="")
-    question: Mapped[str] = mapped_column(Text)
-    answer: Mapped[str] = mapped_column(Text, default="")
-    language: Mapped[str] = mapped_column(String(8), default="")
-    abstained: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    backend: Mapped[str] = mapped_column(String(32), default="")
-    notice: Mapped[str | None] = mapped_column(Text, nullable=True)
-    page_url: Mapped[str | None] = mapped_column(Text, nullable=True)
-    source_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
-    duration_ms: Mapped[float] = mapped_column(default=0.0)
-
-
-class Feedback(Base):
-    """A visitor's rating of one answer (the latest rating wins)."""
-
-    __tablename__ = "feedback"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), unique=True, index=True
-    )
-    rating: Mapped[str] = mapped_column(String(8))
-    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
-
-
-class GapGroup(BaseModel):
-    """Similar questions that were refused or rated down (also the API's report rows)."""
-
-    question: str = Field(description="The most recent wording of the group.")
-    count: int
-    refused: int
-    rated_down: int
-    last_asked: datetime = Field(description="When a question of the group was last asked (UTC).")
-    examples: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=list)
-    comments: list[str] = Field(default_factory=list)
-
-    @field_serializer("last_asked")
-    def _utc(self, value: datetime) -> str:
-        # Stored naive (portable across databases) but always UTC.
-        return value.replace(tzinfo=UTC).isoformat()
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.model_dump()
-
-
 def load_secret(data_dir: Path) -> bytes:
     """The per-install key for hashing client addresses, created on first use (mode 0600)."""
     path = data_dir / SECRET_FILE
@@ -193,53 +113,6 @@ def load_secret(data_dir: Path) -> bytes:
     with os.fdopen(fd, "w") as handle:
         handle.write(key.hex())
     return key
-
-
-# Columns added to tables after their first release: (table, column, SQL type). Databases
-# created earlier get them by ``migrate`` (``create_all`` never alters an existing table).
-ADDED_COLUMNS = [("messages", "conversation_id", "VARCHAR(32)")]
-
-
-def migrate(engine: Engine) -> None:
-    """Add the columns (and their indexes) an older database lacks; safe to run at every start
-    and from several processes at once (a column another process just added is fine)."""
-    for table, column, sql_type in ADDED_COLUMNS:
-        present = {c["name"] for c in inspect(engine).get_columns(table)}
-        if column not in present:
-            try:
-                with engine.begin() as connection:
-                    connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
-                log.info("service database: added %s.%s", table, column)
-            except SQLAlchemyError:
-                present = {c["name"] for c in inspect(engine).get_columns(table)}
-                if column not in present:
-                    raise
-        with engine.begin() as connection:
-            connection.execute(
-                text(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})")
-            )
-
-
-def create_schema(engine: Engine) -> None:
-    """The tables, and the columns later releases added to them."""
-    Base.metadata.create_all(engine)
-    migrate(engine)
-
-
-def _sqlite_pragmas(engine: Engine) -> None:
-    """WAL and relaxed fsync: a chat request should not wait on the disk."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except Exception:  # a read-only file keeps its journal mode; reads still work
-            log.debug("could not switch the service database to WAL", exc_info=True)
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.close()
 
 
 class RecordsDB:
@@ -277,7 +150,7 @@ class RecordsDB:
                 log.error("service database unavailable at start: %s", _reason(exc))
             return engine
         engine = create_engine(self.url, connect_args={"check_same_thread": False})
-        _sqlite_pragmas(engine)
+        sqlite_pragmas(engine)
         try:
             Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
             create_schema(engine)
@@ -404,7 +277,7 @@ class RecordsDB:
     ) -> dict[str, Any]:
         return {
             "id": message_id or new_message_id(),
-            "created_at": _now(),  # when asked, not when written
+            "created_at": utc_now(),  # when asked, not when written
             "client_hash": self.client_hash(client),
             "question": question,
             "answer": answer.text,
@@ -441,7 +314,7 @@ class RecordsDB:
                     session.add(Feedback(message_id=message_id, rating=rating, comment=comment))
                 else:
                     existing.rating, existing.comment = rating, comment
-                    existing.created_at = _now()
+                    existing.created_at = utc_now()
         except SQLAlchemyError as exc:
             error = translate(exc)
             if isinstance(error, DatabaseReadOnly):
@@ -455,7 +328,7 @@ class RecordsDB:
         """
         if not self.writable:
             return 0
-        cutoff = (now or _now()) - self.retention
+        cutoff = (now or utc_now()) - self.retention
         self.flush()
         try:
             return self._purge(cutoff)
@@ -522,7 +395,7 @@ class RecordsDB:
 
     def gaps_report(
         self,
-        embed: Callable[[list[str]], Sequence[Sequence[float]]],
+        embed: Embed,
         *,
         days: int = 30,
         limit: int = 500,
@@ -533,67 +406,7 @@ class RecordsDB:
         ``embed`` maps texts to vectors (the service's embedding model); questions whose
         cosine similarity to a group's first question reaches ``threshold`` join that group.
         """
-        rows = self.gap_rows(_now() - timedelta(days=days), limit)
-        if not rows:
-            return []
-        vectors = np.asarray(embed([message.question for message, _ in rows]), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        unit = (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
-        return group_questions(rows, unit, threshold)
-
-
-def leader_groups(vectors: np.ndarray, threshold: float) -> list[int]:
-    """Leader clustering of unit vectors, in order: each row joins the group whose leader (its
-    first row) it is most similar to, if the cosine reaches ``threshold``, else leads a new
-    group. Returns each row's group number (0, 1, ... in order of first appearance)."""
-    leaders: list[int] = []
-    assigned: list[int] = []
-    for index in range(len(vectors)):
-        if leaders:
-            similarity = vectors[leaders] @ vectors[index]
-            best = int(np.argmax(similarity))
-            if similarity[best] >= threshold:
-                assigned.append(best)
-                continue
-        leaders.append(index)
-        assigned.append(len(leaders) - 1)
-    return assigned
-
-
-def group_questions(
-    rows: list[tuple[Message, Feedback | None]], vectors: np.ndarray, threshold: float
-) -> list[GapGroup]:
-    """Leader clustering: each question joins the first group it is similar enough to.
-
-    Rows come newest first, so a group's leader (and shown wording) is its latest question.
-    """
-    groups: list[GapGroup] = []
-    for index, group in enumerate(leader_groups(vectors, threshold)):
-        message, feedback = rows[index]
-        rated_down = feedback is not None and feedback.rating == "down"
-        if group == len(groups):  # this row leads a new group
-            groups.append(
-                GapGroup(
-                    question=message.question,
-                    count=0,
-                    refused=0,
-                    rated_down=0,
-                    last_asked=message.created_at,
-                )
-            )
-        target = groups[group]
-        target.count += 1
-        target.refused += int(message.abstained)
-        target.rated_down += int(rated_down)
-        target.last_asked = max(target.last_asked, message.created_at)
-        if message.question not in target.examples and len(target.examples) < 5:
-            target.examples.append(message.question)
-        if message.language and message.language not in target.languages:
-            target.languages.append(message.language)
-        if rated_down and feedback and feedback.comment and len(target.comments) < 5:
-            target.comments.append(feedback.comment)
-    groups.sort(key=lambda group: (group.count, group.last_asked), reverse=True)
-    return groups
+        return gap_groups(self.gap_rows(utc_now() - timedelta(days=days), limit), embed, threshold)
 
 
 def _reason(exc: SQLAlchemyError) -> str:

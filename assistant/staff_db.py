@@ -1,4 +1,5 @@
-"""The staff tables' shared ground: one declarative base, the engine, safe CSV.
+"""The service database's shared ground: the clock, the SQLite settings, the staff tables'
+declarative base and engine, safe CSV.
 
 Curated answers (``curated``) and enquiries (``handoff``) live in the service database
 (``settings.app_database_url``, the same as ``records_db``) in tables of their own, declared on
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,19 +23,41 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from assistant.config import Settings
 
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 2000  # a request waits at most this long for another process's lock
+
 
 class StaffBase(DeclarativeBase):
     pass
 
 
 def now() -> datetime:
-    """Naive UTC, as ``records_db`` stores it (portable across SQLite and PostgreSQL)."""
+    """Naive UTC, as every table of the service database stores it (portable across SQLite
+    and PostgreSQL)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
 def iso(moment: datetime | None) -> str | None:
     """A stored naive-UTC datetime as ISO 8601 with its offset."""
     return moment.replace(tzinfo=UTC).isoformat() if moment else None
+
+
+def sqlite_pragmas(engine: Engine) -> None:
+    """WAL and relaxed fsync (a chat request should not wait on the disk), foreign keys, and
+    a bounded wait for another process's lock, on every new SQLite connection."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # a read-only file keeps its journal mode; reads still work
+            log.debug("could not switch the service database to WAL", exc_info=True)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -43,15 +67,7 @@ def open_engine(settings: Settings) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
-
+    sqlite_pragmas(engine)
     return engine
 
 

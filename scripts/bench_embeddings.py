@@ -259,7 +259,7 @@ def _hit_mrr(ranks: list[int | None]) -> tuple[float, float]:
 
 def quality(work: Path, variant: str, inputs: dict) -> dict:
     """Cosines to float32 and retrieval figures of ``variant``'s vectors."""
-    from assistant.evaluate import first_gold_rank
+    from assistant.eval_match import first_gold_rank
 
     passages = np.load(work / f"{variant}-passages.npy")
     queries = np.load(work / f"{variant}-queries.npy")

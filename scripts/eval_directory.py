@@ -22,7 +22,7 @@ from pathlib import Path
 
 from assistant import directory as answers
 from assistant.config import SAMPLE_SITE, Settings
-from assistant.evaluate import contains
+from assistant.eval_match import contains
 from assistant.runtime import open_runtime
 from ingest.sync import sync
 

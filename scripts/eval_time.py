@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.evaluate import contains
+from assistant.eval_match import contains
 
 SITE_DATE = "2026-11-30"
 TIME_KINDS = ("upcoming", "past", "now")

@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import pytest
 from api_support import ADMIN_KEY, LiveServer, api_settings, read_sse
+from support.enquiries import INBOX, enquiry, smtp_settings
 from support.smtp import SmtpServer
 
 from api import create_app
 
-INBOX = "enquiries@district.example"
 SCRIPT_ANSWER = (
     'Alberto Bombassei, founder of Brembo. <script>alert("x")</script><b>bold?</b> '
     '=HYPERLINK("http://evil.example")'
@@ -48,13 +48,7 @@ def service(
         sample_index,
         folder,
         admin_api_key=ADMIN_KEY,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        smtp_tls="none",
-        smtp_sender="assistant@district.example",
-        smtp_recipient=INBOX,
-        smtp_timeout=5,
-        enquiry_rate_limit="1000/hour",
+        **smtp_settings(smtp.port, enquiry_rate_limit="1000/hour"),
     )
     app = create_app(settings, runtime=sample_index)
     with LiveServer(app) as server:
@@ -255,23 +249,6 @@ def test_a_question_with_a_curated_answer_leaves_the_gaps_report(client: httpx.C
 
 
 # --- enquiries -------------------------------------------------------------------------------
-def enquiry(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "email": "visitor@example.org",
-        "consent": True,
-        "language": "it",
-        "page_url": "https://www.kilometrorosso.com/it/visita",
-        "message": "Vorrei visitare i laboratori con una classe.",
-        "transcript": [
-            {"role": "user", "content": "Posso portare una scolaresca a visitare i laboratori?"},
-            {"role": "assistant", "content": "Non trovo questa informazione nelle pagine."},
-        ],
-        "message_ids": ["a" * 32],
-    }
-    data.update(changes)
-    return data
-
-
 def test_an_enquiry_reaches_the_inbox_with_the_transcript_and_reply_to_the_visitor(
     client: httpx.Client, smtp: SmtpServer
 ) -> None:

@@ -20,7 +20,7 @@ from assistant.curated import (
     query_embedder,
     without_curated,
 )
-from assistant.records_db import GapGroup
+from assistant.gaps import GapGroup
 from assistant.staff_db import open_engine
 
 MODEL = MatchModel.load()  # the shipped, calibrated model (scripts/bench_curated.py)

@@ -9,19 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from assistant.config import PROJECT_ROOT
-from assistant.evaluate import (
-    EvalFileError,
-    EvalReport,
-    QuestionResult,
-    fact_coverage,
-    first_gold_rank,
-    injection_obeyed,
-    load_questions,
-    percentile,
-    run_eval,
-    source_matches,
-    summarise,
-)
+from assistant.eval_match import fact_coverage, first_gold_rank, injection_obeyed, source_matches
+from assistant.eval_report import EvalReport, QuestionResult, answer_words, percentile, summarise
+from assistant.evaluate import EvalFileError, load_questions, run_eval
 from assistant.schema import Answer, Passage, Source
 
 DEV_SET = PROJECT_ROOT / "data" / "eval" / "dev.jsonl"
@@ -233,6 +223,11 @@ class _Assistant:
         )
 
 
+def _runtime(assistant: object, embeddings: object = None) -> SimpleNamespace:
+    """The parts of a Runtime that ``run_eval`` uses, over the fake searcher."""
+    return SimpleNamespace(searcher=_Searcher(), assistant=assistant, embeddings=embeddings)
+
+
 def test_run_eval_calls_the_searcher_and_the_assistant(tmp_path: Path) -> None:
     rows = [
         {
@@ -269,7 +264,7 @@ def test_run_eval_calls_the_searcher_and_the_assistant(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assistant = _Assistant()
-    report = run_eval(SimpleNamespace(searcher=_Searcher(), assistant=assistant), path)
+    report = run_eval(_runtime(assistant), path)
 
     by_id = {r.id: r for r in report.results}
     assert by_id["f1"].retrieval_rank == 2 and by_id["f2"].retrieval_rank == 2
@@ -289,7 +284,7 @@ def test_run_eval_without_an_assistant_measures_retrieval_only(tmp_path: Path) -
     path.write_text(
         json.dumps({"id": "a", "question": "how many?", "gold": [f"{SITE}/en/faq"]}) + "\n"
     )
-    report = run_eval(SimpleNamespace(searcher=_Searcher(), assistant=None), path)
+    report = run_eval(_runtime(None), path)
     overall = report.as_dict()["overall"]
     assert overall["hit@3"] == 1.0 and overall["answered"] == 0 and overall["fact_coverage"] is None
 
@@ -306,9 +301,25 @@ def test_an_error_on_one_question_is_recorded_and_the_run_goes_on(tmp_path: Path
         + json.dumps({"id": "b", "question": "y?"})
         + "\n"
     )
-    report = run_eval(SimpleNamespace(searcher=_Searcher(), assistant=Broken()), path)
+    report = run_eval(_runtime(Broken()), path)
     assert [r.error for r in report.results] == ["answer: RuntimeError: model crashed"] * 2
     assert report.as_dict()["overall"]["errors"] == 2
+
+
+def test_the_query_cache_is_emptied_before_each_timed_call(tmp_path: Path) -> None:
+    """Latency counts embedding the question, as if it were asked for the first time."""
+
+    class Cache:
+        cleared = 0
+
+        def clear_cache(self) -> None:
+            self.cleared += 1
+
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"id": "a", "question": "how many companies?"}) + "\n")
+    cache = Cache()
+    run_eval(_runtime(_Assistant(), embeddings=cache), path)
+    assert cache.cleared == 2  # once before the search, once before the answer
 
 
 # --- the real searcher over the real sample index -----------------------------------------
@@ -322,8 +333,6 @@ def test_dev_set_retrieval_is_good_in_both_languages(sample_index) -> None:  # n
 
 
 def test_two_page_is_read_as_multi_page_and_answer_words_skip_markers(tmp_path: Path) -> None:
-    from assistant.evaluate import answer_words
-
     path = tmp_path / "q.jsonl"
     path.write_text(json.dumps({"id": "a", "question": "q?", "kind": "two-page"}) + "\n")
     assert load_questions(path)[0].kind == "multi-page"

@@ -8,10 +8,10 @@ import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from support.enquiries import INBOX, enquiry, smtp_settings
 from support.smtp import Inbox, SmtpServer, free_port
 
 from assistant.config import Settings
@@ -26,8 +26,6 @@ from assistant.handoff import (
 )
 from assistant.staff_db import now, open_engine
 
-INBOX = "enquiries@district.example"
-
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
@@ -39,33 +37,10 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture
 def handoff_for(make_settings: Callable[..., Settings]) -> Callable[[int], Handoff]:
     def make(port: int) -> Handoff:
-        settings = make_settings(
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_tls="none",
-            smtp_sender="assistant@district.example",
-            smtp_recipient=INBOX,
-            smtp_timeout=5,
-        )
+        settings = make_settings(**smtp_settings(port))
         return Handoff(open_engine(settings), SmtpConfig.from_settings(settings))
 
     return make
-
-
-def enquiry(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "email": "visitor@example.org",
-        "consent": True,
-        "language": "it",
-        "page_url": "https://www.kilometrorosso.com/it/visita",
-        "transcript": [
-            {"role": "user", "content": "Posso portare una scolaresca a visitare i laboratori?"},
-            {"role": "assistant", "content": "Non trovo questa informazione nelle pagine."},
-        ],
-        "message_ids": ["a" * 32],
-    }
-    data.update(changes)
-    return data
 
 
 def test_an_enquiry_is_stored_open_and_reaches_the_inbox(
@@ -178,7 +153,7 @@ def test_staff_mark_an_enquiry_answered_and_it_is_purged_with_its_address_later(
     smtp_server: SmtpServer, handoff_for: Callable[[int], Handoff]
 ) -> None:
     handoff = handoff_for(smtp_server.port)
-    first = handoff.submit(enquiry())
+    first = handoff.submit(enquiry(message=""))  # the draft takes the visitor's first question
     second = handoff.submit(enquiry(email="other@example.org"))
     answered = handoff.mark_answered(
         first["id"], "Giulia (reception)", reply="Sì, su prenotazione durante l'Open Labs."
@@ -238,13 +213,7 @@ def test_starttls_verifies_the_server_certificate_and_never_falls_back_to_plain_
     controller.start()
     try:
         for mode, expected in (("starttls", "CERTIFICATE_VERIFY_FAILED"), ("none", "STARTTLS")):
-            settings = make_settings(
-                smtp_host="127.0.0.1",
-                smtp_port=port,
-                smtp_tls=mode,
-                smtp_recipient=INBOX,
-                smtp_timeout=5,
-            )
+            settings = make_settings(**smtp_settings(port, smtp_tls=mode))
             handoff = Handoff(open_engine(settings), SmtpConfig.from_settings(settings))
             stored = handoff.submit(enquiry())
             assert stored["delivery"] == "failed" and expected in stored["last_error"]

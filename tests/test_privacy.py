@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, event, func, inspect, select, text
 from assistant.config import Settings
 from assistant.handoff import Enquiry, Handoff, SmtpConfig
 from assistant.privacy import forget_conversation, purge
-from assistant.records_db import DatabaseReadOnly, Feedback, Message, RecordsDB
+from assistant.records_db import DatabaseReadOnly, RecordsDB
+from assistant.records_tables import Feedback, Message
 from assistant.schema import Answer
 from assistant.staff_db import now, open_engine
 from assistant.web.staff_loop import StaffLoop

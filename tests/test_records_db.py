@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.batch_writer import BatchWriter
 from assistant.config import Settings
-from assistant.records_db import BatchWriter, DatabaseBusy, DatabaseReadOnly, RecordsDB
+from assistant.records_db import DatabaseBusy, DatabaseReadOnly, RecordsDB
 from assistant.schema import Answer, Source
 
 ANSWER = Answer(

@@ -19,11 +19,11 @@ import pytest
 import test_widget_browser
 from api_support import ADMIN_KEY, LiveServer, api_settings
 from sqlalchemy import select
+from support.enquiries import INBOX, smtp_settings
 from test_widget_browser import AXE, CHROMIUM, ask, axe_violations, open_widget, record_dialogs
 
 from api import create_app
 
-INBOX = "enquiries@district.example"
 DECLINED = "Who won the football world cup in 1998?"
 QUESTION = "How tall is the red wall you see from the motorway?"
 STAFF = "Giulia Rossi"
@@ -73,13 +73,7 @@ def service(
         sample_index,
         tmp_path_factory.mktemp("staff-browser"),
         cors_origins=[host_site["origin"]],
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        smtp_tls="none",
-        smtp_sender="assistant@district.example",
-        smtp_recipient=INBOX,
-        smtp_timeout=5,
-        enquiry_rate_limit="1000/hour",
+        **smtp_settings(smtp.port, enquiry_rate_limit="1000/hour"),
     )
 
 
@@ -328,11 +322,7 @@ def strict_service(
     yield from _serve(
         sample_index,
         tmp_path_factory.mktemp("staff-strict"),
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        smtp_tls="none",
-        smtp_recipient=INBOX,
-        enquiry_rate_limit="1/hour",
+        **smtp_settings(smtp.port, enquiry_rate_limit="1/hour"),
     )
 
 
@@ -370,7 +360,7 @@ def test_rate_limited_and_unconfigured_enquiries_say_so(
 def test_forgetting_a_conversation_deletes_it_from_the_database_and_the_page(
     page: Any, service: Any
 ) -> None:
-    from assistant.records_db import Feedback, Message
+    from assistant.records_tables import Feedback, Message
 
     page.goto(service.url + "/")
     widget = open_widget(page)

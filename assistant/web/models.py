@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.curated import CuratedInput
-from assistant.records_db import GapGroup
+from assistant.gaps import GapGroup
 from assistant.schema import Answer, Passage, Text, Turn
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
