@@ -23,7 +23,6 @@ FEATURES = (
     "same_language",
     "cosine_same_language",
     "distance_per_change",
-    "distance_per_change_same_language",
 )
 _NUMBER = re.compile(r"\d+")
 _WORD = re.compile(r"\w+")
@@ -87,13 +86,11 @@ def pair_features(curated: Wording, asked: Wording) -> list[float]:
     most words and changes one that matters). ``distance_per_change`` is the semantic
     distance (1 - cosine) per unit of surface change (1 - character 4-gram overlap): a near
     miss moves far for the few characters it changes, a paraphrase rewords much and moves
-    little, and a verbatim repeat moves nowhere. Across languages the surface overlap says
-    little (almost every character changes), and cross-language pairs score lower than
-    same-language ones: hence the language case and its products with the other two.
+    little, and a verbatim repeat moves nowhere. Cross-language pairs score lower than
+    same-language ones, hence the language case and its interaction with the cosine.
     """
     cosine = float(curated.vector @ asked.vector)
     union = len(curated.grams | asked.grams)
     overlap = len(curated.grams & asked.grams) / union if union else 1.0
     same = 1.0 if curated.language == asked.language else 0.0
-    per_change = (1.0 - cosine) / (1.0 - overlap + 0.05)
-    return [cosine, same, cosine * same, per_change, per_change * same]
+    return [cosine, same, cosine * same, (1.0 - cosine) / (1.0 - overlap + 0.05)]
