@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.curated_features import describe, numbers, pair_features
+from assistant.curated_features import Wording, char_grams, numbers, pair_features
 from assistant.curated_match import (
     CuratedMatcher,
     MatchModel,
@@ -23,7 +23,6 @@ from assistant.curated_match import (
 from assistant.curated_store import CuratedStore
 from assistant.records_db import GapGroup
 from assistant.staff_db import open_engine
-from vectorstore.embeddings import E5Embeddings
 
 MODEL = MatchModel.load()  # the shipped, calibrated model (scripts/bench_curated.py)
 FOUNDER = {
@@ -125,25 +124,26 @@ def test_the_number_rule_the_line_and_the_same_wording() -> None:
     assert accepts(0.0, "When is Open Labs?", "  when is OPEN labs ", MODEL)
 
 
-def test_the_model_prefers_a_paraphrase_to_a_near_miss_and_a_repeat_to_both(
-    embeddings: E5Embeddings,
-) -> None:
-    texts = [
-        "Is there a canteen on the campus?",
-        "Is there a canteen on campus?",
-        "Where can visitors park?",
-        "Is there a car park for guests coming here?",
-        "Is the campus open on Sundays?",
-        "Is the campus open on Saturdays?",
-    ]
-    w = describe(texts, query_embedder(embeddings))
+def test_the_model_prefers_a_paraphrase_to_a_near_miss_and_a_repeat_to_both() -> None:
+    def probability(cosine: float, a: str, b: str) -> float:
+        # Two questions whose e5 vectors are at ``cosine`` (the real model is not needed).
+        first = Wording(a, "en", np.array([1.0, 0.0]), char_grams(a))
+        second = Wording(b, "en", np.array([cosine, (1 - cosine**2) ** 0.5]), char_grams(b))
+        forward = float(MODEL.probability(np.array([pair_features(first, second)]))[0])
+        backward = float(MODEL.probability(np.array([pair_features(second, first)]))[0])
+        assert forward == pytest.approx(backward)  # the features are symmetric
+        return forward
 
-    def probability(a: int, b: int) -> float:
-        return float(MODEL.probability(np.array([pair_features(w[a], w[b])]))[0])
-
-    repeat, paraphrase, near_miss = probability(0, 1), probability(2, 3), probability(4, 5)
+    repeat = probability(
+        0.995, "Is there a canteen on the campus?", "Is there a canteen on campus?"
+    )
+    paraphrase = probability(
+        0.95, "Where can visitors park?", "Is there a car park for guests coming here?"
+    )
+    near_miss = probability(
+        0.97, "Is the campus open on Sundays?", "Is the campus open on Saturdays?"
+    )
     assert repeat > MODEL.line > near_miss and paraphrase > near_miss
-    assert probability(3, 2) == pytest.approx(paraphrase)  # the features are symmetric
 
 
 PAIRS = [
@@ -157,7 +157,7 @@ def _pair(topic: int, kind: str) -> dict[str, Any]:
     return next(p for p in PAIRS if p["topic"] == topic and p["kind"] == kind)
 
 
-@pytest.mark.parametrize("topic", [1, 3])  # "Where can visitors park?", "... in treno?"
+@pytest.mark.parametrize("topic", [3, 5])  # "... in treno?", "Chi ha fondato ...?"
 @pytest.mark.parametrize(
     "kind", ["paraphrase", "cross-language paraphrase", "near miss", "cross-language near miss"]
 )
