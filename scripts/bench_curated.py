@@ -3,6 +3,8 @@
 Each line of a pairs file (data/eval/paraphrases.jsonl and the like) holds a curated question
 ``a``, a visitor question ``b``, ``match`` (whether ``b`` must get ``a``'s answer), a ``kind``
 (paraphrase, cross-language paraphrase, near miss, cross-language near miss) and a ``topic``.
+Each visitor question is also paired with the closest curated question of another topic
+(kind "other topic", must not match), as the matcher meets every curated answer.
 
 Fitting (``--fit``, default data/eval/paraphrases.jsonl): a logistic regression over
 ``assistant.curated_features.pair_features`` (``FEATURES``), its regularisation and its
@@ -13,7 +15,7 @@ rule (``assistant.curated_match.accepts``: the line, and the numbers the questio
 agree), reaches ``--target``. The model is then fitted on all the pairs.
 
 Measuring (``--measure FILE``, repeatable): precision and recall of the shipped model (after
-``--write``, the one just fitted) on pairs it never saw, with the production rule. Then the
+``--write``, the one just fitted) on a pairs file, with the production rule. Then the
 cost: ms per visitor question matched against ``--answers`` curated answers (default 200).
 
 Usage: python scripts/bench_curated.py [--fit FILE] [--target 0.95] [--write]
