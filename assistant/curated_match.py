@@ -2,11 +2,11 @@
 
 ``CuratedMatcher`` compares a visitor's question with every wording of every enabled curated
 answer (``assistant.curated_features``: e5 cosine with the query prompt on both sides, so
-Italian and English wordings meet, and a few general pair features) and gives
-the answer whose wording a logistic model (``MatchModel``, fitted and given its line by
-``scripts/bench_curated.py`` with cross-validation grouped by topic over
-``data/eval/paraphrases.jsonl``) says means the same; the two questions must also name the
-same numbers. Expired and disabled answers are never matched.
+Italian and English wordings meet, and a few general pair features) and gives the answer
+whose wording a logistic model (``MatchModel``, from ``curated_model.json``; fitted, given
+its line and measured by ``scripts/bench_curated.py`` on ``data/eval/paraphrases*.jsonl``)
+says means the same; the two questions must also name the same numbers. Expired and
+disabled answers are never matched.
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def query_embedder(embeddings: Any) -> Embed:
 
 @dataclass(frozen=True)
 class MatchModel:
-    """A logistic model of "these two questions mean the same", fitted on the calibration half
-    of ``data/eval/paraphrases.jsonl`` by ``scripts/bench_curated.py --write``, and the
-    probability line chosen there (out-of-fold, for precision >= the target)."""
+    """A logistic model of "these two questions mean the same" and its probability line,
+    chosen out of fold for precision >= a target (``curated_model.json`` says on which pairs
+    and when; ``scripts/bench_curated.py --write`` fits one)."""
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
