@@ -1,17 +1,25 @@
-"""Fit, calibrate and measure curated-answer matching on a set of question pairs.
+"""Fit, calibrate and measure curated-answer matching on sets of question pairs.
 
-Each line of the pairs file (default data/eval/paraphrases.jsonl) holds a curated question
+Each line of a pairs file (data/eval/paraphrases.jsonl and the like) holds a curated question
 ``a``, a visitor question ``b``, ``match`` (whether ``b`` must get ``a``'s answer), a ``kind``
-(paraphrase, cross-language paraphrase, near miss, cross-language near miss), a ``topic`` and a
-``split`` (calibration or heldout, by topic). Everything is chosen on the calibration half
-only: a logistic regression over ``assistant.curated.pair_features`` (``FEATURES``: e5 cosine
-with query prompts, same language, their product, distance per unit of surface change), its
-regularisation by 5-fold cross-validation grouped by topic, and its probability line as the
-lowest at which the out-of-fold precision reaches ``--target`` (most recall there). Precision
-and recall are then measured once on the held-out half with the production rule
-(``assistant.curated.accepts``: the line, and the numbers the questions name must agree).
+(paraphrase, cross-language paraphrase, near miss, cross-language near miss) and a ``topic``.
+Each visitor question is also paired with the closest curated question of another topic
+(kind "other topic", must not match), as the matcher meets every curated answer.
 
-Usage: python scripts/bench_curated.py [--pairs FILE] [--target 0.95] [--json] [--write]
+Fitting (``--fit``, default data/eval/paraphrases.jsonl): a logistic regression over
+``assistant.curated_features.pair_features`` (``FEATURES``), its regularisation and its
+probability line chosen by cross-validation grouped by topic over all the pairs (no topic is
+ever in both the training and the test part of a fold; ``REPEATS`` shuffles of ``FOLDS``
+folds). The line is the lowest at which the pooled out-of-fold precision, with the production
+rule (``assistant.curated_match.accepts``: the line, and the numbers the questions name must
+agree), reaches ``--target``. The model is then fitted on all the pairs.
+
+Measuring (``--measure FILE``, repeatable): precision and recall of the shipped model (after
+``--write``, the one just fitted) on a pairs file, with the production rule. Then the
+cost: ms per visitor question matched against ``--answers`` curated answers (default 200).
+
+Usage: python scripts/bench_curated.py [--fit FILE] [--target 0.95] [--write]
+       [--measure FILE ...] [--answers 200] [--json]
 (``--write`` saves the fitted model to assistant/curated_model.json, which the service loads).
 Run it under ``flock /tmp/kmr-heavy.lock`` on a shared machine.
 """
@@ -24,30 +32,34 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import create_engine
 
 from assistant.config import PROJECT_ROOT, load_settings
-from assistant.conversation import detect_language
-from assistant.curated import (
+from assistant.curated_features import (
     FEATURES,
-    MODEL_FILE,
-    MatchModel,
-    accepts,
+    Embed,
+    Wording,
+    describe,
     numbers,
     pair_features,
-    query_embedder,
 )
+from assistant.curated_match import MODEL_FILE, CuratedMatcher, MatchModel, accepts, query_embedder
+from assistant.curated_store import CuratedStore
 from vectorstore.embeddings import load_embeddings
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-FOLDS = 5
+FOLDS = 10
+REPEATS = 5
 
 
 def machine() -> str:
+    """Architecture, cores, memory and Python of this machine, for the record."""
     memory = ""
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -60,6 +72,7 @@ def machine() -> str:
 
 
 def precision_recall(predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Precision and recall of boolean predictions, with their counts."""
     tp = int((predicted & truth).sum())
     fp = int((predicted & ~truth).sum())
     fn = int((~predicted & truth).sum())
@@ -81,6 +94,77 @@ def auc(scores: np.ndarray, truth: np.ndarray) -> float:
     return round(float(wins / (len(positive) * len(negative))), 3)
 
 
+class Pairs:
+    """A pairs file, described with the production code and ready to score."""
+
+    def __init__(self, path: Path, embed: Embed) -> None:
+        self.path = path
+        self.rows = [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        texts = sorted({r["a"] for r in self.rows} | {r["b"] for r in self.rows})
+        described = {w.text: w for w in describe(texts, embed)}
+        self.rows += other_topic_pairs(self.rows, described)
+        self.features = np.array(
+            [pair_features(described[r["a"]], described[r["b"]]) for r in self.rows]
+        )
+        self.cosine = self.features[:, FEATURES.index("cosine")]
+        self.same = self.features[:, FEATURES.index("same_language")] == 1.0
+        self.truth = np.array([bool(r["match"]) for r in self.rows])
+        self.topics = np.array([str(r["topic"]) for r in self.rows])
+        self.kinds = np.array([r["kind"] for r in self.rows])
+        self.numbers_ok = np.array([numbers(r["a"]) == numbers(r["b"]) for r in self.rows])
+
+    def accepted(self, model: MatchModel) -> np.ndarray:
+        """What the production rule accepts, pair by pair."""
+        probability = model.probability(self.features)
+        return np.array(
+            [
+                accepts(float(p), r["a"], r["b"], model)
+                for p, r in zip(probability, self.rows, strict=True)
+            ]
+        )
+
+    def measure(self, model: MatchModel) -> dict[str, Any]:
+        """Precision and recall of ``model`` here, overall, per language case and per kind."""
+        accepted, truth = self.accepted(model), self.truth
+        own = self.kinds != "other topic"
+        return {
+            "pairs": len(self.rows),
+            "positive": int(truth.sum()),
+            "result": precision_recall(accepted, truth),
+            "file_pairs_only": precision_recall(accepted[own], truth[own]),
+            "auc": auc(model.probability(self.features), truth),
+            "cosine_auc": auc(self.cosine, truth),
+            "same language": precision_recall(accepted[self.same], truth[self.same]),
+            "cross-language": precision_recall(accepted[~self.same], truth[~self.same]),
+            "accepted_by_kind": {
+                k: f"{int(accepted[self.kinds == k].sum())}/{int((self.kinds == k).sum())}"
+                for k in sorted(set(self.kinds.tolist()))
+            },
+        }
+
+
+def other_topic_pairs(rows: list[dict[str, Any]], described: dict[str, Wording]) -> list[dict]:
+    """For each visitor question, the closest curated question of another topic, as a pair
+    that must not match (kind "other topic"). The matcher compares a visitor's question with
+    every curated answer, so most of what it sees are such pairs; without them a model fitted
+    on paraphrases and near misses alone may extrapolate to accepting unrelated questions."""
+    curated = sorted({(r["a"], str(r["topic"])) for r in rows})
+    matrix = np.stack([described[text].vector for text, _ in curated])
+    extra = []
+    for row in rows:
+        scores = matrix @ described[row["b"]].vector
+        ranked = [curated[i] for i in np.argsort(-scores)]
+        text, _ = next((t, k) for t, k in ranked if k != str(row["topic"]))
+        extra.append(
+            {"topic": row["topic"], "a": text, "b": row["b"], "match": False, "kind": "other topic"}
+        )
+    return extra
+
+
 def fit(features: np.ndarray, truth: np.ndarray, c: float, line: float = 0.5) -> MatchModel:
     """A standardised logistic regression (scikit-learn, a dependency of sentence-transformers)."""
     from sklearn.linear_model import LogisticRegression
@@ -98,172 +182,202 @@ def fit(features: np.ndarray, truth: np.ndarray, c: float, line: float = 0.5) ->
     )
 
 
-def line_for(probabilities: np.ndarray, truth: np.ndarray, rule_ok: np.ndarray, target: float):
-    """The lowest probability line whose precision here reaches ``target`` (None: none does)."""
-    best, best_recall = None, -1.0
-    candidates = np.unique(probabilities)
-    for position, value in enumerate(candidates):
-        # Halfway to the next lower value: the line sits in the gap, not on a measured pair.
-        line = (value + candidates[position - 1]) / 2 if position else value
-        result = precision_recall((probabilities >= line) & rule_ok, truth)
-        reaches = result["precision"] is not None and result["precision"] >= target
-        if reaches and result["recall"] > best_recall:
-            best, best_recall = float(line), result["recall"]
-    return best
-
-
-def out_of_fold(
-    features: np.ndarray, truth: np.ndarray, topics: np.ndarray, c: float
-) -> np.ndarray:
-    """Each calibration pair scored by a model fitted without its topic's fold."""
-    unique = sorted(set(topics.tolist()))
-    scores = np.zeros(len(truth))
-    for fold in range(FOLDS):
-        held = np.isin(topics, unique[fold::FOLDS])
-        model = fit(features[~held], truth[~held], c)
-        scores[held] = model.probability(features[held])
+def out_of_fold(pairs: Pairs, c: float) -> np.ndarray:
+    """Each pair scored by models fitted without its topic, ``REPEATS`` times (one row each)."""
+    topics = np.unique(pairs.topics)
+    scores = np.zeros((REPEATS, len(pairs.truth)))
+    for repeat in range(REPEATS):
+        order = np.random.default_rng(repeat).permutation(topics)
+        for fold in range(FOLDS):
+            held = np.isin(pairs.topics, order[fold::FOLDS])
+            model = fit(pairs.features[~held], pairs.truth[~held], c)
+            scores[repeat, held] = model.probability(pairs.features[held])
     return scores
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=Path, default=PROJECT_ROOT / "data/eval/paraphrases.jsonl")
-    parser.add_argument("--target", type=float, default=0.95, help="precision to calibrate for")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--write", action="store_true", help=f"save the model to {MODEL_FILE}")
-    args = parser.parse_args()
+def pooled(scores: np.ndarray, pairs: Pairs, line: float) -> dict[str, Any]:
+    """Precision and recall over every repeat's out-of-fold predictions at ``line``."""
+    predicted = ((scores >= line) & pairs.numbers_ok).ravel()
+    return precision_recall(predicted, np.tile(pairs.truth, len(scores)))
 
-    rows = [
-        json.loads(line)
-        for line in args.pairs.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    settings = load_settings()
-    embeddings = load_embeddings(settings)
-    started = time.perf_counter()
-    embeddings.load()
-    load_seconds = time.perf_counter() - started
-    texts = sorted({row["a"] for row in rows} | {row["b"] for row in rows})
-    started = time.perf_counter()
-    vectors = np.asarray(query_embedder(embeddings)(texts), dtype=np.float32)
-    embed_ms = (time.perf_counter() - started) * 1000 / len(texts)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = {text: i for i, text in enumerate(texts)}
-    language = {text: detect_language(text) for text in texts}
 
-    scores = np.array([float(vectors[index[r["a"]]] @ vectors[index[r["b"]]]) for r in rows])
-    same = np.array([language[r["a"]] == language[r["b"]] for r in rows])
-    features = np.array(
-        [
-            pair_features(s, bool(m), r["a"], r["b"])
-            for s, m, r in zip(scores, same, rows, strict=True)
-        ]
-    )
-    truth = np.array([bool(r["match"]) for r in rows])
-    topics = np.array([int(r["topic"]) for r in rows])
-    calibration = np.array([r["split"] == "calibration" for r in rows])
-    held = ~calibration
-    numbers_ok = np.array([numbers(r["a"]) == numbers(r["b"]) for r in rows])
+def line_for(scores: np.ndarray, pairs: Pairs, target: float) -> float | None:
+    """The lowest line whose pooled out-of-fold precision reaches ``target`` (None: none does)."""
+    best, best_recall = None, -1.0
+    candidates = np.unique(scores)
+    for position, value in enumerate(candidates):
+        # Halfway to the next lower value: the line sits in the gap, not on a measured pair.
+        line = float((value + candidates[position - 1]) / 2 if position else value)
+        result = pooled(scores, pairs, line)
+        reaches = result["precision"] is not None and result["precision"] >= target
+        if reaches and result["recall"] > best_recall:
+            best, best_recall = line, result["recall"]
+    return best
 
-    # Regularisation and line: chosen on the calibration half alone, out of fold.
-    cal = calibration
+
+def calibrate(pairs: Pairs, target: float) -> tuple[MatchModel, dict[str, Any]]:
+    """Regularisation and line by grouped cross-validation; the model refitted on all pairs."""
     search = []
     for c in C_GRID:
-        oof = out_of_fold(features[cal], truth[cal], topics[cal], c)
-        line = line_for(oof, truth[cal], numbers_ok[cal], args.target)
-        recall = (
-            precision_recall((oof >= line) & numbers_ok[cal], truth[cal])["recall"]
-            if line is not None
-            else 0.0
-        )
-        search.append((recall, auc(oof, truth[cal]), -c, c, line, oof))
-    recall, oof_auc, _, c, line, oof = max(search, key=lambda item: item[:3])
+        scores = out_of_fold(pairs, c)
+        line = line_for(scores, pairs, target)
+        recall = pooled(scores, pairs, line)["recall"] if line is not None else 0.0
+        search.append((recall, float(np.mean([auc(s, pairs.truth) for s in scores])), -c))
+    recall, oof_auc, minus_c = max(search)
+    c = -minus_c
+    scores = out_of_fold(pairs, c)
+    line = line_for(scores, pairs, target)
     if line is None:
         line = 0.99
-    model = fit(features[cal], truth[cal], c, line)
-    probability = model.probability(features)
-    predicted = np.array(
-        [accepts(float(p), r["a"], r["b"], model) for p, r in zip(probability, rows, strict=True)]
-    )
-    kinds = sorted({r["kind"] for r in rows})
-    kind = np.array([r["kind"] for r in rows])
-    cosine_only = {
-        str(t): precision_recall(scores[held] >= t, truth[held])
-        for t in (0.85, 0.88, 0.90, 0.92, 0.94, 0.96, 0.98)
-    }
+    per_repeat = [pooled(s[None, :], pairs, line) for s in scores]
+    model = fit(pairs.features, pairs.truth, c, line)
     report = {
+        "regularisation_C": c,
+        "line": round(line, 4),
+        "cross_validated": pooled(scores, pairs, line),
+        "cross_validated_auc": round(oof_auc, 3),
+        "cross_validated_precision_range": [
+            min(r["precision"] or 0 for r in per_repeat),
+            max(r["precision"] or 0 for r in per_repeat),
+        ],
+        "cross_validated_recall_range": [
+            min(r["recall"] for r in per_repeat),
+            max(r["recall"] for r in per_repeat),
+        ],
+        "in_sample": precision_recall(pairs.accepted(model), pairs.truth),
+    }
+    return model, report
+
+
+def save(model: MatchModel, report: dict[str, Any], pairs: Pairs, target: float) -> None:
+    """Write the fitted model where the service loads it."""
+    data = {
+        "features": list(FEATURES),
+        "mean": model.mean,
+        "scale": model.scale,
+        "weights": model.weights,
+        "intercept": model.intercept,
+        "line": model.line,
+        "target_precision": target,
+        "regularisation_C": report["regularisation_C"],
+        "embedding_model": model.embedding_model,
+        "fitted_on": f"{pairs.path.name}, all {len(pairs.rows)} pairs "
+        f"(line by {REPEATS}x{FOLDS}-fold cross-validation grouped by topic)",
+        "date": report["date"],
+    }
+    MODEL_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def cost(embeddings: Any, model: MatchModel, pairs: Pairs, answers: int) -> dict[str, Any]:
+    """ms per visitor question against ``answers`` curated answers (one wording each), the
+    question's embedding included (the model's query cache emptied before each)."""
+    texts = list(dict.fromkeys([*(r["a"] for r in pairs.rows), *(r["b"] for r in pairs.rows)]))
+    curated = [
+        texts[i % len(texts)] + ("" if i < len(texts) else f" ({i})") for i in range(answers)
+    ]
+    embed = query_embedder(embeddings)
+    embed_seconds = [0.0]
+
+    def timed(batch: list[str]) -> Any:
+        started = time.perf_counter()
+        try:
+            return embed(batch)
+        finally:
+            embed_seconds[0] += time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = CuratedStore(create_engine(f"sqlite:///{folder}/curated.db"))
+        for question in curated:
+            store.create({"questions": [question], "answer_en": "An answer."}, actor="bench")
+        matcher = CuratedMatcher(store, timed, model)
+        matcher.match("warm up", "en")  # the curated side is described once, here
+        asked = [f"{text} Thanks!" for text in texts[:50]]  # wordings the cache never saw
+        embed_seconds[0] = 0.0
+        started = time.perf_counter()
+        for question in asked:
+            embeddings.clear_cache()
+            matcher.match(question, "en")
+        total = (time.perf_counter() - started) * 1000 / len(asked)
+        store.engine.dispose()
+    embedding = embed_seconds[0] * 1000 / len(asked)
+    return {
+        "answers": answers,
+        "ms_per_question": round(total, 1),
+        "ms_embedding": round(embedding, 1),
+        "ms_matching": round(total - embedding, 1),
+    }
+
+
+def main() -> int:
+    """Fit (and with --write save), measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fit", type=Path, default=PROJECT_ROOT / "data/eval/paraphrases.jsonl")
+    parser.add_argument("--target", type=float, default=0.95, help="precision to calibrate for")
+    parser.add_argument("--write", action="store_true", help=f"save the model to {MODEL_FILE}")
+    parser.add_argument("--measure", type=Path, action="append", default=[], help="pairs file")
+    parser.add_argument("--answers", type=int, default=200, help="curated answers for timing")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    embeddings = load_embeddings(load_settings())
+    started = time.perf_counter()
+    embeddings.load()
+    embed = query_embedder(embeddings)
+    report: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "model": embeddings.model_name,
-        "pairs": {
-            "total": len(rows),
-            "calibration": int(calibration.sum()),
-            "heldout": int(held.sum()),
-            "positive": int(truth.sum()),
-        },
-        "target_precision": args.target,
+        "model_load_s": round(time.perf_counter() - started, 1),
         "features": list(FEATURES),
-        "regularisation_C": c,
-        "line": round(line, 4),
-        "calibration_out_of_fold": precision_recall((oof >= line) & numbers_ok[cal], truth[cal]),
-        "calibration_out_of_fold_auc": oof_auc,
-        "calibration_in_sample": precision_recall(predicted[cal], truth[cal]),
-        "heldout": precision_recall(predicted[held], truth[held]),
-        "heldout_auc": auc(probability[held], truth[held]),
-        "heldout_cosine_auc": auc(scores[held], truth[held]),
-        "heldout_by_case": {
-            "same language": precision_recall(predicted[held & same], truth[held & same]),
-            "cross-language": precision_recall(predicted[held & ~same], truth[held & ~same]),
-        },
-        "heldout_accepted_by_kind": {
-            k: f"{int(predicted[held & (kind == k)].sum())}/{int((held & (kind == k)).sum())}"
-            for k in kinds
-        },
-        "heldout_cosine_only": cosine_only,
-        "model_load_s": round(load_seconds, 1),
-        "embed_ms_per_question": round(embed_ms, 1),
+        "target_precision": args.target,
     }
+    pairs = Pairs(args.fit, embed)
+    fitted, calibration = calibrate(pairs, args.target)
+    fitted = MatchModel(**{**fitted.__dict__, "embedding_model": embeddings.model_name})
+    report["fit"] = {"pairs": str(args.fit.name), **calibration}
+    report["fit"]["date"] = report["date"]
     if args.write:
-        data = {
-            "features": list(FEATURES),
-            "mean": model.mean,
-            "scale": model.scale,
-            "weights": model.weights,
-            "intercept": model.intercept,
-            "line": line,
-            "target_precision": args.target,
-            "regularisation_C": c,
-            "embedding_model": embeddings.model_name,
-            "fitted_on": f"{args.pairs.name}, calibration half ({int(cal.sum())} pairs)",
-            "date": report["date"],
-        }
-        MODEL_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        save(fitted, report["fit"], pairs, args.target)
+    shipped = MatchModel.load()
+    report["shipped_line"] = round(shipped.line, 4)
+    report["measured"] = {path.name: Pairs(path, embed).measure(shipped) for path in args.measure}
+    report["cost"] = cost(embeddings, shipped, pairs, args.answers)
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
-    print(f"curated matching, {report['date']}, {report['machine']}, model {report['model']}")
-    print(f"pairs: {report['pairs']}")
-    print(
-        f"logistic regression over {list(FEATURES)}, C={c} and line {line:.4f} chosen on the "
-        f"calibration half (5-fold by topic) for precision >= {args.target}; numbers must agree"
-    )
-    print(
-        f"calibration, out of fold: {report['calibration_out_of_fold']} (AUC {oof_auc})\n"
-        f"calibration, in sample:  {report['calibration_in_sample']}\n"
-        f"held-out:                {report['heldout']} (AUC {report['heldout_auc']}; "
-        f"cosine alone {report['heldout_cosine_auc']})"
-    )
-    for name, result in report["heldout_by_case"].items():
-        print(f"  held-out, {name}: {result}")
-    print(f"  held-out accepted per kind: {report['heldout_accepted_by_kind']}")
-    print("held-out, cosine alone (no language case, no number rule):")
-    for threshold, result in cosine_only.items():
-        print(f"  >= {threshold}: {result}")
-    print(
-        f"model load {report['model_load_s']} s; {report['embed_ms_per_question']} ms "
-        "per question embedded"
-    )
+    else:
+        print_report(report)
     return 0
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The figures, for a person."""
+    fit_ = report["fit"]
+    print(f"curated matching, {report['date']}, {report['machine']}, model {report['model']}")
+    print(f"features: {report['features']}")
+    print(
+        f"fitted on {fit_['pairs']}: C={fit_['regularisation_C']}, line {fit_['line']} for "
+        f"precision >= {report['target_precision']} ({REPEATS}x{FOLDS}-fold CV grouped by topic)"
+    )
+    print(
+        f"  cross-validated: {fit_['cross_validated']} (AUC {fit_['cross_validated_auc']}; "
+        f"per shuffle precision {fit_['cross_validated_precision_range']}, "
+        f"recall {fit_['cross_validated_recall_range']})"
+    )
+    print(f"  in sample: {fit_['in_sample']}")
+    print(f"shipped model's line: {report['shipped_line']}")
+    for name, result in report["measured"].items():
+        print(f"measured on {name} ({result['pairs']} pairs, {result['positive']} matches):")
+        print(f"  {result['result']} (AUC {result['auc']}; cosine alone {result['cosine_auc']})")
+        print(f"  the file's own pairs only (no other-topic pairs): {result['file_pairs_only']}")
+        print(f"  same language {result['same language']}")
+        print(f"  cross-language {result['cross-language']}")
+        print(f"  accepted per kind {result['accepted_by_kind']}")
+    cost_ = report["cost"]
+    print(
+        f"cost: {cost_['ms_per_question']} ms per question against {cost_['answers']} curated "
+        f"answers ({cost_['ms_embedding']} ms embedding, {cost_['ms_matching']} ms matching); "
+        f"model load {report['model_load_s']} s"
+    )
 
 
 if __name__ == "__main__":

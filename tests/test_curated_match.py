@@ -3,23 +3,24 @@ the real multilingual-e5-small; expired, disabled and different questions never 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pytest
 
-from assistant.config import Settings
-from assistant.curated import (
+from assistant.config import PROJECT_ROOT, Settings
+from assistant.curated_features import Wording, char_grams, numbers, pair_features
+from assistant.curated_match import (
     CuratedMatcher,
-    CuratedStore,
     MatchModel,
     accepts,
-    numbers,
-    pair_features,
     query_embedder,
     without_curated,
 )
+from assistant.curated_store import CuratedStore
 from assistant.gaps import GapGroup
 from assistant.staff_db import open_engine
 
@@ -124,19 +125,52 @@ def test_the_number_rule_the_line_and_the_same_wording() -> None:
 
 
 def test_the_model_prefers_a_paraphrase_to_a_near_miss_and_a_repeat_to_both() -> None:
-    def probability(cosine: float, same: bool, a: str, b: str) -> float:
-        return float(MODEL.probability(np.array([pair_features(cosine, same, a, b)]))[0])
+    def probability(cosine: float, a: str, b: str) -> float:
+        # Two questions whose e5 vectors are at ``cosine`` (the real model is not needed).
+        first = Wording(a, "en", np.array([1.0, 0.0]), char_grams(a))
+        second = Wording(b, "en", np.array([cosine, (1 - cosine**2) ** 0.5]), char_grams(b))
+        forward = float(MODEL.probability(np.array([pair_features(first, second)]))[0])
+        backward = float(MODEL.probability(np.array([pair_features(second, first)]))[0])
+        assert forward == pytest.approx(backward)  # the features are symmetric
+        return forward
 
     repeat = probability(
-        0.995, True, "Is there a canteen on the campus?", "Is there a canteen on campus?"
+        0.995, "Is there a canteen on the campus?", "Is there a canteen on campus?"
     )
     paraphrase = probability(
-        0.95, True, "Where can visitors park?", "Is there a car park for guests coming here?"
+        0.95, "Where can visitors park?", "Is there a car park for guests coming here?"
     )
     near_miss = probability(
-        0.97, True, "Is the campus open on Sundays?", "Is the campus open on Saturdays?"
+        0.97, "Is the campus open on Sundays?", "Is the campus open on Saturdays?"
     )
     assert repeat > MODEL.line > near_miss and paraphrase > near_miss
+
+
+PAIRS = [
+    json.loads(line)
+    for line in (PROJECT_ROOT / "data/eval/paraphrases.jsonl").read_text("utf-8").splitlines()
+    if line.strip()
+]
+
+
+def _pair(topic: int, kind: str) -> dict[str, Any]:
+    return next(p for p in PAIRS if p["topic"] == topic and p["kind"] == kind)
+
+
+@pytest.mark.parametrize("topic", [3, 5])  # "... in treno?", "Chi ha fondato ...?"
+@pytest.mark.parametrize(
+    "kind", ["paraphrase", "cross-language paraphrase", "near miss", "cross-language near miss"]
+)
+def test_pairs_from_the_calibration_data_match_only_when_they_mean_the_same(
+    store: CuratedStore, matcher: CuratedMatcher, topic: int, kind: str
+) -> None:
+    pair = _pair(topic, kind)
+    created = store.create({"questions": [pair["a"]], "answer_en": "Staff answer."}, actor="anna")
+    found = matcher.match(pair["b"], pair["b_lang"])
+    if pair["match"]:
+        assert found is not None and found.answer_id == created["id"], pair["b"]
+    else:
+        assert found is None, pair["b"]
 
 
 def test_settings_may_move_the_calibrated_line(make_settings: Callable[..., Settings]) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from assistant.config import Settings
-from assistant.curated import CuratedStore, InvalidCurated, NotFound, VersionConflict
+from assistant.curated_store import CuratedStore, InvalidCurated, NotFound, VersionConflict
 from assistant.records_db import RecordsDB
 from assistant.staff_db import open_engine
 
