@@ -218,7 +218,7 @@ def _present(row: CuratedAnswer, language: str, score: float, question: str) -> 
 
 def without_curated(groups: Sequence[Any], matcher: CuratedMatcher) -> list[Any]:
     """Gaps-report groups minus those a curated answer now covers (``GapGroup`` from
-    ``records_db``: its ``question`` and ``languages`` are used)."""
+    ``gaps``: its ``question`` and ``languages`` are used)."""
     kept = []
     for group in groups:
         language = group.languages[0] if group.languages else "en"
