@@ -211,7 +211,8 @@ class Settings(BaseSettings):
     )
     site_description: str = Field(
         DEFAULT_SITE.description,
-        description="What the site is, told to the language model after its name (openai backend).",
+        description="What the site is, said after its name to the language model (openai "
+        "backend) and on the demo page.",
     )
     contact_phone: str = Field(
         DEFAULT_SITE.phone,
