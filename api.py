@@ -15,7 +15,8 @@ Routes:
     GET  /api/admin/...       sync, gaps report, index statistics, curated answers,
                               enquiries, top questions           (X-Admin-Key; 404 if unset)
     GET  /health, /ready, /metrics
-    GET  /, /staff, /widget.js, /static/...
+    GET  /, /staff, /staff/directory, /widget.js   pages named for the site (SiteProfile)
+    GET  /static/...
 
 Errors are translated by ``assistant.web.handlers`` from the one tree in
 ``assistant.errors`` (which draws it, with its statuses and exit codes).
@@ -57,6 +58,7 @@ __all__ = ["RuntimeHolder", "Services", "create_app", "get_services"]
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The service. ``runtime`` (an assistant.runtime.Runtime) is opened here when not given."""
     settings = settings or Settings()
+    site = settings.site_profile()
     services = Services(
         settings=settings,
         holder=RuntimeHolder(settings, runtime),
@@ -64,17 +66,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         llm_check=ServerCheck(settings) if settings.answer_backend == "openai" else None,
     )
     app = FastAPI(
-        title="Kilometro Rosso Assistant",
+        title=f"{site.short_name} Assistant",
         version="0.1.0",
-        description="Questions about the Kilometro Rosso Innovation District, answered from "
-        "its own pages with citations.",
+        description=f"Questions about the {site.name}, answered from its own pages with citations.",
         lifespan=lifespan,
     )
     app.state.services = services
 
-    for module in (chat, search, feedback, enquiries, ops, pages):
+    for module in (chat, search, feedback, enquiries, ops):
         app.include_router(module.router)
-    app.include_router(directory.page_router)
+    app.include_router(pages.router(site))
     if settings.admin_api_key is not None:
         app.include_router(admin.router)
         app.include_router(directory.router)

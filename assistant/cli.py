@@ -307,8 +307,9 @@ def chat(lang: LangOpt = None, page_type: TypeOpt = None, url_prefix: PrefixOpt 
     filters = _filters(lang, page_type, url_prefix)
     history: list[Turn] = []
     runtime = open_runtime(settings)
+    site = settings.site_profile()
     typer.echo(
-        "Ask about the Kilometro Rosso district (Ctrl-D to quit, /new to start over).", err=True
+        f"Ask about the {site.short_name} district (Ctrl-D to quit, /new to start over).", err=True
     )
     while True:
         try:

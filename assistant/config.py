@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from assistant.site import DEFAULT_SITE, SiteProfile
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SITE = PROJECT_ROOT / "data" / "sample-site"
 
@@ -195,14 +197,43 @@ class Settings(BaseSettings):
         description="Seconds before the LLM call is "
         "abandoned and the extractive answer is given instead.",
     )
+
+    # --- the site: its names and contacts (assistant/site.py) ---------------------------
+    site_name: str = Field(
+        DEFAULT_SITE.name,
+        description="The site's full name, in the language model's instructions, the "
+        "refusals and the API's description.",
+    )
+    site_short_name: str = Field(
+        DEFAULT_SITE.short_name,
+        description="The site's everyday name, in page titles, the widget's launcher and "
+        "title, the CLI's greeting and the refusals' contact line.",
+    )
+    site_description: str = Field(
+        DEFAULT_SITE.description,
+        description="What the site is, said after its name to the language model (openai "
+        "backend) and on the demo page.",
+    )
     contact_phone: str = Field(
-        "+39 035 591100",
+        DEFAULT_SITE.phone,
         description="District switchboard, given when the assistant cannot answer.",
     )
     contact_url: str = Field(
-        "https://www.kilometrorosso.com/en/contacts",
+        DEFAULT_SITE.contact_url,
         description="District contacts page, given when the assistant cannot answer.",
     )
+
+    def site_profile(self) -> SiteProfile:
+        """The site profile of these settings (built once at the edge and passed on)."""
+        public_url = self.public_url or f"http://{self.host}:{self.port}"
+        return SiteProfile(
+            name=self.site_name,
+            short_name=self.site_short_name,
+            description=self.site_description,
+            phone=self.contact_phone,
+            contact_url=self.contact_url,
+            public_url=public_url.rstrip("/"),
+        )
 
     # --- service -----------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `kmr serve` binds to.")

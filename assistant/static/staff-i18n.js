@@ -1,7 +1,8 @@
-/* The staff console's words, in English and Italian ({name} marks a value filled in). */
+/* The staff console's words, in English and Italian ({name} marks a value filled in; {site},
+   the site's name, is filled in everywhere from the page's kmr-site meta tag). */
 window.KMR_STAFF_I18N = {
   en: {
-    page_title: "Kilometro Rosso assistant: staff console",
+    page_title: "{site} assistant: staff console",
     brand_sub: "assistant · staff console",
     nav_label: "Service pages",
     nav_demo: "Demo",
@@ -168,7 +169,7 @@ window.KMR_STAFF_I18N = {
     gaps_none: "No refused or down-rated questions in this period.",
   },
   it: {
-    page_title: "Assistente Kilometro Rosso: console del personale",
+    page_title: "Assistente {site}: console del personale",
     brand_sub: "assistente · console del personale",
     nav_label: "Pagine del servizio",
     nav_demo: "Demo",

@@ -12,12 +12,16 @@
   var LANG_STORAGE = "kmr-staff-lang";
   var TEXT = window.KMR_STAFF_I18N;
   var lang = "en";
+  /* The site's name, written into the page by the service (its site profile). */
+  var SITE = (document.querySelector('meta[name="kmr-site"]') || {}).content || "";
 
-  /** The UI string ``key`` in the current language, with {name} placeholders filled. */
+  /** The UI string ``key`` in the current language, with {name} placeholders (and {site})
+      filled. */
   function t(key, params) {
     var text = (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
-    Object.keys(params || {}).forEach(function (name) {
-      text = text.split("{" + name + "}").join(String(params[name]));
+    var values = Object.assign({ site: SITE }, params || {});
+    Object.keys(values).forEach(function (name) {
+      text = text.split("{" + name + "}").join(String(values[name]));
     });
     return text;
   }

@@ -1,5 +1,5 @@
 /*
- * Kilometro Rosso assistant: a chat launcher any page can embed with one tag.
+ * The site's assistant: a chat launcher any page can embed with one tag.
  *
  *   <script src="https://HOST/widget.js" defer
  *           data-api="https://HOST" data-lang="it" data-title="Assistente" data-color="#c8102e"
@@ -9,7 +9,9 @@
  * A web component with a shadow root: the host page's CSS cannot reach inside and ours
  * cannot leak out. Everything from the server (answers, curated answers, source titles) and
  * from the site owner (greeting, starters) is put in the page as text (textContent), never
- * parsed as HTML; only http(s) URLs become links.
+ * parsed as HTML; only http(s) URLs become links. The service fills in the site's names where
+ * the texts below name them (KMR_SITE_SHORT_NAME, escaped as a string; see routes/pages.py);
+ * data-title still wins over the default title.
  *
  * Privacy: no cookies, no localStorage. The open conversation (its messages, their ids, the
  * conversation id) is kept in this tab's sessionStorage under "kmr-chat:v1:<api origin>", gone
@@ -28,9 +30,9 @@
 
   var TEXT = {
     en: {
-      open: "Ask the Kilometro Rosso assistant",
+      open: "Ask the {{site_short_name}} assistant",
       close: "Close the chat",
-      title: "Kilometro Rosso assistant",
+      title: "{{site_short_name}} assistant",
       intro: "Ask about the district: companies, labs, events, getting here.",
       label: "Your question",
       placeholder: "Type your question…",
@@ -78,9 +80,9 @@
       enquiryFailed: "Your enquiry could not be sent. Please try again.",
     },
     it: {
-      open: "Chiedi all'assistente del Kilometro Rosso",
+      open: "Chiedi all'assistente del {{site_short_name}}",
       close: "Chiudi la chat",
-      title: "Assistente Kilometro Rosso",
+      title: "Assistente {{site_short_name}}",
       intro: "Chiedi del distretto: aziende, laboratori, eventi, come arrivare.",
       label: "La tua domanda",
       placeholder: "Scrivi la tua domanda…",

@@ -1,15 +1,13 @@
-"""/api/admin/directory and /staff/directory: the partner directory and where it came from."""
+"""/api/admin/directory: the partner directory and where it came from (its page: pages.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from assistant.directory import DirectoryAnswers
 from assistant.web.deps import RuntimeDep, require_admin
 from assistant.web.models import ErrorResponse
-from assistant.web.routes.pages import HTML, STATIC_DIR
 from ingest.sync import ledger_engine
 
 router = APIRouter(
@@ -18,7 +16,6 @@ router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses={401: {"model": ErrorResponse, "description": "Missing or wrong admin key."}},
 )
-page_router = APIRouter(include_in_schema=False)
 
 
 class FoundOn(BaseModel):
@@ -66,8 +63,3 @@ def directory_records(runtime: RuntimeDep) -> DirectoryResponse:
         for o in sorted(orgs, key=lambda o: o.name.casefold())
     ]
     return DirectoryResponse(count=len(records), organisations=records)
-
-
-@page_router.api_route("/staff/directory", methods=["GET", "HEAD"])
-def directory_page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "directory.html", media_type=HTML)
