@@ -106,6 +106,7 @@ class Assistant:
         self.settings = settings
         self.searcher = searcher
         self.chat_model = chat_model
+        self.site = settings.site_profile()
         self.contacts = contacts_of(settings)
         self._term_stats = IndexTermStats(searcher.keyword_index)
         embeddings = searcher.store.embeddings
@@ -217,7 +218,11 @@ class Assistant:
         if self.chat_model is not None and clean_history:
             try:
                 query = llm.condense(
-                    self.chat_model, screened.question, clean_history, self.settings.llm_timeout
+                    self.chat_model,
+                    screened.question,
+                    clean_history,
+                    self.settings.llm_timeout,
+                    self.site,
                 )
             except llm.LLMError as exc:
                 log.warning("condensing the follow-up failed, using the joined history: %s", exc)

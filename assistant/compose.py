@@ -92,8 +92,9 @@ def _join(parts: Sequence[str]) -> str:
 
 
 def contacts_of(settings: Settings) -> dict[str, str]:
-    """The contacts every refusal gives (``phone`` and ``url``, as the prompts name them)."""
-    return {"phone": settings.contact_phone, "url": settings.contact_url}
+    """What every refusal names, by placeholder: the site profile's names and contacts
+    (``phone`` and ``url`` among them, as the prompts name them)."""
+    return settings.site_profile().values()
 
 
 def injection_refusal(

@@ -33,6 +33,7 @@ from langchain_core.messages import BaseMessage
 from assistant.config import Settings
 from assistant.prompts import condense_messages
 from assistant.schema import Turn
+from assistant.site import DEFAULT_SITE, SiteProfile
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +216,15 @@ def complete(model: BaseChatModel, messages: Sequence[BaseMessage], timeout: flo
     return "".join(stream_text(model, messages, timeout))
 
 
-def condense(model: BaseChatModel, question: str, history: Sequence[Turn], timeout: float) -> str:
-    """A standalone version of a follow-up question; raises LLMError on failure."""
-    text = complete(model, condense_messages(question, history), timeout).strip()
+def condense(
+    model: BaseChatModel,
+    question: str,
+    history: Sequence[Turn],
+    timeout: float,
+    site: SiteProfile = DEFAULT_SITE,
+) -> str:
+    """A standalone version of a follow-up question about ``site``; raises LLMError on failure."""
+    text = complete(model, condense_messages(question, history, site), timeout).strip()
     text = text.strip().strip('"“”').splitlines()[0].strip() if text else ""
     if not text or len(text) > 4 * max(len(question), 80):
         raise LLMError("the language model returned no usable standalone question")

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 from api_support import LiveServer, api_settings
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from api import create_app
-from assistant import prompts
+from assistant import compose, llm, prompts
 from assistant.config import Settings
 from assistant.schema import Turn
 from assistant.site import DEFAULT_SITE, SiteProfile
@@ -80,6 +81,34 @@ def test_refusals_name_the_configured_site_and_its_contacts(table: str, language
     text = prompts.say(getattr(prompts, table), language, VALLE_SERENA, quote="q", marker="[1]")
     assert "Valle Serena" in text and OLD_NAME not in text
     assert VALLE_SERENA.phone in text and VALLE_SERENA.contact_url in text
+
+
+@pytest.mark.parametrize("language", ["en", "it"])
+def test_the_answer_engine_refuses_in_the_configured_sites_name(language: str) -> None:
+    contacts = compose.contacts_of(Settings(**OTHER, _env_file=None))  # type: ignore[arg-type]
+    for answer in (
+        compose.injection_refusal(language, contacts, "extractive"),
+        compose.abstention(language, contacts),
+    ):
+        assert "Valle Serena" in answer.text and OLD_NAME not in answer.text
+        assert VALLE_SERENA.phone in answer.text and answer.abstained
+
+
+def test_a_follow_up_is_condensed_about_the_configured_site(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    def spy(question: str, history: Any, site: SiteProfile) -> Any:
+        messages = prompts.condense_messages(question, history, site)
+        asked.append(str(messages[0].content))
+        return messages
+
+    monkeypatch.setattr(llm, "condense_messages", spy)
+    model = FakeListChatModel(responses=["Where is the Valle Serena canteen?"])
+    history = [Turn(role="user", content="Is there a canteen?")]
+    assert llm.condense(model, "and where?", history, 5.0, VALLE_SERENA).startswith("Where")
+    assert "Parco Tecnologico Valle Serena" in asked[0] and OLD_NAME not in asked[0]
 
 
 def test_the_language_model_is_told_which_site_it_speaks_for() -> None:
