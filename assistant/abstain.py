@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from assistant.extractive import Selection, TermStats, split_question, terms
-from assistant.schema import Passage
+from vectorstore.passages import Passage
 
 _I = re.IGNORECASE
 

@@ -48,13 +48,12 @@ from assistant.schema import (
     DeltaEvent,
     DoneEvent,
     ErrorEvent,
-    Filters,
-    Passage,
     Source,
     SourcesEvent,
     Turn,
 )
-from vectorstore.search import KeywordIndex, KeywordIndexOptions
+from vectorstore.keyword_index import KeywordIndex, KeywordIndexOptions
+from vectorstore.passages import Filters, Passage
 from vectorstore.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)

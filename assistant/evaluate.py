@@ -51,7 +51,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from assistant.conversation import detect_language, retrieval_query
-from assistant.schema import Filters, Turn
+from assistant.schema import Turn
+from vectorstore.passages import Filters
 
 Kind = Literal["fact", "list", "multi-page", "follow-up", "out-of-scope", "injection"]
 KINDS: tuple[str, ...] = ("fact", "list", "multi-page", "follow-up", "out-of-scope", "injection")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from assistant.guard import is_instruction, unquotable
-from assistant.schema import Passage
+from vectorstore.passages import Passage
 
 # --- terms ------------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from assistant.extractive import (  # the answer engine's cut of a passage into 
     split_units,
 )
 from assistant.guard import Paragraph, defuse, mask_addressed
-from assistant.schema import Passage, Turn
+from assistant.schema import Turn
+from vectorstore.passages import Passage
 
 LANGUAGE_NAMES = {
     "en": {"en": "English", "it": "Italian"},

@@ -40,8 +40,8 @@ from assistant.extractive import (
     usable,
 )
 from assistant.guard import unquotable
-from assistant.schema import Passage
 from ingest.dates import DateMention, decode
+from vectorstore.passages import Passage
 
 Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")

@@ -139,7 +139,7 @@ def main() -> int:
         if line.strip()
     ]
     settings = load_settings()
-    embeddings = load_embeddings(settings)
+    embeddings = load_embeddings(settings.embedding_options())
     started = time.perf_counter()
     embeddings.load()
     load_seconds = time.perf_counter() - started

@@ -14,7 +14,8 @@ import pytest
 from assistant import abstain
 from assistant.answer import compose, renumber
 from assistant.extractive import TermStats, select, split_units, terms
-from assistant.schema import DeltaEvent, DoneEvent, Passage, SourcesEvent, Turn
+from assistant.schema import DeltaEvent, DoneEvent, SourcesEvent, Turn
+from vectorstore.passages import Passage
 
 
 def passage(n: int, title: str, body: str, language: str = "en", heading: str = "") -> Passage:

@@ -22,7 +22,8 @@ from assistant.evaluate import (
     source_matches,
     summarise,
 )
-from assistant.schema import Answer, Passage, Source
+from assistant.schema import Answer, Source
+from vectorstore.passages import Passage
 
 DEV_SET = PROJECT_ROOT / "data" / "eval" / "dev.jsonl"
 SITE = "https://www.kilometrorosso.com"

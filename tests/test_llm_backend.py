@@ -17,7 +17,8 @@ from assistant import llm
 from assistant.answer import Assistant, clean_markers, scrub_contacts
 from assistant.config import Settings
 from assistant.prompts import answer_messages
-from assistant.schema import DeltaEvent, DoneEvent, Passage, SourcesEvent, Turn
+from assistant.schema import DeltaEvent, DoneEvent, SourcesEvent, Turn
+from vectorstore.passages import Passage
 
 
 class RecordingFake(FakeListChatModel):

@@ -10,7 +10,7 @@ from assistant.directory import DirectoryAnswers
 from assistant.web.deps import RuntimeDep, require_admin
 from assistant.web.models import ErrorResponse
 from assistant.web.routes.pages import HTML, STATIC_DIR
-from ingest.sync import ledger_engine
+from ingest.ledger import ledger_engine
 
 router = APIRouter(
     prefix="/api/admin",
@@ -50,7 +50,9 @@ class DirectoryResponse(BaseModel):
 @router.get("/directory", response_model=DirectoryResponse)
 def directory_records(runtime: RuntimeDep) -> DirectoryResponse:
     """The partner directory: one record per organisation, with the pages it came from."""
-    reader = runtime.assistant.directory or DirectoryAnswers(ledger_engine(runtime.settings))
+    reader = runtime.assistant.directory or DirectoryAnswers(
+        ledger_engine(runtime.settings.ledger_options())
+    )
     orgs, _ = reader.organisations()
     records = [
         OrganisationRecord(
