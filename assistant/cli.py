@@ -206,9 +206,8 @@ def ingest(
     from vectorstore.store import refuse_sync_if_read_only
 
     settings = _settings(crawl_max_pages=max_pages, crawl_max_depth=max_depth)
-    refuse_sync_if_read_only(
-        settings.store_options()
-    )  # before loading the model or copying the index
+    # before loading the model or copying the index
+    refuse_sync_if_read_only(settings.store_options())
     store = open_store(settings)
     update, close = _progress_bar()
     try:

@@ -63,8 +63,9 @@ def collect_stats(settings: Settings, store: Any, db: RecordsDB | None) -> Index
     from ingest.ledger import last_run, ledger_documents
 
     rows, info = _read_store(store)
-    docs = ledger_documents(settings.ledger_options())
-    run = last_run(settings.ledger_options())
+    ledger = settings.ledger_options()
+    docs = ledger_documents(ledger)
+    run = last_run(ledger)
     finished = run["finished_at"] if run else None
     return IndexStats(
         embedding_model=settings.embedding_model,

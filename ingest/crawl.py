@@ -133,9 +133,11 @@ class _Crawler:
         return Failure(location=url, reason=reason, origin=self.origin)
 
     def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets the crawler fetch ``url``."""
         return self.robots is None or self.robots.can_fetch(url, self.options.user_agent)
 
     def same_site(self, url: str) -> bool:
+        """Whether ``url`` is an http(s) URL of the start URL's site."""
         return urlsplit(url).scheme in ("http", "https") and site_host(url) == self.host
 
     def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
@@ -287,6 +289,7 @@ class _Crawler:
     # -- robots and sitemaps ------------------------------------------------------------
 
     def load_robots(self) -> None:
+        """Read robots.txt (a 5xx or no answer: nothing may be fetched; a 4xx: no rules)."""
         parts = urlsplit(self.start)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         try:

@@ -35,10 +35,12 @@ class SyncReport:
 
     @property
     def failed(self) -> int:
+        """Documents skipped with a reason."""
         return len(self.failures)
 
     @property
     def chunks_per_second(self) -> float:
+        """Embedding throughput of the run so far."""
         return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
 
     @property
@@ -47,6 +49,7 @@ class SyncReport:
         return self.new + self.changed + self.unchanged
 
     def as_dict(self) -> dict[str, object]:
+        """The report as JSON-ready data (as recorded with the run and sent by the API)."""
         data = asdict(self)
         data["failures"] = [asdict(f) for f in self.failures]
         data["duplicates"] = [asdict(d) for d in self.duplicates]

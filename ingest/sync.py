@@ -159,6 +159,7 @@ class _Syncer:
 
     # --- events ------------------------------------------------------------------------
     def run_source(self, source: str) -> None:
+        """Sync one source: its events, then (for a local tree read whole) its deletions."""
         origin = normalise_source(source)
         rows = ledger_rows(self.engine, origin)
         known = (

@@ -30,6 +30,7 @@ def normalize_url(url: str) -> str:
 
 
 def site_host(url: str) -> str:
+    """The host a URL belongs to, lower-case and without ``www.`` (same site, either way)."""
     host = (urlsplit(url).hostname or "").lower()
     return host[4:] if host.startswith("www.") else host
 
