@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from assistant.extractive import Selection, split_question
-from assistant.schema import Passage
 from assistant.terms import TermStats, terms
+from vectorstore.passages import Passage
 
 _I = re.IGNORECASE
 

@@ -35,12 +35,13 @@ from assistant.compose import abstention, compose, contacts_of, emit, injection_
 from assistant.config import Settings
 from assistant.conversation import detect_language, retrieval_query
 from assistant.extractive import select
-from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Filters, Passage, Turn
+from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
 from assistant.scoring import Similarity
 from assistant.term_counts import IndexTermStats, TermCounts
 from assistant.terms import TermStats
 from assistant.unit_vectors import UnitVectors
 from vectorstore.embeddings import E5Embeddings
+from vectorstore.passages import Filters, Passage
 from vectorstore.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from assistant.config import Settings
 from assistant.errors import InvalidInput, kind_of, one_line
 
 if TYPE_CHECKING:
-    from assistant.schema import Filters
+    from vectorstore.passages import Filters
 
 log = logging.getLogger("kmr.cli")
 MAX_ERROR_CHARS = 400  # one readable line; the whole text is in the DEBUG log
@@ -133,7 +133,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _filters(lang: str | None, page_type: str | None, prefix: str | None) -> Filters | None:
-    from assistant.schema import Filters
+    from vectorstore.passages import Filters
 
     if not (lang or page_type or prefix):
         return None
@@ -206,7 +206,8 @@ def ingest(
     from vectorstore.store import refuse_sync_if_read_only
 
     settings = _settings(crawl_max_pages=max_pages, crawl_max_depth=max_depth)
-    refuse_sync_if_read_only(settings)  # before loading the model or copying the index
+    # before loading the model or copying the index
+    refuse_sync_if_read_only(settings.store_options())
     store = open_store(settings)
     update, close = _progress_bar()
     try:

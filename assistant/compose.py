@@ -21,11 +21,11 @@ from assistant.schema import (
     AnswerEvent,
     DeltaEvent,
     DoneEvent,
-    Passage,
     Source,
     SourcesEvent,
 )
 from assistant.units import Unit, body_of, clean_inline
+from vectorstore.passages import Passage
 
 SNIPPET_CHARS = 240
 

@@ -1,5 +1,9 @@
 """Settings: one object, built once at the edge (CLI or app factory) and passed in.
 
+The lower layers never see it: each component of ``ingest`` and ``vectorstore`` defines the
+small options object it needs, and the methods at the end of ``Settings`` build them
+(``settings.store_options()``, ``settings.sync_options()``...).
+
 Every field can be set from the environment with the ``KMR_`` prefix (``KMR_DATA_DIR``,
 ``KMR_CHROMA_HOST``...) or from a ``.env`` file in the working directory. List fields take
 JSON (``KMR_SOURCES='["data/sample-site", "https://example.org/"]'``) or a comma-separated
@@ -10,12 +14,23 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from assistant.site import DEFAULT_SITE, SiteProfile
+
+if TYPE_CHECKING:
+    from ingest.crawl import CrawlOptions
+    from ingest.extract import ExtractOptions
+    from ingest.ledger import LedgerOptions
+    from ingest.sources import SourceOptions
+    from ingest.sync import SyncOptions
+    from ingest.worker import WorkerLimits
+    from vectorstore.embeddings import EmbeddingOptions
+    from vectorstore.search import SearchOptions
+    from vectorstore.store import StoreOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SITE = PROJECT_ROOT / "data" / "sample-site"
@@ -387,16 +402,106 @@ class Settings(BaseSettings):
     @property
     def collection_name(self) -> str:
         """Chroma collection for the configured model and variant (vectors never mix)."""
-        import re
+        return self.store_options().collection_name
 
-        model = (
-            Path(self.embedding_model).name if "/" in self.embedding_model else self.embedding_model
+    # --- the options of each component (imported here only: a layer never imports up) -----
+    def store_options(self) -> StoreOptions:
+        """Where the index lives and whose vectors it holds (vectorstore.store)."""
+        from vectorstore.store import StoreOptions
+
+        return StoreOptions(
+            chroma_path=self.chroma_path,
+            chroma_host=self.chroma_host,
+            chroma_port=self.chroma_port,
+            chroma_ssl=self.chroma_ssl,
+            chroma_tenant=self.chroma_tenant,
+            chroma_database=self.chroma_database,
+            collection_prefix=self.collection_prefix,
+            embedding_model=self.embedding_model,
+            embedding_variant=self.embedding_variant,
         )
-        variant = self.embedding_variant.strip().lower()
-        if variant not in ("", "float32"):  # float32 keeps the name indexes already have
-            model = f"{model}-{variant}"
-        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", model).strip("-_").lower()
-        return f"{self.collection_prefix}-{slug}"[:63]
+
+    def embedding_options(self) -> EmbeddingOptions:
+        """Which embedding model runs, how, and where it is cached (vectorstore.embeddings)."""
+        from vectorstore.embeddings import EmbeddingOptions
+
+        return EmbeddingOptions(
+            model=self.embedding_model,
+            variant=self.embedding_variant,
+            models_path=self.models_path,
+            batch_size=self.embed_batch_size,
+            torch_threads=self.torch_threads,
+        )
+
+    def search_options(self) -> SearchOptions:
+        """What a search returns by default (vectorstore.search)."""
+        from vectorstore.search import SearchOptions
+
+        return SearchOptions(retrieval_k=self.retrieval_k)
+
+    def crawl_options(self) -> CrawlOptions:
+        """How far and how politely websites are crawled (ingest.crawl)."""
+        from ingest.crawl import CrawlOptions
+
+        return CrawlOptions(
+            max_pages=self.crawl_max_pages,
+            max_depth=self.crawl_max_depth,
+            delay=self.crawl_delay,
+            request_timeout=self.request_timeout,
+            request_retries=self.request_retries,
+            user_agent=self.user_agent,
+            max_document_bytes=self.max_document_bytes,
+        )
+
+    def source_options(self) -> SourceOptions:
+        """How files are read and websites crawled (ingest.sources)."""
+        from ingest.sources import SourceOptions
+
+        return SourceOptions(max_document_bytes=self.max_document_bytes, crawl=self.crawl_options())
+
+    def ledger_options(self) -> LedgerOptions:
+        """Where the sync records live (ingest.ledger)."""
+        from ingest.ledger import LedgerOptions
+
+        return LedgerOptions(url=self.record_url, data_dir=self.data_dir)
+
+    def extract_options(self) -> ExtractOptions:
+        """Extraction limits and trust rules (ingest.extract)."""
+        from ingest.extract import ExtractOptions
+
+        return ExtractOptions(
+            max_elements=self.extract_max_elements,
+            max_text_chars=self.extract_max_text_chars,
+            canonical_hosts=tuple(self.canonical_hosts),
+            min_language_confidence=self.language_min_confidence,
+            page_type_words=tuple(sorted(self.page_type_words.items())),
+        )
+
+    def worker_limits(self) -> WorkerLimits:
+        """The extraction worker's per-document budgets, and chunking (ingest.worker)."""
+        from ingest.directory import DirectoryOptions
+        from ingest.worker import WorkerLimits
+
+        return WorkerLimits(
+            cpu_seconds=self.extract_cpu_seconds,
+            memory_mb=self.extract_memory_mb,
+            max_chunks=self.extract_max_chunks,
+            chunk_size=self.chunk_size,
+            chunk_overlap=self.chunk_overlap,
+            directory=DirectoryOptions(max_entries=self.directory_max_entries),
+        )
+
+    def sync_options(self) -> SyncOptions:
+        """Everything a sync needs, with the options it passes down (ingest.sync)."""
+        from ingest.sync import SyncOptions
+
+        return SyncOptions(
+            sources=tuple(self.sources),
+            ledger=self.ledger_options(),
+            source=self.source_options(),
+            extract=self.extract_options(),
+            worker=self.worker_limits(),
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -545,6 +545,6 @@ def for_settings(settings: Settings, similarity: Similarity | None) -> Directory
     """The directory answers of a served or CLI assistant (None when switched off)."""
     if not settings.directory_answers:
         return None
-    from ingest.sync import ledger_engine
+    from ingest.ledger import ledger_engine
 
-    return DirectoryAnswers(ledger_engine(settings), similarity)
+    return DirectoryAnswers(ledger_engine(settings.ledger_options()), similarity)

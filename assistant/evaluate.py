@@ -53,7 +53,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from assistant.conversation import detect_language, retrieval_query
 from assistant.eval_match import fact_coverage, first_gold_rank, injection_obeyed
 from assistant.eval_report import MRR_DEPTH, EvalReport, Kind, QuestionResult
-from assistant.schema import Answer, Filters, Passage, Turn
+from assistant.schema import Answer, Turn
+from vectorstore.passages import Filters, Passage
 
 PASSAGE_FACTS_K = 5
 

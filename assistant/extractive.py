@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.guard import unquotable
-from assistant.schema import Passage
 from assistant.scoring import (
     Query,
     Similarity,
@@ -26,6 +25,7 @@ from assistant.scoring import (
 )
 from assistant.terms import TermStats, terms
 from assistant.units import Unit, split_units
+from vectorstore.passages import Passage
 from vectorstore.text import fold
 
 MAX_SENTENCES = 3

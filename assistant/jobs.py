@@ -41,7 +41,7 @@ def lock_is_free(settings: Settings) -> bool:
     from ingest.sync import SyncError, sync_lock
 
     try:
-        with sync_lock(settings):
+        with sync_lock(settings.data_dir):
             return True
     except SyncError:
         return False

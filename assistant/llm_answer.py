@@ -24,11 +24,11 @@ from assistant.schema import (
     AnswerEvent,
     DeltaEvent,
     DoneEvent,
-    Passage,
     Source,
     SourcesEvent,
 )
 from assistant.terms import TermStats
+from vectorstore.passages import Passage
 
 log = logging.getLogger(__name__)
 

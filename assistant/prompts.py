@@ -17,10 +17,11 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.config import Settings
 from assistant.guard import Paragraph, defuse, mask_addressed
-from assistant.schema import Passage, Turn
+from assistant.schema import Turn
 from assistant.site import DEFAULT_SITE, SiteProfile
 from assistant.units import HEADING as _HEADING  # the answer engine's cut of a passage
 from assistant.units import clean_inline, embedding_text, split_sentences, split_units
+from vectorstore.passages import Passage
 
 LANGUAGE_NAMES = {
     "en": {"en": "English", "it": "Italian"},

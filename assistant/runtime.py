@@ -17,12 +17,13 @@ from assistant.llm import build_chat_model
 from assistant.term_counts import keyword_index_options
 from assistant.unit_vectors import store_unit_vectors, unit_texts
 from vectorstore.embeddings import load_embeddings
-from vectorstore.search import HybridSearcher, release_memory, save_keyword_index
+from vectorstore.keyword_index import release_memory, save_keyword_index
+from vectorstore.search import HybridSearcher
 from vectorstore.store import IndexStore
 from vectorstore.vector_cache import VectorCache
 
 if TYPE_CHECKING:
-    from ingest.sync import ProgressCallback, SyncReport
+    from ingest.report import ProgressCallback, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,15 @@ class Runtime:
 
 def open_runtime(settings: Settings, embeddings: Embeddings | None = None) -> Runtime:
     """Open the store and wire the parts; the model itself loads on first use."""
-    embeddings = embeddings or load_embeddings(settings)
-    store = IndexStore(settings, embeddings)
+    embeddings = embeddings or load_embeddings(settings.embedding_options())
+    store = IndexStore(settings.store_options(), embeddings)
     # The service rebuilds the keyword index beside the queries and saves it for the next start.
     searcher = HybridSearcher(
         store,
-        settings,
+        settings.search_options(),
         cache_dir=keyword_index_dir(settings),
         background_rebuild=True,
-        options=keyword_index_options(),
+        keyword_options=keyword_index_options(),
     )
     assistant = Assistant(
         settings,
@@ -107,7 +108,7 @@ def sync_index(
     so it is logged, not raised."""
     from ingest.sync import sync  # heavy (extraction, crawling): only when syncing
 
-    report = sync(settings, store, sources, full=full, progress=progress)
+    report = sync(settings.sync_options(), store, sources, full=full, progress=progress)
     try:
         prepare_served_index(settings, store, prune=report.chunks_removed > 0)
     except Exception as exc:  # noqa: BLE001 - the sync itself succeeded
@@ -149,4 +150,6 @@ def prepare_served_index(
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> IndexStore:
     """Only the store, for ingestion and statistics."""
-    return IndexStore(settings, embeddings or load_embeddings(settings))
+    return IndexStore(
+        settings.store_options(), embeddings or load_embeddings(settings.embedding_options())
+    )

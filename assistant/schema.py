@@ -1,6 +1,7 @@
 """Typed values shared by the answer engine, the CLI and the API.
 
 The core produces these; the CLI prints them and the API serialises them unchanged.
+``Passage`` and ``Filters`` belong to the vectorstore layer (``vectorstore.passages``).
 """
 
 from __future__ import annotations
@@ -30,29 +31,6 @@ class Turn(BaseModel):
 
     role: Literal["user", "assistant"]
     content: Text
-
-
-class Filters(BaseModel):
-    """Optional restrictions on which passages may be used."""
-
-    language: str | None = Field(None, description="ISO 639-1 code, e.g. 'it' or 'en'.")
-    page_type: str | None = Field(None, description="e.g. 'partner', 'news', 'faq'.")
-    url_prefix: str | None = Field(None, description="Only sources whose URL starts with this.")
-
-
-class Passage(BaseModel):
-    """A retrieved chunk with its source metadata and fused rank score."""
-
-    id: str
-    text: str
-    title: str
-    url: str
-    source_id: str
-    language: str
-    page_type: str = ""
-    heading: str = ""
-    score: float = 0.0
-    dates: str = Field("", description="Dates the chunk states, JSON (ingest.dates.encode).")
 
 
 class Source(BaseModel):

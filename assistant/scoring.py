@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.guard import is_instruction
-from assistant.schema import Passage
 from assistant.terms import TermStats, terms
 from assistant.units import Unit, embedding_text
+from vectorstore.passages import Passage
 
 _LIST_QUESTION = re.compile(
     r"\b(list|which\s+(are|were)|what\s+(are|were)\s+the|name\s+(the|all|some)|all\s+the|"

@@ -60,11 +60,12 @@ def _read_store(store: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def collect_stats(settings: Settings, store: Any, db: RecordsDB | None) -> IndexStats:
     """The statistics of the index in ``store`` and of the service database ``db``."""
-    from ingest.sync import last_run, ledger_documents
+    from ingest.ledger import last_run, ledger_documents
 
     rows, info = _read_store(store)
-    docs = ledger_documents(settings)
-    run = last_run(settings)
+    ledger = settings.ledger_options()
+    docs = ledger_documents(ledger)
+    run = last_run(ledger)
     finished = run["finished_at"] if run else None
     return IndexStats(
         embedding_model=settings.embedding_model,

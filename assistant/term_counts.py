@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Protocol
 
-from assistant.schema import Passage
 from assistant.terms import TERMS_VERSION, TermStats, terms
-from vectorstore.search import KeywordIndexOptions
+from vectorstore.keyword_index import KeywordIndexOptions
+from vectorstore.passages import Passage
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from typing import Literal, TypeVar
 
 from assistant.extractive import Selection
 from assistant.guard import unquotable
-from assistant.schema import Passage
 from assistant.scoring import Query, Similarity, answer_types, asks_for_list, score_units, usable
 from assistant.terms import TermStats
 from assistant.units import Unit, split_units
 from ingest.dates import DateMention, decode
+from vectorstore.passages import Passage
 
 Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")

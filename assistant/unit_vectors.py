@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.schema import Passage
 from assistant.units import embedding_text, split_units
+from vectorstore.passages import Passage
 from vectorstore.vector_cache import VectorCache
 
 STORE_BATCH = 64  # unit texts per embedding call when a sync stores them

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.schema import Passage
+from vectorstore.passages import Passage
 
 
 @dataclass

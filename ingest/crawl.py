@@ -1,6 +1,6 @@
 """Website crawler: same-host pages from a start URL and its sitemaps, politely.
 
-``crawl(start_url, settings, known)`` is a generator of SourceEvents, one per URL, yielded
+``crawl(start_url, options, known)`` is a generator of SourceEvents, one per URL, yielded
 as it goes so the sync step can show progress:
 
 - RawDocument   an HTML page or a PDF (final URL after redirects as ``location``)
@@ -9,15 +9,15 @@ as it goes so the sync step can show progress:
 - Failure       anything else (robots.txt disallows it, redirect loop, timeout after
                 retries, HTTP error, other content type, too large), logged with its reason
 
-Politeness: robots.txt (protego) for ``settings.user_agent``, one request at a time with
-``crawl_delay`` (or the robots Crawl-delay when larger) between requests, retries with
+Politeness: robots.txt (protego) for ``CrawlOptions.user_agent``, one request at a time with
+``delay`` (or the robots Crawl-delay when larger) between requests, retries with
 exponential backoff on 5xx, 429 and timeouts, bodies streamed and abandoned past
-``max_document_bytes`` or when the content type is not wanted.
+``max_document_bytes`` or when the content type is not wanted. URLs, dates, sitemaps and
+links are read by ``ingest.urls``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import logging
 import re
@@ -25,17 +25,13 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
-from lxml import etree
-from lxml import html as lxml_html
 from protego import Protego
 
-from assistant.config import Settings
 from ingest.records import Failure, Gone, NotModified, RawDocument, SourceEvent
+from ingest.urls import http_date, iso_date, normalize_url, page_links, parse_sitemap, site_host
 
 log = logging.getLogger(__name__)
 
@@ -56,57 +52,31 @@ _SKIP_EXTENSIONS = re.compile(
 
 
 @dataclass(frozen=True)
+class CrawlOptions:
+    """How far and how politely a website is crawled (built by ``Settings``)."""
+
+    max_pages: int
+    """Pages fetched per crawl at most (known pages are re-checked beyond it)."""
+    max_depth: int
+    """Link depth from the start URL."""
+    delay: float
+    """Seconds between requests to the same host (robots.txt Crawl-delay wins when larger)."""
+    request_timeout: float
+    """Seconds per HTTP request (a body may take four times as long)."""
+    request_retries: int
+    """Retries on 5xx, 429 and timeouts, with exponential backoff."""
+    user_agent: str
+    """User-Agent of the crawler, also matched against robots.txt."""
+    max_document_bytes: int
+    """Responses larger than this are skipped."""
+
+
+@dataclass(frozen=True)
 class Validators:
     """What the server said last time, for a conditional request on re-sync."""
 
     etag: str | None = None
     last_modified: str | None = None  # HTTP-date or ISO 8601
-
-
-def normalize_url(url: str) -> str:
-    """Canonical form for de-duplication: no fragment, no tracking parameters, lower-case host."""
-    from courlan import normalize_url as courlan_normalize
-
-    url = urldefrag(url.strip())[0]
-    with contextlib.suppress(ValueError, AttributeError):  # malformed: keep it as it is
-        url = courlan_normalize(url)  # drops utm_*, gclid, fbclid...; sorts the query
-    url = urldefrag(url)[0]
-    parts = urlsplit(url)
-    if not parts.path:
-        url = parts._replace(path="/").geturl()
-    return url
-
-
-def _host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
-
-
-def _http_date(value: str | None) -> str | None:
-    """An HTTP-date for If-Modified-Since from an HTTP-date or ISO 8601 string."""
-    if not value:
-        return None
-    try:
-        return format_datetime(parsedate_to_datetime(value).astimezone(UTC), usegmt=True)
-    except (TypeError, ValueError, IndexError):
-        pass
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_datetime(moment.astimezone(UTC), usegmt=True)
-
-
-def _iso(http_date: str | None) -> str | None:
-    """ISO 8601 (UTC) from an HTTP Last-Modified header; None when unparseable."""
-    if not http_date:
-        return None
-    try:
-        return parsedate_to_datetime(http_date).astimezone(UTC).isoformat()
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 class _Skip(Exception):
@@ -135,19 +105,19 @@ class _Crawler:
     def __init__(
         self,
         start_url: str,
-        settings: Settings,
+        options: CrawlOptions,
         known: Mapping[str, Validators],
         client: httpx.Client,
     ) -> None:
-        self.settings = settings
+        self.options = options
         self.origin = start_url
         self.start = normalize_url(start_url)
-        self.host = _host(self.start)
+        self.host = site_host(self.start)
         self.known = {normalize_url(url): value for url, value in known.items()}
         self.client = client
         self.robots: Protego | None = None
         self.robots_failed: str | None = None
-        self.delay = settings.crawl_delay
+        self.delay = options.delay
         self.last_request = 0.0
 
     # -- plumbing -----------------------------------------------------------------------
@@ -163,14 +133,16 @@ class _Crawler:
         return Failure(location=url, reason=reason, origin=self.origin)
 
     def allowed(self, url: str) -> bool:
-        return self.robots is None or self.robots.can_fetch(url, self.settings.user_agent)
+        """Whether robots.txt lets the crawler fetch ``url``."""
+        return self.robots is None or self.robots.can_fetch(url, self.options.user_agent)
 
     def same_site(self, url: str) -> bool:
-        return urlsplit(url).scheme in ("http", "https") and _host(url) == self.host
+        """Whether ``url`` is an http(s) URL of the start URL's site."""
+        return urlsplit(url).scheme in ("http", "https") and site_host(url) == self.host
 
     def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
         """One GET (streamed), retried with backoff on timeouts, connection errors, 5xx and 429."""
-        attempts = self.settings.request_retries + 1
+        attempts = self.options.request_retries + 1
         for attempt in range(attempts):
             self._wait()
             last = attempt == attempts - 1
@@ -212,7 +184,7 @@ class _Crawler:
         if validators is not None:
             if validators.etag:
                 headers["If-None-Match"] = validators.etag
-            since = _http_date(validators.last_modified)
+            since = http_date(validators.last_modified)
             if since:
                 headers["If-Modified-Since"] = since
         chain = [url]
@@ -274,12 +246,12 @@ class _Crawler:
             kind = "unknown"  # decided from the first bytes below
         else:
             raise _Skip(self._fail(url, f"content type {mime} is not HTML or PDF"))
-        limit = self.settings.max_document_bytes
+        limit = self.options.max_document_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _Skip(self._fail(url, f"too large: {declared} bytes (limit {limit})"))
         body = bytearray()
-        deadline = time.monotonic() + self.settings.request_timeout * 4
+        deadline = time.monotonic() + self.options.request_timeout * 4
         try:
             for chunk in response.iter_bytes():
                 body.extend(chunk)
@@ -309,7 +281,7 @@ class _Crawler:
             content=content,
             charset=charset,
             etag=response.headers.get("etag"),
-            last_modified=_iso(response.headers.get("last-modified")),
+            last_modified=iso_date(response.headers.get("last-modified")),
             noindex="noindex" in robots_header or "none" in robots_header.split(","),
             nofollow="nofollow" in robots_header,
         )
@@ -317,6 +289,7 @@ class _Crawler:
     # -- robots and sitemaps ------------------------------------------------------------
 
     def load_robots(self) -> None:
+        """Read robots.txt (a 5xx or no answer: nothing may be fetched; a 4xx: no rules)."""
         parts = urlsplit(self.start)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         try:
@@ -335,7 +308,7 @@ class _Crawler:
         finally:
             response.close()
         self.robots = Protego.parse(text)
-        robots_delay = self.robots.crawl_delay(self.settings.user_agent)
+        robots_delay = self.robots.crawl_delay(self.options.user_agent)
         if robots_delay and robots_delay > self.delay:
             self.delay = float(robots_delay)
             log.info("robots.txt asks for %.1fs between requests", self.delay)
@@ -359,64 +332,17 @@ class _Crawler:
             content = fetched.content
             if content[:2] == b"\x1f\x8b":
                 try:
-                    content = gzip.decompress(content)[: self.settings.max_document_bytes]
+                    content = gzip.decompress(content)[: self.options.max_document_bytes]
                 except (OSError, EOFError):
                     continue
-            children, pages = _parse_sitemap(content)
+            children, pages = parse_sitemap(content)
             queue.extend(children)
             yield from pages
 
 
-def _parse_sitemap(content: bytes) -> tuple[list[str], list[str]]:
-    """(child sitemaps, page URLs) from a sitemap or sitemap index; text sitemaps too."""
-    try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
-        root = etree.fromstring(content, parser=parser)
-    except etree.XMLSyntaxError:
-        root = None
-    if root is None:
-        lines = content.decode("utf-8", errors="replace").split()
-        return [], [line for line in lines if line.startswith(("http://", "https://"))]
-    locs = [(el.getparent(), (el.text or "").strip()) for el in root.iter("{*}loc")]
-    children = [
-        url
-        for parent, url in locs
-        if parent is not None and etree.QName(parent).localname == "sitemap"
-    ]
-    pages = [
-        url for parent, url in locs if parent is not None and etree.QName(parent).localname == "url"
-    ]
-    return children, pages
-
-
-def _links(content: bytes, base_url: str) -> tuple[list[str], bool, bool]:
-    """(absolute links, noindex, nofollow) of an HTML page."""
-    try:
-        doc = lxml_html.fromstring(content)
-    except (etree.ParserError, ValueError):
-        return [], False, False
-    robots = " ".join(
-        doc.xpath("//meta[translate(@name,'ROBOTS','robots')='robots']/@content")
-    ).lower()
-    noindex = "noindex" in robots or "none" in robots.split(",")
-    nofollow = "nofollow" in robots or "none" in robots.split(",")
-    base = doc.xpath("//base/@href")
-    base_url = urljoin(base_url, base[0]) if base else base_url
-    links = []
-    for element in doc.xpath(
-        "//a[@href] | //area[@href] | //link[@rel='alternate'][@hreflang][@href]"
-    ):
-        if "nofollow" in (element.get("rel") or "").lower():
-            continue
-        href = (element.get("href") or "").strip()
-        if href and not href.lower().startswith(("mailto:", "tel:", "javascript:", "data:", "#")):
-            links.append(urljoin(base_url, href))
-    return links, noindex, nofollow
-
-
 def crawl(
     start_url: str,
-    settings: Settings,
+    options: CrawlOptions,
     known: Mapping[str, Validators] | None = None,
     *,
     client: httpx.Client | None = None,
@@ -431,19 +357,19 @@ def crawl(
     own_client = client is None
     if client is None:
         client = httpx.Client(
-            headers={"User-Agent": settings.user_agent},
-            timeout=httpx.Timeout(settings.request_timeout),
+            headers={"User-Agent": options.user_agent},
+            timeout=httpx.Timeout(options.request_timeout),
             follow_redirects=False,
         )
     try:
-        yield from _crawl(_Crawler(start_url, settings, known, client))
+        yield from _crawl(_Crawler(start_url, options, known, client))
     finally:
         if own_client:
             client.close()
 
 
 def _crawl(crawler: _Crawler) -> Iterator[SourceEvent]:
-    settings = crawler.settings
+    options = crawler.options
     crawler.load_robots()
     if crawler.robots_failed:
         # Without robots.txt nothing may be fetched; known pages are kept, not deleted.
@@ -477,8 +403,8 @@ def _crawl(crawler: _Crawler) -> Iterator[SourceEvent]:
         if url in done:
             continue
         is_known = url in crawler.known
-        if fetched_pages >= settings.crawl_max_pages and not is_known:
-            log.info("page limit %d reached; %d URLs left", settings.crawl_max_pages, len(queue))
+        if fetched_pages >= options.max_pages and not is_known:
+            log.info("page limit %d reached; %d URLs left", options.max_pages, len(queue))
             # Known pages are still re-checked, so a limit never looks like a deletion.
             continue
         if not crawler.allowed(url):
@@ -491,8 +417,8 @@ def _crawl(crawler: _Crawler) -> Iterator[SourceEvent]:
             yield skip.event
             continue
         if page.kind == "html":
-            links, noindex, nofollow = _links(page.content, page.url)
-            if depth < settings.crawl_max_depth and not (nofollow or page.nofollow):
+            links, noindex, nofollow = page_links(page.content, page.url)
+            if depth < options.max_depth and not (nofollow or page.nofollow):
                 for link in links:
                     add(link, depth + 1)
             if noindex or page.noindex:

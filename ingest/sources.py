@@ -1,6 +1,6 @@
 """Sources: where raw documents come from (a local tree of files, or a website).
 
-``iter_source(source, settings, known)`` is the one entry point: a URL is crawled
+``iter_source(source, options, known)`` is the one entry point: a URL is crawled
 (ingest.crawl), anything else is read from disk (``iter_local``). Both yield the same
 records (RawDocument / NotModified / Gone / Failure) and never raise on bad input: a file
 that cannot be used becomes a Failure with its reason, logged, and the run goes on.
@@ -13,17 +13,17 @@ import logging
 import os
 import stat
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathspec import GitIgnoreSpec, PathSpec
 
-from assistant.config import Settings
 from ingest.records import ContentKind, Failure, RawDocument, SourceEvent
 
 if TYPE_CHECKING:
-    from ingest.crawl import Validators
+    from ingest.crawl import CrawlOptions, Validators
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,23 @@ KINDS: dict[str, ContentKind] = {
 }
 
 
+@dataclass(frozen=True)
+class SourceOptions:
+    """How sources are read (built by ``Settings``)."""
+
+    max_document_bytes: int
+    """Files larger than this are skipped."""
+    crawl: CrawlOptions
+    """How websites are crawled."""
+
+
 def is_url(source: str) -> bool:
     """True for http(s) URLs, which are crawled rather than read from disk."""
     return source.lower().startswith(("http://", "https://"))
 
 
 def iter_source(
-    source: str, settings: Settings, known: Mapping[str, Validators] | None = None
+    source: str, options: SourceOptions, known: Mapping[str, Validators] | None = None
 ) -> Iterator[SourceEvent]:
     """Events for one configured source: a website URL is crawled, a path is read.
 
@@ -54,10 +64,10 @@ def iter_source(
     if is_url(source):
         from ingest.crawl import crawl  # httpx is only needed for websites
 
-        yield from crawl(source, settings, known or {})
+        yield from crawl(source, options.crawl, known or {})
     else:
         path = source[len("file://") :] if source.startswith("file://") else source
-        yield from iter_local(Path(path), settings, origin=source)
+        yield from iter_local(Path(path), options, origin=source)
 
 
 def printable(location: str | Path) -> str:
@@ -84,7 +94,7 @@ def _skip(location: Path | str, reason: str, origin: str) -> Failure:
 
 
 def iter_local(
-    root: Path, settings: Settings, *, origin: str | None = None
+    root: Path, options: SourceOptions, *, origin: str | None = None
 ) -> Iterator[SourceEvent]:
     """Raw documents for every supported file under ``root`` (a directory or one file).
 
@@ -116,7 +126,7 @@ def iter_local(
             yield _skip(item, "file name is not valid UTF-8", origin)
         else:
             try:
-                event = _read_file(item, base, settings, origin)
+                event = _read_file(item, base, options.max_document_bytes, origin)
             except Exception as exc:  # noqa: BLE001 - one odd file never stops the listing
                 event = _skip(item, f"unexpected error: {type(exc).__name__}: {exc}", origin)
             yield event
@@ -180,7 +190,7 @@ def _walk(root: Path, origin: str, ignore: PathSpec | None = None) -> Iterator[P
         stack.extend(reversed(subfolders))
 
 
-def _read_file(path: Path, base: Path, settings: Settings, origin: str) -> SourceEvent:
+def _read_file(path: Path, base: Path, max_bytes: int, origin: str) -> SourceEvent:
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
         return _skip(path, f"unsupported file type {path.suffix or '(none)'}", origin)
@@ -190,20 +200,18 @@ def _read_file(path: Path, base: Path, settings: Settings, origin: str) -> Sourc
         return _skip(path, _os_reason(exc), origin)
     if not stat.S_ISREG(info.st_mode):
         return _skip(path, "not a regular file", origin)  # a FIFO would block the read
-    if info.st_size > settings.max_document_bytes:
-        return _skip(
-            path, f"too large: {info.st_size} bytes (limit {settings.max_document_bytes})", origin
-        )
+    if info.st_size > max_bytes:
+        return _skip(path, f"too large: {info.st_size} bytes (limit {max_bytes})", origin)
     try:
         with path.open("rb") as handle:
             # Read one byte past the cap: a file that grew since stat() is still refused.
-            content = handle.read(settings.max_document_bytes + 1)
+            content = handle.read(max_bytes + 1)
     except PermissionError:
         return _skip(path, "unreadable: permission denied", origin)
     except OSError as exc:
         return _skip(path, _os_reason(exc, "unreadable"), origin)
-    if len(content) > settings.max_document_bytes:
-        return _skip(path, f"too large: over {settings.max_document_bytes} bytes", origin)
+    if len(content) > max_bytes:
+        return _skip(path, f"too large: over {max_bytes} bytes", origin)
     if not content.strip():
         return _skip(path, "empty", origin)
     if kind != "pdf" and _looks_binary(content):

@@ -19,6 +19,11 @@ How each guarantee is kept:
 - A canonical URL cannot be taken over: it belongs to the first document that claims it,
   unless a later one is the page the URL names (its own address) and the owner is not; the
   other claimant is skipped and reported as a duplicate with its owner.
+
+This module decides; the parts it uses: the ledger and the run log (``ingest.ledger``), the
+writes to Chroma and the record manager (``ingest.index_writer``), canonical ownership
+(``ingest.identity``) and the report (``ingest.report``). ``SyncOptions``, built by the
+settings at the edge, carries everything a sync needs.
 """
 
 from __future__ import annotations
@@ -26,27 +31,30 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from langchain_classic.indexes import SQLRecordManager
-from langchain_core.documents import Document
-from langchain_core.indexing import index
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_engine, select
-from sqlalchemy.engine import Engine
-
-from assistant.config import Settings
 from ingest import directory
 from ingest.crawl import Validators
 from ingest.extract import ExtractionError, ExtractOptions
+from ingest.identity import Claim, Claims, names_itself, normalise_source
+from ingest.index_writer import IndexWriter
+from ingest.ledger import (
+    LedgerOptions,
+    document_row,
+    ledger_delete,
+    ledger_engine,
+    ledger_put,
+    ledger_rows,
+    record_run,
+)
 from ingest.records import Chunk, Failure, Gone, NotModified, Page, RawDocument
-from ingest.sources import iter_source, printable
+from ingest.report import Duplicate, ProgressCallback, SyncReport
+from ingest.sources import SourceOptions, iter_source, printable
 from ingest.worker import ExtractionWorker, WorkerLimits
 from vectorstore.store import IndexStore
 
@@ -54,150 +62,33 @@ log = logging.getLogger(__name__)
 
 _BATCH_CHUNKS = 64  # chunks handed to index() at once: large enough for efficient embedding
 
-_meta = MetaData()
-documents_table = Table(
-    "kmr_documents",
-    _meta,
-    Column("origin", String, primary_key=True),
-    Column("location", String, primary_key=True),
-    Column("source_id", String, nullable=False, index=True),
-    Column("raw_hash", String, nullable=False),
-    Column("etag", String),
-    Column("last_modified", String),
-    Column("title", String),
-    Column("language", String),
-    Column("page_type", String),
-    Column("chunks", Integer, nullable=False),
-    Column("synced_at", Float, nullable=False),
-)
-runs_table = Table(
-    "kmr_sync_runs",
-    _meta,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("started_at", Float, nullable=False),
-    Column("finished_at", Float, nullable=False),
-    Column("sources", String, nullable=False),
-    Column("summary", String, nullable=False),
-)
-
 
 class SyncError(Exception):
     """A sync could not run at all (another sync holds the lock, the ledger is unreadable)."""
 
 
 @dataclass(frozen=True)
-class Duplicate:
-    """A document skipped because another one owns the canonical URL it declares."""
+class SyncOptions:
+    """What a sync reads, how it extracts and chunks, and where it records (built by
+    ``Settings``)."""
 
-    location: str
-    canonical: str
-    owner: str  # location of the document that owns it
-
-
-@dataclass
-class SyncReport:
-    """What a sync did; also the progress snapshot handed to the progress callback."""
-
-    seen: int = 0
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_removed: int = 0
-    seconds: float = 0.0
-    current: str = ""
-
-    @property
-    def failed(self) -> int:
-        return len(self.failures)
-
-    @property
-    def chunks_per_second(self) -> float:
-        return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def ingested(self) -> int:
-        """Documents that are in the index after this run (new, changed or unchanged)."""
-        return self.new + self.changed + self.unchanged
-
-    def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["failures"] = [asdict(f) for f in self.failures]
-        data["duplicates"] = [asdict(d) for d in self.duplicates]
-        data["failed"] = self.failed
-        data["chunks_per_second"] = round(self.chunks_per_second, 2)
-        data["seconds"] = round(self.seconds, 3)
-        return data
-
-
-ProgressCallback = Callable[[SyncReport], None]
-
-
-# --- ledger ----------------------------------------------------------------------------------
-def ledger_engine(settings: Settings) -> Engine:
-    """The engine of the sync records database (record manager and ledger share it)."""
-    if settings.record_url.startswith("sqlite:///"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.record_url)
-    _meta.create_all(engine)
-    return engine
-
-
-def _ledger_rows(engine: Engine, origin: str | None = None) -> dict[tuple[str, str], dict]:
-    query = select(documents_table)
-    if origin is not None:
-        query = query.where(documents_table.c.origin == origin)
-    with engine.connect() as conn:
-        return {(r.origin, r.location): dict(r._mapping) for r in conn.execute(query)}
-
-
-def _ledger_put(engine: Engine, row: dict) -> None:
-    key = (documents_table.c.origin == row["origin"]) & (
-        documents_table.c.location == row["location"]
-    )
-    with engine.begin() as conn:
-        conn.execute(documents_table.delete().where(key))
-        conn.execute(documents_table.insert().values(**row))
-
-
-def _ledger_delete(engine: Engine, origin: str, location: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            documents_table.delete().where(
-                (documents_table.c.origin == origin) & (documents_table.c.location == location)
-            )
-        )
-
-
-def last_run(settings: Settings) -> dict | None:
-    """The most recent sync run (started_at, finished_at, sources, summary), if any."""
-    engine = ledger_engine(settings)
-    with engine.connect() as conn:
-        row = conn.execute(select(runs_table).order_by(runs_table.c.id.desc()).limit(1)).first()
-    return dict(row._mapping) if row else None
-
-
-def ledger_documents(settings: Settings) -> list[dict]:
-    """Every document the index holds, as recorded by the syncs."""
-    return list(_ledger_rows(ledger_engine(settings)).values())
-
-
-# --- helpers ---------------------------------------------------------------------------------
-def normalise_source(source: str) -> str:
-    """Absolute path for local sources, the URL itself for websites."""
-    if source.startswith(("http://", "https://")):
-        return source
-    return str(Path(source).expanduser().resolve())
+    sources: tuple[str, ...]
+    """Local paths and website URLs synced when the caller names none."""
+    ledger: LedgerOptions
+    """Where the sync records live (and the data directory holding the sync lock)."""
+    source: SourceOptions
+    """How files are read and websites crawled."""
+    extract: ExtractOptions
+    """Extraction limits and trust rules (canonical hosts, language, page types)."""
+    worker: WorkerLimits
+    """The extraction worker's per-document budgets, and chunking."""
 
 
 @contextlib.contextmanager
-def sync_lock(settings: Settings) -> Iterator[None]:
+def sync_lock(data_dir: Path) -> Iterator[None]:
     """One sync at a time per data directory."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.data_dir / "sync.lock", "w") as handle:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "sync.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -206,29 +97,6 @@ def sync_lock(settings: Settings) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def extract_options(settings: Settings) -> ExtractOptions:
-    """Extraction limits and trust rules from the settings."""
-    return ExtractOptions(
-        max_elements=settings.extract_max_elements,
-        max_text_chars=settings.extract_max_text_chars,
-        canonical_hosts=tuple(settings.canonical_hosts),
-        min_language_confidence=settings.language_min_confidence,
-        page_type_words=tuple(sorted(settings.page_type_words.items())),
-    )
-
-
-def worker_limits(settings: Settings) -> WorkerLimits:
-    """The extraction worker's per-document budgets and chunking from the settings."""
-    return WorkerLimits(
-        cpu_seconds=settings.extract_cpu_seconds,
-        memory_mb=settings.extract_memory_mb,
-        max_chunks=settings.extract_max_chunks,
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
-        directory=directory.DirectoryOptions(max_entries=settings.directory_max_entries),
-    )
 
 
 # The version of what extraction and chunking make of the same bytes. Bump it in any change to
@@ -241,7 +109,7 @@ def worker_limits(settings: Settings) -> WorkerLimits:
 PIPELINE_VERSION = 3
 
 
-def pipeline_fingerprint(settings: Settings, collection: str) -> str:
+def pipeline_fingerprint(options: SyncOptions, collection: str) -> str:
     """Changes with PIPELINE_VERSION, with the settings that shape a Page or its chunks, and
     with the collection written to (the ledger is shared by the collections of several models
     or variants: a document unchanged for one is still missing from another).
@@ -250,59 +118,12 @@ def pipeline_fingerprint(settings: Settings, collection: str) -> str:
     change; chunk ids and the record manager's per-collection namespace then decide what really
     needs embedding again.
     """
-    options = extract_options(settings)
+    extract, worker = options.extract, options.worker
     shape = (
-        f"{PIPELINE_VERSION}:{collection}:{settings.chunk_size}:{settings.chunk_overlap}:"
-        f"{options.canonical_hosts}:{options.min_language_confidence}:{options.page_type_words}"
+        f"{PIPELINE_VERSION}:{collection}:{worker.chunk_size}:{worker.chunk_overlap}:"
+        f"{extract.canonical_hosts}:{extract.min_language_confidence}:{extract.page_type_words}"
     )
     return hashlib.sha256(shape.encode()).hexdigest()
-
-
-def _to_document(chunk: Chunk) -> Document:
-    return Document(id=chunk.id, page_content=chunk.text, metadata=dict(chunk.metadata))
-
-
-def _chunk_key(doc: Document) -> str:
-    # Chunk ids are already stable content hashes (ingest.chunk.chunk_id).
-    assert doc.id is not None
-    return doc.id
-
-
-def _path_key(path: str) -> str:
-    """'/en/contacts.html', '/en/contacts/', '/en/contacts/index.html' -> '/en/contacts'."""
-    path = "/" + path.strip("/").lower()
-    head, _, last = path.rpartition("/")
-    stem = last.rsplit(".", 1)[0] if "." in last else last
-    path = f"{head}/{stem}" if stem not in ("index", "default") else head
-    return path.rstrip("/")
-
-
-def names_itself(origin: str, location: str, canonical: str) -> bool:
-    """True when ``canonical`` is the document's own address (a page pointing at itself).
-
-    Such a page is the rightful owner of the URL; any other page declaring it is a copy.
-    A file matches when its path under the source ends with the URL's path.
-    """
-    if not canonical.startswith(("http://", "https://")):
-        return True  # a fallback identity (path or URL) is the document's own
-    want = _path_key(urlsplit(canonical).path)
-    if location.startswith(("http://", "https://")):
-        return _path_key(urlsplit(location).path) == want
-    try:
-        have = _path_key(Path(location).relative_to(origin).as_posix())
-    except ValueError:
-        have = _path_key(location)
-    return have == want if not want else (have == want or have.endswith(want))
-
-
-@dataclass
-class _Claim:
-    """Who holds a source id in this run: the document, and whether the id names it."""
-
-    origin: str
-    location: str
-    rightful: bool
-    outcome: str = ""  # "new"/"changed"/"unchanged" once written by this run
 
 
 @dataclass
@@ -319,38 +140,28 @@ class _Syncer:
     """One sync run over several sources."""
 
     def __init__(
-        self, settings: Settings, store: IndexStore, full: bool, progress: ProgressCallback | None
+        self, options: SyncOptions, store: IndexStore, full: bool, progress: ProgressCallback | None
     ) -> None:
-        self.settings = settings
+        self.options = options
         self.store = store
         self.full = full
         self.progress = progress
-        self.engine = ledger_engine(settings)
-        self.records = SQLRecordManager(
-            namespace=f"chroma/{store.collection_name}", engine=self.engine
-        )
-        self.records.create_schema()
-        directory.create_table(self.engine)
+        self.engine = ledger_engine(options.ledger)
         self.report = SyncReport()
-        self.fingerprint = pipeline_fingerprint(settings, store.collection_name)
-        self.options = extract_options(settings)
-        self.worker = ExtractionWorker(worker_limits(settings))
+        self.writer = IndexWriter(store, self.engine, self.report)
+        self.fingerprint = pipeline_fingerprint(options, store.collection_name)
+        self.worker = ExtractionWorker(options.worker)
         self.pending: list[_Pending] = []
         self.indexed_sources: set[str] = set()
-        self.claims: dict[str, _Claim] = {}
-        # Ledger rows by source id: a canonical URL already held by one document (before
-        # this run) is not given to another.
-        self.owners: dict[str, list[tuple[str, str]]] = {}
-        for key, row in _ledger_rows(self.engine).items():
-            self.owners.setdefault(row["source_id"], []).append(key)
+        self.claims = Claims(ledger_rows(self.engine))
         self.seen: set[tuple[str, str]] = set()
-        self.changed_index = False
         self.started = time.monotonic()
 
     # --- events ------------------------------------------------------------------------
     def run_source(self, source: str) -> None:
+        """Sync one source: its events, then (for a local tree read whole) its deletions."""
         origin = normalise_source(source)
-        rows = _ledger_rows(self.engine, origin)
+        rows = ledger_rows(self.engine, origin)
         known = (
             {}
             if self.full
@@ -359,7 +170,7 @@ class _Syncer:
                 for (_, location), row in rows.items()
             }
         )
-        events = iter_source(source, self.settings, known)
+        events = iter_source(source, self.options.source, known)
         completed = False
         try:
             while True:
@@ -428,20 +239,7 @@ class _Syncer:
     def _hold(self, origin: str, location: str, source_id: str, outcome: str = "") -> None:
         """Record that the document at ``location`` keeps ``source_id`` in this run."""
         self.indexed_sources.add(source_id)
-        if source_id not in self.claims:
-            self.claims[source_id] = _Claim(
-                origin, location, names_itself(origin, location, source_id), outcome
-            )
-
-    def _owner(self, source_id: str, key: tuple[str, str]) -> _Claim | None:
-        """Another document that holds ``source_id`` (this run first, then the ledger)."""
-        claim = self.claims.get(source_id)
-        if claim is not None:
-            return None if (claim.origin, claim.location) == key else claim
-        for origin, location in self.owners.get(source_id, []):
-            if (origin, location) != key:
-                return _Claim(origin, location, names_itself(origin, location, source_id))
-        return None
+        self.claims.hold(origin, location, source_id, outcome)
 
     def _unchanged(self, origin: str, raw: RawDocument, row: dict | None) -> bool:
         """True when the stored result for these bytes can be kept without extracting."""
@@ -449,7 +247,7 @@ class _Syncer:
             return False
         source_id = row["source_id"]
         # Held by someone else too (a claim this run, or two ledger rows): decide afresh.
-        return self._owner(source_id, (origin, raw.location)) is None
+        return self.claims.owner(source_id, (origin, raw.location)) is None
 
     def _on_document(self, origin: str, raw: RawDocument, row: dict | None) -> None:
         self.report.seen += 1
@@ -460,14 +258,14 @@ class _Syncer:
             self._hold(origin, raw.location, row["source_id"], "unchanged")
             return
         try:
-            page, chunks = self.worker.process(raw, self.options)
+            page, chunks = self.worker.process(raw, self.options.extract)
         except ExtractionError as exc:
             self._on_failure(Failure(printable(raw.location), str(exc), origin))
             if row:  # keep what the index holds for it rather than lose the page
                 self._hold(origin, raw.location, row["source_id"])
             return
         key = (origin, raw.location)
-        owner = self._owner(page.source_id, key)
+        owner = self.claims.owner(page.source_id, key)
         rightful = names_itself(origin, raw.location, page.source_id)
         if owner is not None and not (rightful and not owner.rightful):
             self._on_duplicate(origin, raw.location, page.source_id, owner.location, row)
@@ -480,7 +278,7 @@ class _Syncer:
             )
             return
         self.indexed_sources.add(page.source_id)
-        self.claims[page.source_id] = _Claim(origin, raw.location, rightful)
+        self.claims.give(page.source_id, Claim(origin, raw.location, rightful))
         previous = row["source_id"] if row and row["source_id"] != page.source_id else None
         self.pending.append(_Pending(origin, raw, page, chunks, row is None, previous))
 
@@ -499,10 +297,10 @@ class _Syncer:
             # It no longer stands for anything of its own: its ledger row goes, and the
             # chunks it wrote under another identity go with it (not the owner's).
             if row["source_id"] != source_id and row["source_id"] not in self.claims:
-                self._remove_source(row["source_id"])
+                self.writer.remove_source(row["source_id"])
             self._forget(origin, location, row["source_id"])
 
-    def _take_over(self, source_id: str, owner: _Claim) -> None:
+    def _take_over(self, source_id: str, owner: Claim) -> None:
         """The page a canonical URL names takes it back from a copy that held it."""
         log.warning("%s takes its canonical URL back from %s", source_id, printable(owner.location))
         self.report.duplicates.append(
@@ -518,13 +316,8 @@ class _Syncer:
         # Its chunks share the source id, so writing the rightful page replaces them.
 
     def _forget(self, origin: str, location: str, source_id: str) -> None:
-        _ledger_delete(self.engine, origin, location)
-        holders = self.owners.get(source_id, [])
-        if (origin, location) in holders:
-            holders.remove((origin, location))
-        claim = self.claims.get(source_id)
-        if claim is not None and (claim.origin, claim.location) == (origin, location):
-            del self.claims[source_id]
+        ledger_delete(self.engine, origin, location)
+        self.claims.forget(origin, location, source_id)
 
     def _on_not_modified(self, origin: str, event: NotModified, rows: dict) -> None:
         self.report.seen += 1
@@ -543,7 +336,7 @@ class _Syncer:
         self.seen.add((origin, location))
         claim = self.claims.get(row["source_id"])
         if claim is None or (claim.origin, claim.location) == (origin, location):
-            self._remove_source(row["source_id"])  # not if another document holds the id
+            self.writer.remove_source(row["source_id"])  # not if another document holds the id
         self._forget(origin, location, row["source_id"])
         self.report.removed += 1
         log.info("removed %s (%s)", printable(location), row["source_id"])
@@ -564,25 +357,19 @@ class _Syncer:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        before = {item.page.source_id: self._chunk_ids(item.page.source_id) for item in batch}
-        docs = [_to_document(c) for p in batch for c in p.chunks]
-        result = index(
-            docs,
-            self.records,
-            self.store.vector_store,
-            cleanup="incremental",
-            source_id_key="source",
-            key_encoder=_chunk_key,
-            batch_size=len(docs),
-        )
-        self.report.chunks_embedded += result["num_added"] + result["num_updated"]
-        self.report.chunks_removed += result["num_deleted"]
-        self.changed_index |= bool(result["num_added"] or result["num_deleted"])
+        writer = self.writer
+        before = {item.page.source_id: writer.chunk_ids(item.page.source_id) for item in batch}
+        writer.write([c for p in batch for c in p.chunks])
         for item in batch:
-            self._reconcile(item.page.source_id, {c.id for c in item.chunks})
+            writer.reconcile(item.page.source_id, {c.id for c in item.chunks})
             if item.previous_source and item.previous_source not in self.claims:
-                self._remove_source(item.previous_source)
-            _ledger_put(self.engine, self._ledger_row(item))
+                writer.remove_source(item.previous_source)
+            ledger_put(
+                self.engine,
+                document_row(
+                    item.origin, item.raw, item.page, len(item.chunks), self._input_hash(item.raw)
+                ),
+            )
             directory.save_entries(self.engine, item.page.source_id, item.page.directory)
             if item.is_new:
                 outcome = "new"
@@ -599,61 +386,12 @@ class _Syncer:
     def _input_hash(self, raw: RawDocument) -> str:
         return hashlib.sha256(f"{self.fingerprint}:{raw.content_hash}".encode()).hexdigest()
 
-    def _ledger_row(self, item: _Pending) -> dict:
-        return {
-            "origin": item.origin,
-            "location": item.raw.location,
-            "source_id": item.page.source_id,
-            "raw_hash": self._input_hash(item.raw),
-            "etag": item.raw.etag,
-            "last_modified": item.raw.last_modified,
-            "title": item.page.title,
-            "language": item.page.language,
-            "page_type": item.page.page_type,
-            "chunks": len(item.chunks),
-            "synced_at": time.time(),
-        }
-
-    def _chunk_ids(self, source_id: str) -> set[str]:
-        return set(self.store.collection.get(where={"source": source_id}, include=[])["ids"])
-
-    def _reconcile(self, source_id: str, expected: set[str]) -> None:
-        """Make the source's Chroma rows exactly ``expected`` (orphans of a killed run go)."""
-        present = self._chunk_ids(source_id)
-        orphans = [i for i in present if i not in expected]
-        if orphans:
-            self.store.delete(orphans)
-            self.records.delete_keys(orphans)
-            self.report.chunks_removed += len(orphans)
-            self.changed_index = True
-
-    def _remove_source(self, source_id: str) -> None:
-        directory.delete_entries(self.engine, source_id)
-        keys = self.records.list_keys(group_ids=[source_id])
-        ids = sorted(set(keys) | self._chunk_ids(source_id))
-        if ids:
-            self.store.delete(ids)
-            self.records.delete_keys(keys)
-            self.report.chunks_removed += len(ids)
-            self.changed_index = True
-
     def remove_unseen(self) -> None:
         """Full sync: whatever the ledger or Chroma holds that this run did not see goes."""
-        for (origin, location), row in _ledger_rows(self.engine).items():
+        for (origin, location), row in ledger_rows(self.engine).items():
             if (origin, location) not in self.seen and row["source_id"] not in self.indexed_sources:
                 self._on_gone(origin, location, {(origin, location): row})
-        live = self.indexed_sources
-        directory.prune_entries(self.engine, live)
-        stray = [
-            i
-            for i, _, m in self.store.iter_rows(include_documents=False)
-            if str(m.get("source", "")) not in live
-        ]
-        if stray:
-            self.store.delete(stray)
-            self.records.delete_keys(stray)
-            self.report.chunks_removed += len(stray)
-            self.changed_index = True
+        self.writer.keep_only(self.indexed_sources)
 
     def finish(self, sources: list[str], error: str = "") -> SyncReport:
         """Record the run (also one that stopped on ``error``) and return its report."""
@@ -661,40 +399,38 @@ class _Syncer:
         self.report.seconds = time.monotonic() - self.started
         self.report.current = ""
         finished = datetime.now(UTC).isoformat(timespec="seconds")
-        if self.changed_index and not error:
+        if self.writer.changed and not error:
             self.store.bump_generation(last_sync=finished)
         summary = self.report.as_dict()
         if error:
             summary["error"] = error
-        with self.engine.begin() as conn:
-            conn.execute(
-                runs_table.insert().values(
-                    started_at=time.time() - self.report.seconds,
-                    finished_at=time.time(),
-                    sources=json.dumps([printable(s) for s in sources]),
-                    summary=json.dumps(summary),
-                )
-            )
+        record_run(
+            self.engine,
+            started_at=time.time() - self.report.seconds,
+            finished_at=time.time(),
+            sources=[printable(s) for s in sources],
+            summary=summary,
+        )
         return self.report
 
 
 def sync(
-    settings: Settings,
+    options: SyncOptions,
     store: IndexStore,
     sources: list[str] | None = None,
     *,
     full: bool = False,
     progress: ProgressCallback | None = None,
 ) -> SyncReport:
-    """Bring the index in line with ``sources`` (default: ``settings.sources``).
+    """Bring the index in line with ``sources`` (default: ``options.sources``).
 
     Incremental by default. ``full`` re-reads everything (no conditional requests, no hash
     shortcut) and afterwards removes every document that is not in these sources.
     """
-    sources = list(sources or settings.sources)
+    sources = list(sources or options.sources)
     getattr(store, "require_writable", lambda: None)()  # read-only index: refuse, no lock file
-    with sync_lock(settings):
-        syncer = _Syncer(settings, store, full, progress)
+    with sync_lock(options.ledger.data_dir):
+        syncer = _Syncer(options, store, full, progress)
         try:
             for source in sources:
                 syncer.run_source(source)

@@ -319,7 +319,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
-    embeddings = load_embeddings(load_settings())
+    embeddings = load_embeddings(load_settings().embedding_options())
     started = time.perf_counter()
     embeddings.load()
     embed = query_embedder(embeddings)

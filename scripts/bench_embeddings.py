@@ -75,7 +75,7 @@ def site_chunks(source: Path) -> list[dict]:
     settings = Settings(data_dir=Path(tempfile.gettempdir()), _env_file=None)
     chunks: list[dict] = []
     seen: set[str] = set()
-    for event in iter_source(str(source), settings, {}):
+    for event in iter_source(str(source), settings.source_options(), {}):
         if not isinstance(event, RawDocument):
             continue
         try:
@@ -171,7 +171,7 @@ def _model(variant: str, models: Path, threads: int | None):  # noqa: ANN202
         torch_threads=threads,
         _env_file=None,
     )
-    return load_embeddings(settings), settings
+    return load_embeddings(settings.embedding_options()), settings
 
 
 def worker_speed(variant: str, models: Path, work: Path, repeat: int) -> dict:

@@ -39,7 +39,7 @@ def main() -> None:
             sources=[args.source],
             _env_file=None,
         )
-        embeddings = load_embeddings(settings)
+        embeddings = load_embeddings(settings.embedding_options())
         started = time.perf_counter()
         embeddings.load()
         load_s = time.perf_counter() - started
@@ -48,8 +48,8 @@ def main() -> None:
         _warm_extractor()
         init_s = time.perf_counter() - started
 
-        store = IndexStore(settings, embeddings)
-        first = sync(settings, store)
+        store = IndexStore(settings.store_options(), embeddings)
+        first = sync(settings.sync_options(), store)
         texts = [text for _, text, _ in store.iter_rows()]
 
         raw_runs = []
@@ -62,7 +62,7 @@ def main() -> None:
 
         resync_runs = []
         for _ in range(args.repeat):
-            report = sync(settings, store)
+            report = sync(settings.sync_options(), store)
             assert report.chunks_embedded == 0, "unchanged re-sync embedded chunks"
             resync_runs.append(report.seconds)
         resync_s = statistics.median(resync_runs)

@@ -78,7 +78,7 @@ def seed_rows(settings: Settings) -> tuple[list[str], list[str], list[dict], np.
 
     store = open_store(settings)
     if store.count() == 0:
-        report = sync(settings, store, [str(SAMPLE_SITE)])
+        report = sync(settings.sync_options(), store, [str(SAMPLE_SITE)])
         print(f"seed: sample site synced, {report.chunks_embedded} chunks embedded", flush=True)
     got = store.collection.get(include=["documents", "metadatas", "embeddings"])
     return got["ids"], got["documents"], got["metadatas"], np.asarray(got["embeddings"])

@@ -62,7 +62,7 @@ def main() -> None:
         )
         runtime = open_runtime(settings)
         started = time.monotonic()
-        report = sync(settings, runtime.store)
+        report = sync(settings.sync_options(), runtime.store)
         print(f"sync: {report.ingested} documents, {time.monotonic() - started:.1f} s")
         assistant = runtime.assistant
         assert assistant.directory is not None

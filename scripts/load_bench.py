@@ -125,7 +125,7 @@ def build_index(data_dir: Path, model_cache: Path | None) -> None:
     store = open_store(settings)
     if store.count() == 0:
         print(f"building the sample index in {data_dir} ...", file=sys.stderr)
-        report = sync(settings, store)
+        report = sync(settings.sync_options(), store)
         print(f"  {report.chunks_embedded} chunks in {report.seconds:.0f} s", file=sys.stderr)
 
 

@@ -51,10 +51,10 @@ sys.path.insert(0, str(ROOT))
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
 from assistant.guard import clauses, is_instruction  # noqa: E402
 from assistant.guard_model import MODEL_FILE  # noqa: E402
-from assistant.schema import Passage  # noqa: E402
 from assistant.units import split_units  # noqa: E402
 from ingest.extract import ExtractionError, extract  # noqa: E402
 from ingest.records import RawDocument  # noqa: E402
+from vectorstore.passages import Passage  # noqa: E402
 from vectorstore.vector_cache import VectorCache  # noqa: E402
 
 EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
@@ -209,7 +209,7 @@ class Vectors:
         if missing:
             from vectorstore.embeddings import load_embeddings
 
-            model = load_embeddings(self.settings)
+            model = load_embeddings(self.settings.embedding_options())
             self.model_name = model.model_name
             fresh = np.asarray(model.embed_documents(missing), dtype=np.float32)
             self.rows.update(zip(missing, fresh, strict=True))

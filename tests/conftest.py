@@ -93,7 +93,7 @@ def embeddings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # n
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("emb"), model_cache_dir=models_dir, _env_file=None
     )
-    model = load_embeddings(settings)
+    model = load_embeddings(settings.embedding_options())
     model.load()
     return model
 
@@ -111,7 +111,7 @@ def sample_index(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPath
         _env_file=None,
     )
     runtime = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings, runtime.store)
+    report = sync(settings.sync_options(), runtime.store)
     assert report.failed == 0, report.failures
     return runtime
 

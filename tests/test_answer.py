@@ -15,9 +15,10 @@ from assistant import abstain
 from assistant.compose import compose
 from assistant.extractive import select
 from assistant.llm_answer import renumber
-from assistant.schema import DeltaEvent, DoneEvent, Passage, SourcesEvent, Turn
+from assistant.schema import DeltaEvent, DoneEvent, SourcesEvent, Turn
 from assistant.terms import TermStats, terms
 from assistant.units import split_units
+from vectorstore.passages import Passage
 
 
 def passage(n: int, title: str, body: str, language: str = "en", heading: str = "") -> Passage:

@@ -541,7 +541,7 @@ def test_an_unreachable_store_is_a_503_and_the_service_recovers_by_itself(
             _env_file=None,
         )
         runtime = open_runtime(settings, embeddings=embeddings)
-        assert sync(settings, runtime.store).failed == 0
+        assert sync(settings.sync_options(), runtime.store).failed == 0
         with LiveServer(create_app(settings, runtime=runtime)) as server, server.client() as http:
             assert http.get("/ready").status_code == 200
             assert http.post("/api/chat", json={"question": EN_QUESTION}).status_code == 200

@@ -240,7 +240,7 @@ def test_the_service_starts_and_answers_when_its_database_folder_is_read_only(
         _env_file=None,
     )
     runtime = open_runtime(settings, embeddings=embeddings)
-    assert sync(settings, runtime.store).failed == 0
+    assert sync(settings.sync_options(), runtime.store).failed == 0
     RecordsDB(settings).close()  # the service ran once before: its database exists
     del runtime
 

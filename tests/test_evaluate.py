@@ -12,7 +12,8 @@ from assistant.config import PROJECT_ROOT
 from assistant.eval_match import fact_coverage, first_gold_rank, injection_obeyed, source_matches
 from assistant.eval_report import EvalReport, QuestionResult, answer_words, percentile, summarise
 from assistant.evaluate import EvalFileError, load_questions, run_eval
-from assistant.schema import Answer, Passage, Source
+from assistant.schema import Answer, Source
+from vectorstore.passages import Passage
 
 DEV_SET = PROJECT_ROOT / "data" / "eval" / "dev.jsonl"
 SITE = "https://www.kilometrorosso.com"

@@ -163,7 +163,7 @@ def _follows_its_sources(
     settings: Settings, site: Path, embeddings: Any, serve: Callable[..., ApiProcess]
 ) -> None:
     store = open_store(settings, embeddings)
-    assert sync(settings, store).failed == 0
+    assert sync(settings.sync_options(), store).failed == 0
     api = serve(settings)
     page = site / "en" / "bicycle-racks.html"
     with httpx.Client(base_url=api.url, timeout=120) as http:
@@ -189,7 +189,7 @@ def _follows_its_sources(
 
         # edited (a sync in the test process, not the server's)
         page.write_text(BIKE_PAGE.format(sentence=EDITED))
-        assert sync(settings, store).failed == 0
+        assert sync(settings.sync_options(), store).failed == 0
         _eventually(
             lambda: _found(http, "quintessium") and not _found(http, "zorblattium", 50),
             "the edited text is found by /api/search and the old text is gone",
@@ -200,7 +200,7 @@ def _follows_its_sources(
 
         # deleted
         page.unlink()
-        assert sync(settings, store).failed == 0
+        assert sync(settings.sync_options(), store).failed == 0
         _eventually(
             lambda: not _found(http, "quintessium", 50), "the deleted page is gone from /api/search"
         )
@@ -245,9 +245,9 @@ def test_the_served_schedule_syncs_and_skips_while_another_process_syncs(
     serve: Callable[..., ApiProcess],
 ) -> None:
     settings = make_settings(sources=[str(site)], collection_prefix="sched")
-    assert sync(settings, open_store(settings, embeddings)).failed == 0
+    assert sync(settings.sync_options(), open_store(settings, embeddings)).failed == 0
     headers = {"X-Admin-Key": ADMIN_KEY}
-    with sync_lock(settings):  # "another process" is syncing: the test holds the lock
+    with sync_lock(settings.data_dir):  # "another process" is syncing: the test holds the lock
         api = serve(settings, KMR_SYNC_INTERVAL="10")
         with httpx.Client(base_url=api.url, timeout=120, headers=headers) as http:
             refused = http.post("/api/admin/sync", json={})
@@ -316,7 +316,7 @@ def test_an_admin_sync_is_refused_while_another_process_holds_the_lock(
 ) -> None:
     settings = make_settings()
     jobs = SyncJobs(sync_function=_SlowSync())
-    with sync_lock(settings), pytest.raises(JobAlreadyRunning, match="another process"):
+    with sync_lock(settings.data_dir), pytest.raises(JobAlreadyRunning, match="another process"):
         jobs.start(settings, object())
     assert jobs.status()["status"] == "idle"
 
@@ -331,7 +331,7 @@ def test_a_sync_that_fails_half_way_leaves_the_served_index_usable(
 
     settings = make_settings(sources=[str(site)], collection_prefix="halfway")
     runtime = open_runtime(settings, embeddings=embeddings)
-    assert sync(settings, runtime.store).failed == 0
+    assert sync(settings.sync_options(), runtime.store).failed == 0
     before = {p.id for p in runtime.searcher.search("campus architecture", k=5)}
     assert before
     second = tmp_path / "second"
@@ -342,7 +342,7 @@ def test_a_sync_that_fails_half_way_leaves_the_served_index_usable(
         settings: Settings, store: Any, sources: list[str], **kwargs: Any
     ) -> Any:
         """The real sync of the first source, then a crash (the seam: ingest.sync.sync)."""
-        sync(settings, store, sources[:1], **kwargs)
+        sync(settings.sync_options(), store, sources[:1], **kwargs)
         raise RuntimeError("the crawler lost its network")
 
     jobs = SyncJobs(sync_function=fails_after_the_first_source)
@@ -354,5 +354,5 @@ def test_a_sync_that_fails_half_way_leaves_the_served_index_usable(
     runtime.searcher.refresh()
     assert {p.id for p in runtime.searcher.search("campus architecture", k=5)} == before
     assert any("bicycle-racks" in p.source_id for p in runtime.searcher.search("zorblattium"))
-    with sync_lock(settings):  # the failed sync released the lock
+    with sync_lock(settings.data_dir):  # the failed sync released the lock
         pass

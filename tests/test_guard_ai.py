@@ -21,7 +21,7 @@ from assistant import guard
 from assistant.config import SAMPLE_SITE
 from assistant.guard_model import MODEL_FILE, GuardModelError, from_dict, load_classifier
 from assistant.prompts import format_sources, paragraphs
-from assistant.schema import Passage
+from vectorstore.passages import Passage
 
 EXAMPLES = Path(guard.__file__).with_name("guard_data") / "examples.jsonl"
 
@@ -191,7 +191,7 @@ def poisoned(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFact
         _env_file=None,
     )
     runtime = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings, runtime.store)
+    report = sync(settings.sync_options(), runtime.store)
     assert report.failed == 0, report.failures
     yield runtime
     guard.use_vectors(None)

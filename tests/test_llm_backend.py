@@ -18,7 +18,8 @@ from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.llm_answer import clean_markers, scrub_contacts
 from assistant.prompts import answer_messages
-from assistant.schema import DeltaEvent, DoneEvent, Passage, SourcesEvent, Turn
+from assistant.schema import DeltaEvent, DoneEvent, SourcesEvent, Turn
+from vectorstore.passages import Passage
 
 
 class RecordingFake(FakeListChatModel):

@@ -48,7 +48,7 @@ def settings(make_settings: Callable[..., Settings], site: Path, postgres_url: s
 
 @pytest.fixture
 def store(settings: Settings, embeddings: Any) -> IndexStore:
-    return IndexStore(settings, embeddings)
+    return IndexStore(settings.store_options(), embeddings)
 
 
 def rows(store: IndexStore) -> dict[str, tuple[str, dict]]:
@@ -70,12 +70,12 @@ def recorded_keys(url: str) -> set[str]:
 def test_the_records_live_in_postgres_and_a_resync_embeds_nothing(
     settings: Settings, store: IndexStore
 ) -> None:
-    first = sync(settings, store)
+    first = sync(settings.sync_options(), store)
     assert (first.new, first.failed) == (len(PAGES), 0)
     assert recorded_keys(settings.record_url) == set(rows(store))
     assert not (settings.data_dir / "records.sqlite").exists()  # PostgreSQL, not the default
     before, generation = rows(store), store.generation()
-    again = sync(settings, store)
+    again = sync(settings.sync_options(), store)
     assert (again.unchanged, again.new, again.changed, again.removed) == (len(PAGES), 0, 0, 0)
     assert again.chunks_embedded == 0 and again.chunks_removed == 0
     assert rows(store) == before and store.generation() == generation
@@ -84,13 +84,13 @@ def test_the_records_live_in_postgres_and_a_resync_embeds_nothing(
 def test_an_edit_reembeds_only_its_chunks(
     settings: Settings, store: IndexStore, site: Path
 ) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     before = rows(store)
     page = site / "en/partners/enea.html"
     page.write_text(
         page.read_text().replace("13 PhD positions.", "14 PhD positions."), encoding="utf-8"
     )
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert (report.changed, report.unchanged) == (1, len(PAGES) - 1)
     after = rows(store)
     enea_before = {i for i, (_, m) in before.items() if m["source"].endswith("/en/partners/enea")}
@@ -106,9 +106,9 @@ def test_an_edit_reembeds_only_its_chunks(
 def test_a_deleted_page_leaves_the_index_and_the_records(
     settings: Settings, store: IndexStore, site: Path
 ) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     (site / "docs/guida-visitatori.txt").unlink()
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert report.removed == 1
     remaining = rows(store)
     assert not any(m["source"].endswith("guida-visitatori.txt") for _, m in remaining.values())
@@ -148,7 +148,7 @@ def test_sigkill_halfway_then_rerun_gives_the_clean_index(
     settings = Settings(
         data_dir=data_dir, model_cache_dir=models_dir, record_db_url=postgres_url, _env_file=None
     )
-    rerun = IndexStore(settings, sample_index.embeddings)
+    rerun = IndexStore(settings.store_options(), sample_index.embeddings)
     clean_rows, rerun_rows = rows(sample_index.store), rows(rerun)
     assert rerun_rows.keys() == clean_rows.keys()  # same chunk ids: no duplicates, no orphans
     assert rerun.count() == len(rerun_rows)

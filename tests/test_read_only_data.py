@@ -52,7 +52,7 @@ def indexed(embeddings: Any, models_dir: Path, tmp_path: Path) -> tuple[Path, Pa
         data_dir=data, model_cache_dir=models_dir, sources=[str(site)], _env_file=None
     )
     runtime = open_runtime(settings, embeddings=embeddings)
-    assert sync(settings, runtime.store).failed == 0
+    assert sync(settings.sync_options(), runtime.store).failed == 0
     RecordsDB(settings).close()  # the service ran once before: its database exists
     del runtime
     scratch = tmp_path / "tmp"  # the snapshot's temporary folder, checked after the run

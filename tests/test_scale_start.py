@@ -34,7 +34,7 @@ from assistant.terms import TermStats
 from assistant.unit_vectors import unit_texts
 from ingest.sync import sync
 from tests.api_support import LiveServer, api_settings
-from vectorstore.search import KeywordIndex, is_saved, save_keyword_index
+from vectorstore.keyword_index import KeywordIndex, is_saved, save_keyword_index
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("en/faq.html", "en/campus/architecture.html", "it/faq.html")
@@ -143,7 +143,9 @@ def test_a_served_app_answers_its_first_question_embedding_only_retrieved_units(
 ) -> None:
     settings = make_settings(sources=[str(site)], collection_prefix="served")
     store = open_store(settings, embeddings)
-    assert sync(settings, store).failed == 0  # a bare sync: no unit vector stored on disk
+    assert (
+        sync(settings.sync_options(), store).failed == 0
+    )  # a bare sync: no unit vector stored on disk
     runtime = open_runtime(settings, embeddings)
     every_unit = {t for p in runtime.searcher.keyword_index().passages for t in unit_texts(p)}
     embedded = _counting(monkeypatch, embeddings)

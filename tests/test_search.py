@@ -9,15 +9,16 @@ import time
 import pytest
 
 from assistant.conversation import detect_language, retrieval_query
-from assistant.schema import Filters, Passage, Turn
-from vectorstore.search import (
+from assistant.schema import Turn
+from vectorstore.fusion import (
     Candidate,
-    HybridSearcher,
-    KeywordIndex,
     drop_duplicates,
     prefer_language,
     reciprocal_rank_fusion,
 )
+from vectorstore.keyword_index import KeywordIndex
+from vectorstore.passages import Filters, Passage
+from vectorstore.search import HybridSearcher
 from vectorstore.store import IndexStore
 from vectorstore.text import jaccard, query_tokens, shingles, words
 
@@ -182,8 +183,8 @@ def test_the_keyword_index_is_rebuilt_when_the_store_generation_changes(
     embeddings,  # noqa: ANN001
 ) -> None:
     settings = make_settings(collection_prefix="scratch")
-    store = IndexStore(settings, embeddings)
-    searcher = HybridSearcher(store, settings, check_interval=0.0)
+    store = IndexStore(settings.store_options(), embeddings)
+    searcher = HybridSearcher(store, settings.search_options(), check_interval=0.0)
     _add(store, "a", "Scratch\n\nThe canteen serves risotto on Tuesdays.")
     store.bump_generation()
     assert searcher.search("risotto")[0].id == "a"
@@ -204,8 +205,8 @@ def test_the_keyword_index_is_rebuilt_when_the_store_generation_changes(
 
 def test_the_generation_is_checked_at_most_once_per_interval(make_settings, embeddings) -> None:  # noqa: ANN001
     settings = make_settings(collection_prefix="interval")
-    store = IndexStore(settings, embeddings)
-    searcher = HybridSearcher(store, settings, check_interval=3600.0)
+    store = IndexStore(settings.store_options(), embeddings)
+    searcher = HybridSearcher(store, settings.search_options(), check_interval=3600.0)
     calls = 0
     original = store.generation
 
@@ -224,8 +225,8 @@ def test_the_generation_is_checked_at_most_once_per_interval(make_settings, embe
 
 def test_searches_from_many_threads_during_rebuilds_do_not_fail(make_settings, embeddings) -> None:  # noqa: ANN001
     settings = make_settings(collection_prefix="threads")
-    store = IndexStore(settings, embeddings)
-    searcher = HybridSearcher(store, settings, check_interval=0.0)
+    store = IndexStore(settings.store_options(), embeddings)
+    searcher = HybridSearcher(store, settings.search_options(), check_interval=0.0)
     _add(store, "seed", "Scratch\n\nThe shuttle bus leaves from the main gate.")
     store.bump_generation()
     errors: list[BaseException] = []

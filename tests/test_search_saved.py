@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from vectorstore.search import HybridSearcher, KeywordIndex
+from vectorstore.keyword_index import KeywordIndex
+from vectorstore.search import HybridSearcher
 from vectorstore.store import IndexStore
 
 
@@ -49,16 +50,16 @@ def test_a_restarted_searcher_loads_the_saved_index_instead_of_reading_the_store
 ) -> None:
     settings = make_settings(collection_prefix="saved")
     cache = tmp_path / "keyword-index"
-    store = IndexStore(settings, embeddings)
+    store = IndexStore(settings.store_options(), embeddings)
     _add(store, "racks", "Bicycle racks\n\nThe racks are made of zorblattium, a recycled alloy.")
     _add(store, "gate", "Main gate\n\nThe shuttle bus leaves from the main gate.")
     store.bump_generation()
-    first = HybridSearcher(store, settings, cache_dir=cache)
+    first = HybridSearcher(store, settings.search_options(), cache_dir=cache)
     assert first.search("zorblattium")[0].id == "racks"
 
-    restarted_store = IndexStore(settings, embeddings)
+    restarted_store = IndexStore(settings.store_options(), embeddings)
     reads = _counting_reads(restarted_store)
-    restarted = HybridSearcher(restarted_store, settings, cache_dir=cache)
+    restarted = HybridSearcher(restarted_store, settings.search_options(), cache_dir=cache)
     hits = restarted.search("zorblattium alloy")
     assert reads[0] == 0, "the saved index was loaded, the store not read"
     assert hits[0].id == "racks" and "zorblattium" in hits[0].text
@@ -81,14 +82,14 @@ def test_a_damaged_saved_index_is_rebuilt_from_the_store(
 ) -> None:
     settings = make_settings(collection_prefix="damaged")
     cache = tmp_path / "keyword-index"
-    store = IndexStore(settings, embeddings)
+    store = IndexStore(settings.store_options(), embeddings)
     _add(store, "gate", "Main gate\n\nThe shuttle bus leaves from the main gate.")
     store.bump_generation()
-    HybridSearcher(store, settings, cache_dir=cache).keyword_index()
+    HybridSearcher(store, settings.search_options(), cache_dir=cache).keyword_index()
     (cache / store.collection_name / "passages.json").write_text("{not json")
 
     reads = _counting_reads(store)
-    searcher = HybridSearcher(store, settings, cache_dir=cache)
+    searcher = HybridSearcher(store, settings.search_options(), cache_dir=cache)
     assert searcher.search("shuttle bus")[0].id == "gate"
     assert reads[0] == 1
 
@@ -99,11 +100,15 @@ def test_the_service_searcher_rebuilds_in_the_background_and_keeps_serving(
     tmp_path: Path,
 ) -> None:
     settings = make_settings(collection_prefix="background")
-    store = IndexStore(settings, embeddings)
+    store = IndexStore(settings.store_options(), embeddings)
     _add(store, "gate", "Main gate\n\nThe shuttle bus leaves from the main gate.")
     store.bump_generation()
     searcher = HybridSearcher(
-        store, settings, check_interval=0.0, background_rebuild=True, cache_dir=tmp_path / "kw"
+        store,
+        settings.search_options(),
+        check_interval=0.0,
+        background_rebuild=True,
+        cache_dir=tmp_path / "kw",
     )
     assert searcher.search("shuttle bus")[0].id == "gate"
     _add(store, "racks", "Bicycle racks\n\nThe racks are made of zorblattium.")

@@ -57,7 +57,7 @@ def settings(
 
 @pytest.fixture
 def store(settings: Settings, embeddings) -> IndexStore:  # noqa: ANN001
-    return IndexStore(settings, embeddings)
+    return IndexStore(settings.store_options(), embeddings)
 
 
 def rows(store: IndexStore) -> dict[str, tuple[str, dict]]:
@@ -65,7 +65,7 @@ def rows(store: IndexStore) -> dict[str, tuple[str, dict]]:
 
 
 def test_first_sync_indexes_every_document(settings: Settings, store: IndexStore) -> None:
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert (report.seen, report.new, report.failed) == (len(SUBSET), len(SUBSET), 0)
     assert report.chunks_embedded == store.count() > len(SUBSET)
     sources = {meta["source"] for _, meta in rows(store).values()}
@@ -76,9 +76,9 @@ def test_first_sync_indexes_every_document(settings: Settings, store: IndexStore
 def test_second_sync_over_unchanged_content_embeds_nothing(
     settings: Settings, store: IndexStore
 ) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     before, generation = rows(store), store.generation()
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert (report.unchanged, report.new, report.changed, report.removed) == (len(SUBSET), 0, 0, 0)
     assert report.chunks_embedded == 0 and report.chunks_removed == 0
     assert rows(store) == before and store.generation() == generation
@@ -87,13 +87,13 @@ def test_second_sync_over_unchanged_content_embeds_nothing(
 def test_edited_page_reembeds_only_what_changed(
     settings: Settings, store: IndexStore, site: Path
 ) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     before = rows(store)
     page = site / "en/partners/enea.html"
     page.write_text(
         page.read_text().replace("13 PhD positions.", "14 PhD positions."), encoding="utf-8"
     )
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert (report.changed, report.unchanged) == (1, len(SUBSET) - 1)
     after = rows(store)
     enea_before = {i for i, (_, m) in before.items() if m["source"].endswith("/en/partners/enea")}
@@ -107,9 +107,9 @@ def test_edited_page_reembeds_only_what_changed(
 
 
 def test_deleted_file_leaves_the_index(settings: Settings, store: IndexStore, site: Path) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     (site / "docs/guida-visitatori.txt").unlink()
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert report.removed == 1
     assert not any(m["source"].endswith("guida-visitatori.txt") for _, m in rows(store).values())
 
@@ -117,23 +117,23 @@ def test_deleted_file_leaves_the_index(settings: Settings, store: IndexStore, si
 def test_unreadable_update_keeps_the_previous_version(
     settings: Settings, store: IndexStore, site: Path
 ) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     before = rows(store)
     (site / "en/faq.html").write_bytes(b"\x00\x01\x02\xff" * 500)  # binary junk named .html
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert report.failed == 1 and "faq.html" in report.failures[0].location
     assert rows(store) == before  # nothing lost
 
 
 def test_readers_never_see_duplicates(settings: Settings, store: IndexStore, site: Path) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     page = site / "it/chi-siamo/storia.html"
     page.write_text(
         page.read_text().replace("</h1>", "</h1><p>Nuovo paragrafo di prova.</p>", 1),
         encoding="utf-8",
     )
-    sync(settings, store)
-    sync(settings, store)
+    sync(settings.sync_options(), store)
+    sync(settings.sync_options(), store)
     seen = [(m["source"], text) for text, m in rows(store).values()]
     assert len(seen) == len(set(seen))
 
@@ -141,11 +141,11 @@ def test_readers_never_see_duplicates(settings: Settings, store: IndexStore, sit
 def test_full_sync_drops_sources_no_longer_listed(
     settings: Settings, store: IndexStore, site: Path, tmp_path: Path
 ) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(SAMPLE_SITE / "en/contacts.html", other / "contacts.html")
-    report = sync(settings, store, [str(other)], full=True)
+    report = sync(settings.sync_options(), store, [str(other)], full=True)
     assert report.new == 1 and report.removed == len(SUBSET)
     assert {m["source"] for _, m in rows(store).values()} == {
         "https://www.kilometrorosso.com/en/contacts"
@@ -154,7 +154,11 @@ def test_full_sync_drops_sources_no_longer_listed(
 
 def test_one_sync_at_a_time(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    with sync_lock(settings), pytest.raises(SyncError, match="another sync"), sync_lock(settings):
+    with (
+        sync_lock(settings.data_dir),
+        pytest.raises(SyncError, match="another sync"),
+        sync_lock(settings.data_dir),
+    ):
         pass
 
 
@@ -195,7 +199,7 @@ def test_sigkill_halfway_then_rerun_gives_the_clean_index(
 
     clean = sample_index.store
     settings = Settings(data_dir=data_dir, model_cache_dir=models_dir, _env_file=None)
-    rerun = IndexStore(settings, sample_index.embeddings)
+    rerun = IndexStore(settings.store_options(), sample_index.embeddings)
     clean_rows, rerun_rows = rows(clean), rows(rerun)
     assert rerun_rows.keys() == clean_rows.keys()  # same chunk ids: no duplicates, no orphans
     assert rerun.count() == len(rerun_rows)

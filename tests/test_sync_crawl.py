@@ -49,12 +49,12 @@ def sources_in(store: IndexStore) -> set[str]:
 def test_recrawl_of_an_unchanged_site_downloads_and_embeds_nothing(
     site: SiteServer, crawl_settings: Settings, embeddings
 ) -> None:  # noqa: ANN001
-    store = IndexStore(crawl_settings, embeddings)
-    first = sync(crawl_settings, store)
+    store = IndexStore(crawl_settings.store_options(), embeddings)
+    first = sync(crawl_settings.sync_options(), store)
     assert first.new == len(PAGES) and first.chunks_embedded > 0
     sent = dict(site.bytes_sent)
 
-    again = sync(crawl_settings, store)
+    again = sync(crawl_settings.sync_options(), store)
 
     assert (again.unchanged, again.new, again.changed, again.chunks_embedded) == (
         len(PAGES),
@@ -69,8 +69,8 @@ def test_recrawl_of_an_unchanged_site_downloads_and_embeds_nothing(
 def test_recrawl_reembeds_an_edited_page_and_drops_a_removed_one(
     site: SiteServer, crawl_settings: Settings, embeddings
 ) -> None:  # noqa: ANN001
-    store = IndexStore(crawl_settings, embeddings)
-    sync(crawl_settings, store)
+    store = IndexStore(crawl_settings.store_options(), embeddings)
+    sync(crawl_settings.sync_options(), store)
     assert "https://www.kilometrorosso.com/it/faq" in sources_in(store)
     enea = site.root / "en/partners/enea.html"
     enea.write_text(
@@ -78,7 +78,7 @@ def test_recrawl_reembeds_an_edited_page_and_drops_a_removed_one(
     )
     site.removed.add("/it/faq.html")
 
-    report = sync(crawl_settings, store)
+    report = sync(crawl_settings.sync_options(), store)
 
     assert (report.changed, report.removed) == (1, 1)
     assert "https://www.kilometrorosso.com/it/faq" not in sources_in(store)
@@ -91,12 +91,12 @@ def test_recrawl_reembeds_an_edited_page_and_drops_a_removed_one(
 def test_an_unreachable_site_keeps_the_index(
     site: SiteServer, crawl_settings: Settings, embeddings
 ) -> None:  # noqa: ANN001
-    store = IndexStore(crawl_settings, embeddings)
-    sync(crawl_settings, store)
+    store = IndexStore(crawl_settings.store_options(), embeddings)
+    sync(crawl_settings.sync_options(), store)
     count = store.count()
     site.stop()
 
-    report = sync(crawl_settings, store)
+    report = sync(crawl_settings.sync_options(), store)
 
     assert report.removed == 0 and store.count() == count
 
@@ -108,16 +108,16 @@ def test_new_chunk_settings_rechunk_unchanged_files(
     root.mkdir()
     shutil.copy(SAMPLE_SITE / "docs/partner-handbook.md", root / "handbook.md")
     settings = make_settings(sources=[str(root)])
-    store = IndexStore(settings, embeddings)
-    sync(settings, store)
+    store = IndexStore(settings.store_options(), embeddings)
+    sync(settings.sync_options(), store)
     coarse = store.count()
 
     finer = make_settings(sources=[str(root)], chunk_size=500, chunk_overlap=80)
-    report = sync(finer, store)
+    report = sync(finer.sync_options(), store)
 
     assert report.changed == 1 and report.chunks_embedded > 0
     assert store.count() > coarse
-    assert sync(finer, store).chunks_embedded == 0
+    assert sync(finer.sync_options(), store).chunks_embedded == 0
 
 
 def test_same_bytes_in_a_new_file_layout_count_as_unchanged(
@@ -128,8 +128,8 @@ def test_same_bytes_in_a_new_file_layout_count_as_unchanged(
     page = root / "contacts.html"
     shutil.copy(SAMPLE_SITE / "en/contacts.html", page)
     settings = make_settings(sources=[str(root)])
-    store = IndexStore(settings, embeddings)
-    sync(settings, store)
+    store = IndexStore(settings.store_options(), embeddings)
+    sync(settings.sync_options(), store)
     # Only the site chrome changes (a new cookie banner text): the content is the same.
     page.write_text(
         page.read_text().replace(
@@ -137,5 +137,5 @@ def test_same_bytes_in_a_new_file_layout_count_as_unchanged(
         ),
         encoding="utf-8",
     )
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert (report.unchanged, report.changed, report.chunks_embedded) == (1, 0, 0)

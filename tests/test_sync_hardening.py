@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from assistant.cli import app
 from assistant.config import SAMPLE_SITE, Settings
 from ingest.extract import ExtractionError, ExtractOptions
+from ingest.ledger import last_run
 from ingest.records import RawDocument
-from ingest.sync import last_run, sync
+from ingest.sync import sync
 from ingest.worker import ExtractionWorker, WorkerLimits
 from vectorstore.store import IndexStore
 
@@ -43,7 +44,7 @@ def settings(make_settings: Callable[..., Settings], site: Path) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings, embeddings) -> IndexStore:  # noqa: ANN001
-    return IndexStore(settings, embeddings)
+    return IndexStore(settings.store_options(), embeddings)
 
 
 def texts_of(store: IndexStore, source: str) -> list[str]:
@@ -124,8 +125,8 @@ def test_sync_skips_a_document_over_budget_and_indexes_the_rest(
 ) -> None:
     (site / "one-word.txt").write_text("Kilometro " * 100_000, encoding="utf-8")  # 1 MB
     settings = make_settings(sources=[str(site)], extract_max_text_chars=500_000)
-    store = IndexStore(settings, embeddings)
-    report = sync(settings, store)
+    store = IndexStore(settings.store_options(), embeddings)
+    report = sync(settings.sync_options(), store)
     assert report.new == 3
     assert [(Path(f.location).name, f.reason) for f in report.failures] == [
         ("one-word.txt", "over budget: 1,000,000 characters of text (limit 500,000)")
@@ -141,11 +142,11 @@ def test_a_file_name_that_is_not_utf8_is_a_logged_skip(
     bad = os.path.join(os.fsencode(site), b"bad-\xff.html")
     with open(bad, "wb") as handle:
         handle.write(FAKE.replace(CONTACTS, "https://x.example/").encode())
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert report.new == 3  # the files after it were read
     assert [f.reason for f in report.failures] == ["file name is not valid UTF-8"]
     assert report.failures[0].location.endswith("bad-\\xff.html")
-    run = last_run(settings)
+    run = last_run(settings.ledger_options())
     assert run is not None and '"new": 3' in run["summary"]
 
 
@@ -173,17 +174,17 @@ def test_kmr_ingest_reports_a_bad_file_name_in_one_line(
 def test_a_page_claiming_anothers_canonical_url_is_skipped(
     settings: Settings, store: IndexStore, site: Path
 ) -> None:
-    sync(settings, store)
+    sync(settings.sync_options(), store)
     before = sorted(texts_of(store, CONTACTS))
     (site / "a-fake.html").write_text(FAKE, encoding="utf-8")  # read before en/contacts.html
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert sorted(texts_of(store, CONTACTS)) == before
     assert not any("000-HACK" in text for _, text, _ in store.iter_rows())
     assert [
         (Path(d.location).name, d.canonical, Path(d.owner).name) for d in report.duplicates
     ] == [("a-fake.html", CONTACTS, "contacts.html")]
     assert (report.unchanged, report.new) == (3, 0)  # the duplicate is not "unchanged"
-    again = sync(settings, store)
+    again = sync(settings.sync_options(), store)
     assert len(again.duplicates) == 1 and again.unchanged == 3
 
 
@@ -191,7 +192,7 @@ def test_the_rightful_page_wins_even_when_a_copy_is_read_first(
     settings: Settings, store: IndexStore, site: Path
 ) -> None:
     (site / "a-fake.html").write_text(FAKE, encoding="utf-8")
-    report = sync(settings, store)
+    report = sync(settings.sync_options(), store)
     assert not any("000-HACK" in text for text in texts_of(store, CONTACTS))
     assert any("+39 035" in text for text in texts_of(store, CONTACTS))
     assert [Path(d.location).name for d in report.duplicates] == ["a-fake.html"]
@@ -204,10 +205,10 @@ def test_reingesting_restores_the_rightful_page(
     real = (site / "en/contacts.html").read_bytes()
     (site / "en/contacts.html").unlink()
     (site / "a-fake.html").write_text(FAKE, encoding="utf-8")
-    sync(settings, store)  # nobody else claims the URL yet: the copy holds it
+    sync(settings.sync_options(), store)  # nobody else claims the URL yet: the copy holds it
     assert any("000-HACK" in text for text in texts_of(store, CONTACTS))
     (site / "en/contacts.html").write_bytes(real)
-    report = sync(settings, store)  # incremental, not --full
+    report = sync(settings.sync_options(), store)  # incremental, not --full
     assert not any("000-HACK" in text for text in texts_of(store, CONTACTS))
     assert any("+39 035" in text for text in texts_of(store, CONTACTS))
     assert [Path(d.location).name for d in report.duplicates] == ["a-fake.html"]

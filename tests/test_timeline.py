@@ -59,7 +59,7 @@ def runtime(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFacto
         _env_file=None,
     )
     rt = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings, rt.store)
+    report = sync(settings.sync_options(), rt.store)
     assert report.failed == 0, report.failures
     return rt
 

@@ -296,7 +296,7 @@ def hostile_service(
         _env_file=None,
     )
     runtime = open_runtime(settings, embeddings=embeddings)
-    assert sync(settings, runtime.store).failed == 0
+    assert sync(settings.sync_options(), runtime.store).failed == 0
     app = create_app(settings, runtime=runtime)
     with LiveServer(app) as server:
         yield server

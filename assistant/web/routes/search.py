@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from assistant.schema import Filters, Text
+from assistant.schema import Text
 from assistant.web.deps import RuntimeDep, search_rate
 from assistant.web.models import SearchResponse
 from assistant.web.routes.chat import ERROR_RESPONSES
+from vectorstore.passages import Filters
 
 router = APIRouter(prefix="/api", tags=["assistant"])
 
