@@ -57,15 +57,15 @@ def raw(rel: str, content: bytes | None = None) -> RawDocument:
 
 def entries_of(rel: str, options: directory.DirectoryOptions | None = None) -> list:
     document = raw(rel)
-    return list(directory.extract_directory(document, extract(document), options))
+    return list(extract(document, directory=options or directory.DirectoryOptions()).directory)
 
 
 def site_entries() -> list[tuple[str, directory.DirectoryEntry]]:
     out = []
     for path in sorted(SITE.rglob("*.html")):
         document = raw(path.relative_to(SITE).as_posix())
-        page = extract(document)
-        out += [(page.source_id, e) for e in directory.extract_directory(document, page)]
+        page = extract(document, directory=directory.DirectoryOptions())
+        out += [(page.source_id, e) for e in page.directory]
     return out
 
 
@@ -139,9 +139,7 @@ def test_a_ten_thousand_row_table_is_cut_to_the_budget() -> None:
     ).encode()
     document = raw("en/members.html", html)
     started = time.monotonic()
-    found = directory.extract_directory(
-        document, extract(document), directory.DirectoryOptions(max_entries=500)
-    )
+    found = extract(document, directory=directory.DirectoryOptions(max_entries=500)).directory
     assert sum(1 for e in found if e.kind == "row") == 500
     assert time.monotonic() - started < 30
 
@@ -159,7 +157,7 @@ def test_a_ten_thousand_row_table_is_cut_to_the_budget() -> None:
 def test_malformed_structures_never_crash(table: str) -> None:
     html = f"<html><body><main><h1>Odd</h1><p>Some words here.</p>{table}</main></body></html>"
     document = raw("en/odd.html", html.encode())
-    found = directory.extract_directory(document, extract(document))
+    found = extract(document, directory=directory.DirectoryOptions()).directory
     assert found[-1].kind == "stub"
 
 
