@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import directory as answers
 from assistant.answer import Assistant
 from assistant.config import Settings
+from assistant.directory import compose
+from assistant.directory_match import match
+from assistant.directory_merge import Organisation, build
 from ingest import directory
 from ingest.extract import extract
 from ingest.records import RawDocument
@@ -163,9 +165,9 @@ def test_malformed_structures_never_crash(table: str) -> None:
 
 # --- the merged directory and its questions --------------------------------------------------
 @pytest.fixture(scope="module")
-def merged() -> tuple[list[answers.Organisation], list[directory.DirectoryEntry]]:
+def merged() -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
     entries = site_entries()
-    return answers.build(entries), [e for _, e in entries if e.kind == "stub"]
+    return build(entries), [e for _, e in entries if e.kind == "stub"]
 
 
 def test_one_record_per_organisation_with_its_language_versions(merged) -> None:  # noqa: ANN001
@@ -212,7 +214,7 @@ def test_list_and_count_questions_select_the_right_organisations(
     kind: str,
     expected: set[str],  # noqa: ANN001
 ) -> None:
-    found = answers.match(question, *merged)
+    found = match(question, *merged)
     assert found is not None
     assert found.kind == kind
     assert {o.name for o in found.organisations} == expected
@@ -230,13 +232,13 @@ def test_list_and_count_questions_select_the_right_organisations(
     ],
 )
 def test_other_questions_are_left_to_the_passage_search(merged, question: str) -> None:  # noqa: ANN001
-    assert answers.match(question, *merged) is None
+    assert match(question, *merged) is None
 
 
 def test_the_answer_links_every_item_and_gives_the_count(merged) -> None:  # noqa: ANN001
-    found = answers.match("Quante aziende lavorano nella robotica?", *merged)
+    found = match("Quante aziende lavorano nella robotica?", *merged)
     assert found is not None
-    answer = answers.compose(found, "it")
+    answer = compose(found, "it")
     assert answer.text.startswith("L'elenco dei partner riporta 2 organizzazioni")
     assert [s.url for s in answer.sources] == [
         f"{HOST}/en/companies/aerolift",
@@ -246,7 +248,7 @@ def test_the_answer_links_every_item_and_gives_the_count(merged) -> None:  # noq
 
 
 def test_arrivals_after_today_are_left_out(merged) -> None:  # noqa: ANN001
-    found = answers.match("Which start-ups are in the park?", *merged, today=date(2024, 6, 1))
+    found = match("Which start-ups are in the park?", *merged, today=date(2024, 6, 1))
     assert found is not None
     assert {o.name for o in found.organisations} == {"Textura Design", "Cobotica"}
 
