@@ -227,8 +227,8 @@ def label_lines(text: str) -> tuple[dict[str, str], str]:
 def new_entry(key: str, kind: str, name: str, **values: object) -> DirectoryEntry:
     """An entry found on the page at ``key``; its year is read from its ``since`` value.
 
-    The page's reader URL and language are stamped on later (ingest.directory_extract), once
-    the extraction has chosen them.
+    The page's reader URL and language, unless given, are stamped on later
+    (ingest.directory_extract), once the extraction has chosen them.
     """
     return DirectoryEntry(
         kind=kind,

@@ -122,7 +122,7 @@ def _extract_html(
     url = meta.canonical or (raw.location if from_web else None)
     remove_chrome(soup, tags)
     # The directory reads the tree as a reader sees it, before the Markdown step rewrites it.
-    reading = read_directory(tags, location_key(raw), directory) if directory else None
+    reading = read_directory(tags, location_key(raw), directory) if directory is not None else None
     text, cleaned = dechromed_markdown(soup, tags, url)
     if _letters(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no main content")
@@ -146,4 +146,4 @@ def _extract_html(
         date=date,
         alternates=meta.alternates,
     )
-    return replace(page, directory=page_entries(reading, page)) if reading else page
+    return replace(page, directory=page_entries(reading, page)) if reading is not None else page
