@@ -1,7 +1,7 @@
 """List and count questions about organisations, answered from the partner directory.
 
-The directory entries are extracted at ingest (ingest.directory) and stored beside the sync
-ledger; this module merges them into one record per organisation and answers "which
+The directory entries are extracted at ingest (ingest.directory_extract) and stored beside
+the sync ledger (ingest.directory); this module merges them into one record per organisation and answers "which
 companies...", "how many labs...", "quali aziende...", "quante..." completely: every matching
 organisation, each linked to its page (as a cited source), with the count.
 
