@@ -7,6 +7,8 @@ each:
 1. ``ingest.decode``: bytes -> text (declared charset, ``<meta charset>``, UTF-8, detection);
 2. ``ingest.hidden``: drop comments, scripts and every element a reader cannot see;
 3. ``ingest.chrome``: drop generic site chrome (menus, header/footer, sidebars, banners);
+   when asked, ``ingest.directory_extract`` then reads the partner directory entries from
+   this cleaned tree (the page is parsed once for both);
 4. ``ingest.metadata``: title, description, language, canonical URL, page type, date;
 5. ``ingest.markdown``: the main content as Markdown (trafilatura);
 6. ``ingest.documents``: Markdown, text and PDF files.
@@ -25,11 +27,14 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 from bs4 import BeautifulSoup
 
 from ingest.chrome import remove_chrome
 from ingest.decode import decode_text, looks_binary
+from ingest.directory import DirectoryOptions, location_key
+from ingest.directory_extract import page_entries, read_directory
 from ingest.documents import (
     MIN_TEXT_CHARS,
     _check_text_budget,
@@ -43,7 +48,7 @@ from ingest.documents import (
 from ingest.dom import _Tags
 from ingest.hidden import css_rules, hidden_reason, parse_declarations, remove_hidden
 from ingest.language import _choose_language, _own_hreflang, detect_language
-from ingest.markdown import _main_markdown, html_to_markdown, tidy_markdown
+from ingest.markdown import dechromed_markdown, html_to_markdown, tidy_markdown
 from ingest.metadata import _guessed_date, _html_metadata, iso_date, page_type_from_url
 from ingest.records import ExtractionError, ExtractOptions, Page, RawDocument
 
@@ -72,17 +77,22 @@ __all__ = [
 _START_TAG = re.compile(r"<[A-Za-z]")
 
 
-def extract(raw: RawDocument, options: ExtractOptions | None = None) -> Page:
+def extract(
+    raw: RawDocument,
+    options: ExtractOptions | None = None,
+    directory: DirectoryOptions | None = None,
+) -> Page:
     """Turn one raw document into a Page; raise ExtractionError with a reason when it cannot.
 
     A document over one of the ``options`` budgets (elements, text length) is refused with
-    a reason starting "over budget".
+    a reason starting "over budget". With ``directory`` options, an HTML page's partner
+    directory entries are read from the same cleaned tree (``Page.directory``).
     """
     options = options or ExtractOptions()
     if not raw.content:
         raise ExtractionError("empty")
     if raw.kind == "html":
-        return _extract_html(raw, options)
+        return _extract_html(raw, options, directory)
     if raw.kind == "pdf":
         return _extract_pdf(raw, options)
     if raw.kind == "markdown":
@@ -92,7 +102,9 @@ def extract(raw: RawDocument, options: ExtractOptions | None = None) -> Page:
     raise ExtractionError(f"unsupported kind {raw.kind!r}")
 
 
-def _extract_html(raw: RawDocument, options: ExtractOptions) -> Page:
+def _extract_html(
+    raw: RawDocument, options: ExtractOptions, directory: DirectoryOptions | None
+) -> Page:
     html = decode_text(raw.content, raw.charset, sniff_meta=True)
     if "\ufffd" in html[:2000] and html.count("\ufffd") > len(html) // 10:
         raise ExtractionError("not text (undecodable bytes)")
@@ -108,7 +120,10 @@ def _extract_html(raw: RawDocument, options: ExtractOptions) -> Page:
     remove_hidden(soup, tags)
     from_web = raw.location.startswith(("http://", "https://"))
     url = meta.canonical or (raw.location if from_web else None)
-    text, cleaned = _main_markdown(soup, tags, url)
+    remove_chrome(soup, tags)
+    # The directory reads the tree as a reader sees it, before the Markdown step rewrites it.
+    reading = read_directory(tags, location_key(raw), directory) if directory is not None else None
+    text, cleaned = dechromed_markdown(soup, tags, url)
     if _letters(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no main content")
     _check_text_budget(text, options)
@@ -118,7 +133,7 @@ def _extract_html(raw: RawDocument, options: ExtractOptions) -> Page:
         or (iso_date(raw.last_modified or "") if from_web else "")
     )
     title = meta.title or _first_line(text)
-    return Page(
+    page = Page(
         source_id=meta.canonical or raw.fallback_id,
         url=meta.canonical or _reader_url(raw),
         title=title,
@@ -131,3 +146,4 @@ def _extract_html(raw: RawDocument, options: ExtractOptions) -> Page:
         date=date,
         alternates=meta.alternates,
     )
+    return replace(page, directory=page_entries(reading, page)) if reading is not None else page

@@ -156,12 +156,16 @@ def html_to_markdown(html: str, url: str | None = None) -> str:
     soup = BeautifulSoup(html, "lxml")
     tags = _Tags(soup)
     remove_hidden(soup, tags)
-    return _main_markdown(soup, tags, url)[0]
-
-
-def _main_markdown(soup: BeautifulSoup, tags: _Tags, url: str | None) -> tuple[str, str]:
-    """(Markdown of the main content, cleaned HTML); removes the chrome from ``soup``."""
     remove_chrome(soup, tags)
+    return dechromed_markdown(soup, tags, url)[0]
+
+
+def dechromed_markdown(soup: BeautifulSoup, tags: _Tags, url: str | None) -> tuple[str, str]:
+    """(Markdown of the main content, cleaned HTML) of a page whose chrome is already removed.
+
+    Rewrites ``soup`` (captions, a ``<main>`` wrapper, deep wrappers unwrapped): a step that
+    reads the cleaned tree (the partner directory) runs before this one.
+    """
     for caption in tags.named("caption"):
         # trafilatura renders a caption as a fake first table row; a paragraph reads better.
         table = caption.find_parent("table")

@@ -22,14 +22,14 @@ import multiprocessing
 import resource
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 import psutil
 
 from ingest.chunk import chunk_page
-from ingest.directory import DirectoryOptions, extract_directory
+from ingest.directory import DirectoryOptions
 from ingest.extract import ExtractionError, ExtractOptions, extract
 from ingest.records import Chunk, Page, RawDocument
 
@@ -59,13 +59,15 @@ class WorkerLimits:
 def extract_and_chunk(
     raw: RawDocument, options: ExtractOptions, limits: WorkerLimits
 ) -> tuple[Page, list[Chunk]]:
-    """The worker's job, also usable in-process: a Page and its chunks, within the chunk budget."""
-    page = extract(raw, options)
+    """The worker's job, also usable in-process: a Page and its chunks, within the chunk budget.
+
+    The page's partner directory entries are read by the same extraction (one parse).
+    """
+    page = extract(raw, options, limits.directory)
     chunks = chunk_page(page, limits.chunk_size, limits.chunk_overlap)
     if len(chunks) > limits.max_chunks:
         raise ExtractionError(f"over budget: {len(chunks)} chunks (limit {limits.max_chunks})")
-    # Under the same budgets as extraction: the partner directory entries of the page.
-    return replace(page, directory=extract_directory(raw, page, limits.directory)), chunks
+    return page, chunks
 
 
 def _serve(conn: Connection, memory_mb: int) -> None:

@@ -20,8 +20,9 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from assistant import directory as answers
 from assistant.config import SAMPLE_SITE, Settings
+from assistant.directory_match import filter_values, match, ngrams
+from assistant.directory_merge import norm
 from assistant.eval_match import contains
 from assistant.runtime import open_runtime
 from ingest.sync import sync
@@ -101,9 +102,9 @@ def main() -> None:
             print(f"  {item['id']} [{mark}] {hit}/{len(must)}  {item['question']}")
             if answer.backend != "directory" and assistant.directory.similarity is not None:
                 # Diagnostics: the values closest to the question by embedding.
-                words = answers._norm(item["question"]).split()
-                grams = [g for n in (1, 2, 3) for g in answers._ngrams(words, n)]
-                values = list(answers._values(orgs))
+                words = norm(item["question"]).split()
+                grams = [g for n in (1, 2, 3) for g in ngrams(words, n)]
+                values = list(filter_values(orgs))
                 best = sorted(
                     ((max(assistant.directory.similarity(v, grams)), v) for v in values),
                     reverse=True,
@@ -124,11 +125,7 @@ def main() -> None:
             rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
             questions = [q for r in rows for q in (r.get("question"), r.get("a"), r.get("b")) if q]
             questions = list(dict.fromkeys(questions))
-            hits = [
-                q
-                for q in questions
-                if answers.match(q, orgs, stubs, assistant.directory.similarity)
-            ]
+            hits = [q for q in questions if match(q, orgs, stubs, assistant.directory.similarity)]
             print(f"held-out {name}: {len(hits)}/{len(questions)} taken by the directory")
             for q in hits:
                 print(f"    {q}")

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import directory as answers
 from assistant.answer import Assistant
 from assistant.config import Settings
+from assistant.directory import compose
+from assistant.directory_match import match
+from assistant.directory_merge import Organisation, build
 from ingest import directory
 from ingest.extract import extract
 from ingest.ledger import ledger_engine
@@ -58,15 +60,15 @@ def raw(rel: str, content: bytes | None = None) -> RawDocument:
 
 def entries_of(rel: str, options: directory.DirectoryOptions | None = None) -> list:
     document = raw(rel)
-    return list(directory.extract_directory(document, extract(document), options))
+    return list(extract(document, directory=options or directory.DirectoryOptions()).directory)
 
 
 def site_entries() -> list[tuple[str, directory.DirectoryEntry]]:
     out = []
     for path in sorted(SITE.rglob("*.html")):
         document = raw(path.relative_to(SITE).as_posix())
-        page = extract(document)
-        out += [(page.source_id, e) for e in directory.extract_directory(document, page)]
+        page = extract(document, directory=directory.DirectoryOptions())
+        out += [(page.source_id, e) for e in page.directory]
     return out
 
 
@@ -140,9 +142,7 @@ def test_a_ten_thousand_row_table_is_cut_to_the_budget() -> None:
     ).encode()
     document = raw("en/members.html", html)
     started = time.monotonic()
-    found = directory.extract_directory(
-        document, extract(document), directory.DirectoryOptions(max_entries=500)
-    )
+    found = extract(document, directory=directory.DirectoryOptions(max_entries=500)).directory
     assert sum(1 for e in found if e.kind == "row") == 500
     assert time.monotonic() - started < 30
 
@@ -160,15 +160,15 @@ def test_a_ten_thousand_row_table_is_cut_to_the_budget() -> None:
 def test_malformed_structures_never_crash(table: str) -> None:
     html = f"<html><body><main><h1>Odd</h1><p>Some words here.</p>{table}</main></body></html>"
     document = raw("en/odd.html", html.encode())
-    found = directory.extract_directory(document, extract(document))
+    found = extract(document, directory=directory.DirectoryOptions()).directory
     assert found[-1].kind == "stub"
 
 
 # --- the merged directory and its questions --------------------------------------------------
 @pytest.fixture(scope="module")
-def merged() -> tuple[list[answers.Organisation], list[directory.DirectoryEntry]]:
+def merged() -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
     entries = site_entries()
-    return answers.build(entries), [e for _, e in entries if e.kind == "stub"]
+    return build(entries), [e for _, e in entries if e.kind == "stub"]
 
 
 def test_one_record_per_organisation_with_its_language_versions(merged) -> None:  # noqa: ANN001
@@ -215,7 +215,7 @@ def test_list_and_count_questions_select_the_right_organisations(
     kind: str,
     expected: set[str],  # noqa: ANN001
 ) -> None:
-    found = answers.match(question, *merged)
+    found = match(question, *merged)
     assert found is not None
     assert found.kind == kind
     assert {o.name for o in found.organisations} == expected
@@ -233,13 +233,13 @@ def test_list_and_count_questions_select_the_right_organisations(
     ],
 )
 def test_other_questions_are_left_to_the_passage_search(merged, question: str) -> None:  # noqa: ANN001
-    assert answers.match(question, *merged) is None
+    assert match(question, *merged) is None
 
 
 def test_the_answer_links_every_item_and_gives_the_count(merged) -> None:  # noqa: ANN001
-    found = answers.match("Quante aziende lavorano nella robotica?", *merged)
+    found = match("Quante aziende lavorano nella robotica?", *merged)
     assert found is not None
-    answer = answers.compose(found, "it")
+    answer = compose(found, "it")
     assert answer.text.startswith("L'elenco dei partner riporta 2 organizzazioni")
     assert [s.url for s in answer.sources] == [
         f"{HOST}/en/companies/aerolift",
@@ -249,7 +249,7 @@ def test_the_answer_links_every_item_and_gives_the_count(merged) -> None:  # noq
 
 
 def test_arrivals_after_today_are_left_out(merged) -> None:  # noqa: ANN001
-    found = answers.match("Which start-ups are in the park?", *merged, today=date(2024, 6, 1))
+    found = match("Which start-ups are in the park?", *merged, today=date(2024, 6, 1))
     assert found is not None
     assert {o.name for o in found.organisations} == {"Textura Design", "Cobotica"}
 

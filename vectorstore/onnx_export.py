@@ -20,30 +20,28 @@ opened without writing anything, so a read-only cache works.
 
 Errors::
 
-    RebuildError (e5_rebuild)
+    RebuildError (model_cache)
      +-- ExportError    the export failed or does not reproduce the float32 model
      +-- ReadOnlyCache  an export is needed and the cache folder cannot be written
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vectorstore.e5_rebuild import (  # the same build-beside, swap-in and clean-up steps
-    MARKER,
+from vectorstore.e5_rebuild import MARKER, folder_is_complete
+from vectorstore.model_cache import (  # the same build-beside, swap-in and clean-up steps
     RebuildError,
-    _remove_leftovers,
-    folder_is_complete,
-    publish_folder,
+    building,
+    remove_leftovers,
+    sha256_file,
     writable_or_raise,
 )
 
@@ -94,15 +92,6 @@ VARIANTS: dict[str, Variant | None] = {
 def export_folder(source: Path, variant: str) -> Path:
     """Where ``variant`` of the model in ``source`` is cached: a sibling folder."""
     return source.parent / f"{source.name}-{variant}"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _source_identity(source: Path) -> dict[str, Any]:
@@ -306,9 +295,7 @@ def _probe_cosines(source: Path, folder: Path, settings: dict[str, Any]) -> list
 def build_export(source: Path, target: Path, variant: Variant) -> None:
     """Export ``variant`` of ``source`` into a temporary sibling, check it, swap it in."""
     started = time.perf_counter()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with building(target) as tmp:
         work = tmp / "work"
         work.mkdir()
         config = _export_graph(source, work / "raw.onnx")
@@ -345,10 +332,6 @@ def build_export(source: Path, target: Path, variant: Variant) -> None:
             "export_seconds": round(time.perf_counter() - started, 2),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        publish_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info(
         "exported %s of %s in %.1f s (probe cosines %s)",
         variant.name,
@@ -380,7 +363,7 @@ def ensure_export(source: Path, variant: str, *, force: bool = False) -> tuple[P
         if manifest is None:
             if target.exists():
                 log.warning("%s is missing, stale or damaged: exporting it again", target)
-            _remove_leftovers(target)
+            remove_leftovers(target)
             build_export(source, target, spec)
             manifest = verified_manifest(target, source, variant)
             if manifest is None:

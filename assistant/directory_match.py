@@ -1,0 +1,259 @@
+"""What a list or count question asks of the partner directory.
+
+A question is one for the directory (``match`` returns a Match) when:
+
+1. it asks for a list or a count (``QUESTION_CUES``: the interrogative forms, EN and IT);
+2. its subject is a kind of organisation (``ORGANISATION_WORDS``) and it does not name one
+   organisation of the directory (then it asks about that organisation, e.g. "which companies
+   support JOiiNT LAB?", and its page answers better);
+3. a count must name a filter that matches records (a sector/cluster/building/heading value,
+   fuzzily or by embedding similarity across languages; a year) or the directory page itself
+   ("how many organisations are in the partner directory?"): an unfiltered "how many
+   companies are there?" is left to the figures the site states, since a directory page may
+   list only some residents. A list may also be narrowed by a topic word (rare on the site,
+   present in some records: "which labs work on robotics?"), or be the whole directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from assistant.directory_merge import Organisation, name_aliases, norm
+from assistant.terms import stop_words as _stopwords
+from ingest.directory import DirectoryEntry
+
+log = logging.getLogger(__name__)
+
+# Interrogative forms that ask for a list or a count (grammar, not topics).
+QUESTION_CUES: dict[str, re.Pattern[str]] = {
+    "count": re.compile(
+        r"\b(how many|number of|quant[eio]|quanta|numero d[ie]|in quant[ei])\b", re.I
+    ),
+    "list": re.compile(
+        r"^\W*(which|what|list|name|who are|tell me (?:the|which)|show|quali|quale|elenca|"
+        r"chi sono|che|dimmi (?:le|i|quali)|mostra)\b",
+        re.I,
+    ),
+}
+# Words for kinds of organisation, as stems (EN and IT): the subject of a directory question.
+ORGANISATION_WORDS = re.compile(
+    r"\b(organi[sz]ation|organizzazion|compan|aziend|impres|realt[àa]|enti\b|ente\b|partner|"
+    r"start-?up|labs?\b|laborator|institut|istitut|societ|resident|firm|tenant|"
+    r"member|membri|consorzi)",
+    re.I,
+)
+FUZZY_MIN = 0.86  # difflib ratio for a value named in the question (measured: typos, plurals)
+EMBED_MIN = 0.90  # cosine (e5, query vs passage) for a value named in another language
+EMBED_MARGIN = 0.02  # ...and it must beat the next value by this much
+TOPIC_MIN_CHARS = 6  # shorter words were mostly glue ("based", "work") on the questions tried
+RARE_SHARE = 0.15  # a topic word is in at most this share of the site's pages
+
+
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+
+
+@dataclass
+class Match:
+    """What a question asks of the directory."""
+
+    kind: str  # "list" or "count"
+    organisations: list[Organisation]
+    filters: list[str]  # the values or words that selected them, for the answer text
+
+
+SUBJECT_GAP = 2  # words allowed between the cue and the organisation word ("which research labs")
+
+
+def intent(question: str) -> str | None:
+    """'count', 'list' or None: does the question ask for a count or a list of organisations?
+
+    The organisation word must be the cue's subject, at most ``SUBJECT_GAP`` words after it:
+    "what day was the Open Labs event?" and "che tipi di spazi posso prendere per la mia
+    azienda?" ask for something else (both were taken before this rule, on held-out questions).
+    """
+    for kind in ("count", "list"):
+        cue = QUESTION_CUES[kind].search(question)
+        if cue is None:
+            continue
+        after = question[cue.end() :].split()[: SUBJECT_GAP + 1]
+        if any(ORGANISATION_WORDS.match(word) for word in after):
+            return kind
+    return None
+
+
+def ngrams(words: list[str], n: int) -> list[str]:
+    """Every run of ``n`` consecutive words, joined by spaces."""
+    return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+def _named(question: str, value: str) -> float:
+    """difflib ratio of ``value`` with its best-matching run of words in the question."""
+    q, v = norm(question).split(), norm(value)
+    size = len(v.split())
+    best = 0.0
+    for n in {max(1, size - 1), size, size + 1}:
+        for gram in ngrams(q, n):
+            best = max(best, difflib.SequenceMatcher(None, gram, v).ratio())
+    return best
+
+
+def match(
+    question: str,
+    orgs: Sequence[Organisation],
+    stubs: Sequence[DirectoryEntry],
+    similarity: Similarity | None = None,
+    today: date | None = None,
+) -> Match | None:
+    """The organisations a list/count question asks for, or None if it is not one for us."""
+    kind = intent(question)
+    if kind is None or not orgs:
+        return None
+    norm_q = f" {norm(question)} "
+    for org in orgs:  # a question about one organisation: its page answers it
+        if any(f" {a} " in norm_q for a in name_aliases(org.name) if len(a) >= 3):
+            return None
+    chosen, filters = _by_value(question, orgs, similarity)
+    in_years, years = _by_year(question, chosen if chosen is not None else orgs)
+    if in_years is not None and (kind == "list" or chosen is not None):
+        # "which start-ups arrived in 2025": both filters hold. A count by a year alone
+        # ("how many companies were there in 2026?") asks for a stock, not for arrivals.
+        chosen, filters = in_years, filters + years
+    if chosen is None:
+        chosen, filters = _by_listing(question, orgs, stubs)
+        if chosen is not None and kind == "list":
+            chosen = None  # "which X are in the directory" is the topic filter's job below
+    if chosen is None and kind == "count":
+        # Unfiltered, or narrowed only by a free word ("how many member companies does the
+        # consortium have?"): the site's stated figures and the passages answer it.
+        return None
+    if chosen is None:
+        try:
+            chosen, filters = _by_topic(question, orgs, stubs)
+        except _Unanswerable as exc:
+            log.debug("directory cannot narrow by %r", str(exc))
+            return None
+    if chosen is None:
+        chosen, filters = list(orgs), []
+    if today is not None:
+        chosen = [o for o in chosen if not o.year or o.year <= today.year]
+    return Match(kind, chosen, filters)
+
+
+def filter_values(orgs: Sequence[Organisation]) -> dict[str, list[Organisation]]:
+    """Each sector, building or listing heading (its parts split at " · ") -> who has it."""
+    values: dict[str, list[Organisation]] = {}
+    for org in orgs:
+        for value in dict.fromkeys([*org.sectors, *org.buildings, *org.groups]):
+            for part in value.split(" · "):
+                if len(part) >= 3 and org not in values.setdefault(part, []):
+                    values[part].append(org)
+    return values
+
+
+def _by_value(
+    question: str, orgs: Sequence[Organisation], similarity: Similarity | None
+) -> tuple[list[Organisation] | None, list[str]]:
+    """Organisations whose sector, cluster, building or listing heading the question names."""
+    values = {v: o for v, o in filter_values(orgs).items() if len(o) < len(orgs)}
+    if not values:
+        return None, []
+    scored = sorted(((_named(question, v), v) for v in values), reverse=True)
+    named = [v for score, v in scored if score >= FUZZY_MIN]
+    if not named and similarity is not None:
+        names = list(values)
+        words = [w for w in norm(question).split() if w not in _stopwords()]
+        grams = [g for n in (1, 2, 3) for g in ngrams(words, n)]
+        best: list[tuple[float, str]] = []
+        for value in names:
+            scores = similarity(value, grams) if grams else []
+            best.append((max(scores, default=0.0), value))
+        best.sort(reverse=True)
+        if (
+            best
+            and best[0][0] >= EMBED_MIN
+            and (len(best) == 1 or best[0][0] - best[1][0] >= EMBED_MARGIN)
+        ):
+            named = [best[0][1]]
+    if not named:
+        return None, []
+    chosen: list[Organisation] = []
+    for value in named:
+        chosen += [o for o in values[value] if o not in chosen]
+    return chosen, named
+
+
+def _by_year(
+    question: str, orgs: Sequence[Organisation]
+) -> tuple[list[Organisation] | None, list[str]]:
+    """Organisations that arrived in a year the question names."""
+    years = {int(y) for y in re.findall(r"\b(19[5-9]\d|20\d\d)\b", question)}
+    if not years:
+        return None, []
+    return [o for o in orgs if o.year in years], [str(y) for y in sorted(years)]
+
+
+def _by_listing(
+    question: str, orgs: Sequence[Organisation], stubs: Sequence[DirectoryEntry]
+) -> tuple[list[Organisation] | None, list[str]]:
+    """Organisations of the listing page the question names by its title words."""
+    words = {_stem(w) for w in norm(question).split() if len(w) >= 4 and w not in _stopwords()}
+    best: tuple[int, str, str] = (0, "", "")
+    for stub in stubs:
+        title = {_stem(w) for w in norm(f"{stub.group} {stub.name}").split() if len(w) >= 4}
+        shared = len(words & title)
+        listed = sum(1 for o in orgs if any(f["url"] == stub.url for f in o.found_on))
+        if shared >= 2 and listed >= 3 and shared > best[0]:
+            best = (shared, stub.url, stub.name)
+    if not best[1]:
+        return None, []
+    return [o for o in orgs if any(f["url"] == best[1] for f in o.found_on)], [best[2]]
+
+
+def _stem(word: str) -> str:
+    """A crude stem shared by both languages: the first six letters."""
+    return word[:6] if len(word) > 6 else word
+
+
+class _Unanswerable(Exception):
+    """The question narrows the list by something the directory does not record."""
+
+
+def _by_topic(
+    question: str, orgs: Sequence[Organisation], stubs: Sequence[DirectoryEntry]
+) -> tuple[list[Organisation] | None, list[str]]:
+    """Organisations whose text has the question's topic words (words rare on the site).
+
+    A word common on the site ("campus", "research") says nothing; a rare word no
+    organisation's record holds ("which companies are in the Pixel building?") means the
+    directory cannot answer (``_Unanswerable``): the passage search may.
+    """
+    pages = [f" {norm(s.name + ' ' + s.description + ' ' + s.group)} " for s in stubs] or [""]
+    texts = {id(o): " " + norm(o.text()) for o in orgs}
+    hits_by_word: dict[str, list[Organisation]] = {}
+    for word in dict.fromkeys(norm(question).split()):
+        if (
+            len(word) < TOPIC_MIN_CHARS
+            or word in _stopwords()
+            or ORGANISATION_WORDS.match(word)
+            or word.isdigit()
+        ):
+            continue
+        stem = f" {_stem(word)}"
+        share = sum(1 for p in pages if stem in p) / len(pages)
+        hits = [o for o in orgs if stem in texts[id(o)]]
+        if share > RARE_SHARE or len(hits) >= len(orgs) / 2:
+            continue
+        if not hits:
+            raise _Unanswerable(word)
+        hits_by_word[word] = hits
+    if not hits_by_word:
+        return None, []
+    # The organisations that hold the most topic words.
+    score = {id(o): sum(o in h for h in hits_by_word.values()) for o in orgs}
+    top = max(score.values())
+    return [o for o in orgs if score[id(o)] == top], list(hits_by_word)
