@@ -41,7 +41,7 @@ from assistant.term_counts import IndexTermStats, TermCounts
 from assistant.terms import TermStats
 from assistant.unit_vectors import UnitVectors
 from vectorstore.embeddings import E5Embeddings
-from vectorstore.passages import Filters, Passage
+from vectorstore.passages import Filters, Passage, PassageSearch
 from vectorstore.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -54,19 +54,12 @@ class EmbeddingStore(Protocol):
     def embeddings(self) -> Embeddings: ...
 
 
-class Searcher(Protocol):
-    """What the answer engine needs of a searcher (vectorstore.search.HybridSearcher fits)."""
+class Searcher(PassageSearch, Protocol):
+    """What the answer engine needs of a searcher (vectorstore.search.HybridSearcher fits):
+    passages for a query, the store's embeddings and the keyword index's term counts."""
 
     @property
     def store(self) -> EmbeddingStore: ...
-
-    def search(
-        self,
-        query: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        language: str | None = None,
-    ) -> list[Passage]: ...
 
     def keyword_index(self) -> TermCounts: ...
 
@@ -227,8 +220,8 @@ class Assistant:
                 )
             except llm.LLMError as exc:
                 log.warning("condensing the follow-up failed, using the joined history: %s", exc)
-        passages = self.searcher.search(
-            query, k=self.settings.retrieval_k, filters=filters, language=lang
+        passages = list(
+            self.searcher.search(query, k=self.settings.retrieval_k, filters=filters, language=lang)
         )
         context = history_text if query != screened.question else ""
         return _Prepared(

@@ -54,7 +54,7 @@ from assistant.conversation import detect_language, retrieval_query
 from assistant.eval_match import fact_coverage, first_gold_rank, injection_obeyed
 from assistant.eval_report import MRR_DEPTH, EvalReport, Kind, QuestionResult
 from assistant.schema import Answer, Turn
-from vectorstore.passages import Filters, Passage
+from vectorstore.passages import Filters, Passage, PassageSearch
 
 PASSAGE_FACTS_K = 5
 
@@ -131,18 +131,6 @@ def load_questions(path: Path | str) -> list[EvalQuestion]:
 
 
 # --- what a run needs --------------------------------------------------------------------
-class Searcher(Protocol):
-    """Ranks passages for a query (``vectorstore.search.HybridSearcher``)."""
-
-    def search(
-        self,
-        query: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        language: str | None = None,
-    ) -> Sequence[Passage]: ...
-
-
 class Answerer(Protocol):
     """Answers a question in a conversation (``assistant.answer.Assistant``)."""
 
@@ -163,7 +151,7 @@ class EvalRuntime(Protocol):
     ``QueryCache``."""
 
     @property
-    def searcher(self) -> Searcher: ...
+    def searcher(self) -> PassageSearch: ...
 
     @property
     def assistant(self) -> Answerer | None: ...
@@ -179,7 +167,7 @@ def _passage_ids(passage: Passage) -> list[str]:
 
 def evaluate_question(
     question: EvalQuestion,
-    searcher: Searcher | None,
+    searcher: PassageSearch | None,
     assistant: Answerer | None,
     *,
     depth: int = MRR_DEPTH,
@@ -265,7 +253,7 @@ def _query_cache_clearer(embeddings: object) -> Callable[[], None]:
 
 
 def _warm_up(
-    searcher: Searcher | None, assistant: Answerer | None, questions: Sequence[EvalQuestion]
+    searcher: PassageSearch | None, assistant: Answerer | None, questions: Sequence[EvalQuestion]
 ) -> None:
     """Load the models and indexes before timing anything.
 

@@ -6,6 +6,9 @@ they are (``assistant.schema`` builds its own models on top of them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from pydantic import BaseModel, Field
 
 
@@ -47,3 +50,16 @@ def allowed(passage: Passage, filters: Filters | None) -> bool:
 def same_page(url: str) -> str:
     """A URL or source id in the form used to compare pages (no trailing slash or fragment)."""
     return url.split("#", 1)[0].rstrip("/")
+
+
+class PassageSearch(Protocol):
+    """Ranks passages for a query (``vectorstore.search.HybridSearcher`` fits): what the answer
+    engine and the evaluation both ask of a searcher."""
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        language: str | None = None,
+    ) -> Sequence[Passage]: ...
