@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from assistant.analytics import GROUPING, to_csv, top_questions
 from assistant.config import Settings
-from assistant.curated import query_embedder
+from assistant.curated_match import query_embedder
 from assistant.records_db import RecordsDB
 from assistant.schema import Answer, Source
 from assistant.staff_db import now

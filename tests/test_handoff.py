@@ -15,7 +15,7 @@ from support.enquiries import INBOX, enquiry, smtp_settings
 from support.smtp import Inbox, SmtpServer, free_port
 
 from assistant.config import Settings
-from assistant.curated import CuratedInput
+from assistant.curated_store import CuratedInput
 from assistant.handoff import (
     Handoff,
     HandoffDisabled,

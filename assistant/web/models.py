@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.curated import CuratedInput
+from assistant.curated_store import CuratedInput
 from assistant.gaps import GapGroup
 from assistant.schema import Answer, Text, Turn
 from vectorstore.passages import Passage

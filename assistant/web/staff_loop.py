@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.compose import source_of
 from assistant.config import Settings
 from assistant.conversation import detect_language
-from assistant.curated import CuratedMatcher, CuratedStore, MatchModel, query_embedder
+from assistant.curated_match import CuratedMatcher, MatchModel, query_embedder
+from assistant.curated_store import CuratedStore
 from assistant.handoff import Handoff, SmtpConfig
 from assistant.records_db import DatabaseReadOnly, RecordsDB
 from assistant.runtime import Runtime

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from assistant.curated import without_curated
+from assistant.curated_match import without_curated
 from assistant.stats import IndexStats, collect_stats
 from assistant.web.deps import RuntimeDep, ServicesDep, require_admin
 from assistant.web.models import ErrorResponse, GapsResponse, SyncRequest, SyncStatus

@@ -1,7 +1,7 @@
 """/api/admin: the staff loop's routes (X-Admin-Key; changes name their author in
 X-Staff-Name): curated answers, enquiries, and what visitors ask.
 
-Thin: each route calls one service of ``assistant.curated``, ``assistant.handoff`` or
+Thin: each route calls one service of ``assistant.curated_store``, ``assistant.handoff`` or
 ``assistant.analytics``; errors go through the one tree (404, 409, 422), except a version
 conflict, answered here with the current answer so the second editor can merge.
 """
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from assistant.analytics import to_csv, top_questions
-from assistant.curated import CuratedInput, VersionConflict
+from assistant.curated_store import CuratedInput, VersionConflict
 from assistant.handoff import EnquiryNotFound, curated_draft
 from assistant.staff_db import now
 from assistant.web.deps import Services, ServicesDep, StaffName, require_admin
