@@ -348,3 +348,9 @@ def test_admin_route_and_page_show_the_directory(
         assert page.status_code == 200 and "/static/directory.js" in page.text
         script = http.get("/static/directory.js").text
         assert "textContent" in script and "innerHTML" not in script
+    # with directory answers off, the route reads through one reader per records database
+    from assistant.web.routes.directory import _reader
+
+    off = settings.model_copy(update={"directory_answers": False}).ledger_options()
+    assert _reader(off) is _reader(off)
+    assert {o.name for o in _reader(off).organisations()[0]} == ORGANISATIONS

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from assistant.directory import DirectoryAnswers
 from assistant.web.deps import RuntimeDep, require_admin
 from assistant.web.models import ErrorResponse
-from ingest.ledger import ledger_engine
+from ingest.ledger import LedgerOptions, ledger_engine
 
 router = APIRouter(
     prefix="/api/admin",
@@ -44,12 +46,17 @@ class DirectoryResponse(BaseModel):
     organisations: list[OrganisationRecord]
 
 
+@functools.lru_cache(maxsize=8)
+def _reader(options: LedgerOptions) -> DirectoryAnswers:
+    """The directory of a service whose directory answers are off: one reader (and one database
+    engine) per records database, reused by every request, as the assistant keeps its own."""
+    return DirectoryAnswers(ledger_engine(options))
+
+
 @router.get("/directory", response_model=DirectoryResponse)
 def directory_records(runtime: RuntimeDep) -> DirectoryResponse:
     """The partner directory: one record per organisation, with the pages it came from."""
-    reader = runtime.assistant.directory or DirectoryAnswers(
-        ledger_engine(runtime.settings.ledger_options())
-    )
+    reader = runtime.assistant.directory or _reader(runtime.settings.ledger_options())
     orgs, _ = reader.organisations()
     records = [
         OrganisationRecord(
