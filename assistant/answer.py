@@ -31,7 +31,7 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant import abstain, guard, llm, llm_answer, timeline
 from assistant import directory as partner_directory
-from assistant.compose import abstention, compose, contacts_of, emit, injection_refusal, source_of
+from assistant.compose import abstention, compose, emit, injection_refusal, source_of
 from assistant.config import Settings
 from assistant.conversation import detect_language, retrieval_query
 from assistant.extractive import select
@@ -101,7 +101,7 @@ class Assistant:
         self.searcher = searcher
         self.chat_model = chat_model
         self.site = settings.site_profile()
-        self.contacts = contacts_of(settings)
+        self.contacts = self.site.values()  # what every refusal names (compose.contacts_of)
         self._term_stats = IndexTermStats(searcher.keyword_index)
         embeddings = searcher.store.embeddings
         self.unit_vectors = UnitVectors(embeddings, disk=unit_cache)
