@@ -10,11 +10,10 @@ condense the history instead.)
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
-from typing import Any
 
 from assistant.schema import Turn
+from vectorstore.language import identify_language
 from vectorstore.text import fold
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
@@ -48,23 +47,7 @@ _EN_WORDS = _word_set(
     """
 )
 
-_identifier_lock = threading.Lock()
-_identifier: Any = None
-
-
-def _langid() -> Any:
-    """py3langid's model restricted to Italian and English, loaded once (about 0.5 s)."""
-    global _identifier
-    with _identifier_lock:
-        if _identifier is None:
-            from py3langid import langid
-
-            identifier = langid.LanguageIdentifier.from_modelpath(
-                langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True
-            )
-            identifier.set_languages(["it", "en"])
-            _identifier = identifier
-        return _identifier
+QUESTION_LANGUAGES = ("it", "en")  # the languages the assistant answers in
 
 
 def _words(text: str) -> list[str]:
@@ -98,7 +81,7 @@ def detect_language(text: str, default: str = "en") -> str:
     if not text or not text.strip():
         return default
     it_votes, en_votes = _word_votes(text)
-    label, prob = _langid().classify(text)
+    label, prob = identify_language(text, among=QUESTION_LANGUAGES)
     # Function words decide when they clearly agree with each other; the character model
     # decides otherwise, unless it is unsure (single names such as "Brembo").
     if it_votes >= en_votes + 2 or (it_votes > en_votes and label == "it"):
@@ -181,3 +164,4 @@ def retrieval_query(question: str, history: Sequence[Turn] | None = None) -> str
         room = max(0, MAX_QUERY_CHARS - len(question) - 1)
         query = (" ".join(context)[-room:] + " " + question) if room else question
     return query.strip()
+

@@ -47,7 +47,7 @@ from ingest.documents import (
 )
 from ingest.dom import _Tags
 from ingest.hidden import css_rules, hidden_reason, parse_declarations, remove_hidden
-from ingest.language import _choose_language, _own_hreflang, detect_language
+from ingest.language import _choose_language, _own_hreflang
 from ingest.markdown import dechromed_markdown, html_to_markdown, tidy_markdown
 from ingest.metadata import _guessed_date, _html_metadata, iso_date, page_type_from_url
 from ingest.records import ExtractionError, ExtractOptions, Page, RawDocument
@@ -60,7 +60,6 @@ __all__ = [
     "MIN_TEXT_CHARS",
     "css_rules",
     "decode_text",
-    "detect_language",
     "extract",
     "hidden_reason",
     "html_to_markdown",

@@ -1,33 +1,18 @@
-"""Language of a page: the declared one, or a confident guess (py3langid), else unknown."""
+"""Language of a page: the declared one, or a confident guess (the toolkit's
+``identify_language``), else unknown."""
 
 from __future__ import annotations
 
 import logging
 import re
-from functools import lru_cache
 
 from ingest.records import ExtractOptions
+from vectorstore.language import identify_language
 
 log = logging.getLogger(__name__)
 
 
-_LANG_MIN_CHARS = 20  # below this a language guess is noise
-
-
-@lru_cache(maxsize=1)
-def _identifier():  # type: ignore[no-untyped-def]
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-def detect_language(text: str) -> tuple[str, float]:
-    """Best ISO 639-1 guess for the text and its probability ("" when too short)."""
-    sample = " ".join(text.split())[:5000]
-    if sum(ch.isalpha() for ch in sample) < _LANG_MIN_CHARS:
-        return "", 0.0
-    lang, prob = _identifier().classify(sample)
-    return str(lang), float(prob)
+MIN_LETTERS = 20  # below this a language guess is noise
 
 
 def _language_tag(value: str | None) -> str:
@@ -45,7 +30,7 @@ def _choose_language(declared: str, text: str, options: ExtractOptions, fallback
     guesses such as Nigerian Pidgin for English) is not used: ``fallback`` (e.g. the page's
     own hreflang) or '' (unknown) is.
     """
-    guess, prob = detect_language(text)
+    guess, prob = identify_language(text, min_letters=MIN_LETTERS)
     if not declared:
         if guess and prob >= options.min_language_confidence:
             return guess

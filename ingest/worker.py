@@ -75,9 +75,9 @@ def _serve(conn: Connection, memory_mb: int) -> None:
     # The libraries are loaded before the first job, so their cost is not charged to it.
     import trafilatura  # noqa: F401
 
-    from ingest.extract import detect_language
+    from vectorstore.language import identify_language
 
-    detect_language("warm up the language identifier with a short english sentence")
+    identify_language("warm up the language identifier with a short english sentence")
     # A hard stop behind the parent's polling: an allocation burst between two polls hits
     # the address-space limit (MemoryError or death) instead of the machine's memory.
     usage = psutil.Process().memory_info().vms

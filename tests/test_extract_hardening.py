@@ -12,12 +12,12 @@ from ingest.chunk import chunk_page
 from ingest.extract import (
     ExtractionError,
     ExtractOptions,
-    detect_language,
     extract,
     page_type_from_url,
 )
 from ingest.records import RawDocument
 from ingest.worker import WorkerLimits, extract_and_chunk
+from vectorstore.language import identify_language
 
 SENTENCE = "The reception of the science park is open from eight to seven on weekdays. "
 
@@ -194,7 +194,7 @@ NAMES = "ALBINI_next Brembo Sofar Enea UniBg Intellimech"
 
 def test_low_confidence_language_guess_is_not_used() -> None:
     # Names only: py3langid still answers (main stored "pcm"-like guesses), unsure of it.
-    guess, probability = detect_language(NAMES)
+    guess, probability = identify_language(NAMES)
     assert guess not in ("en", "it") and probability < 0.5
     document = raw(NAMES.encode(), "text", location="/site/n.txt", fallback_id="n.txt")
     assert extract(document, ExtractOptions(min_language_confidence=0.0)).language == guess
