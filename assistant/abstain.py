@@ -27,22 +27,15 @@ from dataclasses import dataclass, field
 from assistant.extractive import Selection, split_question
 from assistant.terms import TermStats, terms
 from vectorstore.passages import Passage
+from vectorstore.patterns import EMAIL, MONEY, PHONE
 
 _I = re.IGNORECASE
 
-MONEY = re.compile(
-    r"(€|£|\$)\s?\d|\d[\d.,]*\s?(k|m|mln|mld|bn)?\s?(€|£|\$|eur\b|euros?\b|usd\b|dollars?\b|"
-    r"pounds?\b|chf\b|milion[ie]\s+di\s+euro|miliard[oi]\s+di\s+euro|million\s+euros?|"
-    r"billion\s+euros?)",
-    _I,
-)
 CLOCK = re.compile(
     r"\b([01]?\d|2[0-3])[:.][0-5]\d\b(?![.,]\d)|\b\d{1,2}\s?(am|pm|a\.m\.|p\.m\.)|"
     r"\b(alle\s+ore|ore)\s+\d{1,2}\b|\bevery\s+\d+\s+minutes\b|\bogni\s+\d+\s+minuti\b",
     _I,
 )
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-PHONE = re.compile(r"(\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s./-]?\d{3,4}[\s./-]?\d{2,5}\b")
 WEATHER = re.compile(
     r"\b(weather|forecasts?|temperatures?|degrees|rain\w*|snow\w*|sunny|meteo|previsioni|"
     r"temperatur[ae]|piogg\w*|piover\w*|nev\w*|soleggiat\w*|gradi)\b|°",

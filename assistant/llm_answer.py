@@ -29,12 +29,11 @@ from assistant.schema import (
 )
 from assistant.terms import TermStats
 from vectorstore.passages import Passage
+from vectorstore.patterns import EMAIL, PHONE_LIKE, PHONE_MIN_DIGITS, digits
 
 log = logging.getLogger(__name__)
 
 _MARKER = re.compile(r"\[\s*(?:(?:source|fonte|src)\s*)?(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]", re.I)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d\s()./-]{6,}\d")
 
 
 def clean_markers(text: str, valid: int) -> str:
@@ -69,21 +68,21 @@ def renumber(text: str, passages: Sequence[Passage]) -> tuple[str, list[Source]]
 def scrub_contacts(text: str, allowed: str) -> str:
     """Remove e-mail addresses and phone numbers that appear neither in the sources nor the
     configured contacts: an LLM must not invent personal contact data."""
-    digits_allowed = {re.sub(r"\D", "", m.group(0)) for m in _PHONE.finditer(allowed)}
+    digits_allowed = {digits(m.group(0)) for m in PHONE_LIKE.finditer(allowed)}
     folded = allowed.lower()
 
     def email(match: re.Match[str]) -> str:
         return match.group(0) if match.group(0).lower() in folded else "[…]"
 
     def phone(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        if len(digits) < 8 or any(
-            digits in d or d in digits for d in digits_allowed if len(d) >= 8
+        number = digits(match.group(0))
+        if len(number) < PHONE_MIN_DIGITS or any(
+            number in d or d in number for d in digits_allowed if len(d) >= PHONE_MIN_DIGITS
         ):
             return match.group(0)
         return "[…]"
 
-    return _PHONE.sub(phone, _EMAIL.sub(email, text))
+    return PHONE_LIKE.sub(phone, EMAIL.sub(email, text))
 
 
 def stream(

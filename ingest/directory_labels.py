@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import Tag
 
 from ingest.directory import DirectoryEntry
+from vectorstore.patterns import YEAR
 
 # Column and field labels, lower case, English and Italian. A header or label matches a field
 # when it equals a label or starts with one as a whole word. Order matters: the first field
@@ -130,7 +131,6 @@ LABELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )
 _PLACEHOLDERS = {"", "-", "–", "—", "n/a", "na", "n.d.", "nd", "?", "…", "..."}
-_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _LABEL_LINE = re.compile(r"^\s*([^\W\d][\w /'’.-]{1,40}?)\s*[:：]\s*(\S.{0,300})$")
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 MAX_NAME_CHARS = 120
@@ -190,7 +190,7 @@ def plausible_name(text: str) -> bool:
 
 def year_in(text: str) -> int:
     """The first plausible year (1950-2099) in ``text``, 0 when none."""
-    match = _YEAR.search(text)
+    match = YEAR.search(text)
     return int(match.group(1)) if match else 0
 
 
