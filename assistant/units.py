@@ -3,8 +3,9 @@
 ``split_units`` reads a chunk's Markdown body (``body_of``: without the title and heading path
 the chunker puts first) line by line: headings become the local context of what follows, list
 items and table rows keep their block, their header and the sentence that leads into them, and
-paragraphs are cut into sentences (``split_sentences``, aware of common abbreviations). On FAQ
-pages a question is not a unit but what the next units answer (``Unit.asked``).
+paragraphs are cut into sentences (the text toolkit's ``split_sentences``, aware of common
+abbreviations). On FAQ pages a question is not a unit but what the next units answer
+(``Unit.asked``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from vectorstore.passages import Passage
+from vectorstore.text import chunk_body, split_sentences
 
 
 @dataclass
@@ -31,49 +33,6 @@ class Unit:
     term_set: frozenset[str] = field(default_factory=frozenset)
 
 
-_ABBREVIATIONS = {
-    "c",
-    "ca",
-    "e.g",
-    "i.e",
-    "mr",
-    "mrs",
-    "dr",
-    "prof",
-    "st",
-    "no",
-    "n",
-    "approx",
-    "vs",
-    "etc",
-    "s.p.a",
-    "spa",
-    "s.r.l",
-    "srl",
-    "inc",
-    "ltd",
-    "co",
-    "fig",
-    "ing",
-    "dott",
-    "sig",
-    "p.es",
-    "es",
-    "sec",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-}
-_SENT_END = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«(\[]?[A-ZÀ-ÖØ-Ý0-9])")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPH = re.compile(r"(\*\*|__|\*|`)")
 # A backslash escape of CommonMark (trafilatura writes ``ALBINI\\_next``): the character alone.
@@ -99,33 +58,9 @@ def clean_inline(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split a paragraph into sentences, respecting common abbreviations and decimals."""
-    pieces: list[str] = []
-    start = 0
-    for match in _SENT_END.finditer(text):
-        candidate = text[start : match.start()].strip()
-        last_word = candidate.rsplit(" ", 1)[-1].rstrip('.!?"”»)').lower()
-        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
-            continue
-        pieces.append(candidate)
-        start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        pieces.append(tail)
-    return [p for p in pieces if p]
-
-
 def body_of(passage: Passage) -> str:
     """The chunk text without its "<title>\\n<heading path>\\n\\n" prefix."""
-    text = passage.text.lstrip()
-    lines = text.split("\n")
-    i = 0
-    if lines and passage.title and lines[0].strip() == passage.title.strip():
-        i = 1
-        if len(lines) > 1 and passage.heading and lines[1].strip() == passage.heading.strip():
-            i = 2
-    return "\n".join(lines[i:])
+    return chunk_body(passage.text, passage.title, passage.heading)
 
 
 def _row_cells(line: str) -> list[str]:

@@ -18,10 +18,11 @@ from langchain_text_splitters.markdown import ExperimentalMarkdownSyntaxTextSpli
 
 from ingest.dates import chunk_metadata as date_metadata
 from ingest.records import Chunk, Page
+from vectorstore.text import BREAK, chunk_text
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 # Paragraphs, then lines (lists, table rows), then sentence ends, then words: never mid-word.
-_SEPARATORS = [r"\n\n", r"\n", r"(?<=[.!?;:])\s+", r"\s+"]
+_SEPARATORS = [r"\n\n", r"\n", BREAK, r"\s+"]
 _HEADING_LINE = re.compile(r"^#{1,6}\s+(.*)$")
 
 
@@ -117,8 +118,7 @@ def chunk_page(page: Page, size: int = 1000, overlap: int = 150) -> list[Chunk]:
     for section in _pack(_sections(page), size, overlap):
         heading = " > ".join(section.path)
         body = _without_leading_heading(section.body, section.path)
-        prefix = f"{page.title}\n{heading}\n\n" if heading else f"{page.title}\n\n"
-        text = prefix + body
+        text = chunk_text(page.title, heading, body)
         if text in texts:
             continue
         texts.add(text)

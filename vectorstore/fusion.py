@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vectorstore.passages import Passage, same_page
-from vectorstore.text import jaccard, shingles
+from vectorstore.text import chunk_body, jaccard, shingles
 
 
 @dataclass
@@ -91,7 +91,8 @@ def passage_shingles(passage: Passage) -> frozenset:
     key = (passage.id, hash(passage.text))
     cached = _SHINGLE_CACHE.get(key)
     if cached is None:
-        cached = shingles(_body(passage.text))
+        # the title and heading path are shared by every chunk of a page: the body alone
+        cached = shingles(chunk_body(passage.text, passage.title, passage.heading))
         if len(_SHINGLE_CACHE) >= _SHINGLE_CACHE_SIZE:
             _SHINGLE_CACHE.clear()
         _SHINGLE_CACHE[key] = cached
@@ -144,9 +145,3 @@ def drop_duplicates(
             accept(cand, sh)
     kept.sort(key=lambda c: c.score, reverse=True)
     return kept
-
-
-def _body(text: str) -> str:
-    """The chunk text without its "title / heading" prefix, which every chunk of a page shares."""
-    head, sep, body = text.partition("\n\n")
-    return body if sep and len(head) < 300 else text

@@ -1,4 +1,4 @@
-"""The project's one text toolkit: folding, words, stop words, stems, shingles.
+"""The project's one text toolkit: folding, words, stop words, stems, shingles, sentences.
 
 Everything that compares words (the keyword index, answer scoring, follow-ups, the guards, the
 evaluation) goes through these functions, so "Perché" and "perche", "co-working" and
@@ -13,6 +13,14 @@ every other package may use it.
 - ``document_tokens`` / ``query_tokens``: what BM25 indexes (a passage stemmed in its own
   language) and searches with (a query stemmed both ways).
 - ``shingles`` / ``jaccard``: word n-grams for near-duplicate detection.
+- ``split_sentences``: a paragraph's sentences (common abbreviations and decimals kept whole);
+  ``BREAK`` / ``split_loosely``: a looser cut after any ``. ! ? ; :`` and at line breaks, for
+  cutting long sections (the chunker) and hostile messages (the guard).
+- ``chunk_text`` / ``chunk_body``: a chunk as stored (its page title and heading path first,
+  which every chunk of a page shares) and its body without them.
+
+Siblings: ``vectorstore.language`` (the language of a text, with a confidence) and
+``vectorstore.patterns`` (e-mail addresses, phone numbers, amounts of money, years).
 """
 
 from __future__ import annotations
@@ -103,3 +111,59 @@ def jaccard(a: frozenset, b: frozenset) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+# --- sentences ------------------------------------------------------------------------------
+_ABBREVIATIONS = frozenset((
+    "c", "ca", "e.g", "i.e", "mr", "mrs", "dr", "prof", "st", "no", "n", "approx", "vs", "etc",
+    "s.p.a", "spa", "s.r.l", "srl", "inc", "ltd", "co", "fig", "ing", "dott", "sig", "p.es", "es",
+    "sec", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+))  # fmt: skip
+# A sentence ends at . ! or ? (a closing quote or bracket may follow) before space and an
+# upper-case letter, a digit or an opening quote or bracket.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«(\[]?[A-ZÀ-ÖØ-Ý0-9])")
+_INITIAL = re.compile(r"[a-z]")
+# A looser break: after the end of a sentence or a clause, before white space.
+BREAK = r"(?<=[.!?;:])\s+"
+_LOOSE = re.compile(rf"{BREAK}|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences, respecting common abbreviations and decimals."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        candidate = text[start : match.start()].strip()
+        last_word = candidate.rsplit(" ", 1)[-1].rstrip('.!?"”»)').lower()
+        if last_word in _ABBREVIATIONS or _INITIAL.fullmatch(last_word):
+            continue
+        pieces.append(candidate)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        pieces.append(tail)
+    return [p for p in pieces if p]
+
+
+def split_loosely(text: str) -> list[str]:
+    """Pieces of a text cut after every ``. ! ? ; :`` followed by white space, and at line
+    breaks (no abbreviation is kept whole); stripped, empty pieces dropped."""
+    return [piece.strip() for piece in _LOOSE.split(text) if piece.strip()]
+
+
+# --- the chunk prefix -----------------------------------------------------------------------
+def chunk_text(title: str, heading: str, body: str) -> str:
+    """A chunk as stored: "<title>\\n<heading path>\\n\\n<body>" (no heading line without one)."""
+    return f"{title}\n{heading}\n\n{body}" if heading else f"{title}\n\n{body}"
+
+
+def chunk_body(text: str, title: str, heading: str = "") -> str:
+    """The chunk text without the title and heading path ``chunk_text`` put first (each line
+    dropped only if it is the title or heading given)."""
+    lines = text.lstrip().split("\n")
+    start = 0
+    if lines and title and lines[0].strip() == title.strip():
+        start = 1
+        if len(lines) > 1 and heading and lines[1].strip() == heading.strip():
+            start = 2
+    return "\n".join(lines[start:])
