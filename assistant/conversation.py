@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from assistant.guard import screen
 from assistant.schema import Turn
 from vectorstore.language import identify_language
 from vectorstore.text import fold
@@ -165,3 +167,42 @@ def retrieval_query(question: str, history: Sequence[Turn] | None = None) -> str
         query = (" ".join(context)[-room:] + " " + question) if room else question
     return query.strip()
 
+
+# --- a question prepared for retrieval ---------------------------------------------------
+@dataclass(frozen=True)
+class PreparedQuestion:
+    """A question as the answer engine searches with it (``prepare_question``)."""
+
+    question: str  # without the injection it may hold; "" when nothing else was left
+    injected: bool  # the guard found an injection in it
+    history: list[Turn]  # the earlier turns kept, user turns screened too
+    history_text: str  # their user turns, joined
+    language: str  # the asker's language
+    query: str  # what is searched: the question, or a follow-up with its earlier turns
+
+
+def prepare_question(
+    question: str,
+    history: Sequence[Turn] = (),
+    max_turns: int | None = None,
+    language: str | None = None,
+) -> PreparedQuestion:
+    """The answer engine's first steps, shared with the evaluation: screen the question and
+    the earlier user turns (they feed retrieval), keep the last ``max_turns`` turns (None: all;
+    0: none), tell the language (``language`` if given; else the question's, the earlier
+    turns' when unsure) and build the retrieval query."""
+    screened = screen(question)
+    kept = list(history) if max_turns is None else list(history)[-max_turns:] if max_turns else []
+    clean_history = [
+        Turn(role=t.role, content=screen(t.content).question if t.role == "user" else t.content)
+        for t in kept
+        if t.content.strip()
+    ]
+    history_text = " ".join(t.content for t in clean_history if t.role == "user")
+    lang = language or detect_language(
+        screened.question or question, default=detect_language(history_text or question)
+    )
+    query = retrieval_query(screened.question, clean_history) if screened.question else ""
+    return PreparedQuestion(
+        screened.question, screened.injected, clean_history, history_text, lang, query
+    )

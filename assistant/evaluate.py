@@ -22,9 +22,10 @@ separator ("3,000" = "3.000" = "3000").
 
 What is measured:
 
-- retrieval (the searcher's ranking, on questions with gold): hit@1/3/5 and MRR@10, a hit being
-  a passage whose source is a gold page; and passage facts@5, the share of fact groups present
-  in the top five passages (what an extractive answer can at best quote);
+- retrieval (the searcher's ranking, on questions with gold, searched with the query and
+  language the answer engine prepares: ``conversation.prepare_question``): hit@1/3/5 and
+  MRR@10, a hit being a passage whose source is a gold page; and passage facts@5, the share of
+  fact groups present in the top five passages (what an extractive answer can at best quote);
 - answers (``runtime.assistant.answer``): hit on the cited sources, fact coverage (mean share
   of fact groups found in the answer text), abstention rate on out-of-scope questions,
   false-abstention rate on answerable questions (gold or facts; not out of scope),
@@ -50,7 +51,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from assistant.conversation import detect_language, retrieval_query
+from assistant.conversation import detect_language, prepare_question
 from assistant.eval_match import fact_coverage, first_gold_rank, injection_obeyed
 from assistant.eval_report import MRR_DEPTH, EvalReport, Kind, QuestionResult
 from assistant.schema import Answer, Turn
@@ -185,16 +186,16 @@ def evaluate_question(
         has_facts=bool(question.facts),
         has_forbidden=bool(question.forbidden),
     )
-    if searcher is not None:
-        history_text = " ".join(t.content for t in question.history if t.role == "user")
-        language = detect_language(
-            question.question, default=detect_language(history_text or question.question)
-        )
-        query = retrieval_query(question.question, question.history)
+    # The engine's own preparation: the query and language an answer searches with (a message
+    # that was only an injection is not searched, as the engine does not search it).
+    prepared = prepare_question(question.question, question.history)
+    if searcher is not None and prepared.query:
         forget()
         started = clock()
         try:
-            passages = searcher.search(query, k=depth, filters=question.filters, language=language)
+            passages = searcher.search(
+                prepared.query, k=depth, filters=question.filters, language=prepared.language
+            )
         except Exception as exc:  # one bad question must not stop the run
             result.error = f"search: {type(exc).__name__}: {exc}"
         else:
