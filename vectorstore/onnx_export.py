@@ -34,9 +34,10 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vectorstore.e5_rebuild import MARKER, folder_is_complete
+from vectorstore.e5_tokenizer import write_tokenizer
 from vectorstore.model_cache import (  # the same build-beside, swap-in and clean-up steps
     RebuildError,
     building,
@@ -45,11 +46,14 @@ from vectorstore.model_cache import (  # the same build-beside, swap-in and clea
     writable_or_raise,
 )
 
+if TYPE_CHECKING:
+    from vectorstore.onnx_encoder import OnnxEncoder
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "kmr-export.json"
 MODEL_FILE = "model.onnx"
-_FORMAT = 3  # bump when the export recipe changes: old exports are rebuilt
+_FORMAT = 4  # bump when the export recipe changes: old exports are rebuilt
 _OPSET = 17
 # Texts of very different lengths, embedded in one padded batch at export, so a graph
 # that mishandles padding or the attention mask is refused there and then.
@@ -273,22 +277,29 @@ def encoder_settings(source: Path) -> dict[str, Any]:
     }
 
 
+def open_encoder(
+    folder: Path, manifest: dict[str, Any], *, threads: int | None = None
+) -> OnnxEncoder:
+    """An ``OnnxEncoder`` over the export in ``folder``, set up from its manifest."""
+    from vectorstore.e5_tokenizer import E5Tokenizer
+    from vectorstore.onnx_encoder import OnnxEncoder
+
+    tokenizer = E5Tokenizer(
+        folder, max_seq_length=int(manifest["max_seq_length"]), pad_id=int(manifest["pad_id"])
+    )
+    return OnnxEncoder(
+        folder / MODEL_FILE, tokenizer, prompts=manifest.get("prompts") or {}, threads=threads
+    )
+
+
 def _probe_cosines(source: Path, folder: Path, settings: dict[str, Any]) -> list[float]:
     """Cosines between the export's and the float32 model's vectors of the probe texts."""
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from vectorstore.onnx_encoder import OnnxEncoder
-
     reference = SentenceTransformer(str(source), device="cpu", local_files_only=True)
     want = reference.encode(_PROBES, batch_size=len(_PROBES), normalize_embeddings=True)
-    encoder = OnnxEncoder(
-        folder / MODEL_FILE,
-        folder / "tokenizer.json",
-        max_seq_length=settings["max_seq_length"],
-        pad_id=settings["pad_id"],
-    )
-    got = encoder.encode(_PROBES, batch_size=len(_PROBES))
+    got = open_encoder(folder, settings).encode(_PROBES, batch_size=len(_PROBES))
     return [round(float(c), 6) for c in np.sum(want * got, axis=1)]
 
 
@@ -307,7 +318,7 @@ def build_export(source: Path, target: Path, variant: Variant) -> None:
         else:
             (work / "fused.onnx").rename(tmp / MODEL_FILE)
         shutil.rmtree(work)
-        shutil.copyfile(source / "tokenizer.json", tmp / "tokenizer.json")
+        write_tokenizer(source / "tokenizer.json", tmp)
         settings = encoder_settings(source)
         cosines = _probe_cosines(source, tmp, settings)
         if min(cosines) < variant.min_probe_cosine:
