@@ -102,18 +102,43 @@ def _real_texts() -> list[str]:
             for q in bench.eval_questions(ROOT / "data/eval" / f"{name}.jsonl")
         ]
     if bench.DEFAULT_SQUAD.is_file():  # ../shared/qa: present on the development machines
-        paragraphs, questions = bench.squad_subset(bench.DEFAULT_SQUAD, 400)
+        paragraphs, questions = bench.squad_subset(bench.DEFAULT_SQUAD, 100_000)  # all
         texts += ["passage: " + p for p in paragraphs] + ["query: " + q["query"] for q in questions]
     return texts
 
 
+@pytest.fixture(scope="module")
+def piece_scores(rebuilt: Path) -> list[float]:
+    spec = json.loads((rebuilt / "tokenizer.json").read_text(encoding="utf-8"))
+    return [score for _, score in spec["model"]["vocab"]]
+
+
+def _count_differences(got: list[list[int]], want: list[list[int]], scores: list[float]) -> int:
+    """How many texts differ; each difference must be a tie between equal-score segmentations.
+
+    Two segmentations of a word whose scores sum to the same value up to rounding (e.g.
+    "nnn" as n+nn or nn+n): SentencePiece (float32 sums) and the tokenizers library
+    (float64) break such ties differently. Same pieces, another order.
+    """
+    differ = 0
+    for ours, theirs in zip(got, want, strict=True):
+        if ours != theirs:
+            differ += 1
+            assert sorted(ours) == sorted(theirs), (ours, theirs)
+            assert sum(scores[i] for i in ours) == pytest.approx(sum(scores[i] for i in theirs))
+    return differ
+
+
 def test_ids_match_transformers_on_the_site_the_eval_sets_and_squad(
-    compact: E5Tokenizer, reference
-) -> None:  # noqa: ANN001
+    compact: E5Tokenizer,
+    reference,  # noqa: ANN001
+    piece_scores: list[float],
+) -> None:
     texts = _real_texts()
     assert len(texts) > 300
-    want = reference(texts)
-    assert [compact.encode(t) for t in texts] == want
+    got = [compact.encode(t) for t in texts]
+    # Measured: 1 tie in 5,396 texts (a SQuAD-it paragraph's "pnnn"), none on the site.
+    assert _count_differences(got, reference(texts), piece_scores) <= len(texts) // 1000
 
 
 def test_ids_match_transformers_on_odd_text(compact: E5Tokenizer, reference) -> None:  # noqa: ANN001
@@ -124,22 +149,16 @@ def test_ids_match_transformers_on_odd_text(compact: E5Tokenizer, reference) -> 
 
 
 def test_on_random_strings_any_difference_is_a_tie_of_equal_score(
-    compact: E5Tokenizer, reference, rebuilt: Path
-) -> None:  # noqa: ANN001
-    """Two segmentations of equal score: the Viterbi searches break the tie differently."""
-    scores = [s for _, s in json.loads((rebuilt / "tokenizer.json").read_text())["model"]["vocab"]]
+    compact: E5Tokenizer,
+    reference,  # noqa: ANN001
+    piece_scores: list[float],
+) -> None:
     chars = [chr(c) for c in [*range(32, 0x250), *range(0x2000, 0x2070), *range(0x3000, 0x3040)]]
     chars += [chr(c) for c in [*range(0xFF00, 0xFFEF), 9, 10, 13, 0x85, 0xA0, 0x1680, 0xFEFF]]
     rng = random.Random(0)
     texts = ["".join(rng.choices(chars, k=rng.randint(1, 40))) for _ in range(3000)]
-    differ = 0
-    for text, want in zip(texts, reference(texts), strict=True):
-        got = compact.encode(text)
-        if got != want:
-            differ += 1
-            assert sorted(got) == sorted(want), repr(text)  # the same pieces, reordered
-            assert sum(scores[i] for i in got) == pytest.approx(sum(scores[i] for i in want))
-    assert differ <= 10
+    got = [compact.encode(t) for t in texts]
+    assert _count_differences(got, reference(texts), piece_scores) <= 10  # measured: 3
 
 
 def test_batches_are_padded_with_a_mask(compact: E5Tokenizer) -> None:
