@@ -4,14 +4,17 @@ A variant is built from the rebuilt sentence-transformers folder (``e5_rebuild``
 ``torch.onnx.export`` writes the BERT encoder (eager attention), onnxruntime's transformer
 optimizer fuses its attention, LayerNorm and GELU nodes, and for ``onnx-int8``
 ``quantize_dynamic`` turns the weight matrices into int8 (activations are quantised per
-call) and the 250k-row word-embedding table is stored as int8 rows with one float scale
-each (a lookup table, so it is dequantised after the lookup). The result lives in a
-sibling folder, e.g. ``models/multilingual-e5-small-onnx-int8/``::
+call), but those matching the variant's ``keep_float``, and the 250k-row word-embedding
+table is stored as int8 rows with one float scale each (a lookup table, so it is
+dequantised after the lookup). The result lives in a sibling folder, e.g.
+``models/multilingual-e5-small-onnx-int8/``::
 
-    model.onnx         the graph (input_ids, attention_mask -> last_hidden_state)
-    tokenizer.json     copied from the rebuilt folder
-    kmr-export.json    manifest: variant, the source model's fingerprint, each file's size
-                       and SHA-256, prompts, window, and the check made at export
+    model.onnx            the graph (input_ids, attention_mask -> last_hidden_state)
+    sentencepiece.model   the compact tokenizer (``e5_tokenizer``), written from the
+    tokenizer-rules.json  rebuilt folder's tokenizer.json
+    kmr-export.json       manifest: variant, the source model's fingerprint, each file's
+                          size and SHA-256, prompts, window, the nodes kept in float32 and
+                          the check made at export
 
 The folder is written in a temporary sibling and renamed into place; before it is used its
 manifest must match the source model and every file its recorded size and SHA-256, so a
