@@ -8,8 +8,8 @@ For each variant (``KMR_EMBEDDING_VARIANT`` values), on the same texts:
 - query worker (its own process, 1 thread as when answering): one-query latency p50/p95
   (cache cleared before each question); model RSS = the process's RSS after loading and
   5 questions minus its RSS just before loading, once the variant's runtime (torch and
-  sentence-transformers, or onnxruntime and tokenizers) is imported; so it counts the
-  weights, the tokenizer and the runtime's buffers, not the libraries' code;
+  sentence-transformers, or onnxruntime, tokenizers and sentencepiece) is imported; so it
+  counts the weights, the tokenizer and the runtime's buffers, not the libraries' code;
 
 Every worker is a fresh ``python`` (fork and exec) and the driver never loads a model
 itself (exports are made in a worker too), so no figure inherits another process's memory:
@@ -157,6 +157,7 @@ def _import_runtime(variant: str) -> None:
         import torch  # noqa: F401
     else:
         import onnxruntime  # noqa: F401
+        import sentencepiece  # noqa: F401
         import tokenizers  # noqa: F401
 
 

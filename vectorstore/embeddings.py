@@ -40,7 +40,7 @@ from langchain_core.embeddings import Embeddings
 
 from vectorstore.e5_rebuild import E5_NAME, ensure_e5
 from vectorstore.model_cache import ReadOnlyCache, RebuildError
-from vectorstore.onnx_export import FLOAT32, VARIANTS, ensure_export
+from vectorstore.onnx_export import FLOAT32, VARIANTS, ensure_export, open_encoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -225,23 +225,19 @@ class E5Embeddings(Embeddings):
 
     def _load_onnx(self) -> OnnxEncoder:
         try:
-            from vectorstore.onnx_encoder import OnnxEncoder
+            import onnxruntime  # noqa: F401
+            import sentencepiece  # noqa: F401
+            import tokenizers  # noqa: F401
         except ImportError as exc:
             raise EmbeddingModelError(
-                f"the {self.variant} variant needs onnxruntime and tokenizers ({exc})"
+                f"the {self.variant} variant needs onnxruntime, tokenizers and sentencepiece "
+                f"({exc})"
             ) from exc
         source = self._provision()
 
         def open_export(force: bool) -> OnnxEncoder:
             folder, manifest = ensure_export(source, self.variant, force=force)
-            return OnnxEncoder(
-                folder / "model.onnx",
-                folder / "tokenizer.json",
-                max_seq_length=int(manifest["max_seq_length"]),
-                pad_id=int(manifest["pad_id"]),
-                prompts=manifest.get("prompts") or {},
-                threads=self.torch_threads,
-            )
+            return open_encoder(folder, manifest, threads=self.torch_threads)
 
         try:
             return open_export(force=False)

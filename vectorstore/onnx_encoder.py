@@ -1,7 +1,7 @@
 """Run an exported e5 model with ONNX Runtime: no torch, no sentence-transformers.
 
-The encoder does what sentence-transformers does for the rebuilt folder (tokenise with
-the model's ``tokenizer.json``, truncate to the model's window, mean-pool over the
+The encoder does what sentence-transformers does for the rebuilt folder (tokenise into the
+same ids, ``vectorstore.e5_tokenizer``, truncated to the model's window, mean-pool over the
 attention mask, L2-normalise), so a vector from here and one from the float32 model
 differ only by the variant's numerics. Batches are formed from texts sorted by length,
 as sentence-transformers does, so short texts are not padded to long ones, and hold at
@@ -14,11 +14,19 @@ at 16; measured 2026-11-30).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 MAX_BATCH = 8
+
+
+class BatchTokenizer(Protocol):
+    """What the encoder needs of a tokenizer (``e5_tokenizer.E5Tokenizer`` is one)."""
+
+    def batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Padded int64 ids and attention mask of ``texts``."""
+        ...
 
 
 class OnnxEncoder:
@@ -27,15 +35,12 @@ class OnnxEncoder:
     def __init__(
         self,
         model_file: Path,
-        tokenizer_file: Path,
+        tokenizer: BatchTokenizer,
         *,
-        max_seq_length: int,
-        pad_id: int,
         prompts: dict[str, str] | None = None,
         threads: int | None = None,
     ) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         # 0 lets ONNX Runtime use every physical core, like torch's own default.
@@ -49,17 +54,12 @@ class OnnxEncoder:
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self.session.get_inputs()}
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self.tokenizer.enable_truncation(max_seq_length)
-        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=self.tokenizer.id_to_token(pad_id))
-        self.max_seq_length = max_seq_length
+        self.tokenizer = tokenizer
         self.prompts = dict(prompts or {})
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
     def _batch(self, texts: list[str]) -> np.ndarray:
-        encoded = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        ids, mask = self.tokenizer.batch(texts)
         feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
