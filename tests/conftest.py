@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # What makes a test slow here: the sample index (built once, minutes on two cores), a real server
 # or browser, an ONNX export of the model, or a whole process started from the README's commands.
+# A single test that is slow for its own reason (a whole process, seconds of CPU by design) carries
+# ``@pytest.mark.slow`` with the reason beside it.
 SLOW_FIXTURES = {"sample_index", "chroma_server", "postgres_server", "postgres_url", "llama_server"}
 SLOW_FILES = {
     "test_main_command.py",
