@@ -1,7 +1,8 @@
 """Shared fixtures: real parts built once per session.
 
 - ``make_settings``: Settings in a fresh tmp data dir, sharing the session's rebuilt model.
-- ``embeddings``: the real multilingual-e5-small, loaded once.
+- ``embeddings``: the real multilingual-e5-small, loaded once; each distinct text encoded once.
+- ``shared_model``: the CLI and the app factory use that model instead of loading their own.
 - ``sample_index``: a Runtime over an embedded index of the bundled sample site.
 - ``chroma_server``: a real ``chroma run`` on 127.0.0.1, stopped at the end.
 - ``postgres_server``, ``postgres_url``, ``llama_server``: see tests/support/fixtures.py.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.embeddings import SessionEmbeddings, share_session_model
 from support.fixtures import llama_server, postgres_server, postgres_url  # noqa: F401
 
 from assistant.config import SAMPLE_SITE, Settings
@@ -28,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # What makes a test slow here: the sample index (built once, minutes on two cores), a real server
 # or browser, an ONNX export of the model, or a whole process started from the README's commands.
+# A single test that is slow for its own reason (a whole process, seconds of CPU by design) carries
+# ``@pytest.mark.slow`` with the reason beside it.
 SLOW_FIXTURES = {"sample_index", "chroma_server", "postgres_server", "postgres_url", "llama_server"}
 SLOW_FILES = {
     "test_main_command.py",
@@ -86,16 +90,21 @@ def make_settings(tmp_path: Path, models_dir: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture(scope="session")
-def embeddings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    """The real embedding model (multilingual-e5-small), loaded once per session."""
-    from vectorstore.embeddings import load_embeddings
-
+def embeddings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SessionEmbeddings:
+    """The real embedding model (multilingual-e5-small), loaded once per session; a text it
+    already encoded is not encoded again (tests/support/embeddings.py)."""
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("emb"), model_cache_dir=models_dir, _env_file=None
     )
-    model = load_embeddings(settings.embedding_options())
+    model = SessionEmbeddings(settings.embedding_options())
     model.load()
     return model
+
+
+@pytest.fixture
+def shared_model(embeddings: SessionEmbeddings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI and the app factory get the session's model instead of loading their own."""
+    share_session_model(monkeypatch, embeddings)
 
 
 @pytest.fixture(scope="session")

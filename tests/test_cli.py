@@ -35,6 +35,7 @@ def docs(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.usefixtures("shared_model")  # the session's model, not a new copy
 def test_ingest_prints_a_summary_and_a_second_run_embeds_nothing(
     env: dict[str, str], docs: Path
 ) -> None:
@@ -73,6 +74,7 @@ def test_invalid_settings_are_reported_not_raised(env: dict[str, str]) -> None:
     assert result.exit_code == 2 and "invalid settings" in result.stderr
 
 
+@pytest.mark.usefixtures("shared_model")  # the session's model, not a new copy
 def test_stats_describes_the_index(env: dict[str, str], docs: Path) -> None:
     runner.invoke(app, ["ingest", str(docs)], env=env)
     result = runner.invoke(app, ["stats", "--json"], env=env)

@@ -173,6 +173,7 @@ def test_a_cache_that_fails_to_load_is_rebuilt_on_load(e5_folder: Path, tmp_path
     del model
 
 
+@pytest.mark.slow  # a whole process, then a full rebuild
 def test_a_killed_rebuild_leaves_no_half_folder(tmp_path: Path) -> None:
     models = tmp_path / "models"
     script = "import sys; from pathlib import Path; from vectorstore.e5_rebuild import ensure_e5; ensure_e5(Path(sys.argv[1]))"

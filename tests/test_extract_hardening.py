@@ -58,6 +58,7 @@ def test_deeply_nested_text_is_kept(depth: int) -> None:
 # --- row 1: many inline elements cost linear memory and time ------------------------------
 
 
+@pytest.mark.slow  # 100,000 elements: seconds of CPU by design
 def test_a_block_of_many_inline_elements_keeps_its_text() -> None:
     # 100,000 <i>a</i>: 5 GB RSS on main (quadratic in trafilatura's Markdown writer).
     html = page_html("<p>" + "<i>a</i> " * 100_000 + "</p>")

@@ -72,6 +72,7 @@ def indexed(embeddings: Any, models_dir: Path, tmp_path: Path) -> tuple[Path, Pa
     return data, scratch, env
 
 
+@pytest.mark.slow  # a whole `kmr serve` process, loading the model
 def test_the_service_answers_from_a_read_only_data_folder_and_refuses_syncs(
     indexed: tuple[Path, Path, dict], tmp_path: Path
 ) -> None:

@@ -77,6 +77,7 @@ def _counting_reads(store: Any) -> list[int]:
     return calls
 
 
+@pytest.mark.slow  # two whole `kmr ingest` processes, each loading the model
 def test_kmr_ingest_leaves_what_a_server_needs_and_the_server_only_loads_it(
     make_settings: Callable[..., Settings],
     embeddings: Any,
