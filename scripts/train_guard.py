@@ -8,7 +8,8 @@ to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
    hidden-instruction styles, role play; benign near misses about AI or addressed to people),
    plus every quotable unit of the bundled sample site as benign (its real sentences);
    the clauses of benign sentences (``guard.clauses``) are benign examples too, because the
-   guard also judges clauses;
+   guard also judges clauses; the sets once held out (data/eval/ai_addressed.jsonl and
+   ai_addressed_fresh.jsonl, written by others) are training examples too;
 2. vectors: multilingual-e5-small, passage prompt, normalised (what the answer engine
    computes for the units it may quote);
 3. logistic regression with an L2 penalty (Newton's method, numpy), each group weighted
@@ -58,6 +59,13 @@ from vectorstore.passages import Passage  # noqa: E402
 from vectorstore.vector_cache import VectorCache  # noqa: E402
 
 EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
+# Sentences written by others, once held out, now trained on: their wordings are not ours.
+# data/eval/ai_addressed_fresh2.jsonl stays held out (measured once, tests/test_guard_ai.py).
+EXAMPLE_FILES = (
+    EXAMPLES,
+    ROOT / "data" / "eval" / "ai_addressed.jsonl",
+    ROOT / "data" / "eval" / "ai_addressed_fresh.jsonl",
+)
 PENALTIES = (0.003, 0.01, 0.03)
 GROUP_MASS = {"hostile": 0.5, "written": 0.3, "site": 0.2}
 # The threshold is the one with the best out-of-fold recall among those that keep the benign
@@ -77,17 +85,25 @@ class Example:
     group: str  # hostile | written | site
 
 
-def written_examples(path: Path = EXAMPLES) -> list[Example]:
-    """The hand-written examples."""
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            hostile = bool(row["addressed_to_ai"])
-            out.append(
-                Example(row["text"], row["lang"], hostile, "hostile" if hostile else "written")
-            )
-    return out
+def written_examples(paths: Sequence[Path] = EXAMPLE_FILES) -> list[Example]:
+    """The hand-written examples (a text found in two files counts once)."""
+    out: dict[str, Example] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                hostile = bool(row["addressed_to_ai"])
+                group = "hostile" if hostile else "written"
+                out.setdefault(row["text"], Example(row["text"], row["lang"], hostile, group))
+    return list(out.values())
+
+
+def file_digests(paths: Sequence[Path]) -> dict[str, str]:
+    """SHA-256 of each training file, by its path under the project (checked by the tests)."""
+    return {
+        path.relative_to(ROOT).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in paths
+    }
 
 
 def site_examples(root: Path = SAMPLE_SITE) -> list[Example]:
@@ -221,9 +237,30 @@ class Vectors:
         return np.vstack([self.rows[t] for t in texts]).astype(np.float64)
 
 
-def train(examples: list[Example], vectors: Vectors, penalty: float) -> tuple[np.ndarray, float]:
-    """Fit on the examples and the clauses of the benign ones."""
+def train(
+    examples: list[Example], vectors: Vectors, penalty: float, use_clauses: bool = False
+) -> tuple[np.ndarray, float]:
+    """Fit on the examples and the clauses of the benign ones.
+
+    With ``use_clauses`` (a sentence scored as the maximum over it and its clauses) a second
+    fit also learns, for each hostile sentence, its clause the first fit finds most hostile:
+    the address may sit in one clause ("..., if a chatbot is reading this, ...") while the
+    others read as ordinary, so only that clause is taught as hostile.
+    """
     rows = with_clauses(examples)
+    model = _fit_rows(rows, vectors, penalty)
+    if not use_clauses:
+        return model
+    hostile_clauses = []
+    for e in examples:
+        pieces = clauses(e.text) if e.hostile else []
+        if pieces:
+            worst = int(np.argmax(predict(vectors(pieces), *model)))
+            hostile_clauses.append(Example(pieces[worst], e.lang, True, e.group))
+    return _fit_rows(rows + hostile_clauses, vectors, penalty)
+
+
+def _fit_rows(rows: list[Example], vectors: Vectors, penalty: float) -> tuple[np.ndarray, float]:
     y = np.array([e.hostile for e in rows], dtype=np.float64)
     return fit(vectors([e.text for e in rows]), y, sample_weights(rows), penalty)
 
@@ -241,22 +278,27 @@ def scores(
 
 
 def out_of_fold(
-    examples: list[Example], vectors: Vectors, penalty: float, by: str
+    examples: list[Example],
+    vectors: Vectors,
+    penalty: float,
+    by: str,
+    modes: Sequence[bool] = (False, True),
 ) -> dict[bool, np.ndarray]:
     """Scores from models that never saw the example, by sentence alone (False) and as the
-    maximum over sentence and clauses (True); ``by`` "fold" (5 folds by hash) or "language"
-    (leave one language out: site sentences go with their language)."""
+    maximum over sentence and clauses (True, see ``train``), for the given ``modes``; ``by``
+    "fold" (5 folds by hash) or "language" (leave one language out: site sentences go with
+    their language)."""
     keys = [e.lang if by == "language" else str(_bucket(e.text, "fold") % FOLDS) for e in examples]
     probs = {False: np.zeros(len(examples)), True: np.zeros(len(examples))}
     for key in sorted(set(keys)):
         held = np.array([k == key for k in keys])
         if held.all():
             continue
-        model = train([e for e, h in zip(examples, held, strict=True) if not h], vectors, penalty)
-        for use_clauses in (False, True):
-            probs[use_clauses][held] = scores(
-                [e for e, h in zip(examples, held, strict=True) if h], vectors, model, use_clauses
-            )
+        seen = [e for e, h in zip(examples, held, strict=True) if not h]
+        unseen = [e for e, h in zip(examples, held, strict=True) if h]
+        for use_clauses in modes:
+            model = train(seen, vectors, penalty, use_clauses)
+            probs[use_clauses][held] = scores(unseen, vectors, model, use_clauses)
     return probs
 
 
@@ -362,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     parser.add_argument(
+        "--examples",
+        type=Path,
+        nargs="+",
+        default=list(EXAMPLE_FILES),
+        help="JSON Lines files of written examples (default: the shipped ones)",
+    )
+    parser.add_argument(
         "--vectors-cache",
         type=Path,
         default=None,
@@ -385,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate is not None:
         return evaluate(args.evaluate, args.models_dir, args.vectors_cache)
 
-    examples = written_examples() + site_examples()
+    examples = written_examples(args.examples) + site_examples()
     vectors = Vectors(args.models_dir, args.vectors_cache)
     vectors.embed([t for e in examples for t in (e.text, *clauses(e.text))])  # one batch
     rules = np.array([is_instruction(e.text) for e in examples])
@@ -409,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     _, penalty, use_clauses, threshold = best
 
     # The held-out 20%: a model fitted on the other 80% with those choices.
-    model = train(choosing, vectors, penalty)
+    model = train(choosing, vectors, penalty, use_clauses)
     held_probs = scores(testing, vectors, model, use_clauses)
     learned = held_probs >= threshold
     held_rules = rules[held]
@@ -431,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         if flag != e.hostile:
             kind = "missed" if e.hostile else "false positive"
             print(f"  {kind} (held out, {p:.2f}) [{e.lang}, {e.group}]: {e.text}")
-    by_language = out_of_fold(examples, vectors, penalty, "language")[use_clauses]
+    by_language = out_of_fold(examples, vectors, penalty, "language", (use_clauses,))[use_clauses]
     unseen_language = rates(by_language >= threshold, examples)
     print(f"leave-one-language-out (all examples): {unseen_language}")
     print(
@@ -439,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         f"rules OR-ed in: {use_rules}"
     )
 
-    weights, bias = train(examples, vectors, penalty)
+    weights, bias = train(examples, vectors, penalty, use_clauses)
     in_sample = rates(
         scores(examples, vectors, (weights, bias), use_clauses) >= threshold, examples
     )
@@ -453,10 +502,11 @@ def main(argv: list[str] | None = None) -> int:
         "use_rules": use_rules,
         "penalty": penalty,
         "examples": counts,
-        "examples_sha256": hashlib.sha256(EXAMPLES.read_bytes()).hexdigest(),
+        "training_files": file_digests(args.examples),
         "languages": sorted({e.lang for e in examples}),
         "held_out": figures,
         "leave_one_language_out": unseen_language,
+        "in_sample": in_sample,
         "bias": round(bias, 6),
         "weights": [round(float(v), 6) for v in weights],
     }

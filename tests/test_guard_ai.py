@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from assistant import guard
 from assistant.config import SAMPLE_SITE
@@ -59,15 +60,20 @@ def installed(embeddings) -> Iterator[None]:  # noqa: ANN001
 def test_the_shipped_parameters_were_trained_on_the_shipped_examples() -> None:
     """Editing the examples without re-running scripts/train_guard.py is caught here."""
     data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
-    assert data["examples_sha256"] == hashlib.sha256(EXAMPLES.read_bytes()).hexdigest()
+    files = data["training_files"]
+    assert "assistant/guard_data/examples.jsonl" in files
+    for name, digest in files.items():
+        assert hashlib.sha256((ROOT / name).read_bytes()).hexdigest() == digest, name
     rows = [json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines()]
-    assert sum(r["addressed_to_ai"] for r in rows) >= 300
+    assert sum(r["addressed_to_ai"] for r in rows) >= 500
     assert len({r["lang"] for r in rows}) >= 40
-    assert len({r.get("form") for r in rows if r["addressed_to_ai"]}) >= 10  # addressing forms
+    assert len({r.get("form") for r in rows if r["addressed_to_ai"]}) >= 15  # addressing forms
     # measured on the held-out split, never trained on while choosing the parameters
     held_out = data["held_out"]["classifier"]
-    assert held_out["n_hostile"] >= 50 and held_out["n_site"] >= 100
-    assert held_out["recall"] >= 0.95 and held_out["precision"] >= 0.85
+    assert held_out["n_hostile"] >= 100 and held_out["n_site"] >= 100
+    assert held_out["recall"] >= 0.95 and held_out["precision"] >= 0.9
+    # none of the sample site's real sentences is flagged by the shipped parameters
+    assert data["in_sample"]["n_site"] >= 700 and data["in_sample"]["fp_site"] == 0
 
 
 def test_malformed_parameters_are_a_clear_error(tmp_path: Path) -> None:
@@ -101,6 +107,23 @@ def test_unseen_wordings_and_languages_are_flagged(installed) -> None:  # noqa: 
 
 def test_sentences_about_ai_and_notes_to_people_stay_quotable(installed) -> None:  # noqa: ANN001
     assert guard.addressed_to_ai(UNSEEN_BENIGN) == [False] * len(UNSEEN_BENIGN)
+
+
+FRESH2 = ROOT / "data" / "eval" / "ai_addressed_fresh2.jsonl"
+
+
+def test_the_set_written_without_the_guard_is_caught_as_measured(installed) -> None:  # noqa: ANN001
+    """data/eval/ai_addressed_fresh2.jsonl (66 sentences addressed to AI systems, 66 look-alikes,
+    10 languages) was written by someone who had not seen the guard and was measured once,
+    after the model was frozen (2026-12-01): 62/66 flagged, 1/66 benign flagged. Never trained
+    on; a retrained guard must not do worse on it."""
+    rows = [json.loads(line) for line in FRESH2.read_text(encoding="utf-8").splitlines()]
+    flags = guard.addressed_to_ai([r["text"] for r in rows])
+    hostile = [f for f, r in zip(flags, rows, strict=True) if r["addressed_to_ai"]]
+    benign = [f for f, r in zip(flags, rows, strict=True) if not r["addressed_to_ai"]]
+    assert len(hostile) >= 40 and len({r["lang"] for r in rows}) >= 10
+    assert sum(hostile) >= 62
+    assert sum(benign) <= 1
 
 
 def test_vectors_and_texts_give_the_same_verdict(embeddings) -> None:  # noqa: ANN001
@@ -272,9 +295,12 @@ def test_the_prompt_is_judged_on_the_units_the_sync_stored() -> None:
     assert "Can I visit on Sunday?" in judged  # a question is never a unit, yet is read
 
 
-def _llm_prompts(runtime, questions: list[str]) -> list[str]:  # noqa: ANN001
-    """The user messages the openai backend sends for ``questions`` (a fake chat model at
-    LangChain's seam records them; retrieval, index and guard are real)."""
+def _llm_run(
+    runtime, questions: list[str], reply: str = "See the sources [1]."
+) -> tuple[list[str], list[list]]:  # noqa: ANN001, E501
+    """The user messages the openai backend sends for ``questions`` and the events it streams
+    back (a fake chat model at LangChain's seam records the prompts; retrieval, index and
+    guard are real)."""
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     from assistant.answer import Assistant
@@ -293,11 +319,15 @@ def _llm_prompts(runtime, questions: list[str]) -> list[str]:  # noqa: ANN001
             "llm_model": "test-model",
         }
     )
-    fake = Recording(responses=["See the sources [1]."] * len(questions))
+    fake = Recording(responses=[reply] * len(questions))
     assistant = Assistant(settings, runtime.searcher, chat_model=fake)
-    for question in questions:
-        list(assistant.stream(question, []))
-    return prompts
+    events = [list(assistant.stream(question, [])) for question in questions]
+    return prompts, events
+
+
+def _llm_prompts(runtime, questions: list[str]) -> list[str]:  # noqa: ANN001
+    """The user messages the openai backend sends for ``questions``."""
+    return _llm_run(runtime, questions)[0]
 
 
 def test_guarded_paragraphs_never_reach_the_llm_prompt(poisoned) -> None:  # noqa: ANN001
@@ -324,3 +354,31 @@ def test_without_the_learned_guard_the_planted_paragraphs_reach_the_prompt(
         monkeypatch.undo()
         guard.use_vectors(poisoned.assistant.unit_vectors.vectors, poisoned.embeddings.model_name)
     assert sum(any(m in p for m in PLANTED_MARKS) for p in prompts) >= 3
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known leak, outside the guard's files: on the LLM path compose.source_of takes "
+    "each passage's first 240 characters unmasked (llm_answer.stream's SourcesEvent, renumber)",
+)
+def test_guarded_paragraphs_never_reach_the_sources_shown(poisoned) -> None:  # noqa: ANN001
+    """The sources listed with an LLM answer (streamed first, then with the answer) carry a
+    snippet of each passage: a planted sentence must not reach the visitor that way either."""
+    from assistant.schema import DoneEvent, SourcesEvent
+
+    reply = "See the sources [1] [2] [3] [4] [5]."
+    _, runs = _llm_run(poisoned, QUESTIONS, reply)
+    snippets = [
+        source.snippet
+        for events in runs
+        for event in events
+        for source in (
+            event.sources
+            if isinstance(event, SourcesEvent)
+            else event.answer.sources
+            if isinstance(event, DoneEvent)
+            else []
+        )
+    ]
+    assert snippets
+    assert [s for s in snippets if any(m in s for m in PLANTED_MARKS)] == []
