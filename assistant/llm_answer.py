@@ -101,8 +101,10 @@ def stream(
     if not verdict.answerable:
         yield from emit(abstention(lang, contacts, verdict, passages))
         return
+    # What the model reads and the visitor sees as snippets: planted paragraphs masked.
+    passages = prompts.mask_passages(passages)
     yield SourcesEvent(sources=[source_of(p, n) for n, p in enumerate(passages, start=1)])
-    messages = prompts.answer_messages(question, passages, lang, settings)
+    messages = prompts.answer_messages(question, passages, lang, settings, masked=True)
     allowed = " ".join(p.text for p in passages) + f" {contacts['phone']} {contacts['url']}"
     raw: list[str] = []
     pending = ""

@@ -356,11 +356,6 @@ def test_without_the_learned_guard_the_planted_paragraphs_reach_the_prompt(
     assert sum(any(m in p for m in PLANTED_MARKS) for p in prompts) >= 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known leak, outside the guard's files: on the LLM path compose.source_of takes "
-    "each passage's first 240 characters unmasked (llm_answer.stream's SourcesEvent, renumber)",
-)
 def test_guarded_paragraphs_never_reach_the_sources_shown(poisoned) -> None:  # noqa: ANN001
     """The sources listed with an LLM answer (streamed first, then with the answer) carry a
     snippet of each passage: a planted sentence must not reach the visitor that way either."""
