@@ -186,8 +186,9 @@ _EXTRA_STOP = {
 
 @dataclass(frozen=True)
 class SiteWords:
-    """What the terms drop of one site's names: the names as phrases, and their leading
-    words alone ("Kilometro", "KM"; a later word alone may mean something else: "rosso" is red)."""
+    """What the terms drop of one site's names: the names as phrases, and the leading word of
+    each name alone (it still names the site; a later word alone may be an ordinary word, a
+    colour or a place)."""
 
     names: re.Pattern[str]
     leading: frozenset[str]
