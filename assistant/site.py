@@ -3,9 +3,10 @@
 A ``SiteProfile`` holds the site's names, what it is, its contacts and the service's public
 address. ``Settings.site_profile()`` builds it once at the edge (app factory, CLI) from
 ``KMR_SITE_NAME``, ``KMR_SITE_SHORT_NAME``, ``KMR_SITE_DESCRIPTION``, ``KMR_CONTACT_PHONE``,
-``KMR_CONTACT_URL``, ``KMR_PUBLIC_URL`` and ``KMR_SITE_ALIASES``; the LLM's instructions, the refusals, the API's title,
-the pages and the widget take their words from it, and the answer engine's terms drop its names
-(``assistant.terms``), so a second site changes settings, not code.
+``KMR_CONTACT_URL``, ``KMR_PUBLIC_URL`` and ``KMR_SITE_ALIASES``; the LLM's instructions, the
+refusals, the API's title, the pages and the widget take their words from it, and the answer
+engine's terms drop its names (``assistant.terms``), so a second site changes settings, not
+code.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class SiteProfile:
     aliases: tuple[str, ...] = ()  # other names visitors use ("KM Rosso"): matched, never shown
 
     def names(self) -> tuple[str, ...]:
-        """Every name the site goes by: in full, everyday, then the aliases (empty ones left out)."""
+        """Every name the site goes by: in full, everyday, then the aliases (empty ones out)."""
         return tuple(n for n in (self.name, self.short_name, *self.aliases) if n.strip())
 
     def values(self) -> dict[str, str]:
