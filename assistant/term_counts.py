@@ -3,9 +3,9 @@
 The keyword index reads every passage when it is built (at the end of a sync, or by the first
 process that needs it); ``keyword_index_options`` asks it to count the answer engine's
 ``terms`` meanwhile and to save the counts with a tag naming what it returns (``terms_tag``).
-The answer engine then reads them (``IndexTermStats``) instead of counting again, and follows the index
-to each new generation. Counts saved by another version are not trusted: the passages are
-counted here once instead.
+The answer engine then reads them (``IndexTermStats``) instead of counting again, and follows
+the index to each new generation. Counts saved by another version or for another site's names
+are not trusted: the passages are counted here once instead.
 """
 
 from __future__ import annotations
