@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from assistant import abstain, prompts
 from assistant.config import Settings
 from assistant.extractive import Selection
+from assistant.params import PARAMS, SourceParams
 from assistant.schema import (
     Answer,
     AnswerEvent,
@@ -27,14 +28,15 @@ from assistant.schema import (
 from assistant.units import Unit, body_of, clean_inline
 from vectorstore.passages import Passage
 
-SNIPPET_CHARS = 240
 
-
-def source_of(passage: Passage, n: int, snippet: str | None = None) -> Source:
-    """A Source entry for a passage."""
+def source_of(
+    passage: Passage, n: int, snippet: str | None = None, params: SourceParams = PARAMS.sources
+) -> Source:
+    """A Source entry for a passage (its snippet cut to ``params.snippet_chars``)."""
     text = snippet if snippet is not None else clean_inline(body_of(passage))
-    if len(text) > SNIPPET_CHARS:
-        text = text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    most = params.snippet_chars
+    if len(text) > most:
+        text = text[: most - 1].rsplit(" ", 1)[0] + "…"
     return Source(
         n=n, title=passage.title, url=passage.url, language=passage.language, snippet=text
     )
@@ -60,7 +62,7 @@ def compose(
         parts.append("\n".join(lines))
     text = _join(parts)
     if selection.language and selection.language != language:
-        note = prompts.say(
+        note = prompts.phrase(
             prompts.SOURCE_IN_OTHER_LANGUAGE,
             language,
             name=prompts.language_name(selection.language, language),
@@ -101,7 +103,7 @@ def injection_refusal(
     lang: str, contacts: Mapping[str, str], backend: str, notice: str | None = None
 ) -> Answer:
     """The refusal of a message that was only an injection (or of a reply leaking the prompt)."""
-    text = prompts.say(prompts.REFUSE_INJECTION, lang, **contacts)
+    text = prompts.say(prompts.REFUSE_INJECTION, lang, contacts)
     return Answer(
         text=text, sources=[], language=lang, abstained=True, backend=backend, notice=notice
     )
@@ -119,7 +121,7 @@ def abstention(
     if verdict is not None and verdict.negative and 0 <= verdict.negative_passage < len(passages):
         passage = passages[verdict.negative_passage]
         text = prompts.say(
-            prompts.ABSTAIN_QUOTING, lang, quote=verdict.negative, marker="[1]", **contacts
+            prompts.ABSTAIN_QUOTING, lang, contacts, quote=verdict.negative, marker="[1]"
         )
         return Answer(
             text=text,
@@ -129,7 +131,7 @@ def abstention(
             backend="extractive",
             notice=notice,
         )
-    text = prompts.say(prompts.ABSTAIN, lang, **contacts)
+    text = prompts.say(prompts.ABSTAIN, lang, contacts)
     return Answer(
         text=text, sources=[], language=lang, abstained=True, backend="extractive", notice=notice
     )

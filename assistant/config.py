@@ -237,6 +237,12 @@ class Settings(BaseSettings):
         DEFAULT_SITE.contact_url,
         description="District contacts page, given when the assistant cannot answer.",
     )
+    site_aliases: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Other names visitors use for the site (comma-separated): the answer "
+        "engine drops them with the site's names, which every page says. Unset: the default "
+        "site's (KM Rosso) while the site's name is the default one, else none.",
+    )
 
     def site_profile(self) -> SiteProfile:
         """The site profile of these settings (built once at the edge and passed on)."""
@@ -248,7 +254,14 @@ class Settings(BaseSettings):
             phone=self.contact_phone,
             contact_url=self.contact_url,
             public_url=public_url.rstrip("/"),
+            aliases=self._aliases(),
         )
+
+    def _aliases(self) -> tuple[str, ...]:
+        """The site's other names: as set, else the default site's if it is the default one."""
+        if self.site_aliases is None:
+            return DEFAULT_SITE.aliases if self.site_name == DEFAULT_SITE.name else ()
+        return tuple(a.strip() for a in self.site_aliases if a.strip())
 
     # --- service -----------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `kmr serve` binds to.")
@@ -362,7 +375,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Logging level.")
 
-    @field_validator("sources", "cors_origins", "canonical_hosts", "trusted_proxies", mode="before")
+    @field_validator(
+        "sources",
+        "cors_origins",
+        "canonical_hosts",
+        "trusted_proxies",
+        "site_aliases",
+        mode="before",
+    )
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.guard import screen
+from assistant.params import PARAMS, ConversationParams
 from assistant.schema import Turn
 from vectorstore.language import identify_language
 from vectorstore.text import fold
@@ -131,8 +132,6 @@ _STOP = (
         """
     )
 )
-MAX_HISTORY_TURNS = 2  # earlier user turns joined to a follow-up question
-MAX_QUERY_CHARS = 600
 
 
 def content_words(text: str) -> list[str]:
@@ -153,17 +152,22 @@ def is_follow_up(question: str) -> bool:
     return len(specific) < 2
 
 
-def retrieval_query(question: str, history: Sequence[Turn] | None = None) -> str:
+def retrieval_query(
+    question: str,
+    history: Sequence[Turn] | None = None,
+    params: ConversationParams = PARAMS.conversation,
+) -> str:
     """The text to search with: the question, preceded by recent user turns if it is a follow-up."""
     question = question.strip()
     earlier = [t.content.strip() for t in (history or []) if t.role == "user" and t.content.strip()]
     if not earlier or not is_follow_up(question):
         return question
-    context = earlier[-MAX_HISTORY_TURNS:]
+    context = earlier[-params.max_history_turns :]
     query = " ".join([*context, question])
-    if len(query) > MAX_QUERY_CHARS:
+    most = params.max_query_chars
+    if len(query) > most:
         # keep the question whole and the most recent context nearest to it
-        room = max(0, MAX_QUERY_CHARS - len(question) - 1)
+        room = max(0, most - len(question) - 1)
         query = (" ".join(context)[-room:] + " " + question) if room else question
     return query.strip()
 

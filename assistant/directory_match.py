@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from assistant.directory_merge import Organisation, name_aliases, norm
+from assistant.params import PARAMS, DirectoryParams
 from assistant.terms import stop_words as _stopwords
 from ingest.directory import DirectoryEntry
 
@@ -47,11 +48,6 @@ ORGANISATION_WORDS = re.compile(
     r"member|membri|consorzi)",
     re.I,
 )
-FUZZY_MIN = 0.86  # difflib ratio for a value named in the question (measured: typos, plurals)
-EMBED_MIN = 0.90  # cosine (e5, query vs passage) for a value named in another language
-EMBED_MARGIN = 0.02  # ...and it must beat the next value by this much
-TOPIC_MIN_CHARS = 6  # shorter words were mostly glue ("based", "work") on the questions tried
-RARE_SHARE = 0.15  # a topic word is in at most this share of the site's pages
 
 
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
@@ -66,13 +62,11 @@ class Match:
     filters: list[str]  # the values or words that selected them, for the answer text
 
 
-SUBJECT_GAP = 2  # words allowed between the cue and the organisation word ("which research labs")
-
-
-def intent(question: str) -> str | None:
+def intent(question: str, params: DirectoryParams = PARAMS.directory) -> str | None:
     """'count', 'list' or None: does the question ask for a count or a list of organisations?
 
-    The organisation word must be the cue's subject, at most ``SUBJECT_GAP`` words after it:
+    The organisation word must be the cue's subject, at most ``params.subject_gap`` words after
+    it:
     "what day was the Open Labs event?" and "che tipi di spazi posso prendere per la mia
     azienda?" ask for something else (both were taken before this rule, on held-out questions).
     """
@@ -80,7 +74,7 @@ def intent(question: str) -> str | None:
         cue = QUESTION_CUES[kind].search(question)
         if cue is None:
             continue
-        after = question[cue.end() :].split()[: SUBJECT_GAP + 1]
+        after = question[cue.end() :].split()[: params.subject_gap + 1]
         if any(ORGANISATION_WORDS.match(word) for word in after):
             return kind
     return None
@@ -108,16 +102,17 @@ def match(
     stubs: Sequence[DirectoryEntry],
     similarity: Similarity | None = None,
     today: date | None = None,
+    params: DirectoryParams = PARAMS.directory,
 ) -> Match | None:
     """The organisations a list/count question asks for, or None if it is not one for us."""
-    kind = intent(question)
+    kind = intent(question, params)
     if kind is None or not orgs:
         return None
     norm_q = f" {norm(question)} "
     for org in orgs:  # a question about one organisation: its page answers it
         if any(f" {a} " in norm_q for a in name_aliases(org.name) if len(a) >= 3):
             return None
-    chosen, filters = _by_value(question, orgs, similarity)
+    chosen, filters = _by_value(question, orgs, similarity, params)
     in_years, years = _by_year(question, chosen if chosen is not None else orgs)
     if in_years is not None and (kind == "list" or chosen is not None):
         # "which start-ups arrived in 2025": both filters hold. A count by a year alone
@@ -133,7 +128,7 @@ def match(
         return None
     if chosen is None:
         try:
-            chosen, filters = _by_topic(question, orgs, stubs)
+            chosen, filters = _by_topic(question, orgs, stubs, params)
         except _Unanswerable as exc:
             log.debug("directory cannot narrow by %r", str(exc))
             return None
@@ -156,14 +151,17 @@ def filter_values(orgs: Sequence[Organisation]) -> dict[str, list[Organisation]]
 
 
 def _by_value(
-    question: str, orgs: Sequence[Organisation], similarity: Similarity | None
+    question: str,
+    orgs: Sequence[Organisation],
+    similarity: Similarity | None,
+    params: DirectoryParams,
 ) -> tuple[list[Organisation] | None, list[str]]:
     """Organisations whose sector, cluster, building or listing heading the question names."""
     values = {v: o for v, o in filter_values(orgs).items() if len(o) < len(orgs)}
     if not values:
         return None, []
     scored = sorted(((_named(question, v), v) for v in values), reverse=True)
-    named = [v for score, v in scored if score >= FUZZY_MIN]
+    named = [v for score, v in scored if score >= params.fuzzy_min]
     if not named and similarity is not None:
         names = list(values)
         words = [w for w in norm(question).split() if w not in _stopwords()]
@@ -175,8 +173,8 @@ def _by_value(
         best.sort(reverse=True)
         if (
             best
-            and best[0][0] >= EMBED_MIN
-            and (len(best) == 1 or best[0][0] - best[1][0] >= EMBED_MARGIN)
+            and best[0][0] >= params.embed_min
+            and (len(best) == 1 or best[0][0] - best[1][0] >= params.embed_margin)
         ):
             named = [best[0][1]]
     if not named:
@@ -224,7 +222,10 @@ class _Unanswerable(Exception):
 
 
 def _by_topic(
-    question: str, orgs: Sequence[Organisation], stubs: Sequence[DirectoryEntry]
+    question: str,
+    orgs: Sequence[Organisation],
+    stubs: Sequence[DirectoryEntry],
+    params: DirectoryParams,
 ) -> tuple[list[Organisation] | None, list[str]]:
     """Organisations whose text has the question's topic words (words rare on the site).
 
@@ -237,7 +238,7 @@ def _by_topic(
     hits_by_word: dict[str, list[Organisation]] = {}
     for word in dict.fromkeys(norm(question).split()):
         if (
-            len(word) < TOPIC_MIN_CHARS
+            len(word) < params.topic_min_chars
             or word in _stopwords()
             or ORGANISATION_WORDS.match(word)
             or word.isdigit()
@@ -246,7 +247,7 @@ def _by_topic(
         stem = f" {_stem(word)}"
         share = sum(1 for p in pages if stem in p) / len(pages)
         hits = [o for o in orgs if stem in texts[id(o)]]
-        if share > RARE_SHARE or len(hits) >= len(orgs) / 2:
+        if share > params.rare_share or len(hits) >= len(orgs) / 2:
             continue
         if not hits:
             raise _Unanswerable(word)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.guard import unquotable
+from assistant.params import PARAMS, Params
 from assistant.scoring import (
     Query,
     Similarity,
@@ -27,10 +28,6 @@ from assistant.terms import TermStats, terms
 from assistant.units import Unit, split_units
 from vectorstore.passages import Passage
 from vectorstore.text import fold
-
-MAX_SENTENCES = 3
-MAX_LIST_ITEMS = 20
-MAX_CHARS = 700
 
 
 @dataclass
@@ -70,6 +67,7 @@ def select(
     stats: TermStats | None = None,
     context: str = "",
     similarity: Similarity | None = None,
+    params: Params = PARAMS,
 ) -> Selection | None:
     """Choose the units to quote, preferring passages in the asker's language.
 
@@ -79,10 +77,13 @@ def select(
         return None
     stats = stats or TermStats(p.text for p in passages)
     parts = split_question(question)
+    most = params.selection.max_sentences
     if len(parts) == 1:
-        return _select_one(question, passages, language, stats, context, MAX_SENTENCES, similarity)
+        return _select_one(question, passages, language, stats, context, most, similarity, params)
+    most = params.selection.max_sentences_per_part
     selections = [
-        _select_one(part, passages, language, stats, context, 2, similarity) for part in parts
+        _select_one(part, passages, language, stats, context, most, similarity, params)
+        for part in parts
     ]
     found = [sel for sel in selections if sel is not None]
     if not found:
@@ -109,14 +110,17 @@ def _select_one(
     stats: TermStats,
     context: str,
     max_sentences: int,
-    similarity: Similarity | None = None,
+    similarity: Similarity | None,
+    params: Params,
 ) -> Selection | None:
-    query = Query.build(question, stats, context)
+    scoring, limits = params.scoring, params.selection
+    query = Query.build(question, stats, context, scoring)
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
-    score_units(units, query, passages, answer_types(question), similarity, language, question)
-    prefer_latest(units, question)
-    candidates = [u for u in units if u.score > 0 and usable(u)]
+    boosts = answer_types(question)
+    score_units(units, query, passages, boosts, similarity, language, question, scoring)
+    prefer_latest(units, question, scoring)
+    candidates = [u for u in units if u.score > 0 and usable(u, scoring)]
     if not candidates:
         return None
 
@@ -129,7 +133,7 @@ def _select_one(
     overall = best_in(None)
     same = best_in(language)
     # Prefer the asker's language unless its best unit is clearly worse.
-    use_lang = language if same >= 0.75 * overall and same > 0 else None
+    use_lang = language if same >= limits.same_language_share * overall and same > 0 else None
     if use_lang is None:
         best_unit = max(candidates, key=lambda u: u.score)
         use_lang = passages[best_unit.passage].language
@@ -139,19 +143,19 @@ def _select_one(
 
     chosen: list[Unit] = []
     if asks_for_list(question):
-        listed = _best_list(pool, units, query, passages)
+        listed = _best_list(pool, units, query, passages, params)
         if listed:
             chosen = listed
     if not chosen:
         seen: set[str] = set()
         chars = 0
         for unit in pool:
-            if unit.score < 0.5 * best.score or len(chosen) >= max_sentences:
+            if unit.score < limits.keep_share * best.score or len(chosen) >= max_sentences:
                 break
             key = fold(re.sub(r"\W+", " ", unit.text)).strip()
             if key in seen or any(key in s or s in key for s in seen):
                 continue
-            if chars + len(unit.text) > MAX_CHARS and chosen:
+            if chars + len(unit.text) > limits.max_chars and chosen:
                 continue
             seen.add(key)
             chosen.append(unit)
@@ -160,10 +164,10 @@ def _select_one(
         follower = _follower(best, units)
         if (
             follower is not None
-            and len(best.text) < 140
+            and len(best.text) < limits.follower_chars
             and len(chosen) < max_sentences
             and follower not in chosen
-            and usable(follower)
+            and usable(follower, scoring)
         ):
             chosen.append(follower)
 
@@ -180,7 +184,7 @@ def _follower(unit: Unit, units: Sequence[Unit]) -> Unit | None:
     return None
 
 
-def _list_block(unit: Unit, units: Sequence[Unit], question: str) -> list[Unit]:
+def _list_block(unit: Unit, units: Sequence[Unit], question: str, params: Params) -> list[Unit]:
     """The whole list or table containing ``unit`` (or introduced by it), usable items only."""
     if unit.kind in {"item", "row"}:
         block = [u for u in units if u.passage == unit.passage and u.block == unit.block]
@@ -192,14 +196,18 @@ def _list_block(unit: Unit, units: Sequence[Unit], question: str) -> list[Unit]:
         ]
     else:
         return []
-    block = [u for u in block if usable(u)]
+    block = [u for u in block if usable(u, params.scoring)]
     if len(block) < 2 and not (unit.kind == "row" and not asks_for_list(question)):
         return []
-    return block[:MAX_LIST_ITEMS]
+    return block[: params.selection.max_list_items]
 
 
 def _best_list(
-    pool: Sequence[Unit], units: Sequence[Unit], query: Query, passages: Sequence[Passage]
+    pool: Sequence[Unit],
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
 ) -> list[Unit]:
     """The list or table that best answers a list question.
 
@@ -207,6 +215,7 @@ def _best_list(
     question's terms (items themselves are often bare names); its items' scores come next.
     """
     total = query.total
+    limits = params.selection
     best: list[Unit] = []
     best_score = 0.0
     seen: set[tuple[int, int]] = set()
@@ -215,7 +224,7 @@ def _best_list(
         if unit.kind not in {"item", "row"} or key in seen:
             continue
         seen.add(key)
-        block = _list_block(unit, units, "list")
+        block = _list_block(unit, units, "list", params)
         if len(block) < 2:
             continue
         about = frozenset(
@@ -224,7 +233,12 @@ def _best_list(
         topical = sum(w for t, w in query.weights.items() if t in about) / total
         mean = sum(u.score for u in block) / len(block)
         # A list question wants the fuller list (a chunk may hold only a table's tail).
-        score = topical + 0.5 * mean + 0.3 * max(u.score for u in block) + 0.05 * min(len(block), 8)
+        score = (
+            topical
+            + limits.list_mean_weight * mean
+            + limits.list_best_weight * max(u.score for u in block)
+            + limits.list_item_bonus * min(len(block), limits.list_items_counted)
+        )
         if score > best_score:
             best, best_score = block, score
     return best

@@ -33,7 +33,7 @@ from langchain_core.messages import BaseMessage
 from assistant.config import Settings
 from assistant.prompts import condense_messages
 from assistant.schema import Turn
-from assistant.site import DEFAULT_SITE, SiteProfile
+from assistant.site import SiteProfile
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def condense(
     question: str,
     history: Sequence[Turn],
     timeout: float,
-    site: SiteProfile = DEFAULT_SITE,
+    site: SiteProfile,
 ) -> str:
     """A standalone version of a follow-up question about ``site``; raises LLMError on failure."""
     text = complete(model, condense_messages(question, history, site), timeout).strip()

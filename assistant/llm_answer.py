@@ -122,7 +122,7 @@ def stream(
             if isinstance(exc, llm.LLMTimeout)
             else prompts.LLM_ERROR_NOTICE
         )
-        yield DoneEvent(answer=fallback(prompts.say(table, lang)))
+        yield DoneEvent(answer=fallback(prompts.phrase(table, lang)))
         return
     if pending and not _leaks(pending):
         yield DeltaEvent(text=scrub_contacts(clean_markers(pending, len(passages)), allowed))
@@ -142,7 +142,7 @@ def finish(
         # No valid citation: the model said it does not know (rule 4), or answered without
         # grounding. Either way it is not a sourced answer: make sure the contacts are there.
         if contacts["phone"] not in text and contacts["url"] not in text:
-            text = prompts.say(prompts.ABSTAIN, lang, **contacts)
+            text = prompts.say(prompts.ABSTAIN, lang, contacts)
         return Answer(text=text, sources=[], language=lang, abstained=True, backend="openai")
     return Answer(text=text, sources=sources, language=lang, abstained=False, backend="openai")
 

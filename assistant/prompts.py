@@ -11,14 +11,14 @@ paragraphs addressed to AI systems are masked (guard.mask_addressed).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.config import Settings
 from assistant.guard import Paragraph, defuse, mask_addressed
 from assistant.schema import Turn
-from assistant.site import DEFAULT_SITE, SiteProfile
+from assistant.site import SiteProfile
 from assistant.units import HEADING as _HEADING  # the answer engine's cut of a passage
 from assistant.units import clean_inline, embedding_text, split_sentences, split_units
 from vectorstore.passages import Passage
@@ -155,7 +155,7 @@ def answer_messages(
 
 
 def condense_messages(
-    question: str, history: Sequence[Turn], site: SiteProfile = DEFAULT_SITE
+    question: str, history: Sequence[Turn], site: SiteProfile
 ) -> list[BaseMessage]:
     """Messages asking the model for a standalone version of a follow-up question."""
     lines = [f"{turn.role}: {defuse(turn.content)}" for turn in history]
@@ -205,8 +205,15 @@ LLM_ERROR_NOTICE = {
 
 
 def say(
-    table: dict[str, str], language: str, site: SiteProfile = DEFAULT_SITE, /, **values: str
+    table: dict[str, str], language: str, site: SiteProfile | Mapping[str, str], /, **values: str
 ) -> str:
-    """A fixed sentence in the asker's language (English when the language is unknown), naming
-    ``site``; ``values`` fill its other placeholders (and win over the site's)."""
-    return table.get(language, table["en"]).format(**{**site.values(), **values})
+    """A fixed sentence in the asker's language naming ``site`` (the profile, or its
+    ``values()``); ``values`` fill its other placeholders (and win over the site's)."""
+    names = site.values() if isinstance(site, SiteProfile) else site
+    return phrase(table, language, **{**names, **values})
+
+
+def phrase(table: dict[str, str], language: str, /, **values: str) -> str:
+    """A fixed sentence that names no site, in the asker's language (English when the language
+    is unknown); ``values`` fill its placeholders."""
+    return table.get(language, table["en"]).format(**values)

@@ -15,6 +15,7 @@ from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.llm import build_chat_model
 from assistant.term_counts import keyword_index_options
+from assistant.terms import use_site
 from assistant.unit_vectors import store_unit_vectors, unit_texts
 from vectorstore.embeddings import load_embeddings
 from vectorstore.keyword_index import release_memory, save_keyword_index
@@ -45,6 +46,7 @@ class Runtime:
 
 def open_runtime(settings: Settings, embeddings: Embeddings | None = None) -> Runtime:
     """Open the store and wire the parts; the model itself loads on first use."""
+    use_site(settings.site_profile())  # the answer engine's terms drop the site's names
     embeddings = embeddings or load_embeddings(settings.embedding_options())
     store = IndexStore(settings.store_options(), embeddings)
     # The service rebuilds the keyword index beside the queries and saves it for the next start.
@@ -127,6 +129,7 @@ def prepare_served_index(
     term counts) unless it is saved already, then embed and store the vectors of its units
     not stored yet (with ``embeddings``, default the store's model); with ``prune`` (chunks
     were removed), delete the vectors of units no longer in the index."""
+    use_site(settings.site_profile())  # the term counts drop the site's names, as answers do
     started = time.perf_counter()
     index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
     built = time.perf_counter()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.guard import is_instruction
+from assistant.params import PARAMS, ScoringParams
 from assistant.terms import TermStats, terms
 from assistant.units import Unit, embedding_text
 from vectorstore.passages import Passage
@@ -104,18 +105,10 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         re.compile(r"\b[A-Z][a-zà-ÿ]+\s+(de\s+|di\s+|van\s+)?[A-Z][a-zà-ÿ]+"),
     ),
 ]
-TYPE_BONUS = 0.25
 
 # A function giving the cosine between a question (or one part of it) and each text (the
 # Assistant embeds both with the retrieval model); scores then blend word overlap with meaning.
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
-CONTEXT_WEIGHT = 0.6  # a question term found only in the unit's heading or page title
-RANK_PRIOR = 0.08  # bonus of the searcher's first passage over its last
-SEMANTIC_BAND = 0.08  # cosine distance from the best unit at which the semantic score is 0
-SEMANTIC_WEIGHT = 0.5
-SEMANTIC_WEIGHT_CROSS = 0.8
-SEMANTIC_ALONE = 0.75  # a unit sharing no word with the question needs this much
-SEMANTIC_ALONE_PASSAGES = 3
 
 
 def asks_for_list(question: str) -> bool:
@@ -130,13 +123,20 @@ class Query:
     weights: dict[str, float]
 
     @classmethod
-    def build(cls, question: str, stats: TermStats, context: str = "") -> Query:
-        """IDF weights of the question's terms; terms of ``context`` (earlier turns) at 0.3."""
+    def build(
+        cls,
+        question: str,
+        stats: TermStats,
+        context: str = "",
+        params: ScoringParams = PARAMS.scoring,
+    ) -> Query:
+        """IDF weights of the question's terms; terms of ``context`` (earlier turns) weigh
+        ``params.history_weight`` as much."""
         weights: dict[str, float] = {}
         for term in terms(question):
             weights[term] = stats.idf(term)
         for term in terms(context):
-            weights.setdefault(term, 0.3 * stats.idf(term))
+            weights.setdefault(term, params.history_weight * stats.idf(term))
         return cls(weights)
 
     @property
@@ -150,13 +150,15 @@ def answer_types(question: str) -> list[re.Pattern[str]]:
     return [evidence for asks, evidence in ANSWER_TYPES if asks.search(question)]
 
 
-def semantic_scores(cosines: Sequence[float]) -> list[float]:
+def semantic_scores(
+    cosines: Sequence[float], band: float = PARAMS.scoring.semantic_band
+) -> list[float]:
     """Cosines to 0..1 relative to the best one: e5 cosines sit in a narrow band (0.75-0.9), so
-    only the distance from the best unit tells units apart."""
+    only the distance from the best unit tells units apart (0 at ``band`` below it)."""
     if not cosines:
         return []
     top = max(cosines)
-    return [max(0.0, 1.0 - (top - c) / SEMANTIC_BAND) for c in cosines]
+    return [max(0.0, 1.0 - (top - c) / band) for c in cosines]
 
 
 def score_units(
@@ -167,6 +169,7 @@ def score_units(
     similarity: Similarity | None = None,
     language: str = "",
     question: str = "",
+    params: ScoringParams = PARAMS.scoring,
 ) -> None:
     """Set each unit's score: weighted share of query terms in the unit (less for its context),
     plus a bonus when it holds the kind of thing asked for, plus its semantic closeness to the
@@ -176,7 +179,9 @@ def score_units(
     for unit in units:
         unit.term_set = frozenset(terms(unit.text))
     semantic = (
-        semantic_scores(similarity(question, [embedding_text(u) for u in units]))
+        semantic_scores(
+            similarity(question, [embedding_text(u) for u in units]), params.semantic_band
+        )
         if similarity is not None and units
         else [0.0] * len(units)
     )
@@ -184,8 +189,9 @@ def score_units(
     # the units apart less than the rest of the question does.
     local_df = {t: sum(1 for u in units if t in u.term_set) for t in query.weights}
     count = max(len(units), 1)
+    floor = params.common_floor
     weights = {
-        t: w * (0.4 + 0.6 * math.log(1 + count / (local_df[t] + 1)) / math.log(1 + count))
+        t: w * (floor + (1 - floor) * math.log(1 + count / (local_df[t] + 1)) / math.log(1 + count))
         for t, w in query.weights.items()
     }
     total = sum(weights.values()) or 1.0
@@ -198,27 +204,36 @@ def score_units(
             if term in own:
                 s += weight
             elif term in asked:
-                s += 0.8 * weight
+                s += params.asked_weight * weight
             elif term in ctx:
-                s += CONTEXT_WEIGHT * weight
+                s += params.context_weight * weight
         # A small prior for the searcher's order breaks ties in favour of better passages.
-        prior = RANK_PRIOR * (1.0 - unit.passage / n)
-        # Very long sentences collect terms by accident; very short ones say little.
-        length = len(unit.text)
-        penalty = 0.1 if length > 400 else (0.05 if length < 25 and unit.kind == "sentence" else 0)
+        prior = params.rank_prior * (1.0 - unit.passage / n)
+        penalty = _length_penalty(unit, params)
         typed = any(p.search(unit.text) for p in boosts)
         cross = bool(language) and passages[unit.passage].language != language
-        weight = SEMANTIC_WEIGHT_CROSS if cross else SEMANTIC_WEIGHT
+        weight = params.semantic_weight_cross if cross else params.semantic_weight
+        bonus = params.type_bonus
         if s > 0:
-            unit.score = s / total + prior - penalty + (TYPE_BONUS if typed else 0.0) + weight * sem
-        elif typed and unit.passage < 3:
+            unit.score = s / total + prior - penalty + (bonus if typed else 0.0) + weight * sem
+        elif typed and unit.passage < params.typed_alone_passages:
             # "what's the phone number?" -> "Telephone (switchboard): +39 ..." shares no word
-            unit.score = 0.5 * TYPE_BONUS + prior + weight * sem
-        elif sem >= SEMANTIC_ALONE and unit.passage < SEMANTIC_ALONE_PASSAGES:
+            unit.score = params.typed_alone_share * bonus + prior + weight * sem
+        elif sem >= params.semantic_alone and unit.passage < params.semantic_alone_passages:
             # a paraphrase or a question in the other language: no shared word, same meaning
             unit.score = weight * sem + prior - penalty
         else:
             unit.score = 0.0
+
+
+def _length_penalty(unit: Unit, params: ScoringParams) -> float:
+    """Very long units collect terms by accident; very short sentences say little."""
+    length = len(unit.text)
+    if length > params.long_chars:
+        return params.long_penalty
+    if length < params.short_chars and unit.kind == "sentence":
+        return params.short_penalty
+    return 0
 
 
 _LATEST = re.compile(
@@ -227,10 +242,11 @@ _LATEST = re.compile(
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
-LATEST_BONUS = 0.3
 
 
-def prefer_latest(units: Sequence[Unit], question: str) -> None:
+def prefer_latest(
+    units: Sequence[Unit], question: str, params: ScoringParams = PARAMS.scoring
+) -> None:
     """ "How many ... now?": pages keep the history of a figure (67 in 2020, 85 in 2026); among
     the units that answer, those dated with the latest year get a bonus."""
     if not _LATEST.search(question):
@@ -241,11 +257,11 @@ def prefer_latest(units: Sequence[Unit], question: str) -> None:
         return
     for unit in units:
         if latest in years.get(id(unit), ()):
-            unit.score += LATEST_BONUS
+            unit.score += params.latest_bonus
 
 
-def usable(unit: Unit) -> bool:
+def usable(unit: Unit, params: ScoringParams = PARAMS.scoring) -> bool:
     """Units that may be quoted: not instructions to an AI, not bare fragments."""
     if is_instruction(unit.text):
         return False
-    return not (unit.kind == "sentence" and len(re.findall(r"\w+", unit.text)) < 3)
+    return not (unit.kind == "sentence" and len(re.findall(r"\w+", unit.text)) < params.min_words)

@@ -3,8 +3,10 @@
 A ``SiteProfile`` holds the site's names, what it is, its contacts and the service's public
 address. ``Settings.site_profile()`` builds it once at the edge (app factory, CLI) from
 ``KMR_SITE_NAME``, ``KMR_SITE_SHORT_NAME``, ``KMR_SITE_DESCRIPTION``, ``KMR_CONTACT_PHONE``,
-``KMR_CONTACT_URL`` and ``KMR_PUBLIC_URL``; the LLM's instructions, the refusals, the API's title,
-the pages and the widget take their words from it, so a second site changes settings, not code.
+``KMR_CONTACT_URL``, ``KMR_PUBLIC_URL`` and ``KMR_SITE_ALIASES``; the LLM's instructions, the
+refusals, the API's title, the pages and the widget take their words from it, and the answer
+engine's terms drop its names (``assistant.terms``), so a second site changes settings, not
+code.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ class SiteProfile:
     phone: str  # switchboard, given when the assistant cannot answer
     contact_url: str  # contacts page, given when the assistant cannot answer
     public_url: str  # the service's public origin, without a trailing slash
+    aliases: tuple[str, ...] = ()  # other names visitors use ("KM Rosso"): matched, never shown
+
+    def names(self) -> tuple[str, ...]:
+        """Every name the site goes by: in full, everyday, then the aliases (empty ones out)."""
+        return tuple(n for n in (self.name, self.short_name, *self.aliases) if n.strip())
 
     def values(self) -> dict[str, str]:
         """What a text may name, by placeholder: ``site_name``, ``site_short_name``,
@@ -45,4 +52,5 @@ DEFAULT_SITE = SiteProfile(
     phone="+39 035 591100",
     contact_url="https://www.kilometrorosso.com/en/contacts",
     public_url="http://127.0.0.1:8000",
+    aliases=("KM Rosso",),
 )

@@ -2,10 +2,10 @@
 
 The keyword index reads every passage when it is built (at the end of a sync, or by the first
 process that needs it); ``keyword_index_options`` asks it to count the answer engine's
-``terms`` meanwhile and to save the counts with a tag naming ``TERMS_VERSION``. The answer
-engine then reads them (``IndexTermStats``) instead of counting again, and follows the index
-to each new generation. Counts saved by another version are not trusted: the passages are
-counted here once instead.
+``terms`` meanwhile and to save the counts with a tag naming what it returns (``terms_tag``).
+The answer engine then reads them (``IndexTermStats``) instead of counting again, and follows
+the index to each new generation. Counts saved by another version or for another site's names
+are not trusted: the passages are counted here once instead.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Protocol
 
-from assistant.terms import TERMS_VERSION, TermStats, terms
+from assistant.terms import TermStats, terms, terms_tag
 from vectorstore.keyword_index import KeywordIndexOptions
 from vectorstore.passages import Passage
 
@@ -39,12 +39,17 @@ class TermCounts(Protocol):
     def doc_terms_tag(self) -> str: ...
 
 
-@cache
 def keyword_index_options() -> KeywordIndexOptions:
     """What the keyword index counts for the answer engine: document frequencies of
-    ``assistant.terms.terms``, tagged with its version (``TERMS_VERSION``), so saved indexes
-    counted by another version are rebuilt once instead of giving wrong weights."""
-    return KeywordIndexOptions(doc_terms=terms, doc_terms_tag=f"assistant.terms:{TERMS_VERSION}")
+    ``assistant.terms.terms``, tagged with what it returns (``terms_tag``: its version and the
+    site's names), so saved indexes counted otherwise are rebuilt once instead of giving wrong
+    weights."""
+    return _options(terms_tag())
+
+
+@cache
+def _options(tag: str) -> KeywordIndexOptions:
+    return KeywordIndexOptions(doc_terms=terms, doc_terms_tag=f"assistant.terms:{tag}")
 
 
 def stats_of(index: TermCounts) -> TermStats:

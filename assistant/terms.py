@@ -1,20 +1,27 @@
 """The answer engine's content terms and their document frequencies.
 
 ``terms`` turns a text into the words that carry its topic: accent-folded (``vectorstore.text``),
-stop words dropped (the toolkit's English and Italian lists plus the question words, fillers and
-district names below), Italian elisions split off, and each word reduced to one
+stop words dropped (the toolkit's English and Italian lists plus the question words and fillers
+below), the site's names dropped, Italian elisions split off, and each word reduced to one
 language-neutral stem (``stem``). ``TermStats`` counts in how many texts each term occurs, for
-IDF weights. ``TERMS_VERSION`` names what ``terms`` returns, so term counts saved with another
-version are counted again (``assistant.term_counts``).
+IDF weights. ``terms_tag`` names what ``terms`` returns (``TERMS_VERSION`` and the site's
+names), so term counts saved with another are counted again (``assistant.term_counts``).
+
+The site's names come from its profile (``assistant.site``): every page says them, so they tell
+nothing about a page. The edge that builds the profile (``assistant.runtime``) calls
+``use_site`` once; until then the terms are the default site's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from assistant.site import DEFAULT_SITE, SiteProfile
 from vectorstore.text import STOPWORDS, fold, stemmer
 
 # Bump when ``terms`` (or what it reads: stop words, stemming, elision, folding) changes what it
@@ -23,11 +30,10 @@ from vectorstore.text import STOPWORDS, fold, stemmer
 TERMS_VERSION = 2
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-_NAME = re.compile(r"\b(kilometro|km)\s+rosso\b", re.IGNORECASE)
 _HYPHENATED = re.compile(r"\b[^\W\d_]{1,12}(?:-[^\W\d_]{1,12})+\b")
 
 # Words that carry no topic in questions about the district: question words, fillers, and the
-# district's own name (every page mentions it, so it tells nothing about a page).
+# words any district's pages say about it (its own names come from the site profile).
 _EXTRA_STOP = {
     # English
     "tell",
@@ -81,8 +87,6 @@ _EXTRA_STOP = {
     "days",
     "anyone",
     "someone",
-    "kilometro",
-    "km",
     "district",
     "innovation",
     "park",
@@ -180,10 +184,52 @@ _EXTRA_STOP = {
 }
 
 
+@dataclass(frozen=True)
+class SiteWords:
+    """What the terms drop of one site's names: the names as phrases, and the leading word of
+    each name alone (it still names the site; a later word alone may be an ordinary word, a
+    colour or a place)."""
+
+    names: re.Pattern[str]
+    leading: frozenset[str]
+    tag: str  # names the names, for ``terms_tag``
+
+
 @cache
+def site_words(site: SiteProfile) -> SiteWords:
+    """The site's names (full, everyday, aliases) as one pattern, longest first, in any case
+    and spacing; and their leading words, folded."""
+    names = sorted({" ".join(n.split()) for n in site.names()}, key=len, reverse=True)
+    phrases = [r"\s+".join(re.escape(w) for w in name.split()) for name in names]
+    pattern = re.compile(rf"\b(?:{'|'.join(phrases)})\b", re.IGNORECASE) if phrases else None
+    leading = frozenset(fold(name.split()[0]) for name in names if len(name.split()) > 1)
+    digest = hashlib.sha256("|".join(fold(n) for n in names).encode()).hexdigest()[:12]
+    return SiteWords(pattern or re.compile(r"(?!)"), leading, digest)
+
+
+_site: list[SiteWords] = [site_words(DEFAULT_SITE)]
+
+
+def use_site(site: SiteProfile) -> None:
+    """Drop ``site``'s names from the terms from now on (called once, where the profile is
+    built; every text of the process, pages and questions, must be read alike)."""
+    _site[0] = site_words(site)
+
+
+def terms_tag() -> str:
+    """What ``terms`` returns now: its version and the site whose names it drops."""
+    return f"{TERMS_VERSION}:{_site[0].tag}"
+
+
 def stop_words() -> frozenset[str]:
-    """The toolkit's stop words plus the answer engine's own (``_EXTRA_STOP``), folded."""
-    return STOPWORDS | frozenset(fold(w) for w in _EXTRA_STOP)
+    """The toolkit's stop words, the answer engine's own (``_EXTRA_STOP``) and the leading
+    words of the site's names, folded."""
+    return _stop_words(_site[0].leading)
+
+
+@cache
+def _stop_words(site_leading: frozenset[str]) -> frozenset[str]:
+    return STOPWORDS | frozenset(fold(w) for w in _EXTRA_STOP) | site_leading
 
 
 @lru_cache(maxsize=50_000)
@@ -203,8 +249,8 @@ def terms(text: str) -> list[str]:
     """Content terms of a text: folded, stopwords dropped, stemmed (numbers kept as they are)."""
     out: list[str] = []
     stop = stop_words()
-    # The district's name is on every page; "rosso" alone still means red.
-    text = _NAME.sub(" ", text)
+    # The site's names are on every page.
+    text = _site[0].names.sub(" ", text)
     # "start-ups" also yields "startups", "co-working" also "coworking".
     text = _HYPHENATED.sub(lambda m: f"{m.group(0)} {m.group(0).replace('-', '')}", text)
     for raw in _WORD.findall(text):

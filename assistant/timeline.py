@@ -29,6 +29,7 @@ from typing import Literal, TypeVar
 
 from assistant.extractive import Selection
 from assistant.guard import unquotable
+from assistant.params import PARAMS, Params, TimelineParams
 from assistant.scoring import Query, Similarity, answer_types, asks_for_list, score_units, usable
 from assistant.terms import TermStats
 from assistant.units import Unit, split_units
@@ -38,13 +39,7 @@ from vectorstore.passages import Passage
 Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
 
-STALE_DAYS = 2 * 365  # a figure older than this gets a note that it may be out of date
-RELEVANT = 0.5  # share of the best unit's score a dated unit needs to be quoted
-UPCOMING_RELEVANT = 0.3  # the same for an event of an upcoming question (lists are wide)
 EVENT_PRECISIONS = {"day", "month", "quarter", "period"}
-CURRENT_RELEVANT = 0.55  # the same for a figure of a "now" question (and its older values)
-MAX_EVENTS = 8
-MAX_OLDER = 2
 
 # Tense and time markers, Italian and English. Upcoming: future tense and forward-looking
 # adverbs ("will", "prossimo", Italian future endings -rà/-ranno on a verb after a question
@@ -150,12 +145,15 @@ def _score(
     language: str,
     stats: TermStats,
     similarity: Similarity | None,
+    params: Params,
 ) -> list[Unit]:
+    scoring = params.scoring
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
-    query = Query.build(question, stats)
-    score_units(units, query, passages, answer_types(question), similarity, language, question)
-    return [u for u in units if u.score > 0 and usable(u)]
+    query = Query.build(question, stats, params=scoring)
+    boosts = answer_types(question)
+    score_units(units, query, passages, boosts, similarity, language, question, scoring)
+    return [u for u in units if u.score > 0 and usable(u, scoring)]
 
 
 def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
@@ -196,6 +194,7 @@ def answer(
     stats: TermStats,
     similarity: Similarity | None,
     today: date,
+    params: Params = PARAMS,
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question; None for the normal path."""
     intent = time_intent(question)
@@ -206,19 +205,22 @@ def answer(
         return None  # "when will the works start?": the normal answer, dates marked
     if intent == "current" and asks_for_list(question):
         return None  # "which start-ups are on campus now?" is a list, not one figure
-    scored = _score(question, passages, language, stats, similarity)
+    scored = _score(question, passages, language, stats, similarity, params)
     if not scored:
         return None
     best = max(u.score for u in scored)
+    limits = params.timeline
     if intent == "upcoming":
-        wide = [u for u in scored if u.score >= UPCOMING_RELEVANT * best]
+        wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
-        return _upcoming(events, language, today)
-    relevant = [u for u in scored if u.score >= RELEVANT * best]
-    return _current(_dated(relevant, passages), language, today, best)
+        return _upcoming(events, language, today, limits)
+    relevant = [u for u in scored if u.score >= limits.relevant * best]
+    return _current(_dated(relevant, passages), language, today, best, limits)
 
 
-def _upcoming(dated: list[_Dated], language: str, today: date) -> Timed | None:
+def _upcoming(
+    dated: list[_Dated], language: str, today: date, limits: TimelineParams
+) -> Timed | None:
     """Events not over on ``today``, in date order; or say plainly that none is announced."""
     if not dated:  # nothing dated answers it ("the next bus"): the normal answer
         return None
@@ -232,7 +234,7 @@ def _upcoming(dated: list[_Dated], language: str, today: date) -> Timed | None:
     ahead = sorted((d for d in dated if end(d) >= today), key=lambda d: (start(d), -d.unit.score))
     day = today.isoformat()
     if ahead:
-        units = _unique([d.unit for d in ahead])[:MAX_EVENTS]
+        units = _unique([d.unit for d in ahead])[: limits.max_events]
         return Timed(_t(language, "upcoming", today=day), units, as_list=True)
     last = max(dated, key=lambda d: (end(d), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)
@@ -242,10 +244,13 @@ def _upcoming(dated: list[_Dated], language: str, today: date) -> Timed | None:
     )
 
 
-def _current(dated: list[_Dated], language: str, today: date, best: float) -> Timed | None:
+def _current(
+    dated: list[_Dated], language: str, today: date, best: float, limits: TimelineParams
+) -> Timed | None:
     # Figures dated on or before today, close enough to the best answer to be about the
     # same thing (the latest of some other figure is not the answer).
-    known = [d for d in dated if d.before(today) and d.unit.score >= CURRENT_RELEVANT * best]
+    floor = limits.current_relevant * best
+    known = [d for d in dated if d.before(today) and d.unit.score >= floor]
     if not known:
         return None
 
@@ -261,7 +266,7 @@ def _current(dated: list[_Dated], language: str, today: date, best: float) -> Ti
     seen = {_norm(latest.unit.text)}
     for other in known[1:]:
         text = _norm(other.unit.text)
-        if len(older) >= MAX_OLDER or text in seen or other.start_after(today):
+        if len(older) >= limits.max_older or text in seen or other.start_after(today):
             continue
         seen.add(text)
         stamp = max(other.before(today), key=lambda m: m.start)
@@ -269,7 +274,7 @@ def _current(dated: list[_Dated], language: str, today: date, best: float) -> Ti
             continue  # the same figure said again, or a dated sentence with no figure
         older.append(_marked(other.unit, _t(language, "as_of", when=stamp.text)))
     closing = ""
-    if (today - when.end) > timedelta(days=STALE_DAYS):
+    if (today - when.end) > timedelta(days=limits.stale_days):
         closing = _t(language, "stale", when=when.text)
     return Timed(
         "",

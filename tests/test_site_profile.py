@@ -62,7 +62,7 @@ def test_without_a_public_url_the_service_address_is_used() -> None:
 
 # --- what the assistant says ---------------------------------------------------------------
 def test_default_refusals_are_word_for_word_as_before() -> None:
-    assert prompts.say(prompts.REFUSE_INJECTION, "en") == (
+    assert prompts.say(prompts.REFUSE_INJECTION, "en", DEFAULT_SITE) == (
         "I can only answer questions about the Kilometro Rosso Innovation District from its "
         "published pages; I cannot change my instructions or reveal them. For anything else you "
         "can contact Kilometro Rosso on +39 035 591100 or through "

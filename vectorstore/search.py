@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vectorstore.fusion import (
@@ -42,10 +42,40 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SearchOptions:
-    """What a search returns unless the caller says otherwise (built by ``Settings``)."""
+    """What a search returns unless the caller says otherwise (built by ``Settings``), and
+    the fusion's weights, each with the reason for its value in its metadata (``why``)."""
 
     retrieval_k: int
     """Passages returned per question when the caller gives no ``k``."""
+    pool: int = field(
+        default=40,
+        metadata={
+            "why": "candidates asked of each list (at least 3 k): room for fusion to reorder"
+        },
+    )
+    rrf_k: int = field(
+        default=60,
+        metadata={"why": "the usual reciprocal-rank constant: the top ranks of a list count most"},
+    )
+    dense_weight: float = field(
+        default=1.0, metadata={"why": "e5's list leads: it matches meaning across languages"}
+    )
+    keyword_weight: float = field(
+        default=0.6,
+        metadata={"why": "BM25's list rescues names and numbers e5 misses, without leading"},
+    )
+    language_prior: float = field(
+        default=1.1,
+        metadata={"why": "a small lift for passages in the asker's language: a tie-breaker"},
+    )
+    translation_shadow: float = field(
+        default=0.5,
+        metadata={"why": "a page whose translation also matched is halved, not dropped"},
+    )
+    max_per_source: int | None = field(
+        default=3,
+        metadata={"why": "a page's 4th passage waits, so a two-page question sees both pages"},
+    )
 
 
 @dataclass
@@ -68,13 +98,6 @@ class HybridSearcher:
         options: SearchOptions,
         *,
         check_interval: float = 1.0,
-        pool: int = 40,
-        rrf_k: int = 60,
-        dense_weight: float = 1.0,
-        keyword_weight: float = 0.6,
-        language_prior: float = 1.1,
-        translation_shadow: float = 0.5,
-        max_per_source: int | None = 3,
         cache_dir: Path | None = None,
         background_rebuild: bool = False,
         keyword_options: KeywordIndexOptions | None = None,
@@ -85,13 +108,6 @@ class HybridSearcher:
         self.keyword_options = keyword_options
         self.background_rebuild = background_rebuild
         self.check_interval = check_interval
-        self.pool = pool
-        self.rrf_k = rrf_k
-        self.dense_weight = dense_weight
-        self.keyword_weight = keyword_weight
-        self.language_prior = language_prior
-        self.translation_shadow = translation_shadow
-        self.max_per_source = max_per_source
         self._index: KeywordIndex | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
@@ -195,30 +211,31 @@ class HybridSearcher:
         language: str | None = None,
     ) -> SearchResult:
         """Like :meth:`search`, with the ranks and raw scores behind the result."""
-        k = k or self.options.retrieval_k
+        options = self.options
+        k = k or options.retrieval_k
         query = (query or "").strip()
         if not query:
             return SearchResult([], [], None, None, 0)
         index = self.keyword_index()
-        pool = max(self.pool, 3 * k)
+        pool = max(options.pool, 3 * k)
         dense = self._dense(query, pool, filters)
         keyword = index.search(query, pool, filters)
         candidates = reciprocal_rank_fusion(
             dense,
             keyword,
-            rrf_k=self.rrf_k,
-            dense_weight=self.dense_weight,
-            keyword_weight=self.keyword_weight,
+            rrf_k=options.rrf_k,
+            dense_weight=options.dense_weight,
+            keyword_weight=options.keyword_weight,
         )
         if not (filters and filters.language):
             candidates = prefer_language(
                 candidates,
                 language,
                 index.alternates,
-                prior=self.language_prior,
-                shadow=self.translation_shadow,
+                prior=options.language_prior,
+                shadow=options.translation_shadow,
             )
-        kept = drop_duplicates(candidates, k, max_per_source=self.max_per_source)
+        kept = drop_duplicates(candidates, k, max_per_source=options.max_per_source)
         passages = [c.passage.model_copy(update={"score": round(c.score, 6)}) for c in kept]
         return SearchResult(
             passages=passages,

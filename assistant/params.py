@@ -1,0 +1,209 @@
+"""The answer engine's weights and thresholds, each with the reason for its value.
+
+One frozen ``Params`` groups them by the step that reads them: ``scoring`` (a unit against the
+question), ``selection`` (which units an extractive answer quotes), ``timeline`` (upcoming
+events and the latest figure), ``directory`` (list and count questions), ``conversation``
+(follow-ups) and ``sources`` (the snippets). Every field keeps its reason in its metadata
+(``why``), so the reason is data: ``reasons(PARAMS)`` lists them all, and a test fails on a
+field without one. The engine's functions take the group they read, defaulting to ``PARAMS``;
+a caller that tunes them passes another (``dataclasses.replace(PARAMS.scoring, ...)``).
+
+Thresholds that are outputs of a trained model (the guard's, the curated matcher's) stay in
+that model's file; the search's fusion weights belong to ``vectorstore.search.SearchOptions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def why(value: T, reason: str) -> T:
+    """A dataclass field defaulting to ``value`` that keeps ``reason`` (one line) as data."""
+    return field(default=value, metadata={"why": reason})
+
+
+@dataclass(frozen=True)
+class ScoringParams:
+    """How a unit (a sentence, list item or table row) is scored against the question."""
+
+    history_weight: float = why(
+        0.3, "terms of earlier turns only steer a follow-up; the question's own terms decide"
+    )
+    asked_weight: float = why(
+        0.8, "a term found in the FAQ question a unit answers is nearly as good as in the unit"
+    )
+    context_weight: float = why(
+        0.6, "a term found only in the unit's heading, lead-in or page title counts for less"
+    )
+    common_floor: float = why(
+        0.4,
+        "weight kept by a term found in every retrieved unit (the page's own subject); rarer "
+        "terms rise to 1",
+    )
+    rank_prior: float = why(
+        0.08, "bonus of the searcher's first passage over its last: breaks near-ties only"
+    )
+    long_chars: int = why(400, "a unit longer than this collects the question's terms by accident")
+    long_penalty: float = why(0.1, "what a long unit loses: less than one shared rare term")
+    short_chars: int = why(25, "a sentence shorter than this says too little to quote alone")
+    short_penalty: float = why(0.05, "what a short sentence loses: a tie-breaker against it")
+    type_bonus: float = why(
+        0.25,
+        "a unit holding the kind of thing asked for (a date for 'when') beats one that only "
+        "shares words",
+    )
+    typed_alone_share: float = why(
+        0.5,
+        "share of the type bonus for a unit sharing no word but holding the thing asked for "
+        "('+39 ...' for 'phone?')",
+    )
+    typed_alone_passages: int = why(
+        3, "only the searcher's first passages may answer by type alone (others are off topic)"
+    )
+    semantic_band: float = why(
+        0.08,
+        "e5 cosines sit in a narrow band (0.75-0.9): a unit this far below the best one scores 0",
+    )
+    semantic_weight: float = why(
+        0.5, "meaning (e5 closeness) beside the word overlap, same language: words decide first"
+    )
+    semantic_weight_cross: float = why(
+        0.8, "meaning weighs more across languages, where the words rarely match"
+    )
+    semantic_alone: float = why(
+        0.75, "a unit sharing no word with the question needs this much closeness (paraphrases)"
+    )
+    semantic_alone_passages: int = why(
+        3, "and must come from the searcher's first passages, where paraphrases are on topic"
+    )
+    latest_bonus: float = why(
+        0.3,
+        "for 'now' questions, a unit dated with the latest year beats the history of the figure",
+    )
+    min_words: int = why(3, "a sentence of fewer words is a fragment (a label, a date), not quoted")
+
+
+@dataclass(frozen=True)
+class SelectionParams:
+    """Which scored units an extractive answer quotes."""
+
+    max_sentences: int = why(3, "an answer quotes at most three units: enough for a fact")
+    max_sentences_per_part: int = why(
+        2, "each part of a question with several parts gets two, so the whole stays short"
+    )
+    max_list_items: int = why(20, "a list answer quotes at most this many items of one list")
+    max_chars: int = why(700, "about a screen of the widget; longer quotes stop being read")
+    same_language_share: float = why(
+        0.75,
+        "the asker's language is preferred unless its best unit scores below this share of "
+        "the best",
+    )
+    keep_share: float = why(0.5, "units below this share of the best unit's score are not quoted")
+    follower_chars: int = why(
+        140, "a best sentence shorter than this is completed by the next one (FAQ answers)"
+    )
+    list_mean_weight: float = why(
+        0.5, "a list's mean item score, beside how well its heading names the question's terms"
+    )
+    list_best_weight: float = why(0.3, "its best item's score: one item may name what is asked")
+    list_item_bonus: float = why(
+        0.05, "per item, so the fuller list wins (a chunk may hold only a table's tail)"
+    )
+    list_items_counted: int = why(
+        8, "items beyond this many add nothing: a long list is not better"
+    )
+
+
+@dataclass(frozen=True)
+class TimelineParams:
+    """Upcoming events and the latest figure (``assistant.timeline``)."""
+
+    stale_days: int = why(
+        2 * 365, "a newest figure older than two years gets a note that it may be out of date"
+    )
+    relevant: float = why(
+        0.5, "share of the best unit's score a dated unit needs to answer a 'now' question"
+    )
+    upcoming_relevant: float = why(
+        0.3, "the same for an event of an upcoming question: event lists are wide and loose"
+    )
+    current_relevant: float = why(
+        0.55,
+        "the same for the latest figure and its older values: stricter, so it is the same figure",
+    )
+    max_events: int = why(8, "an upcoming answer lists at most this many events")
+    max_older: int = why(2, "a 'now' answer shows at most two older values of its figure")
+
+
+@dataclass(frozen=True)
+class DirectoryParams:
+    """When a list or count question is answered from the partner directory."""
+
+    fuzzy_min: float = why(
+        0.86, "difflib ratio for a value named in the question (measured: typos and plurals)"
+    )
+    embed_min: float = why(
+        0.90, "e5 cosine (query vs passage) for a value named in the other language"
+    )
+    embed_margin: float = why(
+        0.02, "...and the value must beat the next one by this much, or it is a guess"
+    )
+    topic_min_chars: int = why(
+        6, "shorter topic words were mostly glue ('based', 'work') on the questions tried"
+    )
+    rare_share: float = why(
+        0.15, "a topic word narrows the list only if at most this share of the pages hold it"
+    )
+    subject_gap: int = why(
+        2, "words allowed between the cue and the organisation word ('which research labs')"
+    )
+
+
+@dataclass(frozen=True)
+class ConversationParams:
+    """How a follow-up is searched with the turns before it."""
+
+    max_history_turns: int = why(
+        2, "earlier user turns joined to a follow-up: older ones drift to other topics"
+    )
+    max_query_chars: int = why(
+        600, "the search query's length limit: e5 reads 512 tokens, the question comes first"
+    )
+
+
+@dataclass(frozen=True)
+class SourceParams:
+    """The sources listed under an answer."""
+
+    snippet_chars: int = why(240, "a source's snippet: two or three lines under its title")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every weight and threshold of the answer engine, by the step that reads it."""
+
+    scoring: ScoringParams = ScoringParams()
+    selection: SelectionParams = SelectionParams()
+    timeline: TimelineParams = TimelineParams()
+    directory: DirectoryParams = DirectoryParams()
+    conversation: ConversationParams = ConversationParams()
+    sources: SourceParams = SourceParams()
+
+
+PARAMS = Params()
+
+
+def reasons(params: Any) -> dict[str, tuple[object, str]]:
+    """Every parameter as ``"group.name" -> (value, reason)`` (the reason "" when missing)."""
+    out: dict[str, tuple[object, str]] = {}
+    for group in fields(params):
+        value = getattr(params, group.name)
+        if is_dataclass(value):
+            for name, item in reasons(value).items():
+                out[f"{group.name}.{name}"] = item
+        else:
+            out[group.name] = (value, str(group.metadata.get("why", "")))
+    return out
