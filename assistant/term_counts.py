@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Protocol
 
-from assistant.terms import TERMS_VERSION, TermStats, terms
+from assistant.terms import _NAME, TERMS_VERSION, TermStats, terms
 from vectorstore.keyword_index import KeywordIndexOptions
 from vectorstore.passages import Passage
 
@@ -44,7 +44,19 @@ def keyword_index_options() -> KeywordIndexOptions:
     """What the keyword index counts for the answer engine: document frequencies of
     ``assistant.terms.terms``, tagged with its version (``TERMS_VERSION``), so saved indexes
     counted by another version are rebuilt once instead of giving wrong weights."""
-    return KeywordIndexOptions(doc_terms=terms, doc_terms_tag=f"assistant.terms:{TERMS_VERSION}")
+    return KeywordIndexOptions(
+        doc_terms=terms,
+        doc_terms_tag=f"assistant.terms:{TERMS_VERSION}",
+        doc_terms_prepare=without_district_name,
+    )
+
+
+def without_district_name(text: str) -> str:
+    """The text as ``terms`` reads it across spaces: the district's name (the only pattern of
+    ``terms`` that spans a space) taken out; the rest of ``terms`` reads each whitespace-
+    separated piece on its own, so the keyword index's build reads each distinct piece once.
+    The same string comes back when the name is not there."""
+    return _NAME.sub(" ", text)
 
 
 def stats_of(index: TermCounts) -> TermStats:
