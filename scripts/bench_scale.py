@@ -271,6 +271,7 @@ def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) ->
     server = Server(settings, port, log)
     try:
         result["ready_unsaved_s"] = round(server.wait_ready(), 1)
+        print(f"# {size}: ready without a saved index in {result['ready_unsaved_s']} s", flush=True)
     finally:
         server.stop()
 
