@@ -128,7 +128,8 @@ def prepare_served_index(
     """Build and save the keyword index of the store's generation (with the answer engine's
     term counts) unless it is saved already, then embed and store the vectors of its units
     not stored yet (with ``embeddings``, default the store's model); with ``prune`` (chunks
-    were removed), delete the vectors of units no longer in the index."""
+    were removed), or when stale marks show an earlier pruning did not happen, delete the
+    vectors of units no longer in the index."""
     use_site(settings.site_profile())  # the term counts drop the site's names, as answers do
     started = time.perf_counter()
     index = save_keyword_index(store, keyword_index_dir(settings), keyword_index_options())
@@ -137,7 +138,8 @@ def prepare_served_index(
     pruned = 0
     try:
         embedded = store_unit_vectors(cache, embeddings or store.embeddings, index.passages)
-        if prune:
+        # marks of texts the index no longer holds: left by a sync whose pruning failed
+        if prune or cache.marked() > len({p.text for p in index.passages}):
             texts = (t for p in index.passages for t in unit_texts(p))
             pruned = cache.prune(texts, (p.text for p in index.passages))
     finally:

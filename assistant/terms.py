@@ -221,6 +221,12 @@ def terms_tag() -> str:
     return f"{TERMS_VERSION}:{_site[0].tag}"
 
 
+def drop_site_names(text: str) -> str:
+    """The text without the site's names (the only pattern of ``terms`` that spans a space):
+    the same string comes back when no name is there."""
+    return _site[0].names.sub(" ", text)
+
+
 def stop_words() -> frozenset[str]:
     """The toolkit's stop words, the answer engine's own (``_EXTRA_STOP``) and the leading
     words of the site's names, folded."""
@@ -250,7 +256,7 @@ def terms(text: str) -> list[str]:
     out: list[str] = []
     stop = stop_words()
     # The site's names are on every page.
-    text = _site[0].names.sub(" ", text)
+    text = drop_site_names(text)
     # "start-ups" also yields "startups", "co-working" also "coworking".
     text = _HYPHENATED.sub(lambda m: f"{m.group(0)} {m.group(0).replace('-', '')}", text)
     for raw in _WORD.findall(text):

@@ -182,14 +182,18 @@ def serve_main() -> None:
 
 
 class Server:
-    def __init__(self, settings: Settings, port: int, log: Path) -> None:
+    """A server process (default: ``serve_main``; ``command``: another way to start it)."""
+
+    def __init__(
+        self, settings: Settings, port: int, log: Path, command: list[str] | None = None
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         env = environment(settings) | {"KMR_PORT": str(port), "KMR_HOST": "127.0.0.1"}
         self.started = time.perf_counter()
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, __file__, "--serve"],
+                command or [sys.executable, __file__, "--serve"],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -267,6 +271,7 @@ def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) ->
     server = Server(settings, port, log)
     try:
         result["ready_unsaved_s"] = round(server.wait_ready(), 1)
+        print(f"# {size}: ready without a saved index in {result['ready_unsaved_s']} s", flush=True)
     finally:
         server.stop()
 
@@ -338,6 +343,37 @@ def follow_a_sync(
     return {"served_after_s": round(time.perf_counter() - started, 2), **work}
 
 
+def first_chat(out: Path, models: Path, port: int) -> dict[str, Any]:
+    """The README's main command on the sample site, as `./scripts/run` runs it after its
+    install step (`kmr up` in a fresh data directory): seconds to `/ready` and the first chat's
+    latency; then the same after a restart (the index is there, nothing is built)."""
+    data = out / "first-chat"
+    shutil.rmtree(data, ignore_errors=True)
+    settings = Settings(data_dir=data, model_cache_dir=models, _env_file=None)
+    result: dict[str, Any] = {}
+    for start in ("fresh", "restart"):
+        log = out / f"first-chat-{start}.log"
+        server = Server(settings, port, log, [sys.executable, "-m", "assistant.cli", "up"])
+        try:
+            ready = server.wait_ready()
+            with httpx.Client(base_url=server.url, timeout=300) as http:
+                SERVER_MS.clear()
+                client = timed(http, "POST", "/api/chat", json={"question": questions()[0][0]})
+                result[start] = {
+                    "ready_s": round(ready, 1),
+                    "first_chat_ms": round(client, 1),
+                    "first_chat_server_ms": round(SERVER_MS.pop(), 1),
+                    "second_chat_ms": round(
+                        timed(http, "POST", "/api/chat", json={"question": questions()[1][0]}), 1
+                    ),
+                }
+                SERVER_MS.clear()
+        finally:
+            server.stop()
+        print(f"# first chat, {start} start: {result[start]}", flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -349,6 +385,11 @@ def main() -> None:
         help="Where the rebuilt embedding model is cached (default: OUT/models).",
     )
     parser.add_argument("--port", type=int, default=0, help="Default: a free port.")
+    parser.add_argument(
+        "--first-chat",
+        action="store_true",
+        help="Only time `kmr up` on the sample site from an empty data directory, then a restart.",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -360,6 +401,10 @@ def main() -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             args.port = int(sock.getsockname()[1])
+    if args.first_chat:
+        result = first_chat(args.out, args.models, args.port)
+        (args.out / "first-chat.json").write_text(json.dumps(result, indent=2))
+        return
     seed_settings = Settings(
         data_dir=args.out / "seed", model_cache_dir=args.models, _env_file=None
     )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from api import create_app
@@ -26,6 +27,7 @@ from assistant.runtime import (
     keyword_index_dir,
     open_runtime,
     open_store,
+    prepare_served_index,
     sync_index,
     unit_vector_cache,
 )
@@ -185,6 +187,7 @@ def test_a_sync_that_removes_a_page_prunes_the_vectors_of_its_units(
     gone_texts = {t for p in gone for t in unit_texts(p)} - kept_texts
     cache = unit_vector_cache(settings, store)
     assert cache.missing([*kept_texts, *gone_texts]) == [], "the sync stored every unit"
+    kept_before = cache.get(list(kept_texts))
     cache.close()
 
     (site / "en/campus/architecture.html").unlink()
@@ -197,4 +200,26 @@ def test_a_sync_that_removes_a_page_prunes_the_vectors_of_its_units(
     assert len(cache) == len(kept_texts), "nothing else is left in the file"
     assert cache.undone([p.text for p in gone]) == list(range(len(gone)))
     assert cache.undone([p.text for p in kept]) == []
+    kept_after = cache.get(list(kept_texts))
+    assert kept_after.keys() == kept_before.keys()
+    assert all(np.array_equal(kept_after[t], kept_before[t]) for t in kept_texts), "untouched"
+    cache.close()
+
+    # the next sync finds nothing to prune (nor to embed), even when asked to prune
+    assert sync_index(settings, store).chunks_removed == 0
+    again = prepare_served_index(settings, store, prune=True)
+    assert (again.units_pruned, again.units_embedded) == (0, 0)
+    cache = unit_vector_cache(settings, store)
+    assert len(cache) == len(kept_texts)
+    cache.close()
+
+    # a sync whose end did not run (killed, or it failed) leaves marks of removed passages:
+    # the next end of a sync sees more marks than passages and prunes anyway
+    (site / "it/faq.html").unlink()
+    assert sync(settings.sync_options(), store).chunks_removed > 0
+    healed = prepare_served_index(settings, store)
+    assert healed.units_pruned > 0
+    cache = unit_vector_cache(settings, store)
+    left = save_keyword_index(store, keyword_index_dir(settings)).passages
+    assert len(cache) == len({t for p in left for t in unit_texts(p)})
     cache.close()

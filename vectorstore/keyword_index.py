@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from vectorstore.keyword_build import CorpusTokens, FlatCorpus, PieceCache, build_bm25
 from vectorstore.passages import Filters, Passage, allowed, same_page
 from vectorstore.store import IndexStore, to_passage
-from vectorstore.text import document_tokens, query_tokens
+from vectorstore.text import query_tokens
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,16 @@ class KeywordIndexOptions:
 
     ``doc_terms`` is a tokenizer whose document frequencies are kept with the index (the
     answer engine's term statistics); ``doc_terms_tag`` names its version, so an index saved
-    with another version is rebuilt rather than trusted.
+    with another version is rebuilt rather than trusted; ``doc_terms_prepare``, if given, lets
+    the build read each distinct piece of text once (``vectorstore.keyword_build``).
     """
 
-    doc_terms: Callable[[str], Iterable[str]] | None = None
+    doc_terms: Callable[[str], Sequence[str]] | None = None
     doc_terms_tag: str = ""
+    # what ``doc_terms`` does to a whole text before it reads the text's whitespace-separated
+    # pieces independently (the text itself if nothing): each distinct piece is then read once
+    # per build; the same object back means "unchanged"
+    doc_terms_prepare: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -85,17 +91,20 @@ class KeywordIndex:
         options: KeywordIndexOptions | None = None,
     ) -> KeywordIndex:
         """Index (id, text, metadata) rows as read from the store."""
-        import bm25s
-
         passages, alternates = _read_rows(rows)
         index = cls(passages=passages, alternates=alternates, generation=generation)
-        if options is not None and options.doc_terms is not None:
-            index.doc_freqs = count_documents((p.text for p in passages), options.doc_terms)
-            index.doc_terms_tag = options.doc_terms_tag
+        terms = DocumentCounts(options) if options and options.doc_terms else None
+        tokens = CorpusTokens()
+        for p in passages:  # one pass: each passage split once, each distinct piece read once
+            pieces = p.text.split()
+            tokens.add(pieces, p.language)
+            if terms is not None:
+                terms.add(p.text, pieces)
+        if terms is not None:
+            index.doc_freqs = terms.counts
+            index.doc_terms_tag = terms.tag
         if passages:
-            retriever = bm25s.BM25()
-            retriever.index(_token_ids(passages), show_progress=False)
-            index.retriever = retriever
+            index.retriever = build_bm25(tokens)
         return index
 
     # --- saved to disk, keyed by generation --------------------------------------------
@@ -220,28 +229,39 @@ class KeywordIndex:
         return self.alternates.get(source_id, {})
 
 
-def count_documents(
-    texts: Iterable[str], doc_terms: Callable[[str], Iterable[str]]
-) -> dict[str, int]:
-    """In how many of ``texts`` each term of ``doc_terms`` occurs."""
-    df: dict[str, int] = {}
+class DocumentCounts:
+    """In how many passages each term of ``options.doc_terms`` occurs, counted one passage at a
+    time (each distinct piece read once when ``options.doc_terms_prepare`` is given)."""
+
+    def __init__(self, options: KeywordIndexOptions) -> None:
+        assert options.doc_terms is not None
+        self.prepare = options.doc_terms_prepare
+        self.tag = options.doc_terms_tag
+        self._corpus = FlatCorpus()
+        self._ids = self._corpus.ids_of(options.doc_terms)
+        self._pieces = PieceCache(self._ids)
+
+    def add(self, text: str, pieces: list[str] | None = None) -> None:
+        """Count one passage; ``pieces``: ``text.split()``, if the caller has it already."""
+        if self.prepare is None:
+            self._corpus.append(self._ids(text))
+            return
+        prepared = self.prepare(text)
+        if pieces is None or prepared is not text:
+            pieces = prepared.split()
+        self._corpus.append(self._pieces.tokens(pieces))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self._corpus.document_frequencies()
+
+
+def count_documents(texts: Iterable[str], options: KeywordIndexOptions) -> dict[str, int]:
+    """In how many of ``texts`` each term of ``options.doc_terms`` occurs."""
+    counts = DocumentCounts(options)
     for text in texts:
-        for term in set(doc_terms(text)):
-            df[term] = df.get(term, 0) + 1
-    return df
-
-
-def _token_ids(passages: Sequence[Passage]) -> Any:
-    """The passages' tokens as ids plus a vocabulary (bm25s' ``Tokenized``): one small int list
-    per passage instead of a list of strings, which at 100k passages is gigabytes."""
-    from bm25s.tokenization import Tokenized
-
-    vocab: dict[str, int] = {}
-    ids: list[list[int]] = []
-    for p in passages:
-        tokens = document_tokens(p.text, p.language) or ["\u2205"]
-        ids.append([vocab.setdefault(t, len(vocab)) for t in tokens])
-    return Tokenized(ids=ids, vocab=vocab)
+        counts.add(text)
+    return counts.counts
 
 
 @functools.cache

@@ -9,7 +9,9 @@ the same numbers whether a vector was stored at ingest or computed on the spot.
 
 SQLite in WAL mode: readers never wait for the writing sync, and a process that dies mid-write
 leaves the last committed state. One file per collection: ``prune`` (called at the end of a
-sync that removed chunks) deletes every vector and mark of texts no longer in that index.
+sync that removed chunks, or whenever more documents are marked than the index holds, e.g.
+after a sync whose pruning was interrupted) deletes every vector and mark of texts no longer in
+that index.
 """
 
 from __future__ import annotations
@@ -132,6 +134,11 @@ class VectorCache:
                 log.warning("could not prune the vectors in %s: %s", self.path, exc)
                 return 0
         return int(deleted)
+
+    def marked(self) -> int:
+        """How many documents are marked done (more than the index holds: some are stale)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM done").fetchone()[0])
 
     def __len__(self) -> int:
         with self._lock:
