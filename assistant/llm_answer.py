@@ -94,11 +94,14 @@ def stream(
     passages: Sequence[Passage],
     stats: TermStats,
     fallback: Callable[[str], Answer],
+    verdict: abstain.Verdict | None = None,
 ) -> Iterator[AnswerEvent]:
     """SourcesEvent, DeltaEvents, DoneEvent(checked answer); on a model failure, DoneEvent with
-    ``fallback(notice)`` (the extractive answer)."""
+    ``fallback(notice)`` (the extractive answer). ``verdict``: the engine's abstention decision
+    (``assistant.answerable``); without it, only the hard checks of ``assistant.abstain``."""
     contacts = contacts_of(settings)
-    verdict = abstain.assess(question, lang, passages, stats, None, lexical=False)
+    if verdict is None:
+        verdict = abstain.assess(question, lang, passages, stats, None, lexical=False)
     if not verdict.answerable:
         yield from emit(abstention(lang, contacts, verdict, passages))
         return
