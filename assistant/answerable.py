@@ -228,7 +228,9 @@ def decide(
         verdict.answerable, verdict.reason = False, "compares with another place"
         return verdict
     if model.term_rule:
-        lexical = assess(question, language, passages, stats, selection)
+        lexical = assess(
+            question, language, passages, stats, selection, kinds_rule=model.kinds_rule
+        )
         if not lexical.answerable:
             return lexical
     probability = model.probability(
