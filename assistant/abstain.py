@@ -1,7 +1,12 @@
-"""Does the retrieved content answer the question? The abstention decision.
+"""Hand-written abstention checks: the hard ones, and the rules the learned model may keep.
 
-Similarity scores do not tell (e5's top cosine separates unanswerable questions at AUC 0.52),
-so the decision rests on what the question asks for and what the passages hold:
+The engine's decision is ``assistant.answerable.decide``: a calibrated model over signals of
+the question and its passages, around which these checks run. Always: nothing retrieved, the
+source saying it does not say (2 below), private data (a policy). As rules beside the model,
+each only when ``scripts/train_answerable.py`` measured it to help on questions it was not
+written from (``answerable_data/model.json``, "rules"): the kinds (1), the comparison with
+another place and the term support (3). ``assess`` alone, with its defaults, is the decision
+as it was before the model (the training script measures it as "before"):
 
 1. **Kind of answer.** A question asking for a price, a salary, a clock time or timetable, an
    e-mail address or phone number, a weather forecast, a comparison with another place, is
