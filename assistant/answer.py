@@ -194,17 +194,15 @@ class Assistant:
         if prepared.listed is not None:
             yield from emit(prepared.listed)
         elif self.chat_model is not None and prepared.passages and prepared.question:
-            # the same abstention decision as the extractive answer's
-            evidence = self._evidence(prepared)
+            # the LLM gets the hard checks only (abstain.assess): it judges the rest itself
             yield from llm_answer.stream(
                 self.chat_model,
                 self.settings,
                 prepared.question,
                 prepared.language,
                 prepared.passages,
-                evidence.stats,
+                self.term_stats(prepared.passages),
                 partial(self._extractive, prepared),
-                evidence.verdict(),
             )
         else:
             yield from emit(self._extractive(prepared))

@@ -94,14 +94,11 @@ def stream(
     passages: Sequence[Passage],
     stats: TermStats,
     fallback: Callable[[str], Answer],
-    verdict: abstain.Verdict | None = None,
 ) -> Iterator[AnswerEvent]:
     """SourcesEvent, DeltaEvents, DoneEvent(checked answer); on a model failure, DoneEvent with
-    ``fallback(notice)`` (the extractive answer). ``verdict``: the engine's abstention decision
-    (``assistant.answerable``); without it, only the hard checks of ``assistant.abstain``."""
+    ``fallback(notice)`` (the extractive answer)."""
     contacts = contacts_of(settings)
-    if verdict is None:
-        verdict = abstain.assess(question, lang, passages, stats, None, lexical=False)
+    verdict = abstain.assess(question, lang, passages, stats, None, lexical=False)
     if not verdict.answerable:
         yield from emit(abstention(lang, contacts, verdict, passages))
         return
