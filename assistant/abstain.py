@@ -1,7 +1,12 @@
-"""Does the retrieved content answer the question? The abstention decision.
+"""Hand-written abstention checks: the hard ones, and the rules the learned model may keep.
 
-Similarity scores do not tell (e5's top cosine separates unanswerable questions at AUC 0.52),
-so the decision rests on what the question asks for and what the passages hold:
+The engine's decision is ``assistant.answerable.decide``: a calibrated model over signals of
+the question and its passages, around which these checks run. Always: nothing retrieved, the
+source saying it does not say (2 below), private data (a policy). As rules beside the model,
+each only when ``scripts/train_answerable.py`` measured it to help on questions it was not
+written from (``answerable_data/model.json``, "rules"): the kinds (1), the comparison with
+another place and the term support (3). ``assess`` alone, with its defaults, is the decision
+as it was before the model (the training script measures it as "before"):
 
 1. **Kind of answer.** A question asking for a price, a salary, a clock time or timetable, an
    e-mail address or phone number, a weather forecast, a comparison with another place, is
@@ -201,6 +206,7 @@ class Verdict:
     unknown_share: float = 0.0
     negative: str = ""  # the source sentence saying the information is not published
     negative_passage: int = -1
+    probability: float | None = None  # the learned model's P(answerable), when it judged
 
 
 def requested_kinds(question: str) -> list[Kind]:
@@ -281,24 +287,27 @@ def assess(
     *,
     lexical: bool = True,
     follow_up: bool = False,
+    kinds_rule: bool = True,
 ) -> Verdict:
     """Decide whether the passages answer the question.
 
-    ``lexical=False`` keeps only the hard checks (kinds, nothing retrieved): an LLM judges
-    the rest itself.
+    ``lexical=False`` keeps only the hard checks (kinds, nothing retrieved, the source saying
+    it does not say): ``assistant.answerable`` or an LLM judges the rest. ``kinds_rule=False``
+    leaves the kinds to whoever judges the rest.
     """
     if not passages:
         return Verdict(False, "nothing retrieved")
     kinds = requested_kinds(question)
     qterms = terms(question)
     kind_words = _kind_terms(question, kinds)
-    # Terms the index never uses cannot show a passage is on topic (typos, "nr", synonyms).
-    {t for t in qterms if t not in kind_words and stats.df.get(t, 0) > 0}
     top = list(passages[:TOP_PASSAGES])
     # "Who designed the wall and how much did the BiG cost?": one answerable part is enough.
-    failures = [_missing_kind(part, passages, stats) for part in split_question(question)]
-    if all(failures):
+    failures = [missing_kind(part, passages, stats) for part in split_question(question)]
+    if kinds_rule and all(failures):
         return Verdict(False, f"no {failures[0]} in the sources", kinds=[k.name for k in kinds])
+    if not kinds_rule and any(k.name == "personal" for k in kinds):
+        # a policy, not a guess about the sources: private data is never an answer
+        return Verdict(False, "no personal data is given", kinds=[k.name for k in kinds])
 
     unknown = sorted({t for t in qterms if stats.df.get(t, 0) == 0 and t not in kind_words})
     same_language = [p for p in top if p.language == language]
@@ -318,9 +327,7 @@ def assess(
     if selection is None:
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
         return verdict
-    # The district's own pages do not rank it against other parks or places.
-    compares = any(k.name == "comparison" for k in kinds)
-    if compares and (unknown or _OTHER_PLACE.search(_DISTRICT.sub(" ", question))):
+    if compares_elsewhere(question, stats):
         verdict.answerable, verdict.reason = False, "compares with another place"
         return verdict
     # Off-topic questions lean on words the index never uses ("pizza", "football") and the
@@ -338,7 +345,17 @@ def assess(
     return verdict
 
 
-def _missing_kind(question: str, passages: Sequence[Passage], stats: TermStats) -> str:
+def compares_elsewhere(question: str, stats: TermStats) -> bool:
+    """The question compares the district with another place, or with something the index never
+    names: the district's own pages do not rank it against other parks or places."""
+    if not any(k.name == "comparison" for k in requested_kinds(question)):
+        return False
+    kind_words = _kind_terms(question, requested_kinds(question))
+    unknown = any(stats.df.get(t, 0) == 0 and t not in kind_words for t in terms(question))
+    return unknown or bool(_OTHER_PLACE.search(_DISTRICT.sub(" ", question)))
+
+
+def missing_kind(question: str, passages: Sequence[Passage], stats: TermStats) -> str:
     """The first kind the question asks for that no passage on its topic holds ("" if none)."""
     kinds = requested_kinds(question)
     kind_words = _kind_terms(question, kinds)

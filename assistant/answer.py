@@ -29,12 +29,12 @@ from typing import Protocol
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from assistant import abstain, guard, llm, llm_answer, timeline
+from assistant import abstain, answerable, guard, llm, llm_answer, timeline
 from assistant import directory as partner_directory
 from assistant.compose import abstention, compose, emit, injection_refusal, source_of
 from assistant.config import Settings
 from assistant.conversation import detect_language, retrieval_query
-from assistant.extractive import select
+from assistant.extractive import Selection, select
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
 from assistant.scoring import Similarity
 from assistant.term_counts import IndexTermStats, TermCounts
@@ -80,6 +80,43 @@ class _Prepared:
     injected: bool
     notice: str | None = None
     listed: Answer | None = None  # the partner directory's answer, when it gives one
+
+
+@dataclass
+class Evidence:
+    """What the abstention decision reads: the retrieved passages, the chosen units, the index's
+    term counts and the question-unit cosines."""
+
+    question: str
+    language: str
+    passages: list[Passage]
+    stats: TermStats
+    selection: Selection | None
+    similarity: Similarity
+    follow_up: bool
+
+    def verdict(self) -> abstain.Verdict:
+        """Answerable or not, with the reason (``assistant.answerable.decide``)."""
+        return answerable.decide(
+            self.question,
+            self.language,
+            self.passages,
+            self.stats,
+            self.selection,
+            self.similarity,
+            follow_up=self.follow_up,
+        )
+
+    def signals(self) -> dict[str, float]:
+        """The learned model's inputs (``assistant.answerable.signals``)."""
+        return answerable.signals(
+            self.question,
+            self.language,
+            self.passages,
+            self.stats,
+            self.similarity,
+            self.selection,
+        )
 
 
 class Assistant:
@@ -157,6 +194,7 @@ class Assistant:
         if prepared.listed is not None:
             yield from emit(prepared.listed)
         elif self.chat_model is not None and prepared.passages and prepared.question:
+            # the LLM gets the hard checks only (abstain.assess): it judges the rest itself
             yield from llm_answer.stream(
                 self.chat_model,
                 self.settings,
@@ -168,6 +206,13 @@ class Assistant:
             )
         else:
             yield from emit(self._extractive(prepared))
+
+    def evidence(
+        self, question: str, history: Sequence[Turn] = (), language: str | None = None
+    ) -> Evidence:
+        """What the abstention decision reads for one question (the training script and the
+        tests ask for it; answers go through ``stream``)."""
+        return self._evidence(self._prepare(question, list(history), None, language))
 
     def term_stats(self, passages: Sequence[Passage]) -> TermStats:
         """Document frequencies over the whole index, as counted by the searcher's keyword index
@@ -243,6 +288,25 @@ class Assistant:
 
         return similarity
 
+    def _evidence(self, prep: _Prepared) -> Evidence:
+        """Select the units to quote and gather what the abstention decision reads."""
+        stats = self.term_stats(prep.passages)
+        similarity = self._similarity(prep)
+        selection = (
+            select(prep.question, prep.passages, prep.language, stats, prep.context, similarity)
+            if prep.question
+            else None
+        )
+        return Evidence(
+            prep.question,
+            prep.language,
+            prep.passages,
+            stats,
+            selection,
+            similarity,
+            bool(prep.context),
+        )
+
     def _extractive(self, prep: _Prepared, notice: str | None = None) -> Answer:
         """Compose the extractive answer, or abstain."""
         lang = prep.language
@@ -250,13 +314,9 @@ class Assistant:
             if prep.injected:
                 return injection_refusal(lang, self.contacts, self.backend, notice)
             return abstention(lang, self.contacts, notice=notice)
-        stats = self.term_stats(prep.passages)
-        selection = select(
-            prep.question, prep.passages, lang, stats, prep.context, self._similarity(prep)
-        )
-        verdict = abstain.assess(
-            prep.question, lang, prep.passages, stats, selection, follow_up=bool(prep.context)
-        )
+        evidence = self._evidence(prep)
+        stats, selection = evidence.stats, evidence.selection
+        verdict = evidence.verdict()
         log.debug("abstention verdict: %s", verdict)
         if not verdict.answerable or selection is None:
             return abstention(lang, self.contacts, verdict, prep.passages, notice)

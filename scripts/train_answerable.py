@@ -1,0 +1,436 @@
+"""Train the answerability model shipped in assistant/answerable_data/model.json.
+
+Two steps; the second alone reproduces the shipped parameters exactly from the shipped table
+(tests/test_answerable.py checks it):
+
+1. ``collect`` (heavy: the embedding model, two indexes; run it under the heavy-job lock)
+   asks questions through the real engine (``Assistant.evidence``) and writes one row per
+   question to ``assistant/answerable_data/signals.jsonl.gz``: the signals of
+   ``assistant.answerable.SIGNALS``, the label, and which hand-written rules of
+   ``assistant.abstain`` fire.
+
+   - SQuAD-it (``../shared/qa``, Italian Wikipedia paragraphs nobody here wrote): a few
+     questions per article, asked against an index of the 1,020 paragraphs (answerable, kept
+     when the searcher returns the gold paragraph among the passages the signals read),
+     against the sample site's index (out of scope there), and against an index of the same
+     articles without the paragraphs asked about (on topic, but no passage read holds the
+     answer: the hard out-of-scope questions). Articles are split by title:
+     one in three (by sorted position) is held out, never fitted on.
+   - data/eval/dev.jsonl: answerable questions (facts, lists, several pages) and the
+     out-of-scope ones, against the sample site. Follow-ups are left out: the engine gives
+     them the hard checks only. data/eval/independent.jsonl is never read here.
+
+2. ``fit`` (seconds, numpy): weighted L2 logistic regression (``train_guard.fit``) on the
+   signals standardised and clipped as the engine reads them; the penalty chosen by 5-fold cross-validation on the training rows;
+   the threshold is the highest that declines at most ``MAX_FALSE_ABSTENTION`` of the
+   answerable questions in each calibration group (dev out-of-fold, SQuAD held-out articles);
+   a hand-written rule is kept beside the model only when, on the held-out SQuAD articles
+   (questions it was not written from), it declines more out-of-scope questions than
+   answerable ones. The held-out figures are written next to the parameters.
+
+Usage::
+
+    flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect \\
+        [--work DIR] [--models-dir DIR] [--squad ../shared/qa/squad-it-half-a.json.gz]
+    PYTHONPATH=$PWD python scripts/train_answerable.py fit [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import math
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from train_guard import fit, predict  # noqa: E402
+
+from assistant.abstain import assess, compares_elsewhere, missing_kind  # noqa: E402
+from assistant.answerable import MODEL_FILE, SIGNALS, UNIT_PASSAGES, standardise  # noqa: E402
+from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
+from assistant.extractive import split_question  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
+DEV = ROOT / "data" / "eval" / "dev.jsonl"
+TABLE = MODEL_FILE.with_name("signals.jsonl.gz")
+PER_ARTICLE = 30  # SQuAD questions per article (the first of as many paragraphs)
+HELD_OUT = 3  # one article in HELD_OUT (by sorted title) is held out
+FOLDS = 5
+PENALTIES = (0.001, 0.01, 0.1, 1.0)
+GROUP_MASS = {"squad+": 0.25, "squad-": 0.15, "squad-near": 0.2, "dev+": 0.25, "dev-": 0.15}
+MAX_FALSE_ABSTENTION = 0.03
+RULES = ("kinds", "comparison", "term")
+TODAY = date(2026, 12, 1)  # fixed, so dated answers cannot change what is collected
+
+
+# --- collect -------------------------------------------------------------------------------
+def squad_articles(path: Path = SQUAD) -> list[dict]:
+    """The SQuAD-it articles, sorted by title."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return sorted(json.load(handle)["data"], key=lambda a: a["title"])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+def write_squad_site(
+    articles: list[dict], root: Path, without: frozenset[str] = frozenset()
+) -> None:
+    """One Markdown file per paragraph, titled by its article (what the ingest reads), leaving
+    out the paragraphs named in ``without`` ("NN-article/PPP.md")."""
+    for a, article in enumerate(articles):
+        folder = root / f"{a:02d}-{_slug(article['title'])}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for p, paragraph in enumerate(article["paragraphs"]):
+            if f"{folder.name}/{p:03d}.md" in without:
+                continue
+            target = folder / f"{p:03d}.md"
+            text = f"# {article['title']}\n\n{paragraph['context'].strip()}\n"
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                target.write_text(text, encoding="utf-8")
+
+
+def squad_questions(articles: list[dict]) -> Iterator[tuple[str, str, int, str, str]]:
+    """(question id, question, article number, gold paragraph path, answer) for PER_ARTICLE
+    paragraphs of each article, spread over the article."""
+    for a, article in enumerate(articles):
+        paragraphs = [(p, par) for p, par in enumerate(article["paragraphs"]) if par["qas"]]
+        step = max(1, len(paragraphs) / PER_ARTICLE)
+        picked = sorted({int(n * step) for n in range(PER_ARTICLE)} & set(range(len(paragraphs))))
+        for n in picked:
+            p, paragraph = paragraphs[n]
+            qa = paragraph["qas"][0]
+            gold = f"{a:02d}-{_slug(article['title'])}/{p:03d}.md"
+            yield qa["id"], qa["question"], a, gold, qa["answers"][0]["text"]
+
+
+def _settings(data_dir: Path, source: Path, models_dir: Path | None) -> Settings:
+    extra = {"model_cache_dir": models_dir} if models_dir else {}
+    return Settings(data_dir=data_dir, sources=[str(source)], today=TODAY, _env_file=None, **extra)
+
+
+def _runtime(settings: Settings, embeddings: object = None):  # noqa: ANN202
+    from assistant.runtime import open_runtime, sync_index
+
+    runtime = open_runtime(settings, embeddings)  # type: ignore[arg-type]
+    if runtime.store.count() == 0:
+        print(f"indexing {settings.sources[0]} ...", file=sys.stderr, flush=True)
+        print(sync_index(settings, runtime.store), file=sys.stderr)
+    runtime.warm()
+    return runtime
+
+
+def row(runtime, question: str, lang: str | None = None) -> dict | None:  # noqa: ANN001
+    """The signals of one question through the engine, and the rules that fire on it (None
+    when nothing was retrieved: the partner directory answered, or the question was empty)."""
+    evidence = runtime.assistant.evidence(question, language=lang)
+    passages, stats = evidence.passages, evidence.stats
+    if not passages:
+        return None
+    old = assess(evidence.question, evidence.language, passages, stats, evidence.selection)
+    return {
+        "lang": evidence.language,
+        "signals": {k: round(v, 6) for k, v in evidence.signals().items()},
+        "rules": {
+            "kinds": all(
+                missing_kind(part, passages, stats) for part in split_question(evidence.question)
+            ),
+            "comparison": compares_elsewhere(evidence.question, stats),
+            "term": old.reason.startswith("weak term support"),
+        },
+        "before": old.answerable,  # the hand-written decision this model replaces
+        "sources": [p.source_id for p in passages[:UNIT_PASSAGES]],
+        "texts": [p.text for p in passages[:UNIT_PASSAGES]],
+    }
+
+
+def collect(work: Path, models_dir: Path | None, out: Path = TABLE, squad: Path = SQUAD) -> int:
+    """Ask every training question through the engine; write the table of signals."""
+    articles = squad_articles(squad)
+    questions = list(squad_questions(articles))
+    write_squad_site(articles, work / "squad-site")
+    # The same articles without the paragraphs asked about: their neighbours are on topic but
+    # (checked below) do not hold the answer, the hard kind of out-of-scope question.
+    golds = frozenset(q[3] for q in questions)
+    write_squad_site(articles, work / "squad-near-site", without=golds)
+    sample = _runtime(_settings(work / "sample", SAMPLE_SITE, models_dir))
+    squad = _runtime(_settings(work / "squad", work / "squad-site", models_dir), sample.embeddings)
+    near = _runtime(
+        _settings(work / "squad-near", work / "squad-near-site", models_dir), sample.embeddings
+    )
+    rows: list[dict] = []
+    for qid, question, article, gold, answer in questions:
+        split = "held-out" if article % HELD_OUT == 0 else "train"
+        base = {"id": qid, "set": "squad", "split": split, "article": article}
+        own = row(squad, question, "it")
+        if own is not None:
+            hit = any(source.endswith(gold) for source in own.pop("sources"))
+            own.pop("texts")
+            group = "squad+" if hit else "squad-missed"
+            rows.append({**base, "group": group, "label": 1, **own})
+        for runtime, group in ((sample, "squad-"), (near, "squad-near")):
+            other = row(runtime, question, "it")
+            if other is None:
+                continue
+            other.pop("sources")
+            if any(answer.casefold() in text.casefold() for text in other.pop("texts")):
+                continue  # another paragraph states the answer too
+            rows.append({**base, "group": group, "label": 0, **other})
+    for line in DEV.read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if q.get("history") or q.get("kind") == "follow-up":
+            continue
+        oos = q.get("kind") == "out-of-scope"
+        if not oos and not (q.get("gold") or q.get("facts")):
+            continue  # an injection with no real question
+        found = row(sample, q["question"], q.get("lang"))
+        if found is None:
+            continue
+        found.pop("sources")
+        found.pop("texts")
+        group = "dev-" if oos else "dev+"
+        rows.append(
+            {
+                "id": q["id"],
+                "set": "dev",
+                "split": "train",
+                "article": -1,
+                "group": group,
+                "label": 0 if oos else 1,
+                **found,
+            }
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))  # same rows, same bytes
+    print(f"{len(rows)} rows -> {out}", file=sys.stderr)
+    return 0
+
+
+# --- fit -----------------------------------------------------------------------------------
+def load_table(path: Path = TABLE) -> list[dict]:
+    """The collected rows (the SQuAD answerable questions whose gold was not retrieved are
+    left out: the passages do not hold their answer)."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line]
+    return [r for r in rows if r["group"] in GROUP_MASS]
+
+
+Scaling = tuple[np.ndarray, np.ndarray]  # mean and scale of the training rows' signals
+
+
+def raw(rows: list[dict]) -> np.ndarray:
+    return np.array([[r["signals"][name] for name in SIGNALS] for r in rows], dtype=np.float64)
+
+
+def scaling_of(rows: list[dict]) -> Scaling:
+    x = raw(rows)
+    return x.mean(axis=0), x.std(axis=0) + 1e-6
+
+
+def matrix(rows: list[dict], scaling: Scaling) -> np.ndarray:
+    """The signals as the shipped model reads them (``answerable.standardise``)."""
+    return standardise(raw(rows), *scaling)
+
+
+def weights_of(rows: list[dict]) -> np.ndarray:
+    """Each group gets its share of the total mass, split evenly inside the group."""
+    counts = {g: sum(r["group"] == g for r in rows) for g in GROUP_MASS}
+    return np.array([GROUP_MASS[r["group"]] / max(counts[r["group"]], 1) for r in rows]) * len(rows)
+
+
+def _fold(r: dict) -> int:
+    key = f"a{r['article']}" if r["set"] == "squad" else r["id"]
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % FOLDS
+
+
+def train(rows: list[dict], penalty: float, scaling: Scaling) -> tuple[np.ndarray, float]:
+    """Weights on the standardised signals, and the bias."""
+    y = np.array([r["label"] for r in rows], dtype=np.float64)
+    return fit(matrix(rows, scaling), y, weights_of(rows), penalty)
+
+
+def out_of_fold(rows: list[dict], penalty: float, scaling: Scaling) -> np.ndarray:
+    """Probabilities from models that never saw the row (folds by article / question)."""
+    probs = np.zeros(len(rows))
+    folds = np.array([_fold(r) for r in rows])
+    for k in range(FOLDS):
+        held = folds == k
+        model = train([r for r, h in zip(rows, held, strict=True) if not h], penalty, scaling)
+        held_rows = [r for r, h in zip(rows, held, strict=True) if h]
+        probs[held] = predict(matrix(held_rows, scaling), *model)
+    return probs
+
+
+def log_loss(probs: np.ndarray, rows: list[dict]) -> float:
+    y = np.array([r["label"] for r in rows])
+    p = np.clip(probs, 1e-9, 1 - 1e-9)
+    return float(-(weights_of(rows) * (y * np.log(p) + (1 - y) * np.log(1 - p))).mean())
+
+
+def declined(
+    rows: list[dict], probs: np.ndarray, threshold: float, rules: tuple[str, ...]
+) -> np.ndarray:
+    """What the engine declines: below the threshold, or a kept rule fires."""
+    fired = np.array([any(r["rules"][rule] for rule in rules) for r in rows], dtype=bool)
+    return (probs < threshold) | fired
+
+
+def figures(rows: list[dict], refused: np.ndarray) -> dict[str, float | int]:
+    """Out-of-scope declined and answerable declined (false abstention), with counts."""
+    y = np.array([r["label"] for r in rows])
+    neg, pos = y == 0, y == 1
+    return {
+        "oos_declined": round(float(refused[neg].mean()), 4) if neg.any() else 0.0,
+        "false_abstention": round(float(refused[pos].mean()), 4) if pos.any() else 0.0,
+        "n_out_of_scope": int(neg.sum()),
+        "n_answerable": int(pos.sum()),
+    }
+
+
+def choose_threshold(
+    calibration: list[tuple[list[dict], np.ndarray]], rules: tuple[str, ...]
+) -> float:
+    """The highest threshold declining (with the kept ``rules``) at most MAX_FALSE_ABSTENTION
+    of the answerable questions of every calibration group."""
+    best = 0.0
+    for threshold in np.round(np.arange(0.01, 0.99, 0.005), 3):
+        if all(
+            figures(rows, declined(rows, probs, threshold, rules))["false_abstention"]
+            <= MAX_FALSE_ABSTENTION
+            for rows, probs in calibration
+        ):
+            best = float(threshold)
+        else:
+            break
+    return best
+
+
+def choose_rules(
+    calibration: list[tuple[list[dict], np.ndarray]], held: list[dict], held_probs: np.ndarray
+) -> tuple[tuple[str, ...], float]:
+    """The hand-written rules to keep and the threshold that goes with them: each set of rules
+    gets its own calibrated threshold (a set whose rules alone decline too many answerable
+    questions is out); the set declining the most out-of-scope questions of the
+    held-out SQuAD articles (which no rule was written from) wins, the fewest rules on a tie."""
+    subsets = [
+        tuple(rule for n, rule in enumerate(RULES) if mask >> n & 1)
+        for mask in range(2 ** len(RULES))
+    ]
+    best: tuple[float, int, tuple[str, ...], float] | None = None
+    for subset in subsets:
+        threshold = choose_threshold(calibration, subset)
+        if any(
+            figures(rows, declined(rows, probs, threshold, subset))["false_abstention"]
+            > MAX_FALSE_ABSTENTION
+            for rows, probs in calibration
+        ):
+            continue  # the rules alone decline too many answerable questions
+        oos = figures(held, declined(held, held_probs, threshold, subset))["oos_declined"]
+        key = (oos, -len(subset), subset, threshold)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    return best[2], best[3]
+
+
+def fit_model(path: Path = TABLE) -> dict:
+    """Everything model.json holds, from the table alone (deterministic)."""
+    rows = load_table(path)
+    train_rows = [r for r in rows if r["split"] == "train"]
+    held = [r for r in rows if r["split"] == "held-out"]
+    scaling = scaling_of(train_rows)
+    losses = {p: log_loss(out_of_fold(train_rows, p, scaling), train_rows) for p in PENALTIES}
+    penalty = min(PENALTIES, key=lambda p: (round(losses[p], 6), -p))
+    weights, bias = train(train_rows, penalty, scaling)
+    oof = out_of_fold(train_rows, penalty, scaling)
+    dev = [(r, p) for r, p in zip(train_rows, oof, strict=True) if r["set"] == "dev"]
+    dev_rows, dev_probs = [r for r, _ in dev], np.array([p for _, p in dev])
+    held_probs = predict(matrix(held, scaling), weights, bias)
+    calibration = [(dev_rows, dev_probs), (held, held_probs)]
+    kept, threshold = choose_rules(calibration, held, held_probs)
+    rules = {rule: rule in kept for rule in RULES}
+    # What each rule adds on its own to the model alone, on the held-out SQuAD articles.
+    alone = choose_threshold(calibration, ())
+    y = np.array([r["label"] for r in held])
+    base = declined(held, held_probs, alone, ())
+    rule_effect: dict[str, dict[str, int]] = {}
+    for rule in RULES:
+        extra = declined(held, held_probs, alone, (rule,)) & ~base
+        rule_effect[rule] = {
+            "more_out_of_scope_declined": int((extra & (y == 0)).sum()),
+            "more_answerable_declined": int((extra & (y == 1)).sum()),
+        }
+    model_alone = figures(held, base)
+    mean, scale = scaling
+    before = {
+        name: figures(group, np.array([not r["before"] for r in group]))
+        for name, group in (("squad_held_out", held), ("dev", dev_rows))
+    }
+    return {
+        "signals": list(SIGNALS),
+        "mean": [round(float(v), 8) for v in mean],
+        "scale": [round(float(v), 8) for v in scale],
+        "weights": [round(float(v), 8) for v in weights],
+        "bias": round(float(bias), 8),
+        "threshold": threshold,
+        "rules": rules,
+        "penalty": penalty,
+        "cv_log_loss": {str(p): round(v, 5) for p, v in losses.items()},
+        "held_out": {
+            "squad": figures(held, declined(held, held_probs, threshold, kept)),
+            **{
+                name: figures(
+                    [held[i] for i in keep],
+                    declined([held[i] for i in keep], held_probs[keep], threshold, kept),
+                )
+                for name, group in (("squad_far", "squad-"), ("squad_near", "squad-near"))
+                for keep in [[i for i, r in enumerate(held) if r["group"] in {"squad+", group}]]
+            },
+            "dev_out_of_fold": figures(dev_rows, declined(dev_rows, dev_probs, threshold, kept)),
+            "squad_model_alone": {**model_alone, "threshold": alone},
+            "rule_effect_on_squad": rule_effect,
+            "hand_written_rules_before": before,
+        },
+        "table_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "rows": {g: sum(r["group"] == g for r in rows) for g in GROUP_MASS},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=["collect", "fit"])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kmr-answerable")
+    parser.add_argument("--models-dir", type=Path, default=None)
+    parser.add_argument("--table", type=Path, default=TABLE)
+    parser.add_argument(
+        "--squad", type=Path, default=SQUAD, help="the SQuAD-it file (../shared/qa)"
+    )
+    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    args = parser.parse_args(argv)
+    if args.step == "collect":
+        return collect(args.work, args.models_dir, args.table, args.squad)
+    model = fit_model(args.table)
+    args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    print(
+        json.dumps({k: model[k] for k in ("threshold", "rules", "penalty", "held_out")}, indent=1)
+    )
+    assert all(math.isfinite(w) for w in model["weights"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""The learned abstention decision: shipped parameters that the script reproduces, calibrated
+on questions nobody here wrote, and answers to bad input that are refusals, never errors.
+
+The first part reads the shipped files only; the second asks the real engine over the sample
+site's index (``sample_index``, real e5 model).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import answerable
+from assistant.answerable import (
+    MODEL_FILE,
+    SIGNALS,
+    AnswerableModelError,
+    decide,
+    from_dict,
+    load_model,
+)
+from assistant.terms import TermStats
+from vectorstore.passages import Passage
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+TABLE = MODEL_FILE.with_name("signals.jsonl.gz")
+
+
+def _train_script():  # noqa: ANN202
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import train_answerable
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return train_answerable
+
+
+def test_the_shipped_parameters_are_what_the_script_fits_from_the_shipped_table() -> None:
+    """Editing the table or the fitting without re-running scripts/train_answerable.py fit is
+    caught here (the fit is deterministic numpy: the same table gives the same numbers)."""
+    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert shipped["table_sha256"] == hashlib.sha256(TABLE.read_bytes()).hexdigest()
+    refit = _train_script().fit_model(TABLE)
+    assert refit["signals"] == shipped["signals"] == list(SIGNALS)
+    assert refit["threshold"] == shipped["threshold"] and refit["rules"] == shipped["rules"]
+    for key in ("mean", "scale", "weights"):
+        assert np.allclose(refit[key], shipped[key], atol=1e-6)
+    assert refit["bias"] == pytest.approx(shipped["bias"], abs=1e-6)
+    assert refit["held_out"] == shipped["held_out"]
+
+
+def test_the_model_was_calibrated_on_questions_it_was_not_fitted_on() -> None:
+    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    held_out = shipped["held_out"]
+    squad = held_out["squad"]  # SQuAD-it articles never fitted on
+    assert squad["n_answerable"] >= 100 and squad["n_out_of_scope"] >= 200
+    assert squad["false_abstention"] <= 0.03
+    # asked against the sample site: far from its topic
+    assert held_out["squad_far"]["oos_declined"] >= 0.9
+    # asked against their own articles without the paragraph that answers: hard, measured
+    assert held_out["squad_near"]["n_out_of_scope"] >= 100
+    dev = shipped["held_out"]["dev_out_of_fold"]  # each question scored by a model without it
+    assert dev["false_abstention"] <= 0.03 and dev["n_out_of_scope"] >= 10
+    rows = [json.loads(line) for line in gzip.decompress(TABLE.read_bytes()).splitlines()]
+    assert not any(r["id"].startswith(("ind-", "independent")) for r in rows)
+    assert {r["set"] for r in rows} == {"squad", "dev"}
+
+
+def test_malformed_parameters_are_a_clear_error(tmp_path: Path) -> None:
+    good = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    with pytest.raises(AnswerableModelError, match="malformed"):
+        from_dict({**good, "weights": good["weights"][:-1]})
+    with pytest.raises(AnswerableModelError, match="malformed"):
+        from_dict({**good, "signals": [*good["signals"][:-1], "mystery"]})
+    with pytest.raises(AnswerableModelError, match="malformed"):
+        from_dict({k: v for k, v in good.items() if k != "threshold"})
+    broken = tmp_path / "model.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(AnswerableModelError, match="cannot read"):
+        load_model(broken)
+
+
+def test_more_support_means_a_higher_probability() -> None:
+    model = load_model()
+    weak = dict(zip(SIGNALS, model.mean, strict=True))
+    strong = {
+        **weak,
+        "unit_cosine": weak["unit_cosine"] + 0.05,
+        "unit_support": 1.0,
+        "passage_support": 1.0,
+        "unknown_share": 0.0,
+    }
+    assert model.probability(strong) > model.probability(weak)
+
+
+PAGE = Passage(
+    id="p1",
+    text="Parking\n\nVisitors park for free in the car park at the north gate.",
+    title="Parking",
+    url="https://example.org/parking",
+    source_id="https://example.org/parking",
+    language="en",
+)
+
+
+@pytest.mark.parametrize("question", ["0", "???", "\x00\x01\x02", "🚗🚗🚗", "the"])
+def test_a_question_without_words_is_declined_before_the_model(question: str) -> None:
+    verdict = decide(question, "en", [PAGE], TermStats([PAGE.text]), None, None)
+    assert not verdict.answerable and verdict.probability is None
+
+
+# --- through the engine over the sample site -----------------------------------------------
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "Qual è la capitale della Francia?",
+        "0",
+        "???",
+        "\x01\x02\x03\x04\x05",
+        "🙂🙂🙂",
+        "",
+        "Who won the football world cup in 2006?",
+        "Chi ha scritto la Divina Commedia?",
+    ],
+)
+def test_bad_or_unrelated_input_is_declined(sample_index, question: str) -> None:  # noqa: ANN001
+    answer = sample_index.assistant.answer(question)
+    assert answer.abstained and answer.sources == []
+    assert sample_index.settings.contact_phone in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "parking",
+        "Wo kann ich auf dem Campus parken?",  # a third language
+        "whoo desinged the red wal?",  # misspelled
+        "chi ha designed the red wall?",  # mixed languages
+        "Who designed the red wall? " + "Please answer. " * 70,  # about 1,000 characters
+    ],
+)
+def test_odd_but_real_questions_get_an_answer_or_a_clear_refusal(
+    sample_index, question: str
+) -> None:  # noqa: ANN001
+    answer = sample_index.assistant.answer(question)
+    assert answer.text
+    if answer.abstained:
+        assert sample_index.settings.contact_phone in answer.text
+    else:
+        assert answer.sources
+
+
+def test_the_decision_reads_the_engine_signals(sample_index) -> None:  # noqa: ANN001
+    evidence = sample_index.assistant.evidence("who designed the red wall?")
+    values = evidence.signals()
+    assert set(values) == set(SIGNALS)
+    assert values["unit_support"] > 0.5 and values["unit_cosine"] > 0.8
+    verdict = evidence.verdict()
+    assert verdict.answerable and verdict.probability is not None
+    assert verdict.probability >= answerable.load_model().threshold
