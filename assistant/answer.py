@@ -29,11 +29,11 @@ from typing import Protocol
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from assistant import abstain, answerable, guard, llm, llm_answer, timeline
+from assistant import abstain, answerable, guard, llm, llm_answer, terms, timeline
 from assistant import directory as partner_directory
 from assistant.compose import abstention, compose, emit, injection_refusal, source_of
 from assistant.config import Settings
-from assistant.conversation import detect_language, retrieval_query
+from assistant.conversation import prepare_question
 from assistant.extractive import Selection, select
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
 from assistant.scoring import Similarity
@@ -144,6 +144,7 @@ class Assistant:
         self.unit_vectors = UnitVectors(embeddings, disk=unit_cache)
         # the guard reads the same cached unit vectors
         guard.use_vectors(self.unit_vectors.vectors, _model_name(embeddings))
+        terms.use_site(self.site)  # questions drop the site's names, as the term counts did
         self.directory = partner_directory.for_settings(
             # the directory compares its values with pieces of the visitor's question
             settings,
@@ -224,41 +225,23 @@ class Assistant:
     def _prepare(
         self, question: str, history: list[Turn], filters: Filters | None, language: str | None
     ) -> _Prepared:
-        screened = guard.screen(question)
-        # Earlier user turns may hold injections too: they feed retrieval, so screen them.
-        clean_history = (
-            [
-                Turn(
-                    role=t.role,
-                    content=guard.screen(t.content).question if t.role == "user" else t.content,
-                )
-                for t in history[-self.settings.max_history_turns :]
-                if t.content.strip()
-            ]
-            if self.settings.max_history_turns
-            else []
-        )
-        history_text = " ".join(t.content for t in clean_history if t.role == "user")
-        lang = language or detect_language(
-            screened.question or question, default=detect_language(history_text or question)
-        )
-        if not screened.question:
-            return _Prepared("", lang, [], "", "", screened.injected)
+        prep = prepare_question(question, history, self.settings.max_history_turns, language)
+        lang, clean_history = prep.language, prep.history
+        if not prep.question:
+            return _Prepared("", lang, [], "", "", prep.injected)
         # Lists and counts of organisations: the whole partner directory, not a few passages
         # (checked before the search, which such an answer does not need).
         if self.directory is not None:
-            listed = self.directory.answer(screened.question, lang, self.today())
+            listed = self.directory.answer(prep.question, lang, self.today())
             if listed is not None:
-                return _Prepared(
-                    screened.question, lang, [], "", "", screened.injected, None, listed
-                )
+                return _Prepared(prep.question, lang, [], "", "", prep.injected, None, listed)
         notice = None
-        query = retrieval_query(screened.question, clean_history)
+        query = prep.query
         if self.chat_model is not None and clean_history:
             try:
                 query = llm.condense(
                     self.chat_model,
-                    screened.question,
+                    prep.question,
                     clean_history,
                     self.settings.llm_timeout,
                     self.site,
@@ -268,10 +251,8 @@ class Assistant:
         passages = list(
             self.searcher.search(query, k=self.settings.retrieval_k, filters=filters, language=lang)
         )
-        context = history_text if query != screened.question else ""
-        return _Prepared(
-            screened.question, lang, passages, context, query, screened.injected, notice
-        )
+        context = prep.history_text if query != prep.question else ""
+        return _Prepared(prep.question, lang, passages, context, query, prep.injected, notice)
 
     def _similarity(self, prep: _Prepared) -> Similarity:
         """Question-unit cosines; a follow-up's whole question uses the retrieval query (it
