@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from assistant.extractive import Selection, split_question
-from assistant.terms import TermStats, terms
+from assistant.terms import TermStats, drop_site_names, terms
 from vectorstore.passages import Passage
 from vectorstore.patterns import EMAIL, MONEY, PHONE
 
@@ -184,7 +184,6 @@ KINDS: list[Kind] = [
     ),
 ]
 
-_DISTRICT = re.compile(r"\b(kilometro|km)\s+rosso(\s+innovation\s+district)?\b", _I)
 _OTHER_PLACE = re.compile(
     r"\b(science\s+parks?|parks?|parco|parchi|polo|poli|district|distretto|hub|technopole|"
     r"tecnopolo|incubator\w*|incubatore|cluster|city|città|other\s+(places|parks|sites)|"
@@ -352,7 +351,7 @@ def compares_elsewhere(question: str, stats: TermStats) -> bool:
         return False
     kind_words = _kind_terms(question, requested_kinds(question))
     unknown = any(stats.df.get(t, 0) == 0 and t not in kind_words for t in terms(question))
-    return unknown or bool(_OTHER_PLACE.search(_DISTRICT.sub(" ", question)))
+    return unknown or bool(_OTHER_PLACE.search(drop_site_names(question)))
 
 
 def missing_kind(question: str, passages: Sequence[Passage], stats: TermStats) -> str:

@@ -27,6 +27,7 @@ from assistant.directory_merge import Organisation, name_aliases, norm
 from assistant.params import PARAMS, DirectoryParams
 from assistant.terms import stop_words as _stopwords
 from ingest.directory import DirectoryEntry
+from vectorstore.patterns import YEAR
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def _by_year(
     question: str, orgs: Sequence[Organisation]
 ) -> tuple[list[Organisation] | None, list[str]]:
     """Organisations that arrived in a year the question names."""
-    years = {int(y) for y in re.findall(r"\b(19[5-9]\d|20\d\d)\b", question)}
+    years = {int(y) for y in YEAR.findall(question)}
     if not years:
         return None, []
     return [o for o in orgs if o.year in years], [str(y) for y in sorted(years)]

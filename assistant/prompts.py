@@ -20,8 +20,9 @@ from assistant.guard import Paragraph, defuse, mask_addressed
 from assistant.schema import Turn
 from assistant.site import SiteProfile
 from assistant.units import HEADING as _HEADING  # the answer engine's cut of a passage
-from assistant.units import clean_inline, embedding_text, split_sentences, split_units
+from assistant.units import clean_inline, embedding_text, split_units
 from vectorstore.passages import Passage
+from vectorstore.text import split_sentences
 
 LANGUAGE_NAMES = {
     "en": {"en": "English", "it": "Italian"},

@@ -20,6 +20,7 @@ from assistant.params import PARAMS, ScoringParams
 from assistant.terms import TermStats, terms
 from assistant.units import Unit, embedding_text
 from vectorstore.passages import Passage
+from vectorstore.patterns import EMAIL, YEAR
 
 _LIST_QUESTION = re.compile(
     r"\b(list|which\s+(are|were)|what\s+(are|were)\s+the|name\s+(the|all|some)|all\s+the|"
@@ -90,7 +91,7 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     ),
     (
         re.compile(r"\b(e-?mail|mail|posta\s+elettronica)\b", re.I),
-        re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+        EMAIL,
     ),
     (
         re.compile(
@@ -241,7 +242,6 @@ _LATEST = re.compile(
     r"oggi|attualmente|adesso|ora|ad\s+oggi|al\s+momento|ultim[oaie]|odiern\w*)\b",
     re.IGNORECASE,
 )
-_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 
 
 def prefer_latest(
@@ -251,7 +251,7 @@ def prefer_latest(
     the units that answer, those dated with the latest year get a bonus."""
     if not _LATEST.search(question):
         return
-    years = {id(u): [int(y) for y in _YEAR.findall(u.text)] for u in units if u.score > 0}
+    years = {id(u): [int(y) for y in YEAR.findall(u.text)] for u in units if u.score > 0}
     latest = max((max(v) for v in years.values() if v), default=None)
     if latest is None:
         return
