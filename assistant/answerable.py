@@ -29,7 +29,7 @@ import numpy as np
 from assistant.abstain import Verdict, assess, compares_elsewhere, coverage_of, missing_kind
 from assistant.extractive import Selection, split_question
 from assistant.scoring import Similarity
-from assistant.terms import TermStats, terms
+from assistant.terms import TermStats, drop_site_names, terms
 from assistant.units import embedding_text, split_units
 from vectorstore.passages import Passage
 
@@ -217,12 +217,17 @@ def decide(
     )
     if not verdict.answerable or follow_up:
         return verdict
-    if not terms(question) or not any(ch.isalpha() for ch in question):
-        # "0", "???", emoji, control characters: no word to look anything up by
+    about_site = drop_site_names(question) != question
+    if not any(ch.isalpha() for ch in question) or not (terms(question) or about_site):
+        # "0", "???", emoji, control characters, "ciao": no word to look anything up by
         verdict.answerable, verdict.reason = False, "no words to answer"
         return verdict
     if selection is None:
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
+        return verdict
+    if not terms(question):
+        # "Where is Kilometro Rosso?": the site's name is its only content (terms drop it), so
+        # the signals built on terms say nothing; the question is about the site itself.
         return verdict
     if model.comparison_rule and compares_elsewhere(question, stats):
         verdict.answerable, verdict.reason = False, "compares with another place"

@@ -157,6 +157,16 @@ def test_odd_but_real_questions_get_an_answer_or_a_clear_refusal(
         assert answer.sources
 
 
+@pytest.mark.parametrize("question", ["Where is Kilometro Rosso?", "What is Kilometro Rosso?"])
+def test_a_question_whose_only_content_is_the_site_name_is_answered(
+    sample_index, question: str
+) -> None:  # noqa: ANN001
+    # the terms drop the site's names, so "no content term" must not read as "no words"
+    answer = sample_index.assistant.answer(question)
+    assert not answer.abstained and answer.sources
+    assert "Bergamo" in answer.text
+
+
 def test_the_decision_reads_the_engine_signals(sample_index) -> None:  # noqa: ANN001
     evidence = sample_index.assistant.evidence("who designed the red wall?")
     values = evidence.signals()
