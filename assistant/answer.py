@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Protocol
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
@@ -52,6 +53,8 @@ class EmbeddingStore(Protocol):
 
     @property
     def embeddings(self) -> Embeddings: ...
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
 
 
 class Searcher(PassageSearch, Protocol):
@@ -94,6 +97,7 @@ class Evidence:
     selection: Selection | None
     similarity: Similarity
     follow_up: bool
+    passage_similarity: answerable.PassageSimilarity | None = None
 
     def verdict(self) -> abstain.Verdict:
         """Answerable or not, with the reason (``assistant.answerable.decide``)."""
@@ -104,6 +108,7 @@ class Evidence:
             self.stats,
             self.selection,
             self.similarity,
+            passage_similarity=self.passage_similarity,
             follow_up=self.follow_up,
         )
 
@@ -116,6 +121,7 @@ class Evidence:
             self.stats,
             self.similarity,
             self.selection,
+            self.passage_similarity,
         )
 
 
@@ -286,7 +292,31 @@ class Assistant:
             selection,
             similarity,
             bool(prep.context),
+            self._passage_similarity(prep),
         )
+
+    def _passage_similarity(self, prep: _Prepared) -> answerable.PassageSimilarity:
+        """Question-passage cosines from the vectors the store holds (no passage is embedded
+        while answering); passages the store lacks are embedded, not kept."""
+        store, vectors = self.searcher.store, self.unit_vectors
+
+        def cosines(question: str, passages: Sequence[Passage]) -> Sequence[float]:
+            query = prep.query if question == prep.question else question
+            try:
+                stored = store.vectors([p.id for p in passages])
+            except Exception as exc:  # the store failed: embed the passages instead
+                log.warning("stored passage vectors unavailable: %s", exc)
+                stored = {}
+            try:
+                if passages and all(p.id in stored for p in passages):
+                    q = np.asarray(vectors.embeddings.embed_query(query), dtype=np.float32)
+                    return [float(np.asarray(stored[p.id], dtype=np.float32) @ q) for p in passages]
+                return vectors.similarity(query, [p.text for p in passages], persist=False)
+            except Exception as exc:  # the model failed: words alone still answer
+                log.warning("passage similarity failed: %s", exc)
+                return [0.0] * len(passages)
+
+        return cosines
 
     def _extractive(self, prep: _Prepared, notice: str | None = None) -> Answer:
         """Compose the extractive answer, or abstain."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +50,8 @@ SIGNALS = (
 # Standardised signals are clipped: an input far outside what the model was fitted on (a
 # 1,000-character question) must not swing the decision on one signal alone.
 CLIP = 4.0
+# The question's cosines with whole passages (the engine reads the stored chunk vectors).
+PassageSimilarity = Callable[[str, Sequence[Passage]], Sequence[float]]
 UNIT_PASSAGES = 5  # units of this many top passages are compared with the question
 TOP_PASSAGES = 3  # passages compared whole
 
@@ -65,8 +67,11 @@ def signals(
     stats: TermStats,
     similarity: Similarity | None,
     selection: Selection | None,
+    passage_similarity: PassageSimilarity | None = None,
 ) -> dict[str, float]:
-    """The signals of ``SIGNALS`` for one question and its retrieved passages (in that order)."""
+    """The signals of ``SIGNALS`` for one question and its retrieved passages (in that order).
+    ``passage_similarity`` gives the question's cosines with whole passages (the engine reads
+    the vectors the store holds); without it they are embedded through ``similarity``."""
     qterms = set(terms(question))
     weights = {t: stats.idf(t) for t in qterms}
     total = sum(weights.values())
@@ -75,7 +80,12 @@ def signals(
     unit_cos = passage_cos = 0.0
     if similarity is not None and units:
         unit_cos = max(similarity(question, [embedding_text(u) for u in units]), default=0.0)
-        passage_cos = max(similarity(question, [p.text for p in top]), default=0.0)
+        cosines = (
+            passage_similarity(question, top)
+            if passage_similarity is not None
+            else similarity(question, [p.text for p in top])
+        )
+        passage_cos = max(cosines, default=0.0)
 
     def support(found: set[str]) -> float:
         return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
@@ -196,6 +206,7 @@ def decide(
     selection: Selection | None,
     similarity: Similarity | None,
     *,
+    passage_similarity: PassageSimilarity | None = None,
     follow_up: bool = False,
     model: AnswerableModel | None = None,
 ) -> Verdict:
@@ -239,7 +250,7 @@ def decide(
         if not lexical.answerable:
             return lexical
     probability = model.probability(
-        signals(question, language, passages, stats, similarity, selection)
+        signals(question, language, passages, stats, similarity, selection, passage_similarity)
     )
     verdict.probability = probability
     if probability < model.threshold:

@@ -20,7 +20,7 @@ import re
 import shutil
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -375,6 +375,20 @@ class IndexStore:
         return dict(collection.metadata or {})
 
     # --- reads -------------------------------------------------------------------------
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The vectors stored for these chunk ids, read without running the model (ids not in
+        the collection are left out)."""
+        if not ids:
+            return {}
+        try:
+            result = self.collection.get(ids=list(ids), include=["embeddings"])
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma get failed: {exc}") from exc
+        found = result.get("embeddings")
+        if found is None:
+            return {}
+        return {i: [float(x) for x in v] for i, v in zip(result["ids"], found, strict=False)}
+
     def dense(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Nearest chunks to the query by cosine similarity (score = 1 - distance).
 
