@@ -54,7 +54,7 @@ class EmbeddingStore(Protocol):
     @property
     def embeddings(self) -> Embeddings: ...
 
-    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
 
 class Searcher(PassageSearch, Protocol):
@@ -116,7 +116,6 @@ class Evidence:
         """The learned model's inputs (``assistant.answerable.signals``)."""
         return answerable.signals(
             self.question,
-            self.language,
             self.passages,
             self.stats,
             self.similarity,
@@ -310,7 +309,7 @@ class Assistant:
             try:
                 if passages and all(p.id in stored for p in passages):
                     q = np.asarray(vectors.embeddings.embed_query(query), dtype=np.float32)
-                    return [float(np.asarray(stored[p.id], dtype=np.float32) @ q) for p in passages]
+                    return [float(stored[p.id] @ q) for p in passages]
                 return vectors.similarity(query, [p.text for p in passages], persist=False)
             except Exception as exc:  # the model failed: words alone still answer
                 log.warning("passage similarity failed: %s", exc)

@@ -6,7 +6,7 @@ retrieved passages (``SIGNALS``): how close in meaning the best unit and the bes
 terms the best unit and the best passage hold, how much of the question the index never uses,
 whether the question asks for a kind of answer (a price, a clock time, ...) no passage on its
 topic holds, the fused search score and its gap to the next passage, the selector's best unit
-score, the question's length and whether the passages are in the asker's language.
+score and the question's length.
 
 The parameters live in ``answerable_data/model.json`` and are reproduced by
 ``scripts/train_answerable.py`` from public questions nobody here wrote (SQuAD-it asked against
@@ -62,7 +62,6 @@ class AnswerableModelError(Exception):
 
 def signals(
     question: str,
-    language: str,
     passages: Sequence[Passage],
     stats: TermStats,
     similarity: Similarity | None,
@@ -228,15 +227,16 @@ def decide(
     )
     if not verdict.answerable or follow_up:
         return verdict
+    qterms = terms(question)
     about_site = drop_site_names(question) != question
-    if not any(ch.isalpha() for ch in question) or not (terms(question) or about_site):
+    if not any(ch.isalpha() for ch in question) or not (qterms or about_site):
         # "0", "???", emoji, control characters, "ciao": no word to look anything up by
         verdict.answerable, verdict.reason = False, "no words to answer"
         return verdict
     if selection is None:
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
         return verdict
-    if not terms(question):
+    if not qterms:
         # "Where is Kilometro Rosso?": the site's name is its only content (terms drop it), so
         # the signals built on terms say nothing; the question is about the site itself.
         return verdict
@@ -250,7 +250,7 @@ def decide(
         if not lexical.answerable:
             return lexical
     probability = model.probability(
-        signals(question, language, passages, stats, similarity, selection, passage_similarity)
+        signals(question, passages, stats, similarity, selection, passage_similarity)
     )
     verdict.probability = probability
     if probability < model.threshold:

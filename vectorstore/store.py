@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import numpy as np
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
@@ -375,7 +376,7 @@ class IndexStore:
         return dict(collection.metadata or {})
 
     # --- reads -------------------------------------------------------------------------
-    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The vectors stored for these chunk ids, read without running the model (ids not in
         the collection are left out)."""
         if not ids:
@@ -387,7 +388,9 @@ class IndexStore:
         found = result.get("embeddings")
         if found is None:
             return {}
-        return {i: [float(x) for x in v] for i, v in zip(result["ids"], found, strict=False)}
+        return {
+            i: np.asarray(v, dtype=np.float32) for i, v in zip(result["ids"], found, strict=False)
+        }
 
     def dense(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Nearest chunks to the query by cosine similarity (score = 1 - distance).
