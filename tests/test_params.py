@@ -14,25 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.sites import VALLE_SERENA as SERENA
 
 from assistant import terms as term_module
 from assistant.config import Settings
 from assistant.extractive import select
 from assistant.params import PARAMS, Params, reasons
-from assistant.site import DEFAULT_SITE, SiteProfile
+from assistant.site import DEFAULT_SITE
 from assistant.terms import TermStats, terms, terms_tag, use_site
 from vectorstore.passages import Passage
 from vectorstore.search import SearchOptions
 
-VALLE_SERENA = SiteProfile(
-    name="Parco Tecnologico Valle Serena",
-    short_name="Valle Serena",
-    description="a technology park in the Serena valley",
-    phone="+39 0123 456789",
-    contact_url="https://www.valleserena.example/contatti",
-    public_url="https://assistant.valleserena.example",
-    aliases=("PTVS",),
-)
+VALLE_SERENA = dataclasses.replace(SERENA, aliases=("PTVS",))  # with an alias, as a site may have
 ROOT = Path(__file__).resolve().parents[1]
 
 

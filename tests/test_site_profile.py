@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from api_support import LiveServer, api_settings
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from support.sites import VALLE_SERENA
 
 from api import create_app
 from assistant import compose, llm, prompts
@@ -32,14 +33,6 @@ OTHER = {
     "contact_url": "https://www.valleserena.example/contatti",
     "public_url": "https://assistant.valleserena.example/",
 }
-VALLE_SERENA = SiteProfile(
-    name="Parco Tecnologico Valle Serena",
-    short_name="Valle Serena",
-    description="a technology park in the Serena valley",
-    phone="+39 0123 456789",
-    contact_url="https://www.valleserena.example/contatti",
-    public_url="https://assistant.valleserena.example",
-)
 OLD_NAME = "Kilometro Rosso"
 PAGES = ("index.html", "staff.html", "directory.html", "widget.js")
 
