@@ -104,7 +104,7 @@ def stream(
     # What the model reads and the visitor sees as snippets: planted paragraphs masked.
     passages = prompts.mask_passages(passages)
     yield SourcesEvent(sources=[source_of(p, n) for n, p in enumerate(passages, start=1)])
-    messages = prompts.answer_messages(question, passages, lang, settings, masked=True)
+    messages = prompts.answer_messages(question, passages, lang, settings)
     allowed = " ".join(p.text for p in passages) + f" {contacts['phone']} {contacts['url']}"
     raw: list[str] = []
     pending = ""

@@ -21,7 +21,7 @@ from conftest import ROOT
 from assistant import guard
 from assistant.config import SAMPLE_SITE
 from assistant.guard_model import MODEL_FILE, GuardModelError, from_dict, load_classifier
-from assistant.prompts import format_sources, paragraphs
+from assistant.prompts import format_sources, mask_passages, paragraphs
 from vectorstore.passages import Passage
 
 EXAMPLES = Path(guard.__file__).with_name("guard_data") / "examples.jsonl"
@@ -273,7 +273,7 @@ def test_mask_addressed_takes_the_paragraph_and_its_lead_in_list(installed) -> N
     assert masked == f"Parking\n\n{guard.MASKED}\n\nThe east car park has 300 spaces."
     assert masked_list == f"{guard.MASKED}\n\nThe canteen opens at noon."
     assert kept == plain
-    block = format_sources(passages)
+    block = format_sources(mask_passages(passages))
     assert "000-HACK" not in block and "000-4242" not in block and "east car park" in block
 
 
