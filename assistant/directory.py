@@ -21,9 +21,11 @@ from sqlalchemy.engine import Engine
 from assistant.config import Settings
 from assistant.directory_match import Match, Similarity, intent, match
 from assistant.directory_merge import Organisation, build, norm
+from assistant.guard import addressed_to_ai
 from assistant.schema import Answer, Source
 from ingest import directory as store
 from ingest.directory import DirectoryEntry
+from vectorstore.text import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,13 @@ def compose(found: Match, language: str) -> Answer:
             backend="directory",
         )
     what = words["what1"] if len(orgs) == 1 else words["whatn"]
+    unsafe = addressed_descriptions([o.description for o in orgs if o.description])
     lines = [words["list"].format(n=len(orgs), what=what, filters=filters)]
     sources: list[Source] = []
     numbers: dict[str, int] = {}
     for org in orgs:
         n = numbers.setdefault(org.url, len(numbers) + 1)
+        description = "" if org.description in unsafe else org.description
         if n > len(sources):
             sources.append(
                 Source(
@@ -76,10 +80,10 @@ def compose(found: Match, language: str) -> Answer:
                     title=org.name,
                     url=org.url,
                     language=_page_language(org),
-                    snippet=org.description[:240],
+                    snippet=description[:240],
                 )
             )
-        facts = [org.description] if org.description else []
+        facts = [description] if description else []
         if org.since:
             facts.append(words["since"].format(s=org.since))
         detail = f": {'; '.join(facts)}" if facts else ""
@@ -91,6 +95,16 @@ def compose(found: Match, language: str) -> Answer:
         abstained=False,
         backend="directory",
     )
+
+
+def addressed_descriptions(descriptions: list[str]) -> set[str]:
+    """The descriptions holding a sentence addressed to an AI system (``guard``): such a
+    description is left out of the answer and its snippet, as a passage holding one is never
+    quoted; the organisation is still listed and linked."""
+    sentences = {d: [d, *split_sentences(d)] for d in dict.fromkeys(descriptions)}
+    texts = list(dict.fromkeys(t for group in sentences.values() for t in group))
+    flagged = {t for t, bad in zip(texts, addressed_to_ai(texts), strict=True) if bad}
+    return {d for d, group in sentences.items() if flagged.intersection(group)}
 
 
 def _page_language(org: Organisation) -> str:
