@@ -162,14 +162,25 @@ def test_a_truncated_cache_is_detected_and_rebuilt(e5_folder: Path, tmp_path: Pa
     assert (copy / "config.json").is_file()
 
 
-def test_a_cache_that_fails_to_load_is_rebuilt_on_load(e5_folder: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "float32",
+        # the default: the export of a damaged folder fails, so it is rebuilt and exported
+        pytest.param("onnx-int8", marks=pytest.mark.slow),  # a full export (~35 s)
+    ],
+)
+def test_a_cache_that_fails_to_load_is_rebuilt_on_load(
+    e5_folder: Path, tmp_path: Path, variant: str
+) -> None:
     """Same size, garbage content: the size check passes, loading fails, one rebuild fixes it."""
     models = tmp_path / "models"
     copy = _linked_copy(e5_folder, models)
     weights = copy / "model.safetensors"
     _replace(weights, b"\xff" * weights.stat().st_size)
 
-    model = load_embeddings(options_for(tmp_path, model_cache_dir=models))
+    options = options_for(tmp_path, model_cache_dir=models, embedding_variant=variant)
+    model = load_embeddings(options)
     assert model.dimension == 384
     assert folder_is_complete(copy) is not None
     assert weights.read_bytes()[:8] != b"\xff" * 8

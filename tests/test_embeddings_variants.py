@@ -133,8 +133,9 @@ def test_int8_vectors_stay_close_to_float32_and_rank_the_same(
 
 
 def test_the_float32_export_reproduces_the_float32_model(
-    e5_source: Path, embeddings: E5Embeddings
+    e5_source: Path, float32_embeddings: E5Embeddings
 ) -> None:
+    embeddings = float32_embeddings
     folder, manifest = ensure_export(e5_source, "onnx-fp32")
     assert min(manifest["probe_cosines"]) >= 0.9999
     assert manifest["fused_operators"].get("Attention") == 12

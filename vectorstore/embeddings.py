@@ -236,18 +236,27 @@ class E5Embeddings(Embeddings):
             ) from exc
         source = self._provision()
 
-        def open_export(force: bool) -> OnnxEncoder:
+        def open_export(source: Path, force: bool) -> OnnxEncoder:
             folder, manifest = ensure_export(source, self.variant, force=force)
             return open_encoder(folder, manifest, threads=self.torch_threads)
 
         try:
-            return open_export(force=False)
+            return open_export(source, force=False)
         except (ReadOnlyCache, ImportError) as exc:
             raise self._export_error(exc) from exc
         except Exception as exc:  # noqa: BLE001 - an export that fails to load: export again
             log.warning("cannot load the %s export (%s): exporting again", self.variant, exc)
         try:
-            return open_export(force=True)
+            return open_export(source, force=True)
+        except (ReadOnlyCache, ImportError) as exc:
+            raise self._export_error(exc) from exc
+        except Exception as exc:  # noqa: BLE001 - the source itself may be damaged
+            # A rebuilt folder damaged in a way its size check misses cannot be exported:
+            # rebuild it once, as the float32 path does when it cannot load it.
+            log.warning("cannot export %s (%s): rebuilding %s", self.variant, exc, E5_NAME)
+        source = self._rebuild_forced(source)
+        try:
+            return open_export(source, force=True)
         except Exception as exc:
             raise self._export_error(exc) from exc
 
