@@ -304,6 +304,36 @@ def test_an_export_that_fails_to_load_is_exported_again(
     assert (export / MODEL_FILE).stat().st_size > 1_000_000
 
 
+# --- ONNX Runtime's telemetry ------------------------------------------------------------------
+
+
+def test_loading_the_default_writes_no_telemetry_files(
+    int8_export: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """ONNX Runtime's Linux wheels write a device id under ~/.cache/Microsoft and a .ses file
+    in the temporary folder at import, and upload usage events, unless ORT_DISABLE_TELEMETRY=1
+    is set before they load: the project sets it (vectorstore.onnx_encoder)."""
+    home, scratch = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), TMPDIR=str(scratch), PYTHONPATH=str(ROOT))
+    base = tmp_path / "base"
+    (base / "models").mkdir(parents=True)
+    for folder in (models_dir / E5_NAME, int8_export):
+        _linked_copy(folder, base / "models")
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD, str(base), VARIANT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split("\n")[0] == f"{VARIANT} 384", done.stdout + done.stderr
+    assert list(home.iterdir()) == [] and list(scratch.iterdir()) == []
+
+
 # --- read-only caches --------------------------------------------------------------------------
 
 _LOAD = """

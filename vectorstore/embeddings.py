@@ -225,8 +225,10 @@ class E5Embeddings(Embeddings):
         return model
 
     def _load_onnx(self) -> OnnxEncoder:
+        from vectorstore.onnx_encoder import import_onnxruntime
+
         try:
-            import onnxruntime  # noqa: F401
+            import_onnxruntime()
             import sentencepiece  # noqa: F401
             import tokenizers  # noqa: F401
         except ImportError as exc:
