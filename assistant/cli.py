@@ -421,8 +421,32 @@ def serve(
     Example: kmr serve --port 8000
     """
     settings = _answering(_settings(host=host, port=port, workers=workers))
+    _warn_if_index_empty(settings)
     _announce(settings)
     run_server(settings)
+
+
+def _warn_if_index_empty(settings: Settings) -> None:
+    """One line when the configured collection is empty, as after the upgrade that made
+    onnx-int8 the default variant: its collection is new, the float32 index another one."""
+    from assistant.runtime import open_store
+    from vectorstore.store import StoreError, read_only_problem
+
+    if read_only_problem(settings.store_options()) is not None:
+        return  # served from a snapshot as it is; opening one here would copy it twice
+    try:
+        store = open_store(settings)
+        empty = store.count() == 0
+    except StoreError:
+        return  # the service starts anyway and /ready says why
+    if empty:
+        typer.echo(
+            f"Warning: the index {store.collection_name} is empty, so every question will be "
+            "declined: build it with `kmr ingest` (`kmr up` builds an empty index itself). "
+            "An index built with another embedding variant (float32 was the default before "
+            "onnx-int8) is in another collection: KMR_EMBEDDING_VARIANT=float32 serves it.",
+            err=True,
+        )
 
 
 @app.command()

@@ -156,8 +156,11 @@ def _import_runtime(variant: str) -> None:
         import sentence_transformers  # noqa: F401
         import torch  # noqa: F401
     else:
-        import onnxruntime  # noqa: F401
         import sentencepiece  # noqa: F401
+
+        from vectorstore.onnx_encoder import import_onnxruntime
+
+        import_onnxruntime()  # with its telemetry off, as the service loads it
         import tokenizers  # noqa: F401
 
 

@@ -496,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {g: sum(1 for e in examples if e.group == g) for g in GROUP_MASS}
     data = {
         "embedding_model": vectors.model_name,
+        "embedding_variant": vectors.settings.embedding_variant,  # the vectors it was fitted on
         "prompt": "passage",
         "threshold": threshold,
         "clauses": use_clauses,

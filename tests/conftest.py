@@ -1,7 +1,8 @@
 """Shared fixtures: real parts built once per session.
 
 - ``make_settings``: Settings in a fresh tmp data dir, sharing the session's rebuilt model.
-- ``embeddings``: the real multilingual-e5-small, loaded once; each distinct text encoded once.
+- ``embeddings``: the real multilingual-e5-small (the default onnx-int8 variant), loaded once;
+  each distinct text encoded once. ``float32_embeddings``: the float32 reference, on demand.
 - ``shared_model``: the CLI and the app factory use that model instead of loading their own.
 - ``sample_index``: a Runtime over an embedded index of the bundled sample site.
 - ``chroma_server``: a real ``chroma run`` on 127.0.0.1, stopped at the end.
@@ -91,10 +92,28 @@ def make_settings(tmp_path: Path, models_dir: Path) -> Callable[..., Settings]:
 
 @pytest.fixture(scope="session")
 def embeddings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SessionEmbeddings:
-    """The real embedding model (multilingual-e5-small), loaded once per session; a text it
-    already encoded is not encoded again (tests/support/embeddings.py)."""
+    """The real embedding model as configured by default (multilingual-e5-small, onnx-int8,
+    exported from the rebuilt folder at the session's start), loaded once per session; a text
+    it already encoded is not encoded again (tests/support/embeddings.py)."""
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("emb"), model_cache_dir=models_dir, _env_file=None
+    )
+    model = SessionEmbeddings(settings.embedding_options())
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="session")
+def float32_embeddings(
+    embeddings: SessionEmbeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> SessionEmbeddings:
+    """The float32 reference (sentence-transformers on torch, from the same rebuilt folder),
+    for the tests that set it on purpose; loaded once, when first asked for."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("emb-float32"),
+        model_cache_dir=models_dir,
+        embedding_variant="float32",
+        _env_file=None,
     )
     model = SessionEmbeddings(settings.embedding_options())
     model.load()

@@ -85,6 +85,25 @@ def test_stats_describes_the_index(env: dict[str, str], docs: Path) -> None:
     assert stats["embedding_model"] == "multilingual-e5-small" and stats["last_sync"]
 
 
+@pytest.mark.usefixtures("shared_model")  # the session's model, not a new copy
+def test_serve_says_what_to_do_when_the_index_is_empty(
+    env: dict[str, str], docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after the upgrade that made onnx-int8 the default: its collection starts empty."""
+    from assistant import cli
+
+    served: list[object] = []  # the seam to uvicorn, which would block here
+    monkeypatch.setattr(cli, "run_server", served.append)
+    empty = runner.invoke(app, ["serve"], env=env)
+    assert empty.exit_code == 0 and len(served) == 1, empty.output
+    assert "the index kmr-multilingual-e5-small-onnx-int8 is empty" in empty.stderr
+    assert "kmr ingest" in empty.stderr and "KMR_EMBEDDING_VARIANT=float32" in empty.stderr
+
+    assert runner.invoke(app, ["ingest", str(docs)], env=env).exit_code == 0
+    built = runner.invoke(app, ["serve"], env=env)
+    assert built.exit_code == 0 and len(served) == 2 and "is empty" not in built.stderr
+
+
 def test_ask_prints_an_answer_with_numbered_sources(sample_index) -> None:  # noqa: ANN001
     settings = sample_index.settings
     env = {

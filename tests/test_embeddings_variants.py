@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from support.read_only import read_only_command
 
-from assistant.config import SAMPLE_SITE, Settings
+from assistant.config import DEFAULT_EMBEDDING_VARIANT, SAMPLE_SITE, Settings
 from ingest.sync import sync
 from vectorstore.e5_rebuild import E5_NAME
 from vectorstore.e5_tokenizer import PIECES_FILE, RULES_FILE
@@ -64,16 +64,10 @@ def int8_export(e5_source: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def int8_embeddings(int8_export: Path, models_dir: Path, tmp_path_factory) -> E5Embeddings:  # noqa: ANN001
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("int8"),
-        model_cache_dir=models_dir,
-        embedding_variant=VARIANT,
-        _env_file=None,
-    )
-    model = load_embeddings(settings.embedding_options())
-    model.load()
-    return model
+def int8_embeddings(int8_export: Path, embeddings: E5Embeddings) -> E5Embeddings:
+    """The session's model: onnx-int8 is the default variant."""
+    assert embeddings.variant == VARIANT
+    return embeddings
 
 
 def _tree(folder: Path) -> dict[str, tuple[int, int]]:
@@ -116,8 +110,9 @@ def test_the_export_runs_offline_from_the_shipped_weights(
 
 
 def test_int8_vectors_stay_close_to_float32_and_rank_the_same(
-    int8_embeddings: E5Embeddings, embeddings: E5Embeddings
+    int8_embeddings: E5Embeddings, float32_embeddings: E5Embeddings
 ) -> None:
+    embeddings = float32_embeddings
     assert int8_embeddings.variant == VARIANT and int8_embeddings.dimension == 384
     assert (int8_embeddings.query_prompt, int8_embeddings.passage_prompt) == (
         "query: ",
@@ -138,8 +133,9 @@ def test_int8_vectors_stay_close_to_float32_and_rank_the_same(
 
 
 def test_the_float32_export_reproduces_the_float32_model(
-    e5_source: Path, embeddings: E5Embeddings
+    e5_source: Path, float32_embeddings: E5Embeddings
 ) -> None:
+    embeddings = float32_embeddings
     folder, manifest = ensure_export(e5_source, "onnx-fp32")
     assert min(manifest["probe_cosines"]) >= 0.9999
     assert manifest["fused_operators"].get("Attention") == 12
@@ -191,24 +187,48 @@ def test_a_variant_of_another_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_variant_is_part_of_the_collection_name() -> None:
-    float32 = Settings(_env_file=None)
+    float32 = Settings(embedding_variant="float32", _env_file=None)
     int8 = Settings(embedding_variant=VARIANT, _env_file=None)
     assert float32.collection_name == "kmr-multilingual-e5-small"  # existing indexes keep it
     assert int8.collection_name == "kmr-multilingual-e5-small-onnx-int8"
+    assert Settings(_env_file=None).collection_name == int8.collection_name  # the default
+
+
+def test_onnx_int8_is_the_default_for_e5_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert DEFAULT_EMBEDDING_VARIANT == VARIANT and VARIANTS[DEFAULT_EMBEDDING_VARIANT]
+    assert Settings(data_dir=tmp_path, _env_file=None).embedding_options().variant == VARIANT
+    # Another model, no variant set: float32, with one line saying why.
+    with caplog.at_level("INFO", logger="assistant.config"):
+        minilm = Settings(data_dir=tmp_path, embedding_model="all-MiniLM-L6-v2", _env_file=None)
+    assert minilm.embedding_variant == "float32"
+    assert minilm.collection_name == "kmr-all-minilm-l6-v2"
+    assert [r.getMessage() for r in caplog.records] == [
+        "embedding model all-MiniLM-L6-v2 runs float32 (the onnx-int8 default is for "
+        "multilingual-e5-small only)"
+    ]
+    # Set in the environment, as operators do: float32 stays available, for e5 too.
+    monkeypatch.setenv("KMR_EMBEDDING_VARIANT", "float32")
+    assert Settings(data_dir=tmp_path, _env_file=None).embedding_options().variant == "float32"
 
 
 def test_switching_variant_embeds_everything_once_then_nothing(
     make_settings: Callable[..., Settings],
-    embeddings: E5Embeddings,
+    float32_embeddings: E5Embeddings,
     int8_embeddings: E5Embeddings,
     tmp_path: Path,
 ) -> None:
+    """An index built by float32 (every index before onnx-int8 became the default), then
+    the default: everything embedded once more, into its own collection, then nothing."""
+    embeddings = float32_embeddings
     site = tmp_path / "site"
     site.mkdir()
     for page in sorted(SAMPLE_SITE.rglob("*.html"))[:3]:
         shutil.copy(page, site / page.name)
-    float32 = make_settings(sources=[str(site)])
-    int8 = make_settings(sources=[str(site)], embedding_variant=VARIANT)
+    float32 = make_settings(sources=[str(site)], embedding_variant="float32")
+    int8 = make_settings(sources=[str(site)])
+    assert int8.embedding_variant == VARIANT
 
     first = sync(float32.sync_options(), IndexStore(float32.store_options(), embeddings))
     assert first.failed == 0 and first.chunks_embedded > 0
@@ -282,6 +302,36 @@ def test_an_export_that_fails_to_load_is_exported_again(
     model = E5Embeddings(E5_NAME, lambda: source, variant=VARIANT)
     assert len(model.embed_query("orari della mensa")) == 384
     assert (export / MODEL_FILE).stat().st_size > 1_000_000
+
+
+# --- ONNX Runtime's telemetry ------------------------------------------------------------------
+
+
+def test_loading_the_default_writes_no_telemetry_files(
+    int8_export: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """ONNX Runtime's Linux wheels write a device id under ~/.cache/Microsoft and a .ses file
+    in the temporary folder at import, and upload usage events, unless ORT_DISABLE_TELEMETRY=1
+    is set before they load: the project sets it (vectorstore.onnx_encoder)."""
+    home, scratch = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), TMPDIR=str(scratch), PYTHONPATH=str(ROOT))
+    base = tmp_path / "base"
+    (base / "models").mkdir(parents=True)
+    for folder in (models_dir / E5_NAME, int8_export):
+        _linked_copy(folder, base / "models")
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD, str(base), VARIANT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split("\n")[0] == f"{VARIANT} 384", done.stdout + done.stderr
+    assert list(home.iterdir()) == [] and list(scratch.iterdir()) == []
 
 
 # --- read-only caches --------------------------------------------------------------------------

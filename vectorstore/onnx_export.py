@@ -192,6 +192,9 @@ def _optimize(onnx_in: Path, onnx_out: Path, config: dict[str, Any]) -> dict[str
     The embeddings are left unfused (no EmbedLayerNormalization), so the word-embedding
     lookup stays a plain Gather that ``_quantize_lookup_table`` can shrink.
     """
+    from vectorstore.onnx_encoder import import_onnxruntime
+
+    import_onnxruntime()  # first, so that its telemetry stays off
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
@@ -267,6 +270,10 @@ def _quantize(onnx_in: Path, onnx_out: Path, keep_float: str = "") -> list[str]:
     import re
 
     import onnx
+
+    from vectorstore.onnx_encoder import import_onnxruntime
+
+    import_onnxruntime()  # first, so that its telemetry stays off
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     ops = ["MatMul", "Attention"]
@@ -328,6 +335,9 @@ def _probe_cosines(source: Path, folder: Path, settings: dict[str, Any]) -> list
 
 def build_export(source: Path, target: Path, variant: Variant) -> None:
     """Export ``variant`` of ``source`` into a temporary sibling, check it, swap it in."""
+    from vectorstore.onnx_encoder import import_onnxruntime
+
+    import_onnxruntime()  # before torch.onnx or transformers could load it with telemetry on
     started = time.perf_counter()
     with building(target) as tmp:
         work = tmp / "work"
@@ -400,6 +410,13 @@ def ensure_export(source: Path, variant: str, *, force: bool = False) -> tuple[P
             if target.exists():
                 log.warning("%s is missing, stale or damaged: exporting it again", target)
             remove_leftovers(target)
+            # The first start with the default variant waits here: say why.
+            log.info(
+                "exporting %s of %s once into %s (about 35 s on 2 cores; cached after)",
+                variant,
+                source.name,
+                target,
+            )
             build_export(source, target, spec)
             manifest = verified_manifest(target, source, variant)
             if manifest is None:
