@@ -169,6 +169,8 @@ def environment(settings: Settings) -> dict[str, str]:
         KMR_MODEL_CACHE_DIR=str(settings.model_cache_dir),
         KMR_RATE_LIMIT="1000000/minute",
         KMR_LOG_LEVEL="INFO",
+        # the server embeds with the benchmark's variant, so both use the same collection
+        KMR_EMBEDDING_VARIANT=settings.embedding_variant,
     )
     return env
 
