@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from assistant.config import Settings
-from vectorstore.keyword_index import PASSAGES_FILE, KeywordIndex
+from vectorstore.keyword_index import PASSAGES_FILE, SAVE_THREAD, KeywordIndex
 from vectorstore.search import HybridSearcher
 from vectorstore.store import IndexStore
 
@@ -148,12 +148,21 @@ def test_the_service_answers_before_the_index_it_built_is_saved(
     searcher = HybridSearcher(
         store, settings.search_options(), background_rebuild=True, cache_dir=cache
     )
-    assert searcher.search("zorblattium")[0].id == "racks"  # served while the save waits
+    hits: list[Any] = []
+    # asked from a daemon thread, as a server's thread pool asks
+    asker = threading.Thread(
+        target=lambda: hits.extend(searcher.search("zorblattium")), daemon=True
+    )
+    asker.start()
+    asker.join(30)
+    assert hits and hits[0].id == "racks", "served while the save waits"
     assert saving.wait(10)
     path = cache / store.collection_name
     marker = path.with_name(f"{path.name}.building")
     assert KeywordIndex.load(path, store.generation()) is None, "nothing half-saved is loaded"
     assert marker.exists(), "other processes wait for this build instead of repeating it"
+    (saver,) = [t for t in threading.enumerate() if t.name == SAVE_THREAD]
+    assert not saver.daemon, "an orderly exit waits for the save"
     release.set()
     deadline = time.monotonic() + 30
     while marker.exists() and time.monotonic() < deadline:

@@ -52,6 +52,7 @@ T = TypeVar("T")
 # Bump when tokens or the saved layout change, so saved keyword indexes are rebuilt.
 _INDEX_FORMAT = "3"
 PASSAGES_FILE = "passages.jsonl"  # one [id, text, metadata] a line
+SAVE_THREAD = "kmr-keyword-index-save"
 # A marker older than this is left by a process that died while building: ignore it.
 _BUILD_MARKER_TTL = 1800.0
 
@@ -419,11 +420,13 @@ def load_or_build(
                 marker.unlink(missing_ok=True)
             raise
         if save_in_background:
-            # not a daemon: an orderly exit waits for the save instead of cutting it short
+            # not a daemon (said explicitly: a thread of the server's pool would pass its own
+            # daemon flag on), so an orderly exit waits for the save instead of cutting it short
             threading.Thread(
                 target=_save_and_release,
                 args=(index, path, marker if claimed else None, lock),
-                name="kmr-keyword-index-save",
+                name=SAVE_THREAD,
+                daemon=False,
             ).start()
             handed_over = True
         else:
