@@ -11,10 +11,7 @@ hyphens, dotted names, accents, ligatures, no words at all).
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +29,7 @@ from vectorstore.keyword_index import (
     KeywordIndex,
     KeywordIndexOptions,
     count_documents,
-    read_ahead,
 )
-from vectorstore.store import StoreUnavailable
 from vectorstore.text import document_tokens
 
 TRICKY = [
@@ -212,33 +207,3 @@ def test_a_loaded_index_shares_the_passages_that_did_not_change(tmp_path: Path) 
             assert passage is olds[passage.id]
     assert new.search("zorblattium", 5)[0][0].id == changed[7][0]
     assert new.passages[8].title == "A new title"
-
-
-def test_rows_read_ahead_come_in_order_and_a_failed_read_is_raised() -> None:
-    assert list(read_ahead(iter(range(2500)), batch=100)) == list(range(2500))
-    assert list(read_ahead(iter([]))) == []
-
-    def failing() -> Iterator[int]:
-        yield from range(250)
-        raise StoreUnavailable("Chroma read failed: gone")
-
-    got: list[int] = []
-    with pytest.raises(StoreUnavailable, match="gone"):
-        got.extend(read_ahead(failing(), batch=100))
-    assert got == list(range(200)), "the rows read before the failure were handed over"
-
-
-def test_a_reader_stopped_early_stops_reading() -> None:
-    read: list[int] = []
-
-    def rows() -> Iterator[int]:
-        for n in range(100_000):
-            read.append(n)
-            yield n
-
-    ahead = read_ahead(rows(), batch=10, depth=2)
-    assert [next(ahead) for _ in range(5)] == list(range(5))
-    ahead.close()
-    time.sleep(0.5)
-    assert len(read) <= 50, "the thread stopped a few batches ahead"
-    assert not any(t.name == "kmr-read-ahead" for t in threading.enumerate())

@@ -29,7 +29,6 @@ import gc
 import json
 import logging
 import os
-import queue
 import shutil
 import tempfile
 import threading
@@ -37,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +46,6 @@ from vectorstore.store import IndexStore, to_passage
 from vectorstore.text import query_tokens
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Bump when tokens or the saved layout change, so saved keyword indexes are rebuilt.
 _INDEX_FORMAT = "3"
@@ -507,8 +505,7 @@ def build_keyword_index(
     """The index of every row of ``store``, stamped ``generation``; its size and time logged."""
     started = time.perf_counter()
     # generation is read before the rows: a sync finishing meanwhile bumps it again
-    rows = read_ahead(store.iter_rows())
-    index = KeywordIndex.build(rows, generation=generation, options=options)
+    index = KeywordIndex.build(store.iter_rows(), generation=generation, options=options)
     log.info(
         "keyword index built: %d passages, generation %s, %.0f ms",
         len(index),
@@ -516,54 +513,6 @@ def build_keyword_index(
         (time.perf_counter() - started) * 1000,
     )
     return index
-
-
-_END = object()
-
-
-def read_ahead(rows: Iterable[T], batch: int = 1000, depth: int = 2) -> Iterator[T]:
-    """``rows``, read by a thread up to ``depth`` batches ahead of the caller.
-
-    Chroma's reads run mostly outside the GIL (its Rust core, SQLite), so reading the next
-    page overlaps the tokenising of this one: at 100k chunks the read alone takes ~11 s.
-    An error of the read is raised here; a caller that stops early stops the thread."""
-    pending: queue.Queue[Any] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                pending.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            group: list[T] = []
-            for row in rows:
-                group.append(row)
-                if len(group) >= batch:
-                    if not put(group):
-                        return
-                    group = []
-            if put(group):
-                put(_END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
-            put(exc)
-
-    threading.Thread(target=produce, name="kmr-read-ahead", daemon=True).start()
-    try:
-        while True:
-            item = pending.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield from item
-    finally:
-        stop.set()
 
 
 def _claim(marker: Path, generation: str) -> bool:
