@@ -8,7 +8,12 @@
   start-up then reads files instead of every row of the store. The process that syncs saves
   it (``save_keyword_index``, called at the end of a sync), so servers only load it; while one
   process builds a generation (a marker file beside the index), others wait for its result
-  instead of building the same index again.
+  instead of building the same index again. A server that finds nothing saved is ready as soon
+  as it has built the index and saves it from a thread (``load_or_build``'s
+  ``save_in_background``); the files appear by an atomic rename, so nobody loads half of them.
+- Saved passages are JSON lines, read one at a time; BM25's arrays are memory-mapped; an index
+  loaded to replace another shares the passages that did not change (``KeywordIndex.load``'s
+  ``reuse``): a server following a sync holds little more than one index at its peak.
 - ``KeywordIndexOptions.doc_terms`` adds a second tokenizer (the answer engine's terms) whose
   document frequencies are counted in the same pass and saved with the index, so the answer
   engine never reads every passage itself.

@@ -136,7 +136,7 @@ class HybridSearcher:
             generation = self.store.generation()
             if index is None or (generation != index.generation and not self.background_rebuild):
                 self.store.refresh_view(generation)
-                self._index = index = self._load_or_build(generation)
+                self._index = index = self._load_or_build(generation, reuse=index)
                 release_memory()  # the load's transient copies, and any index replaced
             elif generation != index.generation:
                 thread = threading.Thread(
