@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from assistant.config import Settings
-from vectorstore.keyword_index import PASSAGES_FILE, SAVE_THREAD, KeywordIndex
+from vectorstore.keyword_index import PASSAGES_FILE, SAVE_THREAD, KeywordIndex, wait_for_saves
 from vectorstore.search import HybridSearcher
 from vectorstore.store import IndexStore
 
@@ -164,9 +163,7 @@ def test_the_service_answers_before_the_index_it_built_is_saved(
     (saver,) = [t for t in threading.enumerate() if t.name == SAVE_THREAD]
     assert not saver.daemon, "an orderly exit waits for the save"
     release.set()
-    deadline = time.monotonic() + 30
-    while marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_for_saves(30), "the shutdown's wait returns once the files are in place"
     assert not marker.exists()
     loaded = KeywordIndex.load(path, store.generation())
     assert loaded is not None and [p.id for p in loaded.passages] == ["racks"]

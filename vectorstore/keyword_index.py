@@ -424,13 +424,16 @@ def load_or_build(
             raise
         if save_in_background:
             # not a daemon (said explicitly: a thread of the server's pool would pass its own
-            # daemon flag on), so an orderly exit waits for the save instead of cutting it short
-            threading.Thread(
+            # daemon flag on), and the service's shutdown waits for it (``wait_for_saves``)
+            saver = threading.Thread(
                 target=_save_and_release,
                 args=(index, path, marker if claimed else None, lock),
                 name=SAVE_THREAD,
                 daemon=False,
-            ).start()
+            )
+            with _SAVERS_GUARD:
+                _SAVERS[:] = [t for t in _SAVERS if t.is_alive()] + [saver]
+            saver.start()
             handed_over = True
         else:
             _save_and_release(index, path, marker if claimed else None, None)
@@ -438,6 +441,22 @@ def load_or_build(
     finally:
         if not handed_over:
             lock.release()
+
+
+_SAVERS: list[threading.Thread] = []  # background saves started by this process
+_SAVERS_GUARD = threading.Lock()
+
+
+def wait_for_saves(timeout: float = 60.0) -> bool:
+    """Wait until the indexes this process saves in the background are written; False if some
+    save outlived ``timeout``. Called at the service's shutdown: uvicorn re-raises SIGTERM once
+    it has stopped, which ends the process without waiting for any thread."""
+    deadline = time.monotonic() + timeout
+    with _SAVERS_GUARD:
+        savers = list(_SAVERS)
+    for saver in savers:
+        saver.join(max(0.0, deadline - time.monotonic()))
+    return not any(saver.is_alive() for saver in savers)
 
 
 def _save_and_release(
