@@ -265,6 +265,8 @@ def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) ->
     settings = Settings(data_dir=args.out / f"n{size}", model_cache_dir=args.models, _env_file=None)
     rng = random.Random(size)
     result: dict[str, Any] = {"chunks": size, "variant": settings.embedding_variant}
+    # the machine's 1-minute load at the start (other jobs slow every figure down)
+    result["load_at_start"] = round(os.getloadavg()[0], 2)
     result["insert_s"] = round(build_index(settings, size, seed, rng), 1)
     result["end_of_sync"] = end_of_sync(settings, synthetic_units=True)
     print(f"# {size}: inserted, end of sync {result['end_of_sync']}", flush=True)
@@ -306,6 +308,7 @@ def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) ->
             result["rss_after_syncs_mb"], result["rss_after_syncs_peak_mb"] = map(
                 round, server.rss_mb()
             )
+            result["load_at_end"] = round(os.getloadavg()[0], 2)
     finally:
         server.stop()
     return result
