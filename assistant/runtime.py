@@ -16,7 +16,7 @@ from assistant.config import Settings
 from assistant.llm import build_chat_model
 from assistant.term_counts import keyword_index_options
 from assistant.terms import use_site
-from assistant.unit_vectors import store_unit_vectors, unit_texts
+from assistant.unit_vectors import store_unit_vectors
 from vectorstore.embeddings import load_embeddings
 from vectorstore.keyword_index import release_memory, save_keyword_index
 from vectorstore.search import HybridSearcher
@@ -140,8 +140,7 @@ def prepare_served_index(
         embedded = store_unit_vectors(cache, embeddings or store.embeddings, index.passages)
         # marks of texts the index no longer holds: left by a sync whose pruning failed
         if prune or cache.marked() > len({p.text for p in index.passages}):
-            texts = (t for p in index.passages for t in unit_texts(p))
-            pruned = cache.prune(texts, (p.text for p in index.passages))
+            pruned = cache.prune(p.text for p in index.passages)
     finally:
         cache.close()
     done = time.perf_counter()

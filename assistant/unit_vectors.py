@@ -97,15 +97,17 @@ def store_unit_vectors(
     disk: VectorCache, embeddings: Embeddings, passages: Sequence[Passage]
 ) -> int:
     """Embed and store the unit texts of ``passages`` that ``disk`` lacks (end of a sync);
-    passages stored by an earlier sync are skipped without being split. The number embedded."""
+    passages stored by an earlier sync are skipped without being split. Each passage is marked
+    done with its texts, so ``VectorCache.prune`` keeps the right vectors without splitting
+    the index again. The number embedded."""
     todo = [passages[i] for i in disk.undone([p.text for p in passages])]
     embedded = 0
     for start in range(0, len(todo), STORE_BATCH):
-        group = todo[start : start + STORE_BATCH]
-        texts = disk.missing(t for p in group for t in unit_texts(p))
+        units = {p.text: unit_texts(p) for p in todo[start : start + STORE_BATCH]}
+        texts = disk.missing(t for found in units.values() for t in found)
         for at in range(0, len(texts), STORE_BATCH):
             batch = texts[at : at + STORE_BATCH]
             disk.put(batch, np.asarray(embeddings.embed_documents(batch), dtype=np.float32))
         embedded += len(texts)
-        disk.mark_done(p.text for p in group)
+        disk.mark_done(units.items())  # with their texts: pruning never splits them again
     return embedded

@@ -24,6 +24,9 @@ torch thread) and is measured over HTTP on 127.0.0.1; latencies are server-side
 Run it alone (under the heavy lock), e.g.::
 
     flock /tmp/kmr-heavy.lock python scripts/bench_scale.py --sizes 1000 10000 100000
+
+The embedding variant is ``KMR_EMBEDDING_VARIANT``'s (the server gets the same one); each
+variant has its own collection, so each is inserted once per output directory.
 """
 
 from __future__ import annotations
@@ -169,6 +172,8 @@ def environment(settings: Settings) -> dict[str, str]:
         KMR_MODEL_CACHE_DIR=str(settings.model_cache_dir),
         KMR_RATE_LIMIT="1000000/minute",
         KMR_LOG_LEVEL="INFO",
+        # the server embeds with the benchmark's variant, so both use the same collection
+        KMR_EMBEDDING_VARIANT=settings.embedding_variant,
     )
     return env
 
@@ -259,7 +264,9 @@ def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) ->
 
     settings = Settings(data_dir=args.out / f"n{size}", model_cache_dir=args.models, _env_file=None)
     rng = random.Random(size)
-    result: dict[str, Any] = {"chunks": size}
+    result: dict[str, Any] = {"chunks": size, "variant": settings.embedding_variant}
+    # the machine's 1-minute load at the start (other jobs slow every figure down)
+    result["load_at_start"] = round(os.getloadavg()[0], 2)
     result["insert_s"] = round(build_index(settings, size, seed, rng), 1)
     result["end_of_sync"] = end_of_sync(settings, synthetic_units=True)
     print(f"# {size}: inserted, end of sync {result['end_of_sync']}", flush=True)
@@ -301,6 +308,7 @@ def measure_size(size: int, args: argparse.Namespace, seed: tuple, port: int) ->
             result["rss_after_syncs_mb"], result["rss_after_syncs_peak_mb"] = map(
                 round, server.rss_mb()
             )
+            result["load_at_end"] = round(os.getloadavg()[0], 2)
     finally:
         server.stop()
     return result

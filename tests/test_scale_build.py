@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import bm25s
@@ -23,7 +24,12 @@ from assistant.config import SAMPLE_SITE
 from assistant.term_counts import keyword_index_options
 from assistant.terms import TermStats, drop_site_names, terms
 from vectorstore.keyword_build import EMPTY_TOKEN, CorpusTokens, FlatBM25, PieceCache
-from vectorstore.keyword_index import KeywordIndex, KeywordIndexOptions, count_documents
+from vectorstore.keyword_index import (
+    PASSAGES_FILE,
+    KeywordIndex,
+    KeywordIndexOptions,
+    count_documents,
+)
 from vectorstore.text import document_tokens
 
 TRICKY = [
@@ -136,3 +142,68 @@ def test_variants_that_score_absent_terms_are_refused(method: str) -> None:
     tokens.add(["lab"], "en")
     with pytest.raises(ValueError, match=method.replace("+", r"\+")):
         FlatBM25(method=method).index(tokens.tokenized(), show_progress=False)
+
+
+# --- the saved index: what a server loads instead of building ------------------------------
+
+
+def described(texts: list[tuple[str, str]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``rows`` with every field a passage has, dates on some."""
+    return [
+        (
+            chunk_id,
+            text,
+            {
+                **meta,
+                "title": f"Page {n // 4}",
+                "url": f"https://example.org/{n // 4}",
+                "source": f"https://example.org/{n // 4}",
+                "page_type": "news" if n % 5 == 0 else "page",
+                "heading": f"Part {n % 4}",
+                "dates": '[["2025-10-11", "day"]]' if n % 3 == 0 else "",
+            },
+        )
+        for n, (chunk_id, text, meta) in enumerate(rows(texts))
+    ]
+
+
+def test_a_saved_index_loads_with_every_field_and_the_same_scores(tmp_path: Path) -> None:
+    options = keyword_index_options()
+    built = KeywordIndex.build(described(corpus()), generation="g1", options=options)
+    built.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw", "g1", options)
+    assert loaded is not None
+    assert loaded.passages == built.passages  # dates and headings included
+    assert loaded.doc_freqs == built.doc_freqs and loaded.alternates == built.alternates
+    assert isinstance(loaded.retriever.scores["data"], np.memmap), "BM25 is memory-mapped"
+    for query in ["parking shuttle", "Kilometro Rosso", "laboratori ricerca", "café Straße"]:
+        expected = [(p.id, s) for p, s in built.search(query, 20)]
+        assert expected and [(p.id, s) for p, s in loaded.search(query, 20)] == expected, query
+    assert KeywordIndex.load(tmp_path / "kw", "g2", options) is None, "another generation"
+
+
+def test_a_saved_index_cut_short_is_not_loaded(tmp_path: Path) -> None:
+    KeywordIndex.build(described(corpus()), generation="g1").save(tmp_path / "kw")
+    saved = tmp_path / "kw" / PASSAGES_FILE
+    lines = saved.read_text(encoding="utf-8").splitlines(keepends=True)
+    saved.write_text("".join(lines[:-3]), encoding="utf-8")
+    assert KeywordIndex.load(tmp_path / "kw", "g1") is None
+
+
+def test_a_loaded_index_shares_the_passages_that_did_not_change(tmp_path: Path) -> None:
+    texts = corpus()
+    old = KeywordIndex.build(described(texts), generation="g1")
+    changed = described(texts)
+    changed[7] = (changed[7][0], changed[7][1] + " Now with zorblattium.", changed[7][2])
+    changed[9][2]["title"] = "A new title"
+    KeywordIndex.build(changed[1:], generation="g2").save(tmp_path / "kw")
+    new = KeywordIndex.load(tmp_path / "kw", "g2", reuse=old)
+    assert new is not None and len(new) == len(old) - 1
+    olds = {p.id: p for p in old.passages}
+    for passage in new.passages:
+        if passage.id in (changed[7][0], changed[9][0]):
+            assert passage is not olds[passage.id] and passage != olds[passage.id]
+        else:
+            assert passage is olds[passage.id]
+    assert new.search("zorblattium", 5)[0][0].id == changed[7][0]
+    assert new.passages[8].title == "A new title"

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from api import create_app
+from assistant import unit_vectors
 from assistant.config import SAMPLE_SITE, Settings
 from assistant.runtime import (
     keyword_index_dir,
@@ -65,6 +66,19 @@ def _counting(monkeypatch: pytest.MonkeyPatch, embeddings: Any) -> list[str]:
 
     monkeypatch.setattr(embeddings, "embed_documents", counting)
     return texts
+
+
+def _counting_splits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The passages split into units from now on (the real split still runs)."""
+    split: list[str] = []
+    original = unit_vectors.split_units
+
+    def counting(passage: Any, *args: Any, **kwargs: Any) -> Any:
+        split.append(passage.id)
+        return original(passage, *args, **kwargs)
+
+    monkeypatch.setattr(unit_vectors, "split_units", counting)
+    return split
 
 
 def _counting_reads(store: Any) -> list[int]:
@@ -174,7 +188,10 @@ def test_a_served_app_answers_its_first_question_embedding_only_retrieved_units(
 
 
 def test_a_sync_that_removes_a_page_prunes_the_vectors_of_its_units(
-    make_settings: Callable[..., Settings], embeddings: Any, site: Path
+    make_settings: Callable[..., Settings],
+    embeddings: Any,
+    site: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = make_settings(sources=[str(site)], collection_prefix="pruned")
     store = open_store(settings, embeddings)
@@ -191,8 +208,10 @@ def test_a_sync_that_removes_a_page_prunes_the_vectors_of_its_units(
     cache.close()
 
     (site / "en/campus/architecture.html").unlink()
+    split = _counting_splits(monkeypatch)
     report = sync_index(settings, store)
     assert report.removed == 1 and report.chunks_removed == len(gone)
+    assert split == [], "pruning is a set difference: no passage was split again"
 
     cache = unit_vector_cache(settings, store)
     assert cache.missing(kept_texts) == []

@@ -8,7 +8,12 @@
   start-up then reads files instead of every row of the store. The process that syncs saves
   it (``save_keyword_index``, called at the end of a sync), so servers only load it; while one
   process builds a generation (a marker file beside the index), others wait for its result
-  instead of building the same index again.
+  instead of building the same index again. A server that finds nothing saved is ready as soon
+  as it has built the index and saves it from a thread (``load_or_build``'s
+  ``save_in_background``); the files appear by an atomic rename, so nobody loads half of them.
+- Saved passages are JSON lines, read one at a time; BM25's arrays are memory-mapped; an index
+  loaded to replace another shares the passages that did not change (``KeywordIndex.load``'s
+  ``reuse``): a server following a sync holds little more than one index at its peak.
 - ``KeywordIndexOptions.doc_terms`` adds a second tokenizer (the answer engine's terms) whose
   document frequencies are counted in the same pass and saved with the index, so the answer
   engine never reads every passage itself.
@@ -33,7 +38,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +53,9 @@ from vectorstore.text import query_tokens
 log = logging.getLogger(__name__)
 
 # Bump when tokens or the saved layout change, so saved keyword indexes are rebuilt.
-_INDEX_FORMAT = "2"
+_INDEX_FORMAT = "3"
+PASSAGES_FILE = "passages.jsonl"  # one [id, text, metadata] a line
+SAVE_THREAD = "kmr-keyword-index-save"
 # A marker older than this is left by a process that died while building: ignore it.
 _BUILD_MARKER_TTL = 1800.0
 
@@ -109,29 +116,20 @@ class KeywordIndex:
 
     # --- saved to disk, keyed by generation --------------------------------------------
     def save(self, directory: Path) -> None:
-        """Write the index to ``directory`` atomically (a temporary sibling, then a rename)."""
+        """Write the index to ``directory`` atomically (a temporary sibling, then a rename).
+
+        Passages are written one JSON line each, so neither the save nor the load holds the
+        whole corpus as one string besides the passages themselves."""
         directory.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(directory)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
         try:
             if self.retriever is not None:
                 self.retriever.save(str(tmp / "bm25"), show_progress=False)
-            rows = [
-                [
-                    p.id,
-                    p.text,
-                    {
-                        "title": p.title,
-                        "url": p.url,
-                        "source": p.source_id,
-                        "language": p.language,
-                        "page_type": p.page_type,
-                        "heading": p.heading,
-                    },
-                ]
-                for p in self.passages
-            ]
-            (tmp / "passages.json").write_text(json.dumps(rows, ensure_ascii=False))
-            del rows
+            with (tmp / PASSAGES_FILE).open("w", encoding="utf-8") as out:
+                for p in self.passages:
+                    out.write(json.dumps(_row(p), ensure_ascii=False))
+                    out.write("\n")
             (tmp / "alternates.json").write_text(json.dumps(self.alternates))
             if self.doc_freqs is not None:
                 (tmp / "doc_freqs.json").write_text(json.dumps(self.doc_freqs, ensure_ascii=False))
@@ -142,6 +140,7 @@ class KeywordIndex:
                         "generation": self.generation,
                         "format": _INDEX_FORMAT,
                         "doc_terms": self.doc_terms_tag if self.doc_freqs is not None else None,
+                        "passages": len(self.passages),
                     }
                 )
             )
@@ -156,10 +155,22 @@ class KeywordIndex:
 
     @classmethod
     def load(
-        cls, directory: Path, generation: str, options: KeywordIndexOptions | None = None
+        cls,
+        directory: Path,
+        generation: str,
+        options: KeywordIndexOptions | None = None,
+        reuse: KeywordIndex | None = None,
     ) -> KeywordIndex | None:
         """The index saved in ``directory`` if it was built at ``generation`` (with the
-        document frequencies ``options`` ask for), else None."""
+        document frequencies ``options`` ask for), else None.
+
+        ``reuse``: the index this one replaces; its passages that did not change are shared
+        instead of copied, so the new index costs little more than what changed while both are
+        in memory (a server following a sync).
+
+        BM25's arrays are memory-mapped: a search reads the columns of its query's terms, so
+        they cost RSS only as far as queries touch them (and the page cache is shared by the
+        workers); a later save never writes into these files (it renames a new directory in)."""
         import bm25s
 
         try:
@@ -173,18 +184,18 @@ class KeywordIndex:
             doc_freqs = None
             if wanted is not None:
                 doc_freqs = json.loads((directory / "doc_freqs.json").read_text())
-            rows = json.loads((directory / "passages.json").read_text())
             alternates = json.loads((directory / "alternates.json").read_text())
+            passages = _shared(_saved_rows(directory / PASSAGES_FILE), reuse)
+            if len(passages) != stamp.get("passages"):
+                raise ValueError(f"{len(passages)} passages, {stamp.get('passages')} saved")
             retriever = None
-            if rows:
+            if passages:
                 retriever = bm25s.BM25.load(
-                    str(directory / "bm25"), mmap=False, show_progress=False, verbosity=0
+                    str(directory / "bm25"), mmap=True, show_progress=False, verbosity=0
                 )
-        except (OSError, ValueError, KeyError) as exc:  # damaged: rebuild from the store
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged: rebuild
             log.warning("saved keyword index in %s is unreadable (%s); rebuilding", directory, exc)
             return None
-        passages = [to_passage(i, t, m) for i, t, m in rows]
-        del rows
         return cls(
             passages=passages,
             alternates=alternates,
@@ -285,6 +296,54 @@ def release_memory() -> None:
         trim(0)
 
 
+def _row(passage: Passage) -> list[Any]:
+    """A passage as one saved row: (id, text, metadata as the store holds it)."""
+    meta = {
+        "title": passage.title,
+        "url": passage.url,
+        "source": passage.source_id,
+        "language": passage.language,
+        "page_type": passage.page_type,
+        "heading": passage.heading,
+    }
+    if passage.dates:
+        meta["dates"] = passage.dates
+    return [passage.id, passage.text, meta]
+
+
+def _shared(
+    rows: Iterable[tuple[str, str, dict[str, Any]]], reuse: KeywordIndex | None
+) -> list[Passage]:
+    """Passages of ``rows``; each equal to one of ``reuse``'s is that very object (passages
+    are never changed in place: searches hand out copies)."""
+    known = {p.id: p for p in reuse.passages} if reuse is not None else {}
+    passages = []
+    for chunk_id, text, meta in rows:
+        passage = to_passage(chunk_id, text, meta)
+        old = known.get(chunk_id)
+        passages.append(old if old is not None and old == passage else passage)
+    return passages
+
+
+def _saved_rows(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The rows of a saved passages file, read one line at a time."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            chunk_id, text, meta = json.loads(line)
+            yield chunk_id, text, meta
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Remove the half-written siblings of ``directory`` left by a process killed mid-save
+    (old enough that no live save can still be writing them)."""
+    for path in directory.parent.glob(f".{directory.name}-*"):
+        try:
+            if time.time() - path.stat().st_mtime > _BUILD_MARKER_TTL:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def _read_rows(
     rows: Iterable[tuple[str, str, dict[str, Any]]],
 ) -> tuple[list[Passage], dict[str, dict[str, str]]]:
@@ -319,21 +378,35 @@ def _alternates(meta: dict[str, Any]) -> dict[str, str]:
 
 # --- saved indexes, shared between processes ---------------------------------------------
 def load_or_build(
-    store: IndexStore, path: Path, generation: str, options: KeywordIndexOptions | None = None
+    store: IndexStore,
+    path: Path,
+    generation: str,
+    options: KeywordIndexOptions | None = None,
+    *,
+    save_in_background: bool = False,
+    reuse: KeywordIndex | None = None,
 ) -> KeywordIndex:
     """The index saved at ``path`` for ``generation``; else build it, save it and return it.
 
     One builder per generation: threads of this process take turns (the second loads what the
     first saved), and while another process builds it (its marker file is there and its pid
     alive) this one waits for the result rather than reading every row of the store again.
+    With ``save_in_background`` (a server that found nothing saved) the built index is
+    returned at once and saved by a thread that keeps the marker and this path's lock until
+    the files are in place: nobody builds it twice meanwhile, and the atomic rename means no
+    process ever loads a half-written index. ``reuse``: the index being replaced (see
+    ``KeywordIndex.load``).
     """
     started = time.perf_counter()
-    with _path_lock(path):
-        index = KeywordIndex.load(path, generation, options)
+    lock = _path_lock(path)
+    lock.acquire()
+    handed_over = False
+    try:
+        index = KeywordIndex.load(path, generation, options, reuse)
         marker = path.with_name(f"{path.name}.building")
         while index is None and _other_builder(marker, generation):
             time.sleep(0.2)
-            index = KeywordIndex.load(path, generation, options)
+            index = KeywordIndex.load(path, generation, options, reuse)
         if index is not None:
             log.info(
                 "keyword index loaded: %d passages, generation %s, %.0f ms",
@@ -345,14 +418,65 @@ def load_or_build(
         claimed = _claim(marker, generation)
         try:
             index = build_keyword_index(store, generation, options)
-            try:
-                index.save(path)
-            except OSError as exc:  # a read-only or full disk costs the next start only
-                log.warning("could not save the keyword index to %s: %s", path, exc)
-        finally:
+        except BaseException:
             if claimed:
                 marker.unlink(missing_ok=True)
+            raise
+        if save_in_background:
+            # not a daemon (said explicitly: a thread of the server's pool would pass its own
+            # daemon flag on), and the service's shutdown waits for it (``wait_for_saves``)
+            saver = threading.Thread(
+                target=_save_and_release,
+                args=(index, path, marker if claimed else None, lock),
+                name=SAVE_THREAD,
+                daemon=False,
+            )
+            with _SAVERS_GUARD:
+                _SAVERS[:] = [t for t in _SAVERS if t.is_alive()] + [saver]
+            saver.start()
+            handed_over = True
+        else:
+            _save_and_release(index, path, marker if claimed else None, None)
         return index
+    finally:
+        if not handed_over:
+            lock.release()
+
+
+_SAVERS: list[threading.Thread] = []  # background saves started by this process
+_SAVERS_GUARD = threading.Lock()
+
+
+def wait_for_saves(timeout: float = 60.0) -> bool:
+    """Wait until the indexes this process saves in the background are written; False if some
+    save outlived ``timeout``. Called at the service's shutdown: uvicorn re-raises SIGTERM once
+    it has stopped, which ends the process without waiting for any thread."""
+    deadline = time.monotonic() + timeout
+    with _SAVERS_GUARD:
+        savers = list(_SAVERS)
+    for saver in savers:
+        saver.join(max(0.0, deadline - time.monotonic()))
+    return not any(saver.is_alive() for saver in savers)
+
+
+def _save_and_release(
+    index: KeywordIndex, path: Path, marker: Path | None, lock: threading.Lock | None
+) -> None:
+    """Save ``index`` at ``path`` (a failure is logged: it costs the next start only), then
+    remove our build marker and release ``lock``."""
+    started = time.perf_counter()
+    try:
+        index.save(path)
+        log.info(
+            "keyword index saved to %s in %.0f ms", path, (time.perf_counter() - started) * 1000
+        )
+    except OSError as exc:  # a read-only or full disk costs the next start only
+        log.warning("could not save the keyword index to %s: %s", path, exc)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+        if lock is not None:
+            lock.release()
 
 
 def save_keyword_index(

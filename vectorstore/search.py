@@ -136,7 +136,7 @@ class HybridSearcher:
             generation = self.store.generation()
             if index is None or (generation != index.generation and not self.background_rebuild):
                 self.store.refresh_view(generation)
-                self._index = index = self._load_or_build(generation)
+                self._index = index = self._load_or_build(generation, reuse=index)
                 release_memory()  # the load's transient copies, and any index replaced
             elif generation != index.generation:
                 thread = threading.Thread(
@@ -155,7 +155,7 @@ class HybridSearcher:
         try:
             # the vectors first: a sync in another process is invisible to an embedded view
             self.store.refresh_view(generation)
-            self._index = self._load_or_build(generation)
+            self._index = self._load_or_build(generation, reuse=self._index)
             release_memory()  # the old index is gone with its last reference
         except Exception:  # the store went away mid-rebuild: keep serving, retry next check
             log.exception("keyword index rebuild at generation %s failed", generation)
@@ -178,12 +178,21 @@ class HybridSearcher:
     def _saved_path(self) -> Path | None:
         return self.cache_dir / self.store.collection_name if self.cache_dir else None
 
-    def _load_or_build(self, generation: str) -> KeywordIndex:
-        """The saved index of this generation if there is one, else a new one (then saved)."""
+    def _load_or_build(self, generation: str, reuse: KeywordIndex | None = None) -> KeywordIndex:
+        """The saved index of this generation if there is one, else a new one (then saved);
+        a loaded one shares the unchanged passages of ``reuse``, the index it replaces."""
         path = self._saved_path()
         if path is None:
             return build_keyword_index(self.store, generation, self.keyword_options)
-        return load_or_build(self.store, path, generation, self.keyword_options)
+        # the service answers as soon as it has built it; the file follows
+        return load_or_build(
+            self.store,
+            path,
+            generation,
+            self.keyword_options,
+            save_in_background=self.background_rebuild,
+            reuse=reuse,
+        )
 
     def refresh(self) -> KeywordIndex:
         """Check the store's generation now (rebuilding if it changed)."""

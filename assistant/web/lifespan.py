@@ -5,7 +5,8 @@ it is down: /ready says 503 and requests retry), check the LLM server when one i
 purge what is past its retention (conversations, feedback, enquiries), start the scheduled sync (``KMR_SYNC_INTERVAL``), then the
 background tasks
 listed in ``BACKGROUND_TASKS`` (each an ``async def task(services)`` that runs until
-cancelled). At shutdown: cancel the tasks, then write what the database queue still holds.
+cancelled). At shutdown: cancel the tasks, then write what the database queue still holds and
+wait for a keyword index still being saved.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from assistant.errors import KmrError
 from assistant.jobs import SyncScheduler
 from assistant.privacy import purge
 from assistant.web.deps import Services
+from vectorstore.keyword_index import wait_for_saves
 from vectorstore.store import StoreError
 
 log = logging.getLogger("kmr.api")
@@ -129,6 +131,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception:  # a task that died earlier must not stop the shutdown
                 log.exception("background task %s failed", task.get_name())
         await run_in_threadpool(services.db.close)
+        # a keyword index built at start may still be being saved: let it finish
+        if not await run_in_threadpool(wait_for_saves):
+            log.warning("stopped before the keyword index was saved (the next start builds it)")
         runtime = services.holder.opened
         if runtime is not None:  # a read-only index's temporary snapshot goes
             await run_in_threadpool(runtime.store.close)
