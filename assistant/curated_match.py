@@ -93,6 +93,7 @@ class MatchModel:
     intercept: float
     line: float
     embedding_model: str = ""
+    embedding_variant: str = ""  # the vectors it was fitted on (float32, onnx-int8...)
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE, line: float | None = None) -> MatchModel:
@@ -107,6 +108,7 @@ class MatchModel:
             intercept=float(data["intercept"]),
             line=float(line if line is not None else data["line"]),
             embedding_model=str(data.get("embedding_model", "")),
+            embedding_variant=str(data.get("embedding_variant", "")),
         )
 
     @classmethod

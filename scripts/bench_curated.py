@@ -6,7 +6,8 @@ Each line of a pairs file (data/eval/paraphrases.jsonl and the like) holds a cur
 Each visitor question is also paired with the closest curated question of another topic
 (kind "other topic", must not match), as the matcher meets every curated answer.
 
-Fitting (``--fit``, default data/eval/paraphrases.jsonl): a logistic regression over
+Fitting (``--fit FILE``, repeatable: the files are pooled, each topic named by its file; default
+data/eval/paraphrases.jsonl): a logistic regression over
 ``assistant.curated_features.pair_features`` (``FEATURES``), its regularisation and its
 probability line chosen by cross-validation grouped by topic over all the pairs (no topic is
 ever in both the training and the test part of a fold; ``REPEATS`` shuffles of ``FOLDS``
@@ -15,13 +16,15 @@ rule (``assistant.curated_match.accepts``: the line, and the numbers the questio
 agree), reaches ``--target``. The model is then fitted on all the pairs.
 
 Measuring (``--measure FILE``, repeatable): precision and recall of the shipped model (after
-``--write``, the one just fitted) on a pairs file, with the production rule. Then the
+``--write``, the one just fitted; ``--model FILE`` another) on a pairs file, with the
+production rule. Then the
 cost: ms per visitor question matched against ``--answers`` curated answers (default 200).
 
-Usage: python scripts/bench_curated.py [--fit FILE] [--target 0.95] [--write]
-       [--measure FILE ...] [--answers 200] [--json]
+Usage: python scripts/bench_curated.py [--fit FILE ...] [--target 0.95] [--write]
+       [--measure FILE ...] [--model FILE] [--answers 200] [--json]
 (``--write`` saves the fitted model to assistant/curated_model.json, which the service loads).
-Run it under ``flock /tmp/kmr-heavy.lock`` on a shared machine.
+The vectors are those of the configured variant (``KMR_EMBEDDING_VARIANT``); the model file
+records which. Run it under ``flock /tmp/kmr-heavy.lock`` on a shared machine.
 """
 
 from __future__ import annotations
@@ -94,19 +97,28 @@ def auc(scores: np.ndarray, truth: np.ndarray) -> float:
     return round(float(wins / (len(positive) * len(negative))), 3)
 
 
-class Pairs:
-    """A pairs file, described with the production code and ready to score."""
+def read_pairs(path: Path) -> list[dict[str, Any]]:
+    """A pairs file's lines, each topic named by the file too (topics stay apart when files
+    are pooled: topic 3 of one set is not topic 3 of another)."""
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return [{**row, "topic": f"{path.stem}:{row['topic']}"} for row in rows]
 
-    def __init__(self, path: Path, embed: Embed) -> None:
-        self.path = path
-        self.rows = [
-            json.loads(line)
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
-        texts = sorted({r["a"] for r in self.rows} | {r["b"] for r in self.rows})
+
+class Pairs:
+    """One or more pairs files, described with the production code and ready to score (the
+    other-topic pairs are drawn within each file: its curated questions are one site's)."""
+
+    def __init__(self, paths: Path | list[Path], embed: Embed) -> None:
+        self.paths = [paths] if isinstance(paths, Path) else list(paths)
+        self.rows: list[dict[str, Any]] = []
+        extra: list[dict[str, Any]] = []
+        files = [read_pairs(path) for path in self.paths]
+        texts = sorted({r[side] for rows in files for r in rows for side in ("a", "b")})
         described = {w.text: w for w in describe(texts, embed)}
-        self.rows += other_topic_pairs(self.rows, described)
+        for rows in files:
+            self.rows += rows
+            extra += other_topic_pairs(rows, described)
+        self.rows += extra
         self.features = np.array(
             [pair_features(described[r["a"]], described[r["b"]]) for r in self.rows]
         )
@@ -261,8 +273,10 @@ def save(model: MatchModel, report: dict[str, Any], pairs: Pairs, target: float)
         "target_precision": target,
         "regularisation_C": report["regularisation_C"],
         "embedding_model": model.embedding_model,
-        "fitted_on": f"{pairs.path.name}, all {len(pairs.rows)} pairs "
-        f"(line by {REPEATS}x{FOLDS}-fold cross-validation grouped by topic)",
+        "embedding_variant": model.embedding_variant,
+        "fitted_on": f"{' + '.join(p.name for p in pairs.paths)}, all {len(pairs.rows)} pairs "
+        f"with the other-topic ones (line by {REPEATS}x{FOLDS}-fold cross-validation grouped "
+        "by topic)",
         "date": report["date"],
     }
     MODEL_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -311,10 +325,15 @@ def cost(embeddings: Any, model: MatchModel, pairs: Pairs, answers: int) -> dict
 def main() -> int:
     """Fit (and with --write save), measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fit", type=Path, default=PROJECT_ROOT / "data/eval/paraphrases.jsonl")
+    parser.add_argument(
+        "--fit", type=Path, action="append", default=[], help="pairs file to fit on (repeatable)"
+    )
     parser.add_argument("--target", type=float, default=0.95, help="precision to calibrate for")
     parser.add_argument("--write", action="store_true", help=f"save the model to {MODEL_FILE}")
     parser.add_argument("--measure", type=Path, action="append", default=[], help="pairs file")
+    parser.add_argument(
+        "--model", type=Path, default=MODEL_FILE, help="model file to measure (default: shipped)"
+    )
     parser.add_argument("--answers", type=int, default=200, help="curated answers for timing")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -326,19 +345,25 @@ def main() -> int:
     report: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "model": embeddings.model_name,
+        "model": f"{embeddings.model_name} ({embeddings.variant})",
         "model_load_s": round(time.perf_counter() - started, 1),
         "features": list(FEATURES),
         "target_precision": args.target,
     }
-    pairs = Pairs(args.fit, embed)
+    pairs = Pairs(args.fit or [PROJECT_ROOT / "data/eval/paraphrases.jsonl"], embed)
     fitted, calibration = calibrate(pairs, args.target)
-    fitted = MatchModel(**{**fitted.__dict__, "embedding_model": embeddings.model_name})
-    report["fit"] = {"pairs": str(args.fit.name), **calibration}
+    fitted = MatchModel(
+        **{
+            **fitted.__dict__,
+            "embedding_model": embeddings.model_name,
+            "embedding_variant": embeddings.variant,
+        }
+    )
+    report["fit"] = {"pairs": " + ".join(p.name for p in pairs.paths), **calibration}
     report["fit"]["date"] = report["date"]
     if args.write:
         save(fitted, report["fit"], pairs, args.target)
-    shipped = MatchModel.load()
+    shipped = MatchModel.load(args.model)
     report["shipped_line"] = round(shipped.line, 4)
     report["measured"] = {path.name: Pairs(path, embed).measure(shipped) for path in args.measure}
     report["cost"] = cost(embeddings, shipped, pairs, args.answers)

@@ -3,6 +3,8 @@
 window.KMR_STAFF_I18N = {
   en: {
     page_title: "{site} assistant: staff console",
+    skip_link: "Skip to the console",
+    close_history: "Close the history",
     brand_sub: "assistant · staff console",
     nav_label: "Service pages",
     nav_demo: "Demo",
@@ -233,6 +235,8 @@ window.KMR_STAFF_I18N = {
     curated_title: "Risposte curate",
     curated_note: "Risposte scritte dal personale. Una domanda di un visitatore che significa lo stesso di una delle domande di una risposta la riceve per prima, indicata come data dal distretto, prima delle fonti dell'indice.",
     curated_new: "Nuova risposta curata",
+    skip_link: "Vai alla console",
+    close_history: "Chiudi la cronologia",
     refresh: "Aggiorna",
     export_csv: "Esporta CSV",
     export_json: "Esporta JSON",

@@ -152,6 +152,21 @@
     gaps: { data: null, render: renderGaps },
   };
 
+  /* --- keyboard focus across re-renders ------------------------------------------------ */
+  /** Run ``draw`` (which rebuilds ``container``) without losing the keyboard's place: a
+      focused control inside comes back as the rebuilt control with the same data-key, else
+      focus goes to the section's heading ``fallbackId`` (never to the page's start). */
+  function keepFocus(container, fallbackId, draw) {
+    var active = document.activeElement;
+    var inside = !!(active && active !== container && container.contains(active));
+    var key = inside ? active.getAttribute("data-key") : null;
+    draw();
+    if (!inside || container.contains(active)) return;
+    var again = key ? container.querySelector('[data-key="' + key + '"]') : null;
+    var target = again || $(fallbackId);
+    if (target) target.focus();
+  }
+
   /* --- search ----------------------------------------------------------------------- */
   function search(event) {
     event.preventDefault();
@@ -172,8 +187,12 @@
   function renderResults() {
     var data = views.results.data;
     var list = $("results");
+    keepFocus(list, "search-title", function () { drawResults(list, data); });
+  }
+
+  function drawResults(list, data) {
     clear(list);
-    data.results.forEach(function (hit) {
+    data.results.forEach(function (hit, index) {
       var item = el("li");
       var heading = el("h3");
       var href = safeHref(hit.url);
@@ -187,7 +206,7 @@
         var draft = { questions: [data.query] };
         if (href) draft.links = [{ title: String(hit.title || hit.url).slice(0, 200), url: href }];
         writeCurated(draft, "search-status");
-      }, { class: "secondary small-button" }));
+      }, { class: "secondary small-button", "data-key": "result-" + index }));
       list.appendChild(item);
     });
   }
@@ -285,7 +304,7 @@
   }
 
   /* --- curated answers --------------------------------------------------------------- */
-  var editing = { open: false, id: null, version: null, conflict: null };
+  var editing = { open: false, id: null, version: null, conflict: null, opener: null };
 
   function loadCurated() {
     return loadCuratedQuietly().then(function () {
@@ -301,6 +320,10 @@
 
   function renderCurated() {
     var body = $("curated-list");
+    keepFocus(body, "curated-title", function () { drawCurated(body); });
+  }
+
+  function drawCurated(body) {
     clear(body);
     var answers = views.curated.data || [];
     if (!answers.length) {
@@ -322,11 +345,13 @@
       row.appendChild(el("td", curatedState(answer) + " · v" + answer.version));
       row.appendChild(el("td", t("changed_by", { who: answer.updated_by, at: when(answer.updated_at) })));
       var actions = el("td", null, { class: "actions" });
-      actions.appendChild(button(t("edit"), function () { editCurated(answer); }, { class: "secondary" }));
+      actions.appendChild(button(t("edit"), function () { editCurated(answer); },
+        { class: "secondary", "data-key": "edit-" + answer.id }));
       actions.appendChild(button(answer.enabled ? t("disable") : t("enable"), function () {
         setEnabled(answer, !answer.enabled);
-      }, { class: "secondary" }));
-      actions.appendChild(button(t("history"), function () { loadHistory(answer); }, { class: "secondary" }));
+      }, { class: "secondary", "data-key": "toggle-" + answer.id }));
+      actions.appendChild(button(t("history"), function () { loadHistory(answer); },
+        { class: "secondary", "data-key": "history-" + answer.id }));
       row.appendChild(actions);
       body.appendChild(row);
     });
@@ -339,8 +364,17 @@
     if (editing.conflict) renderConflict();
   }
 
+  /* Where focus goes back when the editor closes: the control that opened it (or, when a
+     re-render replaced it, the control with the same data-key), else "New curated answer". */
+  function opener() {
+    var active = document.activeElement;
+    if (editing.open && editing.opener) return editing.opener;
+    if (!active || active === document.body || $("curated-form").contains(active)) return null;
+    return { node: active, key: active.getAttribute("data-key") };
+  }
+
   function openEditor(answer, id, version) {
-    editing = { open: true, id: id, version: version, conflict: null };
+    editing = { open: true, id: id, version: version, conflict: null, opener: opener() };
     $("cur-questions").value = (answer.questions || []).join("\n");
     $("cur-answer-it").value = answer.answer_it || "";
     $("cur-answer-en").value = answer.answer_en || "";
@@ -370,9 +404,12 @@
   }
 
   function closeEditor() {
-    editing = { open: false, id: null, version: null, conflict: null };
+    var back = editing.opener;
+    editing = { open: false, id: null, version: null, conflict: null, opener: null };
     $("curated-form").hidden = true;
-    $("curated-new").focus();
+    var target = back && back.node.isConnected ? back.node : null;
+    if (!target && back && back.key) target = document.querySelector('[data-key="' + back.key + '"]');
+    (target || $("curated-new")).focus();
   }
 
   function lines(text) {
@@ -476,13 +513,22 @@
       });
   }
 
+  var historyOpener = null;
+
   function loadHistory(answer) {
+    historyOpener = "history-" + answer.id;
     admin("/curated/" + answer.id + "/history").then(function (body) {
       views.history.data = { id: answer.id, entries: body.history || [] };
       renderHistory();
       $("curated-history").hidden = false;
       $("curated-history-title").focus();
     }).catch(function (error) { sayRaw("curated-status", error.message, true); });
+  }
+
+  function closeHistory() {
+    $("curated-history").hidden = true;
+    var back = historyOpener && document.querySelector('[data-key="' + historyOpener + '"]');
+    (back || $("curated-title")).focus();
   }
 
   function renderHistory() {
@@ -511,6 +557,10 @@
 
   function renderEnquiries() {
     var box = $("enquiries");
+    keepFocus(box, "enquiries-title", function () { drawEnquiries(box); });
+  }
+
+  function drawEnquiries(box) {
     clear(box);
     var items = views.enquiries.data || [];
     if (!items.length) box.appendChild(el("p", t("enquiries_none")));
@@ -538,7 +588,7 @@
     var transcript = enquiry.transcript || [];
     if (transcript.length) {
       var details = el("details", null, { class: "transcript" });
-      details.appendChild(el("summary", t("transcript", { n: transcript.length })));
+      details.appendChild(el("summary", t("transcript", { n: transcript.length }), { "data-key": "transcript-" + enquiry.id }));
       var turns = el("ol");
       transcript.forEach(function (turn) {
         turns.appendChild(el("li", (turn.role === "user" ? t("who_visitor") : t("who_assistant")) + ": " + turn.content,
@@ -553,7 +603,7 @@
     var field = el("div", null, { class: "field" });
     var replyId = "reply-" + enquiry.id;
     field.appendChild(el("label", t("reply_label"), { for: replyId }));
-    var reply = el("textarea", null, { id: replyId, rows: "3", maxlength: "8000" });
+    var reply = el("textarea", null, { id: replyId, rows: "3", maxlength: "8000", "data-key": "reply-" + enquiry.id });
     reply.value = enquiry.reply || "";
     field.appendChild(reply);
     card.appendChild(field);
@@ -566,7 +616,7 @@
         .then(loadEnquiriesQuietly)
         .then(function () { say("enquiries-status", "enquiry_answered"); })
         .catch(function (error) { status.textContent = error.message; });
-    }));
+    }, { "data-key": "answered-" + enquiry.id }));
     row.appendChild(button(t("make_draft"), function () {
       admin("/enquiries/" + enquiry.id + "/curated-draft").then(function (draft) {
         var key = enquiry.language === "it" ? "answer_it" : "answer_en";
@@ -574,7 +624,7 @@
         draft.enabled = false;  // a draft: staff review it, then give it to visitors
         writeCurated(draft, "enquiries-status");
       }).catch(function (error) { status.textContent = error.message; });
-    }, { class: "secondary" }));
+    }, { class: "secondary", "data-key": "draft-" + enquiry.id }));
     if (enquiry.delivery !== "sent") {
       row.appendChild(button(t("retry_send"), function () {
         admin("/enquiries/" + enquiry.id + "/retry", { method: "POST" }).then(function (result) {
@@ -583,7 +633,7 @@
               result.delivery !== "sent");
           });
         }).catch(function (error) { status.textContent = error.message; });
-      }, { class: "secondary" }));
+      }, { class: "secondary", "data-key": "retry-" + enquiry.id }));
     }
     var armed = false;
     var remove = button(t("delete"), function () {
@@ -596,7 +646,7 @@
       admin("/enquiries/" + enquiry.id, { method: "DELETE" }).then(loadEnquiriesQuietly).then(function () {
         say("enquiries-status", "enquiry_deleted");
       }).catch(function (error) { status.textContent = error.message; });
-    }, { class: "danger" });
+    }, { class: "danger", "data-key": "delete-" + enquiry.id });
     row.appendChild(remove);
     card.appendChild(row);
     card.appendChild(status);
@@ -632,6 +682,10 @@
 
   function renderQuestions() {
     var body = $("questions");
+    keepFocus(body, "questions-title", function () { drawQuestions(body); });
+  }
+
+  function drawQuestions(body) {
     clear(body);
     var groups = views.questions.data;
     if (!groups.length) {
@@ -639,7 +693,7 @@
       empty.appendChild(el("td", t("questions_none"), { colspan: "9" }));
       body.appendChild(empty);
     }
-    groups.forEach(function (group) {
+    groups.forEach(function (group, index) {
       var row = el("tr");
       row.appendChild(el("td", group.question));
       row.appendChild(el("td", group.count));
@@ -663,7 +717,7 @@
       var actions = el("td");
       actions.appendChild(button(t("write_curated"), function () {
         writeCurated({ questions: wordings(group.question, group.examples) }, "questions-status");
-      }, { class: "secondary" }));
+      }, { class: "secondary", "data-key": "question-" + index }));
       row.appendChild(actions);
       body.appendChild(row);
     });
@@ -686,6 +740,10 @@
 
   function renderGaps() {
     var body = $("gaps");
+    keepFocus(body, "gaps-title", function () { drawGaps(body); });
+  }
+
+  function drawGaps(body) {
     clear(body);
     var groups = views.gaps.data;
     if (!groups.length) {
@@ -693,7 +751,7 @@
       row.appendChild(el("td", t("gaps_none"), { colspan: "7" }));
       body.appendChild(row);
     }
-    groups.forEach(function (group) {
+    groups.forEach(function (group, index) {
       var row = el("tr");
       row.appendChild(el("td", group.question));
       row.appendChild(el("td", group.count));
@@ -704,7 +762,7 @@
       var actions = el("td");
       actions.appendChild(button(t("write_curated"), function () {
         writeCurated({ questions: wordings(group.question, group.examples) }, "admin-status");
-      }, { class: "secondary" }));
+      }, { class: "secondary", "data-key": "gap-" + index }));
       row.appendChild(actions);
       body.appendChild(row);
     });
@@ -768,6 +826,14 @@
     $("curated-json").addEventListener("click", function () { download("/curated/export?format=json", "curated.json", "curated-status"); });
     $("curated-form").addEventListener("submit", saveCurated);
     $("curated-cancel").addEventListener("click", closeEditor);
+    // Escape leaves the editor (as Cancel) and the history, focus back where they were opened.
+    $("curated-form").addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { event.preventDefault(); closeEditor(); }
+    });
+    $("curated-history-close").addEventListener("click", closeHistory);
+    $("curated-history").addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { event.preventDefault(); closeHistory(); }
+    });
     $("enquiries-load").addEventListener("click", loadEnquiries);
     $("questions-load").addEventListener("click", loadQuestions);
     $("questions-csv").addEventListener("click", function () { download(questionsQuery("csv"), "questions.csv", "questions-status"); });
