@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import answerable
+from assistant import abstain, answerable
 from assistant.answerable import (
     MODEL_FILE,
     SIGNALS,
@@ -157,7 +157,9 @@ def test_odd_but_real_questions_get_an_answer_or_a_clear_refusal(
         assert answer.sources
 
 
-@pytest.mark.parametrize("question", ["Where is Kilometro Rosso?", "What is Kilometro Rosso?"])
+@pytest.mark.parametrize(
+    "question", ["Where is Kilometro Rosso?", "What is Kilometro Rosso?", "Where is the district?"]
+)
 def test_a_question_whose_only_content_is_the_site_name_is_answered(
     sample_index, question: str
 ) -> None:  # noqa: ANN001
@@ -165,6 +167,12 @@ def test_a_question_whose_only_content_is_the_site_name_is_answered(
     answer = sample_index.assistant.answer(question)
     assert not answer.abstained and answer.sources
     assert "Bergamo" in answer.text
+
+
+def test_a_question_naming_the_site_by_a_common_word_is_about_the_site() -> None:
+    assert abstain.about_site("Where is the district?")
+    assert abstain.about_site("dov'è il parco?")
+    assert not abstain.about_site("???") and not abstain.about_site("ciao")
 
 
 def test_the_decision_reads_the_engine_signals(sample_index) -> None:  # noqa: ANN001
