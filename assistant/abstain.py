@@ -66,6 +66,11 @@ NEGATIVE = re.compile(
 _SITE_WORDS = re.compile(r"\b(district|distretto|campus|park|parco|polo)\b", _I)
 
 
+def names_site_by_word(question: str) -> bool:
+    """The question names the site only by a common word ("the district", "il parco")."""
+    return drop_site_names(question) == question and bool(_SITE_WORDS.search(question))
+
+
 def about_site(question: str) -> bool:
     """The question names the site: by its name, or as "the district" or "il parco" (words the
     terms drop, since every page of the site says them)."""

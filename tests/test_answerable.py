@@ -167,10 +167,13 @@ def test_a_question_whose_only_content_is_the_site_name_is_answered(
     assert "Bergamo" in answer.text
 
 
-def test_a_question_naming_the_site_by_a_common_word_is_not_declined(sample_index) -> None:  # noqa: ANN001
+def test_a_question_naming_the_site_by_a_common_word_is_answered_about_the_site(
+    sample_index,
+) -> None:  # noqa: ANN001
     # "district" is dropped from the terms (every page says it): that is not "no words"
     answer = sample_index.assistant.answer("Where is the district?")
     assert not answer.abstained and answer.sources
+    assert "Bergamo" in answer.text  # searched as if the site were named
 
 
 def test_a_question_naming_the_site_by_a_common_word_is_about_the_site() -> None:
