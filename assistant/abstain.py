@@ -62,6 +62,21 @@ NEGATIVE = re.compile(
 )
 
 
+# How a question names the site without its name ("Where is the district?", "dov'è il parco?").
+_SITE_WORDS = re.compile(r"\b(district|distretto|campus|park|parco|polo)\b", _I)
+
+
+def names_site_by_word(question: str) -> bool:
+    """The question names the site only by a common word ("the district", "il parco")."""
+    return drop_site_names(question) == question and bool(_SITE_WORDS.search(question))
+
+
+def about_site(question: str) -> bool:
+    """The question names the site: by its name, or as "the district" or "il parco" (words the
+    terms drop, since every page of the site says them)."""
+    return drop_site_names(question) != question or bool(_SITE_WORDS.search(question))
+
+
 @dataclass(frozen=True)
 class Kind:
     """A kind of answer a question can ask for, and how to recognise it in a source."""

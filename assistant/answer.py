@@ -253,10 +253,18 @@ class Assistant:
                 )
             except llm.LLMError as exc:
                 log.warning("condensing the follow-up failed, using the joined history: %s", exc)
+        context = prep.history_text if query != prep.question else ""
+        if (
+            not context
+            and not terms.terms(prep.question)
+            and abstain.names_site_by_word(prep.question)
+        ):
+            # "Where is the district?": the words naming the site carry no terms, and the
+            # question's meaning is the site's; search and compare as if it were named.
+            query = f"{query} ({self.site.short_name})"
         passages = list(
             self.searcher.search(query, k=self.settings.retrieval_k, filters=filters, language=lang)
         )
-        context = prep.history_text if query != prep.question else ""
         return _Prepared(prep.question, lang, passages, context, query, prep.injected, notice)
 
     def _similarity(self, prep: _Prepared) -> Similarity:

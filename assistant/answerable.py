@@ -26,10 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.abstain import Verdict, assess, compares_elsewhere, coverage_of, missing_kind
+from assistant.abstain import (
+    Verdict,
+    about_site,
+    assess,
+    compares_elsewhere,
+    coverage_of,
+    missing_kind,
+)
 from assistant.extractive import Selection, split_question
 from assistant.scoring import Similarity
-from assistant.terms import TermStats, drop_site_names, terms
+from assistant.terms import TermStats, terms
 from assistant.units import embedding_text, split_units
 from vectorstore.passages import Passage
 
@@ -228,8 +235,7 @@ def decide(
     if not verdict.answerable or follow_up:
         return verdict
     qterms = terms(question)
-    about_site = drop_site_names(question) != question
-    if not any(ch.isalpha() for ch in question) or not (qterms or about_site):
+    if not any(ch.isalpha() for ch in question) or not (qterms or about_site(question)):
         # "0", "???", emoji, control characters, "ciao": no word to look anything up by
         verdict.answerable, verdict.reason = False, "no words to answer"
         return verdict
@@ -237,7 +243,8 @@ def decide(
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
         return verdict
     if not qterms:
-        # "Where is Kilometro Rosso?": the site's name is its only content (terms drop it), so
+        # "Where is Kilometro Rosso?", "Where is the district?": the site is its only content
+        # (terms drop its names and the words every page says about it), so
         # the signals built on terms say nothing; the question is about the site itself.
         return verdict
     if model.comparison_rule and compares_elsewhere(question, stats):

@@ -1,7 +1,8 @@
 """Answers written out: the extractive quote with its citations, the refusals, their events.
 
-- ``compose``: the units an extractive ``Selection`` chose, as text with ``[n]`` markers, and
-  their sources numbered in order of first citation;
+- ``compose``: the units an extractive ``Selection`` chose, as text with ``[n]`` markers (the
+  lead unit first), then "see also" markers for the other relevant pages, and the sources
+  numbered in order of first citation;
 - ``source_of``: the Source entry of a passage (title, URL, a snippet);
 - ``abstention`` / ``injection_refusal``: the answers given when the sources do not answer, or
   the whole message was an injection, with the contacts;
@@ -42,6 +43,9 @@ def source_of(
     )
 
 
+SEE_ALSO = {"en": "See also: {markers}.", "it": "Vedi anche: {markers}."}
+
+
 def compose(
     selection: Selection, passages: Sequence[Passage], language: str
 ) -> tuple[str, list[Source]]:
@@ -61,6 +65,10 @@ def compose(
             lines[-1] += f" [{n}]"
         parts.append("\n".join(lines))
     text = _join(parts)
+    also = [numbers.setdefault(i, len(numbers) + 1) for i in selection.see_also]
+    if also:
+        markers = " ".join(f"[{n}]" for n in also)
+        text += "\n\n" + prompts.phrase(SEE_ALSO, language, markers=markers)
     if selection.language and selection.language != language:
         note = prompts.phrase(
             prompts.SOURCE_IN_OTHER_LANGUAGE,
@@ -69,7 +77,7 @@ def compose(
         )
         text = f"{note}\n{text}"
     sources = [
-        source_of(passages[index], n, snippets[index])
+        source_of(passages[index], n, snippets.get(index))
         for index, n in sorted(numbers.items(), key=lambda item: item[1])
     ]
     return text, sources

@@ -1,9 +1,11 @@
 """Extractive answers: choose the units of the retrieved passages to quote, with citations.
 
 No model writes anything: passages are cut into units (``assistant.units``), each unit is scored
-against the question (``assistant.scoring``), and the best few are quoted, preferring passages
-in the asker's language. When the question asks for a list and a list answers it, the list is
-quoted whole; a question with several parts gets the best units of each part. Sentences that
+against the question (``assistant.scoring``), and the answer leads with the one unit most likely
+to hold the answer (``assistant.lead``), adding a second only when it is nearly as likely,
+preferring passages in the asker's language; the pages of the next best units are offered as
+"see also". When the question asks for a list and a list answers it, the list is quoted whole;
+a question with several parts gets a lead for each part. Sentences that
 address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
 """
 
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from assistant import lead
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params
 from assistant.scoring import (
@@ -37,6 +40,9 @@ class Selection:
     groups: list[tuple[int, str, list[Unit]]]  # (passage index, "lead" text, units)
     best_score: float
     language: str  # language of the quoted passages
+    see_also: list[int] = field(default_factory=list)  # other relevant passages (indexes)
+    # the units compared for the lead, best score first, distinct (one-part questions)
+    ranked: list[Unit] = field(default_factory=list, repr=False)
 
 
 _QUESTION_WORDS = (
@@ -98,8 +104,13 @@ def select(
                     chosen.append(unit)
     languages = {sel.language for sel in found}
     lang = language if language in languages else found[0].language
+    cited = {u.passage for u in chosen}
+    see_also = list(dict.fromkeys(i for sel in found for i in sel.see_also if i not in cited))
     return Selection(
-        groups=_group(chosen), best_score=max(s.best_score for s in found), language=lang
+        groups=_group(chosen),
+        best_score=max(s.best_score for s in found),
+        language=lang,
+        see_also=see_also[: params.selection.see_also],
     )
 
 
@@ -146,42 +157,38 @@ def _select_one(
         listed = _best_list(pool, units, query, passages, params)
         if listed:
             chosen = listed
+    ranked = _distinct(pool)
     if not chosen:
-        seen: set[str] = set()
-        chars = 0
-        for unit in pool:
-            if unit.score < limits.keep_share * best.score or len(chosen) >= max_sentences:
-                break
-            key = fold(re.sub(r"\W+", " ", unit.text)).strip()
-            if key in seen or any(key in s or s in key for s in seen):
-                continue
-            if chars + len(unit.text) > limits.max_chars and chosen:
-                continue
-            seen.add(key)
-            chosen.append(unit)
-            chars += len(unit.text)
-        # The sentence right after a short best sentence often completes it (FAQ answers).
-        follower = _follower(best, units)
-        if (
-            follower is not None
-            and len(best.text) < limits.follower_chars
-            and len(chosen) < max_sentences
-            and follower not in chosen
-            and usable(follower, scoring)
-        ):
-            chosen.append(follower)
-
-    groups = _group(chosen)
-    return Selection(groups=groups, best_score=best.score, language=use_lang)
+        # Lead with the unit most likely to hold the answer (assistant.lead); a second one
+        # only when it is nearly as likely.
+        chosen = lead.load_model().choose(ranked, max_sentences)
+        if len(chosen) > 1 and sum(len(u.text) for u in chosen) > limits.max_chars:
+            chosen = chosen[:1]
+    cited = {u.passage for u in chosen}
+    see_also: list[int] = []
+    for unit in ranked[: lead.TOP_UNITS // 2]:
+        if unit.passage not in cited and unit.passage not in see_also:
+            see_also.append(unit.passage)
+    return Selection(
+        groups=_group(chosen),
+        best_score=best.score,
+        language=use_lang,
+        see_also=see_also[: limits.see_also],
+        ranked=ranked[: lead.TOP_UNITS],
+    )
 
 
-def _follower(unit: Unit, units: Sequence[Unit]) -> Unit | None:
-    if unit.kind != "sentence":
-        return None
-    for other in units:
-        if other.passage == unit.passage and other.position == unit.position + 1:
-            return other if other.kind == "sentence" else None
-    return None
+def _distinct(pool: Sequence[Unit]) -> list[Unit]:
+    """The pool without units repeating another's words (the same fact on two pages)."""
+    seen: list[str] = []
+    out: list[Unit] = []
+    for unit in pool:
+        key = fold(re.sub(r"\W+", " ", unit.text)).strip()
+        if any(key in s or s in key for s in seen):
+            continue
+        seen.append(key)
+        out.append(unit)
+    return out
 
 
 def _list_block(unit: Unit, units: Sequence[Unit], question: str, params: Params) -> list[Unit]:
@@ -245,18 +252,22 @@ def _best_list(
 
 
 def _group(chosen: Sequence[Unit]) -> list[tuple[int, str, list[Unit]]]:
-    """Order the quote by passage rank then position; list items keep their lead-in."""
-    ordered = sorted(chosen, key=lambda u: (u.passage, u.position))
+    """Keep the chosen order (the lead first); items of one list stay together under their
+    lead-in, in the list's order."""
     groups: list[tuple[int, str, list[Unit]]] = []
-    for unit in ordered:
-        if (
-            groups
-            and groups[-1][0] == unit.passage
-            and unit.kind in {"item", "row"}
-            and groups[-1][2][-1].block == unit.block
-        ):
-            groups[-1][2].append(unit)
+    for unit in chosen:
+        if unit.kind in {"item", "row"}:
+            for passage, _, members in groups:
+                if (
+                    passage == unit.passage
+                    and members[-1].kind in {"item", "row"}
+                    and members[-1].block == unit.block
+                ):
+                    members.append(unit)
+                    members.sort(key=lambda u: u.position)
+                    break
+            else:
+                groups.append((unit.passage, unit.lead, [unit]))
             continue
-        lead = unit.lead if unit.kind in {"item", "row"} else ""
-        groups.append((unit.passage, lead, [unit]))
+        groups.append((unit.passage, "", [unit]))
     return groups

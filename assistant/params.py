@@ -90,7 +90,9 @@ class ScoringParams:
 class SelectionParams:
     """Which scored units an extractive answer quotes."""
 
-    max_sentences: int = why(3, "an answer quotes at most three units: enough for a fact")
+    max_sentences: int = why(
+        2, "an answer leads with one unit and adds a second only when it may be the answer"
+    )
     max_sentences_per_part: int = why(
         2, "each part of a question with several parts gets two, so the whole stays short"
     )
@@ -101,9 +103,8 @@ class SelectionParams:
         "the asker's language is preferred unless its best unit scores below this share of "
         "the best",
     )
-    keep_share: float = why(0.5, "units below this share of the best unit's score are not quoted")
-    follower_chars: int = why(
-        140, "a best sentence shorter than this is completed by the next one (FAQ answers)"
+    see_also: int = why(
+        2, "other pages an answer points to after its quote: the next best, not a reading list"
     )
     list_mean_weight: float = why(
         0.5, "a list's mean item score, beside how well its heading names the question's terms"

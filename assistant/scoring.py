@@ -179,11 +179,14 @@ def score_units(
     n = max(len(passages), 1)
     for unit in units:
         unit.term_set = frozenset(terms(unit.text))
-    semantic = (
-        semantic_scores(
-            similarity(question, [embedding_text(u) for u in units]), params.semantic_band
-        )
+    cosines = (
+        [float(c) for c in similarity(question, [embedding_text(u) for u in units])]
         if similarity is not None and units
+        else [0.0] * len(units)
+    )
+    semantic = (
+        semantic_scores(cosines, params.semantic_band)
+        if similarity is not None
         else [0.0] * len(units)
     )
     # Terms found in most of the retrieved units ("Mario Negri" on the Mario Negri page) tell
@@ -196,7 +199,8 @@ def score_units(
         for t, w in query.weights.items()
     }
     total = sum(weights.values()) or 1.0
-    for unit, sem in zip(units, semantic, strict=True):
+    for unit, sem, cosine in zip(units, semantic, cosines, strict=True):
+        unit.cosine = cosine
         own = unit.term_set
         ctx = frozenset(terms(" ".join([unit.context, unit.lead, passages[unit.passage].title])))
         asked = frozenset(terms(unit.asked))
@@ -212,6 +216,7 @@ def score_units(
         prior = params.rank_prior * (1.0 - unit.passage / n)
         penalty = _length_penalty(unit, params)
         typed = any(p.search(unit.text) for p in boosts)
+        unit.typed = typed
         cross = bool(language) and passages[unit.passage].language != language
         weight = params.semantic_weight_cross if cross else params.semantic_weight
         bonus = params.type_bonus

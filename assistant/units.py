@@ -30,6 +30,8 @@ class Unit:
     lead: str = ""  # the sentence introducing a list ("The campus includes:")
     asked: str = ""  # the FAQ question this unit answers, if any
     score: float = 0.0
+    cosine: float = 0.0  # e5 cosine with the question (when the scorer has a similarity)
+    typed: bool = False  # holds the kind of thing asked for (a date for "when")
     term_set: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import answerable
+from assistant import abstain, answerable
 from assistant.answerable import (
     MODEL_FILE,
     SIGNALS,
@@ -165,6 +165,21 @@ def test_a_question_whose_only_content_is_the_site_name_is_answered(
     answer = sample_index.assistant.answer(question)
     assert not answer.abstained and answer.sources
     assert "Bergamo" in answer.text
+
+
+def test_a_question_naming_the_site_by_a_common_word_is_answered_about_the_site(
+    sample_index,
+) -> None:  # noqa: ANN001
+    # "district" is dropped from the terms (every page says it): that is not "no words"
+    answer = sample_index.assistant.answer("Where is the district?")
+    assert not answer.abstained and answer.sources
+    assert "Bergamo" in answer.text  # searched as if the site were named
+
+
+def test_a_question_naming_the_site_by_a_common_word_is_about_the_site() -> None:
+    assert abstain.about_site("Where is the district?")
+    assert abstain.about_site("dov'è il parco?")
+    assert not abstain.about_site("???") and not abstain.about_site("ciao")
 
 
 def test_the_decision_reads_the_engine_signals(sample_index) -> None:  # noqa: ANN001
