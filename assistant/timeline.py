@@ -35,11 +35,15 @@ from assistant.terms import TermStats
 from assistant.units import Unit, split_units
 from ingest.dates import DateMention, decode
 from vectorstore.passages import Passage
+from vectorstore.patterns import YEAR
 
 Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
 
 EVENT_PRECISIONS = {"day", "month", "quarter", "period"}
+# At most this many words besides its dates make a line a date label ("Friday 4 December
+# 2026, 09:30", "May 2027 - exact date to be announced") rather than a sentence.
+LABEL_WORDS = 6
 
 # Tense and time markers, Italian and English. Upcoming: future tense and forward-looking
 # adverbs ("will", "prossimo", Italian future endings -rà/-ranno on a verb after a question
@@ -62,6 +66,17 @@ _PAST = re.compile(
     re.IGNORECASE,
 )
 
+# A count in the present tense ("how many labs are there?", "quanti progetti conta?") asks for
+# today's figure too, unless it names a year or is in a past tense (English simple past,
+# Italian passato prossimo): grammar, checked on the other question sets (``--intents``).
+_COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
+_PAST_TENSE = re.compile(
+    r"\b(did|was|were|had|\w{3,}ed|went|came|got|took|made|gave|began|became|left|"
+    r"(?:ha|hanno|ho|abbiamo|avete|è|sono|era|erano|fu|furono)\s+(?:\w+\s+)?"
+    r"(?:\w+(?:at|it|ut)[oaie]|apert[oaie]|fatt[oaie]|pres[oaie]|mess[oaie]|chius[oaie]|"
+    r"nat[oaie]|scelt[oaie]|vist[oaie]|scritt[oaie]))\b",
+    re.I,
+)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
 
 _TEXTS = {
@@ -99,6 +114,31 @@ def time_intent(question: str) -> Intent:
     if _PAST.search(question):
         return "past"
     return ""
+
+
+def present_count(question: str) -> bool:
+    """A count in the present tense with no time marker and no year: it asks for the figure
+    as it stands today ("how many labs are there?"), answered as a "now" question when its
+    best answer is a dated figure."""
+    return (
+        time_intent(question) == ""
+        and bool(_COUNT.search(question))
+        and not YEAR.search(question)
+        and not _PAST_TENSE.search(question)
+    )
+
+
+def reads_wider(question: str) -> bool:
+    """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
+    upcoming and "now" questions, whose events table or latest figure is often not among the
+    few passages a question retrieves."""
+    return time_intent(question) in {"upcoming", "current"} or present_count(question)
+
+
+def dated_extra(passages: Sequence[Passage], wider: Sequence[Passage]) -> list[Passage]:
+    """The passages of a wider search that state a date and are not already retrieved."""
+    seen = {p.id for p in passages}
+    return [p for p in wider if p.id not in seen and decode(p.dates)]
 
 
 def _norm(text: str) -> str:
@@ -148,12 +188,92 @@ def _score(
     params: Params,
 ) -> list[Unit]:
     scoring = params.scoring
-    units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
+    units = [u for i, p in enumerate(passages) for u in _labelled(split_units(p, i), p)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
     query = Query.build(question, stats, params=scoring)
     boosts = answer_types(question)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
-    return [u for u in units if u.score > 0 and usable(u, scoring)]
+    return [u for u in units if usable(u, scoring)]
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _labelled(units: list[Unit], passage: Passage) -> list[Unit]:
+    """A short dated line just before a heading ("18-22 January 2027" above "## Winter School")
+    is that heading's date: it is quoted with the heading's words, which it lacks."""
+    mentions = decode(passage.dates)
+    if not mentions:
+        return units
+    out = list(units)
+    for i, (unit, following) in enumerate(zip(units, units[1:], strict=False)):
+        dates = unit_dates(unit, mentions)
+        if not dates or following.context in {"", unit.context} or unit.kind != "sentence":
+            continue
+        rest = _norm(unit.text)
+        for mention in dates:
+            rest = rest.replace(_norm(mention.text), " ")
+        if len(_WORD.findall(rest)) <= LABEL_WORDS:
+            text = f"{following.context} ({unit.text.strip().rstrip('.')})"
+            out[i] = dataclasses.replace(unit, text=text, context=following.context)
+    return out
+
+
+def _label(row: Unit) -> str:
+    """A table row's first cell (``split_units`` writes a row as "first: rest")."""
+    return _norm(row.text.split(":", 1)[0])
+
+
+def _is_date(cell: str, mentions: Sequence[DateMention]) -> bool:
+    """The cell is a date or period and little else ("c. 2022", "July 2024 - June 2025")."""
+    found = [m for m in mentions if _norm(m.text) in cell]
+    for mention in found:
+        cell = cell.replace(_norm(mention.text), " ")
+    return bool(found) and len(_WORD.findall(cell)) <= 2
+
+
+def _same_series(
+    chosen: Sequence[Unit], units: Sequence[Unit], passages: Sequence[Passage]
+) -> list[Unit]:
+    """The chosen units plus the rows of their tables that give the same figure at another
+    date: every row of a table keyed by date ("2023 | about 80 | about 2,500"), or the rows
+    with the same first cell ("Laboratories | 37 | c. 2022"). A row rarely repeats the words
+    of the question that its table's header or its neighbour holds; it takes the score of the
+    row that brought it."""
+    mentions = _mentions(passages)
+    ids = {id(u) for u in chosen}
+    extra: list[Unit] = []
+    for unit in chosen:
+        if unit.kind != "row":
+            continue
+        dates = mentions[unit.passage]
+        keyed_by_date = _is_date(_label(unit), dates)
+        for other in units:
+            if (
+                id(other) in ids
+                or other.kind != "row"
+                or (other.passage, other.block) != (unit.passage, unit.block)
+            ):
+                continue
+            same = _is_date(_label(other), dates) if keyed_by_date else (
+                _label(other) == _label(unit)
+            )  # fmt: skip
+            if same:
+                ids.add(id(other))
+                extra.append(dataclasses.replace(other, score=unit.score))
+    return [*chosen, *extra]
+
+
+def _whole_blocks(chosen: Sequence[Unit], units: Sequence[Unit]) -> list[Unit]:
+    """The chosen units plus the other rows and items of their tables and lists: a table of
+    events is one answer, and its rows rarely repeat the words of the question."""
+    blocks = {(u.passage, u.block) for u in chosen if u.kind in {"row", "item"}}
+    ids = {id(u) for u in chosen}
+    extra = [
+        u for u in units
+        if id(u) not in ids and u.kind in {"row", "item"} and (u.passage, u.block) in blocks
+    ]  # fmt: skip
+    return [*chosen, *extra]
 
 
 def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
@@ -198,6 +318,9 @@ def answer(
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question; None for the normal path."""
     intent = time_intent(question)
+    implicit = present_count(question)
+    if implicit:
+        intent = "current"
     if intent not in {"upcoming", "current"} or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
@@ -205,17 +328,22 @@ def answer(
         return None  # "when will the works start?": the normal answer, dates marked
     if intent == "current" and asks_for_list(question):
         return None  # "which start-ups are on campus now?" is a list, not one figure
-    scored = _score(question, passages, language, stats, similarity, params)
+    units = _score(question, passages, language, stats, similarity, params)
+    scored = [u for u in units if u.score > 0]
     if not scored:
         return None
     best = max(u.score for u in scored)
     limits = params.timeline
     if intent == "upcoming":
         wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
+        wide = _whole_blocks(wide, units)
         events = [d for d in _dated(wide, passages) if d.event_dates()]
         return _upcoming(events, language, today, limits)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
-    return _current(_dated(relevant, passages), language, today, best, limits)
+    dated = _dated(_same_series(relevant, units, passages), passages)
+    if implicit and not any(d.unit.score == best and _has_figure(d) for d in dated):
+        return None  # the best answer is not a dated figure: the normal answer
+    return _current(dated, language, today, best, limits)
 
 
 def _upcoming(

@@ -133,3 +133,55 @@ def test_an_old_latest_figure_gets_a_note(ask) -> None:  # noqa: ANN001
 )
 def test_time_intent(question: str, intent: str) -> None:
     assert time_intent(question) == intent
+
+
+# A second small site: the dated programme is a table whose rows never say "event", and a
+# prose page about events (no dates) is what a one-passage retrieval returns first.
+PROGRAMME = """# Harbour Science Park: programme
+
+## Dates to note
+
+| When | What |
+|---|---|
+| 3 February 2026 | Winter lecture on tidal energy |
+| 9 April 2027 | Spring hackathon for students |
+| 15-16 June 2027 | Marine robotics trials in the basin |
+"""
+
+EVENTS_PROSE = """# Events at Harbour Science Park
+
+The park hosts events of every kind: conferences, open days, workshops and lectures.
+Events are open to residents and, when stated, to the public. Upcoming events are
+announced on the programme page.
+"""
+
+
+@pytest.fixture(scope="module")
+def programme_runtime(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    site = tmp_path_factory.mktemp("programme")
+    (site / "programme.md").write_text(PROGRAMME, "utf-8")
+    (site / "events.md").write_text(EVENTS_PROSE, "utf-8")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("programme-index"),
+        model_cache_dir=models_dir,
+        sources=[str(site)],
+        retrieval_k=1,
+        _env_file=None,
+    )
+    rt = open_runtime(settings, embeddings=embeddings)
+    report = sync(settings.sync_options(), rt.store)
+    assert report.failed == 0, report.failures
+    return rt
+
+
+def test_upcoming_reads_the_dated_table_beyond_the_retrieved_passages(programme_runtime) -> None:  # noqa: ANN001
+    rt = programme_runtime
+    question = "What events are coming up at the park?"
+    retrieved = rt.searcher.search(question, k=1)
+    assert [p.title for p in retrieved] == ["Events at Harbour Science Park"]  # the premise
+    settings = rt.settings.model_copy(update={"today": date(2026, 12, 1)})
+    text = Assistant(settings, rt.searcher).answer(question).text
+    # every row of the table still ahead, in date order; the row that is over is not listed
+    assert "Spring hackathon" in text and "Marine robotics trials" in text, text
+    assert text.index("Spring hackathon") < text.index("Marine robotics trials")
+    assert "tidal energy" not in text
