@@ -77,6 +77,8 @@ _PAST_TENSE = re.compile(
     r"nat[oaie]|scelt[oaie]|vist[oaie]|scritt[oaie]))\b",
     re.I,
 )
+# "When is the next event?" asks for the first of the coming events, not one thing's date.
+_NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
 
 _TEXTS = {
@@ -324,7 +326,7 @@ def answer(
     if intent not in {"upcoming", "current"} or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
-    if intent == "upcoming" and _ASKS_WHEN.search(question):
+    if intent == "upcoming" and _ASKS_WHEN.search(question) and not _NEXT.search(question):
         return None  # "when will the works start?": the normal answer, dates marked
     if intent == "current" and asks_for_list(question):
         return None  # "which start-ups are on campus now?" is a list, not one figure
