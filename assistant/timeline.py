@@ -234,7 +234,7 @@ def _is_date(cell: str, mentions: Sequence[DateMention]) -> bool:
     return bool(found) and len(_WORD.findall(cell)) <= 2
 
 
-def _same_series(
+def same_series(
     chosen: Sequence[Unit], units: Sequence[Unit], passages: Sequence[Passage]
 ) -> list[Unit]:
     """The chosen units plus the rows of their tables that give the same figure at another
@@ -342,7 +342,7 @@ def answer(
         events = [d for d in _dated(wide, passages) if d.event_dates()]
         return _upcoming(events, language, today, limits)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
-    dated = _dated(_same_series(relevant, units, passages), passages)
+    dated = _dated(same_series(relevant, units, passages), passages)
     if implicit and not any(d.unit.score == best and _has_figure(d) for d in dated):
         return None  # the best answer is not a dated figure: the normal answer
     return _current(dated, language, today, best, limits)

@@ -15,8 +15,11 @@ import pytest
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.runtime import open_runtime
-from assistant.timeline import time_intent
+from assistant.timeline import present_count, same_series, time_intent
+from assistant.units import split_units
+from ingest.dates import encode, find_dates
 from ingest.sync import sync
+from vectorstore.passages import Passage
 
 EVENTS = """# Events at Harbour Science Park
 
@@ -113,6 +116,11 @@ def test_now_question_at_an_earlier_date_ignores_later_figures(ask) -> None:  # 
     assert "41" in text and "58" not in text
 
 
+def test_a_present_tense_count_gets_the_latest_figure(ask) -> None:  # noqa: ANN001
+    text = ask("How many companies does the park host?", "2025-06-01")
+    assert text.index("58") < text.index("41") and "as of March 2024" in text
+
+
 def test_an_old_latest_figure_gets_a_note(ask) -> None:  # noqa: ANN001
     text = ask("How many companies are there in the park now?", "2027-06-01")
     assert "58" in text and "out of date" in text
@@ -185,3 +193,51 @@ def test_upcoming_reads_the_dated_table_beyond_the_retrieved_passages(programme_
     assert "Spring hackathon" in text and "Marine robotics trials" in text, text
     assert text.index("Spring hackathon") < text.index("Marine robotics trials")
     assert "tidal energy" not in text
+
+
+@pytest.mark.parametrize(
+    ("question", "present"),
+    [
+        ("How many labs are there on campus?", True),
+        ("Quanti progetti finanziati conta il distretto?", True),
+        ("How many people worked there in 2020?", False),  # a year
+        ("How many organisations opened their labs?", False),  # past tense
+        ("Quante aziende hanno aperto i laboratori?", False),  # passato prossimo
+        ("How many companies are there now?", False),  # a "now" marker: time_intent's
+        ("Where is the car park?", False),
+    ],
+)
+def test_present_count(question: str, present: bool) -> None:
+    assert present_count(question) is present
+
+
+FIGURES_TABLE = """| Indicator | Value | Year |
+|---|---|---|
+| Laboratories | 29 | c. 2020 |
+| Laboratories | 37 | c. 2022 |
+| Research investment | 750 million | January 2026 |
+
+| Year | Organisations | People |
+|---|---|---|
+| 2021 | 70 | about 2,000 |
+| July 2024 - June 2025 | 82 | - |
+"""
+
+
+def test_rows_of_the_same_series_join_a_now_answer() -> None:
+    passage = Passage(
+        id="p", text=f"Figures\nFigures\n\n{FIGURES_TABLE}", title="Figures", url="u",
+        source_id="u", language="en", heading="Figures", dates=encode(find_dates(FIGURES_TABLE)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    labs, by_year = units[0], units[3]
+    labs.score = by_year.score = 1.0
+    # a table keyed by label: the rows with the same first cell, not the other indicators
+    assert [u.text for u in same_series([labs], units, [passage])] == [
+        "Laboratories: 29, c. 2020",
+        "Laboratories: 37, c. 2022",
+    ]
+    # a table keyed by date: every row, each with the score of the row that brought it
+    joined = same_series([by_year], units, [passage])
+    assert [u.text for u in joined] == ["2021: 70, about 2,000", "July 2024 - June 2025: 82"]
+    assert all(u.score == 1.0 for u in joined)
