@@ -132,9 +132,10 @@ def present_count(question: str) -> bool:
 
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
-    upcoming and "now" questions, whose events table or latest figure is often not among the
-    few passages a question retrieves."""
-    return time_intent(question) in {"upcoming", "current"} or present_count(question)
+    upcoming questions, whose events table is often not among the few passages a question
+    retrieves. ("Now" questions do not: on the time set the wider passages brought other
+    dated figures, e.g. the director's appointment for "who owns the building today?".)"""
+    return time_intent(question) == "upcoming"
 
 
 def dated_extra(passages: Sequence[Passage], wider: Sequence[Passage]) -> list[Passage]:
@@ -266,16 +267,16 @@ def same_series(
     return [*chosen, *extra]
 
 
-def _whole_blocks(chosen: Sequence[Unit], units: Sequence[Unit]) -> list[Unit]:
-    """The chosen units plus the other rows and items of their tables and lists: a table of
-    events is one answer, and its rows rarely repeat the words of the question."""
-    blocks = {(u.passage, u.block) for u in chosen if u.kind in {"row", "item"}}
-    ids = {id(u) for u in chosen}
-    extra = [
+def _events_table(events: Sequence[_Dated], units: Sequence[Unit]) -> list[Unit]:
+    """The other rows and items of the tables and lists an event was found in: a table of
+    events is one answer, and its rows rarely repeat the words of the question. (A table
+    whose relevant row is a dated figure, not an event, adds nothing.)"""
+    blocks = {(d.unit.passage, d.unit.block) for d in events if d.unit.kind in {"row", "item"}}
+    ids = {id(d.unit) for d in events}
+    return [
         u for u in units
         if id(u) not in ids and u.kind in {"row", "item"} and (u.passage, u.block) in blocks
     ]  # fmt: skip
-    return [*chosen, *extra]
 
 
 def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
@@ -338,8 +339,8 @@ def answer(
     limits = params.timeline
     if intent == "upcoming":
         wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
-        wide = _whole_blocks(wide, units)
         events = [d for d in _dated(wide, passages) if d.event_dates()]
+        events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
         return _upcoming(events, language, today, limits)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
     dated = _dated(same_series(relevant, units, passages), passages)
