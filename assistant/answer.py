@@ -322,8 +322,8 @@ class Assistant:
         return cosines
 
     def _dated_wider(self, prep: _Prepared) -> list[Passage]:
-        """For an upcoming question, the dated passages of a wider search, after the retrieved
-        ones (assistant.timeline reads both)."""
+        """For an upcoming or "how many now" question, the dated passages of a wider search,
+        after the retrieved ones (assistant.timeline reads both)."""
         if not timeline.reads_wider(prep.question):
             return []
         try:

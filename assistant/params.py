@@ -137,8 +137,8 @@ class TimelineParams:
     max_events: int = why(8, "an upcoming answer lists at most this many events")
     wide_k: int = why(
         30,
-        "passages of the wider search an upcoming question also reads: an events table is "
-        "often not among the few passages a question retrieves",
+        "passages of the wider search an upcoming or 'how many now' question also reads: an "
+        "events table or a latest figure is often not among the few passages retrieved",
     )
     max_older: int = why(2, "a 'now' answer shows at most two older values of its figure")
 

@@ -133,9 +133,14 @@ def present_count(question: str) -> bool:
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
     upcoming questions, whose events table is often not among the few passages a question
-    retrieves. ("Now" questions do not: on the time set the wider passages brought other
-    dated figures, e.g. the director's appointment for "who owns the building today?".)"""
-    return time_intent(question) == "upcoming"
+    retrieves, and "now" questions that ask for a count, whose latest value is often stated
+    on another page (a key-figures page, a sidebar). Other "now" questions do not: on the
+    time set the wider passages brought other dated facts, e.g. the director's appointment
+    for "who owns the building today?"."""
+    intent = time_intent(question)
+    if intent == "upcoming":
+        return True
+    return (intent == "current" or present_count(question)) and bool(_COUNT.search(question))
 
 
 def dated_extra(passages: Sequence[Passage], wider: Sequence[Passage]) -> list[Passage]:
