@@ -43,7 +43,7 @@ from assistant.term_counts import IndexTermStats, TermCounts
 from assistant.terms import TermStats
 from assistant.unit_vectors import UnitVectors
 from vectorstore.embeddings import E5Embeddings
-from vectorstore.passages import Filters, Passage, PassageSearch
+from vectorstore.passages import Filters, Passage, PassageSearch, allowed
 from vectorstore.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -327,9 +327,22 @@ class Assistant:
         if not timeline.reads_wider(prep.question):
             return []
         try:
-            wider = self.searcher.search(
-                prep.query, k=PARAMS.timeline.wide_k, filters=prep.filters, language=prep.language
+            wider = list(
+                self.searcher.search(
+                    prep.query,
+                    k=PARAMS.timeline.wide_k,
+                    filters=prep.filters,
+                    language=prep.language,
+                )
             )
+            if timeline.time_intent(prep.question) == "upcoming":
+                # and every passage of the index that states an event still to come
+                wider += timeline.coming_passages(
+                    self.searcher.keyword_index().passages,
+                    self.today(),
+                    prep.language,
+                    partial(allowed, filters=prep.filters),
+                )
         except Exception as exc:  # the retrieved passages still answer
             log.warning("the wider search for dated passages failed: %s", exc)
             return []

@@ -135,6 +135,11 @@ class TimelineParams:
         "the same for the latest figure and its older values: stricter, so it is the same figure",
     )
     max_events: int = why(8, "an upcoming answer lists at most this many events")
+    coming_close: float = why(
+        0.5,
+        "a coming event sharing no word with the question joins the answer when its e5 "
+        "closeness is at least this, relative to the closest coming event (0 at the band)",
+    )
     wide_k: int = why(
         30,
         "passages of the wider search an upcoming or 'how many now' question also reads: an "

@@ -23,16 +23,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
 from assistant.extractive import Selection
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
-from assistant.scoring import Query, Similarity, answer_types, asks_for_list, score_units, usable
+from assistant.scoring import (
+    Query,
+    Similarity,
+    answer_types,
+    asks_for_list,
+    score_units,
+    semantic_scores,
+    usable,
+)
 from assistant.terms import TermStats
-from assistant.units import Unit, split_units
+from assistant.units import Unit, embedding_text, split_units
 from ingest.dates import DateMention, decode
 from vectorstore.passages import Passage
 from vectorstore.patterns import YEAR
@@ -143,10 +151,34 @@ def reads_wider(question: str) -> bool:
     return (intent == "current" or present_count(question)) and bool(_COUNT.search(question))
 
 
+# The last day of an event-precision date in a chunk's stored dates (ingest.dates.encode
+# writes [words, start, end, precision, relation]): read without decoding every chunk.
+_EVENT_END = re.compile(r'"(\d{4}-\d\d-\d\d)","(?:day|month|quarter|period)"')
+
+
+def coming_passages(
+    index: Iterable[Passage], today: date, language: str, allowed: Callable[[Passage], bool]
+) -> list[Passage]:
+    """Every passage of the index stating an event date not over on ``today``, in the asker's
+    language when some are (a site's coming events are few; the search may miss them)."""
+    day = today.isoformat()
+    found = [
+        p for p in index
+        if p.dates and max(_EVENT_END.findall(p.dates), default="") >= day and allowed(p)
+    ]  # fmt: skip
+    own = [p for p in found if p.language == language]
+    return own or found
+
+
 def dated_extra(passages: Sequence[Passage], wider: Sequence[Passage]) -> list[Passage]:
     """The passages of a wider search that state a date and are not already retrieved."""
     seen = {p.id for p in passages}
-    return [p for p in wider if p.id not in seen and decode(p.dates)]
+    out = []
+    for passage in wider:
+        if passage.id not in seen and decode(passage.dates):
+            seen.add(passage.id)
+            out.append(passage)
+    return out
 
 
 def _norm(text: str) -> str:
@@ -345,6 +377,7 @@ def answer(
     if intent == "upcoming":
         wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
+        events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
         return _upcoming(events, language, today, limits)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
@@ -352,6 +385,35 @@ def answer(
     if implicit and not any(d.unit.score == best and _has_figure(d) for d in dated):
         return None  # the best answer is not a dated figure: the normal answer
     return _current(dated, language, today, best, limits)
+
+
+def _close_coming(
+    question: str,
+    units: Sequence[Unit],
+    events: Sequence[_Dated],
+    passages: Sequence[Passage],
+    today: date,
+    similarity: Similarity | None,
+    params: Params,
+) -> list[_Dated]:
+    """Units stating an event not over on ``today`` that are close in meaning to the question
+    among such units (``TimelineParams.coming_close``): a row "9 April 2027 | Spring
+    hackathon" shares no word with "what events are coming up?", but a question about open
+    days still sets the open days apart from the lectures."""
+    if similarity is None:
+        return []
+    taken = {id(d.unit) for d in events}
+    coming = [
+        d for d in _dated([u for u in units if id(u) not in taken], passages)
+        if any(m.end >= today for m in d.event_dates())
+    ]  # fmt: skip
+    if not coming:
+        return []
+    closeness = semantic_scores(
+        similarity(question, [embedding_text(d.unit) for d in coming]),
+        params.scoring.semantic_band,
+    )
+    return [d for d, c in zip(coming, closeness, strict=True) if c >= params.timeline.coming_close]
 
 
 def _upcoming(
