@@ -49,6 +49,14 @@ Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
 
 EVENT_PRECISIONS = {"day", "month", "quarter", "period"}
+# An event lasts at most about a quarter: a longer period is a span of history, not a day out.
+EVENT_DAYS = 92
+# "the next event", "il prossimo evento" ask for the first one only ("next month" does not).
+_ONE_NEXT = re.compile(
+    r"\bnext\s+(?!(?:month|week|year|weekend|days?)\b)[a-z]+(?<!s)\b|"
+    r"(?<!mese\s)(?<!settimana\s)(?<!anno\s)\bprossim[oa]\s+(?!(?:mese|settimana|anno)\b)\w+",
+    re.I,
+)
 # At most this many words besides its dates make a line a date label ("Friday 4 December
 # 2026, 09:30", "May 2027 - exact date to be announced") rather than a sentence.
 LABEL_WORDS = 6
@@ -211,8 +219,25 @@ class _Dated:
         return [d for d in self.dates if d.start <= today]
 
     def event_dates(self) -> list[DateMention]:
-        """Dates precise enough to be an event's (a bare year is a period, not a day out)."""
-        return [d for d in self.dates if d.precision in EVENT_PRECISIONS]
+        """Dates precise enough to be an event's (a bare year, or a period of years such as
+        "2023 / 2026", is not a day out)."""
+        return [
+            d for d in self.dates
+            if d.precision in EVENT_PRECISIONS and (d.end - d.start).days <= EVENT_DAYS
+        ]  # fmt: skip
+
+    def coming(self, today: date) -> list[DateMention]:
+        """Its event dates still to come on ``today`` (``is_coming``)."""
+        return [d for d in self.event_dates() if is_coming(d, today)]
+
+
+def is_coming(mention: DateMention, today: date) -> bool:
+    """An event on this date is not over: a day or days not all past; a month or quarter not
+    yet begun (in its own month, "November 2026" may be over, and is often a page's stamp,
+    "Last reviewed: November 2026", rather than an event)."""
+    if mention.precision in {"month", "quarter"}:
+        return mention.start > today
+    return mention.end >= today
 
 
 def _t(lang: str, key: str, **values: str) -> str:
@@ -379,7 +404,9 @@ def answer(
         events = [d for d in _dated(wide, passages) if d.event_dates()]
         events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
-        return _upcoming(events, language, today, limits)
+        languages = [p.language for p in passages]
+        only_next = bool(_ONE_NEXT.search(question))
+        return _upcoming(events, language, today, limits, languages, only_next)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
     dated = _dated(same_series(relevant, units, passages), passages)
     if implicit and not any(d.unit.score == best and _has_figure(d) for d in dated):
@@ -404,9 +431,8 @@ def _close_coming(
         return []
     taken = {id(d.unit) for d in events}
     coming = [
-        d for d in _dated([u for u in units if id(u) not in taken], passages)
-        if any(m.end >= today for m in d.event_dates())
-    ]  # fmt: skip
+        d for d in _dated([u for u in units if id(u) not in taken], passages) if d.coming(today)
+    ]
     if not coming:
         return []
     closeness = semantic_scores(
@@ -417,9 +443,16 @@ def _close_coming(
 
 
 def _upcoming(
-    dated: list[_Dated], language: str, today: date, limits: TimelineParams
+    dated: list[_Dated],
+    language: str,
+    today: date,
+    limits: TimelineParams,
+    languages: Sequence[str] = (),
+    only_next: bool = False,
 ) -> Timed | None:
-    """Events not over on ``today``, in date order; or say plainly that none is announced."""
+    """Events not over on ``today``, in date order (only the first date's for "the next
+    event"); or say plainly that none is announced. An event in another language with the
+    same dates as one in the asker's language is its translation, and is left out."""
     if not dated:  # nothing dated answers it ("the next bus"): the normal answer
         return None
 
@@ -427,9 +460,20 @@ def _upcoming(
         return max(m.end for m in d.event_dates())
 
     def start(d: _Dated) -> date:
-        return min(m.start for m in d.event_dates() if m.end >= today)
+        return min(m.start for m in d.coming(today))
 
-    ahead = sorted((d for d in dated if end(d) >= today), key=lambda d: (start(d), -d.unit.score))
+    def lang(d: _Dated) -> str:
+        return languages[d.unit.passage] if d.unit.passage < len(languages) else language
+
+    ahead = sorted((d for d in dated if d.coming(today)), key=lambda d: (start(d), -d.unit.score))
+    own = {(m.start, m.end) for d in ahead if lang(d) == language for m in d.coming(today)}
+    ahead = [
+        d for d in ahead
+        if lang(d) == language or not {(m.start, m.end) for m in d.coming(today)} & own
+    ]  # fmt: skip
+    if ahead and only_next:
+        first = start(ahead[0])
+        ahead = [d for d in ahead if start(d) == first]
     day = today.isoformat()
     if ahead:
         units = _unique([d.unit for d in ahead])[: limits.max_events]
