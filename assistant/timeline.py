@@ -414,6 +414,14 @@ def answer(
     return _current(dated, language, today, best, limits)
 
 
+def _named(unit: Unit) -> Unit:
+    """A sentence listed as an event, led by its heading when the sentence does not name it
+    ("Kilometro Rosso Open Labs: On 11 October 2025, ..."): the heading is the event's name."""
+    if unit.kind != "sentence" or not unit.context or _norm(unit.context) in _norm(unit.text):
+        return unit
+    return dataclasses.replace(unit, text=f"{unit.context}: {unit.text}")
+
+
 def _close_coming(
     question: str,
     units: Sequence[Unit],
@@ -476,7 +484,7 @@ def _upcoming(
         ahead = [d for d in ahead if start(d) == first]
     day = today.isoformat()
     if ahead:
-        units = _unique([d.unit for d in ahead])[: limits.max_events]
+        units = _unique([_named(d.unit) for d in ahead])[: limits.max_events]
         return Timed(_t(language, "upcoming", today=day), units, as_list=True)
     last = max(dated, key=lambda d: (end(d), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)
