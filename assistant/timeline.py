@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
-from assistant.extractive import Selection
+from assistant.extractive import Selection, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
 from assistant.scoring import (
@@ -43,7 +43,6 @@ from assistant.terms import TermStats
 from assistant.units import Unit, embedding_text, split_units
 from ingest.dates import DateMention, decode
 from vectorstore.passages import Passage
-from vectorstore.patterns import YEAR
 
 Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
@@ -82,17 +81,8 @@ _PAST = re.compile(
     re.IGNORECASE,
 )
 
-# A count in the present tense ("how many labs are there?", "quanti progetti conta?") asks for
-# today's figure too, unless it names a year or is in a past tense (English simple past,
-# Italian passato prossimo): grammar, checked on the other question sets (``--intents``).
+# "How many ... now?" asks for a figure whose latest value may be stated on another page.
 _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
-_PAST_TENSE = re.compile(
-    r"\b(did|was|were|had|\w{3,}ed|went|came|got|took|made|gave|began|became|left|"
-    r"(?:ha|hanno|ho|abbiamo|avete|è|sono|era|erano|fu|furono)\s+(?:\w+\s+)?"
-    r"(?:\w+(?:at|it|ut)[oaie]|apert[oaie]|fatt[oaie]|pres[oaie]|mess[oaie]|chius[oaie]|"
-    r"nat[oaie]|scelt[oaie]|vist[oaie]|scritt[oaie]))\b",
-    re.I,
-)
 # "When is the next event?" asks for the first of the coming events, not one thing's date.
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
@@ -134,29 +124,19 @@ def time_intent(question: str) -> Intent:
     return ""
 
 
-def present_count(question: str) -> bool:
-    """A count in the present tense with no time marker and no year: it asks for the figure
-    as it stands today ("how many labs are there?"), answered as a "now" question when its
-    best answer is a dated figure."""
-    return (
-        time_intent(question) == ""
-        and bool(_COUNT.search(question))
-        and not YEAR.search(question)
-        and not _PAST_TENSE.search(question)
-    )
-
-
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
     upcoming questions, whose events table is often not among the few passages a question
-    retrieves, and "now" questions that ask for a count, whose latest value is often stated
-    on another page (a key-figures page, a sidebar). Other "now" questions do not: on the
-    time set the wider passages brought other dated facts, e.g. the director's appointment
-    for "who owns the building today?"."""
+    retrieves, and "now" questions that ask for one count ("how many ... now?"), whose latest
+    value is often stated on another page (a key-figures page). Other "now" questions do not:
+    on the time set the wider passages brought other dated facts, e.g. the director's
+    appointment for "who owns the building today?"; nor do questions of several parts."""
     intent = time_intent(question)
     if intent == "upcoming":
         return True
-    return (intent == "current" or present_count(question)) and bool(_COUNT.search(question))
+    return (
+        intent == "current" and bool(_COUNT.search(question)) and len(split_question(question)) == 1
+    )
 
 
 # The last day of an event-precision date in a chunk's stored dates (ingest.dates.encode
@@ -383,9 +363,6 @@ def answer(
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question; None for the normal path."""
     intent = time_intent(question)
-    implicit = present_count(question)
-    if implicit:
-        intent = "current"
     if intent not in {"upcoming", "current"} or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
@@ -409,8 +386,6 @@ def answer(
         return _upcoming(events, language, today, limits, languages, only_next)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
     dated = _dated(same_series(relevant, units, passages), passages)
-    if implicit and not any(d.unit.score == best and _has_figure(d) for d in dated):
-        return None  # the best answer is not a dated figure: the normal answer
     return _current(dated, language, today, best, limits)
 
 
@@ -419,6 +394,8 @@ def _named(unit: Unit) -> Unit:
     ("Kilometro Rosso Open Labs: On 11 October 2025, ..."): the heading is the event's name."""
     if unit.kind != "sentence" or not unit.context or _norm(unit.context) in _norm(unit.text):
         return unit
+    if len(_WORD.findall(unit.text)) <= LABEL_WORDS:
+        return unit  # a bare date line ("Friday 4 December 2026, 09:30") names the next heading
     return dataclasses.replace(unit, text=f"{unit.context}: {unit.text}")
 
 

@@ -156,7 +156,7 @@ def run(path: Path, show: bool) -> list[dict[str, Any]]:
 
 def intents(paths: Sequence[Path]) -> str:
     """How often the time-intent markers fire on question sets they were not written from."""
-    from assistant.timeline import present_count, time_intent
+    from assistant.timeline import time_intent
 
     lines = []
     for path in paths:
@@ -167,8 +167,7 @@ def intents(paths: Sequence[Path]) -> str:
         for q in questions:
             counts[time_intent(q) or "none"].append(q)
         lines.append(f"{path} ({len(questions)} questions):")
-        counts["present count"] = [q for q in questions if present_count(q)]
-        for intent in ("upcoming", "current", "past", "present count"):
+        for intent in ("upcoming", "current", "past"):
             lines.append(f"  {intent}: {len(counts[intent])}")
             lines += [f"    - {q}" for q in counts[intent]]
     return "\n".join(lines)

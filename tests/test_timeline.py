@@ -15,7 +15,7 @@ import pytest
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.runtime import open_runtime
-from assistant.timeline import present_count, same_series, time_intent
+from assistant.timeline import same_series, time_intent
 from assistant.units import split_units
 from ingest.dates import encode, find_dates
 from ingest.sync import sync
@@ -116,11 +116,6 @@ def test_now_question_at_an_earlier_date_ignores_later_figures(ask) -> None:  # 
     assert "41" in text and "58" not in text
 
 
-def test_a_present_tense_count_gets_the_latest_figure(ask) -> None:  # noqa: ANN001
-    text = ask("How many companies does the park host?", "2025-06-01")
-    assert text.index("58") < text.index("41") and "as of March 2024" in text
-
-
 def test_an_old_latest_figure_gets_a_note(ask) -> None:  # noqa: ANN001
     text = ask("How many companies are there in the park now?", "2027-06-01")
     assert "58" in text and "out of date" in text
@@ -193,22 +188,6 @@ def test_upcoming_reads_the_dated_table_beyond_the_retrieved_passages(programme_
     assert "Spring hackathon" in text and "Marine robotics trials" in text, text
     assert text.index("Spring hackathon") < text.index("Marine robotics trials")
     assert "tidal energy" not in text
-
-
-@pytest.mark.parametrize(
-    ("question", "present"),
-    [
-        ("How many labs are there on campus?", True),
-        ("Quanti progetti finanziati conta il distretto?", True),
-        ("How many people worked there in 2020?", False),  # a year
-        ("How many organisations opened their labs?", False),  # past tense
-        ("Quante aziende hanno aperto i laboratori?", False),  # passato prossimo
-        ("How many companies are there now?", False),  # a "now" marker: time_intent's
-        ("Where is the car park?", False),
-    ],
-)
-def test_present_count(question: str, present: bool) -> None:
-    assert present_count(question) is present
 
 
 FIGURES_TABLE = """| Indicator | Value | Year |
