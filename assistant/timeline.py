@@ -13,6 +13,10 @@ holds. Given ``today`` (Settings.today, the real date by default):
 - any other question with a time marker ("already", "still on", "già", "ancora") gets the
   normal answer, with each quoted dated unit marked as past or upcoming.
 
+Upcoming questions read, besides the retrieved passages, the dated passages of a wider search
+and every passage of the index stating an event still to come; "how many ... now?" questions
+read the wider search too (``reads_wider``, ``coming_passages``).
+
 The question's time intent is read from a short list of tense and time markers (below); the
 list was written from grammar (English "will", Italian future endings, time adverbs), not from
 the evaluation questions, and its hit rate on the other question sets is reported by
@@ -48,17 +52,12 @@ Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
 
 EVENT_PRECISIONS = {"day", "month", "quarter", "period"}
-# An event lasts at most about a quarter: a longer period is a span of history, not a day out.
-EVENT_DAYS = 92
 # "the next event", "il prossimo evento" ask for the first one only ("next month" does not).
 _ONE_NEXT = re.compile(
     r"\bnext\s+(?!(?:month|week|year|weekend|days?)\b)[a-z]+(?<!s)\b|"
     r"(?<!mese\s)(?<!settimana\s)(?<!anno\s)\bprossim[oa]\s+(?!(?:mese|settimana|anno)\b)\w+",
     re.I,
 )
-# At most this many words besides its dates make a line a date label ("Friday 4 December
-# 2026, 09:30", "May 2027 - exact date to be announced") rather than a sentence.
-LABEL_WORDS = 6
 
 # Tense and time markers, Italian and English. Upcoming: future tense and forward-looking
 # adverbs ("will", "prossimo", Italian future endings -rà/-ranno on a verb after a question
@@ -203,7 +202,7 @@ class _Dated:
         "2023 / 2026", is not a day out)."""
         return [
             d for d in self.dates
-            if d.precision in EVENT_PRECISIONS and (d.end - d.start).days <= EVENT_DAYS
+            if d.precision in EVENT_PRECISIONS and (d.end - d.start).days <= PARAMS.timeline.event_days
         ]  # fmt: skip
 
     def coming(self, today: date) -> list[DateMention]:
@@ -258,7 +257,7 @@ def _labelled(units: list[Unit], passage: Passage) -> list[Unit]:
         rest = _norm(unit.text)
         for mention in dates:
             rest = rest.replace(_norm(mention.text), " ")
-        if len(_WORD.findall(rest)) <= LABEL_WORDS:
+        if len(_WORD.findall(rest)) <= PARAMS.timeline.label_words:
             text = f"{following.context} ({unit.text.strip().rstrip('.')})"
             out[i] = dataclasses.replace(unit, text=text, context=following.context)
     return out
@@ -394,7 +393,7 @@ def _named(unit: Unit) -> Unit:
     ("Kilometro Rosso Open Labs: On 11 October 2025, ..."): the heading is the event's name."""
     if unit.kind != "sentence" or not unit.context or _norm(unit.context) in _norm(unit.text):
         return unit
-    if len(_WORD.findall(unit.text)) <= LABEL_WORDS:
+    if len(_WORD.findall(unit.text)) <= PARAMS.timeline.label_words:
         return unit  # a bare date line ("Friday 4 December 2026, 09:30") names the next heading
     return dataclasses.replace(unit, text=f"{unit.context}: {unit.text}")
 
