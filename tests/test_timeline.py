@@ -15,9 +15,9 @@ import pytest
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.runtime import open_runtime
-from assistant.timeline import same_series, time_intent
+from assistant.timeline import is_coming, same_series, time_intent
 from assistant.units import split_units
-from ingest.dates import encode, find_dates
+from ingest.dates import DateMention, encode, find_dates
 from ingest.sync import sync
 from vectorstore.passages import Passage
 
@@ -220,3 +220,21 @@ def test_rows_of_the_same_series_join_a_now_answer() -> None:
     joined = same_series([by_year], units, [passage])
     assert [u.text for u in joined] == ["2021: 70, about 2,000", "July 2024 - June 2025: 82"]
     assert all(u.score == 1.0 for u in joined)
+
+
+@pytest.mark.parametrize(
+    ("words", "start", "end", "precision", "coming"),
+    [
+        ("30 November 2026", "2026-11-30", "2026-11-30", "day", True),  # today: not over
+        ("27/11/2026", "2026-11-27", "2026-11-27", "day", False),
+        ("18-22 January 2027", "2027-01-18", "2027-01-22", "day", True),
+        # a month under way may be over, and is often a page's stamp ("Last reviewed: ...")
+        ("November 2026", "2026-11-01", "2026-11-30", "month", False),
+        ("May 2027", "2027-05-01", "2027-05-31", "month", True),
+    ],
+)
+def test_an_event_date_is_coming_until_it_is_over(
+    words: str, start: str, end: str, precision: str, coming: bool
+) -> None:
+    mention = DateMention(words, date.fromisoformat(start), date.fromisoformat(end), precision)
+    assert is_coming(mention, date(2026, 11, 30)) is coming
