@@ -36,13 +36,14 @@ from assistant.compose import abstention, compose, emit, injection_refusal, sour
 from assistant.config import Settings
 from assistant.conversation import prepare_question
 from assistant.extractive import Selection, select
+from assistant.params import PARAMS
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
 from assistant.scoring import Similarity
 from assistant.term_counts import IndexTermStats, TermCounts
 from assistant.terms import TermStats
 from assistant.unit_vectors import UnitVectors
 from vectorstore.embeddings import E5Embeddings
-from vectorstore.passages import Filters, Passage, PassageSearch
+from vectorstore.passages import Filters, Passage, PassageSearch, allowed
 from vectorstore.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class _Prepared:
     injected: bool
     notice: str | None = None
     listed: Answer | None = None  # the partner directory's answer, when it gives one
+    filters: Filters | None = None  # the caller's restrictions, for a wider search
 
 
 @dataclass
@@ -265,7 +267,9 @@ class Assistant:
         passages = list(
             self.searcher.search(query, k=self.settings.retrieval_k, filters=filters, language=lang)
         )
-        return _Prepared(prep.question, lang, passages, context, query, prep.injected, notice)
+        return _Prepared(
+            prep.question, lang, passages, context, query, prep.injected, notice, filters=filters
+        )
 
     def _similarity(self, prep: _Prepared) -> Similarity:
         """Question-unit cosines; a follow-up's whole question uses the retrieval query (it
@@ -325,6 +329,33 @@ class Assistant:
 
         return cosines
 
+    def _dated_wider(self, prep: _Prepared) -> list[Passage]:
+        """For an upcoming or "how many now" question, the dated passages of a wider search,
+        after the retrieved ones (assistant.timeline reads both)."""
+        if not timeline.reads_wider(prep.question):
+            return []
+        try:
+            wider = list(
+                self.searcher.search(
+                    prep.query,
+                    k=PARAMS.timeline.wide_k,
+                    filters=prep.filters,
+                    language=prep.language,
+                )
+            )
+            if timeline.time_intent(prep.question) == "upcoming":
+                # and every passage of the index that states an event still to come
+                wider += timeline.coming_passages(
+                    self.searcher.keyword_index().passages,
+                    self.today(),
+                    prep.language,
+                    partial(allowed, filters=prep.filters),
+                )
+        except Exception as exc:  # the retrieved passages still answer
+            log.warning("the wider search for dated passages failed: %s", exc)
+            return []
+        return timeline.dated_extra(prep.passages, wider)
+
     def _extractive(self, prep: _Prepared, notice: str | None = None) -> Answer:
         """Compose the extractive answer, or abstain."""
         lang = prep.language
@@ -340,11 +371,10 @@ class Assistant:
             return abstention(lang, self.contacts, verdict, prep.passages, notice)
         # Upcoming events, the latest figure, past events marked (assistant.timeline).
         today = self.today()
-        timed = timeline.answer(
-            prep.question, prep.passages, lang, stats, self._similarity(prep), today
-        )
+        passages = prep.passages + self._dated_wider(prep)
+        timed = timeline.answer(prep.question, passages, lang, stats, self._similarity(prep), today)
         if timed is not None:
-            text, sources = timeline.render(timed, prep.passages, source_of)
+            text, sources = timeline.render(timed, passages, source_of)
             return Answer(text=text, sources=sources, language=lang, abstained=False, notice=notice)
         if timeline.time_intent(prep.question) in {"past", "upcoming"}:
             timeline.mark_past(selection, prep.passages, today, lang)

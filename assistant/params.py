@@ -136,6 +136,24 @@ class TimelineParams:
         "the same for the latest figure and its older values: stricter, so it is the same figure",
     )
     max_events: int = why(8, "an upcoming answer lists at most this many events")
+    event_days: int = why(
+        92, "an event lasts at most about a quarter: a longer period is history, not a day out"
+    )
+    label_words: int = why(
+        6,
+        "at most this many words besides its dates make a line a date label ('Friday 4 "
+        "December 2026, 09:30'), not a sentence",
+    )
+    coming_close: float = why(
+        0.5,
+        "a coming event sharing no word with the question joins the answer when its e5 "
+        "closeness is at least this, relative to the closest coming event (0 at the band)",
+    )
+    wide_k: int = why(
+        30,
+        "passages of the wider search an upcoming or 'how many now' question also reads: an "
+        "events table or a latest figure is often not among the few passages retrieved",
+    )
     max_older: int = why(2, "a 'now' answer shows at most two older values of its figure")
 
 

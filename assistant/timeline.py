@@ -13,6 +13,10 @@ holds. Given ``today`` (Settings.today, the real date by default):
 - any other question with a time marker ("already", "still on", "già", "ancora") gets the
   normal answer, with each quoted dated unit marked as past or upcoming.
 
+Upcoming questions read, besides the retrieved passages, the dated passages of a wider search
+and every passage of the index stating an event still to come; "how many ... now?" questions
+read the wider search too (``reads_wider``, ``coming_passages``).
+
 The question's time intent is read from a short list of tense and time markers (below); the
 list was written from grammar (English "will", Italian future endings, time adverbs), not from
 the evaluation questions, and its hit rate on the other question sets is reported by
@@ -23,16 +27,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
-from assistant.extractive import Selection
+from assistant.extractive import Selection, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
-from assistant.scoring import Query, Similarity, answer_types, asks_for_list, score_units, usable
+from assistant.scoring import (
+    Query,
+    Similarity,
+    answer_types,
+    asks_for_list,
+    score_units,
+    semantic_scores,
+    usable,
+)
 from assistant.terms import TermStats
-from assistant.units import Unit, split_units
+from assistant.units import Unit, embedding_text, split_units
 from ingest.dates import DateMention, decode
 from vectorstore.passages import Passage
 
@@ -40,6 +52,12 @@ Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
 
 EVENT_PRECISIONS = {"day", "month", "quarter", "period"}
+# "the next event", "il prossimo evento" ask for the first one only ("next month" does not).
+_ONE_NEXT = re.compile(
+    r"\bnext\s+(?!(?:month|week|year|weekend|days?)\b)[a-z]+(?<!s)\b|"
+    r"(?<!mese\s)(?<!settimana\s)(?<!anno\s)\bprossim[oa]\s+(?!(?:mese|settimana|anno)\b)\w+",
+    re.I,
+)
 
 # Tense and time markers, Italian and English. Upcoming: future tense and forward-looking
 # adverbs ("will", "prossimo", Italian future endings -rà/-ranno on a verb after a question
@@ -62,6 +80,10 @@ _PAST = re.compile(
     re.IGNORECASE,
 )
 
+# "How many ... now?" asks for a figure whose latest value may be stated on another page.
+_COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
+# "When is the next event?" asks for the first of the coming events, not one thing's date.
+_NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
 
 _TEXTS = {
@@ -101,6 +123,51 @@ def time_intent(question: str) -> Intent:
     return ""
 
 
+def reads_wider(question: str) -> bool:
+    """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
+    upcoming questions, whose events table is often not among the few passages a question
+    retrieves, and "now" questions that ask for one count ("how many ... now?"), whose latest
+    value is often stated on another page (a key-figures page). Other "now" questions do not:
+    on the time set the wider passages brought other dated facts, e.g. the director's
+    appointment for "who owns the building today?"; nor do questions of several parts."""
+    intent = time_intent(question)
+    if intent == "upcoming":
+        return True
+    return (
+        intent == "current" and bool(_COUNT.search(question)) and len(split_question(question)) == 1
+    )
+
+
+# The last day of an event-precision date in a chunk's stored dates (ingest.dates.encode
+# writes [words, start, end, precision, relation]): read without decoding every chunk.
+_EVENT_END = re.compile(r'"(\d{4}-\d\d-\d\d)","(?:day|month|quarter|period)"')
+
+
+def coming_passages(
+    index: Iterable[Passage], today: date, language: str, allowed: Callable[[Passage], bool]
+) -> list[Passage]:
+    """Every passage of the index stating an event date not over on ``today``, in the asker's
+    language when some are (a site's coming events are few; the search may miss them)."""
+    day = today.isoformat()
+    found = [
+        p for p in index
+        if p.dates and max(_EVENT_END.findall(p.dates), default="") >= day and allowed(p)
+    ]  # fmt: skip
+    own = [p for p in found if p.language == language]
+    return own or found
+
+
+def dated_extra(passages: Sequence[Passage], wider: Sequence[Passage]) -> list[Passage]:
+    """The passages of a wider search that state a date and are not already retrieved."""
+    seen = {p.id for p in passages}
+    out = []
+    for passage in wider:
+        if passage.id not in seen and decode(passage.dates):
+            seen.add(passage.id)
+            out.append(passage)
+    return out
+
+
 def _norm(text: str) -> str:
     return " ".join(text.replace("\\", "").split()).casefold()
 
@@ -131,8 +198,25 @@ class _Dated:
         return [d for d in self.dates if d.start <= today]
 
     def event_dates(self) -> list[DateMention]:
-        """Dates precise enough to be an event's (a bare year is a period, not a day out)."""
-        return [d for d in self.dates if d.precision in EVENT_PRECISIONS]
+        """Dates precise enough to be an event's (a bare year, or a period of years such as
+        "2023 / 2026", is not a day out)."""
+        return [
+            d for d in self.dates
+            if d.precision in EVENT_PRECISIONS and (d.end - d.start).days <= PARAMS.timeline.event_days
+        ]  # fmt: skip
+
+    def coming(self, today: date) -> list[DateMention]:
+        """Its event dates still to come on ``today`` (``is_coming``)."""
+        return [d for d in self.event_dates() if is_coming(d, today)]
+
+
+def is_coming(mention: DateMention, today: date) -> bool:
+    """An event on this date is not over: a day or days not all past; a month or quarter not
+    yet begun (in its own month, "November 2026" may be over, and is often a page's stamp,
+    "Last reviewed: November 2026", rather than an event)."""
+    if mention.precision in {"month", "quarter"}:
+        return mention.start > today
+    return mention.end >= today
 
 
 def _t(lang: str, key: str, **values: str) -> str:
@@ -148,12 +232,92 @@ def _score(
     params: Params,
 ) -> list[Unit]:
     scoring = params.scoring
-    units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
+    units = [u for i, p in enumerate(passages) for u in _labelled(split_units(p, i), p)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
     query = Query.build(question, stats, params=scoring)
     boosts = answer_types(question)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
-    return [u for u in units if u.score > 0 and usable(u, scoring)]
+    return [u for u in units if usable(u, scoring)]
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _labelled(units: list[Unit], passage: Passage) -> list[Unit]:
+    """A short dated line just before a heading ("18-22 January 2027" above "## Winter School")
+    is that heading's date: it is quoted with the heading's words, which it lacks."""
+    mentions = decode(passage.dates)
+    if not mentions:
+        return units
+    out = list(units)
+    for i, (unit, following) in enumerate(zip(units, units[1:], strict=False)):
+        dates = unit_dates(unit, mentions)
+        if not dates or following.context in {"", unit.context} or unit.kind != "sentence":
+            continue
+        rest = _norm(unit.text)
+        for mention in dates:
+            rest = rest.replace(_norm(mention.text), " ")
+        if len(_WORD.findall(rest)) <= PARAMS.timeline.label_words:
+            text = f"{following.context} ({unit.text.strip().rstrip('.')})"
+            out[i] = dataclasses.replace(unit, text=text, context=following.context)
+    return out
+
+
+def _label(row: Unit) -> str:
+    """A table row's first cell (``split_units`` writes a row as "first: rest")."""
+    return _norm(row.text.split(":", 1)[0])
+
+
+def _is_date(cell: str, mentions: Sequence[DateMention]) -> bool:
+    """The cell is a date or period and little else ("c. 2022", "July 2024 - June 2025")."""
+    found = [m for m in mentions if _norm(m.text) in cell]
+    for mention in found:
+        cell = cell.replace(_norm(mention.text), " ")
+    return bool(found) and len(_WORD.findall(cell)) <= 2
+
+
+def same_series(
+    chosen: Sequence[Unit], units: Sequence[Unit], passages: Sequence[Passage]
+) -> list[Unit]:
+    """The chosen units plus the rows of their tables that give the same figure at another
+    date: every row of a table keyed by date ("2023 | about 80 | about 2,500"), or the rows
+    with the same first cell ("Laboratories | 37 | c. 2022"). A row rarely repeats the words
+    of the question that its table's header or its neighbour holds; it takes the score of the
+    row that brought it."""
+    mentions = _mentions(passages)
+    ids = {id(u) for u in chosen}
+    extra: list[Unit] = []
+    for unit in chosen:
+        if unit.kind != "row":
+            continue
+        dates = mentions[unit.passage]
+        keyed_by_date = _is_date(_label(unit), dates)
+        for other in units:
+            if (
+                id(other) in ids
+                or other.kind != "row"
+                or (other.passage, other.block) != (unit.passage, unit.block)
+            ):
+                continue
+            same = _is_date(_label(other), dates) if keyed_by_date else (
+                _label(other) == _label(unit)
+            )  # fmt: skip
+            if same:
+                ids.add(id(other))
+                extra.append(dataclasses.replace(other, score=unit.score))
+    return [*chosen, *extra]
+
+
+def _events_table(events: Sequence[_Dated], units: Sequence[Unit]) -> list[Unit]:
+    """The other rows and items of the tables and lists an event was found in: a table of
+    events is one answer, and its rows rarely repeat the words of the question. (A table
+    whose relevant row is a dated figure, not an event, adds nothing.)"""
+    blocks = {(d.unit.passage, d.unit.block) for d in events if d.unit.kind in {"row", "item"}}
+    ids = {id(d.unit) for d in events}
+    return [
+        u for u in units
+        if id(u) not in ids and u.kind in {"row", "item"} and (u.passage, u.block) in blocks
+    ]  # fmt: skip
 
 
 def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
@@ -201,11 +365,12 @@ def answer(
     if intent not in {"upcoming", "current"} or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
-    if intent == "upcoming" and _ASKS_WHEN.search(question):
+    if intent == "upcoming" and _ASKS_WHEN.search(question) and not _NEXT.search(question):
         return None  # "when will the works start?": the normal answer, dates marked
     if intent == "current" and asks_for_list(question):
         return None  # "which start-ups are on campus now?" is a list, not one figure
-    scored = _score(question, passages, language, stats, similarity, params)
+    units = _score(question, passages, language, stats, similarity, params)
+    scored = [u for u in units if u.score > 0]
     if not scored:
         return None
     best = max(u.score for u in scored)
@@ -213,15 +378,65 @@ def answer(
     if intent == "upcoming":
         wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
-        return _upcoming(events, language, today, limits)
+        events += _close_coming(question, units, events, passages, today, similarity, params)
+        events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
+        languages = [p.language for p in passages]
+        only_next = bool(_ONE_NEXT.search(question))
+        return _upcoming(events, language, today, limits, languages, only_next)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
-    return _current(_dated(relevant, passages), language, today, best, limits)
+    dated = _dated(same_series(relevant, units, passages), passages)
+    return _current(dated, language, today, best, limits)
+
+
+def _named(unit: Unit) -> Unit:
+    """A sentence listed as an event, led by its heading when the sentence does not name it
+    ("Kilometro Rosso Open Labs: On 11 October 2025, ..."): the heading is the event's name."""
+    if unit.kind != "sentence" or not unit.context or _norm(unit.context) in _norm(unit.text):
+        return unit
+    if len(_WORD.findall(unit.text)) <= PARAMS.timeline.label_words:
+        return unit  # a bare date line ("Friday 4 December 2026, 09:30") names the next heading
+    return dataclasses.replace(unit, text=f"{unit.context}: {unit.text}")
+
+
+def _close_coming(
+    question: str,
+    units: Sequence[Unit],
+    events: Sequence[_Dated],
+    passages: Sequence[Passage],
+    today: date,
+    similarity: Similarity | None,
+    params: Params,
+) -> list[_Dated]:
+    """Units stating an event not over on ``today`` that are close in meaning to the question
+    among such units (``TimelineParams.coming_close``): a row "9 April 2027 | Spring
+    hackathon" shares no word with "what events are coming up?", but a question about open
+    days still sets the open days apart from the lectures."""
+    if similarity is None:
+        return []
+    taken = {id(d.unit) for d in events}
+    coming = [
+        d for d in _dated([u for u in units if id(u) not in taken], passages) if d.coming(today)
+    ]
+    if not coming:
+        return []
+    closeness = semantic_scores(
+        similarity(question, [embedding_text(d.unit) for d in coming]),
+        params.scoring.semantic_band,
+    )
+    return [d for d, c in zip(coming, closeness, strict=True) if c >= params.timeline.coming_close]
 
 
 def _upcoming(
-    dated: list[_Dated], language: str, today: date, limits: TimelineParams
+    dated: list[_Dated],
+    language: str,
+    today: date,
+    limits: TimelineParams,
+    languages: Sequence[str] = (),
+    only_next: bool = False,
 ) -> Timed | None:
-    """Events not over on ``today``, in date order; or say plainly that none is announced."""
+    """Events not over on ``today``, in date order (only the first date's for "the next
+    event"); or say plainly that none is announced. An event in another language with the
+    same dates as one in the asker's language is its translation, and is left out."""
     if not dated:  # nothing dated answers it ("the next bus"): the normal answer
         return None
 
@@ -229,12 +444,23 @@ def _upcoming(
         return max(m.end for m in d.event_dates())
 
     def start(d: _Dated) -> date:
-        return min(m.start for m in d.event_dates() if m.end >= today)
+        return min(m.start for m in d.coming(today))
 
-    ahead = sorted((d for d in dated if end(d) >= today), key=lambda d: (start(d), -d.unit.score))
+    def lang(d: _Dated) -> str:
+        return languages[d.unit.passage] if d.unit.passage < len(languages) else language
+
+    ahead = sorted((d for d in dated if d.coming(today)), key=lambda d: (start(d), -d.unit.score))
+    own = {(m.start, m.end) for d in ahead if lang(d) == language for m in d.coming(today)}
+    ahead = [
+        d for d in ahead
+        if lang(d) == language or not {(m.start, m.end) for m in d.coming(today)} & own
+    ]  # fmt: skip
+    if ahead and only_next:
+        first = start(ahead[0])
+        ahead = [d for d in ahead if start(d) == first]
     day = today.isoformat()
     if ahead:
-        units = _unique([d.unit for d in ahead])[: limits.max_events]
+        units = _unique([_named(d.unit) for d in ahead])[: limits.max_events]
         return Timed(_t(language, "upcoming", today=day), units, as_list=True)
     last = max(dated, key=lambda d: (end(d), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)

@@ -15,8 +15,11 @@ import pytest
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.runtime import open_runtime
-from assistant.timeline import time_intent
+from assistant.timeline import is_coming, same_series, time_intent
+from assistant.units import split_units
+from ingest.dates import DateMention, encode, find_dates
 from ingest.sync import sync
+from vectorstore.passages import Passage
 
 EVENTS = """# Events at Harbour Science Park
 
@@ -133,3 +136,105 @@ def test_an_old_latest_figure_gets_a_note(ask) -> None:  # noqa: ANN001
 )
 def test_time_intent(question: str, intent: str) -> None:
     assert time_intent(question) == intent
+
+
+# A second small site: the dated programme is a table whose rows never say "event", and a
+# prose page about events (no dates) is what a one-passage retrieval returns first.
+PROGRAMME = """# Harbour Science Park: programme
+
+## Dates to note
+
+| When | What |
+|---|---|
+| 3 February 2026 | Winter lecture on tidal energy |
+| 9 April 2027 | Spring hackathon for students |
+| 15-16 June 2027 | Marine robotics trials in the basin |
+"""
+
+EVENTS_PROSE = """# Events at Harbour Science Park
+
+The park hosts events of every kind: conferences, open days, workshops and lectures.
+Events are open to residents and, when stated, to the public. Upcoming events are
+announced on the programme page.
+"""
+
+
+@pytest.fixture(scope="module")
+def programme_runtime(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    site = tmp_path_factory.mktemp("programme")
+    (site / "programme.md").write_text(PROGRAMME, "utf-8")
+    (site / "events.md").write_text(EVENTS_PROSE, "utf-8")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("programme-index"),
+        model_cache_dir=models_dir,
+        sources=[str(site)],
+        retrieval_k=1,
+        _env_file=None,
+    )
+    rt = open_runtime(settings, embeddings=embeddings)
+    report = sync(settings.sync_options(), rt.store)
+    assert report.failed == 0, report.failures
+    return rt
+
+
+def test_upcoming_reads_the_dated_table_beyond_the_retrieved_passages(programme_runtime) -> None:  # noqa: ANN001
+    rt = programme_runtime
+    question = "What events are coming up at the park?"
+    retrieved = rt.searcher.search(question, k=1)
+    assert [p.title for p in retrieved] == ["Events at Harbour Science Park"]  # the premise
+    settings = rt.settings.model_copy(update={"today": date(2026, 12, 1)})
+    text = Assistant(settings, rt.searcher).answer(question).text
+    # every row of the table still ahead, in date order; the row that is over is not listed
+    assert "Spring hackathon" in text and "Marine robotics trials" in text, text
+    assert text.index("Spring hackathon") < text.index("Marine robotics trials")
+    assert "tidal energy" not in text
+
+
+FIGURES_TABLE = """| Indicator | Value | Year |
+|---|---|---|
+| Laboratories | 29 | c. 2020 |
+| Laboratories | 37 | c. 2022 |
+| Research investment | 750 million | January 2026 |
+
+| Year | Organisations | People |
+|---|---|---|
+| 2021 | 70 | about 2,000 |
+| July 2024 - June 2025 | 82 | - |
+"""
+
+
+def test_rows_of_the_same_series_join_a_now_answer() -> None:
+    passage = Passage(
+        id="p", text=f"Figures\nFigures\n\n{FIGURES_TABLE}", title="Figures", url="u",
+        source_id="u", language="en", heading="Figures", dates=encode(find_dates(FIGURES_TABLE)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    labs, by_year = units[0], units[3]
+    labs.score = by_year.score = 1.0
+    # a table keyed by label: the rows with the same first cell, not the other indicators
+    assert [u.text for u in same_series([labs], units, [passage])] == [
+        "Laboratories: 29, c. 2020",
+        "Laboratories: 37, c. 2022",
+    ]
+    # a table keyed by date: every row, each with the score of the row that brought it
+    joined = same_series([by_year], units, [passage])
+    assert [u.text for u in joined] == ["2021: 70, about 2,000", "July 2024 - June 2025: 82"]
+    assert all(u.score == 1.0 for u in joined)
+
+
+@pytest.mark.parametrize(
+    ("words", "start", "end", "precision", "coming"),
+    [
+        ("30 November 2026", "2026-11-30", "2026-11-30", "day", True),  # today: not over
+        ("27/11/2026", "2026-11-27", "2026-11-27", "day", False),
+        ("18-22 January 2027", "2027-01-18", "2027-01-22", "day", True),
+        # a month under way may be over, and is often a page's stamp ("Last reviewed: ...")
+        ("November 2026", "2026-11-01", "2026-11-30", "month", False),
+        ("May 2027", "2027-05-01", "2027-05-31", "month", True),
+    ],
+)
+def test_an_event_date_is_coming_until_it_is_over(
+    words: str, start: str, end: str, precision: str, coming: bool
+) -> None:
+    mention = DateMention(words, date.fromisoformat(start), date.fromisoformat(end), precision)
+    assert is_coming(mention, date(2026, 11, 30)) is coming
