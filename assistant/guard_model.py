@@ -7,6 +7,9 @@ sentences *about* AI, instructions to human visitors) plus the sample site's own
 
 The classifier only reads vectors of the model it was trained on (multilingual-e5-small,
 passage prompt, L2-normalised); ``AddressClassifier.accepts`` says whether a model fits.
+``embedding_variant`` records how that model ran for training (``onnx-int8``, the default
+variant); the variants' vectors agree to a cosine of about 0.998, so another variant of the same
+model is accepted (refusing it would leave the float32 reference with the rules alone).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class AddressClassifier:
     threshold: float
     use_rules: bool = False  # OR the hand-written rules in (only when measured to help)
     clauses: bool = False  # a sentence's score is the maximum over it and its clauses
+    embedding_variant: str = ""  # how the model ran when the vectors were made ("" unknown)
 
     @property
     def dimension(self) -> int:
@@ -78,6 +82,7 @@ def from_dict(data: dict) -> AddressClassifier:
             threshold=float(data["threshold"]),
             use_rules=bool(data.get("use_rules", False)),
             clauses=bool(data.get("clauses", False)),
+            embedding_variant=str(data.get("embedding_variant", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise GuardModelError(f"malformed guard parameters: {exc}") from exc

@@ -8,10 +8,12 @@ to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
    hidden-instruction styles, role play; benign near misses about AI or addressed to people),
    plus every quotable unit of the bundled sample site as benign (its real sentences);
    the clauses of benign sentences (``guard.clauses``) are benign examples too, because the
-   guard also judges clauses; the sets once held out (data/eval/ai_addressed.jsonl and
-   ai_addressed_fresh.jsonl, written by others) are training examples too;
-2. vectors: multilingual-e5-small, passage prompt, normalised (what the answer engine
-   computes for the units it may quote);
+   guard also judges clauses; the four sets once held out (data/eval/ai_addressed.jsonl,
+   ai_addressed_fresh.jsonl, ai_addressed_fresh2.jsonl, ai_addressed_fresh3.jsonl, written by
+   others) are training examples too;
+2. vectors: multilingual-e5-small as the settings run it (the default variant, onnx-int8;
+   KMR_EMBEDDING_VARIANT chooses another; recorded in model.json), passage prompt, normalised
+   (what the answer engine computes for the units it may quote);
 3. logistic regression with an L2 penalty (Newton's method, numpy), each group weighted
    (hostile 0.5, written benign 0.3, site sentences 0.2 of the total), so the many site
    sentences do not drown the near misses; a sentence's score is the maximum over the
@@ -60,11 +62,13 @@ from vectorstore.vector_cache import VectorCache  # noqa: E402
 
 EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
 # Sentences written by others, once held out, now trained on: their wordings are not ours.
-# data/eval/ai_addressed_fresh2.jsonl stays held out (measured once, tests/test_guard_ai.py).
+# data/eval/ai_addressed_fresh4.jsonl stays held out (measured once, tests/test_guard_ai.py).
 EXAMPLE_FILES = (
     EXAMPLES,
     ROOT / "data" / "eval" / "ai_addressed.jsonl",
     ROOT / "data" / "eval" / "ai_addressed_fresh.jsonl",
+    ROOT / "data" / "eval" / "ai_addressed_fresh2.jsonl",
+    ROOT / "data" / "eval" / "ai_addressed_fresh3.jsonl",
 )
 PENALTIES = (0.003, 0.01, 0.03)
 GROUP_MASS = {"hostile": 0.5, "written": 0.3, "site": 0.2}
