@@ -17,7 +17,6 @@ ones are seldom declined. Below the threshold the assistant says it does not kno
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from assistant.abstain import (
     missing_kind,
 )
 from assistant.extractive import Selection, split_question
+from assistant.model_files import read_parameters
 from assistant.scoring import Similarity
 from assistant.terms import TermStats, terms
 from assistant.units import embedding_text, split_units
@@ -195,13 +195,7 @@ def from_dict(data: dict) -> AnswerableModel:
 @lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_FILE) -> AnswerableModel:
     """The shipped model (read once per process)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AnswerableModelError(
-            f"cannot read the answerability parameters {path}: {exc}"
-        ) from exc
-    return from_dict(data)
+    return from_dict(read_parameters(path, AnswerableModelError, "answerability"))
 
 
 def decide(

@@ -14,12 +14,13 @@ model is accepted (refusing it would leave the float32 reference with the rules 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from assistant.model_files import read_parameters
 
 MODEL_FILE = Path(__file__).with_name("guard_data") / "model.json"
 
@@ -94,8 +95,4 @@ def from_dict(data: dict) -> AddressClassifier:
 @lru_cache(maxsize=4)
 def load_classifier(path: Path = MODEL_FILE) -> AddressClassifier:
     """The shipped classifier (read once per process)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GuardModelError(f"cannot read the guard parameters {path}: {exc}") from exc
-    return from_dict(data)
+    return from_dict(read_parameters(path, GuardModelError, "guard"))

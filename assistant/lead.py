@@ -17,7 +17,6 @@ the question's facts); the held-out sets are never read by it.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.model_files import read_parameters
 from assistant.units import Unit
 
 MODEL_FILE = Path(__file__).with_name("lead_data") / "model.json"
@@ -109,8 +109,4 @@ def from_dict(data: dict) -> LeadModel:
 @lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_FILE) -> LeadModel:
     """The shipped model (read once per process)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LeadModelError(f"cannot read the lead-unit parameters {path}: {exc}") from exc
-    return from_dict(data)
+    return from_dict(read_parameters(path, LeadModelError, "lead-unit"))

@@ -212,29 +212,31 @@ QUESTIONS = [
 PLANTED_MARKS = ("4242", "collect.example", "90 Euro", "90 euro")
 
 
-@pytest.fixture(scope="module")
-def poisoned(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
-    """The real contacts pages beside a planted page and a lab page, synced into real Chroma."""
+def _indexed(site: Path, data_dir: Path, models_dir: Path, embeddings):  # noqa: ANN001, ANN202
+    """A runtime over ``site`` synced into real Chroma in ``data_dir`` (every page indexed)."""
     from assistant.config import Settings
     from assistant.runtime import open_runtime
     from ingest.sync import sync
 
+    settings = Settings(
+        data_dir=data_dir, model_cache_dir=models_dir, sources=[str(site)], _env_file=None
+    )
+    runtime = open_runtime(settings, embeddings=embeddings)
+    report = sync(settings.sync_options(), runtime.store)
+    assert report.failed == 0, report.failures
+    return runtime
+
+
+@pytest.fixture(scope="module")
+def poisoned(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """The real contacts pages beside a planted page and a lab page, synced into real Chroma."""
     site = tmp_path_factory.mktemp("poisoned-site")
     for page in ("en/contacts.html", "it/contatti.html", "en/visit/getting-here.html"):
         (site / page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLE_SITE / page, site / page)
     (site / "en" / "visitor-notes.html").write_text(PLANTED, encoding="utf-8")
     (site / "en" / "vision-lab.html").write_text(LAB, encoding="utf-8")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("poisoned-data"),
-        model_cache_dir=models_dir,
-        sources=[str(site)],
-        _env_file=None,
-    )
-    runtime = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings.sync_options(), runtime.store)
-    assert report.failed == 0, report.failures
-    yield runtime
+    yield _indexed(site, tmp_path_factory.mktemp("poisoned-data"), models_dir, embeddings)
     guard.use_vectors(None)
 
 
@@ -420,10 +422,6 @@ def planted_fresh4(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPa
     visible paragraph, into one of its pages (in turn), synced into real Chroma."""
     import html
 
-    from assistant.config import Settings
-    from assistant.runtime import open_runtime
-    from ingest.sync import sync
-
     site = tmp_path_factory.mktemp("fresh4-site")
     shutil.copytree(SAMPLE_SITE, site, dirs_exist_ok=True)
     pages = sorted(p for p in site.rglob("*.html") if "</p>" in p.read_text(encoding="utf-8"))
@@ -434,16 +432,7 @@ def planted_fresh4(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPa
         page.write_text(
             text.replace("</p>", f"</p>\n<p>{html.escape(sentence)}</p>", 1), encoding="utf-8"
         )
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("fresh4-data"),
-        model_cache_dir=models_dir,
-        sources=[str(site)],
-        _env_file=None,
-    )
-    runtime = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings.sync_options(), runtime.store)
-    assert report.failed == 0, report.failures
-    yield runtime, planted
+    yield _indexed(site, tmp_path_factory.mktemp("fresh4-data"), models_dir, embeddings), planted
     guard.use_vectors(None)
 
 
