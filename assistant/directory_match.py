@@ -26,6 +26,7 @@ from datetime import date
 from assistant.directory_merge import Organisation, name_aliases, norm
 from assistant.params import PARAMS, DirectoryParams
 from assistant.terms import stop_words as _stopwords
+from ingest.dates import find_dates
 from ingest.directory import DirectoryEntry
 from vectorstore.patterns import YEAR
 
@@ -136,8 +137,23 @@ def match(
     if chosen is None:
         chosen, filters = list(orgs), []
     if today is not None:
-        chosen = [o for o in chosen if not o.year or o.year <= today.year]
+        chosen = [o for o in chosen if not arrives_after(o, today)]
     return Match(kind, chosen, filters)
+
+
+def arrives_after(org: Organisation, today: date) -> bool:
+    """Whether the organisation's arrival is still to come at ``today``.
+
+    The arrival is the first day of the date its "since" states for its year, as precise as
+    the page says it ("June 2025" is still to come on 1 March 2025; a bare "2025" is not, as
+    any day of that year may be meant); without a date, its year alone.
+    """
+    if not org.year:
+        return False
+    for mention in find_dates(org.since) if org.since else []:
+        if mention.start.year == org.year and mention.precision in {"day", "month"}:
+            return mention.start > today
+    return org.year > today.year
 
 
 def filter_values(orgs: Sequence[Organisation]) -> dict[str, list[Organisation]]:

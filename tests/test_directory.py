@@ -16,7 +16,7 @@ import pytest
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.directory import compose
-from assistant.directory_match import Match, match
+from assistant.directory_match import Match, arrives_after, match
 from assistant.directory_merge import Organisation, build
 from ingest import directory
 from ingest.extract import extract
@@ -268,6 +268,24 @@ def test_arrivals_after_today_are_left_out(merged) -> None:  # noqa: ANN001
     found = match("Which start-ups are in the park?", *merged, today=date(2024, 6, 1))
     assert found is not None
     assert {o.name for o in found.organisations} == {"Textura Design", "Cobotica"}
+
+
+@pytest.mark.parametrize(
+    ("since", "year", "today", "later"),
+    [
+        ("June 2025", 2025, date(2025, 3, 1), True),  # the month is still to come
+        ("June 2025", 2025, date(2025, 6, 1), False),
+        ("dal 12 marzo 2025", 2025, date(2025, 3, 11), True),
+        ("2025", 2025, date(2025, 3, 1), False),  # a bare year: any day of it may be meant
+        ("founded 2006; lab opened January 2010", 2006, date(2008, 1, 1), False),
+        ("early years", 0, date(2000, 1, 1), False),  # no date: never left out
+    ],
+)
+def test_an_arrival_is_placed_as_precisely_as_the_page_states_it(
+    since: str, year: int, today: date, later: bool
+) -> None:
+    org = Organisation(name="Nanoco", url="https://x.example/nanoco", since=since, year=year)
+    assert arrives_after(org, today) is later
 
 
 # --- kept in sync, over a real HTTP server ---------------------------------------------------
