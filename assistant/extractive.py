@@ -4,7 +4,8 @@ No model writes anything: passages are cut into units (``assistant.units``), eac
 against the question (``assistant.scoring``), and the answer leads with the one unit most likely
 to hold the answer (``assistant.lead``), adding a second only when it is nearly as likely,
 preferring passages in the asker's language; the pages of the next best units are offered as
-"see also". When the question asks for a list and a list answers it, the list is quoted whole;
+"see also". When the question asks for a list and a list answers it, the list is quoted whole
+(the one the best unit belongs to; none when the best unit is a sentence naming several things);
 a question with several parts gets a lead for each part. Sentences that
 address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
 """
@@ -153,11 +154,9 @@ def _select_one(
     best = pool[0]
 
     chosen: list[Unit] = []
-    if asks_for_list(question):
-        listed = _best_list(pool, units, query, passages, params)
-        if listed:
-            chosen = listed
     ranked = _distinct(pool)
+    if asks_for_list(question):
+        chosen = _list_answer(ranked, pool, units, query, passages, params)
     if not chosen:
         # Lead with the unit most likely to hold the answer (assistant.lead); a second one
         # only when it is nearly as likely.
@@ -207,6 +206,43 @@ def _list_block(unit: Unit, units: Sequence[Unit], question: str, params: Params
     if len(block) < 2 and not (unit.kind == "row" and not asks_for_list(question)):
         return []
     return block[: params.selection.max_list_items]
+
+
+# A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
+# two languages the site is written in, not topic words).
+_ENUMERATION = re.compile(r"\w[^,;]*(?:,[^,;]+)+\s(?:and|e|ed|as well as|oltre a)\s\w", re.I)
+
+
+def enumerates(unit: Unit) -> bool:
+    """Whether a sentence lists several things itself ("A, B and C": three or more)."""
+    return unit.kind == "sentence" and bool(_ENUMERATION.search(unit.text))
+
+
+def _list_answer(
+    ranked: Sequence[Unit],
+    pool: Sequence[Unit],
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
+) -> list[Unit]:
+    """The list that answers a list question, or [] when the best unit answers it alone.
+
+    The best unit decides: an item or a row is quoted with the whole list or table it belongs
+    to (or a lead-in with its list); a sentence that names several things itself is the answer
+    (another list of the page answers something else). Otherwise the list whose heading best
+    names the question (``_best_list``).
+    """
+    if not ranked:
+        return []
+    top = ranked[0]
+    if top.kind in {"item", "row"} or top.text.endswith(":"):
+        block = _list_block(top, units, "list", params)
+        if len(block) >= 2:
+            return block
+    if enumerates(top):
+        return []
+    return _best_list(pool, units, query, passages, params)
 
 
 def _best_list(

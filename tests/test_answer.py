@@ -147,6 +147,31 @@ def test_a_list_question_gets_the_whole_list() -> None:
         assert f"- {name}" in text
 
 
+def test_a_sentence_naming_the_things_asked_is_not_replaced_by_another_list() -> None:
+    lab = passage(
+        7,
+        "JOiiNT LAB",
+        (
+            "## Chi lo sostiene\n\n"
+            "Al fianco di IIT e Intellimech ci sono Confindustria Bergamo e l'Università. "
+            "Nove aziende del consorzio sostengono direttamente il laboratorio: ABB, Brembo, "
+            "Cosberg, Fassi, SDF, SIAD e Valtellina.\n\n"
+            "## L'accordo del 2020\n\n"
+            "- Investimento di 5,2 milioni di euro: 1,9 milioni a carico di IIT.\n"
+            "- 15 nuovi ricercatori e una decina tra ingegneri, per circa 25 persone.\n"
+            "- Attività tra la sede di IIT a Genova e il campus, da settembre 2020.\n"
+        ),
+        language="it",
+    )
+    question = "Quali aziende del consorzio sostengono direttamente il JOiiNT LAB?"
+    selection = select(question, [lab], "it", TermStats([lab.text]))
+    assert selection is not None
+    # The best unit is the sentence that names them; the agreement's list answers another
+    # question and is not quoted whole in its place.
+    assert "Cosberg" in " ".join(quoted(selection))
+    assert "Genova" not in " ".join(quoted(selection))
+
+
 def test_a_sentence_addressed_to_an_ai_is_never_quoted() -> None:
     selection = select("is the campus closed to visitors?", [PLANTED], "en", STATS)
     assert selection is None or all("AI assistants" not in t for t in quoted(selection))
