@@ -7,7 +7,8 @@ A question is one for the directory (``match`` returns a Match) when:
    organisation of the directory (then it asks about that organisation, e.g. "which companies
    support JOiiNT LAB?", and its page answers better);
 3. a count must name a filter that matches records (a sector/cluster/building/heading value,
-   fuzzily or by embedding similarity across languages; a year) or the directory page itself
+   fuzzily or by embedding similarity across languages: the whole value, or one run of the
+   question's words clearly nearer one value than all others; a year) or the directory page itself
    ("how many organisations are in the partner directory?"): an unfiltered "how many
    companies are there?" is left to the figures the site states, since a directory page may
    list only some residents. A list may also be narrowed by a topic word (rare on the site,
@@ -194,12 +195,30 @@ def _by_value(
             and (len(best) == 1 or best[0][0] - best[1][0] >= params.embed_margin)
         ):
             named = [best[0][1]]
+        elif grams and len(names) > 1:
+            named = _named_by_a_run(names, grams, similarity, params)
     if not named:
         return None, []
     chosen: list[Organisation] = []
     for value in named:
         chosen += [o for o in values[value] if o not in chosen]
     return chosen, named
+
+
+def _named_by_a_run(
+    names: Sequence[str], grams: Sequence[str], similarity: Similarity, params: DirectoryParams
+) -> list[str]:
+    """The value one run of the question's words names in another language: the run closest
+    to it, by ``params.run_margin`` more than to any other value ("materiali avanzati" is
+    nearer "Advanced Materials" than any other cluster; "lavorano" is near them all alike)."""
+    cosines = [list(similarity(value, grams)) for value in names]
+    best: tuple[float, str] = (0.0, "")
+    for j in range(len(grams)):
+        column = sorted(((row[j], name) for row, name in zip(cosines, names, strict=True)))
+        (second, _), (top, name) = column[-2], column[-1]
+        if top >= params.run_min and top - second >= params.run_margin and top - second > best[0]:
+            best = (top - second, name)
+    return [best[1]] if best[1] else []
 
 
 def _by_year(
