@@ -190,8 +190,15 @@ def _distinct(pool: Sequence[Unit]) -> list[Unit]:
     return out
 
 
-def _list_block(unit: Unit, units: Sequence[Unit], question: str, params: Params) -> list[Unit]:
-    """The whole list or table containing ``unit`` (or introduced by it), usable items only."""
+def _list_block(
+    unit: Unit,
+    units: Sequence[Unit],
+    question: str,
+    params: Params,
+    passages: Sequence[Passage] | None = None,
+) -> list[Unit]:
+    """The whole list or table containing ``unit`` (or introduced by it), usable items only;
+    with ``passages``, continued across the chunks of its page that were retrieved."""
     if unit.kind in {"item", "row"}:
         block = [u for u in units if u.passage == unit.passage and u.block == unit.block]
     elif unit.text.endswith(":"):
@@ -203,9 +210,74 @@ def _list_block(unit: Unit, units: Sequence[Unit], question: str, params: Params
     else:
         return []
     block = [u for u in block if usable(u, params.scoring)]
+    if block and passages is not None:
+        block = _across_chunks(block, units, passages, params)
     if len(block) < 2 and not (unit.kind == "row" and not asks_for_list(question)):
         return []
     return block[: params.selection.max_list_items]
+
+
+def _across_chunks(
+    block: list[Unit], units: Sequence[Unit], passages: Sequence[Passage], params: Params
+) -> list[Unit]:
+    """The block with its continuation in another retrieved chunk of the same page: a list or
+    table that ends its chunk goes on where a chunk of that page starts with items under the
+    same heading (and one that starts its chunk, where one ends so); the rows two chunks
+    share (their overlap) once."""
+    by_passage: dict[int, list[Unit]] = {}
+    for u in units:
+        by_passage.setdefault(u.passage, []).append(u)
+    own = by_passage.get(block[0].passage, [])
+    source, heading = passages[block[0].passage].source_id, block[0].context
+    texts = {u.text for u in block}
+
+    def same_list(run: list[Unit]) -> bool:
+        context = run[0].context
+        return (
+            run[0].kind == block[0].kind
+            and bool(context)
+            and (heading.startswith(context) or context.startswith(heading))
+        )
+
+    before: list[Unit] = []
+    after: list[Unit] = []
+    for i, theirs in by_passage.items():
+        if i == block[0].passage or passages[i].source_id != source:
+            continue
+        first = [u for u in theirs if u.block == theirs[0].block and u.kind != "sentence"]
+        last = [u for u in theirs if u.block == theirs[-1].block and u.kind != "sentence"]
+        if own and own[-1] is block[-1] and first and same_list(first):
+            after += [u for u in first if usable(u, params.scoring) and u.text not in texts]
+        elif own and own[0] is block[0] and last and same_list(last):
+            before += [u for u in last if usable(u, params.scoring) and u.text not in texts]
+    return before + block + after
+
+
+def list_neighbours(passages: Sequence[Passage], index: Sequence[Passage]) -> list[Passage]:
+    """The chunks of the index that continue a list or table a retrieved chunk cuts: the next
+    chunk of its page when it ends with items and that chunk starts with some, and the chunk
+    before when it starts with items (the index keeps each page's chunks in order)."""
+    wanted = {p.id for p in passages}
+    out: list[Passage] = []
+    for i, passage in enumerate(index):
+        if passage.id not in wanted:
+            continue
+        units = split_units(passage, 0)
+        if not units:
+            continue
+        around = []
+        if units[-1].kind in {"item", "row"} and i + 1 < len(index):
+            around.append((index[i + 1], 0))
+        if units[0].kind in {"item", "row"} and i > 0:
+            around.append((index[i - 1], -1))
+        for other, edge in around:
+            if other.source_id != passage.source_id or other.id in wanted:
+                continue
+            theirs = split_units(other, 0)
+            if theirs and theirs[edge].kind in {"item", "row"}:
+                wanted.add(other.id)
+                out.append(other)
+    return out
 
 
 # A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
@@ -237,7 +309,7 @@ def _list_answer(
         return []
     top = ranked[0]
     if top.kind in {"item", "row"} or top.text.endswith(":"):
-        block = _list_block(top, units, "list", params)
+        block = _list_block(top, units, "list", params, passages)
         if len(block) >= 2:
             return block
     if enumerates(top):
@@ -267,7 +339,7 @@ def _best_list(
         if unit.kind not in {"item", "row"} or key in seen:
             continue
         seen.add(key)
-        block = _list_block(unit, units, "list", params)
+        block = _list_block(unit, units, "list", params, passages)
         if len(block) < 2:
             continue
         about = frozenset(

@@ -13,7 +13,7 @@ import pytest
 
 from assistant import abstain
 from assistant.compose import compose
-from assistant.extractive import select
+from assistant.extractive import list_neighbours, select
 from assistant.llm_answer import renumber
 from assistant.schema import DeltaEvent, DoneEvent, SourcesEvent, Turn
 from assistant.terms import TermStats, terms
@@ -170,6 +170,34 @@ def test_a_sentence_naming_the_things_asked_is_not_replaced_by_another_list() ->
     # question and is not quoted whole in its place.
     assert "Cosberg" in " ".join(quoted(selection))
     assert "Genova" not in " ".join(quoted(selection))
+
+
+def test_a_table_cut_by_the_chunking_is_quoted_whole_from_both_chunks() -> None:
+    def chunk(n: int, body: str) -> Passage:
+        page = passage(n, "Tenants", body)
+        return page.model_copy(update={"source_id": "https://example.org/en/tenants"})
+
+    head = chunk(
+        8,
+        "## Tenants by building\n\n| Tenant | Building |\n|---|---|\n"
+        "| Aerolift drones | Galileo |\n| Cobotica robots | Galileo |\n| Medisyn pharma | Volta |",
+    )
+    tail = chunk(
+        9,  # the next chunk repeats the heading, not the header row, and overlaps one row
+        "## Tenants by building\n\n| Medisyn pharma | Volta |\n| Quantasoft software | Fermi |",
+    )
+    other = passage(10, "Tenants", "- Lunch at noon.\n- Parking outside.")
+    index = [other, head, tail]
+    # the chunk after a retrieved one that ends inside the table is fetched from the index
+    assert list_neighbours([head], index) == [tail]
+    assert list_neighbours([other], index) == []
+    question = "Which tenants are in each building?"
+    selection = select(question, [head, tail], "en", TermStats([head.text, tail.text]))
+    assert selection is not None
+    text, _ = compose(selection, [head, tail], "en")
+    for name in ("Aerolift", "Cobotica", "Medisyn", "Quantasoft"):
+        assert f"- {name}" in text
+    assert text.count("Medisyn") == 1
 
 
 def test_a_sentence_addressed_to_an_ai_is_never_quoted() -> None:
