@@ -116,6 +116,7 @@ def match(
         if any(f" {a} " in norm_q for a in name_aliases(org.name) if len(a) >= 3):
             return None
     chosen, filters = _by_value(question, orgs, similarity, params)
+    guessed = [v for v in filters if _named(question, v) < params.fuzzy_min]
     in_years, years = _by_year(question, chosen if chosen is not None else orgs)
     if in_years is not None and (kind == "list" or chosen is not None):
         # "which start-ups arrived in 2025": both filters hold. A count by a year alone
@@ -137,6 +138,10 @@ def match(
             return None
     if chosen is None:
         chosen, filters = list(orgs), []
+    if guessed and not chosen:
+        # A value named in the other language is a guess by the model: one that, with the
+        # question's other filters, selects no one is left to the passages, not answered "none".
+        return None
     if today is not None:
         chosen = [o for o in chosen if not arrives_after(o, today)]
     return Match(kind, chosen, filters)

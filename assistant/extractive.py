@@ -5,7 +5,7 @@ against the question (``assistant.scoring``), and the answer leads with the one 
 to hold the answer (``assistant.lead``), adding a second only when it is nearly as likely,
 preferring passages in the asker's language; the pages of the next best units are offered as
 "see also". When the question asks for a list and a list answers it, the list is quoted whole
-(the one the best unit belongs to; none when the best unit is a sentence naming several things);
+(none when the best unit is a sentence naming several things; continued across chunks);
 a question with several parts gets a lead for each part. Sentences that
 address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
 """
@@ -300,19 +300,12 @@ def _list_answer(
 ) -> list[Unit]:
     """The list that answers a list question, or [] when the best unit answers it alone.
 
-    The best unit decides: an item or a row is quoted with the whole list or table it belongs
-    to (or a lead-in with its list); a sentence that names several things itself is the answer
-    (another list of the page answers something else). Otherwise the list whose heading best
-    names the question (``_best_list``).
+    A best unit that is a sentence naming several things itself is the answer (another list
+    of the page answers something else); otherwise the list whose heading best names the
+    question (``_best_list``). Tried and dropped: quoting the list the best unit belongs to
+    (it lost lists whose heading names the question to a list holding one matching item).
     """
-    if not ranked:
-        return []
-    top = ranked[0]
-    if top.kind in {"item", "row"} or top.text.endswith(":"):
-        block = _list_block(top, units, "list", params, passages)
-        if len(block) >= 2:
-            return block
-    if enumerates(top):
+    if ranked and enumerates(ranked[0]):
         return []
     return _best_list(pool, units, query, passages, params)
 
