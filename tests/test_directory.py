@@ -248,6 +248,11 @@ def test_a_value_named_in_the_other_language_by_the_real_model(merged, embedding
     found = match("Quali aziende lavorano sui materiali avanzati?", *merged, similarity)
     assert found is not None
     assert {o.name for o in found.organisations} == {"NanoFilm"}
+    # A guessed value that, with the question's year, selects no one: left to the passages.
+    assert (
+        match("Quali aziende dei materiali avanzati sono arrivate nel 2019?", *merged, similarity)
+        is None
+    )
     # Words naming no value are near them all alike: no value is guessed.
     assert match("Which companies are in the Einstein tower?", *merged, similarity) is None
 
