@@ -282,12 +282,15 @@ def list_neighbours(passages: Sequence[Passage], index: Sequence[Passage]) -> li
 
 # A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
 # two languages the site is written in, not topic words).
-_ENUMERATION = re.compile(r"(?:[^,;:.]{1,40},\s*){2,}[^,;:.]{1,40}\s(?:and|e|ed)\s\w", re.I)
+_ENUMERATION = re.compile(
+    r"(?:^|[:–—]\s*)(?:[^,;:.]{1,40},\s*){2,}[^,;:.]{1,40}\s(?:and|e|ed)\s\w", re.I
+)
 
 
 def enumerates(unit: Unit) -> bool:
-    """Whether a sentence lists several things itself ("A, B, C and D": three or more short
-    names separated by commas, the last joined by "and"/"e")."""
+    """Whether a sentence lists several things itself ("...: A, B, C and D": from its start,
+    a colon or a dash, three or more short names separated by commas, the last joined by
+    "and"/"e")."""
     return unit.kind == "sentence" and bool(_ENUMERATION.search(unit.text))
 
 
