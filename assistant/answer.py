@@ -35,10 +35,10 @@ from assistant import directory as partner_directory
 from assistant.compose import abstention, compose, emit, injection_refusal, source_of
 from assistant.config import Settings
 from assistant.conversation import prepare_question
-from assistant.extractive import Selection, select
+from assistant.extractive import Selection, list_neighbours, select
 from assistant.params import PARAMS
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
-from assistant.scoring import Similarity
+from assistant.scoring import Similarity, asks_for_list
 from assistant.term_counts import IndexTermStats, TermCounts
 from assistant.terms import TermStats
 from assistant.unit_vectors import UnitVectors
@@ -267,6 +267,11 @@ class Assistant:
         passages = list(
             self.searcher.search(query, k=self.settings.retrieval_k, filters=filters, language=lang)
         )
+        if asks_for_list(prep.question):  # a list the chunking cut goes on in the next chunk
+            try:
+                passages += list_neighbours(passages, self.searcher.keyword_index().passages)
+            except Exception as exc:  # noqa: BLE001 - the retrieved chunks still answer
+                log.warning("the chunks around a list are unavailable: %s", exc)
         return _Prepared(
             prep.question, lang, passages, context, query, prep.injected, notice, filters=filters
         )

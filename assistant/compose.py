@@ -53,12 +53,15 @@ def compose(
     numbers: dict[int, int] = {}
     snippets: dict[int, str] = {}
     parts: list[str] = []
+    listed = False  # the group before was a list: one item more continues it
     for passage_index, lead, units in selection.groups:
         n = numbers.setdefault(passage_index, len(numbers) + 1)
         snippets.setdefault(passage_index, units[0].text)
-        if len(units) == 1:
+        if len(units) == 1 and not (listed and units[0].kind in {"item", "row"}):
             parts.append(f"{_sentence(units[0])} [{n}]")
+            listed = False
             continue
+        listed = True
         lines = [f"{lead} [{n}]"] if lead else []
         lines += [f"- {u.text}" for u in units]
         if not lead:

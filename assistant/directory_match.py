@@ -7,7 +7,8 @@ A question is one for the directory (``match`` returns a Match) when:
    organisation of the directory (then it asks about that organisation, e.g. "which companies
    support JOiiNT LAB?", and its page answers better);
 3. a count must name a filter that matches records (a sector/cluster/building/heading value,
-   fuzzily or by embedding similarity across languages; a year) or the directory page itself
+   fuzzily or by embedding similarity across languages: the whole value, or one run of the
+   question's words clearly nearer one value than all others; a year) or the directory page itself
    ("how many organisations are in the partner directory?"): an unfiltered "how many
    companies are there?" is left to the figures the site states, since a directory page may
    list only some residents. A list may also be narrowed by a topic word (rare on the site,
@@ -26,6 +27,7 @@ from datetime import date
 from assistant.directory_merge import Organisation, name_aliases, norm
 from assistant.params import PARAMS, DirectoryParams
 from assistant.terms import stop_words as _stopwords
+from ingest.dates import find_dates
 from ingest.directory import DirectoryEntry
 from vectorstore.patterns import YEAR
 
@@ -114,6 +116,7 @@ def match(
         if any(f" {a} " in norm_q for a in name_aliases(org.name) if len(a) >= 3):
             return None
     chosen, filters = _by_value(question, orgs, similarity, params)
+    guessed = [v for v in filters if _named(question, v) < params.fuzzy_min]
     in_years, years = _by_year(question, chosen if chosen is not None else orgs)
     if in_years is not None and (kind == "list" or chosen is not None):
         # "which start-ups arrived in 2025": both filters hold. A count by a year alone
@@ -135,9 +138,28 @@ def match(
             return None
     if chosen is None:
         chosen, filters = list(orgs), []
+    if guessed and not chosen:
+        # A value named in the other language is a guess by the model: one that, with the
+        # question's other filters, selects no one is left to the passages, not answered "none".
+        return None
     if today is not None:
-        chosen = [o for o in chosen if not o.year or o.year <= today.year]
+        chosen = [o for o in chosen if not arrives_after(o, today)]
     return Match(kind, chosen, filters)
+
+
+def arrives_after(org: Organisation, today: date) -> bool:
+    """Whether the organisation's arrival is still to come at ``today``.
+
+    The arrival is the first day of the date its "since" states for its year, as precise as
+    the page says it ("June 2025" is still to come on 1 March 2025; a bare "2025" is not, as
+    any day of that year may be meant); without a date, its year alone.
+    """
+    if not org.year:
+        return False
+    for mention in find_dates(org.since) if org.since else []:
+        if mention.start.year == org.year and mention.precision in {"day", "month"}:
+            return mention.start > today
+    return org.year > today.year
 
 
 def filter_values(orgs: Sequence[Organisation]) -> dict[str, list[Organisation]]:
@@ -178,12 +200,30 @@ def _by_value(
             and (len(best) == 1 or best[0][0] - best[1][0] >= params.embed_margin)
         ):
             named = [best[0][1]]
+        elif grams and len(names) > 1:
+            named = _named_by_a_run(names, grams, similarity, params)
     if not named:
         return None, []
     chosen: list[Organisation] = []
     for value in named:
         chosen += [o for o in values[value] if o not in chosen]
     return chosen, named
+
+
+def _named_by_a_run(
+    names: Sequence[str], grams: Sequence[str], similarity: Similarity, params: DirectoryParams
+) -> list[str]:
+    """The value one run of the question's words names in another language: the run closest
+    to it, by ``params.run_margin`` more than to any other value ("materiali avanzati" is
+    nearer "Advanced Materials" than any other cluster; "lavorano" is near them all alike)."""
+    cosines = [list(similarity(value, grams)) for value in names]
+    best: tuple[float, str] = (0.0, "")
+    for j in range(len(grams)):
+        column = sorted(((row[j], name) for row, name in zip(cosines, names, strict=True)))
+        (second, _), (top, name) = column[-2], column[-1]
+        if top >= params.run_min and top - second >= params.run_margin and top - second > best[0]:
+            best = (top - second, name)
+    return [best[1]] if best[1] else []
 
 
 def _by_year(

@@ -4,7 +4,8 @@ No model writes anything: passages are cut into units (``assistant.units``), eac
 against the question (``assistant.scoring``), and the answer leads with the one unit most likely
 to hold the answer (``assistant.lead``), adding a second only when it is nearly as likely,
 preferring passages in the asker's language; the pages of the next best units are offered as
-"see also". When the question asks for a list and a list answers it, the list is quoted whole;
+"see also". When the question asks for a list and a list answers it, the list is quoted whole
+(none when the best unit is a sentence naming several things; continued across chunks);
 a question with several parts gets a lead for each part. Sentences that
 address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
 """
@@ -153,11 +154,9 @@ def _select_one(
     best = pool[0]
 
     chosen: list[Unit] = []
-    if asks_for_list(question):
-        listed = _best_list(pool, units, query, passages, params)
-        if listed:
-            chosen = listed
     ranked = _distinct(pool)
+    if asks_for_list(question):
+        chosen = _list_answer(ranked, pool, units, query, passages, params)
     if not chosen:
         # Lead with the unit most likely to hold the answer (assistant.lead); a second one
         # only when it is nearly as likely.
@@ -191,8 +190,15 @@ def _distinct(pool: Sequence[Unit]) -> list[Unit]:
     return out
 
 
-def _list_block(unit: Unit, units: Sequence[Unit], question: str, params: Params) -> list[Unit]:
-    """The whole list or table containing ``unit`` (or introduced by it), usable items only."""
+def _list_block(
+    unit: Unit,
+    units: Sequence[Unit],
+    question: str,
+    params: Params,
+    passages: Sequence[Passage] | None = None,
+) -> list[Unit]:
+    """The whole list or table containing ``unit`` (or introduced by it), usable items only;
+    with ``passages``, continued across the chunks of its page that were retrieved."""
     if unit.kind in {"item", "row"}:
         block = [u for u in units if u.passage == unit.passage and u.block == unit.block]
     elif unit.text.endswith(":"):
@@ -204,9 +210,108 @@ def _list_block(unit: Unit, units: Sequence[Unit], question: str, params: Params
     else:
         return []
     block = [u for u in block if usable(u, params.scoring)]
+    if block and passages is not None:
+        block = _across_chunks(block, units, passages, params)
     if len(block) < 2 and not (unit.kind == "row" and not asks_for_list(question)):
         return []
     return block[: params.selection.max_list_items]
+
+
+def _across_chunks(
+    block: list[Unit], units: Sequence[Unit], passages: Sequence[Passage], params: Params
+) -> list[Unit]:
+    """The block with its continuation in another retrieved chunk of the same page: a list or
+    table that ends its chunk goes on where a chunk of that page starts with items under the
+    same heading (and one that starts its chunk, where one ends so); the rows two chunks
+    share (their overlap) once."""
+    by_passage: dict[int, list[Unit]] = {}
+    for u in units:
+        by_passage.setdefault(u.passage, []).append(u)
+    own = by_passage.get(block[0].passage, [])
+    source, heading = passages[block[0].passage].source_id, block[0].context
+    texts = {u.text for u in block}
+
+    def same_list(run: list[Unit]) -> bool:
+        context = run[0].context
+        return (
+            run[0].kind == block[0].kind
+            and bool(context)
+            and (heading.startswith(context) or context.startswith(heading))
+        )
+
+    before: list[Unit] = []
+    after: list[Unit] = []
+    for i, theirs in by_passage.items():
+        if i == block[0].passage or passages[i].source_id != source:
+            continue
+        first = [u for u in theirs if u.block == theirs[0].block and u.kind != "sentence"]
+        last = [u for u in theirs if u.block == theirs[-1].block and u.kind != "sentence"]
+        if own and own[-1] is block[-1] and first and same_list(first):
+            after += [u for u in first if usable(u, params.scoring) and u.text not in texts]
+        elif own and own[0] is block[0] and last and same_list(last):
+            before += [u for u in last if usable(u, params.scoring) and u.text not in texts]
+    return before + block + after
+
+
+def list_neighbours(passages: Sequence[Passage], index: Sequence[Passage]) -> list[Passage]:
+    """The chunks of the index that continue a list or table a retrieved chunk cuts: the next
+    chunk of its page when it ends with items and that chunk starts with some, and the chunk
+    before when it starts with items (the index keeps each page's chunks in order)."""
+    wanted = {p.id for p in passages}
+    out: list[Passage] = []
+    for i, passage in enumerate(index):
+        if passage.id not in wanted:
+            continue
+        units = split_units(passage, 0)
+        if not units:
+            continue
+        around = []
+        if units[-1].kind in {"item", "row"} and i + 1 < len(index):
+            around.append((index[i + 1], 0))
+        if units[0].kind in {"item", "row"} and i > 0:
+            around.append((index[i - 1], -1))
+        for other, edge in around:
+            if other.source_id != passage.source_id or other.id in wanted:
+                continue
+            theirs = split_units(other, 0)
+            if theirs and theirs[edge].kind in {"item", "row"}:
+                wanted.add(other.id)
+                out.append(other)
+    return out
+
+
+# A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
+# two languages the site is written in, not topic words).
+_ENUMERATION = re.compile(
+    r"(?:^|[:–—]\s*)(?:[^,;:.]{1,40},\s*){2,}[^,;:.]{1,40}\s(?:and|e|ed)\s\w", re.I
+)
+
+
+def enumerates(unit: Unit) -> bool:
+    """Whether a sentence lists several things itself ("...: A, B, C and D": from its start,
+    a colon or a dash, three or more short names separated by commas, the last joined by
+    "and"/"e")."""
+    return unit.kind == "sentence" and bool(_ENUMERATION.search(unit.text))
+
+
+def _list_answer(
+    ranked: Sequence[Unit],
+    pool: Sequence[Unit],
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
+) -> list[Unit]:
+    """The list that answers a list question, or [] when the best unit answers it alone.
+
+    A best unit that is a sentence naming several things itself is the answer (another list
+    of the page answers something else); otherwise the list whose heading best names the
+    question (``_best_list``). Tried and dropped: quoting the list the best unit belongs to
+    (it lost lists whose heading names the question to a list holding one matching item).
+    """
+    if ranked and enumerates(ranked[0]):
+        return []
+    return _best_list(pool, units, query, passages, params)
 
 
 def _best_list(
@@ -231,7 +336,7 @@ def _best_list(
         if unit.kind not in {"item", "row"} or key in seen:
             continue
         seen.add(key)
-        block = _list_block(unit, units, "list", params)
+        block = _list_block(unit, units, "list", params, passages)
         if len(block) < 2:
             continue
         about = frozenset(

@@ -170,6 +170,16 @@ class DirectoryParams:
     embed_margin: float = why(
         0.02, "...and the value must beat the next one by this much, or it is a guess"
     )
+    run_min: float = why(
+        0.85,
+        "e5 cosine for a run of the question's words naming a value in the other language: the "
+        "low end of the cosines of right values (0.85-0.93, right and wrong alike above it)",
+    )
+    run_margin: float = why(
+        0.04,
+        "...named only when that run is closer to the value than to every other value by this "
+        "much (a run naming nothing sits within 0.01 of its next value on the sample site)",
+    )
     topic_min_chars: int = why(
         6, "shorter topic words were mostly glue ('based', 'work') on the questions tried"
     )

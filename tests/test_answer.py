@@ -13,7 +13,7 @@ import pytest
 
 from assistant import abstain
 from assistant.compose import compose
-from assistant.extractive import select
+from assistant.extractive import list_neighbours, select
 from assistant.llm_answer import renumber
 from assistant.schema import DeltaEvent, DoneEvent, SourcesEvent, Turn
 from assistant.terms import TermStats, terms
@@ -145,6 +145,59 @@ def test_a_list_question_gets_the_whole_list() -> None:
     text, _ = compose(selection, [CLUSTERS, FAQ_EN], "en")
     for name in ("Higher Education", "Advanced Materials", "Life Sciences", "ICT"):
         assert f"- {name}" in text
+
+
+def test_a_sentence_naming_the_things_asked_is_not_replaced_by_another_list() -> None:
+    lab = passage(
+        7,
+        "JOiiNT LAB",
+        (
+            "## Chi lo sostiene\n\n"
+            "Al fianco di IIT e Intellimech ci sono Confindustria Bergamo e l'Università. "
+            "Nove aziende del consorzio sostengono direttamente il laboratorio: ABB, Brembo, "
+            "Cosberg, Fassi, SDF, SIAD e Valtellina.\n\n"
+            "## L'accordo del 2020\n\n"
+            "- Investimento di 5,2 milioni di euro: 1,9 milioni a carico di IIT.\n"
+            "- 15 nuovi ricercatori e una decina tra ingegneri, per circa 25 persone.\n"
+            "- Attività tra la sede di IIT a Genova e il campus, da settembre 2020.\n"
+        ),
+        language="it",
+    )
+    question = "Quali aziende del consorzio sostengono direttamente il JOiiNT LAB?"
+    selection = select(question, [lab], "it", TermStats([lab.text]))
+    assert selection is not None
+    # The best unit is the sentence that names them; the agreement's list answers another
+    # question and is not quoted whole in its place.
+    assert "Cosberg" in " ".join(quoted(selection))
+    assert "Genova" not in " ".join(quoted(selection))
+
+
+def test_a_table_cut_by_the_chunking_is_quoted_whole_from_both_chunks() -> None:
+    def chunk(n: int, body: str) -> Passage:
+        page = passage(n, "Tenants", body)
+        return page.model_copy(update={"source_id": "https://example.org/en/tenants"})
+
+    head = chunk(
+        8,
+        "## Tenants by building\n\n| Tenant | Building |\n|---|---|\n"
+        "| Aerolift drones | Galileo |\n| Cobotica robots | Galileo |\n| Medisyn pharma | Volta |",
+    )
+    tail = chunk(
+        9,  # the next chunk repeats the heading, not the header row, and overlaps one row
+        "## Tenants by building\n\n| Medisyn pharma | Volta |\n| Quantasoft software | Fermi |",
+    )
+    other = passage(10, "Tenants", "- Lunch at noon.\n- Parking outside.")
+    index = [other, head, tail]
+    # the chunk after a retrieved one that ends inside the table is fetched from the index
+    assert list_neighbours([head], index) == [tail]
+    assert list_neighbours([other], index) == []
+    question = "Which tenants are in each building?"
+    selection = select(question, [head, tail], "en", TermStats([head.text, tail.text]))
+    assert selection is not None
+    text, _ = compose(selection, [head, tail], "en")
+    for name in ("Aerolift", "Cobotica", "Medisyn", "Quantasoft"):
+        assert f"- {name}" in text
+    assert text.count("Medisyn") == 1
 
 
 def test_a_sentence_addressed_to_an_ai_is_never_quoted() -> None:

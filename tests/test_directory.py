@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.directory import compose
-from assistant.directory_match import Match, match
+from assistant.directory_match import Match, arrives_after, match
 from assistant.directory_merge import Organisation, build
 from ingest import directory
 from ingest.extract import extract
@@ -236,6 +237,26 @@ def test_other_questions_are_left_to_the_passage_search(merged, question: str) -
     assert match(question, *merged) is None
 
 
+def test_a_value_named_in_the_other_language_by_the_real_model(merged, embeddings) -> None:  # noqa: ANN001
+    """The directory holds "Advanced materials" in English only; the Italian question's words
+    "materiali avanzati" name it (e5, as the served assistant compares them)."""
+
+    def similarity(value: str, texts: Sequence[str]) -> list[float]:
+        q = np.asarray(embeddings.embed_query(value))
+        return [float(np.asarray(v) @ q) for v in embeddings.embed_documents(list(texts))]
+
+    found = match("Quali aziende lavorano sui materiali avanzati?", *merged, similarity)
+    assert found is not None
+    assert {o.name for o in found.organisations} == {"NanoFilm"}
+    # A guessed value that, with the question's year, selects no one: left to the passages.
+    assert (
+        match("Quali aziende dei materiali avanzati sono arrivate nel 2019?", *merged, similarity)
+        is None
+    )
+    # Words naming no value are near them all alike: no value is guessed.
+    assert match("Which companies are in the Einstein tower?", *merged, similarity) is None
+
+
 def test_the_answer_links_every_item_and_gives_the_count(merged) -> None:  # noqa: ANN001
     found = match("Quante aziende lavorano nella robotica?", *merged)
     assert found is not None
@@ -268,6 +289,24 @@ def test_arrivals_after_today_are_left_out(merged) -> None:  # noqa: ANN001
     found = match("Which start-ups are in the park?", *merged, today=date(2024, 6, 1))
     assert found is not None
     assert {o.name for o in found.organisations} == {"Textura Design", "Cobotica"}
+
+
+@pytest.mark.parametrize(
+    ("since", "year", "today", "later"),
+    [
+        ("June 2025", 2025, date(2025, 3, 1), True),  # the month is still to come
+        ("June 2025", 2025, date(2025, 6, 1), False),
+        ("dal 12 marzo 2025", 2025, date(2025, 3, 11), True),
+        ("2025", 2025, date(2025, 3, 1), False),  # a bare year: any day of it may be meant
+        ("founded 2006; lab opened January 2010", 2006, date(2008, 1, 1), False),
+        ("early years", 0, date(2000, 1, 1), False),  # no date: never left out
+    ],
+)
+def test_an_arrival_is_placed_as_precisely_as_the_page_states_it(
+    since: str, year: int, today: date, later: bool
+) -> None:
+    org = Organisation(name="Nanoco", url="https://x.example/nanoco", since=since, year=year)
+    assert arrives_after(org, today) is later
 
 
 # --- kept in sync, over a real HTTP server ---------------------------------------------------
