@@ -69,7 +69,7 @@ class EvalQuestion(BaseModel):
 
     id: str
     question: str = Field(min_length=1)
-    lang: Literal["it", "en"] | None = None
+    lang: str | None = Field(None, pattern=r"^[a-z]{2}$")  # the question's language
     kind: Kind = "fact"
     history: list[Turn] = Field(default_factory=list)
     gold: list[str] = Field(default_factory=list)
