@@ -32,7 +32,14 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant import abstain, answerable, guard, llm, llm_answer, terms, timeline
 from assistant import directory as partner_directory
-from assistant.compose import abstention, compose, emit, injection_refusal, source_of
+from assistant.compose import (
+    abstention,
+    compose,
+    emit,
+    injection_refusal,
+    source_of,
+    with_language_note,
+)
 from assistant.config import Settings
 from assistant.conversation import prepare_question
 from assistant.extractive import Selection, select
@@ -85,6 +92,7 @@ class _Prepared:
     notice: str | None = None
     listed: Answer | None = None  # the partner directory's answer, when it gives one
     filters: Filters | None = None  # the caller's restrictions, for a wider search
+    asked_in: str = ""  # the question's language when the site has no pages in it
 
 
 @dataclass
@@ -100,6 +108,7 @@ class Evidence:
     similarity: Similarity
     follow_up: bool
     passage_similarity: answerable.PassageSimilarity | None = None
+    cross_language: bool = False  # asked in a language the site has no pages in
 
     def verdict(self) -> abstain.Verdict:
         """Answerable or not, with the reason (``assistant.answerable.decide``)."""
@@ -112,6 +121,7 @@ class Evidence:
             self.similarity,
             passage_similarity=self.passage_similarity,
             follow_up=self.follow_up,
+            cross_language=self.cross_language,
         )
 
     def signals(self) -> dict[str, float]:
@@ -213,7 +223,7 @@ class Assistant:
                 partial(self._extractive, prepared),
             )
         else:
-            yield from emit(self._extractive(prepared))
+            yield from emit(with_language_note(self._extractive(prepared), prepared.asked_in))
 
     def evidence(
         self, question: str, history: Sequence[Turn] = (), language: str | None = None
@@ -268,7 +278,15 @@ class Assistant:
             self.searcher.search(query, k=self.settings.retrieval_k, filters=filters, language=lang)
         )
         return _Prepared(
-            prep.question, lang, passages, context, query, prep.injected, notice, filters=filters
+            prep.question,
+            lang,
+            passages,
+            context,
+            query,
+            prep.injected,
+            notice,
+            filters=filters,
+            asked_in=prep.asked_in,
         )
 
     def _similarity(self, prep: _Prepared) -> Similarity:
@@ -304,6 +322,7 @@ class Assistant:
             similarity,
             bool(prep.context),
             self._passage_similarity(prep),
+            cross_language=bool(prep.asked_in),
         )
 
     def _passage_similarity(self, prep: _Prepared) -> answerable.PassageSimilarity:

@@ -145,6 +145,26 @@ def abstention(
     )
 
 
+# The one line that opens an answer to a question in a language the site has no pages in
+# (assistant.conversation.OTHER_LANGUAGES), in the asker's language; the answer is in English.
+OTHER_LANGUAGE_NOTES = {
+    "de": "Diese Website hat keine Seiten auf Deutsch, daher antworte ich auf Englisch.",
+    "fr": "Ce site n'a pas de pages en français, je réponds donc en anglais.",
+    "es": "Este sitio no tiene páginas en español, así que respondo en inglés.",
+    "pt": "Este site não tem páginas em português, por isso respondo em inglês.",
+}
+OTHER_LANGUAGE_NOTE = "The site has no pages in your language, so this answer is in English."
+
+
+def with_language_note(answer: Answer, asked_in: str) -> Answer:
+    """The answer opened by one line saying it is in English because the site has no pages
+    in ``asked_in`` (the question's language); unchanged when ``asked_in`` is empty."""
+    if not asked_in:
+        return answer
+    note = OTHER_LANGUAGE_NOTES.get(asked_in, OTHER_LANGUAGE_NOTE)
+    return answer.model_copy(update={"text": f"{note}\n{answer.text}"})
+
+
 def emit(answer: Answer) -> Iterator[AnswerEvent]:
     """Events of a composed answer: its sources, its text in sentence-sized deltas, done."""
     yield SourcesEvent(sources=answer.sources)

@@ -33,6 +33,12 @@ Usage::
     flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect \\
         [--work DIR] [--models-dir DIR] [--squad ../shared/qa/squad-it-half-a.json.gz]
     PYTHONPATH=$PWD python scripts/train_answerable.py fit [--out FILE]
+    PYTHONPATH=$PWD python scripts/train_answerable.py fit-cross [--out FILE]
+
+``fit-cross`` fits, from the same table and in the same way, the model for questions in a
+language the site has no pages in (``answerable.CROSS_MODEL_FILE``): it reads only the e5
+cosines (``answerable.CROSS_SIGNALS``), which compare meaning across languages, and keeps no
+hand-written rule (their words match nothing in another language).
 """
 
 from __future__ import annotations
@@ -58,7 +64,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from train_guard import fit, predict  # noqa: E402
 
 from assistant.abstain import assess, compares_elsewhere, missing_kind  # noqa: E402
-from assistant.answerable import MODEL_FILE, SIGNALS, UNIT_PASSAGES, standardise  # noqa: E402
+from assistant.answerable import (  # noqa: E402
+    CROSS_MODEL_FILE,
+    CROSS_SIGNALS,
+    MODEL_FILE,
+    SIGNALS,
+    UNIT_PASSAGES,
+    standardise,
+)
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
 from assistant.extractive import split_question  # noqa: E402
 
@@ -232,18 +245,18 @@ def load_table(path: Path = TABLE) -> list[dict]:
 Scaling = tuple[np.ndarray, np.ndarray]  # mean and scale of the training rows' signals
 
 
-def raw(rows: list[dict]) -> np.ndarray:
-    return np.array([[r["signals"][name] for name in SIGNALS] for r in rows], dtype=np.float64)
+def raw(rows: list[dict], names: tuple[str, ...] = SIGNALS) -> np.ndarray:
+    return np.array([[r["signals"][name] for name in names] for r in rows], dtype=np.float64)
 
 
-def scaling_of(rows: list[dict]) -> Scaling:
-    x = raw(rows)
+def scaling_of(rows: list[dict], names: tuple[str, ...] = SIGNALS) -> Scaling:
+    x = raw(rows, names)
     return x.mean(axis=0), x.std(axis=0) + 1e-6
 
 
-def matrix(rows: list[dict], scaling: Scaling) -> np.ndarray:
+def matrix(rows: list[dict], scaling: Scaling, names: tuple[str, ...] = SIGNALS) -> np.ndarray:
     """The signals as the shipped model reads them (``answerable.standardise``)."""
-    return standardise(raw(rows), *scaling)
+    return standardise(raw(rows, names), *scaling)
 
 
 def weights_of(rows: list[dict]) -> np.ndarray:
@@ -257,21 +270,27 @@ def _fold(r: dict) -> int:
     return int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % FOLDS
 
 
-def train(rows: list[dict], penalty: float, scaling: Scaling) -> tuple[np.ndarray, float]:
+def train(
+    rows: list[dict], penalty: float, scaling: Scaling, names: tuple[str, ...] = SIGNALS
+) -> tuple[np.ndarray, float]:
     """Weights on the standardised signals, and the bias."""
     y = np.array([r["label"] for r in rows], dtype=np.float64)
-    return fit(matrix(rows, scaling), y, weights_of(rows), penalty)
+    return fit(matrix(rows, scaling, names), y, weights_of(rows), penalty)
 
 
-def out_of_fold(rows: list[dict], penalty: float, scaling: Scaling) -> np.ndarray:
+def out_of_fold(
+    rows: list[dict], penalty: float, scaling: Scaling, names: tuple[str, ...] = SIGNALS
+) -> np.ndarray:
     """Probabilities from models that never saw the row (folds by article / question)."""
     probs = np.zeros(len(rows))
     folds = np.array([_fold(r) for r in rows])
     for k in range(FOLDS):
         held = folds == k
-        model = train([r for r, h in zip(rows, held, strict=True) if not h], penalty, scaling)
+        model = train(
+            [r for r, h in zip(rows, held, strict=True) if not h], penalty, scaling, names
+        )
         held_rows = [r for r, h in zip(rows, held, strict=True) if h]
-        probs[held] = predict(matrix(held_rows, scaling), *model)
+        probs[held] = predict(matrix(held_rows, scaling, names), *model)
     return probs
 
 
@@ -320,15 +339,18 @@ def choose_threshold(
 
 
 def choose_rules(
-    calibration: list[tuple[list[dict], np.ndarray]], held: list[dict], held_probs: np.ndarray
+    calibration: list[tuple[list[dict], np.ndarray]],
+    held: list[dict],
+    held_probs: np.ndarray,
+    rules: tuple[str, ...] = RULES,
 ) -> tuple[tuple[str, ...], float]:
     """The hand-written rules to keep and the threshold that goes with them: each set of rules
     gets its own calibrated threshold (a set whose rules alone decline too many answerable
     questions is out); the set declining the most out-of-scope questions of the
     held-out SQuAD articles (which no rule was written from) wins, the fewest rules on a tie."""
     subsets = [
-        tuple(rule for n, rule in enumerate(RULES) if mask >> n & 1)
-        for mask in range(2 ** len(RULES))
+        tuple(rule for n, rule in enumerate(rules) if mask >> n & 1)
+        for mask in range(2 ** len(rules))
     ]
     best: tuple[float, int, tuple[str, ...], float] | None = None
     for subset in subsets:
@@ -347,28 +369,34 @@ def choose_rules(
     return best[2], best[3]
 
 
-def fit_model(path: Path = TABLE) -> dict:
-    """Everything model.json holds, from the table alone (deterministic)."""
+def fit_model(
+    path: Path = TABLE, names: tuple[str, ...] = SIGNALS, rules: tuple[str, ...] = RULES
+) -> dict:
+    """Everything model.json holds, from the table alone (deterministic): over the signals
+    ``names``, with the hand-written ``rules`` it may keep (the model for questions in a
+    language the site lacks reads only ``answerable.CROSS_SIGNALS``, keeps no rule)."""
     rows = load_table(path)
     train_rows = [r for r in rows if r["split"] == "train"]
     held = [r for r in rows if r["split"] == "held-out"]
-    scaling = scaling_of(train_rows)
-    losses = {p: log_loss(out_of_fold(train_rows, p, scaling), train_rows) for p in PENALTIES}
+    scaling = scaling_of(train_rows, names)
+    losses = {
+        p: log_loss(out_of_fold(train_rows, p, scaling, names), train_rows) for p in PENALTIES
+    }
     penalty = min(PENALTIES, key=lambda p: (round(losses[p], 6), -p))
-    weights, bias = train(train_rows, penalty, scaling)
-    oof = out_of_fold(train_rows, penalty, scaling)
+    weights, bias = train(train_rows, penalty, scaling, names)
+    oof = out_of_fold(train_rows, penalty, scaling, names)
     dev = [(r, p) for r, p in zip(train_rows, oof, strict=True) if r["set"] == "dev"]
     dev_rows, dev_probs = [r for r, _ in dev], np.array([p for _, p in dev])
-    held_probs = predict(matrix(held, scaling), weights, bias)
+    held_probs = predict(matrix(held, scaling, names), weights, bias)
     calibration = [(dev_rows, dev_probs), (held, held_probs)]
-    kept, threshold = choose_rules(calibration, held, held_probs)
-    rules = {rule: rule in kept for rule in RULES}
+    kept, threshold = choose_rules(calibration, held, held_probs, rules)
+    kept_rules = {rule: rule in kept for rule in rules}
     # What each rule adds on its own to the model alone, on the held-out SQuAD articles.
     alone = choose_threshold(calibration, ())
     y = np.array([r["label"] for r in held])
     base = declined(held, held_probs, alone, ())
     rule_effect: dict[str, dict[str, int]] = {}
-    for rule in RULES:
+    for rule in rules:
         extra = declined(held, held_probs, alone, (rule,)) & ~base
         rule_effect[rule] = {
             "more_out_of_scope_declined": int((extra & (y == 0)).sum()),
@@ -381,13 +409,13 @@ def fit_model(path: Path = TABLE) -> dict:
         for name, group in (("squad_held_out", held), ("dev", dev_rows))
     }
     return {
-        "signals": list(SIGNALS),
+        "signals": list(names),
         "mean": [round(float(v), 8) for v in mean],
         "scale": [round(float(v), 8) for v in scale],
         "weights": [round(float(v), 8) for v in weights],
         "bias": round(float(bias), 8),
         "threshold": threshold,
-        "rules": rules,
+        "rules": kept_rules,
         "penalty": penalty,
         "cv_log_loss": {str(p): round(v, 5) for p, v in losses.items()},
         "held_out": {
@@ -412,18 +440,23 @@ def fit_model(path: Path = TABLE) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=["collect", "fit"])
+    parser.add_argument("step", choices=["collect", "fit", "fit-cross"])
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kmr-answerable")
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--table", type=Path, default=TABLE)
     parser.add_argument(
         "--squad", type=Path, default=SQUAD, help="the SQuAD-it file (../shared/qa)"
     )
-    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument("--out", type=Path, default=None, help="default: the shipped file")
     args = parser.parse_args(argv)
     if args.step == "collect":
         return collect(args.work, args.models_dir, args.table, args.squad)
-    model = fit_model(args.table)
+    if args.step == "fit-cross":  # questions in a language the site has no pages in
+        model = fit_model(args.table, CROSS_SIGNALS, ())
+        args.out = args.out or CROSS_MODEL_FILE
+    else:
+        model = fit_model(args.table)
+        args.out = args.out or MODEL_FILE
     args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     print(
         json.dumps({k: model[k] for k in ("threshold", "rules", "penalty", "held_out")}, indent=1)
