@@ -39,6 +39,7 @@ from assistant.compose import (
     injection_refusal,
     source_of,
     with_language_note,
+    with_language_notes,
 )
 from assistant.config import Settings
 from assistant.conversation import prepare_question
@@ -213,7 +214,7 @@ class Assistant:
             yield from emit(prepared.listed)
         elif self.chat_model is not None and prepared.passages and prepared.question:
             # the LLM gets the hard checks only (abstain.assess): it judges the rest itself
-            yield from llm_answer.stream(
+            events = llm_answer.stream(
                 self.chat_model,
                 self.settings,
                 prepared.question,
@@ -222,6 +223,7 @@ class Assistant:
                 self.term_stats(prepared.passages),
                 partial(self._extractive, prepared),
             )
+            yield from with_language_notes(events, prepared.asked_in)
         else:
             yield from emit(with_language_note(self._extractive(prepared), prepared.asked_in))
 

@@ -43,7 +43,7 @@ def source_of(
     )
 
 
-SEE_ALSO = {"en": "See also: {markers}.", "it": "Vedi anche: {markers}."}
+SEE_ALSO = prompts.SEE_ALSO  # the LLM is asked for the same closing line
 
 
 def compose(
@@ -163,6 +163,19 @@ def with_language_note(answer: Answer, asked_in: str) -> Answer:
         return answer
     note = OTHER_LANGUAGE_NOTES.get(asked_in, OTHER_LANGUAGE_NOTE)
     return answer.model_copy(update={"text": f"{note}\n{answer.text}"})
+
+
+def with_language_notes(events: Iterator[AnswerEvent], asked_in: str) -> Iterator[AnswerEvent]:
+    """The events of a streamed answer (the LLM's) with the ``with_language_note`` line: its
+    delta after the sources, and in the final answer."""
+    for event in events:
+        if isinstance(event, DoneEvent) and asked_in:
+            yield DoneEvent(answer=with_language_note(event.answer, asked_in))
+            continue
+        yield event
+        if isinstance(event, SourcesEvent) and asked_in:
+            note = OTHER_LANGUAGE_NOTES.get(asked_in, OTHER_LANGUAGE_NOTE)
+            yield DeltaEvent(text=f"{note}\n")
 
 
 def emit(answer: Answer) -> Iterator[AnswerEvent]:
