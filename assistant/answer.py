@@ -228,11 +228,15 @@ class Assistant:
             yield from emit(with_language_note(self._extractive(prepared), prepared.asked_in))
 
     def evidence(
-        self, question: str, history: Sequence[Turn] = (), language: str | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        language: str | None = None,
+        filters: Filters | None = None,
     ) -> Evidence:
         """What the abstention decision reads for one question (the training script and the
         tests ask for it; answers go through ``stream``)."""
-        return self._evidence(self._prepare(question, list(history), None, language))
+        return self._evidence(self._prepare(question, list(history), filters, language))
 
     def term_stats(self, passages: Sequence[Passage]) -> TermStats:
         """Document frequencies over the whole index, as counted by the searcher's keyword index

@@ -35,10 +35,15 @@ Usage::
     PYTHONPATH=$PWD python scripts/train_answerable.py fit [--out FILE]
     PYTHONPATH=$PWD python scripts/train_answerable.py fit-cross [--out FILE]
 
+    flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect-cross
+
 ``fit-cross`` fits, from the same table and in the same way, the model for questions in a
 language the site has no pages in (``answerable.CROSS_MODEL_FILE``): it reads only the e5
 cosines (``answerable.CROSS_SIGNALS``), which compare meaning across languages, and keeps no
-hand-written rule (their words match nothing in another language).
+hand-written rule (their words match nothing in another language). Cosines across languages
+are lower than within one, so its threshold is also calibrated on dev's questions asked
+against the pages of the site's other language (``collect-cross``, heavy: the model and an
+index of the sample site; ``answerable_data/signals_across.jsonl.gz``).
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ from assistant.extractive import split_question  # noqa: E402
 SQUAD = ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
 DEV = ROOT / "data" / "eval" / "dev.jsonl"
 TABLE = MODEL_FILE.with_name("signals.jsonl.gz")
+CROSS_TABLE = MODEL_FILE.with_name("signals_across.jsonl.gz")  # calibration of fit-cross
 PER_ARTICLE = 30  # SQuAD questions per article (the first of as many paragraphs)
 HELD_OUT = 3  # one article in HELD_OUT (by sorted title) is held out
 FOLDS = 5
@@ -233,13 +239,57 @@ def collect(work: Path, models_dir: Path | None, out: Path = TABLE, squad: Path 
     return 0
 
 
+def collect_cross(work: Path, models_dir: Path | None, out: Path = CROSS_TABLE) -> int:
+    """The calibration rows of the cross-language model: the one-part questions of dev asked
+    against the pages of the site's other language only (Italian questions against the English
+    pages, English ones against the Italian pages), so that their cosines are across languages
+    as a German question's are. Answerable when a passage read holds one of the question's
+    facts; the out-of-scope questions of dev are out of scope. Never fitted on: they only set
+    the threshold (``fit_model``'s ``calibrate``)."""
+    from vectorstore.passages import Filters
+
+    sample = _runtime(_settings(work / "sample", SAMPLE_SITE, models_dir))
+    rows: list[dict] = []
+    for line in DEV.read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if q.get("history") or q.get("kind") == "follow-up":
+            continue
+        oos = q.get("kind") == "out-of-scope"
+        if not oos and not q.get("facts"):
+            continue
+        lang = q.get("lang") or "en"
+        filters = Filters(language="en" if lang == "it" else "it")
+        evidence = sample.assistant.evidence(q["question"], language=lang, filters=filters)
+        if not evidence.passages:
+            continue
+        texts = " ".join(p.text for p in evidence.passages[:UNIT_PASSAGES]).casefold()
+        holds = any(f.casefold() in texts for group in q["facts"] for f in group)
+        if not (oos or holds):
+            continue  # the other language's pages do not state it
+        signals = {k: round(v, 6) for k, v in evidence.signals().items()}
+        rows.append(
+            {
+                "id": q["id"],
+                "set": "dev-across",
+                "lang": lang,
+                "label": 0 if oos else 1,
+                "signals": signals,
+            }
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    print(f"{len(rows)} rows -> {out}", file=sys.stderr)
+    return 0
+
+
 # --- fit -----------------------------------------------------------------------------------
-def load_table(path: Path = TABLE) -> list[dict]:
+def load_table(path: Path = TABLE, keep_all: bool = False) -> list[dict]:
     """The collected rows (the SQuAD answerable questions whose gold was not retrieved are
-    left out: the passages do not hold their answer)."""
+    left out: the passages do not hold their answer); ``keep_all``: every row."""
     text = gzip.decompress(path.read_bytes()).decode("utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line]
-    return [r for r in rows if r["group"] in GROUP_MASS]
+    return rows if keep_all else [r for r in rows if r["group"] in GROUP_MASS]
 
 
 Scaling = tuple[np.ndarray, np.ndarray]  # mean and scale of the training rows' signals
@@ -370,11 +420,15 @@ def choose_rules(
 
 
 def fit_model(
-    path: Path = TABLE, names: tuple[str, ...] = SIGNALS, rules: tuple[str, ...] = RULES
+    path: Path = TABLE,
+    names: tuple[str, ...] = SIGNALS,
+    rules: tuple[str, ...] = RULES,
+    calibrate: Path | None = None,
 ) -> dict:
     """Everything model.json holds, from the table alone (deterministic): over the signals
     ``names``, with the hand-written ``rules`` it may keep (the model for questions in a
-    language the site lacks reads only ``answerable.CROSS_SIGNALS``, keeps no rule)."""
+    language the site lacks reads only ``answerable.CROSS_SIGNALS``, keeps no rule); the rows
+    of ``calibrate`` (``collect_cross``), never fitted on, are one more calibration group."""
     rows = load_table(path)
     train_rows = [r for r in rows if r["split"] == "train"]
     held = [r for r in rows if r["split"] == "held-out"]
@@ -389,6 +443,10 @@ def fit_model(
     dev_rows, dev_probs = [r for r, _ in dev], np.array([p for _, p in dev])
     held_probs = predict(matrix(held, scaling, names), weights, bias)
     calibration = [(dev_rows, dev_probs), (held, held_probs)]
+    extra = load_table(calibrate, keep_all=True) if calibrate is not None else []
+    extra_probs = predict(matrix(extra, scaling, names), weights, bias) if extra else None
+    if extra_probs is not None:
+        calibration.append((extra, extra_probs))
     kept, threshold = choose_rules(calibration, held, held_probs, rules)
     kept_rules = {rule: rule in kept for rule in rules}
     # What each rule adds on its own to the model alone, on the held-out SQuAD articles.
@@ -429,6 +487,15 @@ def fit_model(
                 for keep in [[i for i, r in enumerate(held) if r["group"] in {"squad+", group}]]
             },
             "dev_out_of_fold": figures(dev_rows, declined(dev_rows, dev_probs, threshold, kept)),
+            **(
+                {
+                    "dev_across_languages": figures(
+                        extra, declined(extra, extra_probs, threshold, kept)
+                    )
+                }
+                if extra_probs is not None
+                else {}
+            ),
             "squad_model_alone": {**model_alone, "threshold": alone},
             "rule_effect_on_squad": rule_effect,
             "hand_written_rules_before": before,
@@ -440,7 +507,7 @@ def fit_model(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=["collect", "fit", "fit-cross"])
+    parser.add_argument("step", choices=["collect", "fit", "collect-cross", "fit-cross"])
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kmr-answerable")
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--table", type=Path, default=TABLE)
@@ -451,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.step == "collect":
         return collect(args.work, args.models_dir, args.table, args.squad)
+    if args.step == "collect-cross":
+        return collect_cross(args.work, args.models_dir)
     if args.step == "fit-cross":  # questions in a language the site has no pages in
-        model = fit_model(args.table, CROSS_SIGNALS, ())
+        model = fit_model(args.table, CROSS_SIGNALS, (), calibrate=CROSS_TABLE)
         args.out = args.out or CROSS_MODEL_FILE
     else:
         model = fit_model(args.table)

@@ -77,12 +77,17 @@ def test_the_cross_language_model_is_what_the_script_fits_and_reads_only_cosines
     finally:
         sys.path.remove(str(SCRIPTS))
     shipped = json.loads(CROSS_MODEL_FILE.read_text(encoding="utf-8"))
-    refit = train_answerable.fit_model(train_answerable.TABLE, CROSS_SIGNALS, ())
+    refit = train_answerable.fit_model(
+        train_answerable.TABLE, CROSS_SIGNALS, (), calibrate=train_answerable.CROSS_TABLE
+    )
     assert refit["signals"] == shipped["signals"] == list(CROSS_SIGNALS)
     assert refit["threshold"] == shipped["threshold"] and shipped["rules"] == {}
     for key in ("mean", "scale", "weights"):
         assert np.allclose(refit[key], shipped[key], atol=1e-6)
     assert refit["held_out"] == shipped["held_out"]
+    # calibrated across languages too: dev's questions asked against the other language's pages
+    across = shipped["held_out"]["dev_across_languages"]
+    assert across["false_abstention"] <= 0.03 and across["n_answerable"] >= 50
     model = load_cross_model()
     assert model.names == CROSS_SIGNALS
     assert not (model.comparison_rule or model.term_rule or model.kinds_rule)
