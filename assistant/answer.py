@@ -32,7 +32,15 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant import abstain, answerable, guard, llm, llm_answer, terms, timeline
 from assistant import directory as partner_directory
-from assistant.compose import abstention, compose, emit, injection_refusal, source_of
+from assistant.compose import (
+    abstention,
+    compose,
+    emit,
+    injection_refusal,
+    source_of,
+    with_language_note,
+    with_language_notes,
+)
 from assistant.config import Settings
 from assistant.conversation import prepare_question
 from assistant.extractive import Selection, list_neighbours, select
@@ -85,6 +93,7 @@ class _Prepared:
     notice: str | None = None
     listed: Answer | None = None  # the partner directory's answer, when it gives one
     filters: Filters | None = None  # the caller's restrictions, for a wider search
+    asked_in: str = ""  # the question's language when the site has no pages in it
 
 
 @dataclass
@@ -100,6 +109,7 @@ class Evidence:
     similarity: Similarity
     follow_up: bool
     passage_similarity: answerable.PassageSimilarity | None = None
+    cross_language: bool = False  # asked in a language the site has no pages in
 
     def verdict(self) -> abstain.Verdict:
         """Answerable or not, with the reason (``assistant.answerable.decide``)."""
@@ -112,6 +122,7 @@ class Evidence:
             self.similarity,
             passage_similarity=self.passage_similarity,
             follow_up=self.follow_up,
+            cross_language=self.cross_language,
         )
 
     def signals(self) -> dict[str, float]:
@@ -203,7 +214,7 @@ class Assistant:
             yield from emit(prepared.listed)
         elif self.chat_model is not None and prepared.passages and prepared.question:
             # the LLM gets the hard checks only (abstain.assess): it judges the rest itself
-            yield from llm_answer.stream(
+            events = llm_answer.stream(
                 self.chat_model,
                 self.settings,
                 prepared.question,
@@ -212,15 +223,20 @@ class Assistant:
                 self.term_stats(prepared.passages),
                 partial(self._extractive, prepared),
             )
+            yield from with_language_notes(events, prepared.asked_in)
         else:
-            yield from emit(self._extractive(prepared))
+            yield from emit(with_language_note(self._extractive(prepared), prepared.asked_in))
 
     def evidence(
-        self, question: str, history: Sequence[Turn] = (), language: str | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        language: str | None = None,
+        filters: Filters | None = None,
     ) -> Evidence:
         """What the abstention decision reads for one question (the training script and the
         tests ask for it; answers go through ``stream``)."""
-        return self._evidence(self._prepare(question, list(history), None, language))
+        return self._evidence(self._prepare(question, list(history), filters, language))
 
     def term_stats(self, passages: Sequence[Passage]) -> TermStats:
         """Document frequencies over the whole index, as counted by the searcher's keyword index
@@ -273,7 +289,15 @@ class Assistant:
             except Exception as exc:  # noqa: BLE001 - the retrieved chunks still answer
                 log.warning("the chunks around a list are unavailable: %s", exc)
         return _Prepared(
-            prep.question, lang, passages, context, query, prep.injected, notice, filters=filters
+            prep.question,
+            lang,
+            passages,
+            context,
+            query,
+            prep.injected,
+            notice,
+            filters=filters,
+            asked_in=prep.asked_in,
         )
 
     def _similarity(self, prep: _Prepared) -> Similarity:
@@ -309,6 +333,7 @@ class Assistant:
             similarity,
             bool(prep.context),
             self._passage_similarity(prep),
+            cross_language=bool(prep.asked_in),
         )
 
     def _passage_similarity(self, prep: _Prepared) -> answerable.PassageSimilarity:

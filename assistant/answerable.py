@@ -41,6 +41,11 @@ from assistant.units import embedding_text, split_units
 from vectorstore.passages import Passage
 
 MODEL_FILE = Path(__file__).with_name("answerable_data") / "model.json"
+# A question in a language the site has no pages in: its words match nothing in the index, so
+# only the e5 cosines (which compare meaning across languages) are read, by a model fitted on
+# them alone (``scripts/train_answerable.py fit-cross``).
+CROSS_MODEL_FILE = MODEL_FILE.with_name("model_cross.json")
+CROSS_SIGNALS = ("unit_cosine", "passage_cosine")
 
 SIGNALS = (
     "unit_cosine",  # best e5 cosine of the question with a unit of the top passages
@@ -192,6 +197,16 @@ def from_dict(data: dict) -> AnswerableModel:
     return model
 
 
+def load_cross_model() -> AnswerableModel:
+    """The model for questions in a language the site has no pages in (``CROSS_SIGNALS``)."""
+    model = load_model(CROSS_MODEL_FILE)
+    if set(model.names) - set(CROSS_SIGNALS):
+        raise AnswerableModelError(
+            f"the cross-language model must read only {CROSS_SIGNALS}, not {model.names}"
+        )
+    return model
+
+
 @lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_FILE) -> AnswerableModel:
     """The shipped model (read once per process)."""
@@ -208,13 +223,28 @@ def decide(
     *,
     passage_similarity: PassageSimilarity | None = None,
     follow_up: bool = False,
+    cross_language: bool = False,
     model: AnswerableModel | None = None,
 ) -> Verdict:
     """The abstention decision: the hard checks of ``assistant.abstain`` (nothing retrieved,
     the source saying it does not say, and the rules the model keeps), then the model.
 
-    A follow-up's words lean on the conversation, so it gets the hard checks only.
+    A follow-up's words lean on the conversation, so it gets the hard checks only. A question
+    in a language the site has no pages in (``cross_language``) is read by its meaning alone:
+    no rule on its words, and the model fitted on the e5 cosines only (``load_cross_model``).
     """
+    if cross_language:
+        return _decide_across(
+            question,
+            language,
+            passages,
+            stats,
+            selection,
+            similarity,
+            passage_similarity,
+            follow_up,
+            model or load_cross_model(),
+        )
     model = model or load_model()
     verdict = assess(
         question,
@@ -257,4 +287,45 @@ def decide(
     if probability < model.threshold:
         verdict.answerable = False
         verdict.reason = f"the sources do not answer it (p={probability:.2f})"
+    return verdict
+
+
+def _decide_across(
+    question: str,
+    language: str,
+    passages: Sequence[Passage],
+    stats: TermStats,
+    selection: Selection | None,
+    similarity: Similarity | None,
+    passage_similarity: PassageSimilarity | None,
+    follow_up: bool,
+    model: AnswerableModel,
+) -> Verdict:
+    """``decide`` for a question in a language the site has no pages in: the hard checks that
+    do not read the question's words, then the cross-language model."""
+    verdict = assess(
+        question,
+        language,
+        passages,
+        stats,
+        selection,
+        lexical=False,
+        follow_up=follow_up,
+        kinds_rule=False,
+    )
+    if not verdict.answerable or follow_up:
+        return verdict
+    if not any(ch.isalpha() for ch in question):
+        verdict.answerable, verdict.reason = False, "no words to answer"
+        return verdict
+    if selection is None:
+        verdict.answerable, verdict.reason = False, "no sentence matches the question"
+        return verdict
+    probability = model.probability(
+        signals(question, passages, stats, similarity, selection, passage_similarity)
+    )
+    verdict.probability = probability
+    if probability < model.threshold:
+        verdict.answerable = False
+        verdict.reason = f"the sources do not answer it across languages (p={probability:.2f})"
     return verdict

@@ -43,7 +43,7 @@ def source_of(
     )
 
 
-SEE_ALSO = {"en": "See also: {markers}.", "it": "Vedi anche: {markers}."}
+SEE_ALSO = prompts.SEE_ALSO  # the LLM is asked for the same closing line
 
 
 def compose(
@@ -146,6 +146,39 @@ def abstention(
     return Answer(
         text=text, sources=[], language=lang, abstained=True, backend="extractive", notice=notice
     )
+
+
+# The one line that opens an answer to a question in a language the site has no pages in
+# (assistant.conversation.OTHER_LANGUAGES), in the asker's language; the answer is in English.
+OTHER_LANGUAGE_NOTES = {
+    "de": "Diese Website hat keine Seiten auf Deutsch, daher antworte ich auf Englisch.",
+    "fr": "Ce site n'a pas de pages en français, je réponds donc en anglais.",
+    "es": "Este sitio no tiene páginas en español, así que respondo en inglés.",
+    "pt": "Este site não tem páginas em português, por isso respondo em inglês.",
+}
+OTHER_LANGUAGE_NOTE = "The site has no pages in your language, so this answer is in English."
+
+
+def with_language_note(answer: Answer, asked_in: str) -> Answer:
+    """The answer opened by one line saying it is in English because the site has no pages
+    in ``asked_in`` (the question's language); unchanged when ``asked_in`` is empty."""
+    if not asked_in:
+        return answer
+    note = OTHER_LANGUAGE_NOTES.get(asked_in, OTHER_LANGUAGE_NOTE)
+    return answer.model_copy(update={"text": f"{note}\n{answer.text}"})
+
+
+def with_language_notes(events: Iterator[AnswerEvent], asked_in: str) -> Iterator[AnswerEvent]:
+    """The events of a streamed answer (the LLM's) with the ``with_language_note`` line: its
+    delta after the sources, and in the final answer."""
+    for event in events:
+        if isinstance(event, DoneEvent) and asked_in:
+            yield DoneEvent(answer=with_language_note(event.answer, asked_in))
+            continue
+        yield event
+        if isinstance(event, SourcesEvent) and asked_in:
+            note = OTHER_LANGUAGE_NOTES.get(asked_in, OTHER_LANGUAGE_NOTE)
+            yield DeltaEvent(text=f"{note}\n")
 
 
 def emit(answer: Answer) -> Iterator[AnswerEvent]:

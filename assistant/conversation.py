@@ -51,6 +51,14 @@ _EN_WORDS = _word_set(
 )
 
 QUESTION_LANGUAGES = ("it", "en")  # the languages the assistant answers in
+# Languages the site has no pages in that a question is recognised in: the assistant answers
+# it in ANSWER_LANGUAGE from the pages, saying so in one line (compose.OTHER_LANGUAGE_NOTES).
+OTHER_LANGUAGES = ("de", "fr", "es", "pt")
+ANSWER_LANGUAGE = "en"  # what a question in another language is answered in
+# The character model's probability (among QUESTION_LANGUAGES and OTHER_LANGUAGES) above which
+# a question is taken to be in another language; shorter questions stay in it/en.
+OTHER_LANGUAGE_CONFIDENCE = 0.75
+OTHER_LANGUAGE_MIN_LETTERS = 12
 
 
 def _words(text: str) -> list[str]:
@@ -96,6 +104,20 @@ def detect_language(text: str, default: str = "en") -> str:
     if it_votes != en_votes:
         return "it" if it_votes > en_votes else "en"
     return str(label) if prob >= 0.75 else default
+
+
+def other_language(text: str) -> str:
+    """The language of a question the site has no pages in ("de", "fr", ...), else "".
+
+    py3langid's character model, among the answered and the recognised other languages; a
+    question too short to tell (a name, "orari?") or unsure is not another language.
+    """
+    label, prob = identify_language(
+        text, among=QUESTION_LANGUAGES + OTHER_LANGUAGES, min_letters=OTHER_LANGUAGE_MIN_LETTERS
+    )
+    if label in OTHER_LANGUAGES and prob >= OTHER_LANGUAGE_CONFIDENCE:
+        return label
+    return ""
 
 
 # --- follow-ups --------------------------------------------------------------------------
@@ -181,8 +203,9 @@ class PreparedQuestion:
     injected: bool  # the guard found an injection in it
     history: list[Turn]  # the earlier turns kept, user turns screened too
     history_text: str  # their user turns, joined
-    language: str  # the asker's language
+    language: str  # the asker's language (the answer's: ANSWER_LANGUAGE for another one)
     query: str  # what is searched: the question, or a follow-up with its earlier turns
+    asked_in: str = ""  # the question's language when the site has no pages in it ("de", ...)
 
 
 def prepare_question(
@@ -194,7 +217,8 @@ def prepare_question(
     """The answer engine's first steps, shared with the evaluation: screen the question and
     the earlier user turns (they feed retrieval), keep the last ``max_turns`` turns (None: all;
     0: none), tell the language (``language`` if given; else the question's, the earlier
-    turns' when unsure) and build the retrieval query."""
+    turns' when unsure; a question in a language the site has no pages in is answered in
+    ``ANSWER_LANGUAGE``, its own kept as ``asked_in``) and build the retrieval query."""
     screened = screen(question)
     kept = list(history) if max_turns is None else list(history)[-max_turns:] if max_turns else []
     clean_history = [
@@ -203,10 +227,15 @@ def prepare_question(
         if t.content.strip()
     ]
     history_text = " ".join(t.content for t in clean_history if t.role == "user")
-    lang = language or detect_language(
-        screened.question or question, default=detect_language(history_text or question)
+    asked_in = "" if language else other_language(screened.question)
+    lang = language or (
+        ANSWER_LANGUAGE
+        if asked_in
+        else detect_language(
+            screened.question or question, default=detect_language(history_text or question)
+        )
     )
     query = retrieval_query(screened.question, clean_history) if screened.question else ""
     return PreparedQuestion(
-        screened.question, screened.injected, clean_history, history_text, lang, query
+        screened.question, screened.injected, clean_history, history_text, lang, query, asked_in
     )

@@ -47,7 +47,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -69,7 +69,7 @@ class EvalQuestion(BaseModel):
 
     id: str
     question: str = Field(min_length=1)
-    lang: Literal["it", "en"] | None = None
+    lang: str | None = Field(None, pattern=r"^[a-z]{2}$")  # the question's language
     kind: Kind = "fact"
     history: list[Turn] = Field(default_factory=list)
     gold: list[str] = Field(default_factory=list)

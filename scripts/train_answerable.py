@@ -33,6 +33,17 @@ Usage::
     flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect \\
         [--work DIR] [--models-dir DIR] [--squad ../shared/qa/squad-it-half-a.json.gz]
     PYTHONPATH=$PWD python scripts/train_answerable.py fit [--out FILE]
+    PYTHONPATH=$PWD python scripts/train_answerable.py fit-cross [--out FILE]
+
+    flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect-cross
+
+``fit-cross`` fits, from the same table and in the same way, the model for questions in a
+language the site has no pages in (``answerable.CROSS_MODEL_FILE``): it reads only the e5
+cosines (``answerable.CROSS_SIGNALS``), which compare meaning across languages, and keeps no
+hand-written rule (their words match nothing in another language). Cosines across languages
+are lower than within one, so its threshold is also calibrated on dev's questions asked
+against the pages of the site's other language (``collect-cross``, heavy: the model and an
+index of the sample site; ``answerable_data/signals_across.jsonl.gz``).
 """
 
 from __future__ import annotations
@@ -58,13 +69,21 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from train_guard import fit, predict  # noqa: E402
 
 from assistant.abstain import assess, compares_elsewhere, missing_kind  # noqa: E402
-from assistant.answerable import MODEL_FILE, SIGNALS, UNIT_PASSAGES, standardise  # noqa: E402
+from assistant.answerable import (  # noqa: E402
+    CROSS_MODEL_FILE,
+    CROSS_SIGNALS,
+    MODEL_FILE,
+    SIGNALS,
+    UNIT_PASSAGES,
+    standardise,
+)
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
 from assistant.extractive import split_question  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
 DEV = ROOT / "data" / "eval" / "dev.jsonl"
 TABLE = MODEL_FILE.with_name("signals.jsonl.gz")
+CROSS_TABLE = MODEL_FILE.with_name("signals_across.jsonl.gz")  # calibration of fit-cross
 PER_ARTICLE = 30  # SQuAD questions per article (the first of as many paragraphs)
 HELD_OUT = 3  # one article in HELD_OUT (by sorted title) is held out
 FOLDS = 5
@@ -220,30 +239,74 @@ def collect(work: Path, models_dir: Path | None, out: Path = TABLE, squad: Path 
     return 0
 
 
+def collect_cross(work: Path, models_dir: Path | None, out: Path = CROSS_TABLE) -> int:
+    """The calibration rows of the cross-language model: the one-part questions of dev asked
+    against the pages of the site's other language only (Italian questions against the English
+    pages, English ones against the Italian pages), so that their cosines are across languages
+    as a German question's are. Answerable when a passage read holds one of the question's
+    facts; the out-of-scope questions of dev are out of scope. Never fitted on: they only set
+    the threshold (``fit_model``'s ``calibrate``)."""
+    from vectorstore.passages import Filters
+
+    sample = _runtime(_settings(work / "sample", SAMPLE_SITE, models_dir))
+    rows: list[dict] = []
+    for line in DEV.read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if q.get("history") or q.get("kind") == "follow-up":
+            continue
+        oos = q.get("kind") == "out-of-scope"
+        if not oos and not q.get("facts"):
+            continue
+        lang = q.get("lang") or "en"
+        filters = Filters(language="en" if lang == "it" else "it")
+        evidence = sample.assistant.evidence(q["question"], language=lang, filters=filters)
+        if not evidence.passages:
+            continue
+        texts = " ".join(p.text for p in evidence.passages[:UNIT_PASSAGES]).casefold()
+        holds = any(f.casefold() in texts for group in q["facts"] for f in group)
+        if not (oos or holds):
+            continue  # the other language's pages do not state it
+        signals = {k: round(v, 6) for k, v in evidence.signals().items()}
+        rows.append(
+            {
+                "id": q["id"],
+                "set": "dev-across",
+                "lang": lang,
+                "label": 0 if oos else 1,
+                "signals": signals,
+            }
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    print(f"{len(rows)} rows -> {out}", file=sys.stderr)
+    return 0
+
+
 # --- fit -----------------------------------------------------------------------------------
-def load_table(path: Path = TABLE) -> list[dict]:
+def load_table(path: Path = TABLE, keep_all: bool = False) -> list[dict]:
     """The collected rows (the SQuAD answerable questions whose gold was not retrieved are
-    left out: the passages do not hold their answer)."""
+    left out: the passages do not hold their answer); ``keep_all``: every row."""
     text = gzip.decompress(path.read_bytes()).decode("utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line]
-    return [r for r in rows if r["group"] in GROUP_MASS]
+    return rows if keep_all else [r for r in rows if r["group"] in GROUP_MASS]
 
 
 Scaling = tuple[np.ndarray, np.ndarray]  # mean and scale of the training rows' signals
 
 
-def raw(rows: list[dict]) -> np.ndarray:
-    return np.array([[r["signals"][name] for name in SIGNALS] for r in rows], dtype=np.float64)
+def raw(rows: list[dict], names: tuple[str, ...] = SIGNALS) -> np.ndarray:
+    return np.array([[r["signals"][name] for name in names] for r in rows], dtype=np.float64)
 
 
-def scaling_of(rows: list[dict]) -> Scaling:
-    x = raw(rows)
+def scaling_of(rows: list[dict], names: tuple[str, ...] = SIGNALS) -> Scaling:
+    x = raw(rows, names)
     return x.mean(axis=0), x.std(axis=0) + 1e-6
 
 
-def matrix(rows: list[dict], scaling: Scaling) -> np.ndarray:
+def matrix(rows: list[dict], scaling: Scaling, names: tuple[str, ...] = SIGNALS) -> np.ndarray:
     """The signals as the shipped model reads them (``answerable.standardise``)."""
-    return standardise(raw(rows), *scaling)
+    return standardise(raw(rows, names), *scaling)
 
 
 def weights_of(rows: list[dict]) -> np.ndarray:
@@ -257,21 +320,27 @@ def _fold(r: dict) -> int:
     return int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % FOLDS
 
 
-def train(rows: list[dict], penalty: float, scaling: Scaling) -> tuple[np.ndarray, float]:
+def train(
+    rows: list[dict], penalty: float, scaling: Scaling, names: tuple[str, ...] = SIGNALS
+) -> tuple[np.ndarray, float]:
     """Weights on the standardised signals, and the bias."""
     y = np.array([r["label"] for r in rows], dtype=np.float64)
-    return fit(matrix(rows, scaling), y, weights_of(rows), penalty)
+    return fit(matrix(rows, scaling, names), y, weights_of(rows), penalty)
 
 
-def out_of_fold(rows: list[dict], penalty: float, scaling: Scaling) -> np.ndarray:
+def out_of_fold(
+    rows: list[dict], penalty: float, scaling: Scaling, names: tuple[str, ...] = SIGNALS
+) -> np.ndarray:
     """Probabilities from models that never saw the row (folds by article / question)."""
     probs = np.zeros(len(rows))
     folds = np.array([_fold(r) for r in rows])
     for k in range(FOLDS):
         held = folds == k
-        model = train([r for r, h in zip(rows, held, strict=True) if not h], penalty, scaling)
+        model = train(
+            [r for r, h in zip(rows, held, strict=True) if not h], penalty, scaling, names
+        )
         held_rows = [r for r, h in zip(rows, held, strict=True) if h]
-        probs[held] = predict(matrix(held_rows, scaling), *model)
+        probs[held] = predict(matrix(held_rows, scaling, names), *model)
     return probs
 
 
@@ -320,15 +389,18 @@ def choose_threshold(
 
 
 def choose_rules(
-    calibration: list[tuple[list[dict], np.ndarray]], held: list[dict], held_probs: np.ndarray
+    calibration: list[tuple[list[dict], np.ndarray]],
+    held: list[dict],
+    held_probs: np.ndarray,
+    rules: tuple[str, ...] = RULES,
 ) -> tuple[tuple[str, ...], float]:
     """The hand-written rules to keep and the threshold that goes with them: each set of rules
     gets its own calibrated threshold (a set whose rules alone decline too many answerable
     questions is out); the set declining the most out-of-scope questions of the
     held-out SQuAD articles (which no rule was written from) wins, the fewest rules on a tie."""
     subsets = [
-        tuple(rule for n, rule in enumerate(RULES) if mask >> n & 1)
-        for mask in range(2 ** len(RULES))
+        tuple(rule for n, rule in enumerate(rules) if mask >> n & 1)
+        for mask in range(2 ** len(rules))
     ]
     best: tuple[float, int, tuple[str, ...], float] | None = None
     for subset in subsets:
@@ -347,28 +419,42 @@ def choose_rules(
     return best[2], best[3]
 
 
-def fit_model(path: Path = TABLE) -> dict:
-    """Everything model.json holds, from the table alone (deterministic)."""
+def fit_model(
+    path: Path = TABLE,
+    names: tuple[str, ...] = SIGNALS,
+    rules: tuple[str, ...] = RULES,
+    calibrate: Path | None = None,
+) -> dict:
+    """Everything model.json holds, from the table alone (deterministic): over the signals
+    ``names``, with the hand-written ``rules`` it may keep (the model for questions in a
+    language the site lacks reads only ``answerable.CROSS_SIGNALS``, keeps no rule); the rows
+    of ``calibrate`` (``collect_cross``), never fitted on, are one more calibration group."""
     rows = load_table(path)
     train_rows = [r for r in rows if r["split"] == "train"]
     held = [r for r in rows if r["split"] == "held-out"]
-    scaling = scaling_of(train_rows)
-    losses = {p: log_loss(out_of_fold(train_rows, p, scaling), train_rows) for p in PENALTIES}
+    scaling = scaling_of(train_rows, names)
+    losses = {
+        p: log_loss(out_of_fold(train_rows, p, scaling, names), train_rows) for p in PENALTIES
+    }
     penalty = min(PENALTIES, key=lambda p: (round(losses[p], 6), -p))
-    weights, bias = train(train_rows, penalty, scaling)
-    oof = out_of_fold(train_rows, penalty, scaling)
+    weights, bias = train(train_rows, penalty, scaling, names)
+    oof = out_of_fold(train_rows, penalty, scaling, names)
     dev = [(r, p) for r, p in zip(train_rows, oof, strict=True) if r["set"] == "dev"]
     dev_rows, dev_probs = [r for r, _ in dev], np.array([p for _, p in dev])
-    held_probs = predict(matrix(held, scaling), weights, bias)
+    held_probs = predict(matrix(held, scaling, names), weights, bias)
     calibration = [(dev_rows, dev_probs), (held, held_probs)]
-    kept, threshold = choose_rules(calibration, held, held_probs)
-    rules = {rule: rule in kept for rule in RULES}
+    extra = load_table(calibrate, keep_all=True) if calibrate is not None else []
+    extra_probs = predict(matrix(extra, scaling, names), weights, bias) if extra else None
+    if extra_probs is not None:
+        calibration.append((extra, extra_probs))
+    kept, threshold = choose_rules(calibration, held, held_probs, rules)
+    kept_rules = {rule: rule in kept for rule in rules}
     # What each rule adds on its own to the model alone, on the held-out SQuAD articles.
     alone = choose_threshold(calibration, ())
     y = np.array([r["label"] for r in held])
     base = declined(held, held_probs, alone, ())
     rule_effect: dict[str, dict[str, int]] = {}
-    for rule in RULES:
+    for rule in rules:
         extra = declined(held, held_probs, alone, (rule,)) & ~base
         rule_effect[rule] = {
             "more_out_of_scope_declined": int((extra & (y == 0)).sum()),
@@ -381,13 +467,13 @@ def fit_model(path: Path = TABLE) -> dict:
         for name, group in (("squad_held_out", held), ("dev", dev_rows))
     }
     return {
-        "signals": list(SIGNALS),
+        "signals": list(names),
         "mean": [round(float(v), 8) for v in mean],
         "scale": [round(float(v), 8) for v in scale],
         "weights": [round(float(v), 8) for v in weights],
         "bias": round(float(bias), 8),
         "threshold": threshold,
-        "rules": rules,
+        "rules": kept_rules,
         "penalty": penalty,
         "cv_log_loss": {str(p): round(v, 5) for p, v in losses.items()},
         "held_out": {
@@ -401,6 +487,15 @@ def fit_model(path: Path = TABLE) -> dict:
                 for keep in [[i for i, r in enumerate(held) if r["group"] in {"squad+", group}]]
             },
             "dev_out_of_fold": figures(dev_rows, declined(dev_rows, dev_probs, threshold, kept)),
+            **(
+                {
+                    "dev_across_languages": figures(
+                        extra, declined(extra, extra_probs, threshold, kept)
+                    )
+                }
+                if extra_probs is not None
+                else {}
+            ),
             "squad_model_alone": {**model_alone, "threshold": alone},
             "rule_effect_on_squad": rule_effect,
             "hand_written_rules_before": before,
@@ -412,18 +507,25 @@ def fit_model(path: Path = TABLE) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=["collect", "fit"])
+    parser.add_argument("step", choices=["collect", "fit", "collect-cross", "fit-cross"])
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kmr-answerable")
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--table", type=Path, default=TABLE)
     parser.add_argument(
         "--squad", type=Path, default=SQUAD, help="the SQuAD-it file (../shared/qa)"
     )
-    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument("--out", type=Path, default=None, help="default: the shipped file")
     args = parser.parse_args(argv)
     if args.step == "collect":
         return collect(args.work, args.models_dir, args.table, args.squad)
-    model = fit_model(args.table)
+    if args.step == "collect-cross":
+        return collect_cross(args.work, args.models_dir)
+    if args.step == "fit-cross":  # questions in a language the site has no pages in
+        model = fit_model(args.table, CROSS_SIGNALS, (), calibrate=CROSS_TABLE)
+        args.out = args.out or CROSS_MODEL_FILE
+    else:
+        model = fit_model(args.table)
+        args.out = args.out or MODEL_FILE
     args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     print(
         json.dumps({k: model[k] for k in ("threshold", "rules", "penalty", "held_out")}, indent=1)

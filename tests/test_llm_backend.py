@@ -15,6 +15,7 @@ from langchain_core.messages import BaseMessage
 
 from assistant import llm
 from assistant.answer import Assistant
+from assistant.compose import OTHER_LANGUAGE_NOTES
 from assistant.config import Settings
 from assistant.llm_answer import clean_markers, scrub_contacts
 from assistant.prompts import answer_messages
@@ -108,6 +109,21 @@ def test_the_prompt_fences_numbered_sources_as_untrusted_data(llm_settings) -> N
     assert "chi ha progettato il muro?" in user.content
 
 
+@pytest.mark.parametrize(
+    ("language", "see_also"), [("en", "See also: [2] [3]."), ("it", "Vedi anche: [2] [3].")]
+)
+def test_the_prompt_asks_for_the_extractive_answer_form(llm_settings, language, see_also) -> None:  # noqa: ANN001
+    # the same form as the extractive answer: the answer first with its citation, then the
+    # other relevant pages on one closing line, worded as the extractive one words it
+    system, user = answer_messages("who designed the wall?", [], language, llm_settings)
+    assert "lead with the answer itself in one or two sentences, citing its source [n]" in (
+        system.content
+    )
+    assert "gets the whole list" in system.content
+    assert f'e.g. "{see_also}"' in system.content
+    assert "the answer first, citing sources as [n]" in user.content
+
+
 def test_invalid_markers_are_removed_and_lists_split() -> None:
     assert (
         clean_markers("Built in 2007 [1, 3] and red [9].", valid=3)
@@ -155,6 +171,34 @@ def test_the_answer_streams_and_cites_only_retrieved_sources(sample_index, llm_s
     assert answer.sources[0].n == 1
     prompt = fake.calls[0][1].content
     assert prompt.count("<source n=") == len(candidates)
+
+
+def test_an_answer_in_the_asked_form_keeps_its_lead_and_see_also_line(
+    sample_index, llm_settings
+) -> None:  # noqa: ANN001
+    fake = RecordingFake(
+        responses=["Ateliers Jean Nouvel designed the red wall [2].\n\nSee also: [1] [3]."]
+    )
+    assistant = Assistant(llm_settings, sample_index.searcher, chat_model=fake)
+    events, answer = run(assistant, "who designed the red wall?")
+    candidates = events[0].sources
+    assert answer.text == "Ateliers Jean Nouvel designed the red wall [1].\n\nSee also: [2] [3]."
+    assert [s.url for s in answer.sources] == [
+        c.url for c in (candidates[1], candidates[0], candidates[2])
+    ]
+
+
+def test_a_question_in_another_language_gets_the_note_on_the_llm_path(
+    sample_index, llm_settings
+) -> None:  # noqa: ANN001
+    fake = RecordingFake(responses=["Ateliers Jean Nouvel designed the red wall [1]."])
+    fake.calls = []
+    assistant = Assistant(llm_settings, sample_index.searcher, chat_model=fake)
+    events, answer = run(assistant, "Wer hat die rote Mauer entworfen?")
+    note = OTHER_LANGUAGE_NOTES["de"]
+    assert isinstance(events[1], DeltaEvent) and events[1].text == f"{note}\n"
+    assert answer.text == f"{note}\nAteliers Jean Nouvel designed the red wall [1]."
+    assert answer.language == "en" and "Reply in English" in fake.calls[0][0].content
 
 
 def test_an_llm_error_falls_back_to_the_extractive_answer(sample_index, llm_settings) -> None:  # noqa: ANN001
