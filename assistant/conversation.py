@@ -55,10 +55,6 @@ QUESTION_LANGUAGES = ("it", "en")  # the languages the assistant answers in
 # it in ANSWER_LANGUAGE from the pages, saying so in one line (compose.OTHER_LANGUAGE_NOTES).
 OTHER_LANGUAGES = ("de", "fr", "es", "pt")
 ANSWER_LANGUAGE = "en"  # what a question in another language is answered in
-# The character model's probability (among QUESTION_LANGUAGES and OTHER_LANGUAGES) above which
-# a question is taken to be in another language; shorter questions stay in it/en.
-OTHER_LANGUAGE_CONFIDENCE = 0.75
-OTHER_LANGUAGE_MIN_LETTERS = 12
 
 
 def _words(text: str) -> list[str]:
@@ -106,16 +102,18 @@ def detect_language(text: str, default: str = "en") -> str:
     return str(label) if prob >= 0.75 else default
 
 
-def other_language(text: str) -> str:
+def other_language(text: str, params: ConversationParams = PARAMS.conversation) -> str:
     """The language of a question the site has no pages in ("de", "fr", ...), else "".
 
     py3langid's character model, among the answered and the recognised other languages; a
     question too short to tell (a name, "orari?") or unsure is not another language.
     """
     label, prob = identify_language(
-        text, among=QUESTION_LANGUAGES + OTHER_LANGUAGES, min_letters=OTHER_LANGUAGE_MIN_LETTERS
+        text,
+        among=QUESTION_LANGUAGES + OTHER_LANGUAGES,
+        min_letters=params.other_language_min_letters,
     )
-    if label in OTHER_LANGUAGES and prob >= OTHER_LANGUAGE_CONFIDENCE:
+    if label in OTHER_LANGUAGES and prob >= params.other_language_confidence:
         return label
     return ""
 

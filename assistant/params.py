@@ -201,6 +201,14 @@ class ConversationParams:
     max_query_chars: int = why(
         600, "the search query's length limit: e5 reads 512 tokens, the question comes first"
     )
+    other_language_confidence: float = why(
+        0.75,
+        "py3langid's probability above which a question is taken to be in a language the "
+        "site has no pages in (de/fr/es/pt); below it the question stays in it/en",
+    )
+    other_language_min_letters: int = why(
+        12, "shorter questions (a name, 'orari?') are too short to tell another language"
+    )
 
 
 @dataclass(frozen=True)
