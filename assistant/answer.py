@@ -285,7 +285,8 @@ class Assistant:
         )
         if asks_for_list(prep.question):  # a list the chunking cut goes on in the next chunk
             try:
-                passages += list_neighbours(passages, self.searcher.keyword_index().passages)
+                index = self.searcher.keyword_index()
+                passages += list_neighbours(passages, index.passages, index.positions)
             except Exception as exc:  # noqa: BLE001 - the retrieved chunks still answer
                 log.warning("the chunks around a list are unavailable: %s", exc)
         return _Prepared(
@@ -376,7 +377,7 @@ class Assistant:
             if timeline.time_intent(prep.question) == "upcoming":
                 # and every passage of the index that states an event still to come
                 wider += timeline.coming_passages(
-                    self.searcher.keyword_index().passages,
+                    self.searcher.keyword_index().dated,
                     self.today(),
                     prep.language,
                     partial(allowed, filters=prep.filters),

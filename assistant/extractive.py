@@ -13,7 +13,7 @@ address an AI assistant are never quoted. ``assistant.compose`` writes the chose
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant import lead
@@ -253,15 +253,17 @@ def _across_chunks(
     return before + block + after
 
 
-def list_neighbours(passages: Sequence[Passage], index: Sequence[Passage]) -> list[Passage]:
+def list_neighbours(
+    passages: Sequence[Passage], index: Sequence[Passage], positions: Mapping[str, int]
+) -> list[Passage]:
     """The chunks of the index that continue a list or table a retrieved chunk cuts: the next
     chunk of its page when it ends with items and that chunk starts with some, and the chunk
-    before when it starts with items (the index keeps each page's chunks in order)."""
+    before when it starts with items (the index keeps each page's chunks in order;
+    ``positions`` gives a passage's place in it by id)."""
     wanted = {p.id for p in passages}
     out: list[Passage] = []
-    for i, passage in enumerate(index):
-        if passage.id not in wanted:
-            continue
+    for i in sorted({positions[p.id] for p in passages if p.id in positions}):  # index order
+        passage = index[i]
         units = split_units(passage, 0)
         if not units:
             continue

@@ -38,6 +38,12 @@ class TermCounts(Protocol):
     @property
     def doc_terms_tag(self) -> str: ...
 
+    @property
+    def positions(self) -> Mapping[str, int]: ...
+
+    @property
+    def dated(self) -> Sequence[Passage]: ...
+
 
 def keyword_index_options() -> KeywordIndexOptions:
     """What the keyword index counts for the answer engine: document frequencies of

@@ -188,9 +188,10 @@ def test_a_table_cut_by_the_chunking_is_quoted_whole_from_both_chunks() -> None:
     )
     other = passage(10, "Tenants", "- Lunch at noon.\n- Parking outside.")
     index = [other, head, tail]
+    positions = {p.id: i for i, p in enumerate(index)}
     # the chunk after a retrieved one that ends inside the table is fetched from the index
-    assert list_neighbours([head], index) == [tail]
-    assert list_neighbours([other], index) == []
+    assert list_neighbours([head], index, positions) == [tail]
+    assert list_neighbours([other], index, positions) == []
     question = "Which tenants are in each building?"
     selection = select(question, [head, tail], "en", TermStats([head.text, tail.text]))
     assert selection is not None

@@ -90,6 +90,17 @@ class KeywordIndex:
     doc_freqs: dict[str, int] | None = None
     doc_terms_tag: str = ""
 
+    @functools.cached_property
+    def positions(self) -> dict[str, int]:
+        """Each passage's position in ``passages`` by id (once per index, on first use)."""
+        return {p.id: i for i, p in enumerate(self.passages)}
+
+    @functools.cached_property
+    def dated(self) -> list[Passage]:
+        """The passages that state a date (once per index, on first use): a question about
+        coming events reads these, not every passage."""
+        return [p for p in self.passages if p.dates]
+
     @classmethod
     def build(
         cls,
