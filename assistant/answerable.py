@@ -280,14 +280,8 @@ def decide(
         )
         if not lexical.answerable:
             return lexical
-    probability = model.probability(
-        signals(question, passages, stats, similarity, selection, passage_similarity)
-    )
-    verdict.probability = probability
-    if probability < model.threshold:
-        verdict.answerable = False
-        verdict.reason = f"the sources do not answer it (p={probability:.2f})"
-    return verdict
+    values = signals(question, passages, stats, similarity, selection, passage_similarity)
+    return _judged(verdict, model, values, "the sources do not answer it")
 
 
 def _decide_across(
@@ -321,11 +315,17 @@ def _decide_across(
     if selection is None:
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
         return verdict
-    probability = model.probability(
-        signals(question, passages, stats, similarity, selection, passage_similarity)
-    )
+    values = signals(question, passages, stats, similarity, selection, passage_similarity)
+    return _judged(verdict, model, values, "the sources do not answer it across languages")
+
+
+def _judged(
+    verdict: Verdict, model: AnswerableModel, values: dict[str, float], reason: str
+) -> Verdict:
+    """The verdict with the model's probability; declined, with ``reason``, below its threshold."""
+    probability = model.probability(values)
     verdict.probability = probability
     if probability < model.threshold:
         verdict.answerable = False
-        verdict.reason = f"the sources do not answer it across languages (p={probability:.2f})"
+        verdict.reason = f"{reason} (p={probability:.2f})"
     return verdict
