@@ -20,18 +20,11 @@ import test_staff_browser
 import test_widget_browser
 from api_support import ADMIN_KEY
 from support.enquiries import enquiry
-from test_widget_browser import CHROMIUM
 
 STAFF = "Marco Bianchi"
 REFUSED = "Is there a swimming pool?"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = test_widget_browser.BROWSER_TESTS
 
 # One Chromium, one inbox and one live service for this module, as in the console's tests.
 browser = test_widget_browser.browser
@@ -64,13 +57,7 @@ REACHABLE = """() => [...document.querySelectorAll(
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    yield page
-    context.close()
+    yield from test_widget_browser.new_page(browser, locale="en-GB")
 
 
 def focused(page: Any) -> dict[str, Any] | None:

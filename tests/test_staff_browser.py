@@ -20,7 +20,14 @@ import test_widget_browser
 from api_support import ADMIN_KEY, LiveServer, api_settings
 from sqlalchemy import select
 from support.enquiries import INBOX, smtp_settings
-from test_widget_browser import AXE, CHROMIUM, ask, axe_violations, open_widget, record_dialogs
+from test_widget_browser import (
+    AXE,
+    BROWSER_TESTS,
+    ask,
+    axe_violations,
+    open_widget,
+    record_dialogs,
+)
 
 from api import create_app
 
@@ -28,13 +35,7 @@ DECLINED = "Who won the football world cup in 1998?"
 QUESTION = "How tall is the red wall you see from the motorway?"
 STAFF = "Giulia Rossi"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = BROWSER_TESTS
 
 
 # --- fixtures ------------------------------------------------------------------------------

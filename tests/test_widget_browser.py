@@ -30,7 +30,8 @@ ARGS = [
 ]
 QUESTION = "How tall is the red wall you see from the motorway?"
 
-pytestmark = [
+# The marks of every browser test (here, the staff console's, its keyboard tests).
+BROWSER_TESTS = [
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
@@ -38,6 +39,7 @@ pytestmark = [
         "/usr/bin/chromium (apt-get install chromium); CI installs it",
     ),
 ]
+pytestmark = BROWSER_TESTS
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -89,15 +91,20 @@ def service(
         yield server
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    page = context.new_page()
+def new_page(browser: Any, **context: Any) -> Iterator[Any]:
+    """A page in its own browser context, its script errors collected in ``page.errors``."""
+    context_ = browser.new_context(**context)
+    page = context_.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors
     yield page
-    context.close()
+    context_.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    yield from new_page(browser)
 
 
 def open_widget(page: Any) -> Any:
