@@ -74,7 +74,7 @@ class LiveServer:
 def read_sse(response: httpx.Response) -> list[tuple[str, str]]:
     """(event, data) pairs of a text/event-stream response, in order."""
     events: list[tuple[str, str]] = []
-    name, data = "message", []
+    name, data = "message", list[str]()
     for line in response.iter_lines():
         if not line:
             if data:

@@ -299,7 +299,9 @@ def test_tabbing_through_the_whole_console_reaches_every_control_and_never_traps
     expected = page.evaluate(REACHABLE)
 
     page.focus("a.skip-link")  # from the top (a focus call, not a click)
-    forward = [focused(page)["key"]]
+    start = focused(page)
+    assert start is not None, "the skip link takes the focus"
+    forward = [start["key"]]
     for _ in range(len(expected) * 4):
         page.keyboard.press("Tab")
         now = focused(page)
