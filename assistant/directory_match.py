@@ -88,9 +88,23 @@ def ngrams(words: list[str], n: int) -> list[str]:
     return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
+def _identifiers(words: Sequence[str]) -> set[str]:
+    """The words of a value that identify it among its kind: a single letter or a number
+    ("Building B", "Hall 3"); a fuzzy match must not trade one for another."""
+    return {w for w in words if len(w) == 1 or any(c.isdigit() for c in w)}
+
+
+def _exact(question: str, value: str) -> bool:
+    """The value's words appear in the question as one run, in order ("edificio b")."""
+    return f" {norm(value)} " in f" {norm(question)} " if norm(value) else False
+
+
 def _named(question: str, value: str) -> float:
-    """difflib ratio of ``value`` with its best-matching run of words in the question."""
+    """difflib ratio of ``value`` with its best-matching run of words in the question; 0 when
+    the question lacks one of the value's identifiers ("Edificio D" is not "Edificio B")."""
     q, v = norm(question).split(), norm(value)
+    if not _identifiers(v.split()) <= set(q):
+        return 0.0
     size = len(v.split())
     best = 0.0
     for n in {max(1, size - 1), size, size + 1}:
@@ -162,12 +176,18 @@ def arrives_after(org: Organisation, today: date) -> bool:
     return org.year > today.year
 
 
+# Where a value joins its parts: "Edificio B · La Serra", "Building D – La Corte (east wing)".
+_PARTS = re.compile(r"\s+[·–—-]\s+|\s*[()]\s*")
+
+
 def filter_values(orgs: Sequence[Organisation]) -> dict[str, list[Organisation]]:
-    """Each sector, building or listing heading (its parts split at " · ") -> who has it."""
+    """Each sector, building or listing heading, and each of its parts (split at " · ", a
+    spaced dash or a bracket) -> who has it."""
     values: dict[str, list[Organisation]] = {}
     for org in orgs:
         for value in dict.fromkeys([*org.sectors, *org.buildings, *org.groups]):
-            for part in value.split(" · "):
+            for part in dict.fromkeys([value, *_PARTS.split(value)]):
+                part = part.strip(" ,;")
                 if len(part) >= 3 and org not in values.setdefault(part, []):
                     values[part].append(org)
     return values
@@ -183,8 +203,13 @@ def _by_value(
     values = {v: o for v, o in filter_values(orgs).items() if len(o) < len(orgs)}
     if not values:
         return None, []
-    scored = sorted(((_named(question, v), v) for v in values), reverse=True)
-    named = [v for score, v in scored if score >= params.fuzzy_min]
+    # A value the question names word for word settles it before any fuzzy match.
+    named = _longest([v for v in values if _exact(question, v)])
+    if not named:
+        scored = sorted(((_named(question, v), v) for v in values), reverse=True)
+        named = [v for score, v in scored if score >= params.fuzzy_min]
+    if not named:
+        named = _by_a_word(question, values, params)
     if not named and similarity is not None:
         names = list(values)
         words = [w for w in norm(question).split() if w not in _stopwords()]
@@ -210,6 +235,33 @@ def _by_value(
     return chosen, named
 
 
+def _longest(values: list[str]) -> list[str]:
+    """The values not inside another one of them ("Building D", not also "D")."""
+    folded = {v: f" {norm(v)} " for v in values}
+    return [v for v in values if not any(v != o and folded[v] in folded[o] for o in values)]
+
+
+def _by_a_word(
+    question: str, values: dict[str, list[Organisation]], params: DirectoryParams
+) -> list[str]:
+    """The values holding a long word of the question as a whole word ("cluster digitale"
+    names "Digitale e ICT"), when that word selects some organisations, not all of them; not
+    the values with an identifier ("Pavilion 2" is not named by "pavilion 7")."""
+    words = [
+        w for w in norm(question).split()
+        if len(w) >= params.value_word_min and w not in _stopwords() and not ORGANISATION_WORDS.match(w)
+    ]  # fmt: skip
+    everyone = {id(o) for group in values.values() for o in group}
+    named: list[str] = []
+    for word in dict.fromkeys(words):
+        # A value with an identifier ("Pavilion 2") is named only in full, with it.
+        found = [v for v in values if word in norm(v).split() and not _identifiers(norm(v).split())]
+        chosen = {id(o) for v in found for o in values[v]}
+        if found and len(chosen) < len(everyone):
+            named += [v for v in found if v not in named]
+    return named
+
+
 def _named_by_a_run(
     names: Sequence[str], grams: Sequence[str], similarity: Similarity, params: DirectoryParams
 ) -> list[str]:
@@ -226,14 +278,45 @@ def _named_by_a_run(
     return [best[1]] if best[1] else []
 
 
+# A year after a comparative word is one end of a period of arrivals, not the year itself:
+# "after 2020" / "dopo il 2020" (later years), "since 2020" / "dal 2020" (that year on),
+# "before 2020" / "prima del 2020" (earlier years), "until 2020" / "fino al 2020" (up to it).
+_YEAR_BOUND = re.compile(
+    r"\b(?:(?P<after>after|later\s+than|dopo(?:\s+(?:il|l['’]))?|oltre\s+il)"
+    r"|(?P<since>since|from|starting\s+in|dal|dall['’]|a\s+partire\s+dal)"
+    r"|(?P<before>before|earlier\s+than|prima\s+(?:del|dell['’]))"
+    r"|(?P<until>until|till|up\s+to|fino\s+al|entro\s+il))"
+    r"\s+(?:the\s+(?:year\s+)?|l['’]anno\s+)?(?P<year>19[5-9]\d|20\d\d)\b",
+    re.I,
+)
+_BOUND_TEST: dict[str, Callable[[int, int], bool]] = {
+    "after": lambda year, bound: year > bound,
+    "since": lambda year, bound: year >= bound,
+    "before": lambda year, bound: year < bound,
+    "until": lambda year, bound: year <= bound,
+}
+
+
 def _by_year(
     question: str, orgs: Sequence[Organisation]
 ) -> tuple[list[Organisation] | None, list[str]]:
-    """Organisations that arrived in a year the question names."""
-    years = {int(y) for y in YEAR.findall(question)}
-    if not years:
+    """Organisations that arrived in a year the question names, or in the period a
+    comparative word and a year bound ("after 2020", "prima del 2015")."""
+    bounds: list[tuple[Callable[[int, int], bool], int, str]] = []
+    for found in _YEAR_BOUND.finditer(question):
+        kind = next(k for k in _BOUND_TEST if found.group(k))
+        bounds.append((_BOUND_TEST[kind], int(found.group("year")), " ".join(found[0].split())))
+    rest = _YEAR_BOUND.sub(" ", question)
+    years = {int(y) for y in YEAR.findall(rest)}
+    if not years and not bounds:
         return None, []
-    return [o for o in orgs if o.year in years], [str(y) for y in sorted(years)]
+    chosen = [
+        o for o in orgs
+        if o.year
+        and (not years or o.year in years)
+        and all(test(o.year, bound) for test, bound, _ in bounds)
+    ]  # fmt: skip
+    return chosen, [str(y) for y in sorted(years)] + [label for _, _, label in bounds]
 
 
 def _by_listing(

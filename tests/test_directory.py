@@ -59,8 +59,10 @@ def raw(rel: str, content: bytes | None = None) -> RawDocument:
     )
 
 
-def entries_of(rel: str, options: directory.DirectoryOptions | None = None) -> list:
-    document = raw(rel)
+def entries_of(
+    rel: str, options: directory.DirectoryOptions | None = None, html: str | None = None
+) -> list:
+    document = raw(rel, html.encode() if html is not None else None)
     return list(extract(document, directory=options or directory.DirectoryOptions()).directory)
 
 
@@ -163,6 +165,81 @@ def test_malformed_structures_never_crash(table: str) -> None:
     document = raw("en/odd.html", html.encode())
     found = extract(document, directory=directory.DirectoryOptions()).directory
     assert found[-1].kind == "stub"
+
+
+HALLS_EN = """<html lang="en"><body><main><h1>Our tenants</h1>
+<section><h3>Lumenworks</h3><p>Laser optics for microscopes.</p>
+<ul><li><i>Sector</i> <b>Photonics</b></li><li><i>Building</i> <b>Pavilion 2</b></li>
+<li><i>Arrived</i> <b>2017</b></li></ul></section>
+<section><h3>Kelpmatter</h3><p>Bioplastics from seaweed.</p>
+<ul><li><i>Sector</i> <b>Green chemistry</b></li><li><i>Building</i> <b>Pavilion 3</b></li>
+<li><i>Arrived</i> <b>2021</b></li></ul></section>
+<section><h3>Tidegauge</h3><p>Sensors for harbour water levels.</p>
+<ul><li><i>Sector</i> <b>Photonics</b></li><li><i>Building</i> <b>Pavilion 3</b></li>
+<li><i>Arrived</i> <b>2023</b></li></ul></section>
+</main></body></html>"""
+
+HALLS_IT = """<html lang="it"><body><main><h1>Le aziende</h1>
+<h2>Padiglione 2</h2>
+<dl><dt>Lumenworks</dt><dd>Ottica laser per microscopi.</dd>
+<dd>Settore Fotonica · presente dal 2017</dd>
+<dt>Ferrovetro</dt><dd>Vetri tecnici per l'industria.</dd><dd>Settore Materiali · dal 2012</dd>
+<dt>Salinae</dt><dd>Sale marino per uso alimentare.</dd><dd>Settore Alimentare · dal 2019</dd>
+</dl></main></body></html>"""
+
+
+def test_a_label_in_its_own_element_and_a_tag_line_without_colons() -> None:
+    """ "<i>Sector</i> <b>Photonics</b>" is a label and its value; a definition's second
+    description "Settore Fotonica · presente dal 2017" is a tag line of the same term."""
+    cards = [e for e in entries_of("en/tenants.html", html=HALLS_EN) if e.kind == "row"]
+    assert [(c.name, c.sector, c.building, c.year) for c in cards] == [
+        ("Lumenworks", "Photonics", "Pavilion 2", 2017),
+        ("Kelpmatter", "Green chemistry", "Pavilion 3", 2021),
+        ("Tidegauge", "Photonics", "Pavilion 3", 2023),
+    ]
+    terms = [e for e in entries_of("it/aziende.html", html=HALLS_IT) if e.kind == "row"]
+    assert [(t.name, t.sector, t.year, t.description) for t in terms] == [
+        ("Lumenworks", "Fotonica", 2017, "Ottica laser per microscopi."),
+        ("Ferrovetro", "Materiali", 2012, "Vetri tecnici per l'industria."),
+        ("Salinae", "Alimentare", 2019, "Sale marino per uso alimentare."),
+    ]
+    assert {t.group for t in terms} == {"Padiglione 2"}
+
+
+def _halls() -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
+    entries = [("en", e) for e in entries_of("en/tenants.html", html=HALLS_EN)]
+    entries += [("it", e) for e in entries_of("it/aziende.html", html=HALLS_IT)]
+    return build(entries), [e for _, e in entries if e.kind == "stub"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # A building named by a number or a letter is that building, not its neighbours
+        # (difflib rates "padiglione 3" 0.92 like "padiglione 2").
+        ("Quali aziende sono nel padiglione 2?", {"Lumenworks", "Ferrovetro", "Salinae"}),
+        ("Which companies are in Pavilion 3?", {"Kelpmatter", "Tidegauge"}),
+        ("Which companies are in pavillion 3?", {"Kelpmatter", "Tidegauge"}),  # a typo
+        # A year after a comparative word is a period, not the year itself.
+        ("Which companies arrived after 2017?", {"Kelpmatter", "Tidegauge", "Salinae"}),
+        ("Which companies have been here since 2019?", {"Kelpmatter", "Tidegauge", "Salinae"}),
+        ("Quali aziende sono arrivate prima del 2017?", {"Ferrovetro"}),
+        ("Quali aziende sono arrivate fino al 2017?", {"Ferrovetro", "Lumenworks"}),
+        ("Which companies arrived in 2017?", {"Lumenworks"}),
+        # One long word of the question names a value ("Green chemistry").
+        ("How many companies work in chemistry?", {"Kelpmatter"}),
+    ],
+)
+def test_buildings_by_their_number_and_arrivals_by_a_period(
+    question: str, expected: set[str]
+) -> None:
+    found = match(question, *_halls())
+    assert found is not None
+    assert {o.name for o in found.organisations} == expected
+
+
+def test_a_building_the_directory_lacks_is_not_its_neighbour() -> None:
+    assert match("How many companies are in Pavilion 7?", *_halls()) is None
 
 
 # --- the merged directory and its questions --------------------------------------------------
