@@ -86,9 +86,60 @@ _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
 
+# A calendar period named relative to today: the events asked for fall in it.
+_WINDOW = re.compile(
+    r"\b(?:(?P<next_month>next\s+month|(?:il\s+)?mese\s+prossimo|(?:il\s+)?prossimo\s+mese)"
+    r"|(?P<this_month>this\s+month|questo\s+mese)"
+    r"|(?P<next_week>next\s+week|(?:la\s+)?settimana\s+prossima|(?:la\s+)?prossima\s+settimana)"
+    r"|(?P<this_year>this\s+year|quest['’]anno)"
+    r"|(?P<next_year>next\s+year|(?:l['’])?anno\s+prossimo|(?:il\s+)?prossimo\s+anno))\b",
+    re.I,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """The period of days a question's events must fall in, and its words."""
+
+    start: date
+    end: date
+    words: str
+
+
+def window(question: str, today: date) -> Window | None:
+    """The calendar period the question names relative to ``today`` ("next month", "il mese
+    prossimo", "this year"), or None."""
+    found = _WINDOW.search(question)
+    if found is None:
+        return None
+    kind = found.lastgroup or ""
+    words = " ".join(found.group(0).split())
+    first = today.replace(day=1)
+    if kind == "this_month":
+        return Window(today, _month_end(first), words)
+    if kind == "next_month":
+        start = _month_end(first) + timedelta(days=1)
+        return Window(start, _month_end(start), words)
+    if kind == "next_week":
+        start = today + timedelta(days=7 - today.weekday())
+        return Window(start, start + timedelta(days=6), words)
+    if kind == "this_year":
+        return Window(today, date(today.year, 12, 31), words)
+    return Window(date(today.year + 1, 1, 1), date(today.year + 1, 12, 31), words)
+
+
+def _month_end(first: date) -> date:
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
 _TEXTS = {
     "en": {
         "none": "No upcoming event is announced in the sources as of {today}.",
+        "none_in": "No event is announced in the sources for {window} (as of {today}).",
+        "then": "The next one announced is:",
+        "count": "{n} upcoming events are announced in the sources (as of {today}):",
+        "count_in": "{n} events are announced in the sources for {window} (as of {today}):",
+        "upcoming_in": "Announced for {window} (as of {today}):",
         "last": "The most recent one was:",
         "upcoming": "Upcoming (as of {today}):",
         "past": "past, {when}",
@@ -100,6 +151,11 @@ _TEXTS = {
     },
     "it": {
         "none": "Nelle fonti non è annunciato alcun evento in programma dopo il {today}.",
+        "none_in": "Nelle fonti non è annunciato nessun evento per {window} (al {today}).",
+        "then": "Il prossimo annunciato è:",
+        "count": "Nelle fonti sono annunciati {n} eventi in programma (al {today}):",
+        "count_in": "Nelle fonti sono annunciati {n} eventi per {window} (al {today}):",
+        "upcoming_in": "In programma per {window} (al {today}):",
         "last": "L'ultimo è stato:",
         "upcoming": "In programma (al {today}):",
         "past": "già passato, {when}",
@@ -244,23 +300,63 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def _labelled(units: list[Unit], passage: Passage) -> list[Unit]:
-    """A short dated line just before a heading ("18-22 January 2027" above "## Winter School")
-    is that heading's date: it is quoted with the heading's words, which it lacks."""
+    """Short dated lines as labels: a line just before a heading ("18-22 January 2027" above
+    "## Winter School") or the first line under one ("## The park in numbers", "Updated
+    September 2026") is that heading's date, quoted with the heading's words it lacks; and
+    the undated items or rows right after a first line under a heading are stated as of its
+    date ("about 910 people working on campus (Updated September 2026)")."""
     mentions = decode(passage.dates)
     if not mentions:
         return units
     out = list(units)
-    for i, (unit, following) in enumerate(zip(units, units[1:], strict=False)):
-        dates = unit_dates(unit, mentions)
-        if not dates or following.context in {"", unit.context} or unit.kind != "sentence":
+    for i, unit in enumerate(units):
+        if unit.kind != "sentence" or not _is_label(unit, mentions):
             continue
-        rest = _norm(unit.text)
-        for mention in dates:
-            rest = rest.replace(_norm(mention.text), " ")
-        if len(_WORD.findall(rest)) <= PARAMS.timeline.label_words:
-            text = f"{following.context} ({unit.text.strip().rstrip('.')})"
-            out[i] = dataclasses.replace(unit, text=text, context=following.context)
+        following = units[i + 1] if i + 1 < len(units) else None
+        if following is None:
+            continue
+        # A row's context is its heading and its table's header: under the same heading.
+        same = following.context == unit.context or (
+            following.kind == "row" and following.context.startswith(f"{unit.context} ")
+        )
+        first = bool(unit.context) and (i == 0 or units[i - 1].context != unit.context)
+        if following.context and not same:
+            heading = following.context  # the line over the next heading
+        elif first and same:
+            heading = unit.context  # the first line under its heading
+            _stamp(out, i, unit, mentions)
+        else:
+            continue
+        text = f"{heading} ({unit.text.strip().rstrip('.')})"
+        out[i] = dataclasses.replace(unit, text=text, context=heading)
     return out
+
+
+def _is_label(unit: Unit, mentions: Sequence[DateMention]) -> bool:
+    """The unit is a date and at most ``label_words`` other words."""
+    dates = unit_dates(unit, mentions)
+    if not dates:
+        return False
+    rest = _norm(unit.text)
+    for mention in dates:
+        rest = rest.replace(_norm(mention.text), " ")
+    return len(_WORD.findall(rest)) <= PARAMS.timeline.label_words
+
+
+def _stamp(out: list[Unit], at: int, label: Unit, mentions: Sequence[DateMention]) -> None:
+    """The undated items or rows of the list or table right after a dated first line under a
+    heading take its date (rewritten in ``out``): the line dates the whole block."""
+    block = -1
+    for j in range(at + 1, len(out)):
+        unit = out[j]
+        if unit.context != label.context and unit.kind == "sentence":
+            return
+        if unit.kind not in {"item", "row"} or block not in {-1, unit.block}:
+            return
+        block = unit.block
+        if not unit_dates(unit, mentions):
+            stamp = label.text.strip().rstrip(".")
+            out[j] = dataclasses.replace(unit, text=f"{unit.text.rstrip(' .')} ({stamp})")
 
 
 def _label(row: Unit) -> str:
@@ -381,8 +477,9 @@ def answer(
         events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
         languages = [p.language for p in passages]
-        only_next = bool(_ONE_NEXT.search(question))
-        return _upcoming(events, language, today, limits, languages, only_next)
+        only_next = bool(_ONE_NEXT.search(question)) and window(question, today) is None
+        asked = _Asked(only_next, window(question, today), bool(_COUNT.search(question)))
+        return _upcoming(events, language, today, limits, languages, asked)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
     dated = _dated(same_series(relevant, units, passages), passages)
     return _current(dated, language, today, best, limits)
@@ -426,19 +523,34 @@ def _close_coming(
     return [d for d, c in zip(coming, closeness, strict=True) if c >= params.timeline.coming_close]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Asked:
+    """What an upcoming question asks besides the coming events: the first one only, those of
+    a period ("next month"), or how many there are."""
+
+    only_next: bool = False
+    window: Window | None = None
+    count: bool = False
+
+
 def _upcoming(
     dated: list[_Dated],
     language: str,
     today: date,
     limits: TimelineParams,
     languages: Sequence[str] = (),
-    only_next: bool = False,
+    asked: _Asked = _Asked(),
 ) -> Timed | None:
     """Events not over on ``today``, in date order (only the first date's for "the next
-    event"); or say plainly that none is announced. An event in another language with the
-    same dates as one in the asker's language is its translation, and is left out."""
+    event"; only those of the period asked, "next month"; counted for "how many"); or say
+    plainly that none is announced. An event in another language with the same dates as one
+    in the asker's language is its translation, and is left out."""
+    day = today.isoformat()
+    period = asked.window
     if not dated:  # nothing dated answers it ("the next bus"): the normal answer
-        return None
+        if period is None:
+            return None
+        return Timed(_t(language, "none_in", window=period.words, today=day), [])
 
     def end(d: _Dated) -> date:
         return max(m.end for m in d.event_dates())
@@ -455,13 +567,29 @@ def _upcoming(
         d for d in ahead
         if lang(d) == language or not {(m.start, m.end) for m in d.coming(today)} & own
     ]  # fmt: skip
-    if ahead and only_next:
+    if ahead and asked.only_next:
         first = start(ahead[0])
         ahead = [d for d in ahead if start(d) == first]
-    day = today.isoformat()
+    if period is not None:
+        inside = [
+            d for d in ahead
+            if any(m.start <= period.end and m.end >= period.start for m in d.coming(today))
+        ]  # fmt: skip
+        if not inside:
+            opening = _t(language, "none_in", window=period.words, today=day)
+            if not ahead:
+                return Timed(opening, [])
+            nxt = ahead[0]
+            when = min(nxt.coming(today), key=lambda m: m.start)
+            marked = _marked(_named(nxt.unit), _t(language, "ahead", when=when.text))
+            return Timed(f"{opening} {_t(language, 'then')}", [marked])
+        ahead = inside
     if ahead:
         units = _unique([_named(d.unit) for d in ahead])[: limits.max_events]
-        return Timed(_t(language, "upcoming", today=day), units, as_list=True)
+        key = ("count" if asked.count else "upcoming") + ("_in" if period else "")
+        words = period.words if period else ""
+        opening = _t(language, key, today=day, n=str(len(units)), window=words)
+        return Timed(opening, units, as_list=True)
     last = max(dated, key=lambda d: (end(d), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)
     note = _t(language, "past", when=when.text)
