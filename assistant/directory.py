@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 _TEXT = {
     "en": {
         "count": "The directory lists {n} {what}{filters}.",
+        "newest": "The most recent arrival the directory records{filters}:",
         "list": "The directory lists {n} {what}{filters}:",
         "none": "The directory lists no organisation{filters}.",
         "what1": "organisation",
@@ -42,6 +43,7 @@ _TEXT = {
     },
     "it": {
         "count": "L'elenco dei partner riporta {n} {what}{filters}.",
+        "newest": "L'arrivo più recente registrato nell'elenco dei partner{filters}:",
         "list": "L'elenco dei partner riporta {n} {what}{filters}:",
         "none": "L'elenco dei partner non riporta alcuna organizzazione{filters}.",
         "what1": "organizzazione",
@@ -67,7 +69,8 @@ def compose(found: Match, language: str) -> Answer:
         )
     what = words["what1"] if len(orgs) == 1 else words["whatn"]
     unsafe = addressed_descriptions([o.description for o in orgs if o.description])
-    lines = [words["list"].format(n=len(orgs), what=what, filters=filters)]
+    lead = words["newest"] if found.kind == "newest" else words["list"]
+    lines = [lead.format(n=len(orgs), what=what, filters=filters)]
     sources: list[Source] = []
     numbers: dict[str, int] = {}
     for org in orgs:

@@ -44,6 +44,13 @@ QUESTION_CUES: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+# The newest arrival ("who is the newest resident?", "qual è l'ultima azienda arrivata?"):
+# superlatives of time, EN and IT (grammar, not topics); the subject must be an organisation.
+NEWEST = re.compile(
+    r"\b(newest|latest|most\s+recent(?:ly\s+arrived)?|last\s+to\s+(?:arrive|join|move\s+in)|"
+    r"ultim[oaie]|più\s+recent[ei]|arrivat[oaie]\s+per\s+ultim[oaie])\b",
+    re.I,
+)
 # Words for kinds of organisation, as stems (EN and IT): the subject of a directory question.
 ORGANISATION_WORDS = re.compile(
     r"\b(organi[sz]ation|organizzazion|compan|aziend|impres|realt[àa]|enti\b|ente\b|partner|"
@@ -80,6 +87,13 @@ def intent(question: str, params: DirectoryParams = PARAMS.directory) -> str | N
         after = question[cue.end() :].split()[: params.subject_gap + 1]
         if any(ORGANISATION_WORDS.match(word) for word in after):
             return kind
+    newest = NEWEST.search(question)
+    if newest is not None:
+        # the superlative's own noun ("the newest resident"), not a later one ("the latest
+        # Open Labs day")
+        after = question[newest.end() :].split()[:1]
+        if any(ORGANISATION_WORDS.match(word.strip("?.,")) for word in after):
+            return "newest"
     return None
 
 
@@ -88,10 +102,12 @@ def ngrams(words: list[str], n: int) -> list[str]:
     return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
-def _identifiers(words: Sequence[str]) -> set[str]:
-    """The words of a value that identify it among its kind: a single letter or a number
-    ("Building B", "Hall 3"); a fuzzy match must not trade one for another."""
-    return {w for w in words if len(w) == 1 or any(c.isdigit() for c in w)}
+def _identifiers(value: str) -> set[str]:
+    """The words of a value that identify it among its kind, folded: a capital letter alone
+    or a number ("Building B", "Hall 3"; not the "e" of "Energia e materiali"); a fuzzy match
+    must not trade one for another."""
+    words = re.findall(r"\w+", value)
+    return {norm(w) for w in words if (len(w) == 1 and w.isupper()) or any(c.isdigit() for c in w)}
 
 
 def _exact(question: str, value: str) -> bool:
@@ -103,7 +119,7 @@ def _named(question: str, value: str) -> float:
     """difflib ratio of ``value`` with its best-matching run of words in the question; 0 when
     the question lacks one of the value's identifiers ("Edificio D" is not "Edificio B")."""
     q, v = norm(question).split(), norm(value)
-    if not _identifiers(v.split()) <= set(q):
+    if not _identifiers(value) <= set(q):
         return 0.0
     size = len(v.split())
     best = 0.0
@@ -144,6 +160,8 @@ def match(
         # Unfiltered, or narrowed only by a free word ("how many member companies does the
         # consortium have?"): the site's stated figures and the passages answer it.
         return None
+    if chosen is None and kind == "newest":
+        chosen = list(orgs)  # "the newest resident": of all of them
     if chosen is None:
         try:
             chosen, filters = _by_topic(question, orgs, stubs, params)
@@ -158,7 +176,29 @@ def match(
         return None
     if today is not None:
         chosen = [o for o in chosen if not arrives_after(o, today)]
+    if kind == "newest":
+        chosen = newest(chosen)
     return Match(kind, chosen, filters)
+
+
+def arrival(org: Organisation) -> date | None:
+    """The first day of the organisation's arrival, as precisely as its page states it."""
+    if not org.year:
+        return None
+    for mention in find_dates(org.since) if org.since else []:
+        if mention.start.year == org.year:
+            return mention.start
+    return date(org.year, 1, 1)
+
+
+def newest(orgs: Sequence[Organisation]) -> list[Organisation]:
+    """The organisations with the latest arrival (several when they arrived together); none
+    when no arrival is known."""
+    dated = [(day, o) for o in orgs if (day := arrival(o)) is not None]
+    if not dated:
+        return []
+    last = max(day for day, _ in dated)
+    return [o for day, o in dated if day == last]
 
 
 def arrives_after(org: Organisation, today: date) -> bool:
@@ -255,7 +295,7 @@ def _by_a_word(
     named: list[str] = []
     for word in dict.fromkeys(words):
         # A value with an identifier ("Pavilion 2") is named only in full, with it.
-        found = [v for v in values if word in norm(v).split() and not _identifiers(norm(v).split())]
+        found = [v for v in values if word in norm(v).split() and not _identifiers(v)]
         chosen = {id(o) for v in found for o in values[v]}
         if found and len(chosen) < len(everyone):
             named += [v for v in found if v not in named]

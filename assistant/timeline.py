@@ -132,6 +132,7 @@ def _month_end(first: date) -> date:
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return following - timedelta(days=1)
 
+
 _TEXTS = {
     "en": {
         "none": "No upcoming event is announced in the sources as of {today}.",

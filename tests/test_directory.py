@@ -486,3 +486,33 @@ def test_admin_route_and_page_show_the_directory(
     off = settings.model_copy(update={"directory_answers": False}).ledger_options()
     assert _reader(off) is _reader(off)
     assert {o.name for o in _reader(off).organisations()[0]} == ORGANISATIONS
+
+
+def test_a_lower_case_single_letter_is_a_word_not_an_identifier() -> None:
+    """The "e" of "Energia e materiali" is Italian "and": one long word still names it."""
+    orgs = [
+        Organisation(name="Voltaria", url=f"{HOST}/v", sectors=["Energia e materiali"]),
+        Organisation(name="Codiva", url=f"{HOST}/c", sectors=["Digitale e reti"]),
+    ]
+    found = match("Quali aziende si occupano di energia?", orgs, [])
+    assert found is not None and [o.name for o in found.organisations] == ["Voltaria"]
+
+
+@pytest.mark.parametrize(
+    ("question", "today", "expected"),
+    [
+        ("Who is the newest resident?", date(2026, 11, 30), ["Tidegauge"]),
+        ("Who is the newest resident?", date(2022, 6, 1), ["Kelpmatter"]),  # not yet arrived
+        ("Qual è l'ultima azienda arrivata?", date(2026, 11, 30), ["Tidegauge"]),
+    ],
+)
+def test_the_newest_arrival_at_today(question: str, today: date, expected: list[str]) -> None:
+    found = match(question, *_halls(), today=today)
+    assert found is not None and found.kind == "newest"
+    assert [o.name for o in found.organisations] == expected
+    assert compose(found, "en").text.startswith("The most recent arrival the directory records")
+
+
+def test_a_superlative_about_something_else_is_not_the_newest_arrival() -> None:
+    assert match("When was the latest Open Labs day?", *_halls()) is None
+    assert match("Quando è stato l'ultimo open labs?", *_halls()) is None
