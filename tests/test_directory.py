@@ -516,3 +516,15 @@ def test_the_newest_arrival_at_today(question: str, today: date, expected: list[
 def test_a_superlative_about_something_else_is_not_the_newest_arrival() -> None:
     assert match("When was the latest Open Labs day?", *_halls()) is None
     assert match("Quando è stato l'ultimo open labs?", *_halls()) is None
+
+
+def test_an_arrival_stated_more_precisely_on_another_page_wins() -> None:
+    """The listing says "2024", the organisation's own page "giugno 2024": the merged record
+    keeps the month, so on 1 March 2024 the organisation has not arrived yet."""
+    from ingest.directory_labels import new_entry
+
+    listing = new_entry("en/list.html", "row", "Saltmarsh Bio", since="2024", url="L")
+    own = new_entry("it/saltmarsh.html", "row", "Saltmarsh Bio", since="giugno 2024", url="P")
+    (org,) = build([("en", listing), ("it", own)])
+    assert (org.since, org.year) == ("giugno 2024", 2024)
+    assert arrives_after(org, date(2024, 3, 1)) and not arrives_after(org, date(2024, 6, 1))
