@@ -180,6 +180,15 @@ def time_intent(question: str) -> Intent:
     return ""
 
 
+def asks_calendar(question: str) -> bool:
+    """An upcoming question about the calendar itself: the events of a period ("what's on
+    next month?", "il mese prossimo") or how many are planned. The timeline answers it even
+    when no passage answers it in words, saying so plainly when no event falls in it."""
+    if time_intent(question) != "upcoming":
+        return False
+    return bool(_WINDOW.search(question) or _COUNT.search(question))
+
+
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
     upcoming questions, whose events table is often not among the few passages a question
