@@ -51,6 +51,12 @@ NEWEST = re.compile(
     r"ultim[oaie]|più\s+recent[ei]|arrivat[oaie]\s+per\s+ultim[oaie])\b",
     re.I,
 )
+# "How long has X been here?" asks for the years since X arrived, counted to today.
+HOW_LONG = re.compile(
+    r"\b(da\s+quanti\s+anni|da\s+quanto\s+tempo|how\s+long\s+(?:has|have)|"
+    r"how\s+many\s+years\s+(?:has|have)|for\s+how\s+many\s+years)\b",
+    re.I,
+)
 # Words for kinds of organisation, as stems (EN and IT): the subject of a directory question.
 ORGANISATION_WORDS = re.compile(
     r"\b(organi[sz]ation|organizzazion|compan|aziend|impres|realt[àa]|enti\b|ente\b|partner|"
@@ -422,3 +428,26 @@ def _by_topic(
     score = {id(o): sum(o in h for h in hits_by_word.values()) for o in orgs}
     top = max(score.values())
     return [o for o in orgs if score[id(o)] == top], list(hits_by_word)
+
+
+def tenure(
+    question: str, orgs: Sequence[Organisation], today: date
+) -> tuple[Organisation, int] | None:
+    """For "how long has X been at the park?" / "da quanti anni X è nel parco?" naming one
+    organisation whose arrival is known and past: that organisation and its whole years
+    there on ``today``; else None."""
+    if not HOW_LONG.search(question):
+        return None
+    norm_q = f" {norm(question)} "
+    named = [
+        o for o in orgs
+        if any(f" {a} " in norm_q for a in name_aliases(o.name) if len(a) >= 3)
+    ]  # fmt: skip
+    if len(named) != 1:
+        return None
+    org = named[0]
+    day = arrival(org)
+    if day is None or day > today:
+        return None
+    years = today.year - day.year - ((today.month, today.day) < (day.month, day.day))
+    return org, years

@@ -16,8 +16,8 @@ import pytest
 
 from assistant.answer import Assistant
 from assistant.config import Settings
-from assistant.directory import compose
-from assistant.directory_match import Match, arrives_after, match
+from assistant.directory import compose, compose_tenure
+from assistant.directory_match import Match, arrives_after, match, tenure
 from assistant.directory_merge import Organisation, build
 from ingest import directory
 from ingest.extract import extract
@@ -528,3 +528,26 @@ def test_an_arrival_stated_more_precisely_on_another_page_wins() -> None:
     (org,) = build([("en", listing), ("it", own)])
     assert (org.since, org.year) == ("giugno 2024", 2024)
     assert arrives_after(org, date(2024, 3, 1)) and not arrives_after(org, date(2024, 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("question", "today", "years"),
+    [
+        ("Da quanti anni Lumenworks è nel parco?", date(2026, 11, 30), 9),
+        ("How long has Kelpmatter been on campus?", date(2026, 11, 30), 5),
+        ("How long has Kelpmatter been on campus?", date(2021, 6, 1), 0),
+    ],
+)
+def test_how_long_an_organisation_has_been_here(question: str, today: date, years: int) -> None:
+    orgs, _ = _halls()
+    found = tenure(question, orgs, today)
+    assert found is not None and found[1] == years
+    text = compose_tenure(*found, "it", today).text
+    assert (f"da {years} anni" if years else "da meno di un anno") in text
+    assert str(found[0].year) in text
+
+
+def test_how_long_needs_one_named_organisation_already_here() -> None:
+    orgs, _ = _halls()
+    assert tenure("How long has the park been open?", orgs, date(2026, 11, 30)) is None
+    assert tenure("How long has Tidegauge been here?", orgs, date(2022, 1, 1)) is None  # 2023
