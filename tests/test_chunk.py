@@ -111,7 +111,7 @@ def test_empty_text_gives_no_chunks() -> None:
 
 
 def test_a_date_line_above_a_heading_stays_with_that_heading() -> None:
-    """ "14 June 2027" over "## Tide pool workshop" dates the workshop: a chunk boundary between
+    """A line "14 June 2027" over "## Tide pool workshop" dates the workshop: a chunk boundary between
     the two sections must not leave the date at the end of the previous event's chunk."""
     filler = " ".join(f"The tour shows the {n} tanks of the aquarium." for n in range(14))
     text = (

@@ -189,7 +189,7 @@ HALLS_IT = """<html lang="it"><body><main><h1>Le aziende</h1>
 
 
 def test_a_label_in_its_own_element_and_a_tag_line_without_colons() -> None:
-    """ "<i>Sector</i> <b>Photonics</b>" is a label and its value; a definition's second
+    """The markup "<i>Sector</i> <b>Photonics</b>" is a label and its value; a definition's second
     description "Settore Fotonica · presente dal 2017" is a tag line of the same term."""
     cards = [e for e in entries_of("en/tenants.html", html=HALLS_EN) if e.kind == "row"]
     assert [(c.name, c.sector, c.building, c.year) for c in cards] == [

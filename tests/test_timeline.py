@@ -112,7 +112,7 @@ def test_a_past_event_is_marked_as_past_with_its_date(ask) -> None:  # noqa: ANN
 
 
 def test_events_of_the_period_asked_only(ask) -> None:  # noqa: ANN001
-    """"Next month" is a calendar month from today: an event after it is not in it."""
+    """A period ("next month") is a calendar month from today: a later event is not in it."""
     text = ask("What's on at the park next month?", "2026-04-20")
     assert "Materials Summit" in text and "Harbour Open Day" not in text
     text = ask("Cosa c'è in programma il mese prossimo?", "2025-06-01")
@@ -306,7 +306,7 @@ Children learn about crabs and anemones.
 
 
 def test_a_dated_first_line_under_a_heading_dates_its_list_and_names_its_heading() -> None:
-    """"Figures of March 2026" under "## Harbour Lab at a glance" states the date of the
+    """The line "Figures of March 2026" under "## Harbour Lab at a glance" dates the
     figures listed after it; "14 June 2027" under "## Tide pool workshop" is the workshop's."""
     passage = Passage(
         id="g", text=f"Lab\n\n{GLANCE}", title="Lab", url="u", source_id="u",
@@ -320,4 +320,5 @@ def test_a_dated_first_line_under_a_heading_dates_its_list_and_names_its_heading
     founded = by_text["founded in 1998"]  # a date of its own: not restamped
     assert [m.text for m in unit_dates(founded, mentions)] == ["1998"]
     assert "Tide pool workshop (14 June 2027)" in by_text
-    assert "Two new research groups joined the lab in 2019." in by_text  # a sentence, not a label: unchanged
+    # a sentence, not a label: unchanged
+    assert "Two new research groups joined the lab in 2019." in by_text
