@@ -389,14 +389,15 @@ def same_series(
     date: every row of a table keyed by date ("2023 | about 80 | about 2,500"), or the rows
     with the same first cell ("Laboratories | 37 | c. 2022"). A row rarely repeats the words
     of the question that its table's header or its neighbour holds; it takes the score of the
-    row that brought it."""
+    row that brought it. A series is a figure's values: a row stating no number besides its
+    dates (a table of history, "2024 | The new centre is completed") brings and joins none."""
     mentions = _mentions(passages)
     ids = {id(u) for u in chosen}
     extra: list[Unit] = []
     for unit in chosen:
-        if unit.kind != "row":
-            continue
         dates = mentions[unit.passage]
+        if unit.kind != "row" or not _states_figure(unit, dates):
+            continue
         keyed_by_date = _is_date(_label(unit), dates)
         for other in units:
             if (
@@ -408,10 +409,15 @@ def same_series(
             same = _is_date(_label(other), dates) if keyed_by_date else (
                 _label(other) == _label(unit)
             )  # fmt: skip
-            if same:
+            if same and _states_figure(other, dates):
                 ids.add(id(other))
                 extra.append(dataclasses.replace(other, score=unit.score))
     return [*chosen, *extra]
+
+
+def _states_figure(unit: Unit, mentions: Sequence[DateMention]) -> bool:
+    """The unit states a number besides its dates ("2021: 70, about 2,000")."""
+    return _has_figure(_Dated(unit, unit_dates(unit, mentions)))
 
 
 def _events_table(events: Sequence[_Dated], units: Sequence[Unit]) -> list[Unit]:
@@ -618,14 +624,19 @@ def _current(
     if not known:
         return None
 
+    def as_of(m: DateMention) -> date:
+        # A period ("2012-2023", "July 2024 - June 2025") states how things stood until its
+        # end (or today); a day, month or year, from its start.
+        return min(m.end, today) if m.precision == "period" else m.start
+
     def key(d: _Dated) -> tuple[bool, date, float]:
         # A unit that also states a later date ("82 in 2024, 85 in January 2026" seen in
         # 2025) speaks of what has not happened yet: it comes after the units that do not.
-        return (not d.start_after(today), max(m.start for m in d.before(today)), d.unit.score)
+        return (not d.start_after(today), max(as_of(m) for m in d.before(today)), d.unit.score)
 
     known.sort(key=key, reverse=True)
     latest = known[0]
-    when = max(latest.before(today), key=lambda m: m.start)
+    when = max(latest.before(today), key=as_of)
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}
     for other in known[1:]:
@@ -633,8 +644,8 @@ def _current(
         if len(older) >= limits.max_older or text in seen or other.start_after(today):
             continue
         seen.add(text)
-        stamp = max(other.before(today), key=lambda m: m.start)
-        if stamp.start >= when.start or not _has_figure(other):
+        stamp = max(other.before(today), key=as_of)
+        if as_of(stamp) >= as_of(when) or not _has_figure(other):
             continue  # the same figure said again, or a dated sentence with no figure
         older.append(_marked(other.unit, _t(language, "as_of", when=stamp.text)))
     closing = ""

@@ -14,8 +14,11 @@ import pytest
 
 from assistant.answer import Assistant
 from assistant.config import Settings
+from assistant.params import PARAMS
 from assistant.runtime import open_runtime
 from assistant.timeline import (
+    _current,
+    _Dated,
     _labelled,
     is_coming,
     same_series,
@@ -322,3 +325,48 @@ def test_a_dated_first_line_under_a_heading_dates_its_list_and_names_its_heading
     assert "Tide pool workshop (14 June 2027)" in by_text
     # a sentence, not a label: unchanged
     assert "Two new research groups joined the lab in 2019." in by_text
+
+
+HISTORY = """| Year | What happened |
+|---|---|
+| 2011 | The east wing opens with 12 laboratories |
+| 2016 | The wave tank is inaugurated |
+| 2019 | 31 laboratories in use |
+| 2022 | The harbour tram stop opens |
+"""
+
+
+def test_a_series_is_a_figure_s_values_not_a_table_of_history() -> None:
+    """A date-keyed table of history: a row with a figure brings the other rows with one, a
+    row of prose brings none (the latest row of history is not "the latest figure")."""
+    passage = Passage(
+        id="h", text=f"Lab\n\n{HISTORY}", title="Lab", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(HISTORY)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    east, tank = units[0], units[1]
+    assert [u.text for u in same_series([east], units, [passage])] == [
+        "2011: The east wing opens with 12 laboratories",
+        "2019: 31 laboratories in use",
+    ]
+    assert [u.text for u in same_series([tank], units, [passage])] == [tank.text]
+
+
+def test_a_period_states_how_things_stood_until_its_end() -> None:
+    """The line "Tide Company owned the lab (2012–2023)" is newer than "opened on 16 April
+    2012" for "who owns it today?": a period counts from its end."""
+    text = (
+        "The lab opened on 16 April 2012 on the east quay.\n\n"
+        "Tide Company owned the lab (2012–2023), then sold it to Harbour Holdings."
+    )
+    passage = Passage(
+        id="o", text=f"Lab\n\n{text}", title="Lab", url="u", source_id="u", language="en",
+        heading="", dates=encode(find_dates(text)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    for unit in units:
+        unit.score = 1.0
+    mentions = find_dates(text)
+    dated = [_Dated(u, unit_dates(u, mentions)) for u in units]
+    timed = _current(dated, "en", date(2026, 11, 30), 1.0, PARAMS.timeline)
+    assert timed is not None and "Harbour Holdings" in timed.units[0].text
