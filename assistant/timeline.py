@@ -92,6 +92,8 @@ _WINDOW = re.compile(
     r"|(?P<this_month>this\s+month|questo\s+mese)"
     r"|(?P<next_week>next\s+week|(?:la\s+)?settimana\s+prossima|(?:la\s+)?prossima\s+settimana)"
     r"|(?P<this_year>this\s+year|quest['’]anno)"
+    r"|(?P<last_month>last\s+month|(?:il\s+)?mese\s+scorso|(?:lo\s+)?scorso\s+mese)"
+    r"|(?P<last_year>last\s+year|(?:l['’])?anno\s+scorso|(?:lo\s+)?scorso\s+anno)"
     r"|(?P<next_year>next\s+year|(?:l['’])?anno\s+prossimo|(?:il\s+)?prossimo\s+anno))\b",
     re.I,
 )
@@ -108,7 +110,9 @@ class Window:
 
 def window(question: str, today: date) -> Window | None:
     """The calendar period the question names relative to ``today`` ("next month", "il mese
-    prossimo", "this year"), or None."""
+    prossimo", "this year", "l'anno scorso"), or None. A period under way is whole ("this
+    year" is 1 January to 31 December): an upcoming answer keeps its events still to come,
+    a past one those already held."""
     found = _WINDOW.search(question)
     if found is None:
         return None
@@ -116,16 +120,18 @@ def window(question: str, today: date) -> Window | None:
     words = " ".join(found.group(0).split())
     first = today.replace(day=1)
     if kind == "this_month":
-        return Window(today, _month_end(first), words)
+        return Window(first, _month_end(first), words)
     if kind == "next_month":
         start = _month_end(first) + timedelta(days=1)
+        return Window(start, _month_end(start), words)
+    if kind == "last_month":
+        start = (first - timedelta(days=1)).replace(day=1)
         return Window(start, _month_end(start), words)
     if kind == "next_week":
         start = today + timedelta(days=7 - today.weekday())
         return Window(start, start + timedelta(days=6), words)
-    if kind == "this_year":
-        return Window(today, date(today.year, 12, 31), words)
-    return Window(date(today.year + 1, 1, 1), date(today.year + 1, 12, 31), words)
+    year = {"this_year": 0, "last_year": -1}.get(kind, 1) + today.year
+    return Window(date(year, 1, 1), date(year, 12, 31), words)
 
 
 def _month_end(first: date) -> date:
@@ -141,6 +147,9 @@ _TEXTS = {
         "count": "{n} upcoming events are announced in the sources (as of {today}):",
         "count_in": "{n} events are announced in the sources for {window} (as of {today}):",
         "upcoming_in": "Announced for {window} (as of {today}):",
+        "held": "Already held (as of {today}):",
+        "held_in": "Already held, {window} (as of {today}):",
+        "held_none": "No event already held is stated in the sources for {window} (as of {today}).",
         "last": "The most recent one was:",
         "upcoming": "Upcoming (as of {today}):",
         "past": "past, {when}",
@@ -157,6 +166,9 @@ _TEXTS = {
         "count": "Nelle fonti sono annunciati {n} eventi in programma (al {today}):",
         "count_in": "Nelle fonti sono annunciati {n} eventi per {window} (al {today}):",
         "upcoming_in": "In programma per {window} (al {today}):",
+        "held": "Già svolti (al {today}):",
+        "held_in": "Già svolti, {window} (al {today}):",
+        "held_none": "Nelle fonti non risulta nessun evento già svolto per {window} (al {today}).",
         "last": "L'ultimo è stato:",
         "upcoming": "In programma (al {today}):",
         "past": "già passato, {when}",
@@ -181,10 +193,13 @@ def time_intent(question: str) -> Intent:
 
 
 def asks_calendar(question: str) -> bool:
-    """An upcoming question about the calendar itself: the events of a period ("what's on
-    next month?", "il mese prossimo") or how many are planned. The timeline answers it even
-    when no passage answers it in words, saying so plainly when no event falls in it."""
-    if time_intent(question) != "upcoming":
+    """A question about the calendar itself: the coming events of a period ("what's on next
+    month?", "il mese prossimo"), how many are planned, or which were already held. The
+    timeline answers it even when no passage answers it in words."""
+    intent = time_intent(question)
+    if intent == "past":
+        return asks_for_list(question)  # "which events have already been held?"
+    if intent != "upcoming":
         return False
     return bool(_WINDOW.search(question) or _COUNT.search(question))
 
@@ -197,7 +212,7 @@ def reads_wider(question: str) -> bool:
     on the time set the wider passages brought other dated facts, e.g. the director's
     appointment for "who owns the building today?"; nor do questions of several parts."""
     intent = time_intent(question)
-    if intent == "upcoming":
+    if intent == "upcoming" or (intent == "past" and asks_for_list(question)):
         return True
     return (
         intent == "current" and bool(_COUNT.search(question)) and len(split_question(question)) == 1
@@ -474,7 +489,8 @@ def answer(
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question; None for the normal path."""
     intent = time_intent(question)
-    if intent not in {"upcoming", "current"} or not passages:
+    held = intent == "past" and asks_for_list(question)  # "which events were already held?"
+    if (intent not in {"upcoming", "current"} and not held) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
     if intent == "upcoming" and _ASKS_WHEN.search(question) and not _NEXT.search(question):
@@ -487,6 +503,12 @@ def answer(
         return None
     best = max(u.score for u in scored)
     limits = params.timeline
+    if held:
+        wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
+        events = [d for d in _dated(wide, passages) if d.event_dates()]
+        events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
+        languages = [p.language for p in passages]
+        return _held(events, language, today, limits, languages, window(question, today))
     if intent == "upcoming":
         wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
@@ -612,6 +634,43 @@ def _upcoming(
     return Timed(
         f"{_t(language, 'none', today=day)} {_t(language, 'last')}", [_marked(last.unit, note)]
     )
+
+
+def _held(
+    dated: list[_Dated],
+    language: str,
+    today: date,
+    limits: TimelineParams,
+    languages: Sequence[str],
+    period: Window | None,
+) -> Timed | None:
+    """Events over on ``today`` (in the period asked, "this year"), in date order, each marked
+    as past; an event in another language with the same dates as one in the asker's language
+    is its translation, and is left out."""
+    day = today.isoformat()
+
+    def lang(d: _Dated) -> str:
+        return languages[d.unit.passage] if d.unit.passage < len(languages) else language
+
+    def over(d: _Dated) -> list[DateMention]:
+        return [m for m in d.event_dates() if m.end < today]
+
+    done = [d for d in dated if over(d) and not d.coming(today)]
+    if period is not None:
+        done = [
+            d for d in done if any(m.start <= period.end and m.end >= period.start for m in over(d))
+        ]  # fmt: skip
+    if not done:
+        if period is None:
+            return None
+        return Timed(_t(language, "held_none", window=period.words, today=day), [])
+    done.sort(key=lambda d: (max(m.end for m in over(d)), -d.unit.score))
+    own = {(m.start, m.end) for d in done if lang(d) == language for m in over(d)}
+    done = [d for d in done if lang(d) == language or not {(m.start, m.end) for m in over(d)} & own]
+    units = _unique([_named(d.unit) for d in done])[: limits.max_events]
+    key = "held_in" if period else "held"
+    opening = _t(language, key, today=day, window=period.words if period else "")
+    return Timed(opening, units, as_list=True)
 
 
 def _current(

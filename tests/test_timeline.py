@@ -124,6 +124,17 @@ def test_events_of_the_period_asked_only(ask) -> None:  # noqa: ANN001
     assert "Materials Summit" not in text and "Robotics Night" not in text
 
 
+def test_events_already_held_in_date_order(ask) -> None:  # noqa: ANN001
+    text = ask("Which events have already been held at the park?", "2025-12-01")
+    assert text.startswith("Already held")
+    assert text.index("Robotics Night") < text.index("Harbour Open Day")
+    assert "Materials Summit" not in text
+    text = ask("Quali eventi si sono già svolti quest'anno?", "2025-12-01")
+    assert "Harbour Open Day" in text or "Open Day" in text
+    assert "Robotics Night" not in text and "Notte della Robotica" not in text  # 2024
+    assert "Materials Summit" not in text
+
+
 def test_how_many_events_gives_the_count_and_the_list(ask) -> None:  # noqa: ANN001
     text = ask("How many events are still planned at the park?", "2025-06-01")
     assert text.startswith("2 upcoming events are announced")
@@ -271,8 +282,10 @@ def test_an_event_date_is_coming_until_it_is_over(
     [
         ("What's on next month?", "2026-11-30", "2026-12-01", "2026-12-31"),
         ("Cosa c'è in programma il mese prossimo?", "2024-12-15", "2025-01-01", "2025-01-31"),
-        ("Any events this month?", "2026-02-10", "2026-02-10", "2026-02-28"),
-        ("Which events are planned this year?", "2027-02-01", "2027-02-01", "2027-12-31"),
+        ("Any events this month?", "2026-02-10", "2026-02-01", "2026-02-28"),
+        ("Which events are planned this year?", "2027-02-01", "2027-01-01", "2027-12-31"),
+        ("Quali eventi ci sono stati il mese scorso?", "2027-01-10", "2026-12-01", "2026-12-31"),
+        ("Which events were held last year?", "2027-01-10", "2026-01-01", "2026-12-31"),
         ("Quali eventi ci sono l'anno prossimo?", "2026-11-30", "2027-01-01", "2027-12-31"),
         ("Events next week?", "2026-12-02", "2026-12-07", "2026-12-13"),  # Monday to Sunday
     ],
