@@ -387,6 +387,20 @@ class Assistant:
             return []
         return timeline.dated_extra(prep.passages, wider)
 
+    def _timed(self, prep: _Prepared, stats: TermStats, notice: str | None) -> Answer | None:
+        """The time-aware answer (assistant.timeline) over the retrieved and the wider dated
+        passages, or None for the normal path."""
+        passages = prep.passages + self._dated_wider(prep)
+        timed = timeline.answer(
+            prep.question, passages, prep.language, stats, self._similarity(prep), self.today()
+        )
+        if timed is None:
+            return None
+        text, sources = timeline.render(timed, passages, source_of)
+        return Answer(
+            text=text, sources=sources, language=prep.language, abstained=False, notice=notice
+        )
+
     def _extractive(self, prep: _Prepared, notice: str | None = None) -> Answer:
         """Compose the extractive answer, or abstain."""
         lang = prep.language
@@ -399,14 +413,19 @@ class Assistant:
         verdict = evidence.verdict()
         log.debug("abstention verdict: %s", verdict)
         if not verdict.answerable or selection is None:
+            # A question about the calendar ("what's on next month?", "how many events are
+            # planned?") is the timeline's, even when no passage answers it in words, if it
+            # finds events to cite (with none, the question may be about anything).
+            if timeline.asks_calendar(prep.question):
+                timed = self._timed(prep, stats, notice)
+                if timed is not None and timed.sources:
+                    return timed
             return abstention(lang, self.contacts, verdict, prep.passages, notice)
         # Upcoming events, the latest figure, past events marked (assistant.timeline).
         today = self.today()
-        passages = prep.passages + self._dated_wider(prep)
-        timed = timeline.answer(prep.question, passages, lang, stats, self._similarity(prep), today)
+        timed = self._timed(prep, stats, notice)
         if timed is not None:
-            text, sources = timeline.render(timed, passages, source_of)
-            return Answer(text=text, sources=sources, language=lang, abstained=False, notice=notice)
+            return timed
         if timeline.time_intent(prep.question) in {"past", "upcoming"}:
             timeline.mark_past(selection, prep.passages, today, lang)
         text, sources = compose(selection, prep.passages, lang)

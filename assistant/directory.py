@@ -19,7 +19,7 @@ from datetime import date
 from sqlalchemy.engine import Engine
 
 from assistant.config import Settings
-from assistant.directory_match import Match, Similarity, intent, match
+from assistant.directory_match import HOW_LONG, Match, Similarity, intent, match, tenure
 from assistant.directory_merge import Organisation, build, norm
 from assistant.guard import addressed_to_ai
 from assistant.schema import Answer, Source
@@ -33,21 +33,27 @@ log = logging.getLogger(__name__)
 _TEXT = {
     "en": {
         "count": "The directory lists {n} {what}{filters}.",
+        "newest": "The most recent arrival the directory records{filters}:",
         "list": "The directory lists {n} {what}{filters}:",
         "none": "The directory lists no organisation{filters}.",
         "what1": "organisation",
         "whatn": "organisations",
         "in": " for “{f}”",
         "since": "since {s}",
+        "tenure": "{name} has been here since {year}: {years} years as of {today}.",
+        "tenure0": "{name} has been here since {year}: less than a year as of {today}.",
     },
     "it": {
         "count": "L'elenco dei partner riporta {n} {what}{filters}.",
+        "newest": "L'arrivo più recente registrato nell'elenco dei partner{filters}:",
         "list": "L'elenco dei partner riporta {n} {what}{filters}:",
         "none": "L'elenco dei partner non riporta alcuna organizzazione{filters}.",
         "what1": "organizzazione",
         "whatn": "organizzazioni",
         "in": " per “{f}”",
         "since": "dal {s}",
+        "tenure": "{name} è presente dal {year}: da {years} anni al {today}.",
+        "tenure0": "{name} è presente dal {year}: da meno di un anno al {today}.",
     },
 }
 
@@ -67,7 +73,8 @@ def compose(found: Match, language: str) -> Answer:
         )
     what = words["what1"] if len(orgs) == 1 else words["whatn"]
     unsafe = addressed_descriptions([o.description for o in orgs if o.description])
-    lines = [words["list"].format(n=len(orgs), what=what, filters=filters)]
+    lead = words["newest"] if found.kind == "newest" else words["list"]
+    lines = [lead.format(n=len(orgs), what=what, filters=filters)]
     sources: list[Source] = []
     numbers: dict[str, int] = {}
     for org in orgs:
@@ -95,6 +102,20 @@ def compose(found: Match, language: str) -> Answer:
         abstained=False,
         backend="directory",
     )
+
+
+def compose_tenure(org: Organisation, years: int, language: str, today: date) -> Answer:
+    """The years an organisation has been here, counted from its arrival to ``today``, cited
+    with its page."""
+    words = _TEXT.get(language, _TEXT["en"])
+    text = words["tenure" if years else "tenure0"].format(
+        name=org.name, year=org.year, years=years, today=today.isoformat()
+    )
+    source = Source(n=1, title=org.name, url=org.url, language=_page_language(org), snippet="")
+    return Answer(
+        text=f"{text} [1]", sources=[source], language=language, abstained=False,
+        backend="directory",
+    )  # fmt: skip
 
 
 def addressed_descriptions(descriptions: list[str]) -> set[str]:
@@ -146,14 +167,22 @@ class DirectoryAnswers:
             return self._orgs, self._stubs
 
     def answer(self, question: str, language: str, today: date | None = None) -> Answer | None:
-        """The directory's answer to a list/count question about organisations, or None."""
-        if intent(question) is None:
+        """The directory's answer to a list/count question about organisations, or to "how
+        long has X been here?", or None."""
+        how_long = today is not None and HOW_LONG.search(question) is not None
+        if intent(question) is None and not how_long:
             return None
         try:
             orgs, stubs = self.organisations()
         except Exception as exc:  # noqa: BLE001 - the passage search still answers
             log.warning("the partner directory is unavailable: %s", exc)
             return None
+        if how_long and today is not None:
+            held = tenure(question, orgs, today)
+            if held is not None:
+                return compose_tenure(*held, language, today)
+            if intent(question) is None:
+                return None
         found = match(question, orgs, stubs, self.similarity, today)
         return compose(found, language) if found is not None else None
 

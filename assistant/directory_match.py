@@ -44,6 +44,19 @@ QUESTION_CUES: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+# The newest arrival ("who is the newest resident?", "qual è l'ultima azienda arrivata?"):
+# superlatives of time, EN and IT (grammar, not topics); the subject must be an organisation.
+NEWEST = re.compile(
+    r"\b(newest|latest|most\s+recent(?:ly\s+arrived)?|last\s+to\s+(?:arrive|join|move\s+in)|"
+    r"ultim[oaie]|più\s+recent[ei]|arrivat[oaie]\s+per\s+ultim[oaie])\b",
+    re.I,
+)
+# "How long has X been here?" asks for the years since X arrived, counted to today.
+HOW_LONG = re.compile(
+    r"\b(da\s+quanti\s+anni|da\s+quanto\s+tempo|how\s+long\s+(?:has|have)|"
+    r"how\s+many\s+years\s+(?:has|have)|for\s+how\s+many\s+years)\b",
+    re.I,
+)
 # Words for kinds of organisation, as stems (EN and IT): the subject of a directory question.
 ORGANISATION_WORDS = re.compile(
     r"\b(organi[sz]ation|organizzazion|compan|aziend|impres|realt[àa]|enti\b|ente\b|partner|"
@@ -80,6 +93,13 @@ def intent(question: str, params: DirectoryParams = PARAMS.directory) -> str | N
         after = question[cue.end() :].split()[: params.subject_gap + 1]
         if any(ORGANISATION_WORDS.match(word) for word in after):
             return kind
+    newest = NEWEST.search(question)
+    if newest is not None:
+        # the superlative's own noun ("the newest resident"), not a later one ("the latest
+        # Open Labs day")
+        after = question[newest.end() :].split()[:1]
+        if any(ORGANISATION_WORDS.match(word.strip("?.,")) for word in after):
+            return "newest"
     return None
 
 
@@ -88,9 +108,25 @@ def ngrams(words: list[str], n: int) -> list[str]:
     return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
+def _identifiers(value: str) -> set[str]:
+    """The words of a value that identify it among its kind, folded: a capital letter alone
+    or a number ("Building B", "Hall 3"; not the "e" of "Energia e materiali"); a fuzzy match
+    must not trade one for another."""
+    words = re.findall(r"\w+", value)
+    return {norm(w) for w in words if (len(w) == 1 and w.isupper()) or any(c.isdigit() for c in w)}
+
+
+def _exact(question: str, value: str) -> bool:
+    """The value's words appear in the question as one run, in order ("edificio b")."""
+    return f" {norm(value)} " in f" {norm(question)} " if norm(value) else False
+
+
 def _named(question: str, value: str) -> float:
-    """difflib ratio of ``value`` with its best-matching run of words in the question."""
+    """difflib ratio of ``value`` with its best-matching run of words in the question; 0 when
+    the question lacks one of the value's identifiers ("Edificio D" is not "Edificio B")."""
     q, v = norm(question).split(), norm(value)
+    if not _identifiers(value) <= set(q):
+        return 0.0
     size = len(v.split())
     best = 0.0
     for n in {max(1, size - 1), size, size + 1}:
@@ -130,6 +166,8 @@ def match(
         # Unfiltered, or narrowed only by a free word ("how many member companies does the
         # consortium have?"): the site's stated figures and the passages answer it.
         return None
+    if chosen is None and kind == "newest":
+        chosen = list(orgs)  # "the newest resident": of all of them
     if chosen is None:
         try:
             chosen, filters = _by_topic(question, orgs, stubs, params)
@@ -144,7 +182,29 @@ def match(
         return None
     if today is not None:
         chosen = [o for o in chosen if not arrives_after(o, today)]
+    if kind == "newest":
+        chosen = newest(chosen)
     return Match(kind, chosen, filters)
+
+
+def arrival(org: Organisation) -> date | None:
+    """The first day of the organisation's arrival, as precisely as its page states it."""
+    if not org.year:
+        return None
+    for mention in find_dates(org.since) if org.since else []:
+        if mention.start.year == org.year:
+            return mention.start
+    return date(org.year, 1, 1)
+
+
+def newest(orgs: Sequence[Organisation]) -> list[Organisation]:
+    """The organisations with the latest arrival (several when they arrived together); none
+    when no arrival is known."""
+    dated = [(day, o) for o in orgs if (day := arrival(o)) is not None]
+    if not dated:
+        return []
+    last = max(day for day, _ in dated)
+    return [o for day, o in dated if day == last]
 
 
 def arrives_after(org: Organisation, today: date) -> bool:
@@ -162,12 +222,18 @@ def arrives_after(org: Organisation, today: date) -> bool:
     return org.year > today.year
 
 
+# Where a value joins its parts: "Edificio B · La Serra", "Building D – La Corte (east wing)".
+_PARTS = re.compile(r"\s+[·–—-]\s+|\s*[()]\s*")
+
+
 def filter_values(orgs: Sequence[Organisation]) -> dict[str, list[Organisation]]:
-    """Each sector, building or listing heading (its parts split at " · ") -> who has it."""
+    """Each sector, building or listing heading, and each of its parts (split at " · ", a
+    spaced dash or a bracket) -> who has it."""
     values: dict[str, list[Organisation]] = {}
     for org in orgs:
         for value in dict.fromkeys([*org.sectors, *org.buildings, *org.groups]):
-            for part in value.split(" · "):
+            for part in dict.fromkeys([value, *_PARTS.split(value)]):
+                part = part.strip(" ,;")
                 if len(part) >= 3 and org not in values.setdefault(part, []):
                     values[part].append(org)
     return values
@@ -183,8 +249,13 @@ def _by_value(
     values = {v: o for v, o in filter_values(orgs).items() if len(o) < len(orgs)}
     if not values:
         return None, []
-    scored = sorted(((_named(question, v), v) for v in values), reverse=True)
-    named = [v for score, v in scored if score >= params.fuzzy_min]
+    # A value the question names word for word settles it before any fuzzy match.
+    named = _longest([v for v in values if _exact(question, v)])
+    if not named:
+        scored = sorted(((_named(question, v), v) for v in values), reverse=True)
+        named = [v for score, v in scored if score >= params.fuzzy_min]
+    if not named:
+        named = _by_a_word(question, values, params)
     if not named and similarity is not None:
         names = list(values)
         words = [w for w in norm(question).split() if w not in _stopwords()]
@@ -210,6 +281,33 @@ def _by_value(
     return chosen, named
 
 
+def _longest(values: list[str]) -> list[str]:
+    """The values not inside another one of them ("Building D", not also "D")."""
+    folded = {v: f" {norm(v)} " for v in values}
+    return [v for v in values if not any(v != o and folded[v] in folded[o] for o in values)]
+
+
+def _by_a_word(
+    question: str, values: dict[str, list[Organisation]], params: DirectoryParams
+) -> list[str]:
+    """The values holding a long word of the question as a whole word ("cluster digitale"
+    names "Digitale e ICT"), when that word selects some organisations, not all of them; not
+    the values with an identifier ("Pavilion 2" is not named by "pavilion 7")."""
+    words = [
+        w for w in norm(question).split()
+        if len(w) >= params.value_word_min and w not in _stopwords() and not ORGANISATION_WORDS.match(w)
+    ]  # fmt: skip
+    everyone = {id(o) for group in values.values() for o in group}
+    named: list[str] = []
+    for word in dict.fromkeys(words):
+        # A value with an identifier ("Pavilion 2") is named only in full, with it.
+        found = [v for v in values if word in norm(v).split() and not _identifiers(v)]
+        chosen = {id(o) for v in found for o in values[v]}
+        if found and len(chosen) < len(everyone):
+            named += [v for v in found if v not in named]
+    return named
+
+
 def _named_by_a_run(
     names: Sequence[str], grams: Sequence[str], similarity: Similarity, params: DirectoryParams
 ) -> list[str]:
@@ -226,14 +324,45 @@ def _named_by_a_run(
     return [best[1]] if best[1] else []
 
 
+# A year after a comparative word is one end of a period of arrivals, not the year itself:
+# "after 2020" / "dopo il 2020" (later years), "since 2020" / "dal 2020" (that year on),
+# "before 2020" / "prima del 2020" (earlier years), "until 2020" / "fino al 2020" (up to it).
+_YEAR_BOUND = re.compile(
+    r"\b(?:(?P<after>after|later\s+than|dopo(?:\s+(?:il|l['’]))?|oltre\s+il)"
+    r"|(?P<since>since|from|starting\s+in|dal|dall['’]|a\s+partire\s+dal)"
+    r"|(?P<before>before|earlier\s+than|prima\s+(?:del|dell['’]))"
+    r"|(?P<until>until|till|up\s+to|fino\s+al|entro\s+il))"
+    r"\s+(?:the\s+(?:year\s+)?|l['’]anno\s+)?(?P<year>19[5-9]\d|20\d\d)\b",
+    re.I,
+)
+_BOUND_TEST: dict[str, Callable[[int, int], bool]] = {
+    "after": lambda year, bound: year > bound,
+    "since": lambda year, bound: year >= bound,
+    "before": lambda year, bound: year < bound,
+    "until": lambda year, bound: year <= bound,
+}
+
+
 def _by_year(
     question: str, orgs: Sequence[Organisation]
 ) -> tuple[list[Organisation] | None, list[str]]:
-    """Organisations that arrived in a year the question names."""
-    years = {int(y) for y in YEAR.findall(question)}
-    if not years:
+    """Organisations that arrived in a year the question names, or in the period a
+    comparative word and a year bound ("after 2020", "prima del 2015")."""
+    bounds: list[tuple[Callable[[int, int], bool], int, str]] = []
+    for found in _YEAR_BOUND.finditer(question):
+        kind = next(k for k in _BOUND_TEST if found.group(k))
+        bounds.append((_BOUND_TEST[kind], int(found.group("year")), " ".join(found[0].split())))
+    rest = _YEAR_BOUND.sub(" ", question)
+    years = {int(y) for y in YEAR.findall(rest)}
+    if not years and not bounds:
         return None, []
-    return [o for o in orgs if o.year in years], [str(y) for y in sorted(years)]
+    chosen = [
+        o for o in orgs
+        if o.year
+        and (not years or o.year in years)
+        and all(test(o.year, bound) for test, bound, _ in bounds)
+    ]  # fmt: skip
+    return chosen, [str(y) for y in sorted(years)] + [label for _, _, label in bounds]
 
 
 def _by_listing(
@@ -299,3 +428,26 @@ def _by_topic(
     score = {id(o): sum(o in h for h in hits_by_word.values()) for o in orgs}
     top = max(score.values())
     return [o for o in orgs if score[id(o)] == top], list(hits_by_word)
+
+
+def tenure(
+    question: str, orgs: Sequence[Organisation], today: date
+) -> tuple[Organisation, int] | None:
+    """For "how long has X been at the park?" / "da quanti anni X è nel parco?" naming one
+    organisation whose arrival is known and past: that organisation and its whole years
+    there on ``today``; else None."""
+    if not HOW_LONG.search(question):
+        return None
+    norm_q = f" {norm(question)} "
+    named = [
+        o for o in orgs
+        if any(f" {a} " in norm_q for a in name_aliases(o.name) if len(a) >= 3)
+    ]  # fmt: skip
+    if len(named) != 1:
+        return None
+    org = named[0]
+    day = arrival(org)
+    if day is None or day > today:
+        return None
+    years = today.year - day.year - ((today.month, today.day) < (day.month, day.day))
+    return org, years

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ingest.dates import find_dates
 from ingest.directory import DirectoryEntry
 from vectorstore.text import fold
 
@@ -114,7 +115,13 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
                 values.append(value)
         if entry.group and entry.group not in org.groups:
             org.groups.append(entry.group)
-        if entry.since and not org.since:
+        if entry.since and (
+            not org.since
+            or entry.year == org.year
+            and _precision(entry.since) > _precision(org.since)
+        ):
+            # the first arrival stated, or the same year stated more precisely elsewhere
+            # ("since 2024" on the listing, "June 2024" on the organisation's page)
             org.since, org.year = entry.since, entry.year
         org.found_on.append({"url": entry.url, "where": entry.where, "kind": entry.kind})
     for org in orgs.values():
@@ -170,3 +177,11 @@ def _prefix_match(
             if not shared:
                 best = max(best, k)
     return best
+
+
+_PRECISION = {"year": 1, "quarter": 2, "month": 3, "day": 4}
+
+
+def _precision(since: str) -> int:
+    """How precisely an arrival is stated: 0 with no date, 1 a year ... 4 a day."""
+    return max((_PRECISION.get(m.precision, 0) for m in find_dates(since)), default=0)

@@ -180,6 +180,9 @@ class DirectoryParams:
         "...named only when that run is closer to the value than to every other value by this "
         "much (a run naming nothing sits within 0.01 of its next value on the sample site)",
     )
+    value_word_min: int = why(
+        5, "a shorter word of the question names no value by itself ('park', 'sono', 'labs')"
+    )
     topic_min_chars: int = why(
         6, "shorter topic words were mostly glue ('based', 'work') on the questions tried"
     )

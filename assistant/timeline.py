@@ -86,9 +86,70 @@ _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
 
+# A calendar period named relative to today: the events asked for fall in it.
+_WINDOW = re.compile(
+    r"\b(?:(?P<next_month>next\s+month|(?:il\s+)?mese\s+prossimo|(?:il\s+)?prossimo\s+mese)"
+    r"|(?P<this_month>this\s+month|questo\s+mese)"
+    r"|(?P<next_week>next\s+week|(?:la\s+)?settimana\s+prossima|(?:la\s+)?prossima\s+settimana)"
+    r"|(?P<this_year>this\s+year|quest['’]anno)"
+    r"|(?P<last_month>last\s+month|(?:il\s+)?mese\s+scorso|(?:lo\s+)?scorso\s+mese)"
+    r"|(?P<last_year>last\s+year|(?:l['’])?anno\s+scorso|(?:lo\s+)?scorso\s+anno)"
+    r"|(?P<next_year>next\s+year|(?:l['’])?anno\s+prossimo|(?:il\s+)?prossimo\s+anno))\b",
+    re.I,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """The period of days a question's events must fall in, and its words."""
+
+    start: date
+    end: date
+    words: str
+
+
+def window(question: str, today: date) -> Window | None:
+    """The calendar period the question names relative to ``today`` ("next month", "il mese
+    prossimo", "this year", "l'anno scorso"), or None. A period under way is whole ("this
+    year" is 1 January to 31 December): an upcoming answer keeps its events still to come,
+    a past one those already held."""
+    found = _WINDOW.search(question)
+    if found is None:
+        return None
+    kind = found.lastgroup or ""
+    words = " ".join(found.group(0).split())
+    first = today.replace(day=1)
+    if kind == "this_month":
+        return Window(first, _month_end(first), words)
+    if kind == "next_month":
+        start = _month_end(first) + timedelta(days=1)
+        return Window(start, _month_end(start), words)
+    if kind == "last_month":
+        start = (first - timedelta(days=1)).replace(day=1)
+        return Window(start, _month_end(start), words)
+    if kind == "next_week":
+        start = today + timedelta(days=7 - today.weekday())
+        return Window(start, start + timedelta(days=6), words)
+    year = {"this_year": 0, "last_year": -1}.get(kind, 1) + today.year
+    return Window(date(year, 1, 1), date(year, 12, 31), words)
+
+
+def _month_end(first: date) -> date:
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
 _TEXTS = {
     "en": {
         "none": "No upcoming event is announced in the sources as of {today}.",
+        "none_in": "No event is announced in the sources for {window} (as of {today}).",
+        "then": "The next one announced is:",
+        "count": "{n} upcoming events are announced in the sources (as of {today}):",
+        "count_in": "{n} events are announced in the sources for {window} (as of {today}):",
+        "upcoming_in": "Announced for {window} (as of {today}):",
+        "held": "Already held (as of {today}):",
+        "held_in": "Already held, {window} (as of {today}):",
+        "held_none": "No event already held is stated in the sources for {window} (as of {today}).",
         "last": "The most recent one was:",
         "upcoming": "Upcoming (as of {today}):",
         "past": "past, {when}",
@@ -100,6 +161,14 @@ _TEXTS = {
     },
     "it": {
         "none": "Nelle fonti non è annunciato alcun evento in programma dopo il {today}.",
+        "none_in": "Nelle fonti non è annunciato nessun evento per {window} (al {today}).",
+        "then": "Il prossimo annunciato è:",
+        "count": "Nelle fonti sono annunciati {n} eventi in programma (al {today}):",
+        "count_in": "Nelle fonti sono annunciati {n} eventi per {window} (al {today}):",
+        "upcoming_in": "In programma per {window} (al {today}):",
+        "held": "Già svolti (al {today}):",
+        "held_in": "Già svolti, {window} (al {today}):",
+        "held_none": "Nelle fonti non risulta nessun evento già svolto per {window} (al {today}).",
         "last": "L'ultimo è stato:",
         "upcoming": "In programma (al {today}):",
         "past": "già passato, {when}",
@@ -123,6 +192,18 @@ def time_intent(question: str) -> Intent:
     return ""
 
 
+def asks_calendar(question: str) -> bool:
+    """A question about the calendar itself: the coming events of a period ("what's on next
+    month?", "il mese prossimo"), how many are planned, or which were already held. The
+    timeline answers it even when no passage answers it in words."""
+    intent = time_intent(question)
+    if intent == "past":
+        return asks_for_list(question)  # "which events have already been held?"
+    if intent != "upcoming":
+        return False
+    return bool(_WINDOW.search(question) or _COUNT.search(question))
+
+
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
     upcoming questions, whose events table is often not among the few passages a question
@@ -131,7 +212,7 @@ def reads_wider(question: str) -> bool:
     on the time set the wider passages brought other dated facts, e.g. the director's
     appointment for "who owns the building today?"; nor do questions of several parts."""
     intent = time_intent(question)
-    if intent == "upcoming":
+    if intent == "upcoming" or (intent == "past" and asks_for_list(question)):
         return True
     return (
         intent == "current" and bool(_COUNT.search(question)) and len(split_question(question)) == 1
@@ -244,23 +325,63 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def _labelled(units: list[Unit], passage: Passage) -> list[Unit]:
-    """A short dated line just before a heading ("18-22 January 2027" above "## Winter School")
-    is that heading's date: it is quoted with the heading's words, which it lacks."""
+    """Short dated lines as labels: a line just before a heading ("18-22 January 2027" above
+    "## Winter School") or the first line under one ("## The park in numbers", "Updated
+    September 2026") is that heading's date, quoted with the heading's words it lacks; and
+    the undated items or rows right after a first line under a heading are stated as of its
+    date ("about 910 people working on campus (Updated September 2026)")."""
     mentions = decode(passage.dates)
     if not mentions:
         return units
     out = list(units)
-    for i, (unit, following) in enumerate(zip(units, units[1:], strict=False)):
-        dates = unit_dates(unit, mentions)
-        if not dates or following.context in {"", unit.context} or unit.kind != "sentence":
+    for i, unit in enumerate(units):
+        if unit.kind != "sentence" or not _is_label(unit, mentions):
             continue
-        rest = _norm(unit.text)
-        for mention in dates:
-            rest = rest.replace(_norm(mention.text), " ")
-        if len(_WORD.findall(rest)) <= PARAMS.timeline.label_words:
-            text = f"{following.context} ({unit.text.strip().rstrip('.')})"
-            out[i] = dataclasses.replace(unit, text=text, context=following.context)
+        following = units[i + 1] if i + 1 < len(units) else None
+        if following is None:
+            continue
+        # A row's context is its heading and its table's header: under the same heading.
+        same = following.context == unit.context or (
+            following.kind == "row" and following.context.startswith(f"{unit.context} ")
+        )
+        first = bool(unit.context) and (i == 0 or units[i - 1].context != unit.context)
+        if following.context and not same:
+            heading = following.context  # the line over the next heading
+        elif first and same:
+            heading = unit.context  # the first line under its heading
+            _stamp(out, i, unit, mentions)
+        else:
+            continue
+        text = f"{heading} ({unit.text.strip().rstrip('.')})"
+        out[i] = dataclasses.replace(unit, text=text, context=heading)
     return out
+
+
+def _is_label(unit: Unit, mentions: Sequence[DateMention]) -> bool:
+    """The unit is a date and at most ``label_words`` other words."""
+    dates = unit_dates(unit, mentions)
+    if not dates:
+        return False
+    rest = _norm(unit.text)
+    for mention in dates:
+        rest = rest.replace(_norm(mention.text), " ")
+    return len(_WORD.findall(rest)) <= PARAMS.timeline.label_words
+
+
+def _stamp(out: list[Unit], at: int, label: Unit, mentions: Sequence[DateMention]) -> None:
+    """The undated items or rows of the list or table right after a dated first line under a
+    heading take its date (rewritten in ``out``): the line dates the whole block."""
+    block = -1
+    for j in range(at + 1, len(out)):
+        unit = out[j]
+        if unit.context != label.context and unit.kind == "sentence":
+            return
+        if unit.kind not in {"item", "row"} or block not in {-1, unit.block}:
+            return
+        block = unit.block
+        if not unit_dates(unit, mentions):
+            stamp = label.text.strip().rstrip(".")
+            out[j] = dataclasses.replace(unit, text=f"{unit.text.rstrip(' .')} ({stamp})")
 
 
 def _label(row: Unit) -> str:
@@ -283,14 +404,15 @@ def same_series(
     date: every row of a table keyed by date ("2023 | about 80 | about 2,500"), or the rows
     with the same first cell ("Laboratories | 37 | c. 2022"). A row rarely repeats the words
     of the question that its table's header or its neighbour holds; it takes the score of the
-    row that brought it."""
+    row that brought it. A series is a figure's values: a row stating no number besides its
+    dates (a table of history, "2024 | The new centre is completed") brings and joins none."""
     mentions = _mentions(passages)
     ids = {id(u) for u in chosen}
     extra: list[Unit] = []
     for unit in chosen:
-        if unit.kind != "row":
-            continue
         dates = mentions[unit.passage]
+        if unit.kind != "row" or not _states_figure(unit, dates):
+            continue
         keyed_by_date = _is_date(_label(unit), dates)
         for other in units:
             if (
@@ -302,10 +424,15 @@ def same_series(
             same = _is_date(_label(other), dates) if keyed_by_date else (
                 _label(other) == _label(unit)
             )  # fmt: skip
-            if same:
+            if same and _states_figure(other, dates):
                 ids.add(id(other))
                 extra.append(dataclasses.replace(other, score=unit.score))
     return [*chosen, *extra]
+
+
+def _states_figure(unit: Unit, mentions: Sequence[DateMention]) -> bool:
+    """The unit states a number besides its dates ("2021: 70, about 2,000")."""
+    return _has_figure(_Dated(unit, unit_dates(unit, mentions)))
 
 
 def _events_table(events: Sequence[_Dated], units: Sequence[Unit]) -> list[Unit]:
@@ -362,7 +489,8 @@ def answer(
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question; None for the normal path."""
     intent = time_intent(question)
-    if intent not in {"upcoming", "current"} or not passages:
+    held = intent == "past" and asks_for_list(question)  # "which events were already held?"
+    if (intent not in {"upcoming", "current"} and not held) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
     if intent == "upcoming" and _ASKS_WHEN.search(question) and not _NEXT.search(question):
@@ -375,14 +503,21 @@ def answer(
         return None
     best = max(u.score for u in scored)
     limits = params.timeline
+    if held:
+        wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
+        events = [d for d in _dated(wide, passages) if d.event_dates()]
+        events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
+        languages = [p.language for p in passages]
+        return _held(events, language, today, limits, languages, window(question, today))
     if intent == "upcoming":
         wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
         events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
         languages = [p.language for p in passages]
-        only_next = bool(_ONE_NEXT.search(question))
-        return _upcoming(events, language, today, limits, languages, only_next)
+        only_next = bool(_ONE_NEXT.search(question)) and window(question, today) is None
+        asked = _Asked(only_next, window(question, today), bool(_COUNT.search(question)))
+        return _upcoming(events, language, today, limits, languages, asked)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
     dated = _dated(same_series(relevant, units, passages), passages)
     return _current(dated, language, today, best, limits)
@@ -426,19 +561,34 @@ def _close_coming(
     return [d for d, c in zip(coming, closeness, strict=True) if c >= params.timeline.coming_close]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Asked:
+    """What an upcoming question asks besides the coming events: the first one only, those of
+    a period ("next month"), or how many there are."""
+
+    only_next: bool = False
+    window: Window | None = None
+    count: bool = False
+
+
 def _upcoming(
     dated: list[_Dated],
     language: str,
     today: date,
     limits: TimelineParams,
     languages: Sequence[str] = (),
-    only_next: bool = False,
+    asked: _Asked = _Asked(),
 ) -> Timed | None:
     """Events not over on ``today``, in date order (only the first date's for "the next
-    event"); or say plainly that none is announced. An event in another language with the
-    same dates as one in the asker's language is its translation, and is left out."""
+    event"; only those of the period asked, "next month"; counted for "how many"); or say
+    plainly that none is announced. An event in another language with the same dates as one
+    in the asker's language is its translation, and is left out."""
+    day = today.isoformat()
+    period = asked.window
     if not dated:  # nothing dated answers it ("the next bus"): the normal answer
-        return None
+        if period is None:
+            return None
+        return Timed(_t(language, "none_in", window=period.words, today=day), [])
 
     def end(d: _Dated) -> date:
         return max(m.end for m in d.event_dates())
@@ -455,19 +605,72 @@ def _upcoming(
         d for d in ahead
         if lang(d) == language or not {(m.start, m.end) for m in d.coming(today)} & own
     ]  # fmt: skip
-    if ahead and only_next:
+    if ahead and asked.only_next:
         first = start(ahead[0])
         ahead = [d for d in ahead if start(d) == first]
-    day = today.isoformat()
+    if period is not None:
+        inside = [
+            d for d in ahead
+            if any(m.start <= period.end and m.end >= period.start for m in d.coming(today))
+        ]  # fmt: skip
+        if not inside:
+            opening = _t(language, "none_in", window=period.words, today=day)
+            if not ahead:
+                return Timed(opening, [])
+            nxt = ahead[0]
+            when = min(nxt.coming(today), key=lambda m: m.start)
+            marked = _marked(_named(nxt.unit), _t(language, "ahead", when=when.text))
+            return Timed(f"{opening} {_t(language, 'then')}", [marked])
+        ahead = inside
     if ahead:
         units = _unique([_named(d.unit) for d in ahead])[: limits.max_events]
-        return Timed(_t(language, "upcoming", today=day), units, as_list=True)
+        key = ("count" if asked.count else "upcoming") + ("_in" if period else "")
+        words = period.words if period else ""
+        opening = _t(language, key, today=day, n=str(len(units)), window=words)
+        return Timed(opening, units, as_list=True)
     last = max(dated, key=lambda d: (end(d), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)
     note = _t(language, "past", when=when.text)
     return Timed(
         f"{_t(language, 'none', today=day)} {_t(language, 'last')}", [_marked(last.unit, note)]
     )
+
+
+def _held(
+    dated: list[_Dated],
+    language: str,
+    today: date,
+    limits: TimelineParams,
+    languages: Sequence[str],
+    period: Window | None,
+) -> Timed | None:
+    """Events over on ``today`` (in the period asked, "this year"), in date order, each marked
+    as past; an event in another language with the same dates as one in the asker's language
+    is its translation, and is left out."""
+    day = today.isoformat()
+
+    def lang(d: _Dated) -> str:
+        return languages[d.unit.passage] if d.unit.passage < len(languages) else language
+
+    def over(d: _Dated) -> list[DateMention]:
+        return [m for m in d.event_dates() if m.end < today]
+
+    done = [d for d in dated if over(d) and not d.coming(today)]
+    if period is not None:
+        done = [
+            d for d in done if any(m.start <= period.end and m.end >= period.start for m in over(d))
+        ]  # fmt: skip
+    if not done:
+        if period is None:
+            return None
+        return Timed(_t(language, "held_none", window=period.words, today=day), [])
+    done.sort(key=lambda d: (max(m.end for m in over(d)), -d.unit.score))
+    own = {(m.start, m.end) for d in done if lang(d) == language for m in over(d)}
+    done = [d for d in done if lang(d) == language or not {(m.start, m.end) for m in over(d)} & own]
+    units = _unique([_named(d.unit) for d in done])[: limits.max_events]
+    key = "held_in" if period else "held"
+    opening = _t(language, key, today=day, window=period.words if period else "")
+    return Timed(opening, units, as_list=True)
 
 
 def _current(
@@ -480,14 +683,19 @@ def _current(
     if not known:
         return None
 
+    def as_of(m: DateMention) -> date:
+        # A period ("2012-2023", "July 2024 - June 2025") states how things stood until its
+        # end (or today); a day, month or year, from its start.
+        return min(m.end, today) if m.precision == "period" else m.start
+
     def key(d: _Dated) -> tuple[bool, date, float]:
         # A unit that also states a later date ("82 in 2024, 85 in January 2026" seen in
         # 2025) speaks of what has not happened yet: it comes after the units that do not.
-        return (not d.start_after(today), max(m.start for m in d.before(today)), d.unit.score)
+        return (not d.start_after(today), max(as_of(m) for m in d.before(today)), d.unit.score)
 
     known.sort(key=key, reverse=True)
     latest = known[0]
-    when = max(latest.before(today), key=lambda m: m.start)
+    when = max(latest.before(today), key=as_of)
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}
     for other in known[1:]:
@@ -495,8 +703,8 @@ def _current(
         if len(older) >= limits.max_older or text in seen or other.start_after(today):
             continue
         seen.add(text)
-        stamp = max(other.before(today), key=lambda m: m.start)
-        if stamp.start >= when.start or not _has_figure(other):
+        stamp = max(other.before(today), key=as_of)
+        if as_of(stamp) >= as_of(when) or not _has_figure(other):
             continue  # the same figure said again, or a dated sentence with no figure
         older.append(_marked(other.unit, _t(language, "as_of", when=stamp.text)))
     closing = ""

@@ -79,6 +79,7 @@ def remove_chrome(soup: BeautifulSoup, tags: _Tags | None = None) -> None:
     tags = tags or _Tags(soup)
     body = tags.first("body") or soup
     total = max(_has_text(body), 1)
+    kept: list[Tag] = []
     for tag in tags.live():
         if _removed(tag) or tag.parent is None:
             continue  # gone with an ancestor, or unwrapped
@@ -89,6 +90,9 @@ def remove_chrome(soup: BeautifulSoup, tags: _Tags | None = None) -> None:
         if (name == "header" or role == "banner") and _in_content(tag, ("article", "main")):
             continue
         if (name == "aside" or role == "complementary") and _in_content(tag, ("article",)):
+            continue
+        if (name == "aside" or role == "complementary") and is_content_box(tag):
+            kept.append(tag)
             continue
         if name == "form" and _has_text(tag) > total * 0.5:
             continue  # ASP.NET wraps the whole page in one <form>
@@ -120,3 +124,39 @@ def remove_chrome(soup: BeautifulSoup, tags: _Tags | None = None) -> None:
             and _SKIP_LINK.match(tag.get_text())
         ):
             tag.decompose()
+    _into_content(kept, tags)
+
+
+# A box beside the content is navigation when most of its text is links ("Latest news" and
+# its titles), content when little of it is ("The park in numbers", "Updated September 2026",
+# "13 resident organisations", ...): the usual link-density reading of boilerplate detection.
+_BOX_MAX_LINK_SHARE = 0.3
+_BOX_MIN_CHARS = 40
+
+
+def is_content_box(tag: Tag) -> bool:
+    """A sidebar box whose text is content (figures, dates, sentences), not links: at least
+    ``_BOX_MIN_CHARS`` characters, at most ``_BOX_MAX_LINK_SHARE`` of them inside links, no
+    form fields."""
+    text = _has_text(tag)
+    if text < _BOX_MIN_CHARS or tag.find(["form", "input", "select", "textarea", "button"]):
+        return False
+    linked = sum(_has_text(a) for a in tag.find_all("a"))
+    return linked <= _BOX_MAX_LINK_SHARE * text
+
+
+def _into_content(boxes: list[Tag], tags: _Tags) -> None:
+    """Content boxes kept beside the page's main container go to its end, as sections: the
+    Markdown step reads that container only, and drops ``<aside>`` elements."""
+    containers = [
+        t for t in tags.live()
+        if t.name == "main" or str(t.get("role", "")).lower() == "main"
+    ]  # fmt: skip
+    for box in boxes:
+        if _removed(box):
+            continue
+        box.name = "section"
+        if box.get("role"):
+            del box["role"]
+        if containers and not _in_content(box, ("main",)):
+            containers[0].append(box.extract())

@@ -17,6 +17,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from langchain_text_splitters.markdown import ExperimentalMarkdownSyntaxTextSplitter
 
 from ingest.dates import chunk_metadata as date_metadata
+from ingest.dates import find_dates as date_mentions
 from ingest.records import Chunk, Page
 from vectorstore.text import BREAK, chunk_text
 
@@ -58,6 +59,44 @@ def _sections(page: Page) -> list[_Section]:
         if body:
             sections.append(_Section(heading_path(doc.metadata, page.title), body))
     return sections
+
+
+# A line above a heading that is a date and little else ("Friday 4 December 2026, 09:30" over
+# "## Hackathon") is that heading's: at most this many words besides the date.
+_KICKER_WORDS = 6
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def _kicker(body: str) -> tuple[str, str]:
+    """(the body without it, its last line) when the body ends with a short dated line."""
+    head, _, last = body.rpartition("\n\n")
+    if "\n" in last.strip() or _HEADING_LINE.match(last.strip()):
+        return body, ""
+    mentions = date_mentions(last)
+    rest = last
+    for mention in mentions:
+        rest = rest.replace(mention.text, " ")
+    if not mentions or len(_WORDS.findall(rest)) > _KICKER_WORDS:
+        return body, ""
+    return head.strip(), last.strip()
+
+
+def _carry_kickers(sections: list[_Section]) -> list[_Section]:
+    """A section ending with a short dated line gives that line to the next section, before
+    its heading: the date belongs to what the heading names, and a chunk boundary between
+    the two sections would cut the event from its date."""
+    out: list[_Section] = []
+    carried = ""
+    for number, section in enumerate(sections):
+        body = f"{carried}\n\n{section.body}" if carried else section.body
+        carried = ""
+        if number + 1 < len(sections):
+            rest, line = _kicker(body)
+            if line:
+                body, carried = rest, line
+        if body:
+            out.append(_Section(section.path, body))
+    return out
 
 
 def _pack(sections: list[_Section], size: int, overlap: int) -> list[_Section]:
@@ -115,7 +154,7 @@ def chunk_page(page: Page, size: int = 1000, overlap: int = 150) -> list[Chunk]:
     """
     chunks: list[Chunk] = []
     texts: set[str] = set()
-    for section in _pack(_sections(page), size, overlap):
+    for section in _pack(_carry_kickers(_sections(page)), size, overlap):
         heading = " > ".join(section.path)
         body = _without_leading_heading(section.body, section.path)
         text = chunk_text(page.title, heading, body)

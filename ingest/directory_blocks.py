@@ -31,7 +31,9 @@ from ingest.dom import _Tags
 
 
 def _pairs(dl: Tag, options: DirectoryOptions) -> list[tuple[str, str, Tag]]:
-    """(term, description, term tag) of a definition list, in order."""
+    """(term, description, term tag) of a definition list, in order; the descriptions of one
+    term (a text and a tag line: "<dd>...</dd><dd>Cluster X · since 2014</dd>") are one, a
+    line each."""
     pairs: list[tuple[str, str, Tag]] = []
     term: Tag | None = None
     for child in dl.find_all(["dt", "dd"], limit=options.max_entries * 4):
@@ -40,7 +42,12 @@ def _pairs(dl: Tag, options: DirectoryOptions) -> list[tuple[str, str, Tag]]:
         if child.name == "dt":
             term = child
         elif term is not None:
-            pairs.append((tag_text(term, 200), tag_text(child, options.max_cell_chars), term))
+            text = tag_text(child, options.max_cell_chars)
+            if pairs and pairs[-1][2] is term:
+                joined = f"{pairs[-1][1]}\n{text}"[: options.max_cell_chars]
+                pairs[-1] = (pairs[-1][0], joined, term)
+            else:
+                pairs.append((tag_text(term, 200), text, term))
     return pairs
 
 
@@ -93,7 +100,7 @@ def _block_lines(block: Tag, skip: Tag | None, options: DirectoryOptions) -> str
             continue
         if child.find(["p", "li", "div", "dd", "td"]):
             continue  # only the innermost blocks, so no text is taken twice
-        text = tag_text(child, options.max_cell_chars)
+        text = _label_first(child, options.max_cell_chars)
         if text:
             lines.append(text)
     if not lines:
@@ -105,6 +112,24 @@ def _block_lines(block: Tag, skip: Tag | None, options: DirectoryOptions) -> str
         else:
             merged.append(line)
     return "\n".join(merged)
+
+
+# Inline elements that hold a field's label before its value in one line.
+_LABEL_TAGS = ("small", "span", "b", "strong", "em", "i", "label", "abbr")
+
+
+def _label_first(block: Tag, limit: int) -> str:
+    """A block's text, as "Label: value" when it opens with a known label in an element of
+    its own and no colon ("<small>Cluster</small> <span>Robotics</span>")."""
+    text = tag_text(block, limit)
+    first = next((c for c in block.children if str(c).strip()), None)
+    if not isinstance(first, Tag) or first.name not in _LABEL_TAGS:
+        return text
+    label = tag_text(first, 60)
+    if label.endswith(":") or not field_of(label) or not text.startswith(label):
+        return text
+    value = text[len(label) :].strip()
+    return f"{label}: {value}" if value else text
 
 
 def _heading(block: Tag) -> Tag | None:

@@ -210,8 +210,31 @@ def first_link(tag: Tag) -> Tag | None:
     return None
 
 
+# A tag line's piece without a colon: a sector or building label word followed by a name
+# ("Cluster Digitale e ICT", "Building C"), or an arrival ("nel parco dal 2014", "on site since
+# 2019"). Only short pieces: a sentence of a description ("Building robots since 1998 ...") is
+# not a tag, and "founded in 2011" is not an arrival.
+_TAG_PIECE_WORDS = 6
+_SINCE_PIECE = re.compile(r"\b(?:since|from|dal|dall['’]|dalla)\s+(?:\w+\s+)?(?:19|20)\d\d$", re.I)
+
+
+def _tag_piece(piece: str) -> tuple[str, str]:
+    """(field, value) of an unlabelled tag-line piece, or ('', '')."""
+    words = piece.split()
+    if not 2 <= len(words) <= _TAG_PIECE_WORDS or piece.endswith((".", "?", "!")):
+        return "", ""
+    kind = field_of(words[0])
+    if kind in ("sector", "building") and (words[1][0].isupper() or len(words[1]) == 1):
+        return kind, piece if kind == "building" else " ".join(words[1:])
+    if _SINCE_PIECE.search(piece):
+        return "since", piece
+    return "", ""
+
+
 def label_lines(text: str) -> tuple[dict[str, str], str]:
-    """Known 'Label: value' pieces of a block's text, and the rest of it."""
+    """Known 'Label: value' pieces of a block's text, and the rest of it; a short piece with
+    no colon that starts with a sector or building label ("Cluster Digitale e ICT") or states
+    an arrival ("nel parco dal 2014") counts as one too."""
     fields: dict[str, str] = {}
     rest: list[str] = []
     for piece in re.split(r"\s*(?:\n|·|•|\|)\s*", text):
@@ -219,6 +242,10 @@ def label_lines(text: str) -> tuple[dict[str, str], str]:
         kind = field_of(match.group(1)) if match else ""
         if match and kind and kind != "name" and kind not in fields:
             fields[kind] = clean(match.group(2))
+            continue
+        kind, value = ("", "") if match else _tag_piece(piece.strip())
+        if kind and kind not in fields and clean(value):
+            fields[kind] = clean(value)
         elif piece.strip():
             rest.append(piece.strip())
     return fields, " ".join(rest)

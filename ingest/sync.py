@@ -105,8 +105,9 @@ def sync_lock(data_dir: Path) -> Iterator[None]:
 # is embedded again). History: 1 = first release; 2 = issue 10 hardening (deep nesting kept,
 # heavy inline markup flattened, unsure languages dropped, foreign canonicals refused,
 # identical chunks once); 3 = issue 11: the dates a chunk states in its metadata and the
-# partner directory entries (ingest.directory).
-PIPELINE_VERSION = 3
+# partner directory entries (ingest.directory); 4 = issue 11 (time5): sidebar boxes of
+# content kept, a date line above a heading chunked with that heading, directory tag lines.
+PIPELINE_VERSION = 4
 
 
 def pipeline_fingerprint(options: SyncOptions, collection: str) -> str:

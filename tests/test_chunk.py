@@ -108,3 +108,21 @@ def test_metadata_carries_what_search_and_citations_need() -> None:
 
 def test_empty_text_gives_no_chunks() -> None:
     assert chunk_page(page("   \n\n")) == []
+
+
+def test_a_date_line_above_a_heading_stays_with_that_heading() -> None:
+    """A line "14 June 2027" over "## Tide pool workshop" dates the workshop: a chunk boundary between
+    the two sections must not leave the date at the end of the previous event's chunk."""
+    filler = " ".join(f"The tour shows the {n} tanks of the aquarium." for n in range(14))
+    text = (
+        "# Aquarium calendar\n\n"
+        f"2 March 2027\n\n## Night tour\n\n{filler}\n\n"
+        "14 June 2027 · from 10:00\n\n## Tide pool workshop\n\nChildren learn about crabs.\n"
+    )
+    chunks = chunk_page(page(text, title="Aquarium calendar"), size=700, overlap=0)
+    workshop = next(c for c in chunks if "Tide pool workshop" in c.text)
+    night = next(c for c in chunks if "Night tour" in c.text)
+    assert workshop is not night  # the boundary falls between the two events
+    assert "14 June 2027" in workshop.text and "14 June 2027" not in night.text
+    assert "2027-06-14" in str(workshop.metadata["dates"])
+    assert "2 March 2027" in night.text

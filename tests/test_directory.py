@@ -16,8 +16,8 @@ import pytest
 
 from assistant.answer import Assistant
 from assistant.config import Settings
-from assistant.directory import compose
-from assistant.directory_match import Match, arrives_after, match
+from assistant.directory import compose, compose_tenure
+from assistant.directory_match import Match, arrives_after, match, tenure
 from assistant.directory_merge import Organisation, build
 from ingest import directory
 from ingest.extract import extract
@@ -59,8 +59,10 @@ def raw(rel: str, content: bytes | None = None) -> RawDocument:
     )
 
 
-def entries_of(rel: str, options: directory.DirectoryOptions | None = None) -> list:
-    document = raw(rel)
+def entries_of(
+    rel: str, options: directory.DirectoryOptions | None = None, html: str | None = None
+) -> list:
+    document = raw(rel, html.encode() if html is not None else None)
     return list(extract(document, directory=options or directory.DirectoryOptions()).directory)
 
 
@@ -163,6 +165,81 @@ def test_malformed_structures_never_crash(table: str) -> None:
     document = raw("en/odd.html", html.encode())
     found = extract(document, directory=directory.DirectoryOptions()).directory
     assert found[-1].kind == "stub"
+
+
+HALLS_EN = """<html lang="en"><body><main><h1>Our tenants</h1>
+<section><h3>Lumenworks</h3><p>Laser optics for microscopes.</p>
+<ul><li><i>Sector</i> <b>Photonics</b></li><li><i>Building</i> <b>Pavilion 2</b></li>
+<li><i>Arrived</i> <b>2017</b></li></ul></section>
+<section><h3>Kelpmatter</h3><p>Bioplastics from seaweed.</p>
+<ul><li><i>Sector</i> <b>Green chemistry</b></li><li><i>Building</i> <b>Pavilion 3</b></li>
+<li><i>Arrived</i> <b>2021</b></li></ul></section>
+<section><h3>Tidegauge</h3><p>Sensors for harbour water levels.</p>
+<ul><li><i>Sector</i> <b>Photonics</b></li><li><i>Building</i> <b>Pavilion 3</b></li>
+<li><i>Arrived</i> <b>2023</b></li></ul></section>
+</main></body></html>"""
+
+HALLS_IT = """<html lang="it"><body><main><h1>Le aziende</h1>
+<h2>Padiglione 2</h2>
+<dl><dt>Lumenworks</dt><dd>Ottica laser per microscopi.</dd>
+<dd>Settore Fotonica · presente dal 2017</dd>
+<dt>Ferrovetro</dt><dd>Vetri tecnici per l'industria.</dd><dd>Settore Materiali · dal 2012</dd>
+<dt>Salinae</dt><dd>Sale marino per uso alimentare.</dd><dd>Settore Alimentare · dal 2019</dd>
+</dl></main></body></html>"""
+
+
+def test_a_label_in_its_own_element_and_a_tag_line_without_colons() -> None:
+    """The markup "<i>Sector</i> <b>Photonics</b>" is a label and its value; a definition's second
+    description "Settore Fotonica · presente dal 2017" is a tag line of the same term."""
+    cards = [e for e in entries_of("en/tenants.html", html=HALLS_EN) if e.kind == "row"]
+    assert [(c.name, c.sector, c.building, c.year) for c in cards] == [
+        ("Lumenworks", "Photonics", "Pavilion 2", 2017),
+        ("Kelpmatter", "Green chemistry", "Pavilion 3", 2021),
+        ("Tidegauge", "Photonics", "Pavilion 3", 2023),
+    ]
+    terms = [e for e in entries_of("it/aziende.html", html=HALLS_IT) if e.kind == "row"]
+    assert [(t.name, t.sector, t.year, t.description) for t in terms] == [
+        ("Lumenworks", "Fotonica", 2017, "Ottica laser per microscopi."),
+        ("Ferrovetro", "Materiali", 2012, "Vetri tecnici per l'industria."),
+        ("Salinae", "Alimentare", 2019, "Sale marino per uso alimentare."),
+    ]
+    assert {t.group for t in terms} == {"Padiglione 2"}
+
+
+def _halls() -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
+    entries = [("en", e) for e in entries_of("en/tenants.html", html=HALLS_EN)]
+    entries += [("it", e) for e in entries_of("it/aziende.html", html=HALLS_IT)]
+    return build(entries), [e for _, e in entries if e.kind == "stub"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # A building named by a number or a letter is that building, not its neighbours
+        # (difflib rates "padiglione 3" 0.92 like "padiglione 2").
+        ("Quali aziende sono nel padiglione 2?", {"Lumenworks", "Ferrovetro", "Salinae"}),
+        ("Which companies are in Pavilion 3?", {"Kelpmatter", "Tidegauge"}),
+        ("Which companies are in pavillion 3?", {"Kelpmatter", "Tidegauge"}),  # a typo
+        # A year after a comparative word is a period, not the year itself.
+        ("Which companies arrived after 2017?", {"Kelpmatter", "Tidegauge", "Salinae"}),
+        ("Which companies have been here since 2019?", {"Kelpmatter", "Tidegauge", "Salinae"}),
+        ("Quali aziende sono arrivate prima del 2017?", {"Ferrovetro"}),
+        ("Quali aziende sono arrivate fino al 2017?", {"Ferrovetro", "Lumenworks"}),
+        ("Which companies arrived in 2017?", {"Lumenworks"}),
+        # One long word of the question names a value ("Green chemistry").
+        ("How many companies work in chemistry?", {"Kelpmatter"}),
+    ],
+)
+def test_buildings_by_their_number_and_arrivals_by_a_period(
+    question: str, expected: set[str]
+) -> None:
+    found = match(question, *_halls())
+    assert found is not None
+    assert {o.name for o in found.organisations} == expected
+
+
+def test_a_building_the_directory_lacks_is_not_its_neighbour() -> None:
+    assert match("How many companies are in Pavilion 7?", *_halls()) is None
 
 
 # --- the merged directory and its questions --------------------------------------------------
@@ -409,3 +486,68 @@ def test_admin_route_and_page_show_the_directory(
     off = settings.model_copy(update={"directory_answers": False}).ledger_options()
     assert _reader(off) is _reader(off)
     assert {o.name for o in _reader(off).organisations()[0]} == ORGANISATIONS
+
+
+def test_a_lower_case_single_letter_is_a_word_not_an_identifier() -> None:
+    """The "e" of "Energia e materiali" is Italian "and": one long word still names it."""
+    orgs = [
+        Organisation(name="Voltaria", url=f"{HOST}/v", sectors=["Energia e materiali"]),
+        Organisation(name="Codiva", url=f"{HOST}/c", sectors=["Digitale e reti"]),
+    ]
+    found = match("Quali aziende si occupano di energia?", orgs, [])
+    assert found is not None and [o.name for o in found.organisations] == ["Voltaria"]
+
+
+@pytest.mark.parametrize(
+    ("question", "today", "expected"),
+    [
+        ("Who is the newest resident?", date(2026, 11, 30), ["Tidegauge"]),
+        ("Who is the newest resident?", date(2022, 6, 1), ["Kelpmatter"]),  # not yet arrived
+        ("Qual è l'ultima azienda arrivata?", date(2026, 11, 30), ["Tidegauge"]),
+    ],
+)
+def test_the_newest_arrival_at_today(question: str, today: date, expected: list[str]) -> None:
+    found = match(question, *_halls(), today=today)
+    assert found is not None and found.kind == "newest"
+    assert [o.name for o in found.organisations] == expected
+    assert compose(found, "en").text.startswith("The most recent arrival the directory records")
+
+
+def test_a_superlative_about_something_else_is_not_the_newest_arrival() -> None:
+    assert match("When was the latest Open Labs day?", *_halls()) is None
+    assert match("Quando è stato l'ultimo open labs?", *_halls()) is None
+
+
+def test_an_arrival_stated_more_precisely_on_another_page_wins() -> None:
+    """The listing says "2024", the organisation's own page "giugno 2024": the merged record
+    keeps the month, so on 1 March 2024 the organisation has not arrived yet."""
+    from ingest.directory_labels import new_entry
+
+    listing = new_entry("en/list.html", "row", "Saltmarsh Bio", since="2024", url="L")
+    own = new_entry("it/saltmarsh.html", "row", "Saltmarsh Bio", since="giugno 2024", url="P")
+    (org,) = build([("en", listing), ("it", own)])
+    assert (org.since, org.year) == ("giugno 2024", 2024)
+    assert arrives_after(org, date(2024, 3, 1)) and not arrives_after(org, date(2024, 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("question", "today", "years"),
+    [
+        ("Da quanti anni Lumenworks è nel parco?", date(2026, 11, 30), 9),
+        ("How long has Kelpmatter been on campus?", date(2026, 11, 30), 5),
+        ("How long has Kelpmatter been on campus?", date(2021, 6, 1), 0),
+    ],
+)
+def test_how_long_an_organisation_has_been_here(question: str, today: date, years: int) -> None:
+    orgs, _ = _halls()
+    found = tenure(question, orgs, today)
+    assert found is not None and found[1] == years
+    text = compose_tenure(*found, "it", today).text
+    assert (f"da {years} anni" if years else "da meno di un anno") in text
+    assert str(found[0].year) in text
+
+
+def test_how_long_needs_one_named_organisation_already_here() -> None:
+    orgs, _ = _halls()
+    assert tenure("How long has the park been open?", orgs, date(2026, 11, 30)) is None
+    assert tenure("How long has Tidegauge been here?", orgs, date(2022, 1, 1)) is None  # 2023

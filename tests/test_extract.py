@@ -762,3 +762,31 @@ def test_extraction_is_pure() -> None:
         (DATA / "news_article_en.html").read_bytes(), location="https://ledger.example/a"
     )
     assert extract(document) == extract(document)
+
+
+# --- boxes beside the content ----------------------------------------------------------
+
+
+SIDEBARS = """<html lang="en"><body>
+<div class="cols"><main><h1>Harbour Lab open evenings</h1>
+<p>The harbour laboratories open their doors to the public on the first Thursday of each
+month, with guided visits of the wave tank and the materials lab.</p></main>
+<aside><h3>Harbour Lab at a glance</h3><p>Figures of March 2026</p>
+<ul><li>27 research groups</li><li>about 460 staff and students</li></ul></aside>
+<div role="complementary"><h3>Read next</h3><ul>
+<li><a href="/a">Wave tank reopens after refit</a></li>
+<li><a href="/b">New materials lab director appointed</a></li>
+<li><a href="/c">Open evenings: the spring programme</a></li></ul></div>
+<aside><h3>Newsletter</h3><form><input name="email"></form><p>Monthly, no spam at all.</p></aside>
+</div></body></html>"""
+
+
+def test_a_box_of_figures_beside_the_content_is_content_and_a_box_of_links_is_not() -> None:
+    """A sidebar holding sentences or figures (little of it linked) is read with the main
+    content, after it; a box of links or a form is chrome."""
+    text = extract(raw(SIDEBARS.encode())).text
+    assert "27 research groups" in text and "about 460 staff and students" in text
+    assert "Figures of March 2026" in text
+    assert text.index("wave tank") < text.index("27 research groups")
+    assert "Wave tank reopens" not in text and "Read next" not in text
+    assert "Newsletter" not in text and "no spam" not in text

@@ -10,11 +10,12 @@ from assistant.config import Settings
 from ingest.sync import pipeline_fingerprint
 
 # Computed by the code before the options existed (ingest.sync from Settings, premerge2), when
-# float32 was the default variant: an index built then keeps its name and fingerprint.
-FLOAT32_FINGERPRINT = "2cb907ee2b79a16998c905976d46134d36667159a776ea0cf0ac06c9241088ba"
+# float32 was the default variant: an index built then keeps its name; its fingerprint changes
+# only with PIPELINE_VERSION (4 since time5: such an index is extracted again once).
+FLOAT32_FINGERPRINT = "2f662b623c13573a8d42977a2dc979c12af297b311027cff0e6c4a414652feea"
 # The default since onnx-int8 became it (a new collection: the upgrade embeds once).
-DEFAULT_FINGERPRINT = "4bdcdc80d266ca8c44822555e59ac8dfcde985226d5e7b8b7dec3dc0d88b18db"
-TUNED_FINGERPRINT = "fb4b9896288e06d2153633fd7857f55a1e7069b1202948f371f2c7cbdea1b4f2"
+DEFAULT_FINGERPRINT = "9306d4e7a761ecc564fa3a39da86b947b6b8dee02d884b1d94cc4b376f21d549"
+TUNED_FINGERPRINT = "229974afb8b9fbf1732e6140a76e570937b9e732721c79b39cd45caac4ecd92c"
 TUNED = dict(
     chunk_size=600,
     chunk_overlap=100,

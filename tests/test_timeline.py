@@ -14,8 +14,18 @@ import pytest
 
 from assistant.answer import Assistant
 from assistant.config import Settings
+from assistant.params import PARAMS
 from assistant.runtime import open_runtime
-from assistant.timeline import is_coming, same_series, time_intent
+from assistant.timeline import (
+    _current,
+    _Dated,
+    _labelled,
+    is_coming,
+    same_series,
+    time_intent,
+    unit_dates,
+    window,
+)
 from assistant.units import split_units
 from ingest.dates import DateMention, encode, find_dates
 from ingest.sync import sync
@@ -102,6 +112,33 @@ def test_a_past_event_is_marked_as_past_with_its_date(ask) -> None:  # noqa: ANN
     text = ask("Has the Robotics Night already taken place?", "2025-06-01")
     assert "14 March 2024" in text or "14 marzo 2024" in text
     assert "past" in text
+
+
+def test_events_of_the_period_asked_only(ask) -> None:  # noqa: ANN001
+    """A period ("next month") is a calendar month from today: a later event is not in it."""
+    text = ask("What's on at the park next month?", "2026-04-20")
+    assert "Materials Summit" in text and "Harbour Open Day" not in text
+    text = ask("Cosa c'è in programma il mese prossimo?", "2025-06-01")
+    assert "nessun evento" in text and "il mese prossimo" in text  # July 2025: nothing
+    assert "Harbour Open Day" in text  # the next one announced, marked as coming
+    assert "Materials Summit" not in text and "Robotics Night" not in text
+
+
+def test_events_already_held_in_date_order(ask) -> None:  # noqa: ANN001
+    text = ask("Which events have already been held at the park?", "2025-12-01")
+    assert text.startswith("Already held")
+    assert text.index("Robotics Night") < text.index("Harbour Open Day")
+    assert "Materials Summit" not in text
+    text = ask("Quali eventi si sono già svolti quest'anno?", "2025-12-01")
+    assert "Harbour Open Day" in text or "Open Day" in text
+    assert "Robotics Night" not in text and "Notte della Robotica" not in text  # 2024
+    assert "Materials Summit" not in text
+
+
+def test_how_many_events_gives_the_count_and_the_list(ask) -> None:  # noqa: ANN001
+    text = ask("How many events are still planned at the park?", "2025-06-01")
+    assert text.startswith("2 upcoming events are announced")
+    assert "Harbour Open Day" in text and "Materials Summit" in text
 
 
 def test_now_question_gives_the_latest_figure_with_its_date(ask) -> None:  # noqa: ANN001
@@ -238,3 +275,111 @@ def test_an_event_date_is_coming_until_it_is_over(
 ) -> None:
     mention = DateMention(words, date.fromisoformat(start), date.fromisoformat(end), precision)
     assert is_coming(mention, date(2026, 11, 30)) is coming
+
+
+@pytest.mark.parametrize(
+    ("question", "today", "start", "end"),
+    [
+        ("What's on next month?", "2026-11-30", "2026-12-01", "2026-12-31"),
+        ("Cosa c'è in programma il mese prossimo?", "2024-12-15", "2025-01-01", "2025-01-31"),
+        ("Any events this month?", "2026-02-10", "2026-02-01", "2026-02-28"),
+        ("Which events are planned this year?", "2027-02-01", "2027-01-01", "2027-12-31"),
+        ("Quali eventi ci sono stati il mese scorso?", "2027-01-10", "2026-12-01", "2026-12-31"),
+        ("Which events were held last year?", "2027-01-10", "2026-01-01", "2026-12-31"),
+        ("Quali eventi ci sono l'anno prossimo?", "2026-11-30", "2027-01-01", "2027-12-31"),
+        ("Events next week?", "2026-12-02", "2026-12-07", "2026-12-13"),  # Monday to Sunday
+    ],
+)
+def test_the_period_a_question_names(question: str, today: str, start: str, end: str) -> None:
+    found = window(question, date.fromisoformat(today))
+    assert found is not None
+    assert (found.start.isoformat(), found.end.isoformat()) == (start, end)
+
+
+def test_no_period_in_other_questions() -> None:
+    assert window("What events are coming up?", date(2026, 11, 30)) is None
+    assert window("When is the next event?", date(2026, 11, 30)) is None
+
+
+GLANCE = """## Research groups
+
+Two new research groups joined the lab in 2019.
+
+## Harbour Lab at a glance
+
+Figures of March 2026
+
+- 27 research groups
+- about 460 staff and students
+- founded in 1998
+
+## Tide pool workshop
+
+14 June 2027
+
+Children learn about crabs and anemones.
+"""
+
+
+def test_a_dated_first_line_under_a_heading_dates_its_list_and_names_its_heading() -> None:
+    """The line "Figures of March 2026" under "## Harbour Lab at a glance" dates the
+    figures listed after it; "14 June 2027" under "## Tide pool workshop" is the workshop's."""
+    passage = Passage(
+        id="g", text=f"Lab\n\n{GLANCE}", title="Lab", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(GLANCE)),
+    )  # fmt: skip
+    units = _labelled(split_units(passage, 0), passage)
+    by_text = {u.text: u for u in units}
+    mentions = find_dates(GLANCE)
+    staff = by_text["about 460 staff and students (Figures of March 2026)"]
+    assert [m.text for m in unit_dates(staff, mentions)] == ["March 2026"]
+    founded = by_text["founded in 1998"]  # a date of its own: not restamped
+    assert [m.text for m in unit_dates(founded, mentions)] == ["1998"]
+    assert "Tide pool workshop (14 June 2027)" in by_text
+    # a sentence, not a label: unchanged
+    assert "Two new research groups joined the lab in 2019." in by_text
+
+
+HISTORY = """| Year | What happened |
+|---|---|
+| 2011 | The east wing opens with 12 laboratories |
+| 2016 | The wave tank is inaugurated |
+| 2019 | 31 laboratories in use |
+| 2022 | The harbour tram stop opens |
+"""
+
+
+def test_a_series_is_a_figure_s_values_not_a_table_of_history() -> None:
+    """A date-keyed table of history: a row with a figure brings the other rows with one, a
+    row of prose brings none (the latest row of history is not "the latest figure")."""
+    passage = Passage(
+        id="h", text=f"Lab\n\n{HISTORY}", title="Lab", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(HISTORY)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    east, tank = units[0], units[1]
+    assert [u.text for u in same_series([east], units, [passage])] == [
+        "2011: The east wing opens with 12 laboratories",
+        "2019: 31 laboratories in use",
+    ]
+    assert [u.text for u in same_series([tank], units, [passage])] == [tank.text]
+
+
+def test_a_period_states_how_things_stood_until_its_end() -> None:
+    """The line "Tide Company owned the lab (2012–2023)" is newer than "opened on 16 April
+    2012" for "who owns it today?": a period counts from its end."""
+    text = (
+        "The lab opened on 16 April 2012 on the east quay.\n\n"
+        "Tide Company owned the lab (2012–2023), then sold it to Harbour Holdings."
+    )
+    passage = Passage(
+        id="o", text=f"Lab\n\n{text}", title="Lab", url="u", source_id="u", language="en",
+        heading="", dates=encode(find_dates(text)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    for unit in units:
+        unit.score = 1.0
+    mentions = find_dates(text)
+    dated = [_Dated(u, unit_dates(u, mentions)) for u in units]
+    timed = _current(dated, "en", date(2026, 11, 30), 1.0, PARAMS.timeline)
+    assert timed is not None and "Harbour Holdings" in timed.units[0].text
