@@ -64,9 +64,8 @@ SIGNALS = (
     "score_gap",  # relative drop from the first to the second passage's fused score
     "selection_score",  # the extractive selector's best unit score (0 when nothing fits)
     "length",  # log(1 + number of content terms)
-    # What the question asks about beyond its topic: a question
-    # on the right pages whose asked thing no unit holds ("the revenue of Brembo") is out of
-    # scope even though its topic words and meaning match.
+    # What the question asks beyond its topic: a question on the right pages whose asked thing
+    # no unit holds ("the revenue of Brembo") is out of scope though its topic words match.
     "attribute_support",  # best share of the question's terms outside a unit's page title and
     # heading (the asked attribute) that the unit itself holds
     "type_missing",  # 1 when the question asks for a kind of thing (a date for "when", a sum,
@@ -109,6 +108,8 @@ def signals(
     total = sum(weights.values())
     units = [u for i, p in enumerate(passages[:UNIT_PASSAGES]) for u in split_units(p, i)]
     top = list(passages[:TOP_PASSAGES])
+    # the terms naming each top passage's subject: its page title and heading
+    heads = [set(terms(f"{p.title} {p.heading}")) for p in passages[:UNIT_PASSAGES]]
     unit_cos = passage_cos = 0.0
     meaning = dict.fromkeys(
         ("cosine_margin", "topic_gain", "topic_gain_max", "asked_cosine", "asked_margin"), 0.0
@@ -116,16 +117,9 @@ def signals(
     if similarity is not None and units:
         unit_cosines = [float(c) for c in similarity(question, [embedding_text(u) for u in units])]
         unit_cos = max(unit_cosines, default=0.0)
-        meaning = _beyond_topic(question, units, unit_cosines, passages, similarity)
-        heads = set().union(*(terms(f"{p.title} {p.heading}") for p in passages[:UNIT_PASSAGES]))
-        asked = _without_topic(question, heads)
-        asked_cosines = (
-            [float(c) for c in similarity(asked, [embedding_text(u) for u in units])]
-            if asked != question
-            else unit_cosines
+        meaning = _beyond_topic(
+            question, units, unit_cosines, passages, set().union(*heads), similarity
         )
-        meaning["asked_cosine"] = max(asked_cosines)
-        meaning["asked_margin"] = 10.0 * (max(asked_cosines) - float(np.mean(asked_cosines)))
         cosines = (
             passage_similarity(question, top)
             if passage_similarity is not None
@@ -150,7 +144,6 @@ def signals(
     scores = [p.score for p in passages[:2]]
     first = scores[0] if scores else 0.0
     gap = (first - scores[1]) / first if len(scores) > 1 and first > 0 else 1.0
-    heads = [set(terms(f"{p.title} {p.heading}")) for p in passages[:UNIT_PASSAGES]]
     attribute_support = max(
         (_attribute_share(weights, heads[u.passage], u) for u in units), default=0.0
     )
@@ -189,21 +182,32 @@ def _beyond_topic(
     units: Sequence[Unit],
     cosines: Sequence[float],
     passages: Sequence[Passage],
+    topic: set[str],
     similarity: Similarity,
 ) -> dict[str, float]:
     """How much closer in meaning the units are to the question than their topic is: the best
-    unit against the mean of the units (``cosine_margin``), and each unit against its heading
-    or page title (``topic_gain`` for the best unit, ``topic_gain_max`` for any), x 10. A unit
-    that only shares the question's topic is hardly closer to it than its heading is."""
+    unit against the mean of the units (``cosine_margin``), each unit against its heading or
+    page title (``topic_gain`` for the best unit, ``topic_gain_max`` for any), x 10; and the
+    units' cosines with the question less its words in ``topic`` (``asked_cosine``, the best,
+    and ``asked_margin``, x 10 over their mean). A unit that only shares the question's topic is
+    hardly closer to it than its heading is, and hardly close to what is asked."""
     best = max(range(len(cosines)), key=lambda i: cosines[i])
     topics = [u.context or passages[u.passage].title for u in units]
     distinct = list(dict.fromkeys(t for t in topics if t))
     topic_cos = dict(zip(distinct, similarity(question, distinct), strict=True))
     gains = [10.0 * (c - float(topic_cos.get(t, c))) for c, t in zip(cosines, topics, strict=True)]
+    asked = _without_topic(question, topic)
+    asked_cosines = (
+        [float(c) for c in similarity(asked, [embedding_text(u) for u in units])]
+        if asked != question
+        else list(cosines)
+    )
     return {
         "cosine_margin": 10.0 * (cosines[best] - sum(cosines) / len(cosines)),
         "topic_gain": gains[best],
         "topic_gain_max": max(gains),
+        "asked_cosine": max(asked_cosines),
+        "asked_margin": 10.0 * (max(asked_cosines) - float(np.mean(asked_cosines))),
     }
 
 

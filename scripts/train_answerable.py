@@ -475,7 +475,7 @@ def choose_rules(
         tuple(rule for n, rule in enumerate(rules) if mask >> n & 1)
         for mask in range(2 ** len(rules))
     ]
-    best: tuple[float, int, tuple[str, ...], float] | None = None
+    best: tuple[float, float, int, tuple[str, ...], float] | None = None
     for subset in subsets:
         threshold = choose_threshold(calibration, subset)
         if any(
