@@ -114,7 +114,7 @@ def _passage(text: str, title: str, n: int) -> Passage:
 
 
 def test_what_is_asked_beyond_the_topic_must_be_held_by_a_unit() -> None:
-    """"Revenue" is what the question asks about Brembo (the page's subject): a page on
+    """ "Revenue" is what the question asks about Brembo (the page's subject): a page on
     Brembo that never states a revenue supports the topic only."""
     topic = _passage("Brembo makes brake systems in Curno. It was founded in 1961.", "Brembo", 1)
     stated = _passage("Brembo's revenue was 3.8 billion euros in 2023.", "Brembo", 2)
