@@ -6,7 +6,12 @@ retrieved passages (``SIGNALS``): how close in meaning the best unit and the bes
 terms the best unit and the best passage hold, how much of the question the index never uses,
 whether the question asks for a kind of answer (a price, a clock time, ...) no passage on its
 topic holds, the fused search score and its gap to the next passage, the selector's best unit
-score and the question's length.
+score and the question's length; and what the question asks beyond its topic: the share of its
+terms outside a unit's page title and heading that the unit holds, whether the best units hold
+the kind of thing asked for (a date for "when"), and how much closer in meaning the best unit
+is to the question than the other units and than its own heading are. A question on the right
+pages about something they never state (a company's revenue) matches their topic in words and
+meaning; these tell it apart.
 
 The parameters live in ``answerable_data/model.json`` and are reproduced by
 ``scripts/train_answerable.py`` from public questions nobody here wrote (SQuAD-it asked against
@@ -18,6 +23,7 @@ ones are seldom declined. Below the threshold the assistant says it does not kno
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,9 +41,9 @@ from assistant.abstain import (
 )
 from assistant.extractive import Selection, split_question
 from assistant.model_files import read_parameters
-from assistant.scoring import Similarity
+from assistant.scoring import Similarity, answer_types
 from assistant.terms import TermStats, terms
-from assistant.units import embedding_text, split_units
+from assistant.units import Unit, embedding_text, split_units
 from vectorstore.passages import Passage
 
 MODEL_FILE = Path(__file__).with_name("answerable_data") / "model.json"
@@ -58,6 +64,19 @@ SIGNALS = (
     "score_gap",  # relative drop from the first to the second passage's fused score
     "selection_score",  # the extractive selector's best unit score (0 when nothing fits)
     "length",  # log(1 + number of content terms)
+    # What the question asks beyond its topic: a question on the right pages whose asked thing
+    # no unit holds ("the revenue of Brembo") is out of scope though its topic words match.
+    "attribute_support",  # best share of the question's terms outside a unit's page title and
+    # heading (the asked attribute) that the unit itself holds
+    "type_missing",  # 1 when the question asks for a kind of thing (a date for "when", a sum,
+    # a size, a name for "who") that none of the best units holds
+    "cosine_margin",  # best unit cosine minus the mean cosine of the compared units (x 10)
+    "topic_gain",  # the best unit's cosine minus the cosine with its heading (x 10)
+    "topic_gain_max",  # the most any unit's cosine exceeds its heading's (x 10)
+    "type_missing_lead",  # 1 when the question asks for a kind of thing no quoted unit holds
+    "asked_cosine",  # best cosine of a unit with the question less its words naming the topic
+    # (those in the top passages' titles and headings): what is asked, by meaning
+    "asked_margin",  # that best cosine minus the mean over the units (x 10)
 )
 # Standardised signals are clipped: an input far outside what the model was fitted on (a
 # 1,000-character question) must not swing the decision on one signal alone.
@@ -66,6 +85,7 @@ CLIP = 4.0
 PassageSimilarity = Callable[[str, Sequence[Passage]], Sequence[float]]
 UNIT_PASSAGES = 5  # units of this many top passages are compared with the question
 TOP_PASSAGES = 3  # passages compared whole
+TYPED_UNITS = 3  # the best units by score that should hold the kind of thing asked for
 
 
 class AnswerableModelError(Exception):
@@ -88,9 +108,18 @@ def signals(
     total = sum(weights.values())
     units = [u for i, p in enumerate(passages[:UNIT_PASSAGES]) for u in split_units(p, i)]
     top = list(passages[:TOP_PASSAGES])
+    # the terms naming each top passage's subject: its page title and heading
+    heads = [set(terms(f"{p.title} {p.heading}")) for p in passages[:UNIT_PASSAGES]]
     unit_cos = passage_cos = 0.0
+    meaning = dict.fromkeys(
+        ("cosine_margin", "topic_gain", "topic_gain_max", "asked_cosine", "asked_margin"), 0.0
+    )
     if similarity is not None and units:
-        unit_cos = max(similarity(question, [embedding_text(u) for u in units]), default=0.0)
+        unit_cosines = [float(c) for c in similarity(question, [embedding_text(u) for u in units])]
+        unit_cos = max(unit_cosines, default=0.0)
+        meaning = _beyond_topic(
+            question, units, unit_cosines, passages, set().union(*heads), similarity
+        )
         cosines = (
             passage_similarity(question, top)
             if passage_similarity is not None
@@ -115,6 +144,16 @@ def signals(
     scores = [p.score for p in passages[:2]]
     first = scores[0] if scores else 0.0
     gap = (first - scores[1]) / first if len(scores) > 1 and first > 0 else 1.0
+    attribute_support = max(
+        (_attribute_share(weights, heads[u.passage], u) for u in units), default=0.0
+    )
+    types = answer_types(question)
+    best_units = selection.ranked[:TYPED_UNITS] if selection is not None else []
+    quoted = [u for group in selection.groups for u in group[2]] if selection is not None else []
+
+    def lacks_type(candidates: Sequence[Unit]) -> float:
+        return float(bool(types) and not any(t.search(u.text) for t in types for u in candidates))
+
     values = (
         float(unit_cos),
         float(passage_cos),
@@ -126,8 +165,74 @@ def signals(
         gap,
         selection.best_score if selection is not None else 0.0,
         math.log1p(len(qterms)),
+        attribute_support,
+        lacks_type(best_units),
+        meaning["cosine_margin"],
+        meaning["topic_gain"],
+        meaning["topic_gain_max"],
+        lacks_type(quoted),
+        meaning["asked_cosine"],
+        meaning["asked_margin"],
     )
     return dict(zip(SIGNALS, values, strict=True))
+
+
+def _beyond_topic(
+    question: str,
+    units: Sequence[Unit],
+    cosines: Sequence[float],
+    passages: Sequence[Passage],
+    topic: set[str],
+    similarity: Similarity,
+) -> dict[str, float]:
+    """How much closer in meaning the units are to the question than their topic is: the best
+    unit against the mean of the units (``cosine_margin``), each unit against its heading or
+    page title (``topic_gain`` for the best unit, ``topic_gain_max`` for any), x 10; and the
+    units' cosines with the question less its words in ``topic`` (``asked_cosine``, the best,
+    and ``asked_margin``, x 10 over their mean). A unit that only shares the question's topic is
+    hardly closer to it than its heading is, and hardly close to what is asked."""
+    best = max(range(len(cosines)), key=lambda i: cosines[i])
+    topics = [u.context or passages[u.passage].title for u in units]
+    distinct = list(dict.fromkeys(t for t in topics if t))
+    topic_cos = dict(zip(distinct, similarity(question, distinct), strict=True))
+    gains = [10.0 * (c - float(topic_cos.get(t, c))) for c, t in zip(cosines, topics, strict=True)]
+    asked = _without_topic(question, topic)
+    asked_cosines = (
+        [float(c) for c in similarity(asked, [embedding_text(u) for u in units])]
+        if asked != question
+        else list(cosines)
+    )
+    return {
+        "cosine_margin": 10.0 * (cosines[best] - sum(cosines) / len(cosines)),
+        "topic_gain": gains[best],
+        "topic_gain_max": max(gains),
+        "asked_cosine": max(asked_cosines),
+        "asked_margin": 10.0 * (max(asked_cosines) - float(np.mean(asked_cosines))),
+    }
+
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+
+def _without_topic(question: str, topic: set[str]) -> str:
+    """The question less its words whose terms name the topic ("What is the revenue of
+    Brembo?" on Brembo's page -> "What is the revenue of ?"); the question itself when that
+    would leave no content term."""
+    kept = _WORD.sub(lambda m: "" if set(terms(m.group(0))) & topic else m.group(0), question)
+    kept = re.sub(r"\s+", " ", kept).strip()
+    return kept if terms(kept) else question
+
+
+def _attribute_share(weights: dict[str, float], head: set[str], unit: Unit) -> float:
+    """The rarity-weighted share of the question's terms outside the unit's page title and
+    heading (what is asked about the page's subject) that the unit itself holds; 1 when the
+    title and heading hold every term."""
+    asked = {t: w for t, w in weights.items() if t not in head}
+    total = sum(asked.values())
+    if total <= 0:
+        return 1.0 if weights else 0.0
+    own = set(terms(f"{unit.text} {unit.lead} {unit.asked}"))
+    return sum(w for t, w in asked.items() if t in own) / total
 
 
 def standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
