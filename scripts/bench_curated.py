@@ -28,8 +28,9 @@ the unasked band and of the band with the visitor's confirmation (a visitor take
 offer only; a wrong offer serves nothing).
 
 The suggestion parameters (``--write-suggest``, to assistant/curated_suggest.json): each
-language's mean question vector, from the site's evaluation questions (``SITE_QUESTIONS``,
-none of them in a pairs file); the floor, the centred cosine that ``--squad``'s Italian
+language's mean question vector and the top ``COMPONENTS`` principal directions of the
+centred questions, from the site's evaluation questions (``SITE_QUESTIONS``, none of them in
+a pairs file); the floor, the centred cosine that ``--squad``'s Italian
 Wikipedia questions (about nothing on the site) reach against the ``--fit`` files' curated
 questions in at most 5% of cases; at most ``OFFERS`` answers offered.
 
@@ -82,6 +83,7 @@ SITE_QUESTIONS = (
 SQUAD = PROJECT_ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
 SQUAD_QUESTIONS = 600  # unrelated questions for the floor (every n-th of the file)
 OFFERS = 3
+COMPONENTS = 5  # top principal directions of the site's questions removed before the cosine
 UNRELATED_OFFERED = 0.05  # share of unrelated questions the floor lets through
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 FOLDS = 10
@@ -236,12 +238,18 @@ def fit_suggest(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any]:
     means = {
         lang: np.mean([vectors[q] for q, ql in site if ql == lang], axis=0) for lang in ("it", "en")
     }
+    empty = np.zeros((0, len(means["it"])), dtype=np.float32)
+    centred = np.stack(
+        [SuggestModel(means, empty, 0.0, OFFERS).centred(vectors[q], ql) for q, ql in site]
+    )
+    components = np.linalg.svd(centred - centred.mean(axis=0), full_matrices=False)[2]
+    components = components[:COMPONENTS]
     with gzip.open(squad) as handle:
         articles = json.loads(handle.read())["data"]
     unrelated = [q["question"].strip() for a in articles for p in a["paragraphs"] for q in p["qas"]]
     unrelated = unrelated[:: max(1, len(unrelated) // SQUAD_QUESTIONS)][:SQUAD_QUESTIONS]
     curated = list(dict.fromkeys(r["a"] for path in paths for r in read_pairs(path)))
-    draft = SuggestModel(means=means, floor=0.0, count=OFFERS)
+    draft = SuggestModel(means=means, components=components, floor=0.0, count=OFFERS)
     matrix = np.stack([draft.centred(w.vector, w.language) for w in describe(curated, embed)])
     best = [
         float((matrix @ draft.centred(w.vector, w.language)).max())
@@ -250,9 +258,11 @@ def fit_suggest(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any]:
     floor = float(np.quantile(best, 1 - UNRELATED_OFFERED))
     return {
         "means": {lang: [round(float(x), 6) for x in v] for lang, v in means.items()},
+        "components": [[round(float(x), 6) for x in row] for row in components],
         "floor": round(floor, 4),
         "count": OFFERS,
-        "fitted_on": f"means: {', '.join(SITE_QUESTIONS)} ({len(site)} questions); floor: "
+        "fitted_on": f"means and the top {COMPONENTS} principal directions: "
+        f"{', '.join(SITE_QUESTIONS)} ({len(site)} questions); floor: "
         f"{len(best)} SQuAD-it questions against the curated questions of "
         f"{' + '.join(p.name for p in paths)} ({len(curated)}), their "
         f"{1 - UNRELATED_OFFERED:.0%} quantile",
@@ -543,8 +553,11 @@ def main() -> int:
             save(fitted, report["fit"], pairs, args.target)
     if args.write_suggest:
         fitted_suggest = {**fit_suggest(fit_paths, embed, args.squad), "date": report["date"]}
-        SUGGEST_FILE.write_text(json.dumps(fitted_suggest, indent=1) + "\n", encoding="utf-8")
-        report["suggest_fit"] = {k: v for k, v in fitted_suggest.items() if k != "means"}
+        lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in fitted_suggest.items()]
+        SUGGEST_FILE.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+        report["suggest_fit"] = {
+            k: v for k, v in fitted_suggest.items() if k not in ("means", "components")
+        }
         report["suggest_fit"]["unasked"] = decide_unasked(fit_paths, embed, args.target)
     shipped = MatchModel.load(args.model)
     at_line = dataclasses.replace(shipped, unasked=True)  # the model's own discrimination
