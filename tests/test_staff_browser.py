@@ -471,6 +471,22 @@ def test_another_wording_is_offered_the_curated_answer_and_a_click_gives_it(
     assert page.errors == []
 
 
+def test_the_widget_showing_offers_has_no_accessibility_violations(
+    axe_page: Any, service: Any
+) -> None:
+    with admin_client(service) as client:
+        created = client.post(
+            "/api/admin/curated",
+            json={"questions": ["Are guide dogs allowed on campus?"], "answer_en": "Yes."},
+        )
+        assert created.status_code == 201, created.text
+    axe_page.goto(service.url + "/")
+    widget = open_widget(axe_page)
+    answer = ask(widget, "Can blind visitors come with their guide dog?")
+    answer.locator(".suggested button").first.wait_for()
+    assert axe_violations(axe_page) == []
+
+
 def test_two_staff_editing_the_same_answer_lose_neither_edit(page: Any, service: Any) -> None:
     with admin_client(service) as client:
         created = client.post(
