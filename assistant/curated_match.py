@@ -8,9 +8,11 @@ its line and measured by ``scripts/bench_curated.py`` on ``data/eval/paraphrases
 says means the same; the two questions must also name the same numbers. Expired and
 disabled answers are never matched.
 
-When none is given, ``CuratedMatcher.lookup`` also returns the answers to *offer* ("Did you
-mean ...?", ``assistant.curated_suggest``): the visitor's choice then gets the answer
-(``CuratedMatcher.chosen``), so only the model's confident band is given unasked.
+The shipped model file turns the model's giving off (``MatchModel.unasked``: measured against
+every curated answer at once, it gave wrong answers more often than right ones), so only the
+same wording is given at once. Otherwise ``CuratedMatcher.lookup`` returns the answers to
+*offer* ("Did you mean ...?", ``assistant.curated_suggest``), and the visitor's choice gets
+its answer (``CuratedMatcher.chosen``).
 """
 
 from __future__ import annotations
@@ -248,9 +250,12 @@ class CuratedMatcher:
         wordings: list[Wording],
         day: date,
     ) -> CuratedMatch | None:
-        probabilities = self.model.probability(
-            np.array([pair_features(wording, asked) for wording in wordings])
-        )
+        if self.model.unasked:
+            probabilities = self.model.probability(
+                np.array([pair_features(wording, asked) for wording in wordings])
+            )
+        else:  # only the same wording is given: no need to weigh the others
+            probabilities = np.zeros(len(wordings))
         for position, wording in enumerate(wordings):
             if same_wording(wording.text, question):  # a question always means itself
                 probabilities[position] = 1.0
