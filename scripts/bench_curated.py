@@ -196,6 +196,7 @@ def offers(path: Path, embed: Embed, model: MatchModel, suggest: SuggestModel) -
             "offered_right": offered_right,
         },
         "offers_per_question": ratio(offers_made, len(rows)),
+        "offers_right": ratio(offered_right, offers_made),  # of every offer shown
         "questions_without_an_answer_offered_something": f"{offered_to_none}/{negatives}",
         "by_kind (given right, given wrong, offered right, questions)": by_kind,
     }
@@ -627,7 +628,8 @@ def print_report(report: dict[str, Any]) -> None:
         )
         print(f"    with confirmation of offers: {band['with_confirmation']}")
         print(
-            f"    offers per question {band['offers_per_question']}; questions without an "
+            f"    offers per question {band['offers_per_question']} (right: "
+            f"{band['offers_right']}); questions without an "
             f"answer offered something: {band['questions_without_an_answer_offered_something']}"
         )
         print(f"    {band['by_kind (given right, given wrong, offered right, questions)']}")
