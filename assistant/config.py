@@ -336,8 +336,10 @@ class Settings(BaseSettings):
         gt=0,
         lt=1,
         description="Probability (of the calibrated model in "
-        "assistant/curated_model.json) from which a visitor's question gets a curated answer; "
-        "unset: the model's own line, chosen by scripts/bench_curated.py for precision 0.95.",
+        "assistant/curated_model.json) from which a visitor's question is given a curated "
+        "answer without being asked; unset: only a question worded as one of the answer's "
+        "questions is (the model file's `unasked`: scripts/bench_curated.py measured no line "
+        "right 95% of the time), and the others are offered the closest answers to choose.",
     )
     smtp_host: str | None = Field(
         None,

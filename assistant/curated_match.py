@@ -7,6 +7,12 @@ whose wording a logistic model (``MatchModel``, from ``curated_model.json``; fit
 its line and measured by ``scripts/bench_curated.py`` on ``data/eval/paraphrases*.jsonl``)
 says means the same; the two questions must also name the same numbers. Expired and
 disabled answers are never matched.
+
+The shipped model file turns the model's giving off (``MatchModel.unasked``: measured against
+every curated answer at once, it gave wrong answers more often than right ones), so only the
+same wording is given at once. Otherwise ``CuratedMatcher.lookup`` returns the answers to
+*offer* ("Did you mean ...?", ``assistant.curated_suggest``), and the visitor's choice gets
+its answer (``CuratedMatcher.chosen``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from assistant.curated_features import (
     same_wording,
 )
 from assistant.curated_store import CuratedAnswer, CuratedStore
+from assistant.curated_suggest import SuggestModel
 from assistant.staff_db import now
 
 Language = Literal["it", "en"]
@@ -71,6 +78,26 @@ class CuratedMatch:
         }
 
 
+@dataclass(frozen=True)
+class CuratedSuggestion:
+    """A curated answer offered to the visitor, shown as one of its questions."""
+
+    answer_id: int
+    question: str  # a wording in the visitor's language when the answer has one
+    score: float  # the language-centred cosine that ranked it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answer_id": self.answer_id, "question": self.question}
+
+
+@dataclass(frozen=True)
+class CuratedLookup:
+    """What a question gets: a curated answer given at once, or answers to offer (or neither)."""
+
+    match: CuratedMatch | None
+    suggestions: list[CuratedSuggestion]
+
+
 def query_embedder(embeddings: Any) -> Embed:
     """Embed questions with the model's *query* prompt (both sides of a match are questions).
 
@@ -85,7 +112,13 @@ def query_embedder(embeddings: Any) -> Embed:
 class MatchModel:
     """A logistic model of "these two questions mean the same" and its probability line,
     chosen out of fold for precision >= a target (``curated_model.json`` says on which pairs
-    and when; ``scripts/bench_curated.py --write`` fits one)."""
+    and when; ``scripts/bench_curated.py --write`` fits one).
+
+    ``unasked`` says whether a question reaching the line is given the answer without being
+    asked: false in the shipped file (``scripts/bench_curated.py --write-suggest`` measured
+    no line at which the matcher, meeting every curated answer, gives right answers 95% of the
+    time), so only the same wording is given unasked and the rest is offered. Setting
+    ``KMR_CURATED_MIN_PROBABILITY`` turns it on at that line."""
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
@@ -94,10 +127,12 @@ class MatchModel:
     line: float
     embedding_model: str = ""
     embedding_variant: str = ""  # the vectors it was fitted on (float32, onnx-int8...)
+    unasked: bool = True
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE, line: float | None = None) -> MatchModel:
-        """The shipped model; ``line`` overrides its probability line (``KMR_CURATED_MIN_PROBABILITY``)."""
+        """The shipped model; ``line`` overrides its probability line and gives answers
+        unasked from it (``KMR_CURATED_MIN_PROBABILITY``)."""
         data = json.loads(path.read_text(encoding="utf-8"))
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted on other features: {data['features']}")
@@ -109,6 +144,7 @@ class MatchModel:
             line=float(line if line is not None else data["line"]),
             embedding_model=str(data.get("embedding_model", "")),
             embedding_variant=str(data.get("embedding_variant", "")),
+            unasked=True if line is not None else bool(data.get("unasked", True)),
         )
 
     @classmethod
@@ -122,25 +158,34 @@ class MatchModel:
 
 
 def accepts(probability: float, a: str, b: str, model: MatchModel) -> bool:
-    """Whether two questions count as the same: the model's probability reaches its line, and
-    they name the same numbers (a rule, not a feature: "2024" is never "2025")."""
+    """Whether two questions count as the same: the same wording always; else, when the model
+    gives answers unasked, its probability reaches its line and they name the same numbers
+    (a rule, not a feature: "2024" is never "2025")."""
     if same_wording(a, b):
         return True
-    return probability >= model.line and numbers(a) == numbers(b)
+    return model.unasked and probability >= model.line and numbers(a) == numbers(b)
 
 
 class CuratedMatcher:
     """Finds the curated answer for a question; thread-safe, refreshed when answers change."""
 
-    def __init__(self, store: CuratedStore, embed: Embed, model: MatchModel) -> None:
+    def __init__(
+        self,
+        store: CuratedStore,
+        embed: Embed,
+        model: MatchModel,
+        suggest: SuggestModel | None = None,
+    ) -> None:
         self.store = store
         self.embed = embed
         self.model = model
+        self.suggest = suggest or SuggestModel.load()
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, datetime | None] | None = None
         self._rows: list[CuratedAnswer] = []
         self._owners: list[int] = []  # row index of each wording
         self._wordings: list[Wording] = []
+        self._centred = np.zeros((0, 0), dtype=np.float32)  # one row per wording
         self._described: dict[str, Wording] = {}  # by text: a wording is embedded once
 
     def _refresh(self) -> None:
@@ -159,6 +204,10 @@ class CuratedMatcher:
         self._described = {q: self._described[q] for q in questions}  # forget deleted ones
         self._rows, self._owners = rows, owners
         self._wordings = [self._described[q] for q in questions]
+        self._centred = np.array(
+            [self.suggest.centred(w.vector, w.language) for w in self._wordings],
+            dtype=np.float32,
+        )
         self._stamp = stamp
 
     def match(
@@ -169,19 +218,47 @@ class CuratedMatcher:
         ``language`` is the visitor's ("it" or "en"), used to choose the answer's language;
         an answer written only in the other language is still given, with a note saying so.
         """
+        return self.lookup(question, language, today=today, offer=False).match
+
+    def lookup(
+        self, question: str, language: str, *, today: date | None = None, offer: bool = True
+    ) -> CuratedLookup:
+        """The curated answer the question gets at once (``match``), or else up to
+        ``SuggestModel.count`` answers to offer, best first (with ``offer``)."""
         with self._lock:  # a consistent snapshot; the embedding below runs outside it
             self._refresh()
             rows, owners, wordings = self._rows, self._owners, self._wordings
+            centred = self._centred
         if not wordings:
-            return None
+            return CuratedLookup(None, [])
         asked = describe([question], self.embed, language=language)[0]
-        probabilities = self.model.probability(
-            np.array([pair_features(wording, asked) for wording in wordings])
-        )
+        day = today or now().date()
+        match = self._given(question, language, asked, rows, owners, wordings, day)
+        if match is not None or not offer:
+            return CuratedLookup(match, [])
+        scores = centred @ self.suggest.centred(asked.vector, asked.language)
+        offers = self._offers(question, language, scores, rows, owners, wordings, day)
+        return CuratedLookup(None, offers)
+
+    def _given(
+        self,
+        question: str,
+        language: str,
+        asked: Wording,
+        rows: list[CuratedAnswer],
+        owners: list[int],
+        wordings: list[Wording],
+        day: date,
+    ) -> CuratedMatch | None:
+        if self.model.unasked:
+            probabilities = self.model.probability(
+                np.array([pair_features(wording, asked) for wording in wordings])
+            )
+        else:  # only the same wording is given: no need to weigh the others
+            probabilities = np.zeros(len(wordings))
         for position, wording in enumerate(wordings):
             if same_wording(wording.text, question):  # a question always means itself
                 probabilities[position] = 1.0
-        day = today or now().date()
         for position in np.argsort(-probabilities):
             probability = float(probabilities[position])
             if probability < self.model.line:
@@ -193,6 +270,55 @@ class CuratedMatcher:
             if row.expires_on is not None and row.expires_on < day:
                 continue  # expired: as if it did not exist
             return _present(row, language, probability, text)
+        return None
+
+    def _offers(
+        self,
+        question: str,
+        language: str,
+        scores: np.ndarray,
+        rows: list[CuratedAnswer],
+        owners: list[int],
+        wordings: list[Wording],
+        day: date,
+    ) -> list[CuratedSuggestion]:
+        asked_numbers = numbers(question)
+        best: dict[int, int] = {}  # answer row -> its best wording's position
+        for position in np.argsort(-scores):
+            if scores[position] < self.suggest.floor or len(best) == self.suggest.count:
+                break
+            row = owners[position]
+            if row in best or numbers(wordings[position].text) != asked_numbers:
+                continue
+            expires = rows[row].expires_on
+            if expires is not None and expires < day:
+                continue
+            best[row] = position
+        offers = []
+        for row, position in best.items():
+            # Shown in the visitor's language when the answer has a wording in it.
+            own = [p for p, o in enumerate(owners) if o == row and wordings[p].language == language]
+            shown = max(own, key=lambda p: scores[p]) if own else position
+            offers.append(
+                CuratedSuggestion(rows[row].id, wordings[shown].text, float(scores[position]))
+            )
+        return offers
+
+    def chosen(
+        self, answer_id: int, language: str, *, today: date | None = None
+    ) -> CuratedMatch | None:
+        """The curated answer a visitor chose from the offers, if it is still enabled and
+        not expired (else None: the question is answered from the index)."""
+        with self._lock:
+            self._refresh()
+            rows = self._rows
+        day = today or now().date()
+        for row in rows:
+            if row.id != answer_id:
+                continue
+            if row.expires_on is not None and row.expires_on < day:
+                return None
+            return _present(row, language, 1.0, row.questions[0] if row.questions else "")
         return None
 
 

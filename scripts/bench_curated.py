@@ -20,8 +20,23 @@ Measuring (``--measure FILE``, repeatable): precision and recall of the shipped 
 production rule. Then the
 cost: ms per visitor question matched against ``--answers`` curated answers (default 200).
 
+Each measured file is also read as the matcher meets it (``Offers``): every curated question of
+the file is one answer in a real ``CuratedStore``, every visitor question is looked up with
+``CuratedMatcher.lookup``, and the bench counts what is given unasked (right, wrong) and what is
+offered ("Did you mean ...?": the right answer among the offers), with precision and recall of
+the unasked band and of the band with the visitor's confirmation (a visitor takes the right
+offer only; a wrong offer serves nothing).
+
+The suggestion parameters (``--write-suggest``, to assistant/curated_suggest.json): each
+language's mean question vector and the top ``COMPONENTS`` principal directions of the
+centred questions, from the site's evaluation questions (``SITE_QUESTIONS``, none of them in
+a pairs file); the floor, the centred cosine that ``--squad``'s Italian
+Wikipedia questions (about nothing on the site) reach against the ``--fit`` files' curated
+questions in at most 5% of cases; at most ``OFFERS`` answers offered.
+
 Usage: python scripts/bench_curated.py [--fit FILE ...] [--target 0.95] [--write]
-       [--measure FILE ...] [--model FILE] [--answers 200] [--json]
+       [--write-suggest] [--squad FILE] [--measure FILE ...] [--model FILE] [--answers 200]
+       [--json]
 (``--write`` saves the fitted model to assistant/curated_model.json, which the service loads).
 The vectors are those of the configured variant (``KMR_EMBEDDING_VARIANT``); the model file
 records which. Run it under ``flock /tmp/kmr-heavy.lock`` on a shared machine.
@@ -30,6 +45,7 @@ records which. Run it under ``flock /tmp/kmr-heavy.lock`` on a shared machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -54,8 +70,21 @@ from assistant.curated_features import (
 )
 from assistant.curated_match import MODEL_FILE, CuratedMatcher, MatchModel, accepts, query_embedder
 from assistant.curated_store import CuratedStore
+from assistant.curated_suggest import SUGGEST_FILE, SuggestModel
 from vectorstore.embeddings import load_embeddings
 
+SITE_QUESTIONS = (
+    "dev.jsonl",
+    "independent.jsonl",
+    "fresh_questions.jsonl",
+    "fresh_questions2.jsonl",
+    "time_lists.jsonl",
+)
+SQUAD = PROJECT_ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
+SQUAD_QUESTIONS = 600  # unrelated questions for the floor (every n-th of the file)
+OFFERS = 3
+COMPONENTS = 5  # top principal directions of the site's questions removed before the cosine
+UNRELATED_OFFERED = 0.05  # share of unrelated questions the floor lets through
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 FOLDS = 10
 REPEATS = 5
@@ -95,6 +124,150 @@ def auc(scores: np.ndarray, truth: np.ndarray) -> float:
         positive[:, None] == negative[None, :]
     ).sum()
     return round(float(wins / (len(positive) * len(negative))), 3)
+
+
+def recall_at(
+    scores: np.ndarray, truth: np.ndarray, allowed: np.ndarray, target: float = 0.95
+) -> float:
+    """The highest recall of any line on ``scores`` whose precision reaches ``target`` (pairs
+    not ``allowed``, naming other numbers, are never accepted); 0.0 when none does."""
+    best = 0.0
+    for line in np.unique(scores):
+        predicted = (scores >= line) & allowed
+        tp, fp = int((predicted & truth).sum()), int((predicted & ~truth).sum())
+        if tp and tp / (tp + fp) >= target:
+            best = max(best, tp / int(truth.sum()))
+    return round(best, 3)
+
+
+def offers(path: Path, embed: Embed, model: MatchModel, suggest: SuggestModel) -> dict[str, Any]:
+    """The file as the matcher meets it: each curated question one answer of a real store,
+    each visitor question looked up; what is given unasked and what is offered."""
+    rows = [r for r in read_pairs(path) if r.get("kind") != "other topic"]
+    with tempfile.TemporaryDirectory() as folder:
+        store = CuratedStore(create_engine(f"sqlite:///{folder}/curated.db"))
+        ids = {}
+        for question in dict.fromkeys(r["a"] for r in rows):
+            created = store.create({"questions": [question], "answer_en": "A."}, actor="bench")
+            ids[question] = created["id"]
+        matcher = CuratedMatcher(store, embed, model, suggest)
+        given_right = given_wrong = offered_right = offered_to_none = offers_made = 0
+        by_kind: dict[str, list[int]] = {}
+        for row in rows:
+            right = ids[row["a"]] if row["match"] else None
+            found = matcher.lookup(row["b"], row["b_lang"])
+            offered = [s.answer_id for s in found.suggestions]
+            offers_made += len(offered)
+            counts = by_kind.setdefault(row["kind"], [0, 0, 0, 0])  # given ok/wrong, offered ok, n
+            counts[3] += 1
+            if found.match is not None:
+                if found.match.answer_id == right:
+                    given_right += 1
+                    counts[0] += 1
+                else:
+                    given_wrong += 1
+                    counts[1] += 1
+            elif right is not None and right in offered:
+                offered_right += 1
+                counts[2] += 1
+            if right is None and offered:
+                offered_to_none += 1
+        store.engine.dispose()
+    positives = sum(1 for r in rows if r["match"])
+    negatives = len(rows) - positives
+
+    def ratio(a: int, b: int) -> float | None:
+        return round(a / b, 3) if b else None
+
+    return {
+        "visitor_questions": len(rows),
+        "with_an_answer": positives,
+        "unasked": {
+            "precision": ratio(given_right, given_right + given_wrong),
+            "recall": ratio(given_right, positives),
+            "right": given_right,
+            "wrong": given_wrong,
+        },
+        "with_confirmation": {
+            "precision": ratio(
+                given_right + offered_right, given_right + given_wrong + offered_right
+            ),
+            "recall": ratio(given_right + offered_right, positives),
+            "offered_right": offered_right,
+        },
+        "offers_per_question": ratio(offers_made, len(rows)),
+        "offers_right": ratio(offered_right, offers_made),  # of every offer shown
+        "questions_without_an_answer_offered_something": f"{offered_to_none}/{negatives}",
+        "by_kind (given right, given wrong, offered right, questions)": by_kind,
+    }
+
+
+def decide_unasked(paths: list[Path], embed: Embed, target: float) -> dict[str, Any]:
+    """Whether the model gives answers unasked at its line: only if, as the matcher meets
+    the fit files (pooled), what it gives is right at least ``target`` of the time; the
+    decision is written into the model file (``unasked``)."""
+    model = dataclasses.replace(MatchModel.load(), unasked=True)
+    suggest = SuggestModel.load()
+    right = wrong = 0
+    for path in paths:
+        band = offers(path, embed, model, suggest)["unasked"]
+        right, wrong = right + band["right"], wrong + band["wrong"]
+    precision = right / (right + wrong) if right + wrong else 0.0
+    data = json.loads(MODEL_FILE.read_text("utf-8"))
+    data["unasked"] = precision >= target
+    MODEL_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return {
+        "precision_at_line": round(precision, 3),
+        "right": right,
+        "wrong": wrong,
+        "unasked": data["unasked"],
+    }
+
+
+def fit_suggest(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any]:
+    """Language means from the site's evaluation questions; the floor from unrelated
+    (SQuAD-it) questions against the fit files' curated questions."""
+    import gzip
+
+    site = []
+    for name in SITE_QUESTIONS:
+        for line in (PROJECT_ROOT / "data/eval" / name).read_text("utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                site.append((row["question"], row["lang"]))
+    vectors = {w.text: w.vector for w in describe([q for q, _ in site], embed)}
+    means = {
+        lang: np.mean([vectors[q] for q, ql in site if ql == lang], axis=0) for lang in ("it", "en")
+    }
+    empty = np.zeros((0, len(means["it"])), dtype=np.float32)
+    centred = np.stack(
+        [SuggestModel(means, empty, 0.0, OFFERS).centred(vectors[q], ql) for q, ql in site]
+    )
+    components = np.linalg.svd(centred - centred.mean(axis=0), full_matrices=False)[2]
+    components = components[:COMPONENTS]
+    with gzip.open(squad) as handle:
+        articles = json.loads(handle.read())["data"]
+    unrelated = [q["question"].strip() for a in articles for p in a["paragraphs"] for q in p["qas"]]
+    unrelated = unrelated[:: max(1, len(unrelated) // SQUAD_QUESTIONS)][:SQUAD_QUESTIONS]
+    curated = list(dict.fromkeys(r["a"] for path in paths for r in read_pairs(path)))
+    draft = SuggestModel(means=means, components=components, floor=0.0, count=OFFERS)
+    matrix = np.stack([draft.centred(w.vector, w.language) for w in describe(curated, embed)])
+    best = [
+        float((matrix @ draft.centred(w.vector, w.language)).max())
+        for w in describe(unrelated, embed, language="it")
+    ]
+    floor = float(np.quantile(best, 1 - UNRELATED_OFFERED))
+    return {
+        "means": {lang: [round(float(x), 6) for x in v] for lang, v in means.items()},
+        "components": [[round(float(x), 6) for x in row] for row in components],
+        "floor": round(floor, 4),
+        "count": OFFERS,
+        "fitted_on": f"means and the top {COMPONENTS} principal directions: "
+        f"{', '.join(SITE_QUESTIONS)} ({len(site)} questions); floor: "
+        f"{len(best)} SQuAD-it questions against the curated questions of "
+        f"{' + '.join(p.name for p in paths)} ({len(curated)}), their "
+        f"{1 - UNRELATED_OFFERED:.0%} quantile",
+    }
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
@@ -143,11 +316,16 @@ class Pairs:
         """Precision and recall of ``model`` here, overall, per language case and per kind."""
         accepted, truth = self.accepted(model), self.truth
         own = self.kinds != "other topic"
+        probability = model.probability(self.features)
         return {
             "pairs": len(self.rows),
             "positive": int(truth.sum()),
             "result": precision_recall(accepted, truth),
             "file_pairs_only": precision_recall(accepted[own], truth[own]),
+            "recall_at_precision_0.95": recall_at(probability, truth, self.numbers_ok),
+            "recall_at_precision_0.95_file_pairs_only": recall_at(
+                probability[own], truth[own], self.numbers_ok[own]
+            ),
             "auc": auc(model.probability(self.features), truth),
             "cosine_auc": auc(self.cosine, truth),
             "same language": precision_recall(accepted[self.same], truth[self.same]),
@@ -278,6 +456,8 @@ def save(model: MatchModel, report: dict[str, Any], pairs: Pairs, target: float)
         f"with the other-topic ones (line by {REPEATS}x{FOLDS}-fold cross-validation grouped "
         "by topic)",
         "date": report["date"],
+        # The giving policy is measured by --write-suggest, not by this fit: kept as it is.
+        "unasked": json.loads(MODEL_FILE.read_text("utf-8")).get("unasked", True),
     }
     MODEL_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
@@ -335,6 +515,13 @@ def main() -> int:
         "--model", type=Path, default=MODEL_FILE, help="model file to measure (default: shipped)"
     )
     parser.add_argument("--answers", type=int, default=200, help="curated answers for timing")
+    parser.add_argument(
+        "--write-suggest", action="store_true", help=f"fit and save {SUGGEST_FILE.name}"
+    )
+    parser.add_argument("--squad", type=Path, default=SQUAD, help="SQuAD-it JSON (gzip)")
+    parser.add_argument(
+        "--no-fit", action="store_true", help="measure the shipped files only (no refit)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
@@ -350,22 +537,40 @@ def main() -> int:
         "features": list(FEATURES),
         "target_precision": args.target,
     }
-    pairs = Pairs(args.fit or [PROJECT_ROOT / "data/eval/paraphrases.jsonl"], embed)
-    fitted, calibration = calibrate(pairs, args.target)
-    fitted = MatchModel(
-        **{
-            **fitted.__dict__,
-            "embedding_model": embeddings.model_name,
-            "embedding_variant": embeddings.variant,
+    fit_paths = args.fit or [PROJECT_ROOT / "data/eval/paraphrases.jsonl"]
+    pairs = Pairs(fit_paths, embed)
+    if not args.no_fit:
+        fitted, calibration = calibrate(pairs, args.target)
+        fitted = MatchModel(
+            **{
+                **fitted.__dict__,
+                "embedding_model": embeddings.model_name,
+                "embedding_variant": embeddings.variant,
+            }
+        )
+        report["fit"] = {"pairs": " + ".join(p.name for p in pairs.paths), **calibration}
+        report["fit"]["date"] = report["date"]
+        if args.write:
+            save(fitted, report["fit"], pairs, args.target)
+    if args.write_suggest:
+        fitted_suggest = {**fit_suggest(fit_paths, embed, args.squad), "date": report["date"]}
+        lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in fitted_suggest.items()]
+        SUGGEST_FILE.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+        report["suggest_fit"] = {
+            k: v for k, v in fitted_suggest.items() if k not in ("means", "components")
         }
-    )
-    report["fit"] = {"pairs": " + ".join(p.name for p in pairs.paths), **calibration}
-    report["fit"]["date"] = report["date"]
-    if args.write:
-        save(fitted, report["fit"], pairs, args.target)
+        report["suggest_fit"]["unasked"] = decide_unasked(fit_paths, embed, args.target)
     shipped = MatchModel.load(args.model)
+    at_line = dataclasses.replace(shipped, unasked=True)  # the model's own discrimination
+    suggest = SuggestModel.load()
     report["shipped_line"] = round(shipped.line, 4)
-    report["measured"] = {path.name: Pairs(path, embed).measure(shipped) for path in args.measure}
+    report["unasked"] = shipped.unasked
+    report["suggest"] = {"floor": suggest.floor, "count": suggest.count}
+    report["measured"] = {path.name: Pairs(path, embed).measure(at_line) for path in args.measure}
+    report["offers"] = {path.name: offers(path, embed, shipped, suggest) for path in args.measure}
+    report["offers_given_at_line"] = {
+        path.name: offers(path, embed, at_line, suggest) for path in args.measure
+    }
     report["cost"] = cost(embeddings, shipped, pairs, args.answers)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -376,20 +581,27 @@ def main() -> int:
 
 def print_report(report: dict[str, Any]) -> None:
     """The figures, for a person."""
-    fit_ = report["fit"]
     print(f"curated matching, {report['date']}, {report['machine']}, model {report['model']}")
     print(f"features: {report['features']}")
+    fit_ = report.get("fit")
+    if fit_:
+        print(
+            f"fitted on {fit_['pairs']}: C={fit_['regularisation_C']}, line {fit_['line']} for "
+            f"precision >= {report['target_precision']} "
+            f"({REPEATS}x{FOLDS}-fold CV grouped by topic)"
+        )
+        print(
+            f"  cross-validated: {fit_['cross_validated']} (AUC {fit_['cross_validated_auc']}; "
+            f"per shuffle precision {fit_['cross_validated_precision_range']}, "
+            f"recall {fit_['cross_validated_recall_range']})"
+        )
+        print(f"  in sample: {fit_['in_sample']}")
+    if "suggest_fit" in report:
+        print(f"suggestions fitted: {report['suggest_fit']}")
     print(
-        f"fitted on {fit_['pairs']}: C={fit_['regularisation_C']}, line {fit_['line']} for "
-        f"precision >= {report['target_precision']} ({REPEATS}x{FOLDS}-fold CV grouped by topic)"
+        f"shipped model's line: {report['shipped_line']} (given unasked from it: "
+        f"{report['unasked']}; else only the same wording); offers: {report['suggest']}"
     )
-    print(
-        f"  cross-validated: {fit_['cross_validated']} (AUC {fit_['cross_validated_auc']}; "
-        f"per shuffle precision {fit_['cross_validated_precision_range']}, "
-        f"recall {fit_['cross_validated_recall_range']})"
-    )
-    print(f"  in sample: {fit_['in_sample']}")
-    print(f"shipped model's line: {report['shipped_line']}")
     for name, result in report["measured"].items():
         print(f"measured on {name} ({result['pairs']} pairs, {result['positive']} matches):")
         print(f"  {result['result']} (AUC {result['auc']}; cosine alone {result['cosine_auc']})")
@@ -397,6 +609,30 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"  same language {result['same language']}")
         print(f"  cross-language {result['cross-language']}")
         print(f"  accepted per kind {result['accepted_by_kind']}")
+        print(
+            f"  recall at precision 0.95 (best line): {result['recall_at_precision_0.95']} "
+            f"with other-topic pairs, {result['recall_at_precision_0.95_file_pairs_only']} "
+            "the file's own pairs only"
+        )
+        band = report["offers"][name]
+        print(
+            f"  as the matcher meets it ({band['visitor_questions']} visitor questions, "
+            f"{band['with_an_answer']} with an answer, each against all the file's curated "
+            "questions):"
+        )
+        print(f"    given unasked: {band['unasked']}")
+        at_line = report["offers_given_at_line"][name]
+        print(
+            f"    (were it given unasked from the line: {at_line['unasked']}; with "
+            f"confirmation of offers {at_line['with_confirmation']})"
+        )
+        print(f"    with confirmation of offers: {band['with_confirmation']}")
+        print(
+            f"    offers per question {band['offers_per_question']} (right: "
+            f"{band['offers_right']}); questions without an "
+            f"answer offered something: {band['questions_without_an_answer_offered_something']}"
+        )
+        print(f"    {band['by_kind (given right, given wrong, offered right, questions)']}")
     cost_ = report["cost"]
     print(
         f"cost: {cost_['ms_per_question']} ms per question against {cost_['answers']} curated "

@@ -79,7 +79,7 @@ def rows(database: Path, sql: str, *params: Any) -> list[tuple]:
 
 
 # --- curated answers -------------------------------------------------------------------------
-def test_a_curated_answer_written_by_staff_answers_a_paraphrase_in_the_other_language(
+def test_a_curated_answer_is_offered_to_a_paraphrase_in_the_other_language_and_given_on_choice(
     client: httpx.Client,
 ) -> None:
     created = create(
@@ -92,11 +92,28 @@ def test_a_curated_answer_written_by_staff_answers_a_paraphrase_in_the_other_lan
     )
     assert created["version"] == 1 and created["created_by"] == "Anna Rossi"
 
-    response = client.post("/api/chat", json={"question": "Who founded the Kilometro Rosso?"})
+    # Another wording is answered from the index, with the curated answer offered...
+    asked = client.post("/api/chat", json={"question": "Who founded the Kilometro Rosso?"})
+    assert asked.status_code == 200, asked.text
+    offered = asked.json()
+    assert offered["backend"] != "curated" and offered["curated"] is None
+    assert {"answer_id": created["id"], "question": "Chi ha fondato il Kilometro Rosso?"} in (
+        offered["suggestions"]
+    )
+    # ...and the visitor who chooses it gets it.
+    response = client.post(
+        "/api/chat",
+        json={
+            "question": "Chi ha fondato il Kilometro Rosso?",
+            "curated_id": created["id"],
+            "language": "en",
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert body["backend"] == "curated" and body["abstained"] is False
+    assert body["suggestions"] == []
     curated = body["curated"]
     assert curated["answer_id"] == created["id"]
     # Plain text, exactly as written: nothing interpreted, nothing rewritten.

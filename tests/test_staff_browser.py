@@ -443,6 +443,50 @@ def test_a_curated_answer_written_in_the_console_is_given_in_the_widget_as_text(
     assert dialogs == [] and page.errors == []
 
 
+def test_another_wording_is_offered_the_curated_answer_and_a_click_gives_it(
+    page: Any, service: Any
+) -> None:
+    question = "Can visitors borrow a wheelchair at the reception?"
+    offered_as = "<b>Is a wheelchair</b> available for visitors?"
+    with admin_client(service) as client:
+        created = client.post(
+            "/api/admin/curated",
+            json={"questions": [offered_as], "answer_en": "Yes, <i>ask</i> at the desk."},
+        )
+        assert created.status_code == 201, created.text
+    page.goto(service.url + "/")
+    widget = open_widget(page)
+    answer = ask(widget, question)
+    assert answer.locator(".curated").count() == 0  # not given unasked
+    offers = answer.get_by_role("list", name="Did you mean (an answer from the district):")
+    choice = offers.get_by_role("button", name=offered_as)  # markup shown as text
+    assert widget.locator(".suggested b").count() == 0
+    choice.focus()
+    choice.press("Enter")  # keyboard-usable
+    given = widget.locator(".msg.bot").nth(1)
+    given.locator(".rate").wait_for(timeout=60_000)
+    assert widget.locator(".msg.user").nth(1).inner_text().endswith(offered_as)
+    assert "Yes, <i>ask</i> at the desk." in given.locator(".body").inner_text()
+    assert given.locator(".curated").count() == 1 and given.locator(".suggested").count() == 0
+    assert page.errors == []
+
+
+def test_the_widget_showing_offers_has_no_accessibility_violations(
+    axe_page: Any, service: Any
+) -> None:
+    with admin_client(service) as client:
+        created = client.post(
+            "/api/admin/curated",
+            json={"questions": ["Are guide dogs allowed on campus?"], "answer_en": "Yes."},
+        )
+        assert created.status_code == 201, created.text
+    axe_page.goto(service.url + "/")
+    widget = open_widget(axe_page)
+    answer = ask(widget, "Can blind visitors come with their guide dog?")
+    answer.locator(".suggested button").first.wait_for()
+    assert axe_violations(axe_page) == []
+
+
 def test_two_staff_editing_the_same_answer_lose_neither_edit(page: Any, service: Any) -> None:
     with admin_client(service) as client:
         created = client.post(

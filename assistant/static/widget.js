@@ -60,6 +60,7 @@
       starters: "Suggested questions",
       powered: "Answers come from the district's own pages.",
       curatedFrom: "Answer from the district, {date}",
+      didYouMean: "Did you mean (an answer from the district):",
       links: "Links",
       handoffTitle: "Ask the district",
       handoffIntro: "Send this conversation to the district's staff; they will reply by e-mail.",
@@ -110,6 +111,7 @@
       starters: "Domande suggerite",
       powered: "Le risposte vengono dalle pagine del distretto.",
       curatedFrom: "Risposta del distretto, {date}",
+      didYouMean: "Intendevi (una risposta del distretto):",
       links: "Link",
       handoffTitle: "Chiedi al distretto",
       handoffIntro: "Invia questa conversazione al personale del distretto: ti risponderà per e-mail.",
@@ -191,6 +193,11 @@
     ".starter { white-space: normal; background: #fff; color: #10182b; border-color: #1a5fb4; }",
     ".offer { margin: 8px 0 0; font-size: 13px; white-space: normal; }",
     ".offer button { margin-left: 4px; }",
+    ".suggested-title { margin: 8px 0 4px; font-size: 13px; font-weight: 600; white-space: normal; }",
+    ".suggested { display: flex; flex-direction: column; align-items: flex-start; gap: 6px; margin: 0;",
+    "  padding: 0; list-style: none; }",
+    ".suggested button { all: unset; cursor: pointer; padding: 4px 9px; border: 1px solid #1a5fb4;",
+    "  border-radius: 6px; font-size: 13px; background: #fff; color: #10182b; white-space: normal; }",
     ".curated { margin: 0 0 6px; font-size: 12px; font-weight: 650; color: #5c0a17;",
     "  text-transform: none; white-space: normal; }",
     ".links-title { margin: 8px 0 0; font-size: 13px; font-weight: 600; white-space: normal; }",
@@ -778,6 +785,24 @@
       });
       body.appendChild(list);
     }
+    var offered = Array.isArray(message.suggestions) ? message.suggestions : [];
+    if (message.role === "assistant" && offered.length && !curated && !message.pending) {
+      // Staff answers that may be what was meant: given only when the visitor picks one.
+      var titleId = "kmr-sugg-" + Math.random().toString(36).slice(2, 10);
+      body.appendChild(el("p", { class: "suggested-title", id: titleId }, this.t.didYouMean));
+      var offers = el("ul", { class: "suggested", "aria-labelledby": titleId });
+      offered.forEach(function (item) {
+        var id = item ? Number(item.answer_id) : NaN;
+        var question = item ? String(item.question || "").slice(0, 300) : "";
+        if (!(id > 0) || !question) return;
+        var li = el("li");
+        var pick = el("button", { type: "button", class: "suggestion" }, question);
+        pick.addEventListener("click", function () { self.ask(question, id); });
+        li.appendChild(pick);
+        offers.appendChild(li);
+      });
+      body.appendChild(offers);
+    }
     if (message.role === "assistant" && message.abstained && !message.pending) {
       // The assistant declined: offer a person (nothing is sent until the visitor does it).
       var offer = el("p", { class: "offer" }, this.t.offer + " ");
@@ -828,7 +853,8 @@
   };
 
   /* --- asking: POST, then read the Server-Sent Events as they come --------------------- */
-  KmrChat.prototype.ask = function (raw) {
+  /** Ask a question; ``curatedId``: the staff answer the visitor picked from the offers. */
+  KmrChat.prototype.ask = function (raw, curatedId) {
     var question = String(raw || "").trim();
     if (!question || this.busy) return;
     var self = this;
@@ -862,6 +888,7 @@
 
     var request = { question: question, history: history, page_url: pageUrl };
     if (state.conversationId) request.conversation_id = state.conversationId;
+    if (curatedId) request.curated_id = curatedId;
     fetch(this.api + "/api/chat/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
@@ -893,6 +920,7 @@
           reply.abstained = !!data.abstained;
           reply.curated = data.backend === "curated" && data.curated && typeof data.curated === "object"
             ? data.curated : null;
+          reply.suggestions = Array.isArray(data.suggestions) ? data.suggestions.slice(0, 5) : [];
           if (typeof data.conversation_id === "string" && /^[0-9a-f]{32}$/.test(data.conversation_id)) {
             state.conversationId = data.conversation_id;
           }
@@ -938,7 +966,8 @@
       conversationId: state.conversationId || null,
       messages: state.messages.map(function (m) {
         return { role: m.role, text: m.text, sources: m.sources, messageId: m.messageId, notice: m.notice,
-                 rating: m.rating, error: m.error, abstained: m.abstained, curated: m.curated || null };
+                 rating: m.rating, error: m.error, abstained: m.abstained, curated: m.curated || null,
+                 suggestions: m.suggestions || [] };
       }),
     };
     try {

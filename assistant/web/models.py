@@ -51,6 +51,12 @@ class ChatRequest(BaseModel):
         description="The conversation_id of this conversation's first answer; absent for "
         "a new conversation (the answer then carries a new one).",
     )
+    curated_id: int | None = Field(
+        None,
+        ge=1,
+        description="The curated answer the visitor chose from an answer's `suggestions`: "
+        "given as it is if still enabled and not expired (else the index answers).",
+    )
 
 
 class CuratedReply(BaseModel):
@@ -64,6 +70,15 @@ class CuratedReply(BaseModel):
     )
     links: list[dict[str, str]] = Field(description="{title, url} (http or https).")
     updated_at: str = Field(description="Date (YYYY-MM-DD) the district last changed it.")
+
+
+class CuratedOffer(BaseModel):
+    """A curated answer offered to the visitor ("Did you mean ...?"), given only if chosen."""
+
+    answer_id: int = Field(description="Send it back as `curated_id` to get the answer.")
+    question: str = Field(
+        description="One of its questions, in the visitor's language if it has one."
+    )
 
 
 class ChatResponse(Answer):
@@ -83,6 +98,11 @@ class ChatResponse(Answer):
         description="Set when a staff-written answer was given (backend `curated`): the "
         "text is the district's, the sources are the index's, after it.",
     )
+    suggestions: list[CuratedOffer] = Field(
+        default_factory=list,
+        description="Staff-written answers that may be what the visitor meant, best first "
+        "(none when one was given): offered, never given unasked.",
+    )
 
     @classmethod
     def of(
@@ -91,12 +111,14 @@ class ChatResponse(Answer):
         message_id: str,
         conversation_id: str | None = None,
         curated: CuratedReply | None = None,
+        suggestions: list[CuratedOffer] | None = None,
     ) -> ChatResponse:
         return cls(
             **dict(answer),
             message_id=message_id,
             conversation_id=conversation_id,
             curated=curated,
+            suggestions=suggestions or [],
         )
 
 

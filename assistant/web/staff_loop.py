@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from langchain_core.embeddings import Embeddings
@@ -21,20 +22,28 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.compose import source_of
 from assistant.config import Settings
 from assistant.conversation import detect_language
-from assistant.curated_match import CuratedMatcher, MatchModel, query_embedder
+from assistant.curated_match import CuratedLookup, CuratedMatcher, MatchModel, query_embedder
 from assistant.curated_store import CuratedStore
 from assistant.handoff import Handoff, SmtpConfig
 from assistant.records_db import DatabaseReadOnly, RecordsDB
 from assistant.runtime import Runtime
 from assistant.schema import Answer, Source
 from assistant.web.limits import RateLimiter
-from assistant.web.models import CuratedReply
+from assistant.web.models import CuratedOffer, CuratedReply
 from vectorstore.store import StoreError
 
 CURATED_SOURCES = 3  # the index's pages shown after a curated answer
 
 log = logging.getLogger("kmr.api")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CuratedOutcome:
+    """A curated answer given at once (the answer and its reply), or the answers to offer."""
+
+    given: tuple[Answer, CuratedReply] | None
+    offers: list[CuratedOffer]
 
 
 def _short(exc: BaseException) -> str:
@@ -120,19 +129,35 @@ class StaffLoop:
     def curated_answer(
         self, question: str, language: str | None, runtime: Runtime
     ) -> tuple[Answer, CuratedReply] | None:
-        """The curated answer for a visitor's question, with the index's sources after it, or
-        None (then the index answers). A curated table that cannot be read is logged and the
-        index answers; a store that is down leaves the curated answer without sources."""
+        """The curated answer given to a visitor's question at once, or None."""
+        return self.curated_outcome(question, language, runtime).given
+
+    def curated_outcome(
+        self,
+        question: str,
+        language: str | None,
+        runtime: Runtime,
+        chosen: int | None = None,
+    ) -> CuratedOutcome:
+        """The curated answer for a visitor's question (or the one they ``chosen`` from the
+        offers), with the index's sources after it; else the answers to offer, and the index
+        answers. A curated table that cannot be read is logged and the index answers; a store
+        that is down leaves the curated answer without sources."""
         wanted = language or detect_language(question)
         try:
-            match = self.matcher.match(question, wanted)
+            if chosen is not None:
+                found = CuratedLookup(self.matcher.chosen(chosen, wanted), [])
+            else:
+                found = self.matcher.lookup(question, wanted)
         except DatabaseReadOnly:  # the tables cannot be opened (logged once, when learned)
-            return None
+            return CuratedOutcome(None, [])
         except SQLAlchemyError as exc:
             log.warning("curated answers unreadable, answering from the index: %s", _short(exc))
-            return None
+            return CuratedOutcome(None, [])
+        match = found.match
+        offers = [CuratedOffer(**s.as_dict()) for s in found.suggestions]
         if match is None:
-            return None
+            return CuratedOutcome(None, offers)
         sources: list[Source] = []
         try:
             passages = runtime.searcher.search(
@@ -158,4 +183,4 @@ class StaffLoop:
             links=match.links,
             updated_at=match.updated_at,
         )
-        return answer, reply
+        return CuratedOutcome((answer, reply), [])

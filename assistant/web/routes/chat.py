@@ -118,12 +118,14 @@ def answer_failed(runtime: Runtime, event: ErrorEvent) -> AnswerFailed:
 @router.post("/chat", response_model=ChatResponse, responses=ERROR_RESPONSES)
 def chat(body: ChatBody, runtime: RuntimeDep, services: ServicesDep, client: ClientDep) -> Response:
     """Answer a question about the district, citing its sources, or abstain; a question a
-    staff-written answer covers gets it first (backend `curated`)."""
+    staff-written answer covers gets it first (backend `curated`), else such answers may be
+    offered (`suggestions`; send one back as `curated_id`)."""
     started = time.perf_counter()
     services.db.ping()  # DatabaseUnavailable -> 503: an answer we could not record
     conversation_id = body.conversation_id or uuid.uuid4().hex
     answer, curated = None, None
-    given = services.staff.curated_answer(body.question, body.language, runtime)
+    outcome = services.staff.curated_outcome(body.question, body.language, runtime, body.curated_id)
+    given = outcome.given
     if given is not None:
         answer, curated = given
     else:
@@ -137,7 +139,7 @@ def chat(body: ChatBody, runtime: RuntimeDep, services: ServicesDep, client: Cli
     message_id = uuid.uuid4().hex
     record(services, client, body, answer, started, message_id, conversation_id)
     # Serialised once here: FastAPI would validate the returned model again.
-    response = ChatResponse.of(answer, message_id, conversation_id, curated)
+    response = ChatResponse.of(answer, message_id, conversation_id, curated, outcome.offers)
     return Response(response.model_dump_json(), media_type="application/json")
 
 
@@ -178,7 +180,8 @@ def chat_stream(
     started = time.perf_counter()
     services.db.ping()  # DatabaseUnavailable -> 503: an answer we could not record
     conversation_id = body.conversation_id or uuid.uuid4().hex
-    given = services.staff.curated_answer(body.question, body.language, runtime)
+    outcome = services.staff.curated_outcome(body.question, body.language, runtime, body.curated_id)
+    given = outcome.given
     curated = given[1] if given else None
     events: Iterator[AnswerEvent] = (
         iter(curated_events(given[0]))
@@ -195,7 +198,9 @@ def chat_stream(
     def present(event: AnswerEvent) -> ServerSentEvent:
         if isinstance(event, DoneEvent):
             record(services, client, body, event.answer, started, message_id, conversation_id)
-            done = ChatResponse.of(event.answer, message_id, conversation_id, curated)
+            done = ChatResponse.of(
+                event.answer, message_id, conversation_id, curated, outcome.offers
+            )
             return _event("done", done.model_dump())
         if isinstance(event, ErrorEvent):
             log.error("answer failed mid-stream (request %s): %s", request_id, event.message)
