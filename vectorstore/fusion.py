@@ -145,3 +145,24 @@ def drop_duplicates(
             accept(cand, sh)
     kept.sort(key=lambda c: c.score, reverse=True)
     return kept
+
+
+def with_parts(
+    whole: Sequence[Passage], parts: Sequence[Sequence[Passage]], k: int
+) -> list[Passage]:
+    """The first ``k`` passages of ``whole`` (a question searched whole), where each part's
+    best passage (``parts``: each part searched alone) takes the place of the last ones
+    unless it is there already: every part of a question in several parts has its best
+    passage in the top ``k``, and the order of the whole question's list is kept above them.
+    Scores are kept, capped so they never rise down the list."""
+    out = list(whole[:k])
+    bests = list({ranked[0].id: ranked[0] for ranked in parts if ranked}.values())[:k]
+    wanted = {p.id for p in bests}
+    added = [p for p in bests if p.id not in {o.id for o in out}]
+    for _ in range(len(added) + len(out) - k):  # free places from the end, not a part's best
+        out.pop(max(i for i, p in enumerate(out) if p.id not in wanted))
+    merged = out + added
+    for i in range(1, len(merged)):
+        if merged[i].score > merged[i - 1].score:
+            merged[i] = merged[i].model_copy(update={"score": merged[i - 1].score})
+    return merged
