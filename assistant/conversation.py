@@ -234,7 +234,7 @@ def question_parts(question: str) -> list[str]:
         if not asks:
             lone = piece
             continue
-        if not content_words(piece):
+        if not terms(piece):
             if pieces:
                 pieces[-1] = f"{pieces[-1]} {piece}"
             else:
@@ -247,11 +247,12 @@ def question_parts(question: str) -> list[str]:
         return []
     parts = [pieces[0]]
     for piece in pieces[1:]:
-        if not is_follow_up(piece):
+        if not is_follow_up(piece) or names(piece):
             parts.append(piece)
             continue
-        # a part leaning on the earlier ones ("and what does it cost?", the rule of follow-up
-        # turns) is about what they name, else about the part before it
+        # a part leaning on the earlier ones and naming nothing itself ("and what does it
+        # cost?", the rule of follow-up turns) is about what they name, else about the part
+        # before it
         carried = names(" ".join(pieces[: len(parts)]))
         parts.append(
             " ".join([*dict.fromkeys(carried), piece]) if carried else f"{parts[-1]} {piece}"
@@ -298,9 +299,11 @@ def search_question(
     prepared: PreparedQuestion,
     k: int | None = None,
     filters: Filters | None = None,
+    params: ConversationParams = PARAMS.conversation,
 ) -> list[Passage]:
     """The passages for a prepared question: its query's, and for a question in several parts
-    each part's best passage too (``vectorstore.fusion.with_parts``), in the top ``k``."""
+    each part's best passage too, after the query's first ``params.part_rank``
+    (``vectorstore.fusion.with_parts``)."""
     # a follow-up is searched with what the last answer named too (not its meaning: the
     # units are compared with the question and the user's turns alone)
     query = " ".join([*prepared.reply_names, prepared.query])
@@ -311,7 +314,7 @@ def search_question(
         list(searcher.search(part, k=k, filters=filters, language=prepared.language))
         for part in prepared.parts
     ]
-    return with_parts(whole, parts, len(whole))
+    return with_parts(whole, parts, params.part_rank)
 
 
 # --- a question prepared for retrieval ---------------------------------------------------

@@ -198,6 +198,11 @@ class ConversationParams:
     max_history_turns: int = why(
         2, "earlier user turns joined to a follow-up: older ones drift to other topics"
     )
+    part_rank: int = why(
+        3,
+        "a part's best passage goes after the whole question's first three: in the top five "
+        "for a question in two parts, without moving the whole question's best ones",
+    )
     max_reply_names: int = why(
         6,
         "names of the last answer a follow-up is searched with ('his company' after 'Alberto "

@@ -148,20 +148,21 @@ def drop_duplicates(
 
 
 def with_parts(
-    whole: Sequence[Passage], parts: Sequence[Sequence[Passage]], k: int
+    whole: Sequence[Passage], parts: Sequence[Sequence[Passage]], after: int
 ) -> list[Passage]:
-    """The first ``k`` passages of ``whole`` (a question searched whole), where each part's
-    best passage (``parts``: each part searched alone) takes the place of the last ones
-    unless it is there already: every part of a question in several parts has its best
-    passage in the top ``k``, and the order of the whole question's list is kept above them.
+    """The passages of ``whole`` (a question searched whole) with each part's best passage
+    (``parts``: each part searched alone) placed after its first ``after`` ones, unless it is
+    among those already: every part of a question in several parts has its best passage near
+    the top, and no passage of the whole question's list is lost (the list grows by as many).
     Scores are kept, capped so they never rise down the list."""
-    out = list(whole[:k])
-    bests = list({ranked[0].id: ranked[0] for ranked in parts if ranked}.values())[:k]
-    wanted = {p.id for p in bests}
-    added = [p for p in bests if p.id not in {o.id for o in out}]
-    for _ in range(len(added) + len(out) - k):  # free places from the end, not a part's best
-        out.pop(max(i for i, p in enumerate(out) if p.id not in wanted))
-    merged = out + added
+    head, tail = list(whole[:after]), list(whole[after:])
+    seen = {p.id for p in head}
+    added: list[Passage] = []
+    for ranked in parts:
+        if ranked and ranked[0].id not in seen:
+            seen.add(ranked[0].id)
+            added.append(ranked[0])
+    merged = head + added + [p for p in tail if p.id not in seen]
     for i in range(1, len(merged)):
         if merged[i].score > merged[i - 1].score:
             merged[i] = merged[i].model_copy(update={"score": merged[i - 1].score})
