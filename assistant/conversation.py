@@ -4,7 +4,12 @@ Without an LLM, a follow-up ("and how tall is it?", "e quanto è costato?") is r
 retrieval by joining the earlier user turns with the question; on the sample site this raised
 e5 hit@5 from 0.60 to 0.90. A question that already names its subject is searched alone, so a
 change of topic is not dragged back to the previous one. (With an LLM, ``assistant.llm`` may
-condense the history instead.)
+condense the history instead.) A follow-up is also searched with the names the last answer
+gave ("his company" after "... Alberto Bombassei, the founder of Brembo"): ``reply_names``.
+
+A question asking several things ("when did ENEA arrive and how much went into JOiiNT LAB?")
+is split into its parts (``question_parts``); ``search_question`` searches it whole and by
+each part, and the selector leads each part.
 """
 
 from __future__ import annotations
