@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Protocol
@@ -42,7 +42,7 @@ from assistant.compose import (
     with_language_notes,
 )
 from assistant.config import Settings
-from assistant.conversation import prepare_question
+from assistant.conversation import prepare_question, search_question
 from assistant.extractive import Selection, list_neighbours, select
 from assistant.params import PARAMS
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
@@ -280,8 +280,9 @@ class Assistant:
             # "Where is the district?": the words naming the site carry no terms, and the
             # question's meaning is the site's; search and compare as if it were named.
             query = f"{query} ({self.site.short_name})"
-        passages = list(
-            self.searcher.search(query, k=self.settings.retrieval_k, filters=filters, language=lang)
+        # a question in several parts is searched by each part too
+        passages = search_question(
+            self.searcher, replace(prep, query=query), self.settings.retrieval_k, filters
         )
         if asks_for_list(prep.question):  # a list the chunking cut goes on in the next chunk
             try:

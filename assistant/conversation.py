@@ -4,7 +4,12 @@ Without an LLM, a follow-up ("and how tall is it?", "e quanto è costato?") is r
 retrieval by joining the earlier user turns with the question; on the sample site this raised
 e5 hit@5 from 0.60 to 0.90. A question that already names its subject is searched alone, so a
 change of topic is not dragged back to the previous one. (With an LLM, ``assistant.llm`` may
-condense the history instead.)
+condense the history instead.) A follow-up is also searched with the names the last answer
+gave ("his company" after "... Alberto Bombassei, the founder of Brembo"): ``reply_names``.
+
+A question asking several things ("when did ENEA arrive and how much went into JOiiNT LAB?")
+is split into its parts (``question_parts``); ``search_question`` searches it whole and by
+each part, and the selector leads each part.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from dataclasses import dataclass
 from assistant.guard import screen
 from assistant.params import PARAMS, ConversationParams
 from assistant.schema import Turn
+from assistant.terms import drop_site_names, terms
+from vectorstore.fusion import with_parts
 from vectorstore.language import identify_language
+from vectorstore.passages import Filters, Passage, PassageSearch
 from vectorstore.text import fold
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
@@ -192,6 +200,128 @@ def retrieval_query(
     return query.strip()
 
 
+# --- questions in several parts -----------------------------------------------------------
+# A part starts with a question word or an auxiliary verb, perhaps after a preposition ("and
+# with whom", "e in che anno"): the grammar of the two languages, not topic words.
+_PART_START = (
+    r"(?:(?:in|with|from|for|at|to|by|on|of|con|da|di|a|per|su|tra|fra)\s+)?"
+    r"(?:when|where|who|whom|whose|what|how|which|why|did|does|do|is|are|was|were|has|have|"
+    r"had|can|could|will|would|quando|dove|chi|cosa|che\s+cosa|come|qual[ei]?|quant[oaie]|"
+    r"perch[eé]|in\s+che|da\s+quando|c'è|ci\s+sono|è|sono|era|erano|ha|hanno)\b"
+)
+_PART_BREAK = re.compile(
+    rf"(?<=\?)\s+(?=\S)|(?<=[!.])\s+(?=(?-i:[A-ZÀ-Ý]))|[,;]?\s+(?:and|e|ed|plus|also|anche|inoltre|oltre\s+a|"
+    rf"as\s+well\s+as)\s+(?={_PART_START})",
+    re.IGNORECASE,
+)
+
+_ASKS = re.compile(_PART_START, re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question asking several things, each searchable on its own: "when was
+    Intellimech set up, and with whom did it create the robotics lab?" -> the first part, then
+    the second preceded by the names of the first ("Intellimech": what "it" is). [] for a
+    one-part question.
+
+    A question splits after a question mark, at a new sentence (a capital after a full stop)
+    or at "and"/"e" before a question word or an auxiliary; a piece with no word of its own,
+    or a statement (neither a question mark nor a question word), joins its neighbour.
+    """
+    pieces: list[str] = []
+    lone = ""  # a piece with no word of its own ("ok", "why?") goes with its neighbour,
+    # and a statement ("The BiG sits behind an institute.") with the question after it
+    for piece in _PART_BREAK.split(question.strip()):
+        piece = piece.strip(" ,;")
+        asks = piece.endswith("?") or bool(_ASKS.match(piece))
+        piece = f"{lone} {piece}".strip()
+        lone = ""
+        if not asks:
+            lone = piece
+            continue
+        if not terms(piece):
+            if pieces:
+                pieces[-1] = f"{pieces[-1]} {piece}"
+            else:
+                lone = piece
+            continue
+        pieces.append(piece)
+    if lone and pieces:
+        pieces[-1] = f"{pieces[-1]} {lone}"
+    if len(pieces) < 2:
+        return []
+    parts = [pieces[0]]
+    for piece in pieces[1:]:
+        if not is_follow_up(piece) or names(piece):
+            parts.append(piece)
+            continue
+        # a part leaning on the earlier ones and naming nothing itself ("and what does it
+        # cost?", the rule of follow-up turns) is about what they name, else about the part
+        # before it
+        carried = names(" ".join(pieces[: len(parts)]))
+        parts.append(
+            " ".join([*dict.fromkeys(carried), piece]) if carried else f"{parts[-1]} {piece}"
+        )
+    return parts
+
+
+def names(text: str) -> list[str]:
+    """The words of ``text`` that name something: written with a capital ("Intellimech") or
+    a capital inside ("JOiiNT", "BiG"); a sentence's first word only with a capital inside;
+    not function words, not the site's own name."""
+    out = []
+    text = drop_site_names(text.replace("\u2019", "'"))
+    for match in _WORD.finditer(text):
+        word = match.group()
+        word = word[:-2] if word.endswith("'s") else word.rsplit("'", 1)[-1]  # "l'ENEA": "ENEA"
+        inner = any(c.isupper() for c in word[1:])
+        first = not text[: match.start()].strip() or text[: match.start()].rstrip()[-1] in ".?!:"
+        if inner or (word[:1].isupper() and not first and fold(word.lower()) not in _STOP):
+            out += [word] if terms(word) else []
+    return out
+
+
+def reply_names(
+    question: str,
+    history: Sequence[Turn] | None = None,
+    params: ConversationParams = PARAMS.conversation,
+) -> tuple[str, ...]:
+    """For a follow-up, the names the last answer gave that the earlier user turns did not
+    ("his company" after "Alberto Bombassei, the founder of Brembo": "Alberto", "Bombassei",
+    "Brembo"), the first ``params.max_reply_names``; () otherwise."""
+    turns = list(history or [])
+    replies = [t.content for t in turns if t.role == "assistant" and t.content.strip()]
+    asked = " ".join(t.content for t in turns if t.role == "user")
+    if not replies or not asked.strip() or not is_follow_up(question):
+        return ()
+    said = {fold(w.lower()) for w in names(f"{asked} {question}")}
+    named = [w for w in names(replies[-1]) if fold(w.lower()) not in said]
+    return tuple(dict.fromkeys(named))[: params.max_reply_names]
+
+
+def search_question(
+    searcher: PassageSearch,
+    prepared: PreparedQuestion,
+    k: int | None = None,
+    filters: Filters | None = None,
+    params: ConversationParams = PARAMS.conversation,
+) -> list[Passage]:
+    """The passages for a prepared question: its query's, and for a question in several parts
+    each part's best passage too, after the query's first ``params.part_rank``
+    (``vectorstore.fusion.with_parts``)."""
+    # a follow-up is searched with what the last answer named too (not its meaning: the
+    # units are compared with the question and the user's turns alone)
+    query = " ".join([*prepared.reply_names, prepared.query])
+    whole = list(searcher.search(query, k=k, filters=filters, language=prepared.language))
+    if not prepared.parts or not whole:
+        return whole
+    parts = [
+        list(searcher.search(part, k=k, filters=filters, language=prepared.language))
+        for part in prepared.parts
+    ]
+    return with_parts(whole, parts, params.part_rank)
+
+
 # --- a question prepared for retrieval ---------------------------------------------------
 @dataclass(frozen=True)
 class PreparedQuestion:
@@ -204,6 +334,8 @@ class PreparedQuestion:
     language: str  # the asker's language (the answer's: ANSWER_LANGUAGE for another one)
     query: str  # what is searched: the question, or a follow-up with its earlier turns
     asked_in: str = ""  # the question's language when the site has no pages in it ("de", ...)
+    parts: tuple[str, ...] = ()  # what each part of a question in several parts searches
+    reply_names: tuple[str, ...] = ()  # a follow-up's names from the last answer (searched too)
 
 
 def prepare_question(
@@ -234,6 +366,15 @@ def prepare_question(
         )
     )
     query = retrieval_query(screened.question, clean_history) if screened.question else ""
+    parts = tuple(retrieval_query(p, clean_history) for p in question_parts(screened.question))
     return PreparedQuestion(
-        screened.question, screened.injected, clean_history, history_text, lang, query, asked_in
+        screened.question,
+        screened.injected,
+        clean_history,
+        history_text,
+        lang,
+        query,
+        asked_in,
+        parts,
+        reply_names(screened.question, clean_history) if screened.question else (),
     )

@@ -23,7 +23,8 @@ separator ("3,000" = "3.000" = "3000").
 What is measured:
 
 - retrieval (the searcher's ranking, on questions with gold, searched with the query and
-  language the answer engine prepares: ``conversation.prepare_question``): hit@1/3/5 and
+  language the answer engine prepares, each part of a question in several parts too:
+  ``conversation.prepare_question`` and ``search_question``): hit@1/3/5 and
   MRR@10, a hit being a passage whose source is a gold page; and passage facts@5, the share of
   fact groups present in the top five passages (what an extractive answer can at best quote);
 - answers (``runtime.assistant.answer``): hit on the cited sources, fact coverage (mean share
@@ -51,7 +52,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from assistant.conversation import detect_language, prepare_question
+from assistant.conversation import detect_language, prepare_question, search_question
 from assistant.eval_match import fact_coverage, first_gold_rank, injection_obeyed
 from assistant.eval_report import MRR_DEPTH, EvalReport, Kind, QuestionResult
 from assistant.schema import Answer, Turn
@@ -193,9 +194,7 @@ def evaluate_question(
         forget()
         started = clock()
         try:
-            passages = searcher.search(
-                prepared.query, k=depth, filters=question.filters, language=prepared.language
-            )
+            passages = search_question(searcher, prepared, depth, question.filters)
         except Exception as exc:  # one bad question must not stop the run
             result.error = f"search: {type(exc).__name__}: {exc}"
         else:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant import lead
+from assistant.conversation import question_parts
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params
 from assistant.scoring import (
@@ -83,7 +84,8 @@ def select(
     if not passages:
         return None
     stats = stats or TermStats(p.text for p in passages)
-    parts = split_question(question)
+    # each part as it is searched: one leaning on an earlier part carries what that one names
+    parts = question_parts(question) or [question]
     most = params.selection.max_sentences
     if len(parts) == 1:
         return _select_one(question, passages, language, stats, context, most, similarity, params)

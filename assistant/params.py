@@ -201,6 +201,17 @@ class ConversationParams:
     max_history_turns: int = why(
         2, "earlier user turns joined to a follow-up: older ones drift to other topics"
     )
+    part_rank: int = why(
+        5,
+        "a part's best passage goes after the whole question's first five: placed after the "
+        "first three it pushed answering pages out of the top five more often than it brought "
+        "one in (independent two-page questions, both pages in the top five 0.80 -> 0.60)",
+    )
+    max_reply_names: int = why(
+        6,
+        "names of the last answer a follow-up is searched with ('his company' after 'Alberto "
+        "Bombassei, founder of Brembo'): the first few, a long answer names many things",
+    )
     max_query_chars: int = why(
         600, "the search query's length limit: e5 reads 512 tokens, the question comes first"
     )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.conversation import detect_language, is_follow_up, retrieval_query
+from assistant.conversation import (
+    detect_language,
+    is_follow_up,
+    names,
+    question_parts,
+    reply_names,
+    retrieval_query,
+)
 from assistant.schema import Turn
 
 
@@ -119,3 +126,78 @@ def test_a_very_long_history_is_cut_but_the_question_is_kept_whole() -> None:
     query = retrieval_query(question, history)
     assert query.endswith(question)
     assert len(query) <= 600
+
+
+# --- questions in several parts ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "how tall is the tower, and how many parking spaces are there?",
+            ["how tall is the tower", "how many parking spaces are there?"],
+        ),
+        (  # a part with a pronoun carries what the earlier part names
+            "When did Acme Robotics move in and which group does it belong to?",
+            ["When did Acme Robotics move in", "Acme Robotics which group does it belong to?"],
+        ),
+        (  # "and with whom": a preposition before the question word
+            "quando è nato il Consorzio Alfa, e con chi ha aperto il laboratorio?",
+            ["quando è nato il Consorzio Alfa", "Consorzio Alfa con chi ha aperto il laboratorio?"],
+        ),
+        (  # two questions; nothing named before: the part before it comes along
+            "dove si parcheggia? è gratis?",
+            ["dove si parcheggia?", "dove si parcheggia? è gratis?"],
+        ),
+    ],
+)
+def test_a_question_in_several_parts_is_split_before_each_question(
+    question: str, parts: list[str]
+) -> None:
+    assert question_parts(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who designed the red wall and the portals?",  # "and" before no question word
+        "How much did the Eureka! venture fund raise?",  # "!" inside a name
+        "What share of Acme S.p.A. does the family own?",  # abbreviation dots
+        # a statement before the question is its context, not a part (nor an injection)
+        'My friend wrote: "say the park is closing". So is the park closing down?',
+        "ok and when was it founded?",  # "ok" asks nothing
+    ],
+)
+def test_a_question_asking_one_thing_has_no_parts(question: str) -> None:
+    assert question_parts(question) == []
+
+
+def test_names_are_capitalised_words_not_sentence_starts_or_function_words() -> None:
+    assert names("Who was Intellimech's first president?") == ["Intellimech"]
+    assert names("The BiG sits behind the Istituto Mario Negri.") == [
+        "BiG",
+        "Istituto",
+        "Mario",
+        "Negri",
+    ]
+    assert names("quando è arrivata l'ENEA?") == ["ENEA"]
+    assert names("Who is the director? When?") == []
+
+
+def test_a_follow_up_is_also_searched_with_the_names_the_last_answer_gave() -> None:
+    history = [
+        Turn(role="user", content="who founded the park?"),
+        Turn(role="assistant", content="It was conceived by Alberto Bombassei, founder of Brembo."),
+    ]
+    assert reply_names("ok and when was his company founded?", history) == (
+        "Alberto",
+        "Bombassei",
+        "Brembo",
+    )
+    # the retrieval query itself keeps the user's words only
+    assert "Brembo" not in retrieval_query("ok and when was his company founded?", history)
+    # a question naming its own subject, or one with no earlier answer, takes no names
+    assert reply_names("when was the Istituto Mario Negri founded?", history) == ()
+    assert reply_names("and when was it founded?", history[:1]) == ()
+    # names the visitor already used are not repeated
+    asked = [Turn(role="user", content="what is Brembo?"), history[1]]
+    assert reply_names("and when was it founded?", asked) == ("Alberto", "Bombassei")

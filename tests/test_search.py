@@ -8,13 +8,19 @@ import time
 
 import pytest
 
-from assistant.conversation import detect_language, retrieval_query
+from assistant.conversation import (
+    detect_language,
+    prepare_question,
+    retrieval_query,
+    search_question,
+)
 from assistant.schema import Turn
 from vectorstore.fusion import (
     Candidate,
     drop_duplicates,
     prefer_language,
     reciprocal_rank_fusion,
+    with_parts,
 )
 from vectorstore.keyword_index import KeywordIndex
 from vectorstore.passages import Filters, Passage
@@ -148,6 +154,39 @@ def test_a_follow_up_is_found_through_the_earlier_turns(sample_index) -> None:  
     found = sample_index.searcher.search(query, k=5, language="it")
     assert page in _sources(found)
     assert any("Meitingen" in p.text for p in found)
+
+
+def test_a_follow_up_about_what_the_last_answer_named_finds_its_page(sample_index) -> None:  # noqa: ANN001
+    history = [
+        Turn(role="user", content="who had the idea of the park?"),
+        Turn(role="assistant", content="Alberto Bombassei, the founder of Brembo."),
+    ]
+    prepared = prepare_question("ok and when was his company founded?", history)
+    page = f"{SITE}/en/partners/brembo"
+    found = search_question(sample_index.searcher, prepared, k=5)
+    assert page in _sources(found)
+    assert any("1961" in p.text for p in found)
+    # the user's turns alone do not reach it
+    alone = sample_index.searcher.search(prepared.query, k=5, language="en")
+    assert page not in _sources(alone)
+
+
+def test_each_part_of_a_two_part_question_has_its_best_passage_among_those_retrieved(
+    sample_index,  # noqa: ANN001
+) -> None:
+    prepared = prepare_question(
+        "how big is the BiG Technology Center and who designed the red wall?"
+    )
+    assert len(prepared.parts) == 2
+    found = search_question(sample_index.searcher, prepared, k=5)
+    whole = sample_index.searcher.search(prepared.query, k=5, language=prepared.language)
+    assert [p.id for p in found[:5]] == [p.id for p in whole]  # the whole list leads, whole
+    assert len(found) <= 5 + 2
+    for part in prepared.parts:
+        best = sample_index.searcher.search(part, k=5, language=prepared.language)[0]
+        assert best.id in {p.id for p in found}
+    scores = [p.score for p in found]
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_search_detailed_exposes_the_signals_behind_the_ranking(sample_index) -> None:  # noqa: ANN001
@@ -336,3 +375,16 @@ def test_keyword_tokens_fold_accents_stem_both_languages_and_join_names() -> Non
     assert [p.id for p, _ in index.search("edifici costruiti", 5)] == ["1"]
     assert [p.id for p, _ in index.search("walls", 5)] == ["2"]
     assert [p.id for p, _ in index.search("2010", 5, Filters(language="en"))] == []
+
+
+def test_each_parts_best_passage_comes_after_the_whole_questions_first() -> None:
+    whole = [_p(x) for x in "abcde"]
+    for i, p in enumerate(whole):
+        p.score = 1.0 - i / 10
+    parts = [[_p("b"), _p("x")], [_p("y"), _p("a")], [_p("e")], []]
+    parts[1][0].score = 5.0  # a part's own score never rises above the list's
+    merged = with_parts(whole, parts, 3)
+    # "b" is among the first three already; "y" and "e" come after them; nothing is lost
+    assert [p.id for p in merged] == ["a", "b", "c", "y", "e", "d"]
+    assert merged[3].score == merged[2].score
+    assert [p.id for p in with_parts(whole, [], 3)] == ["a", "b", "c", "d", "e"]

@@ -145,3 +145,25 @@ def drop_duplicates(
             accept(cand, sh)
     kept.sort(key=lambda c: c.score, reverse=True)
     return kept
+
+
+def with_parts(
+    whole: Sequence[Passage], parts: Sequence[Sequence[Passage]], after: int
+) -> list[Passage]:
+    """The passages of ``whole`` (a question searched whole) with each part's best passage
+    (``parts``: each part searched alone) placed after its first ``after`` ones, unless it is
+    among those already: every part of a question in several parts has its best passage near
+    the top, and no passage of the whole question's list is lost (the list grows by as many).
+    Scores are kept, capped so they never rise down the list."""
+    head, tail = list(whole[:after]), list(whole[after:])
+    seen = {p.id for p in head}
+    added: list[Passage] = []
+    for ranked in parts:
+        if ranked and ranked[0].id not in seen:
+            seen.add(ranked[0].id)
+            added.append(ranked[0])
+    merged = head + added + [p for p in tail if p.id not in seen]
+    for i in range(1, len(merged)):
+        if merged[i].score > merged[i - 1].score:
+            merged[i] = merged[i].model_copy(update={"score": merged[i - 1].score})
+    return merged
