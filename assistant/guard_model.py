@@ -40,6 +40,15 @@ class AddressClassifier:
     use_rules: bool = False  # OR the hand-written rules in (only when measured to help)
     clauses: bool = False  # a sentence's score is the maximum over it and its clauses
     embedding_variant: str = ""  # how the model ran when the vectors were made ("" unknown)
+    # The quote step's own, stricter bar: a unit whose text scores this much (or that the
+    # rules flag, with quote_rules) is never quoted itself; its passage goes at ``threshold``.
+    quote_threshold: float | None = None  # None: the same as ``threshold``
+    quote_rules: bool = False
+
+    @property
+    def quote_bar(self) -> float:
+        """The probability from which a unit is not quoted (``quote_threshold`` or ``threshold``)."""
+        return self.threshold if self.quote_threshold is None else self.quote_threshold
 
     @property
     def dimension(self) -> int:
@@ -84,6 +93,10 @@ def from_dict(data: dict) -> AddressClassifier:
             use_rules=bool(data.get("use_rules", False)),
             clauses=bool(data.get("clauses", False)),
             embedding_variant=str(data.get("embedding_variant", "")),
+            quote_threshold=(
+                None if data.get("quote_threshold") is None else float(data["quote_threshold"])
+            ),
+            quote_rules=bool(data.get("quote_rules", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise GuardModelError(f"malformed guard parameters: {exc}") from exc
