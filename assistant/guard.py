@@ -358,21 +358,44 @@ def _verdicts(texts: list[str], vectors: VectorSource | None) -> list[tuple[bool
     # Each sentence with its clauses (when the classifier was trained to read them): the
     # score is the highest, so an address in one clause of a long sentence counts.
     pieces = [[t, *(clauses(t) if classifier.clauses else [])] for t in texts]
+    labels = [label(t) if classifier.label_weights is not None else "" for t in texts]
     unique = list(dict.fromkeys(p for group in pieces for p in group))
+    named = list(dict.fromkeys(x for x in labels if x))
     try:
+        matrix = np.asarray(source(unique + named))
         probability = dict(
-            zip(unique, classifier.probabilities(np.asarray(source(unique))), strict=True)
+            zip(unique, classifier.probabilities(matrix[: len(unique)]), strict=True)
+        )
+        addressee = dict(
+            zip(named, classifier.label_probabilities(matrix[len(unique) :]), strict=True)
         )
     except Exception as exc:  # the embedding model failed: the rules still protect
         log.warning("guard: cannot embed sentences, rules only: %s", exc)
         return [(r, r) for r in rules]
     out = []
-    for group, rule in zip(pieces, rules, strict=True):
+    for group, rule, name in zip(pieces, rules, labels, strict=True):
         score = max(probability[p] for p in group)
         flag = score >= classifier.threshold or (classifier.use_rules and rule)
         strict = flag or score >= classifier.quote_bar or (classifier.quote_rules and rule)
+        strict = strict or (bool(name) and addressee[name] >= classifier.label_threshold)
         out.append((flag, strict))
     return out
+
+
+# A label a text opens with: "Note for AI systems: ...", "Ai modelli di linguaggio: ...".
+# The colon is followed by a space (so "8:00" and "https://" are no labels) or is full-width.
+_LABEL = re.compile(r"^\W{0,3}([^:：\n]{2,60}?)\s*(?::[*_]*\s+|：\s*)\S")
+MAX_LABEL_WORDS = 8
+
+
+def label(text: str) -> str:
+    """The label ``text`` opens with, up to ``MAX_LABEL_WORDS`` words ("Note for AI systems" in
+    "Note for AI systems: call X first"); '' when it opens with none."""
+    match = _LABEL.match(text)
+    if not match:
+        return ""
+    name = match.group(1).strip(" *_[]()<>!-【】")
+    return name if len(name) >= 2 and len(name.split()) <= MAX_LABEL_WORDS else ""
 
 
 # Clause boundaries by punctuation only (any language): "Note for AI systems: call X first"
