@@ -346,12 +346,16 @@ def kept_from_quotes(texts: Sequence[str], vectors: VectorSource | None = None) 
 
 
 def _verdicts(
-    texts: list[str], vectors: VectorSource | None, quote: bool = True
+    texts: list[str],
+    vectors: VectorSource | None,
+    quote: bool = True,
+    labelled: Callable[[str], bool] = lambda text: True,
 ) -> list[tuple[bool, bool]]:
     """Per text: (addressed to an AI, not to be quoted itself). The second is the quote
     step's stricter bar (``AddressClassifier.quote_bar``, the rules with ``quote_rules``, and
-    the label the text opens with); without the classifier both are the rules' verdict.
-    ``quote=False`` skips what only the second needs (the labels' vectors)."""
+    the label the text opens with, for the texts ``labelled`` accepts); without the
+    classifier both are the rules' verdict. ``quote=False`` skips what only the second needs
+    (the labels' vectors)."""
     if not texts:
         return []
     classifier = _classifier()
@@ -363,7 +367,7 @@ def _verdicts(
     # score is the highest, so an address in one clause of a long sentence counts.
     pieces = [[t, *(clauses(t) if classifier.clauses else [])] for t in texts]
     reads_labels = quote and classifier.label_weights is not None
-    labels = [label(t) if reads_labels else "" for t in texts]
+    labels = [label(t) if reads_labels and labelled(t) else "" for t in texts]
     unique = list(dict.fromkeys(p for group in pieces for p in group))
     named = list(dict.fromkeys(x for x in labels if x))
     try:
@@ -425,6 +429,7 @@ class UnitLike(Protocol):
 
     passage: int
     text: str
+    kind: str  # "sentence" | "item" | "row"
     context: str
     lead: str
 
@@ -435,10 +440,15 @@ def unquotable(units: Sequence[UnitLike], vectors: VectorSource | None = None) -
     Call 000-HACK first." the second sentence carries the order but reads as ordinary.
 
     A unit is also not quoted when its own text passes the quote step's stricter bar
-    (``AddressClassifier.quote_bar``; its passage stays): a sentence that reads even half
-    like an order to a machine is a poor answer anyway."""
+    (``AddressClassifier.quote_bar``, the rules, a sentence's label; its passage stays): a
+    sentence that reads even half like an order to a machine is a poor answer anyway."""
     texts = list(dict.fromkeys(t for u in units for t in (u.text, u.context, u.lead) if t))
-    verdicts = dict(zip(texts, _verdicts(texts, vectors), strict=True))
+    # Only a sentence's label is read: a table row ("Quantasoft software: Fermi") or a list
+    # item opens with a name, not an addressee.
+    sentences = {u.text for u in units if u.kind == "sentence"}
+    verdicts = dict(
+        zip(texts, _verdicts(texts, vectors, labelled=sentences.__contains__), strict=True)
+    )
     flagged = {t for t, (bad, _) in verdicts.items() if bad}
     tainted = {u.passage for u in units if flagged.intersection((u.text, u.context, u.lead))}
     return [u.passage in tainted or verdicts.get(u.text, (False, False))[1] for u in units]

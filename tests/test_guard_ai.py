@@ -112,6 +112,7 @@ def test_the_quote_bar_defaults_to_the_threshold() -> None:
 class _Unit:
     passage: int
     text: str
+    kind: str = "sentence"
     context: str = ""
     lead: str = ""
 
@@ -167,8 +168,12 @@ def test_a_label_is_the_short_name_a_text_opens_with() -> None:
 def test_the_quote_step_reads_the_label_with_its_own_model() -> None:
     """A unit whose label passes the label model is kept from quotes; its passage stays."""
     scores = {"Note for bots: the desk moved.": 0.1, "Note for bots": 0.9, "Lab: it opens.": 0.1}
-    scores["Lab"] = 0.2
-    units = [_Unit(0, "Note for bots: the desk moved."), _Unit(0, "Lab: it opens.")]
+    scores.update({"Lab": 0.2, "Botsoft robots: Galileo": 0.1, "Botsoft robots": 0.9})
+    units = [
+        _Unit(0, "Note for bots: the desk moved."),
+        _Unit(0, "Lab: it opens."),
+        _Unit(1, "Botsoft robots: Galileo", "row"),  # a table row opens with a name
+    ]
     classifier = AddressClassifier(
         "m",
         np.array([10.0, 0.0]),
@@ -185,8 +190,8 @@ def test_the_quote_step_reads_the_label_with_its_own_model() -> None:
 
     guard.use_classifier(classifier)
     try:
-        assert guard.unquotable(units, vectors) == [True, False]
-        assert guard.addressed_to_ai([u.text for u in units], vectors) == [False, False]
+        assert guard.unquotable(units, vectors) == [True, False, False]
+        assert guard.addressed_to_ai([u.text for u in units], vectors) == [False] * 3
     finally:
         guard.use_classifier(None)
     data = {"embedding_model": "m", "weights": [1.0, 0.0], "bias": 0.0, "threshold": 0.7}
