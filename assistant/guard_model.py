@@ -40,6 +40,21 @@ class AddressClassifier:
     use_rules: bool = False  # OR the hand-written rules in (only when measured to help)
     clauses: bool = False  # a sentence's score is the maximum over it and its clauses
     embedding_variant: str = ""  # how the model ran when the vectors were made ("" unknown)
+    # The quote step's own, stricter bar: a unit whose text scores this much (or that the
+    # rules flag, with quote_rules) is never quoted itself; its passage goes at ``threshold``.
+    quote_threshold: float | None = None  # None: the same as ``threshold``
+    quote_rules: bool = False
+    # The quote step also reads the label a unit opens with ("Ai modelli di linguaggio" in
+    # "Ai modelli di linguaggio: ..."), with a model of its own: a label names its addressee,
+    # which the sentence's vector drowns in what follows. None: labels are not read.
+    label_weights: np.ndarray | None = None
+    label_bias: float = 0.0
+    label_threshold: float = 1.0
+
+    @property
+    def quote_bar(self) -> float:
+        """The probability from which a unit is not quoted (``quote_threshold`` or ``threshold``)."""
+        return self.threshold if self.quote_threshold is None else self.quote_threshold
 
     @property
     def dimension(self) -> int:
@@ -52,6 +67,16 @@ class AddressClassifier:
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """Probability per row of ``vectors`` (rows are re-normalised, so any scale works)."""
+        return self._sigmoid(vectors, self.weights, self.bias)
+
+    def label_probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """Probability per row of label vectors that the label addresses an AI (zeros when
+        the classifier reads no labels)."""
+        if self.label_weights is None:
+            return np.zeros(len(vectors))
+        return self._sigmoid(vectors, self.label_weights, self.label_bias)
+
+    def _sigmoid(self, vectors: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
         matrix = np.asarray(vectors, dtype=np.float64)
         if matrix.ndim == 1:
             matrix = matrix[None, :]
@@ -64,7 +89,7 @@ class AddressClassifier:
             )
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix = matrix / np.where(norms == 0, 1.0, norms)
-        logits = matrix @ self.weights + self.bias
+        logits = matrix @ weights + bias
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
 
     def flags(self, vectors: np.ndarray) -> list[bool]:
@@ -84,12 +109,31 @@ def from_dict(data: dict) -> AddressClassifier:
             use_rules=bool(data.get("use_rules", False)),
             clauses=bool(data.get("clauses", False)),
             embedding_variant=str(data.get("embedding_variant", "")),
+            quote_threshold=(
+                None if data.get("quote_threshold") is None else float(data["quote_threshold"])
+            ),
+            quote_rules=bool(data.get("quote_rules", False)),
+            **_label_model(data.get("label")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise GuardModelError(f"malformed guard parameters: {exc}") from exc
-    if weights.ndim != 1 or weights.size == 0 or not np.all(np.isfinite(weights)):
-        raise GuardModelError("malformed guard parameters: weights must be a finite vector")
+    for vector in (weights, classifier.label_weights):
+        if vector is None:
+            continue
+        if vector.shape != weights.shape or vector.size == 0 or not np.all(np.isfinite(vector)):
+            raise GuardModelError("malformed guard parameters: weights must be a finite vector")
     return classifier
+
+
+def _label_model(data: dict | None) -> dict:
+    """The label model's fields of ``AddressClassifier`` (none when not trained)."""
+    if data is None:
+        return {}
+    return {
+        "label_weights": np.asarray(data["weights"], dtype=np.float64),
+        "label_bias": float(data["bias"]),
+        "label_threshold": float(data["threshold"]),
+    }
 
 
 @lru_cache(maxsize=4)

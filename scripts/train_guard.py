@@ -8,9 +8,9 @@ to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
    hidden-instruction styles, role play; benign near misses about AI or addressed to people),
    plus every quotable unit of the bundled sample site as benign (its real sentences);
    the clauses of benign sentences (``guard.clauses``) are benign examples too, because the
-   guard also judges clauses; the four sets once held out (data/eval/ai_addressed.jsonl,
-   ai_addressed_fresh.jsonl, ai_addressed_fresh2.jsonl, ai_addressed_fresh3.jsonl, written by
-   others) are training examples too;
+   guard also judges clauses; the five sets once held out (data/eval/ai_addressed.jsonl,
+   ai_addressed_fresh.jsonl ... ai_addressed_fresh4.jsonl, written by others) are training
+   examples too;
 2. vectors: multilingual-e5-small as the settings run it (the default variant, onnx-int8;
    KMR_EMBEDDING_VARIANT chooses another; recorded in model.json), passage prompt, normalised
    (what the answer engine computes for the units it may quote);
@@ -21,8 +21,10 @@ to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
 4. a held-out split (a fixed 20% of the examples, by a hash of the text) is never trained on
    while choosing: 5-fold cross-validation on the other 80% chooses the penalty and the
    threshold (best recall with benign false positives within bounds) and whether clause
-   scores and the hand-written rules help; the held-out precision and recall are then
-   measured and written next to the parameters, with leave-one-language-out figures;
+   scores and the hand-written rules help, and the quote step's own lower threshold
+   (``quote_threshold``: the same rule with looser bounds, MAX_FP_*_QUOTE); the held-out
+   precision and recall are then measured and written next to the parameters, with
+   leave-one-language-out figures;
 5. the shipped parameters are fitted on all the examples with those choices.
 
 Usage (loads the embedding model unless every text is in --vectors-cache: run it under the
@@ -34,6 +36,10 @@ heavy-job lock)::
 ``--evaluate`` measures the shipped guard on a JSON Lines file of {"text", "lang",
 "addressed_to_ai"} rows: recall on the sentences addressed to an AI (all should be flagged,
 so none is quoted) and the false-positive rate on the others, overall and per language.
+``--leave-one-set-out`` fits, for each set written by others (EVAL_SETS), a model without it
+(same choices; thresholds chosen again by cross-validation) and prints what it flags there
+and keeps from being quoted (scripts/bench_guard_planted.py --held-out measures the same
+models on pages).
 """
 
 from __future__ import annotations
@@ -52,8 +58,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
-from assistant.guard import clauses, is_instruction  # noqa: E402
-from assistant.guard_model import MODEL_FILE  # noqa: E402
+from assistant.guard import clauses, is_instruction, label  # noqa: E402
+from assistant.guard_model import MODEL_FILE, AddressClassifier  # noqa: E402
 from assistant.units import split_units  # noqa: E402
 from ingest.extract import ExtractionError, extract  # noqa: E402
 from ingest.records import RawDocument  # noqa: E402
@@ -62,13 +68,20 @@ from vectorstore.vector_cache import VectorCache  # noqa: E402
 
 EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
 # Sentences written by others, once held out, now trained on: their wordings are not ours.
-# data/eval/ai_addressed_fresh4.jsonl stays held out (measured once, tests/test_guard_ai.py).
+# data/eval/ai_addressed_fresh5.jsonl, written without the guard, is the held-out set.
 EXAMPLE_FILES = (
     EXAMPLES,
     ROOT / "data" / "eval" / "ai_addressed.jsonl",
     ROOT / "data" / "eval" / "ai_addressed_fresh.jsonl",
     ROOT / "data" / "eval" / "ai_addressed_fresh2.jsonl",
     ROOT / "data" / "eval" / "ai_addressed_fresh3.jsonl",
+    ROOT / "data" / "eval" / "ai_addressed_fresh4.jsonl",
+)
+# The sets written by others (each without reading the guard), left out one at a time by
+# ``--leave-one-set-out``: a model fitted on the others is measured on the one left out.
+EVAL_SETS = tuple(
+    ROOT / "data" / "eval" / f"ai_addressed{suffix}.jsonl"
+    for suffix in ("", "_fresh", "_fresh2", "_fresh3", "_fresh4")
 )
 PENALTIES = (0.003, 0.01, 0.03)
 GROUP_MASS = {"hostile": 0.5, "written": 0.3, "site": 0.2}
@@ -77,6 +90,18 @@ GROUP_MASS = {"hostile": 0.5, "written": 0.3, "site": 0.2}
 # may be flagged.
 MAX_FP_WRITTEN = 0.03
 MAX_FP_SITE = 0.005
+# The quote step's own bar (``quote_threshold``): a unit scoring this much is not quoted
+# itself (its passage stays). Chosen the same way with looser bounds: at most this share of
+# written near misses and of site sentences may lose the right to be quoted.
+MAX_FP_WRITTEN_QUOTE = 0.10
+MAX_FP_SITE_QUOTE = 0.01
+# The hand-written rules also keep a unit from being quoted (measured leave-one-set-out on
+# 2026-12-01: 4 more addressed sentences kept out, 3 more look-alikes, over the five sets).
+QUOTE_RULES = True
+# The quote step also reads the label a unit opens with, with a model of its own (fitted on
+# the examples' labels; measured leave-one-set-out on 2026-12-01: 3 more addressed sentences
+# kept from quotes, 1 more look-alike, over the five sets).
+READ_LABELS = True
 HELD_OUT = 5  # one example in HELD_OUT (by hash of its text) is held out
 FOLDS = 5
 
@@ -328,13 +353,158 @@ def rates(flags: np.ndarray, examples: list[Example]) -> dict[str, float]:
     }
 
 
-def choose_threshold(probs: np.ndarray, examples: list[Example]) -> float:
+def choose_threshold(
+    probs: np.ndarray,
+    examples: list[Example],
+    max_written: float = MAX_FP_WRITTEN,
+    max_site: float = MAX_FP_SITE,
+) -> float:
     """The lowest threshold (best recall) whose benign false positives stay within bounds."""
     for threshold in np.round(np.arange(0.05, 0.96, 0.01), 2):
         r = rates(probs >= threshold, examples)
-        if r["fp_written"] <= MAX_FP_WRITTEN and r["fp_site"] <= MAX_FP_SITE:
+        if r["fp_written"] <= max_written and r["fp_site"] <= max_site:
             return float(threshold)
     return 0.95
+
+
+def label_examples(examples: list[Example]) -> list[Example]:
+    """The labels the examples open with ("Note for AI systems" ...), each once, labelled as
+    their sentence (a label of a sentence addressed to an AI names the AI; site labels and
+    those of near misses name people or topics)."""
+    out: dict[str, Example] = {}
+    for e in examples:
+        name = label(e.text)
+        if name:
+            out.setdefault(name, Example(name, e.lang, e.hostile, e.group))
+    return list(out.values())
+
+
+def fit_labels(
+    examples: list[Example], vectors: Vectors, penalty: float
+) -> tuple[np.ndarray, float, float, dict[str, float]]:
+    """The quote step's label model: weights, bias, and a threshold chosen by 5-fold
+    cross-validation with the quote step's bounds; and its out-of-fold rates."""
+    labels = label_examples(examples)
+    vectors.embed([t for e in labels for t in (e.text, *clauses(e.text))])
+    probs = out_of_fold(labels, vectors, penalty, "fold", (False,))[False]
+    threshold = choose_threshold(probs, labels, MAX_FP_WRITTEN_QUOTE, MAX_FP_SITE_QUOTE)
+    weights, bias = train(labels, vectors, penalty)
+    return weights, bias, threshold, rates(probs >= threshold, labels)
+
+
+def labelled(
+    examples: list[Example], vectors: Vectors, model: tuple[np.ndarray, float, float]
+) -> np.ndarray:
+    """Per example: whether the label it opens with passes the label model's threshold."""
+    weights, bias, threshold = model
+    names = [label(e.text) for e in examples]
+    found = [n for n in names if n]
+    probs = dict(zip(found, predict(vectors(found), weights, bias), strict=True)) if found else {}
+    return np.array([bool(n) and probs[n] >= threshold for n in names])
+
+
+def fitted_without(
+    held_out: Path,
+    vectors: Vectors,
+    files: Sequence[Path] = EXAMPLE_FILES,
+    penalty: float = 0.01,
+    use_clauses: bool = False,
+    quote_step: bool = True,
+    quote_rules: bool = QUOTE_RULES,
+    labels: bool = READ_LABELS,
+) -> tuple[AddressClassifier, list[Example]]:
+    """A classifier fitted as the shipped one but without ``held_out``'s sentences (its
+    thresholds chosen again by 5-fold cross-validation on what it is fitted on; without
+    ``quote_step`` the quote step uses the one threshold), and those sentences as examples
+    to measure it on."""
+    test = written_examples([held_out])
+    unseen = {e.text for e in test}
+    paths = [p for p in files if p.resolve() != held_out.resolve()]
+    examples = [e for e in written_examples(paths) if e.text not in unseen] + site_examples()
+    vectors.embed([t for e in examples + test for t in (e.text, *clauses(e.text))])
+    probs = out_of_fold(examples, vectors, penalty, "fold", (use_clauses,))[use_clauses]
+    threshold = choose_threshold(probs, examples)
+    quote = choose_threshold(probs, examples, MAX_FP_WRITTEN_QUOTE, MAX_FP_SITE_QUOTE)
+    weights, bias = train(examples, vectors, penalty, use_clauses)
+    label_model = {}
+    if labels and quote_step:
+        label_weights, label_bias, label_threshold, _ = fit_labels(examples, vectors, penalty)
+        label_model = {
+            "label_weights": label_weights,
+            "label_bias": label_bias,
+            "label_threshold": label_threshold,
+        }
+    classifier = AddressClassifier(
+        embedding_model=vectors.model_name,
+        weights=weights,
+        bias=bias,
+        threshold=threshold,
+        clauses=use_clauses,
+        embedding_variant=vectors.settings.embedding_variant,
+        quote_threshold=min(quote, threshold) if quote_step else None,
+        quote_rules=quote_rules,
+        **label_model,
+    )
+    return classifier, test
+
+
+def leave_one_set_out(
+    models_dir: Path | None,
+    cache: Path | None,
+    sets: Sequence[Path] = EVAL_SETS,
+    quote_rules: bool = QUOTE_RULES,
+) -> int:
+    """Print, for each set written by others, what a model fitted without it flags there
+    (at its threshold) and keeps from being quoted (at the quote step's bar)."""
+    vectors = Vectors(models_dir, cache)
+    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    files = [*EXAMPLE_FILES, *(s for s in sets if s not in EXAMPLE_FILES)]
+    print(
+        "set | addressed flagged | look-alikes flagged | addressed not quotable | "
+        "look-alikes not quotable | thresholds"
+    )
+    for held_out in sets:
+        classifier, test = fitted_without(
+            held_out,
+            vectors,
+            files,
+            shipped["penalty"],
+            shipped["clauses"],
+            quote_rules=quote_rules,
+        )
+        verdicts = np.array(_verdicts(classifier, test, vectors))
+        hostile = np.array([e.hostile for e in test])
+        n, m = int(hostile.sum()), int((~hostile).sum())
+        figures = [
+            f"{int(column[hostile].sum())}/{n} | {int(column[~hostile].sum())}/{m}"
+            for column in verdicts.T
+        ]
+        print(
+            f"{held_out.name} | {' | '.join(figures)} | "
+            f"{classifier.threshold:.2f}, {classifier.quote_bar:.2f}"
+        )
+        for e, (flag, strict) in zip(test, verdicts, strict=True):
+            if strict != e.hostile or flag != e.hostile:
+                kind = "missed" if e.hostile else "look-alike flagged"
+                bar = "" if flag == strict else " (quote step only)"
+                print(f"  {kind}{bar} [{e.lang}]: {e.text[:140]!r}")
+    return 0
+
+
+def _verdicts(
+    classifier: AddressClassifier, test: list[Example], vectors: Vectors
+) -> list[tuple[bool, bool]]:
+    """The guard's verdicts on the examples as the answer engine reaches them: addressed to
+    an AI, and not to be quoted (the quote step's bar)."""
+    from assistant import guard
+
+    texts = [e.text for e in test]
+    guard.use_classifier(classifier)
+    try:
+        flags = guard.addressed_to_ai(texts, vectors)
+        return list(zip(flags, guard.kept_from_quotes(texts, vectors), strict=True))
+    finally:
+        guard.use_classifier(None)
 
 
 def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> int:
@@ -350,6 +520,7 @@ def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> 
     hostile = np.array([bool(r["addressed_to_ai"]) for r in rows])
     vectors = Vectors(models_dir, cache)  # embeds what the guard reads (clauses only if used)
     shipped = np.array(guard.addressed_to_ai(texts, vectors))  # as the answer engine judges
+    quoting = np.array(guard.kept_from_quotes(texts, vectors))
     model_name = vectors.model_name
     rules = np.array([is_instruction(t) for t in texts])
     print(
@@ -360,6 +531,7 @@ def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> 
         ("guard", shipped),
         ("rules alone", rules),
         ("guard OR rules", shipped | rules),
+        ("the quote step (not quoted)", quoting),
     ):
         caught = int(flags[hostile].sum())
         wrong = int(flags[~hostile].sum())
@@ -432,7 +604,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="list the units of this folder of HTML pages the shipped guard flags instead",
     )
+    parser.add_argument(
+        "--leave-one-set-out",
+        action="store_true",
+        help="measure, for each set written by others, a model fitted without it instead",
+    )
     args = parser.parse_args(argv)
+    if args.leave_one_set_out:
+        return leave_one_set_out(args.models_dir, args.vectors_cache)
     if args.scan is not None:
         return scan(args.scan, args.models_dir, args.vectors_cache)
     if args.evaluate is not None:
@@ -447,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     testing = [e for e, h in zip(examples, held, strict=True) if h]
 
     # Choices by 5-fold cross-validation on the 80% that is not held out.
-    best: tuple[float, float, bool, float] | None = None  # (key, penalty, clauses, threshold)
+    # (key, penalty, clauses, threshold, quote threshold)
+    best: tuple[float, float, bool, float, float] | None = None
     for penalty in PENALTIES:
         by_fold = out_of_fold(choosing, vectors, penalty, "fold")
         for use_clauses in (False, True):
@@ -457,9 +637,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"penalty {penalty} clauses {use_clauses}: threshold {threshold:.2f} 5-fold {r}")
             key = -(r["recall"] - r["fp_written"] - r["fp_site"])
             if best is None or key < best[0]:
-                best = (key, penalty, use_clauses, threshold)
+                quote = choose_threshold(probs, choosing, MAX_FP_WRITTEN_QUOTE, MAX_FP_SITE_QUOTE)
+                best = (key, penalty, use_clauses, threshold, min(quote, threshold))
     assert best is not None
-    _, penalty, use_clauses, threshold = best
+    _, penalty, use_clauses, threshold, quote_threshold = best
 
     # The held-out 20%: a model fitted on the other 80% with those choices.
     model = train(choosing, vectors, penalty, use_clauses)
@@ -477,6 +658,10 @@ def main(argv: list[str] | None = None) -> int:
         figures["classifier_or_rules"]["fp_site"] - figures["classifier"]["fp_site"]
     )
     use_rules = gain > cost
+    quoting = held_probs >= quote_threshold
+    if READ_LABELS:
+        quoting |= labelled(testing, vectors, fit_labels(choosing, vectors, penalty)[:3])
+    figures["quote_step"] = rates(learned | quoting | (held_rules & QUOTE_RULES), testing)
     for name, r in figures.items():
         print(f"held out {name}: {r}")
     shipped = learned | held_rules if use_rules else learned
@@ -489,14 +674,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"leave-one-language-out (all examples): {unseen_language}")
     print(
         f"penalty {penalty}, clauses {use_clauses}, threshold {threshold:.2f}, "
-        f"rules OR-ed in: {use_rules}"
+        f"rules OR-ed in: {use_rules}, quote step: {quote_threshold:.2f}, rules {QUOTE_RULES}"
     )
 
     weights, bias = train(examples, vectors, penalty, use_clauses)
-    in_sample = rates(
-        scores(examples, vectors, (weights, bias), use_clauses) >= threshold, examples
-    )
+    label_weights, label_bias, label_threshold, label_rates = fit_labels(examples, vectors, penalty)
+    print(f"labels: threshold {label_threshold:.2f}, 5-fold {label_rates}")
+    fitted = scores(examples, vectors, (weights, bias), use_clauses)
+    in_sample = rates(fitted >= threshold, examples)
+    quoting = (fitted >= quote_threshold) | (rules & QUOTE_RULES)
+    if READ_LABELS:
+        quoting |= labelled(examples, vectors, (label_weights, label_bias, label_threshold))
+    in_sample_quote = rates(quoting, examples)
     print(f"in-sample: {in_sample}")
+    print(f"in-sample, the quote step: {in_sample_quote}")
     counts = {g: sum(1 for e in examples if e.group == g) for g in GROUP_MASS}
     data = {
         "embedding_model": vectors.model_name,
@@ -505,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": threshold,
         "clauses": use_clauses,
         "use_rules": use_rules,
+        "quote_threshold": quote_threshold,
+        "quote_rules": QUOTE_RULES,
         "penalty": penalty,
         "examples": counts,
         "training_files": file_digests(args.examples),
@@ -512,6 +705,13 @@ def main(argv: list[str] | None = None) -> int:
         "held_out": figures,
         "leave_one_language_out": unseen_language,
         "in_sample": in_sample,
+        "in_sample_quote_step": in_sample_quote,
+        "label": {
+            "threshold": label_threshold,
+            "five_fold": label_rates,
+            "bias": round(label_bias, 6),
+            "weights": [round(float(v), 6) for v in label_weights],
+        },
         "bias": round(bias, 6),
         "weights": [round(float(v), 6) for v in weights],
     }
