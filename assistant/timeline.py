@@ -194,14 +194,16 @@ def time_intent(question: str) -> Intent:
 
 def asks_calendar(question: str) -> bool:
     """A question about the calendar itself: the coming events of a period ("what's on next
-    month?", "il mese prossimo"), how many are planned, or which were already held. The
+    month?", "il mese prossimo"), which are coming up, how many are planned, or which were
+    already held. The
     timeline answers it even when no passage answers it in words."""
     intent = time_intent(question)
     if intent == "past":
         return asks_for_list(question)  # "which events have already been held?"
     if intent != "upcoming":
         return False
-    return bool(_WINDOW.search(question) or _COUNT.search(question))
+    # "which events are coming up?" asks for the calendar as much as "what's on next month?"
+    return bool(_WINDOW.search(question) or _COUNT.search(question) or asks_for_list(question))
 
 
 def reads_wider(question: str) -> bool:
