@@ -258,13 +258,9 @@ def test_the_suggestion_file_is_checked(tmp_path) -> None:
 
 
 def _bench() -> Any:
-    import importlib.util
+    from support.scripts import load_script
 
-    path = PROJECT_ROOT / "scripts" / "bench_curated.py"
-    spec = importlib.util.spec_from_file_location("bench_curated", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_script("bench_curated")
 
 
 def test_the_fresh_set_as_the_matcher_meets_it_nothing_wrong_given_most_answers_offered(

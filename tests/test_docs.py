@@ -43,12 +43,8 @@ def test_readme_gives_the_two_commands_and_ci_calls_the_test_one() -> None:
 
 
 def test_readme_settings_table_is_the_generated_one() -> None:
-    import importlib.util
+    from support.scripts import load_script
 
-    path = Path(__file__).resolve().parent.parent / "scripts" / "settings_table.py"
-    spec = importlib.util.spec_from_file_location("settings_table", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    assert module.embed(README) == README, (
+    assert load_script("settings_table").embed(README) == README, (
         "run: python scripts/settings_table.py --update README.md"
     )

@@ -6,7 +6,6 @@ transformers tokenizer of the rebuilt folder.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import subprocess
@@ -16,6 +15,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from support.scripts import load_script
 
 from assistant.config import SAMPLE_SITE
 from vectorstore.e5_rebuild import ensure_e5
@@ -61,11 +61,7 @@ ODD = [
 
 def _bench() -> ModuleType:
     """scripts/bench_embeddings.py, for the same texts the benchmark embeds."""
-    path = ROOT / "scripts" / "bench_embeddings.py"
-    spec = importlib.util.spec_from_file_location("bench_embeddings", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_script("bench_embeddings")
 
 
 @pytest.fixture(scope="module")
