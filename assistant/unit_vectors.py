@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from assistant.guard import label
 from assistant.units import embedding_text, split_units
 from vectorstore.passages import Passage
 from vectorstore.vector_cache import VectorCache
@@ -84,10 +85,12 @@ class UnitVectors:
 
 def unit_texts(passage: Passage) -> list[str]:
     """Every text of a passage whose vector a question may need: each unit as the answer
-    engine embeds it, and its text, heading and lead-in as the guard screens them."""
-    texts: dict[str, None] = {}
+    engine embeds it, and its text, heading, lead-in and opening label ("Note for visitors" in
+    "Note for visitors: ...") as the guard screens them; and the page title, which the
+    answerability model compares a unit with when it has no heading."""
+    texts: dict[str, None] = {passage.title: None} if passage.title else {}
     for unit in split_units(passage, 0):
-        for text in (embedding_text(unit), unit.text, unit.context, unit.lead):
+        for text in (embedding_text(unit), unit.text, unit.context, unit.lead, label(unit.text)):
             if text:
                 texts.setdefault(text, None)
     return list(texts)
