@@ -101,8 +101,8 @@ def paragraphs(passage: Passage) -> list[Paragraph]:
         if n == 0:
             judged.update(dict.fromkeys((passage.title, heading.split(">")[-1].strip())))
         quotable = tuple(dict.fromkeys([*(u.text for u in units), *asked]))
-        sentences = tuple(dict.fromkeys([*(u.text for u in units if u.kind == "sentence"), *asked]))
-        out.append(Paragraph(text, tuple(t for t in judged if t), quotable, sentences))
+        labelled = tuple(dict.fromkeys([*(u.text for u in units if u.kind == "sentence"), *asked]))
+        out.append(Paragraph(text, tuple(t for t in judged if t), quotable, labelled))
         lines = [line.strip() for line in text.split("\n") if line.strip()]
         headings = [clean_inline(_HEADING.sub("", line)) for line in lines if _HEADING.match(line)]
         heading = headings[-1] if headings else heading
