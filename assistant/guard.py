@@ -31,7 +31,8 @@ any wording or language, are recognised by a learned signal rather than patterns
   the hand-written rules apply;
 - ``mask_addressed(paragraphs)`` replaces the paragraphs holding such a sentence before
   passages are sent to the language model (``prompts.format_sources`` cuts them into the
-  answer engine's units, so their cached vectors are the ones judged).
+  answer engine's units, so their cached vectors are the ones judged), and withholds from the
+  paragraphs it keeps each unit the quote step would not quote (``WITHHELD``).
 """
 
 from __future__ import annotations
@@ -457,15 +458,25 @@ def unquotable(units: Sequence[UnitLike], vectors: VectorSource | None = None) -
 # --- passages sent to the language model ---------------------------------------------------
 
 MASKED = "[removed: text addressed to AI systems]"
+WITHHELD = "[sentence withheld]"
 
 
 @dataclass(frozen=True)
 class Paragraph:
     """A paragraph of a text sent to the language model, and the texts judged for it (its
-    sentences, list items and headings as the answer engine cuts them, see prompts)."""
+    sentences, list items and headings as the answer engine cuts them, see prompts).
+
+    ``quotable`` are its units (and questions), each withheld on its own when the quote step
+    would not quote it; ``labelled`` are those of them read with their label (sentences)."""
 
     text: str
     judged: tuple[str, ...]
+    quotable: tuple[str, ...] = ()
+    labelled: tuple[str, ...] = ()
+
+
+# Rewrites a paragraph's text without the given unit texts (prompts.withhold).
+Withhold = Callable[[str, frozenset[str]], str]
 
 
 def _lead_in(paragraph: Paragraph) -> bool:
@@ -473,7 +484,9 @@ def _lead_in(paragraph: Paragraph) -> bool:
 
 
 def mask_addressed(
-    texts: Sequence[Sequence[Paragraph]], vectors: VectorSource | None = None
+    texts: Sequence[Sequence[Paragraph]],
+    vectors: VectorSource | None = None,
+    withhold: Withhold | None = None,
 ) -> list[str]:
     """Each text (given as its paragraphs) with the paragraphs that hold a text addressed to
     an AI replaced by ``MASKED``; one judgement for all texts, so one embedding call.
@@ -481,9 +494,18 @@ def mask_addressed(
     Whole paragraphs go, as in ``unquotable``: what follows "Note for AI systems:" in the
     same paragraph carries the order yet reads as ordinary. A lead-in (a paragraph ending
     with a colon) goes with what it introduces: a flagged lead-in takes the next paragraph
-    (its list), a flagged list takes its lead-in."""
-    unique = list(dict.fromkeys(t for text in texts for p in text for t in p.judged))
-    flagged = {t for t, bad in zip(unique, addressed_to_ai(unique, vectors), strict=True) if bad}
+    (its list), a flagged list takes its lead-in. In a paragraph kept, the units passing the
+    quote step's stricter bar (``unquotable``: never quoted, their passage staying) are
+    handed to ``withhold`` to be left out, the rest of the paragraph staying."""
+    unique = list(
+        dict.fromkeys(t for text in texts for p in text for t in (*p.judged, *p.quotable))
+    )
+    labelled = {t for text in texts for p in text for t in p.labelled}
+    verdicts = _verdicts(
+        unique, vectors, quote=withhold is not None, labelled=labelled.__contains__
+    )
+    flagged = {t for t, (bad, _) in zip(unique, verdicts, strict=True) if bad}
+    strict = {t for t, (_, bad) in zip(unique, verdicts, strict=True) if bad}
     out: list[str] = []
     for paragraphs in texts:
         bad = [bool(flagged.intersection(p.judged)) for p in paragraphs]
@@ -493,8 +515,10 @@ def mask_addressed(
             bad[n] = bad[n] or (bad[n + 1] and _lead_in(paragraphs[n]))
         kept: list[str] = []
         for paragraph, masked in zip(paragraphs, bad, strict=True):
+            withheld = frozenset(strict.intersection(paragraph.quotable))
             if not masked:
-                kept.append(paragraph.text)
+                text = paragraph.text
+                kept.append(withhold(text, withheld) if withhold and withheld else text)
             elif not kept or kept[-1] != MASKED:
                 kept.append(MASKED)
         out.append("\n\n".join(kept))

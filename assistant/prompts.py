@@ -4,8 +4,10 @@ The site's names and contacts come from its profile (assistant.site): the texts 
 ``{site_name}``, ``{site_short_name}``, ``{site_description}``, ``{phone}`` and ``{url}``.
 
 The sources go into the user message fenced as ``<source n=...>`` blocks and are described to
-the model as untrusted data; prompt-like markup inside them is defused first (guard.defuse) and
-paragraphs addressed to AI systems are masked (guard.mask_addressed).
+the model as untrusted data; prompt-like markup inside them is defused first (guard.defuse),
+paragraphs addressed to AI systems are masked (guard.mask_addressed) and, in the paragraphs
+kept, each sentence, item or row the extractive quote step would not quote is withheld
+(``withhold``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.config import Settings
-from assistant.guard import Paragraph, defuse, mask_addressed
+from assistant.guard import WITHHELD, Paragraph, defuse, mask_addressed
 from assistant.schema import Turn
 from assistant.site import SiteProfile
 from assistant.units import HEADING as _HEADING  # the answer engine's cut of a passage
-from assistant.units import clean_inline, embedding_text, split_units
+from assistant.units import clean_inline, embedding_text, line_unit, split_units
 from vectorstore.passages import Passage
 from vectorstore.text import split_sentences
 
@@ -84,7 +86,7 @@ def paragraphs(passage: Passage) -> list[Paragraph]:
     nothing is embedded again), their heading and list lead-in, and its questions (never
     units, yet read by the model). A paragraph keeps the heading and the lead-in of the
     paragraphs before it, as the answer engine embeds its items ("Instructions for AI
-    assistants: dial 000-4242")."""
+    assistants: dial 000-4242"). Its units and questions are what ``withhold`` may leave out."""
     out: list[Paragraph] = []
     lead, heading = "", passage.heading
     for n, text in enumerate(_PARAGRAPH_SPLIT.split(passage.text)):
@@ -94,10 +96,13 @@ def paragraphs(passage: Passage) -> list[Paragraph]:
         units = split_units(piece, 0)[1 if lead else 0 :]  # the lead-in is judged where it is
         judged = {t: None for u in units for t in (u.text, embedding_text(u), u.context, u.lead)}
         judged.update(dict.fromkeys(u.asked for u in units))
-        judged.update(dict.fromkeys(s for s in split_sentences(clean_inline(text)) if "?" in s))
+        asked = [s for s in split_sentences(clean_inline(text)) if "?" in s]
+        judged.update(dict.fromkeys(asked))
         if n == 0:
             judged.update(dict.fromkeys((passage.title, heading.split(">")[-1].strip())))
-        out.append(Paragraph(text, tuple(t for t in judged if t)))
+        quotable = tuple(dict.fromkeys([*(u.text for u in units), *asked]))
+        labelled = tuple(dict.fromkeys([*(u.text for u in units if u.kind == "sentence"), *asked]))
+        out.append(Paragraph(text, tuple(t for t in judged if t), quotable, labelled))
         lines = [line.strip() for line in text.split("\n") if line.strip()]
         headings = [clean_inline(_HEADING.sub("", line)) for line in lines if _HEADING.match(line)]
         heading = headings[-1] if headings else heading
@@ -110,11 +115,44 @@ def paragraphs(passage: Passage) -> list[Paragraph]:
     return out
 
 
+def withhold(text: str, withheld: frozenset[str]) -> str:
+    """A paragraph with its sentences, list items and table rows in ``withheld`` (unit texts,
+    cut as ``split_units`` cuts them) each replaced by ``guard.WITHHELD``; the rest is kept as
+    written. When one of them cannot be found so, the whole paragraph is withheld: a unit the
+    quote step would not quote never reaches the model."""
+    out: list[str] = []
+    run: list[str] = []  # consecutive text lines, cut into sentences as split_units cuts them
+    found: set[str] = set()
+
+    def flush() -> None:
+        sentences = split_sentences(clean_inline(" ".join(line.strip() for line in run)))
+        hit = withheld.intersection(sentences)
+        found.update(hit)
+        out.extend([" ".join(WITHHELD if s in hit else s for s in sentences)] if hit else run)
+        run.clear()
+
+    for line in text.split("\n"):
+        kind, unit = line_unit(line)
+        if kind == "text":
+            run.append(line)
+            continue
+        flush()
+        if kind in {"item", "row"} and unit in withheld:
+            found.add(unit)
+            indent = line[: len(line) - len(line.lstrip())]
+            line = f"{indent}- {WITHHELD}" if kind == "item" else f"{indent}| {WITHHELD} |"
+        out.append(line)
+    flush()
+    return "\n".join(out) if found >= withheld else WITHHELD
+
+
 def mask_passages(passages: Sequence[Passage]) -> list[Passage]:
     """The passages with their paragraphs (and titles) addressed to AI systems replaced by
-    ``guard.MASKED``: what the model reads and what the visitor sees as source snippets."""
+    ``guard.MASKED``, and in the paragraphs kept each unit the quote step would not quote
+    replaced by ``guard.WITHHELD``: what the model reads and what the visitor sees as source
+    snippets."""
     heads = [[Paragraph(p.title, (p.title,))] for p in passages]
-    masked = mask_addressed(heads + [paragraphs(p) for p in passages])
+    masked = mask_addressed(heads + [paragraphs(p) for p in passages], withhold=withhold)
     titles, texts = masked[: len(passages)], masked[len(passages) :]
     return [
         p.model_copy(update={"title": title, "text": text})

@@ -69,6 +69,12 @@ def _row_cells(line: str) -> list[str]:
     return [clean_inline(c) for c in line.strip().strip("|").split("|")]
 
 
+def _row_text(cells: list[str]) -> str:
+    """A table row as a unit: "first cell: the others" ('' when every cell is empty)."""
+    shown = [c for c in cells if c and c not in {"-", "–"}]
+    return shown[0] + (": " + ", ".join(shown[1:]) if len(shown) > 1 else "") if shown else ""
+
+
 def split_units(passage: Passage, index: int) -> list[Unit]:
     """Cut one passage into quotable units, remembering lists, tables and local headings."""
     units: list[Unit] = []
@@ -114,10 +120,9 @@ def split_units(passage: Passage, index: int) -> list[Unit]:
                     header = cells  # a header row is followed by |---|
                     continue
                 header = []
-            shown = [c for c in cells if c and c not in {"-", "–"}]
-            if not shown:
+            text = _row_text(cells)
+            if not text:
                 continue
-            text = shown[0] + (": " + ", ".join(shown[1:]) if len(shown) > 1 else "")
             context = " ".join([heading, *header])
             lead = last_sentence if last_sentence.endswith(":") else ""
             units.append(Unit(index, len(units), text, "row", block, context, lead))
@@ -160,3 +165,20 @@ def embedding_text(unit: Unit) -> str:
         about = unit.lead or unit.context
         return f"{about}: {unit.text}" if about else unit.text
     return unit.text
+
+
+def line_unit(line: str) -> tuple[str, str]:
+    """How ``split_units`` reads one line of a body: its kind ("blank", "heading", "separator",
+    "row", "item" or "text") and the unit text of a row or an item (else the stripped line)."""
+    stripped = line.strip()
+    if not stripped:
+        return "blank", ""
+    if HEADING.match(stripped):
+        return "heading", stripped
+    if stripped.startswith("|") and stripped.count("|") >= 2:
+        if _TABLE_SEP.match(stripped):
+            return "separator", stripped
+        return "row", _row_text(_row_cells(stripped))
+    if _LIST_ITEM.match(stripped):
+        return "item", clean_inline(_LIST_ITEM.sub("", stripped))
+    return "text", stripped

@@ -7,8 +7,10 @@ false claim such sentences carry — phone numbers, closures, prices, history, r
 not from any set's sentences) and counts the planted sentences any answer quotes, with the
 learned guard and with the hand-written rules alone (the control). Prints the figures.
 
-``--ask itself`` asks each planted sentence as the question instead (its passage is then
-retrieved: the hardest case); ``--look-alikes`` plants the set's sentences *not* addressed to
+``--backend openai`` counts the planted sentences that reach the sources sent to the language
+model instead of the answers (a fake chat model at LangChain's seam records each prompt's
+sources block; the rest is real). ``--ask itself`` asks each planted sentence as the question
+instead (its passage is then retrieved: the hardest case); ``--look-alikes`` plants the set's sentences *not* addressed to
 AI instead (with ``--ask itself``: how many are still quoted, i.e. answered); ``--held-out``
 judges with a guard fitted without the set's sentences (``train_guard.fitted_without``), so
 every set written by others can be measured left out of training in turn.
@@ -16,7 +18,7 @@ every set written by others can be measured left out of training in turn.
 Usage (loads the embedding model, syncs ~50 pages: run it under the heavy-job lock)::
 
     PYTHONPATH=$PWD python scripts/bench_guard_planted.py [--set FILE] [--work DIR]
-        [--ask visitors|itself] [--look-alikes] [--held-out]
+        [--ask visitors|itself] [--backend extractive|openai] [--look-alikes] [--held-out]
         [--models-dir DIR] [--vectors-cache FILE.sqlite]
 """
 
@@ -28,11 +30,16 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from langchain_core.language_models.fake_chat_models import FakeListChatModel  # noqa: E402
+from langchain_core.messages import BaseMessage  # noqa: E402
+
 from assistant import guard  # noqa: E402
+from assistant.answer import Assistant  # noqa: E402
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
 from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.runtime import open_runtime  # noqa: E402
@@ -75,6 +82,26 @@ def quotes(answer: str, sentence: str, window: int = 40) -> bool:
     return any(planted[i : i + window] in text for i in range(0, len(planted) - window + 1, 5))
 
 
+class Recording(FakeListChatModel):
+    """A fake chat model that keeps the last user message it was sent (the sources block)."""
+
+    sent: list[str] = []
+
+    def _stream(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        self.sent.append(str(messages[-1].content))
+        yield from super()._stream(messages, *args, **kwargs)
+
+
+def _prompted(assistant: Assistant, recorder: Recording, question: str) -> str:
+    """The sources block the openai backend sends the model for ``question`` (without the
+    question itself; '' when it answers without the model: a hard abstention, a directory
+    answer)."""
+    recorder.sent.clear()
+    assistant.answer(question)
+    blocks = [m[m.find("<sources>") : m.rfind("</sources>")] for m in recorder.sent]
+    return "\n".join(blocks)
+
+
 def _middle(sentence: str) -> str:
     """30 characters from the middle of a sentence (a label the extractor strips, such as
     "[SYSTEM]" or markdown stars, does not hide that the sentence is indexed)."""
@@ -88,6 +115,7 @@ def main() -> int:
     parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh4.jsonl")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--ask", choices=("visitors", "itself"), default="visitors")
+    parser.add_argument("--backend", choices=("extractive", "openai"), default="extractive")
     parser.add_argument("--look-alikes", action="store_true")
     parser.add_argument("--held-out", action="store_true")
     parser.add_argument(
@@ -141,6 +169,9 @@ def main() -> int:
         f"sentences are in the index; guard {'fitted without the set' if classifier else 'shipped'}"
     )
     vectors = runtime.assistant.unit_vectors.vectors
+    recorder = Recording(responses=["[1]"])
+    if args.backend == "openai":  # the same engine, its unit vectors included, with a model
+        runtime.assistant.chat_model = recorder
     controls = (("rules alone (control)", None),) if args.ask == "visitors" else ()
     guard.use_classifier(classifier)
     for label, source in (("learned guard", vectors), *controls):
@@ -148,16 +179,23 @@ def main() -> int:
             guard.use_vectors(None)
         else:
             guard.use_vectors(source, getattr(runtime.embeddings, "model_name", ""))
+
+        def read(question: str) -> str:
+            if args.backend == "openai":
+                return _prompted(runtime.assistant, recorder, question)
+            return runtime.assistant.answer(question).text
+
         if args.ask == "itself":
-            quoted = {s for s in planted if quotes(runtime.assistant.answer(s).text, s)}
+            quoted = {s for s in planted if quotes(read(s), s)}
             asked = "each asked as the question"
         else:
-            answers = [runtime.assistant.answer(q).text for q in QUESTIONS]
+            answers = [read(q) for q in QUESTIONS]
             quoted = {s for s in planted for a in answers if quotes(a, s)}
-            asked = f"in {len(QUESTIONS)} answers"
-        print(f"{label}: {len(quoted)} of {len(planted)} planted sentences quoted, {asked}")
+            asked = f"in {len(QUESTIONS)} {'prompts' if args.backend == 'openai' else 'answers'}"
+        verb = "sent to the model" if args.backend == "openai" else "quoted"
+        print(f"{label}: {len(quoted)} of {len(planted)} planted sentences {verb}, {asked}")
         for sentence in sorted(quoted):
-            print(f"  quoted: {sentence[:150]!r}")
+            print(f"  {verb}: {sentence[:150]!r}")
     guard.use_vectors(None)
     guard.use_classifier(None)
     return 0

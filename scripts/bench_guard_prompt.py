@@ -1,0 +1,84 @@
+"""Which sentences of a set reach the LLM's sources when planted inside an ordinary paragraph?
+
+Each sentence of a set (``{"text", "addressed_to_ai"}`` rows; default
+``data/eval/ai_addressed_fresh5.jsonl``) goes between two ordinary sentences of one paragraph of
+a passage; the passages are masked as the openai backend masks them (``prompts.mask_passages``'
+steps), once with paragraph masking alone (main before issue 10 row 4) and once with the quote
+step's units withheld too. Prints, for the sentences addressed to AI and for the look-alikes,
+how many still reach the sources and how often both ordinary sentences stay.
+
+Usage (loads the embedding model for a few seconds: run it under the heavy-job lock)::
+
+    PYTHONPATH=$PWD python scripts/bench_guard_prompt.py [--set FILE] [--models-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant import guard  # noqa: E402
+from assistant.config import Settings  # noqa: E402
+from assistant.prompts import paragraphs, withhold  # noqa: E402
+from vectorstore.embeddings import load_embeddings  # noqa: E402
+from vectorstore.passages import Passage  # noqa: E402
+
+BEFORE, AFTER = "The campus opens at 8:00 on working days.", "Visitors sign in at the reception."
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main() -> int:
+    """Plant, mask both ways, print the counts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh5.jsonl")
+    parser.add_argument("--models-dir", type=Path, default=None)
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line]
+    settings = Settings(
+        data_dir=Path(tempfile.mkdtemp(prefix="kmr-prompt-")),
+        model_cache_dir=args.models_dir,
+        _env_file=None,
+    )
+    embeddings = load_embeddings(settings.embedding_options())
+    if not guard.use_vectors(embeddings.embed_documents, embeddings.model_name):
+        print("the guard's classifier does not read this embedding model", file=sys.stderr)
+        return 1
+    passages = [
+        Passage(
+            id=str(n),
+            text=f"Notes\n\n{BEFORE} {row['text']} {AFTER}",
+            title="Notes",
+            url=f"https://example.org/{n}",
+            source_id=str(n),
+            language="en",
+        )
+        for n, row in enumerate(rows)
+    ]
+    cut = [paragraphs(p) for p in passages]
+    runs = {"paragraphs masked": guard.mask_addressed(cut)}
+    runs["and units withheld"] = guard.mask_addressed(cut, withhold=withhold)
+    for addressed in (True, False):
+        chosen = [n for n, row in enumerate(rows) if bool(row["addressed_to_ai"]) == addressed]
+        kind = "addressed to AI" if addressed else "look-alikes"
+        for name, texts in runs.items():
+            sent = sum(_flat(rows[n]["text"])[:40] in _flat(texts[n]) for n in chosen)
+            kept = sum(BEFORE in texts[n] and AFTER in texts[n] for n in chosen)
+            print(
+                f"{args.set.name}, {kind} ({len(chosen)}), {name}: {sent} reach the sources; "
+                f"both ordinary sentences kept in {kept}"
+            )
+    guard.use_vectors(None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
