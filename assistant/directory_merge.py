@@ -115,14 +115,12 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
                 values.append(value)
         if entry.group and entry.group not in org.groups:
             org.groups.append(entry.group)
-        if entry.since and (
-            not org.since
-            or entry.year == org.year
-            and _precision(entry.since) > _precision(org.since)
-        ):
-            # the first arrival stated, or the same year stated more precisely elsewhere
-            # ("since 2024" on the listing, "June 2024" on the organisation's page)
-            org.since, org.year = entry.since, entry.year
+        if entry.since:
+            _take_since(org, entry)
+        if own is not None and own.since and not org.since:
+            # the organisation's own page states its arrival, the listing does not (a listing
+            # with no year column); only then, as its facts may speak of something else
+            org.since, org.year = own.since, own.year
         org.found_on.append({"url": entry.url, "where": entry.where, "kind": entry.kind})
     for org in orgs.values():
         if not org.url:  # no page of its own: link the page that lists it
@@ -133,6 +131,16 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
     result = list(orgs.values())
     _assign_groups([e for _, e in entries if e.kind == "group"], result)
     return result
+
+
+def _take_since(org: Organisation, entry: DirectoryEntry) -> None:
+    """The entry's arrival, when the organisation has none yet or the entry states the same
+    year more precisely ("since 2024" on the listing, "June 2024" on the organisation's
+    page)."""
+    if entry.since and (
+        not org.since or entry.year == org.year and _precision(entry.since) > _precision(org.since)
+    ):
+        org.since, org.year = entry.since, entry.year
 
 
 def _assign_groups(groups: Sequence[DirectoryEntry], orgs: Sequence[Organisation]) -> None:
