@@ -407,7 +407,9 @@ def _counted_list(
     block = _best_list(pool, units, query, passages, params)
     if not counted or len(block) < 2 or len(block) >= params.selection.max_list_items:
         return []
-    about = set(terms(" ".join([block[0].context, block[0].lead, passages[block[0].passage].title])))
+    about = set(
+        terms(" ".join([block[0].context, block[0].lead, passages[block[0].passage].title]))
+    )
     return block if counted & about else []
 
 
