@@ -34,6 +34,7 @@ class Organisation:
     languages: dict[str, str] = field(default_factory=dict)  # language -> page URL
     found_on: list[dict[str, str]] = field(default_factory=list)  # url, where, kind
     mentions: list[str] = field(default_factory=list)  # group texts that name it
+    sector_languages: dict[str, str] = field(default_factory=dict)  # sector -> its page's language
 
     def text(self) -> str:
         """Everything the record says, for topic words."""
@@ -113,6 +114,8 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
         for values, value in ((org.sectors, entry.sector), (org.buildings, entry.building)):
             if value and value not in values:
                 values.append(value)
+        if entry.sector and entry.language:
+            org.sector_languages.setdefault(entry.sector, entry.language[:2])
         if entry.group and entry.group not in org.groups:
             org.groups.append(entry.group)
         if entry.since:
@@ -130,7 +133,46 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
             org.description = own_stub.description if own_stub else ""
     result = list(orgs.values())
     _assign_groups([e for _, e in entries if e.kind == "group"], result)
+    _translate_sectors(result)
     return result
+
+
+def _translate_sectors(orgs: Sequence[Organisation]) -> None:
+    """Give each organisation its sector's wording in the other language, learnt from the
+    organisations whose pages state it in both: "Robotica e automazione" on the Italian
+    listing and "Robotics & automation" on the English one, for two organisations or more,
+    make them one value, so an organisation listed in one language only is found by either.
+
+    Only an organisation with exactly one sector in each of two languages teaches a pair,
+    and a wording in two such pairs is ambiguous and left alone."""
+    pairs: dict[tuple[str, str], int] = {}
+    shown: dict[str, str] = {}
+    for org in orgs:
+        by_language: dict[str, set[str]] = {}
+        for value, language in org.sector_languages.items():
+            by_language.setdefault(language, set()).add(norm(value))
+            shown.setdefault(norm(value), value)
+        if len(by_language) != 2 or any(len(v) != 1 for v in by_language.values()):
+            continue
+        (first,), (second,) = by_language.values()
+        if first != second:
+            pair = (min(first, second), max(first, second))
+            pairs[pair] = pairs.get(pair, 0) + 1
+    taught = [pair for pair, n in pairs.items() if n >= 2]
+    uses: dict[str, int] = {}
+    for pair in taught:
+        for value in pair:
+            uses[value] = uses.get(value, 0) + 1
+    other = {
+        a: b for pair in taught if all(uses[v] == 1 for v in pair) for a, b in (pair, pair[::-1])
+    }
+    for org in orgs:
+        held = {norm(v) for v in org.sectors}
+        for value in list(org.sectors):
+            twin = other.get(norm(value))
+            if twin is not None and twin not in held:
+                org.sectors.append(shown[twin])
+                held.add(twin)
 
 
 def _take_since(org: Organisation, entry: DirectoryEntry) -> None:

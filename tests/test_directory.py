@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -599,7 +600,7 @@ def test_cards_in_sections_of_one_or_two_and_bare_label_terms() -> None:
 def _orgs_and_stubs(
     entries: Sequence[directory.DirectoryEntry],
 ) -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
-    return build([("x", e) for e in entries]), [e for e in entries if e.kind == "stub"]
+    return build([(e.key, e) for e in entries]), [e for e in entries if e.kind == "stub"]
 
 
 # An Italian listing with no year column; the organisation's own page states its arrival only
@@ -629,3 +630,35 @@ def test_an_arrival_stated_only_in_the_organisations_own_heading() -> None:
     assert found is not None and [o.name for o in found.organisations] == ["Ondina Sensori"]
     early = match("Quali aziende sono arrivate nel 2026?", orgs, stubs, today=date(2026, 2, 1))
     assert early is not None and early.organisations == []
+
+
+def test_a_sector_worded_in_one_language_only_is_found_by_the_other() -> None:
+    """Two organisations state their sector in both languages ("Fotonica" on the Italian
+    listing, "Photonics" on their English pages): a third listed only in Italian is found by
+    "Photonics" too; an organisation with two sectors in one language teaches nothing."""
+    from ingest.directory_labels import new_entry
+
+    def row(name: str, sector: str, language: str) -> directory.DirectoryEntry:
+        return replace(
+            new_entry(f"{language}/{name}.html", "row", name, sector=sector),
+            url=f"{language}/{name}",
+            language=language,
+        )
+
+    entries = [
+        row("Lumenworks", "Photonics", "en"),
+        row("Lumenworks", "Fotonica", "it"),
+        row("Tidegauge", "Photonics", "en"),
+        row("Tidegauge", "Fotonica", "it"),
+        row("Prismatica", "Fotonica", "it"),
+        row("Kelpmatter", "Green chemistry", "en"),
+        row("Kelpmatter", "Chimica verde", "it"),
+        row("Kelpmatter", "Materiali", "it"),
+        row("Salinae", "Food", "en"),
+    ]
+    orgs, stubs = _orgs_and_stubs(entries)
+    found = match("Which companies work in photonics?", orgs, stubs)
+    assert found is not None
+    assert sorted(o.name for o in found.organisations) == ["Lumenworks", "Prismatica", "Tidegauge"]
+    (kelp,) = [o for o in orgs if o.name == "Kelpmatter"]
+    assert kelp.sectors == ["Green chemistry", "Chimica verde", "Materiali"]
