@@ -102,6 +102,10 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
         org = orgs.get(root)
         if org is None:
             org = orgs[root] = Organisation(name=entry.name, url="")
+        if own is not None and f" {norm(org.name)} ".startswith(f" {norm(own.name)} "):
+            # a listing's name with a badge or a note after it ("X nuova", "X (in English)"):
+            # the organisation's own page names it
+            org.name = own.name if norm(own.name) else org.name
         if own is not None and not org.url:
             org.url = own.url
             org.languages.update({own.language or "": own.url})

@@ -608,7 +608,7 @@ def _orgs_and_stubs(
 LISTING_NO_YEARS = """<html lang="it"><head><title>Aziende</title></head><body><main>
 <h1>Aziende insediate</h1><table>
 <tr><th>Azienda</th><th>Settore</th><th>Edificio</th></tr>
-<tr><td><a href="ondina.html">Ondina Sensori</a></td><td>Ambiente</td><td>Hall 1</td></tr>
+<tr><td><a href="ondina.html">Ondina Sensori</a> <em>nuova</em></td><td>Ambiente</td><td>Hall 1</td></tr>
 <tr><td><a href="lumen.html">Lumenworks</a></td><td>Fotonica</td><td>Hall 2</td></tr>
 <tr><td><a href="kelp.html">Kelpmatter</a></td><td>Chimica verde</td><td>Hall 3</td></tr>
 </table></main></body></html>"""
@@ -620,7 +620,8 @@ ogni ora ai comuni della zona. Settore: ambiente.</p></main></body></html>"""
 
 def test_an_arrival_stated_only_in_the_organisations_own_heading() -> None:
     """A listing without a year column, and a page whose heading says "Insediata a marzo 2026":
-    the record arrives in March 2026 (a 2026 arrivals question finds it, not on 1 February)."""
+    the record arrives in March 2026 (a 2026 arrivals question finds it, not on 1 February);
+    the listing's badge after the name ("nuova") is not part of it: the page names it."""
     entries = entries_of("it/aziende.html", html=LISTING_NO_YEARS)
     entries += entries_of("it/ondina.html", html=OWN_PAGE)
     orgs, stubs = _orgs_and_stubs(entries)
