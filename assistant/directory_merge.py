@@ -118,8 +118,13 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
         for values, value in ((org.sectors, entry.sector), (org.buildings, entry.building)):
             if value and value not in values:
                 values.append(value)
-        if entry.sector and entry.language:
-            org.sector_languages.setdefault(entry.sector, entry.language[:2])
+        kind_of = entry.sector or (
+            entry.group if entry.kind == "row" and "·" not in entry.group else ""
+        )
+        if kind_of and entry.language:
+            # what the entry says the organisation is: its sector, else the one heading its
+            # listing puts it under ("Life sciences" above a group of cards)
+            org.sector_languages.setdefault(kind_of, entry.language[:2])
         if entry.group and entry.group not in org.groups:
             org.groups.append(entry.group)
         if entry.since:
@@ -147,8 +152,9 @@ def _translate_sectors(orgs: Sequence[Organisation]) -> None:
     listing and "Robotics & automation" on the English one, for two organisations or more,
     make them one value, so an organisation listed in one language only is found by either.
 
-    Only an organisation with exactly one sector in each of two languages teaches a pair,
-    and a wording in two such pairs is ambiguous and left alone."""
+    Only an organisation with exactly one sector (or listing heading, when its entry has no
+    sector) in each of two languages teaches a pair, and a wording paired with two different
+    ones is ambiguous and left alone."""
     pairs: dict[tuple[str, str], int] = {}
     shown: dict[str, str] = {}
     for org in orgs:
@@ -162,14 +168,14 @@ def _translate_sectors(orgs: Sequence[Organisation]) -> None:
         if first != second:
             pair = (min(first, second), max(first, second))
             pairs[pair] = pairs.get(pair, 0) + 1
-    taught = [pair for pair, n in pairs.items() if n >= 2]
     uses: dict[str, int] = {}
-    for pair in taught:
+    for pair in pairs:
         for value in pair:
             uses[value] = uses.get(value, 0) + 1
-    other = {
-        a: b for pair in taught if all(uses[v] == 1 for v in pair) for a, b in (pair, pair[::-1])
-    }
+    # a wording paired with two different ones (a heading "Start-up" over organisations of
+    # several sectors) is not a translation
+    taught = [pair for pair, n in pairs.items() if n >= 2 and all(uses[v] == 1 for v in pair)]
+    other = {a: b for pair in taught for a, b in (pair, pair[::-1])}
     for org in orgs:
         held = {norm(v) for v in org.sectors}
         for value in list(org.sectors):

@@ -229,6 +229,15 @@ def _halls() -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
         ("Which companies arrived in 2017?", {"Lumenworks"}),
         # One long word of the question names a value ("Green chemistry").
         ("How many companies work in chemistry?", {"Kelpmatter"}),
+        # The year before its bound; a count of arrivals by year alone, after a partitive.
+        (
+            "How many of the companies arrived in 2019 or later?",
+            {"Kelpmatter", "Tidegauge", "Salinae"},
+        ),
+        (
+            "Quante delle aziende si sono insediate dal 2019 in poi?",
+            {"Kelpmatter", "Tidegauge", "Salinae"},
+        ),
     ],
 )
 def test_buildings_by_their_number_and_arrivals_by_a_period(
@@ -241,6 +250,12 @@ def test_buildings_by_their_number_and_arrivals_by_a_period(
 
 def test_a_building_the_directory_lacks_is_not_its_neighbour() -> None:
     assert match("How many companies are in Pavilion 7?", *_halls()) is None
+
+
+def test_a_count_by_a_year_alone_without_an_arrival_is_a_stock() -> None:
+    """ "How many companies were there in 2019?" asks for the figure of that year, which the
+    site states: not for the arrivals of that year."""
+    assert match("How many of the companies were there in 2019?", *_halls()) is None
 
 
 # --- the merged directory and its questions --------------------------------------------------
