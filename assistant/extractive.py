@@ -385,9 +385,18 @@ def asks_count(question: str) -> bool:
     return bool(_COUNT_CUE.search(question))
 
 
+# A figure followed by a partitive counts a part ("two of the clusters", "due dei cluster").
+_PARTITIVE = re.compile(r"\s+(?:of|dei|degli|delle|tra|fra)\b", re.I)
+
+
 def states_figure(chosen: Sequence[Unit]) -> bool:
-    """Some chosen unit states a figure (a number not a year, or a number word)."""
-    return any(_FIGURE.search(u.text) for u in chosen)
+    """Some chosen unit states a figure (a number not a year, or a number word) that is not
+    a part of a whole ("two of the clusters" does not say how many there are)."""
+    return any(
+        not _PARTITIVE.match(u.text, found.end())
+        for u in chosen
+        for found in _FIGURE.finditer(u.text)
+    )
 
 
 def _counted_list(

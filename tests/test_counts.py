@@ -78,6 +78,19 @@ def test_a_stated_figure_wins_over_counting_a_partial_list() -> None:
     assert "12 research centres" in text and "The sources list" not in text
 
 
+def test_a_part_of_the_whole_is_not_the_figure_asked() -> None:
+    """ "Two of the research centres ..." counts a part: the list is counted."""
+    part = page(
+        5,
+        "Research centres",
+        CENTRES.text.split("\n\n", 1)[1].replace(
+            "Our research centres work", "Two of the research centres work"
+        ),
+    )
+    selection = select("How many research centres are there?", [part], "en", TermStats([part.text]))
+    assert selection is not None and selection.count == 5
+
+
 def test_a_list_of_something_else_is_not_counted() -> None:
     selection = select("How many car parks are there?", [CAFES], "en", TermStats([CAFES.text]))
     assert selection is None or selection.count == 0
