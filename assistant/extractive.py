@@ -170,8 +170,12 @@ def _select_one(
     count = 0
     if asks_count(question) and not states_figure(chosen):
         counted = _counted_list(question, pool, units, query, passages, params)
+        if not counted:  # the list may be on a page in the other language only
+            every = sorted(candidates, key=lambda u: (-u.score, u.passage, u.position))
+            counted = _counted_list(question, every, units, query, passages, params)
         if counted:
             chosen, count = counted, len(counted)
+            use_lang = passages[counted[0].passage].language
     cited = {u.passage for u in chosen}
     see_also: list[int] = []
     for unit in ranked[: lead.TOP_UNITS // 2]:

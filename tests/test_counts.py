@@ -91,6 +91,19 @@ def test_a_part_of_the_whole_is_not_the_figure_asked() -> None:
     assert selection is not None and selection.count == 5
 
 
+def test_the_list_on_a_page_in_the_other_language_only_is_counted() -> None:
+    """An Italian question whose Italian pages state no figure and hold no such list: the
+    English list is counted, and the answer says its source is in English."""
+    about = page(6, "Ricerca", "I centri di ricerca del parco lavorano con le aziende.", "it")
+    passages = [about, CENTRES]
+    selection = select(
+        "Quanti sono i centri di ricerca?", passages, "it", TermStats(p.text for p in passages)
+    )
+    assert selection is not None and selection.count == 5 and selection.language == "en"
+    text, _ = compose(selection, passages, "it")
+    assert "Le fonti ne elencano 5:" in text and "Polymer Lab" in text
+
+
 def test_a_list_of_something_else_is_not_counted() -> None:
     selection = select("How many car parks are there?", [CAFES], "en", TermStats([CAFES.text]))
     assert selection is None or selection.count == 0
