@@ -413,10 +413,13 @@ def _counted_list(
 ) -> list[Unit]:
     """For "how many X?" that no retrieved sentence answers with a figure: the list of X the
     sources give, to count, when its heading, lead-in or page title names what is counted
-    (a word of the question after "how many"); [] otherwise, or when the list may be cut
+    (the first term of the question after "how many"); [] otherwise, or when the list may be cut
     (``max_list_items``)."""
     cue = _COUNT_CUE.search(question)
-    counted = set(terms(question[cue.end() :])[:3]) if cue else set()
+    # what is counted: the first term after the cue ("quanti [sono i] cluster", "how many
+    # research centres"), not later ones ("quanti posti auto ci sono nel parcheggio" counts
+    # places, and a list under "parcheggio" does not list them)
+    counted = set(terms(question[cue.end() :])[:1]) if cue else set()
     block = _best_list(pool, units, query, passages, params)
     if not counted or len(block) < 2 or len(block) >= params.selection.max_list_items:
         return []
