@@ -68,6 +68,9 @@ def compose(
             lines[-1] += f" [{n}]"
         parts.append("\n".join(lines))
     text = _join(parts)
+    if selection.count:
+        counted = _COUNTED.get(language, _COUNTED["en"]).format(n=selection.count)
+        text = f"{counted}\n\n{text}"
     also = [numbers.setdefault(i, len(numbers) + 1) for i in selection.see_also]
     if also:
         markers = " ".join(f"[{n}]" for n in also)
@@ -84,6 +87,13 @@ def compose(
         for index, n in sorted(numbers.items(), key=lambda item: item[1])
     ]
     return text, sources
+
+
+# The opening of "how many X?" answered by counting the list the sources give (extractive).
+_COUNTED = {
+    "en": "The sources list {n}:",
+    "it": "Le fonti ne elencano {n}:",
+}
 
 
 def _sentence(unit: Unit) -> str:

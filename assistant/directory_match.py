@@ -66,6 +66,18 @@ ORGANISATION_WORDS = re.compile(
 )
 
 
+# The partitive after a count cue ("how many of the", "quante delle", "quanti tra i").
+_PARTITIVE = re.compile(
+    r"^\s+(?:of\s+(?:the|its|our|their)\b|(?:delle|degli|dei|tra|fra)(?:\s+(?:le|i|gli)\b)?)",
+    re.I,
+)
+# Verbs of arrival (EN and IT stems): a count by year asks for arrivals, not for a stock.
+ARRIVED = re.compile(
+    r"\b(joined|arrived|moved\s+in|settled|set\s+up|entrat[eio]|arrivat[eio]|insediat[eio]|"
+    r"trasferit[eio])\b",
+    re.I,
+)
+
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 
@@ -90,7 +102,10 @@ def intent(question: str, params: DirectoryParams = PARAMS.directory) -> str | N
         cue = QUESTION_CUES[kind].search(question)
         if cue is None:
             continue
-        after = question[cue.end() :].split()[: params.subject_gap + 1]
+        rest = question[cue.end() :]
+        if kind == "count":  # "how many of the park's organisations": "of the" is no word
+            rest = _PARTITIVE.sub(" ", rest, count=1)
+        after = rest.split()[: params.subject_gap + 1]
         if any(ORGANISATION_WORDS.match(word) for word in after):
             return kind
     newest = NEWEST.search(question)
@@ -154,9 +169,10 @@ def match(
     chosen, filters = _by_value(question, orgs, similarity, params)
     guessed = [v for v in filters if _named(question, v) < params.fuzzy_min]
     in_years, years = _by_year(question, chosen if chosen is not None else orgs)
-    if in_years is not None and (kind == "list" or chosen is not None):
+    if in_years is not None and (kind == "list" or chosen is not None or ARRIVED.search(question)):
         # "which start-ups arrived in 2025": both filters hold. A count by a year alone
-        # ("how many companies were there in 2026?") asks for a stock, not for arrivals.
+        # ("how many companies were there in 2026?") asks for a stock, not for arrivals,
+        # unless it asks for arrivals in words ("how many joined in 2020 or later?").
         chosen, filters = in_years, filters + years
     if chosen is None:
         chosen, filters = _by_listing(question, orgs, stubs)
@@ -332,7 +348,10 @@ _YEAR_BOUND = re.compile(
     r"|(?P<since>since|from|starting\s+in|dal|dall['’]|a\s+partire\s+dal)"
     r"|(?P<before>before|earlier\s+than|prima\s+(?:del|dell['’]))"
     r"|(?P<until>until|till|up\s+to|fino\s+al|entro\s+il))"
-    r"\s+(?:the\s+(?:year\s+)?|l['’]anno\s+)?(?P<year>19[5-9]\d|20\d\d)\b",
+    r"\s+(?:the\s+(?:year\s+)?|l['’]anno\s+)?(?P<year>19[5-9]\d|20\d\d)\b"
+    # or the year first: "2020 or later", "2020 and after", "dal 2020 in poi", "2020 o dopo"
+    r"|\b(?P<year_on>19[5-9]\d|20\d\d)\s+(?:or\s+later|and\s+(?:later|after)|onwards|"
+    r"in\s+poi|o\s+dopo|e\s+(?:oltre|successivi))\b",
     re.I,
 )
 _BOUND_TEST: dict[str, Callable[[int, int], bool]] = {
@@ -350,8 +369,11 @@ def _by_year(
     comparative word and a year bound ("after 2020", "prima del 2015")."""
     bounds: list[tuple[Callable[[int, int], bool], int, str]] = []
     for found in _YEAR_BOUND.finditer(question):
-        kind = next(k for k in _BOUND_TEST if found.group(k))
-        bounds.append((_BOUND_TEST[kind], int(found.group("year")), " ".join(found[0].split())))
+        if found.group("year_on"):
+            kind, year = "since", found.group("year_on")
+        else:
+            kind, year = next(k for k in _BOUND_TEST if found.group(k)), found.group("year")
+        bounds.append((_BOUND_TEST[kind], int(year), " ".join(found[0].split())))
     rest = _YEAR_BOUND.sub(" ", question)
     years = {int(y) for y in YEAR.findall(rest)}
     if not years and not bounds:

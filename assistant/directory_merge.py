@@ -34,6 +34,7 @@ class Organisation:
     languages: dict[str, str] = field(default_factory=dict)  # language -> page URL
     found_on: list[dict[str, str]] = field(default_factory=list)  # url, where, kind
     mentions: list[str] = field(default_factory=list)  # group texts that name it
+    sector_languages: dict[str, str] = field(default_factory=dict)  # sector -> its page's language
 
     def text(self) -> str:
         """Everything the record says, for topic words."""
@@ -101,6 +102,10 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
         org = orgs.get(root)
         if org is None:
             org = orgs[root] = Organisation(name=entry.name, url="")
+        if own is not None and f" {norm(org.name)} ".startswith(f" {norm(own.name)} "):
+            # a listing's name with a badge or a note after it ("X nuova", "X (in English)"):
+            # the organisation's own page names it
+            org.name = own.name if norm(own.name) else org.name
         if own is not None and not org.url:
             org.url = own.url
             org.languages.update({own.language or "": own.url})
@@ -113,16 +118,21 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
         for values, value in ((org.sectors, entry.sector), (org.buildings, entry.building)):
             if value and value not in values:
                 values.append(value)
+        kind_of = entry.sector or (
+            entry.group if entry.kind == "row" and "·" not in entry.group else ""
+        )
+        if kind_of and entry.language:
+            # what the entry says the organisation is: its sector, else the one heading its
+            # listing puts it under ("Life sciences" above a group of cards)
+            org.sector_languages.setdefault(kind_of, entry.language[:2])
         if entry.group and entry.group not in org.groups:
             org.groups.append(entry.group)
-        if entry.since and (
-            not org.since
-            or entry.year == org.year
-            and _precision(entry.since) > _precision(org.since)
-        ):
-            # the first arrival stated, or the same year stated more precisely elsewhere
-            # ("since 2024" on the listing, "June 2024" on the organisation's page)
-            org.since, org.year = entry.since, entry.year
+        if entry.since:
+            _take_since(org, entry)
+        if own is not None and own.since and not org.since:
+            # the organisation's own page states its arrival, the listing does not (a listing
+            # with no year column); only then, as its facts may speak of something else
+            org.since, org.year = own.since, own.year
         org.found_on.append({"url": entry.url, "where": entry.where, "kind": entry.kind})
     for org in orgs.values():
         if not org.url:  # no page of its own: link the page that lists it
@@ -132,7 +142,57 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
             org.description = own_stub.description if own_stub else ""
     result = list(orgs.values())
     _assign_groups([e for _, e in entries if e.kind == "group"], result)
+    _translate_sectors(result)
     return result
+
+
+def _translate_sectors(orgs: Sequence[Organisation]) -> None:
+    """Give each organisation its sector's wording in the other language, learnt from the
+    organisations whose pages state it in both: "Robotica e automazione" on the Italian
+    listing and "Robotics & automation" on the English one, for two organisations or more,
+    make them one value, so an organisation listed in one language only is found by either.
+
+    Only an organisation with exactly one sector (or listing heading, when its entry has no
+    sector) in each of two languages teaches a pair, and a wording paired with two different
+    ones is ambiguous and left alone."""
+    pairs: dict[tuple[str, str], int] = {}
+    shown: dict[str, str] = {}
+    for org in orgs:
+        by_language: dict[str, set[str]] = {}
+        for value, language in org.sector_languages.items():
+            by_language.setdefault(language, set()).add(norm(value))
+            shown.setdefault(norm(value), value)
+        if len(by_language) != 2 or any(len(v) != 1 for v in by_language.values()):
+            continue
+        (first,), (second,) = by_language.values()
+        if first != second:
+            pair = (min(first, second), max(first, second))
+            pairs[pair] = pairs.get(pair, 0) + 1
+    uses: dict[str, int] = {}
+    for pair in pairs:
+        for value in pair:
+            uses[value] = uses.get(value, 0) + 1
+    # a wording paired with two different ones (a heading "Start-up" over organisations of
+    # several sectors) is not a translation
+    taught = [pair for pair, n in pairs.items() if n >= 2 and all(uses[v] == 1 for v in pair)]
+    other = {a: b for pair in taught for a, b in (pair, pair[::-1])}
+    for org in orgs:
+        held = {norm(v) for v in org.sectors}
+        for value in list(org.sectors):
+            twin = other.get(norm(value))
+            if twin is not None and twin not in held:
+                org.sectors.append(shown[twin])
+                held.add(twin)
+
+
+def _take_since(org: Organisation, entry: DirectoryEntry) -> None:
+    """The entry's arrival, when the organisation has none yet or the entry states the same
+    year more precisely ("since 2024" on the listing, "June 2024" on the organisation's
+    page)."""
+    if entry.since and (
+        not org.since or entry.year == org.year and _precision(entry.since) > _precision(org.since)
+    ):
+        org.since, org.year = entry.since, entry.year
 
 
 def _assign_groups(groups: Sequence[DirectoryEntry], orgs: Sequence[Organisation]) -> None:

@@ -45,6 +45,8 @@ class Selection:
     see_also: list[int] = field(default_factory=list)  # other relevant passages (indexes)
     # the units compared for the lead, best score first, distinct (one-part questions)
     ranked: list[Unit] = field(default_factory=list, repr=False)
+    # "how many X?" answered by counting a list the sources give whole: its items (0: not so)
+    count: int = 0
 
 
 _QUESTION_WORDS = (
@@ -165,6 +167,15 @@ def _select_one(
         chosen = lead.load_model().choose(ranked, max_sentences)
         if len(chosen) > 1 and sum(len(u.text) for u in chosen) > limits.max_chars:
             chosen = chosen[:1]
+    count = 0
+    if asks_count(question) and not states_figure(chosen):
+        counted = _counted_list(question, pool, units, query, passages, params)
+        if not counted:  # the list may be on a page in the other language only
+            every = sorted(candidates, key=lambda u: (-u.score, u.passage, u.position))
+            counted = _counted_list(question, every, units, query, passages, params)
+        if counted:
+            chosen, count = counted, len(counted)
+            use_lang = passages[counted[0].passage].language
     cited = {u.passage for u in chosen}
     see_also: list[int] = []
     for unit in ranked[: lead.TOP_UNITS // 2]:
@@ -176,6 +187,7 @@ def _select_one(
         language=use_lang,
         see_also=see_also[: limits.see_also],
         ranked=ranked[: lead.TOP_UNITS],
+        count=count,
     )
 
 
@@ -358,6 +370,63 @@ def _best_list(
         if score > best_score:
             best, best_score = block, score
     return best
+
+
+# "How many ...?" in English and Italian (grammar, not topics).
+_COUNT_CUE = re.compile(r"\b(how\s+many|number\s+of|quant[ie]|quante)\b", re.I)
+# A figure: a number that is not a year, or a number word (two to twenty, EN and IT).
+_FIGURE = re.compile(
+    r"\b(?!(?:19|20)\d\d\b)\d+\b|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|due|tre|"
+    r"quattro|cinque|sei|sette|otto|nove|dieci|undici|dodici|tredici|quattordici|quindici|"
+    r"sedici|diciassette|diciotto|diciannove|venti)\b",
+    re.I,
+)
+
+
+def asks_count(question: str) -> bool:
+    """The question asks how many of something there are."""
+    return bool(_COUNT_CUE.search(question))
+
+
+# A figure followed by a partitive counts a part ("two of the clusters", "due dei cluster").
+_PARTITIVE = re.compile(r"\s+(?:of|dei|degli|delle|tra|fra)\b", re.I)
+
+
+def states_figure(chosen: Sequence[Unit]) -> bool:
+    """Some chosen unit states a figure (a number not a year, or a number word) that is not
+    a part of a whole ("two of the clusters" does not say how many there are)."""
+    return any(
+        not _PARTITIVE.match(u.text, found.end())
+        for u in chosen
+        for found in _FIGURE.finditer(u.text)
+    )
+
+
+def _counted_list(
+    question: str,
+    pool: Sequence[Unit],
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
+) -> list[Unit]:
+    """For "how many X?" that no retrieved sentence answers with a figure: the list of X the
+    sources give, to count, when its heading, lead-in or page title names what is counted
+    (the first term of the question after "how many"); [] otherwise, or when the list may be cut
+    (``max_list_items``)."""
+    cue = _COUNT_CUE.search(question)
+    # what is counted: the first term after the cue ("quanti [sono i] cluster", "how many
+    # research centres"), not later ones ("quanti posti auto ci sono nel parcheggio" counts
+    # places, and a list under "parcheggio" does not list them)
+    counted = set(terms(question[cue.end() :])[:1]) if cue else set()
+    block = _best_list(pool, units, query, passages, params)
+    if not counted or len(block) < 2 or len(block) >= params.selection.max_list_items:
+        return []
+    about = set(
+        terms(" ".join([block[0].context, block[0].lead, passages[block[0].passage].title]))
+    )
+    return block if counted & about else []
 
 
 def _group(chosen: Sequence[Unit]) -> list[tuple[int, str, list[Unit]]]:

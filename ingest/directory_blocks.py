@@ -107,12 +107,26 @@ def _block_lines(block: Tag, skip: Tag | None, options: DirectoryOptions) -> str
         lines = [tag_text(block, options.max_cell_chars)]
     merged: list[str] = []
     for line in lines:  # "<dt>Sector</dt><dd>x</dd>" and "<span>Sector:</span> x" come apart
-        if merged and (merged[-1].endswith(":") or field_of(merged[-1]) and ":" not in line):
+        if merged and (merged[-1].endswith(":") or _bare_label(merged[-1]) and ":" not in line):
             merged[-1] = f"{merged[-1].rstrip(':')}: {line}"
         else:
             merged.append(line)
     return "\n".join(merged)
 
+
+def _bare_label(line: str) -> bool:
+    """A line that is a field's label alone ("Building", "Resident since"): not a label with
+    its value already ("Building: Padiglione A", which took the next label as its value), nor
+    a sentence that opens with a label word ("Profile in Italian only.")."""
+    return (
+        bool(field_of(line))
+        and ":" not in line
+        and not line.endswith((".", "!", "?"))
+        and len(line.split()) <= _LABEL_WORDS
+    )
+
+
+_LABEL_WORDS = 4
 
 # Inline elements that hold a field's label before its value in one line.
 _LABEL_TAGS = ("small", "span", "b", "strong", "em", "i", "label", "abbr")
@@ -140,11 +154,43 @@ def _heading(block: Tag) -> Tag | None:
     return None
 
 
+_Card = tuple[Tag, str, dict[str, str], str, Tag | None]
+
+
+def _card(block: Tag, options: DirectoryOptions) -> _Card | None:
+    """(block, name, fields, rest, link) of a block read as a card, or None."""
+    heading = _heading(block)
+    if heading is None or heading.name in ("h1",) or block.find("table"):
+        return None
+    name = clean(tag_text(heading, MAX_NAME_CHARS + 1))
+    if not plausible_name(name) or field_of(name):
+        return None  # "<b>Sector:</b> x" items are a fact list, not cards
+    fields, rest = label_lines(_block_lines(block, heading, options))
+    link = first_link(heading) or first_link(block)
+    if not fields and link is None:
+        return None
+    return block, name, fields, rest, link
+
+
+def _signature(card: _Card) -> tuple[str, str, str]:
+    """What makes blocks the same kind of card: tag, classes, heading tag."""
+    block = card[0]
+    heading = _heading(block)
+    classes = " ".join(sorted(str(c) for c in block.get("class") or []))
+    return block.name, classes, heading.name if heading is not None else ""
+
+
 def card_entries(
     tags: _Tags, key: str, options: DirectoryOptions, seen: set[int]
 ) -> list[DirectoryEntry]:
-    """Repeated sibling blocks with a heading each: cards of a directory."""
-    entries: list[DirectoryEntry] = []
+    """Repeated sibling blocks with a heading each: cards of a directory.
+
+    A group of blocks that holds another group's cards is their sections ("Life sciences"
+    with its cards), not cards; and a card of an accepted group's kind (same tag, classes and
+    heading tag) is read also where its section holds fewer than ``options.min_items`` of them
+    (a cluster with one or two members).
+    """
+    groups: list[tuple[int, Tag, list[_Card]]] = []
     for number, parent in enumerate(tags.live(), start=1):
         children = [c for c in parent.find_all(recursive=False) if isinstance(c, Tag)]
         if len(children) < options.min_items or id(parent) in seen:
@@ -154,23 +200,30 @@ def card_entries(
         blocks = [c for c in children if c.name == common]
         if len(blocks) < options.min_items or common in ("tr", "td", "th", "dt", "dd"):
             continue
-        found = []
-        for block in blocks:
-            heading = _heading(block)
-            if heading is None or heading.name in ("h1",) or block.find("table"):
-                continue
-            name = clean(tag_text(heading, MAX_NAME_CHARS + 1))
-            if not plausible_name(name) or field_of(name):
-                continue  # "<b>Sector:</b> x" items are a fact list, not cards
-            fields, rest = label_lines(_block_lines(block, heading, options))
-            link = first_link(heading) or first_link(block)
-            if not fields and link is None:
-                continue
-            found.append((block, name, fields, rest, link))
+        found = [card for block in blocks if (card := _card(block, options)) is not None]
         # Cards are a directory only when most of them carry facts: a news list or a
         # row of teasers has headings and links but no labelled values.
         if len(found) < options.min_items or sum(1 for f in found if f[2]) * 2 < len(found):
             continue
+        groups.append((number, parent, found))
+    inner = {id(card[0]) for _, _, found in groups for card in found}
+    groups = [
+        g for g in groups
+        if not any(id(t) in inner for card in g[2] for t in card[0].descendants if isinstance(t, Tag))
+    ]  # fmt: skip
+    kinds = {_signature(card) for _, _, found in groups for card in found}
+    taken = {id(card[0]) for _, _, found in groups for card in found}
+    for tag in tags.live() if kinds else []:
+        if id(tag) in taken or id(tag) in seen or not isinstance(tag.parent, Tag):
+            continue
+        if tag.name not in {k[0] for k in kinds}:
+            continue
+        card = _card(tag, options)
+        if card is not None and card[2] and _signature(card) in kinds:
+            groups.append((0, tag.parent, [card]))
+            taken.add(id(tag))
+    entries: list[DirectoryEntry] = []
+    for number, parent, found in groups:
         group = context(parent, "")  # a search back through the page: once, not per card
         for index, (block, name, fields, rest, link) in enumerate(found, start=1):
             seen.update(id(t) for t in block.descendants if isinstance(t, Tag))
@@ -181,7 +234,7 @@ def card_entries(
                     name,
                     description=rest[: options.max_cell_chars],
                     target=resolve(str(link["href"]), key) if link else "",
-                    where=f"block group {number} item {index}",
+                    where=f"block group {number or 'single'} item {index}",
                     group=group,
                     **fields,
                 )
@@ -259,6 +312,12 @@ def page_facts(tags: _Tags, options: DirectoryOptions) -> dict[str, str]:
                 value = clean(tag_text(cells[1], options.max_cell_chars))
                 if kind and kind != "name" and value:
                     facts.setdefault(kind, value)
+    for tag in tags.named("h2", "h3", "h4", "h5", "h6"):
+        # a heading stating the arrival in a few words: "Insediata ad aprile 2026" (only
+        # that: "Building E first stone" heads news, not a fact of the page)
+        fields, _ = label_lines(tag_text(tag, 80))
+        if "since" in fields:
+            facts.setdefault("since", fields["since"])
     for tag in tags.named("p", "li", "div"):
         if tag.find(["p", "li", "div", "table"]):
             continue

@@ -119,6 +119,9 @@ def page_entries(reading: DirectoryReading, page: Page) -> tuple[DirectoryEntry,
             description=page.description,
             where="page",
             group=page.title,
+            # an organisation's own page stating only its arrival ("Insediata ad aprile
+            # 2026") gives it to the listing's row that links here (directory_merge)
+            since=reading.facts.get("since", "") if len(rows) < reading.options.min_items else "",
         )
     )
     return tuple(_dedupe(entries)[: reading.options.max_entries + 1])

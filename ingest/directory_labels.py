@@ -215,6 +215,10 @@ def first_link(tag: Tag) -> Tag | None:
 # 2019"). Only short pieces: a sentence of a description ("Building robots since 1998 ...") is
 # not a tag, and "founded in 2011" is not an arrival.
 _TAG_PIECE_WORDS = 6
+# "since" labels that do not say when the organisation arrived ("Founded 1998", "Anno 2019").
+_NOT_ARRIVAL = {"founded", "established", "year", "anno", "from"}
+# A date at the end of a piece: a year, with the month before it when there is one.
+_ENDS_WITH_YEAR = re.compile(r"(?:\b[^\W\d_]{3,}\s+)?\b(?:19|20)\d\d$")
 _SINCE_PIECE = re.compile(r"\b(?:since|from|dal|dall['’]|dalla)\s+(?:\w+\s+)?(?:19|20)\d\d$", re.I)
 
 
@@ -227,7 +231,10 @@ def _tag_piece(piece: str) -> tuple[str, str]:
     if kind in ("sector", "building") and (words[1][0].isupper() or len(words[1]) == 1):
         return kind, piece if kind == "building" else " ".join(words[1:])
     if _SINCE_PIECE.search(piece):
-        return "since", piece
+        return "since", piece  # "nel parco dal 2014"
+    dated = _ENDS_WITH_YEAR.search(piece)
+    if kind == "since" and dated and words[0].lower() not in _NOT_ARRIVAL:
+        return "since", dated.group(0)  # an arrival word and a date: "Insediata ad aprile 2026"
     return "", ""
 
 

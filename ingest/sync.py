@@ -106,8 +106,10 @@ def sync_lock(data_dir: Path) -> Iterator[None]:
 # heavy inline markup flattened, unsure languages dropped, foreign canonicals refused,
 # identical chunks once); 3 = issue 11: the dates a chunk states in its metadata and the
 # partner directory entries (ingest.directory); 4 = issue 11 (time5): sidebar boxes of
-# content kept, a date line above a heading chunked with that heading, directory tag lines.
-PIPELINE_VERSION = 4
+# content kept, a date line above a heading chunked with that heading, directory tag lines;
+# 5 = issue 11 (lists6): directory cards in sections of one or two, bare-label definition
+# terms, an arrival stated in an organisation page's heading.
+PIPELINE_VERSION = 5
 
 
 def pipeline_fingerprint(options: SyncOptions, collection: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -228,6 +229,15 @@ def _halls() -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
         ("Which companies arrived in 2017?", {"Lumenworks"}),
         # One long word of the question names a value ("Green chemistry").
         ("How many companies work in chemistry?", {"Kelpmatter"}),
+        # The year before its bound; a count of arrivals by year alone, after a partitive.
+        (
+            "How many of the companies arrived in 2019 or later?",
+            {"Kelpmatter", "Tidegauge", "Salinae"},
+        ),
+        (
+            "Quante delle aziende si sono insediate dal 2019 in poi?",
+            {"Kelpmatter", "Tidegauge", "Salinae"},
+        ),
     ],
 )
 def test_buildings_by_their_number_and_arrivals_by_a_period(
@@ -240,6 +250,12 @@ def test_buildings_by_their_number_and_arrivals_by_a_period(
 
 def test_a_building_the_directory_lacks_is_not_its_neighbour() -> None:
     assert match("How many companies are in Pavilion 7?", *_halls()) is None
+
+
+def test_a_count_by_a_year_alone_without_an_arrival_is_a_stock() -> None:
+    """ "How many companies were there in 2019?" asks for the figure of that year, which the
+    site states: not for the arrivals of that year."""
+    assert match("How many of the companies were there in 2019?", *_halls()) is None
 
 
 # --- the merged directory and its questions --------------------------------------------------
@@ -551,3 +567,114 @@ def test_how_long_needs_one_named_organisation_already_here() -> None:
     orgs, _ = _halls()
     assert tenure("How long has the park been open?", orgs, date(2026, 11, 30)) is None
     assert tenure("How long has Tidegauge been here?", orgs, date(2022, 1, 1)) is None  # 2023
+
+
+# Cards grouped in one section per cluster (some sections with one or two cards), each card's
+# facts in a definition list whose terms are bare labels ("Building", "On site since").
+CLUSTER_CARDS = """<html lang="en"><head><title>Residents</title></head><body><main>
+<h1>Residents</h1>
+<section class="sector"><h2>Photonics</h2><div class="grid">
+<article class="tile"><h3><a href="lumen.html">Lumenworks</a></h3><p>Laser optics.</p>
+<dl><dt>Building</dt><dd>Hall 2</dd><dt>On site since</dt><dd>2017</dd></dl></article>
+<article class="tile"><h3><a href="tide.html">Tidegauge</a></h3><p>Sea-level sensors.</p>
+<dl><dt>Building</dt><dd>Hall 3</dd><dt>On site since</dt><dd>2023</dd></dl></article>
+<article class="tile"><h3><a href="prisma.html">Prismatica</a></h3><p>Prisms.</p>
+<dl><dt>Building</dt><dd>Hall 2</dd><dt>On site since</dt><dd>2015</dd></dl></article>
+</div></section>
+<section class="sector"><h2>Green chemistry</h2><div class="grid">
+<article class="tile"><h3><a href="kelp.html">Kelpmatter</a></h3><p>Seaweed polymers.</p>
+<dl><dt>Building</dt><dd>Hall 3</dd><dt>On site since</dt><dd>2021</dd></dl></article>
+</div></section>
+<section class="sector"><h2>Food</h2><div class="grid">
+<article class="tile"><h3><a href="salinae.html">Salinae</a></h3><p>Sea salt.</p>
+<dl><dt>Building</dt><dd>Hall 1</dd><dt>On site since</dt><dd>2019</dd></dl></article>
+<article class="tile"><h3><a href="grano.html">Granoantico</a></h3><p>Old wheat flours.</p>
+<dl><dt>On site since</dt><dd>2012</dd></dl></article>
+</div></section>
+</main></body></html>"""
+
+
+def test_cards_in_sections_of_one_or_two_and_bare_label_terms() -> None:
+    """Every card is read, also in sections holding fewer than three; the sections are not
+    cards themselves; "Building" / "Hall 2" / "On site since" / "2017" are two fields, not
+    one building "Hall 2: On site since"."""
+    rows = [e for e in entries_of("en/residents.html", html=CLUSTER_CARDS) if e.kind == "row"]
+    assert [(r.name, r.building, r.year, r.group) for r in rows] == [
+        ("Lumenworks", "Hall 2", 2017, "Photonics"),
+        ("Tidegauge", "Hall 3", 2023, "Photonics"),
+        ("Prismatica", "Hall 2", 2015, "Photonics"),
+        ("Kelpmatter", "Hall 3", 2021, "Green chemistry"),
+        ("Salinae", "Hall 1", 2019, "Food"),
+        ("Granoantico", "", 2012, "Food"),
+    ]
+    (org,) = [o for o in build([("en", e) for e in rows]) if o.name == "Kelpmatter"]
+    found = match("Which companies work in green chemistry?", *_orgs_and_stubs(rows))
+    assert found is not None and [o.name for o in found.organisations] == [org.name]
+
+
+def _orgs_and_stubs(
+    entries: Sequence[directory.DirectoryEntry],
+) -> tuple[list[Organisation], list[directory.DirectoryEntry]]:
+    return build([(e.key, e) for e in entries]), [e for e in entries if e.kind == "stub"]
+
+
+# An Italian listing with no year column; the organisation's own page states its arrival only
+# in a heading.
+LISTING_NO_YEARS = """<html lang="it"><head><title>Aziende</title></head><body><main>
+<h1>Aziende insediate</h1><table>
+<tr><th>Azienda</th><th>Settore</th><th>Edificio</th></tr>
+<tr><td><a href="ondina.html">Ondina Sensori</a> <em>nuova</em></td><td>Ambiente</td><td>Hall 1</td></tr>
+<tr><td><a href="lumen.html">Lumenworks</a></td><td>Fotonica</td><td>Hall 2</td></tr>
+<tr><td><a href="kelp.html">Kelpmatter</a></td><td>Chimica verde</td><td>Hall 3</td></tr>
+</table></main></body></html>"""
+OWN_PAGE = """<html lang="it"><head><title>Ondina Sensori</title></head><body><main>
+<h1>Ondina Sensori</h1><h2>Insediata a marzo 2026</h2>
+<p>Ondina Sensori costruisce boe che misurano la qualità dell'acqua dei laghi e trasmette i dati
+ogni ora ai comuni della zona. Settore: ambiente.</p></main></body></html>"""
+
+
+def test_an_arrival_stated_only_in_the_organisations_own_heading() -> None:
+    """A listing without a year column, and a page whose heading says "Insediata a marzo 2026":
+    the record arrives in March 2026 (a 2026 arrivals question finds it, not on 1 February);
+    the listing's badge after the name ("nuova") is not part of it: the page names it."""
+    entries = entries_of("it/aziende.html", html=LISTING_NO_YEARS)
+    entries += entries_of("it/ondina.html", html=OWN_PAGE)
+    orgs, stubs = _orgs_and_stubs(entries)
+    (ondina,) = [o for o in orgs if o.name == "Ondina Sensori"]
+    assert (ondina.since, ondina.year) == ("marzo 2026", 2026)
+    found = match("Quali aziende sono arrivate nel 2026?", orgs, stubs, today=date(2026, 11, 30))
+    assert found is not None and [o.name for o in found.organisations] == ["Ondina Sensori"]
+    early = match("Quali aziende sono arrivate nel 2026?", orgs, stubs, today=date(2026, 2, 1))
+    assert early is not None and early.organisations == []
+
+
+def test_a_sector_worded_in_one_language_only_is_found_by_the_other() -> None:
+    """Two organisations state their sector in both languages ("Fotonica" on the Italian
+    listing, "Photonics" on their English pages): a third listed only in Italian is found by
+    "Photonics" too; an organisation with two sectors in one language teaches nothing."""
+    from ingest.directory_labels import new_entry
+
+    def row(name: str, sector: str, language: str) -> directory.DirectoryEntry:
+        return replace(
+            new_entry(f"{language}/{name}.html", "row", name, sector=sector),
+            url=f"{language}/{name}",
+            language=language,
+        )
+
+    entries = [
+        row("Lumenworks", "Photonics", "en"),
+        row("Lumenworks", "Fotonica", "it"),
+        row("Tidegauge", "Photonics", "en"),
+        row("Tidegauge", "Fotonica", "it"),
+        row("Prismatica", "Fotonica", "it"),
+        row("Kelpmatter", "Green chemistry", "en"),
+        row("Kelpmatter", "Chimica verde", "it"),
+        row("Kelpmatter", "Materiali", "it"),
+        row("Salinae", "Food", "en"),
+    ]
+    orgs, stubs = _orgs_and_stubs(entries)
+    found = match("Which companies work in photonics?", orgs, stubs)
+    assert found is not None
+    assert sorted(o.name for o in found.organisations) == ["Lumenworks", "Prismatica", "Tidegauge"]
+    (kelp,) = [o for o in orgs if o.name == "Kelpmatter"]
+    assert kelp.sectors == ["Green chemistry", "Chimica verde", "Materiali"]
