@@ -90,7 +90,8 @@ def unit_texts(passage: Passage) -> list[str]:
     answerability model compares a unit with when it has no heading."""
     texts: dict[str, None] = {passage.title: None} if passage.title else {}
     for unit in split_units(passage, 0):
-        for text in (embedding_text(unit), unit.text, unit.context, unit.lead, label(unit.text)):
+        opening = label(unit.text) if unit.kind == "sentence" else ""  # as the guard reads it
+        for text in (embedding_text(unit), unit.text, unit.context, unit.lead, opening):
             if text:
                 texts.setdefault(text, None)
     return list(texts)
