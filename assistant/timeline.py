@@ -107,6 +107,10 @@ class Window:
     end: date
     words: str
 
+    def holds(self, mentions: Iterable[DateMention]) -> bool:
+        """Whether one of the dates falls, even in part, in the period."""
+        return any(m.start <= self.end and m.end >= self.start for m in mentions)
+
 
 def window(question: str, today: date) -> Window | None:
     """The calendar period the question names relative to ``today`` ("next month", "il mese
@@ -199,22 +203,27 @@ def asks_calendar(question: str) -> bool:
     timeline answers it even when no passage answers it in words."""
     intent = time_intent(question)
     if intent == "past":
-        return asks_for_list(question)  # "which events have already been held?"
+        return _asks_held(question)
     if intent != "upcoming":
         return False
     # "which events are coming up?" asks for the calendar as much as "what's on next month?"
     return bool(_WINDOW.search(question) or _COUNT.search(question) or asks_for_list(question))
 
 
+def _asks_held(question: str) -> bool:
+    """A list of the events already held ("which events have already been held?")."""
+    return time_intent(question) == "past" and asks_for_list(question)
+
+
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
-    upcoming questions, whose events table is often not among the few passages a question
-    retrieves, and "now" questions that ask for one count ("how many ... now?"), whose latest
+    upcoming questions and lists of the events already held, whose events table is often not
+    among the few passages a question retrieves, and "now" questions that ask for one count ("how many ... now?"), whose latest
     value is often stated on another page (a key-figures page). Other "now" questions do not:
     on the time set the wider passages brought other dated facts, e.g. the director's
     appointment for "who owns the building today?"; nor do questions of several parts."""
     intent = time_intent(question)
-    if intent == "upcoming" or (intent == "past" and asks_for_list(question)):
+    if intent == "upcoming" or _asks_held(question):
         return True
     return (
         intent == "current" and bool(_COUNT.search(question)) and len(split_question(question)) == 1
@@ -489,9 +498,10 @@ def answer(
     today: date,
     params: Params = PARAMS,
 ) -> Timed | None:
-    """The time-aware answer to an upcoming or current question; None for the normal path."""
+    """The time-aware answer to an upcoming or current question, or to a list of the events
+    already held; None for the normal path."""
     intent = time_intent(question)
-    held = intent == "past" and asks_for_list(question)  # "which events were already held?"
+    held = _asks_held(question)
     if (intent not in {"upcoming", "current"} and not held) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
@@ -505,20 +515,18 @@ def answer(
         return None
     best = max(u.score for u in scored)
     limits = params.timeline
-    if held:
+    if held or intent == "upcoming":
         wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
         events = [d for d in _dated(wide, passages) if d.event_dates()]
+        if not held:
+            events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
         languages = [p.language for p in passages]
-        return _held(events, language, today, limits, languages, window(question, today))
-    if intent == "upcoming":
-        wide = [u for u in scored if u.score >= limits.upcoming_relevant * best]
-        events = [d for d in _dated(wide, passages) if d.event_dates()]
-        events += _close_coming(question, units, events, passages, today, similarity, params)
-        events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
-        languages = [p.language for p in passages]
-        only_next = bool(_ONE_NEXT.search(question)) and window(question, today) is None
-        asked = _Asked(only_next, window(question, today), bool(_COUNT.search(question)))
+        period = window(question, today)
+        if held:
+            return _held(events, language, today, limits, languages, period)
+        only_next = bool(_ONE_NEXT.search(question)) and period is None
+        asked = _Asked(only_next, period, bool(_COUNT.search(question)))
         return _upcoming(events, language, today, limits, languages, asked)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
     dated = _dated(same_series(relevant, units, passages), passages)
@@ -598,23 +606,13 @@ def _upcoming(
     def start(d: _Dated) -> date:
         return min(m.start for m in d.coming(today))
 
-    def lang(d: _Dated) -> str:
-        return languages[d.unit.passage] if d.unit.passage < len(languages) else language
-
     ahead = sorted((d for d in dated if d.coming(today)), key=lambda d: (start(d), -d.unit.score))
-    own = {(m.start, m.end) for d in ahead if lang(d) == language for m in d.coming(today)}
-    ahead = [
-        d for d in ahead
-        if lang(d) == language or not {(m.start, m.end) for m in d.coming(today)} & own
-    ]  # fmt: skip
+    ahead = _untranslated(ahead, lambda d: d.coming(today), language, languages)
     if ahead and asked.only_next:
         first = start(ahead[0])
         ahead = [d for d in ahead if start(d) == first]
     if period is not None:
-        inside = [
-            d for d in ahead
-            if any(m.start <= period.end and m.end >= period.start for m in d.coming(today))
-        ]  # fmt: skip
+        inside = [d for d in ahead if period.holds(d.coming(today))]
         if not inside:
             opening = _t(language, "none_in", window=period.words, today=day)
             if not ahead:
@@ -638,6 +636,25 @@ def _upcoming(
     )
 
 
+def _untranslated(
+    dated: list[_Dated],
+    dates_of: Callable[[_Dated], list[DateMention]],
+    language: str,
+    languages: Sequence[str],
+) -> list[_Dated]:
+    """The events less those in another language whose dates (``dates_of``) are one's in the
+    asker's language: such an event is its translation. ``languages`` is each passage's."""
+
+    def lang(d: _Dated) -> str:
+        return languages[d.unit.passage] if d.unit.passage < len(languages) else language
+
+    own = {(m.start, m.end) for d in dated if lang(d) == language for m in dates_of(d)}
+    return [
+        d for d in dated
+        if lang(d) == language or not {(m.start, m.end) for m in dates_of(d)} & own
+    ]  # fmt: skip
+
+
 def _held(
     dated: list[_Dated],
     language: str,
@@ -651,24 +668,18 @@ def _held(
     is its translation, and is left out."""
     day = today.isoformat()
 
-    def lang(d: _Dated) -> str:
-        return languages[d.unit.passage] if d.unit.passage < len(languages) else language
-
     def over(d: _Dated) -> list[DateMention]:
         return [m for m in d.event_dates() if m.end < today]
 
     done = [d for d in dated if over(d) and not d.coming(today)]
     if period is not None:
-        done = [
-            d for d in done if any(m.start <= period.end and m.end >= period.start for m in over(d))
-        ]  # fmt: skip
+        done = [d for d in done if period.holds(over(d))]
     if not done:
         if period is None:
             return None
         return Timed(_t(language, "held_none", window=period.words, today=day), [])
     done.sort(key=lambda d: (max(m.end for m in over(d)), -d.unit.score))
-    own = {(m.start, m.end) for d in done if lang(d) == language for m in over(d)}
-    done = [d for d in done if lang(d) == language or not {(m.start, m.end) for m in over(d)} & own]
+    done = _untranslated(done, over, language, languages)
     units = _unique([_named(d.unit) for d in done])[: limits.max_events]
     key = "held_in" if period else "held"
     opening = _t(language, key, today=day, window=period.words if period else "")
