@@ -169,20 +169,18 @@ class DirectoryAnswers:
     def answer(self, question: str, language: str, today: date | None = None) -> Answer | None:
         """The directory's answer to a list/count question about organisations, or to "how
         long has X been here?", or None."""
-        how_long = today is not None and HOW_LONG.search(question) is not None
-        if intent(question) is None and not how_long:
+        kind = intent(question)
+        if kind is None and (today is None or HOW_LONG.search(question) is None):
             return None
         try:
             orgs, stubs = self.organisations()
         except Exception as exc:  # noqa: BLE001 - the passage search still answers
             log.warning("the partner directory is unavailable: %s", exc)
             return None
-        if how_long and today is not None:
-            held = tenure(question, orgs, today)
-            if held is not None:
-                return compose_tenure(*held, language, today)
-            if intent(question) is None:
-                return None
+        if today is not None and (held := tenure(question, orgs, today)) is not None:
+            return compose_tenure(*held, language, today)  # "how long has X been here?"
+        if kind is None:
+            return None
         found = match(question, orgs, stubs, self.similarity, today)
         return compose(found, language) if found is not None else None
 

@@ -127,8 +127,7 @@ def build(entries: Sequence[tuple[str, DirectoryEntry]]) -> list[Organisation]:
             org.sector_languages.setdefault(kind_of, entry.language[:2])
         if entry.group and entry.group not in org.groups:
             org.groups.append(entry.group)
-        if entry.since:
-            _take_since(org, entry)
+        _take_since(org, entry)
         if own is not None and own.since and not org.since:
             # the organisation's own page states its arrival, the listing does not (a listing
             # with no year column); only then, as its facts may speak of something else
