@@ -148,15 +148,17 @@ def is_content_box(tag: Tag) -> bool:
 def _into_content(boxes: list[Tag], tags: _Tags) -> None:
     """Content boxes kept beside the page's main container go to its end, as sections: the
     Markdown step reads that container only, and drops ``<aside>`` elements."""
-    containers = [
-        t for t in tags.live()
-        if t.name == "main" or str(t.get("role", "")).lower() == "main"
-    ]  # fmt: skip
+    if not boxes:
+        return  # most pages: no walk over the page's tags for a container
+    container = next(
+        (t for t in tags.live() if t.name == "main" or str(t.get("role", "")).lower() == "main"),
+        None,
+    )
     for box in boxes:
         if _removed(box):
             continue
         box.name = "section"
         if box.get("role"):
             del box["role"]
-        if containers and not _in_content(box, ("main",)):
-            containers[0].append(box.extract())
+        if container is not None and not _in_content(box, ("main",)):
+            container.append(box.extract())
