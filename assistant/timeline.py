@@ -45,7 +45,7 @@ from assistant.scoring import (
 )
 from assistant.terms import TermStats
 from assistant.units import Unit, embedding_text, split_units
-from ingest.dates import DateMention, decode
+from ingest.dates import DateMention, decode, words_besides
 from vectorstore.passages import Passage
 
 Intent = Literal["upcoming", "current", "past", ""]
@@ -371,12 +371,7 @@ def _labelled(units: list[Unit], passage: Passage) -> list[Unit]:
 def _is_label(unit: Unit, mentions: Sequence[DateMention]) -> bool:
     """The unit is a date and at most ``label_words`` other words."""
     dates = unit_dates(unit, mentions)
-    if not dates:
-        return False
-    rest = _norm(unit.text)
-    for mention in dates:
-        rest = rest.replace(_norm(mention.text), " ")
-    return len(_WORD.findall(rest)) <= PARAMS.timeline.label_words
+    return bool(dates) and words_besides(unit.text, dates) <= PARAMS.timeline.label_words
 
 
 def _stamp(out: list[Unit], at: int, label: Unit, mentions: Sequence[DateMention]) -> None:

@@ -18,6 +18,7 @@ from langchain_text_splitters.markdown import ExperimentalMarkdownSyntaxTextSpli
 
 from ingest.dates import chunk_metadata as date_metadata
 from ingest.dates import find_dates as date_mentions
+from ingest.dates import words_besides
 from ingest.records import Chunk, Page
 from vectorstore.text import BREAK, chunk_text
 
@@ -62,9 +63,9 @@ def _sections(page: Page) -> list[_Section]:
 
 
 # A line above a heading that is a date and little else ("Friday 4 December 2026, 09:30" over
-# "## Hackathon") is that heading's: at most this many words besides the date.
+# "## Hackathon") is that heading's: at most this many words besides the date (the bound of
+# assistant.params' TimelineParams.label_words, which reads such a line back as a label).
 _KICKER_WORDS = 6
-_WORDS = re.compile(r"[^\W\d_]{2,}")
 
 
 def _kicker(body: str) -> tuple[str, str]:
@@ -73,10 +74,7 @@ def _kicker(body: str) -> tuple[str, str]:
     if "\n" in last.strip() or _HEADING_LINE.match(last.strip()):
         return body, ""
     mentions = date_mentions(last)
-    rest = last
-    for mention in mentions:
-        rest = rest.replace(mention.text, " ")
-    if not mentions or len(_WORDS.findall(rest)) > _KICKER_WORDS:
+    if not mentions or words_besides(last, mentions) > _KICKER_WORDS:
         return body, ""
     return head.strip(), last.strip()
 

@@ -23,6 +23,7 @@ import calendar
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
@@ -204,6 +205,23 @@ def find_dates(text: str, options: DateOptions = DateOptions()) -> list[DateMent
                 continue
         found.append((match.start(), match.end(), mention))
     return [m for _, _, m in found]
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.replace("\\", "").split()).casefold()
+
+
+def words_besides(text: str, mentions: Iterable[DateMention]) -> int:
+    """How many words (two letters or more) ``text`` holds besides the words of ``mentions``:
+    a date line ("Friday 4 December 2026, 09:30") holds few. The chunker carries such a line
+    to the heading after it, and the timeline reads it back as that heading's date."""
+    rest = _folded(text)
+    for mention in mentions:
+        rest = rest.replace(_folded(mention.text), " ")
+    return len(_WORD.findall(rest))
 
 
 def encode(mentions: list[DateMention]) -> str:
