@@ -172,12 +172,16 @@ def _card(block: Tag, options: DirectoryOptions) -> _Card | None:
     return block, name, fields, rest, link
 
 
+def _shape(block: Tag) -> tuple[str, str]:
+    """A block's tag and classes."""
+    return block.name, " ".join(sorted(str(c) for c in block.get("class") or []))
+
+
 def _signature(card: _Card) -> tuple[str, str, str]:
     """What makes blocks the same kind of card: tag, classes, heading tag."""
     block = card[0]
     heading = _heading(block)
-    classes = " ".join(sorted(str(c) for c in block.get("class") or []))
-    return block.name, classes, heading.name if heading is not None else ""
+    return *_shape(block), heading.name if heading is not None else ""
 
 
 def card_entries(
@@ -212,12 +216,13 @@ def card_entries(
         if not any(id(t) in inner for card in g[2] for t in card[0].descendants if isinstance(t, Tag))
     ]  # fmt: skip
     kinds = {_signature(card) for _, _, found in groups for card in found}
+    shapes = {kind[:2] for kind in kinds}
     taken = {id(card[0]) for _, _, found in groups for card in found}
     for tag in tags.live() if kinds else []:
         if id(tag) in taken or id(tag) in seen or not isinstance(tag.parent, Tag):
             continue
-        if tag.name not in {k[0] for k in kinds}:
-            continue
+        if _shape(tag) not in shapes:
+            continue  # not read as a card: only a block of a kind already accepted can be one
         card = _card(tag, options)
         if card is not None and card[2] and _signature(card) in kinds:
             groups.append((0, tag.parent, [card]))
