@@ -199,8 +199,7 @@ def time_intent(question: str) -> Intent:
 def asks_calendar(question: str) -> bool:
     """A question about the calendar itself: the coming events of a period ("what's on next
     month?", "il mese prossimo"), which are coming up, how many are planned, or which were
-    already held. The
-    timeline answers it even when no passage answers it in words."""
+    already held. The timeline answers it even when no passage answers it in words."""
     intent = time_intent(question)
     if intent == "past":
         return _asks_held(question)
@@ -571,9 +570,9 @@ class _Asked:
     """What an upcoming question asks besides the coming events: the first one only, those of
     a period ("next month"), or how many there are."""
 
-    only_next: bool = False
-    window: Window | None = None
-    count: bool = False
+    only_next: bool
+    window: Window | None
+    count: bool
 
 
 def _upcoming(
@@ -581,8 +580,8 @@ def _upcoming(
     language: str,
     today: date,
     limits: TimelineParams,
-    languages: Sequence[str] = (),
-    asked: _Asked = _Asked(),
+    languages: Sequence[str],
+    asked: _Asked,
 ) -> Timed | None:
     """Events not over on ``today``, in date order (only the first date's for "the next
     event"; only those of the period asked, "next month"; counted for "how many"); or say
