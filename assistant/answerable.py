@@ -106,8 +106,7 @@ def signals(
     qterms = set(terms(question))
     weights = {t: stats.idf(t) for t in qterms}
     total = sum(weights.values())
-    units = [u for i, p in enumerate(passages[:UNIT_PASSAGES]) for u in split_units(p, i)]
-    top = list(passages[:TOP_PASSAGES])
+    units = _compared_units(passages)
     # the terms naming each top passage's subject: its page title and heading
     heads = [set(terms(f"{p.title} {p.heading}")) for p in passages[:UNIT_PASSAGES]]
     unit_cos = passage_cos = 0.0
@@ -115,17 +114,12 @@ def signals(
         ("cosine_margin", "topic_gain", "topic_gain_max", "asked_cosine", "asked_margin"), 0.0
     )
     if similarity is not None and units:
-        unit_cosines = [float(c) for c in similarity(question, [embedding_text(u) for u in units])]
+        unit_cosines = _unit_cosines(question, units, similarity)
         unit_cos = max(unit_cosines, default=0.0)
         meaning = _beyond_topic(
             question, units, unit_cosines, passages, set().union(*heads), similarity
         )
-        cosines = (
-            passage_similarity(question, top)
-            if passage_similarity is not None
-            else similarity(question, [p.text for p in top])
-        )
-        passage_cos = max(cosines, default=0.0)
+        passage_cos = _passage_cosine(question, passages, similarity, passage_similarity)
 
     def support(found: set[str]) -> float:
         return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
@@ -175,6 +169,49 @@ def signals(
         meaning["asked_margin"],
     )
     return dict(zip(SIGNALS, values, strict=True))
+
+
+def cross_signals(
+    question: str,
+    passages: Sequence[Passage],
+    similarity: Similarity | None,
+    passage_similarity: PassageSimilarity | None = None,
+) -> dict[str, float]:
+    """The signals of ``CROSS_SIGNALS`` alone, as ``signals`` computes them: what the
+    cross-language model reads, without the rest's work (another question embedded, the
+    headings compared)."""
+    units = _compared_units(passages)
+    if similarity is None or not units:
+        return dict.fromkeys(CROSS_SIGNALS, 0.0)
+    unit_cos = max(_unit_cosines(question, units, similarity), default=0.0)
+    passage_cos = _passage_cosine(question, passages, similarity, passage_similarity)
+    return {"unit_cosine": float(unit_cos), "passage_cosine": passage_cos}
+
+
+def _compared_units(passages: Sequence[Passage]) -> list[Unit]:
+    """The units of the first ``UNIT_PASSAGES`` passages, compared with the question."""
+    return [u for i, p in enumerate(passages[:UNIT_PASSAGES]) for u in split_units(p, i)]
+
+
+def _unit_cosines(question: str, units: Sequence[Unit], similarity: Similarity) -> list[float]:
+    """The question's e5 cosine with each unit."""
+    return [float(c) for c in similarity(question, [embedding_text(u) for u in units])]
+
+
+def _passage_cosine(
+    question: str,
+    passages: Sequence[Passage],
+    similarity: Similarity,
+    passage_similarity: PassageSimilarity | None,
+) -> float:
+    """The question's best e5 cosine with the first ``TOP_PASSAGES`` passages whole."""
+    top = list(passages[:TOP_PASSAGES])
+    cosines = (
+        passage_similarity(question, top)
+        if passage_similarity is not None
+        else similarity(question, [p.text for p in top])
+    )
+    return float(max(cosines, default=0.0))
 
 
 def _beyond_topic(
@@ -420,7 +457,8 @@ def _decide_across(
     if selection is None:
         verdict.answerable, verdict.reason = False, "no sentence matches the question"
         return verdict
-    values = signals(question, passages, stats, similarity, selection, passage_similarity)
+    # the model reads the cosines only (load_cross_model): the other signals are not computed
+    values = cross_signals(question, passages, similarity, passage_similarity)
     return _judged(verdict, model, values, "the sources do not answer it across languages")
 
 

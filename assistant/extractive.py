@@ -170,7 +170,9 @@ def _select_one(
     count = 0
     if asks_count(question) and not states_figure(chosen):
         counted = _counted_list(question, pool, units, query, passages, params)
-        if not counted:  # the list may be on a page in the other language only
+        if not counted and len(pool) < len(candidates):
+            # the list may be on a page in the other language only (with every candidate in
+            # the pool already, the same search would find nothing again)
             every = sorted(candidates, key=lambda u: (-u.score, u.passage, u.position))
             counted = _counted_list(question, every, units, query, passages, params)
         if counted:

@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.answerable import CROSS_MODEL_FILE, CROSS_SIGNALS, load_cross_model
+from assistant.answerable import (
+    CROSS_MODEL_FILE,
+    CROSS_SIGNALS,
+    cross_signals,
+    load_cross_model,
+)
 from assistant.compose import OTHER_LANGUAGE_NOTES, with_language_note
 from assistant.conversation import OTHER_LANGUAGES, other_language, prepare_question
 from assistant.schema import Answer
@@ -111,6 +116,25 @@ def test_a_question_in_another_language_is_answered_in_english_saying_so(
     first, rest = answer.text.split("\n", 1)
     assert first == OTHER_LANGUAGE_NOTES[other_language(question)]
     assert fact in rest
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Wer ist der Architekt der roten Mauer?", "Was ist die Hauptstadt von Frankreich?"],
+)
+def test_the_cross_language_decision_reads_the_cosines_all_signals_hold(
+    sample_index,  # noqa: ANN001
+    question: str,
+) -> None:
+    """The cross-language model's inputs, computed alone, are those of the full signals."""
+    evidence = sample_index.assistant.evidence(question)
+    assert evidence.cross_language and evidence.passages
+    every = evidence.signals()
+    alone = cross_signals(
+        evidence.question, evidence.passages, evidence.similarity, evidence.passage_similarity
+    )
+    assert alone == {name: every[name] for name in CROSS_SIGNALS}
+    assert alone["unit_cosine"] > 0.5
 
 
 @pytest.mark.parametrize(
