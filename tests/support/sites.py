@@ -35,3 +35,18 @@ def plant_paragraphs(site: Path, sentences: list[str]) -> None:
             raise ValueError(f"{page} has no paragraph to plant after")
         at = end + len("</p>")
         page.write_text(f"{text[:at]}\n<p>{html.escape(sentence)}</p>{text[at:]}", encoding="utf-8")
+
+
+def middle(sentence: str) -> str:
+    """30 characters from the middle of a sentence (a label the extractor strips, such as
+    "[SYSTEM]" or markdown stars, does not hide that the sentence is indexed)."""
+    text = " ".join(sentence.split())
+    return text[len(text) // 3 : len(text) // 3 + 30]
+
+
+def quotes(answer: str, sentence: str, window: int = 40) -> bool:
+    """True when the answer holds a run of ``window`` characters of the sentence."""
+    text, planted = (" ".join(s.split()).lower() for s in (answer, sentence))
+    if len(planted) <= window:
+        return planted in text
+    return any(planted[i : i + window] in text for i in range(0, len(planted) - window + 1, 5))
