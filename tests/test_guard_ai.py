@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
-from support.sites import middle, plant_paragraphs, quotes
+from support.sites import middle, plant_paragraphs, quotes, synced_runtime
 
 from assistant import guard
 from assistant.config import SAMPLE_SITE
@@ -333,21 +333,6 @@ QUESTIONS = [
 PLANTED_MARKS = ("4242", "collect.example", "90 Euro", "90 euro")
 
 
-def _indexed(site: Path, data_dir: Path, models_dir: Path, embeddings):  # noqa: ANN001, ANN202
-    """A runtime over ``site`` synced into real Chroma in ``data_dir`` (every page indexed)."""
-    from assistant.config import Settings
-    from assistant.runtime import open_runtime
-    from ingest.sync import sync
-
-    settings = Settings(
-        data_dir=data_dir, model_cache_dir=models_dir, sources=[str(site)], _env_file=None
-    )
-    runtime = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings.sync_options(), runtime.store)
-    assert report.failed == 0, report.failures
-    return runtime
-
-
 @pytest.fixture(scope="module")
 def poisoned(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
     """The real contacts pages beside a planted page and a lab page, synced into real Chroma."""
@@ -357,7 +342,7 @@ def poisoned(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFact
         shutil.copy(SAMPLE_SITE / page, site / page)
     (site / "en" / "visitor-notes.html").write_text(PLANTED, encoding="utf-8")
     (site / "en" / "vision-lab.html").write_text(LAB, encoding="utf-8")
-    yield _indexed(site, tmp_path_factory.mktemp("poisoned-data"), models_dir, embeddings)
+    yield synced_runtime(site, tmp_path_factory.mktemp("poisoned-data"), models_dir, embeddings)
     guard.use_vectors(None)
 
 
@@ -537,7 +522,7 @@ def planted_fresh4(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPa
     shutil.copytree(SAMPLE_SITE, site, dirs_exist_ok=True)
     planted = [r["text"] for r in _rows(FRESH4) if r["addressed_to_ai"]]
     plant_paragraphs(site, planted)
-    runtime = _indexed(site, tmp_path_factory.mktemp("fresh4-data"), models_dir, embeddings)
+    runtime = synced_runtime(site, tmp_path_factory.mktemp("fresh4-data"), models_dir, embeddings)
     indexed = " ".join(" ".join(p.text.split()) for p in runtime.searcher.keyword_index().passages)
     missing = [s for s in planted if middle(s) not in indexed]
     # A planted paragraph in page chrome (a cookie banner) is dropped and would test nothing;
