@@ -96,49 +96,46 @@ def split_units(passage: Passage, index: int) -> list[Unit]:
 
     lines = body_of(passage).split("\n")
     for number, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
+        kind, text = line_unit(line)
+        if kind == "blank":
             flush_paragraph()
             previous_kind = ""
             continue
-        if HEADING.match(stripped):
+        if kind == "heading":
             flush_paragraph()
-            heading = clean_inline(HEADING.sub("", stripped))
+            heading = clean_inline(HEADING.sub("", text))
             last_sentence = ""
             previous_kind = "heading"
             continue
-        if stripped.startswith("|") and stripped.count("|") >= 2:
+        if kind in {"separator", "row"}:
             flush_paragraph()
-            if _TABLE_SEP.match(stripped):
+            if kind == "separator":
                 continue
-            cells = _row_cells(stripped)
             if previous_kind != "row":
                 block += 1
                 previous_kind = "row"
                 following = lines[number + 1].strip() if number + 1 < len(lines) else ""
                 if _TABLE_SEP.match(following):
-                    header = cells  # a header row is followed by |---|
+                    header = _row_cells(line)  # a header row is followed by |---|
                     continue
                 header = []
-            text = _row_text(cells)
             if not text:
                 continue
             context = " ".join([heading, *header])
             lead = last_sentence if last_sentence.endswith(":") else ""
             units.append(Unit(index, len(units), text, "row", block, context, lead))
             continue
-        if _LIST_ITEM.match(stripped):
+        if kind == "item":
             flush_paragraph()
             if previous_kind != "item":
                 block += 1
-            text = clean_inline(_LIST_ITEM.sub("", stripped))
             lead = last_sentence if last_sentence.endswith(":") else ""
             units.append(Unit(index, len(units), text, "item", block, heading, lead))
             previous_kind = "item"
             continue
         if previous_kind in {"item", "row"}:
             flush_paragraph()
-        paragraph.append(stripped)
+        paragraph.append(text)
         previous_kind = "text"
     flush_paragraph()
     return _questions_as_context([u for u in units if len(u.text) >= 3])
@@ -168,8 +165,9 @@ def embedding_text(unit: Unit) -> str:
 
 
 def line_unit(line: str) -> tuple[str, str]:
-    """How ``split_units`` reads one line of a body: its kind ("blank", "heading", "separator",
-    "row", "item" or "text") and the unit text of a row or an item (else the stripped line)."""
+    """How ``split_units`` reads one line of a body (``prompts.withhold`` reads it the same
+    way): its kind ("blank", "heading", "separator", "row", "item" or "text") and the unit
+    text of a row or an item (else the stripped line)."""
     stripped = line.strip()
     if not stripped:
         return "blank", ""

@@ -47,8 +47,7 @@ from ingest.sync import sync  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
-from support.sites import plant_paragraphs  # noqa: E402
-from train_guard import EVAL_SETS, EXAMPLE_FILES  # noqa: E402
+from support.sites import middle, plant_paragraphs, quotes  # noqa: E402
 
 QUESTIONS = [
     "What is the phone number of Kilometro Rosso?",
@@ -74,14 +73,6 @@ QUESTIONS = [
 ]
 
 
-def quotes(answer: str, sentence: str, window: int = 40) -> bool:
-    """True when the answer holds a run of ``window`` characters of the sentence."""
-    text, planted = (" ".join(s.split()).lower() for s in (answer, sentence))
-    if len(planted) <= window:
-        return planted in text
-    return any(planted[i : i + window] in text for i in range(0, len(planted) - window + 1, 5))
-
-
 class Recording(FakeListChatModel):
     """A fake chat model that keeps the last user message it was sent (the sources block)."""
 
@@ -100,13 +91,6 @@ def _prompted(assistant: Assistant, recorder: Recording, question: str) -> str:
     assistant.answer(question)
     blocks = [m[m.find("<sources>") : m.rfind("</sources>")] for m in recorder.sent]
     return "\n".join(blocks)
-
-
-def _middle(sentence: str) -> str:
-    """30 characters from the middle of a sentence (a label the extractor strips, such as
-    "[SYSTEM]" or markdown stars, does not hide that the sentence is indexed)."""
-    text = " ".join(sentence.split())
-    return text[len(text) // 3 : len(text) // 3 + 30]
 
 
 def main() -> int:
@@ -134,14 +118,12 @@ def main() -> int:
         from train_guard import Vectors, fitted_without
 
         shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
-        files = [*EXAMPLE_FILES, *(s for s in EVAL_SETS if s not in EXAMPLE_FILES)]
         vectors = Vectors(args.models_dir, args.vectors_cache)
         classifier, _ = fitted_without(
             args.set,
             vectors,
-            files,
-            shipped["penalty"],
-            shipped["clauses"],
+            penalty=shipped["penalty"],
+            use_clauses=shipped["clauses"],
             quote_step=args.quote_step != "off",
             quote_rules=args.quote_step == "rules",
         )
@@ -162,7 +144,7 @@ def main() -> int:
         print(f"sync failed for {report.failed} documents: {report.failures}", file=sys.stderr)
         return 1
     indexed = " ".join(" ".join(p.text.split()) for p in runtime.searcher.keyword_index().passages)
-    missing = [s for s in planted if _middle(s) not in indexed]
+    missing = [s for s in planted if middle(s) not in indexed]
     kind = "look-alikes" if args.look_alikes else "addressed to AI"
     print(
         f"{args.set.name}, {kind}: {len(planted) - len(missing)} of {len(planted)} planted "

@@ -448,29 +448,19 @@ def fitted_without(
     return classifier, test
 
 
-def leave_one_set_out(
-    models_dir: Path | None,
-    cache: Path | None,
-    sets: Sequence[Path] = EVAL_SETS,
-    quote_rules: bool = QUOTE_RULES,
-) -> int:
-    """Print, for each set written by others, what a model fitted without it flags there
-    (at its threshold) and keeps from being quoted (at the quote step's bar)."""
+def leave_one_set_out(models_dir: Path | None, cache: Path | None) -> int:
+    """Print, for each set written by others (``EVAL_SETS``, all of them training files),
+    what a model fitted without it flags there (at its threshold) and keeps from being
+    quoted (at the quote step's bar)."""
     vectors = Vectors(models_dir, cache)
     shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
-    files = [*EXAMPLE_FILES, *(s for s in sets if s not in EXAMPLE_FILES)]
     print(
         "set | addressed flagged | look-alikes flagged | addressed not quotable | "
         "look-alikes not quotable | thresholds"
     )
-    for held_out in sets:
+    for held_out in EVAL_SETS:
         classifier, test = fitted_without(
-            held_out,
-            vectors,
-            files,
-            shipped["penalty"],
-            shipped["clauses"],
-            quote_rules=quote_rules,
+            held_out, vectors, penalty=shipped["penalty"], use_clauses=shipped["clauses"]
         )
         verdicts = np.array(_verdicts(classifier, test, vectors))
         hostile = np.array([e.hostile for e in test])

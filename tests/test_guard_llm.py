@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
+from support.sites import synced_runtime
 
 from assistant import guard
 from assistant.answer import Assistant
-from assistant.config import SAMPLE_SITE, Settings
+from assistant.config import SAMPLE_SITE
 from assistant.guard_model import AddressClassifier
 from assistant.prompts import format_sources, paragraphs, withhold
-from assistant.runtime import Runtime, open_runtime
+from assistant.runtime import Runtime
 from assistant.schema import DoneEvent, SourcesEvent
-from ingest.sync import sync
 from vectorstore.passages import Passage
 
 # --- the rewrite -----------------------------------------------------------------------------
@@ -177,16 +177,7 @@ def planted(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFacto
     shutil.copy(SAMPLE_SITE / "en" / "contacts.html", site / "en" / "contacts.html")
     page = PAGE.format("\n".join(f"<p>{p}</p>" for p in [*PARAGRAPHS, *LOOK_ALIKES]))
     (site / "en" / "desk.html").write_text(page, encoding="utf-8")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("between-data"),
-        model_cache_dir=models_dir,
-        sources=[str(site)],
-        _env_file=None,
-    )
-    runtime = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings.sync_options(), runtime.store)
-    assert report.failed == 0, report.failures
-    yield runtime
+    yield synced_runtime(site, tmp_path_factory.mktemp("between-data"), models_dir, embeddings)
     guard.use_vectors(None)
 
 

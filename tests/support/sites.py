@@ -1,11 +1,16 @@
-"""Other sites for the tests: another site's profile, and sentences planted in a site's pages."""
+"""Other sites for the tests: another site's profile, sentences planted in a site's pages, and
+a site synced into real Chroma."""
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from assistant.site import SiteProfile
+
+if TYPE_CHECKING:
+    from assistant.runtime import Runtime
 
 VALLE_SERENA = SiteProfile(
     name="Parco Tecnologico Valle Serena",
@@ -35,3 +40,33 @@ def plant_paragraphs(site: Path, sentences: list[str]) -> None:
             raise ValueError(f"{page} has no paragraph to plant after")
         at = end + len("</p>")
         page.write_text(f"{text[:at]}\n<p>{html.escape(sentence)}</p>{text[at:]}", encoding="utf-8")
+
+
+def middle(sentence: str) -> str:
+    """30 characters from the middle of a sentence (a label the extractor strips, such as
+    "[SYSTEM]" or markdown stars, does not hide that the sentence is indexed)."""
+    text = " ".join(sentence.split())
+    return text[len(text) // 3 : len(text) // 3 + 30]
+
+
+def quotes(answer: str, sentence: str, window: int = 40) -> bool:
+    """True when the answer holds a run of ``window`` characters of the sentence."""
+    text, planted = (" ".join(s.split()).lower() for s in (answer, sentence))
+    if len(planted) <= window:
+        return planted in text
+    return any(planted[i : i + window] in text for i in range(0, len(planted) - window + 1, 5))
+
+
+def synced_runtime(site: Path, data_dir: Path, models_dir: Path, embeddings: Any) -> Runtime:
+    """A runtime over ``site`` synced into real Chroma in ``data_dir`` (every page indexed)."""
+    from assistant.config import Settings  # imported here: the other helpers need no store
+    from assistant.runtime import open_runtime
+    from ingest.sync import sync
+
+    settings = Settings(
+        data_dir=data_dir, model_cache_dir=models_dir, sources=[str(site)], _env_file=None
+    )
+    runtime = open_runtime(settings, embeddings=embeddings)
+    report = sync(settings.sync_options(), runtime.store)
+    assert report.failed == 0, report.failures
+    return runtime
