@@ -58,6 +58,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
+def default_site_terms() -> Iterator[None]:
+    """The terms drop the default site's names again after each test: a service with another
+    site profile switches them for the whole process (``terms.use_site``, called where an
+    answer engine is built), which a later test must not inherit."""
+    yield
+    from assistant.site import DEFAULT_SITE
+    from assistant.terms import use_site
+
+    use_site(DEFAULT_SITE)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No KMR_* variable or .env file of the developer's leaks into a test."""
     for name in list(os.environ):
