@@ -253,6 +253,9 @@ def test_the_suggestion_file_is_checked(tmp_path) -> None:
     bad.write_text(json.dumps({"means": {"it": [0.1, 0.2], "en": [0.1]}, "floor": 0.3, "count": 3}))
     with pytest.raises(ValueError, match="one mean vector of one size"):
         SuggestModel.load(bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read the curated-suggestion parameters"):
+        SuggestModel.load(bad)
     with pytest.raises(ValueError, match="a vector of 3"):
         shipped.centred(np.ones(3, dtype=np.float32), "it")
 
