@@ -84,7 +84,6 @@ class CuratedSuggestion:
 
     answer_id: int
     question: str  # a wording in the visitor's language when the answer has one
-    score: float  # the language-centred cosine that ranked it
 
     def as_dict(self) -> dict[str, Any]:
         return {"answer_id": self.answer_id, "question": self.question}
@@ -299,9 +298,7 @@ class CuratedMatcher:
             # Shown in the visitor's language when the answer has a wording in it.
             own = [p for p, o in enumerate(owners) if o == row and wordings[p].language == language]
             shown = max(own, key=lambda p: scores[p]) if own else position
-            offers.append(
-                CuratedSuggestion(rows[row].id, wordings[shown].text, float(scores[position]))
-            )
+            offers.append(CuratedSuggestion(rows[row].id, wordings[shown].text))
         return offers
 
     def chosen(
