@@ -129,12 +129,13 @@ def test_unrelated_questions_and_questions_naming_another_year_get_none(
 ) -> None:
     store.create(OPEN_LABS, actor="anna")
     assert matcher.match("When is Open Labs 2025?", "en") is not None
-    assert matcher.match("When was Open Labs 2024?", "en") is None
-    at_line = CuratedMatcher(store, matcher.embed, AT_LINE)  # the model at its line
-    assert at_line.match("When was Open Labs 2024?", "en") is None
-    assert matcher.match("Quando si è tenuto l'Open Labs 2024?", "it") is None
-    assert matcher.match("How many people work at Kilometro Rosso?", "en") is None
-    assert matcher.match("Quanti ettari misura il campus?", "it") is None
+    # Shipped, only the same wording is given; the model at its line must refuse these too.
+    at_line = CuratedMatcher(store, matcher.embed, AT_LINE)
+    for each in (matcher, at_line):
+        assert each.match("When was Open Labs 2024?", "en") is None
+        assert each.match("Quando si è tenuto l'Open Labs 2024?", "it") is None
+        assert each.match("How many people work at Kilometro Rosso?", "en") is None
+        assert each.match("Quanti ettari misura il campus?", "it") is None
 
 
 def test_an_expired_or_disabled_answer_is_never_used_and_edits_apply_at_once(
