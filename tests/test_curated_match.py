@@ -138,6 +138,25 @@ def test_unrelated_questions_and_questions_naming_another_year_get_none(
         assert each.match("Quanti ettari misura il campus?", "it") is None
 
 
+def test_with_nothing_given_unasked_a_match_embeds_no_question_and_offers_do(
+    store: CuratedStore, matcher: CuratedMatcher
+) -> None:
+    """The gaps report's ``match`` needs only the words; offers need the question's vector."""
+    store.create(OPEN_LABS, actor="anna")
+    embedded: list[str] = []
+
+    def counting(texts: list[str]) -> Any:
+        embedded.extend(texts)
+        return matcher.embed(texts)
+
+    counted = CuratedMatcher(store, counting, MODEL)
+    assert counted.match("when is open labs 2025", "en") is not None
+    assert counted.match("Quando si è tenuto l'Open Labs 2025?", "it") is None
+    assert embedded == OPEN_LABS["questions"]  # the curated side only, once
+    offered = counted.lookup("Quando si è tenuto l'Open Labs 2025?", "it")
+    assert offered.match is None and embedded[-1] == "Quando si è tenuto l'Open Labs 2025?"
+
+
 def test_an_expired_or_disabled_answer_is_never_used_and_edits_apply_at_once(
     store: CuratedStore, matcher: CuratedMatcher
 ) -> None:
