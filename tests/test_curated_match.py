@@ -256,6 +256,9 @@ def test_pairs_from_the_calibration_data_are_offered_never_given_unasked(
     assert found.match is None, pair["b"]  # another wording: never given unasked
     if pair["match"]:
         assert [s.answer_id for s in found.suggestions] == [created["id"]], pair["b"]
+    # The model at its line (KMR_CURATED_MIN_PROBABILITY set) still tells the two apart.
+    at_line = CuratedMatcher(store, matcher.embed, AT_LINE).match(pair["b"], pair["b_lang"])
+    assert (at_line is not None and at_line.answer_id == created["id"]) == pair["match"], pair["b"]
 
 
 def test_settings_may_move_the_calibrated_line(make_settings: Callable[..., Settings]) -> None:
