@@ -84,7 +84,6 @@ class CuratedSuggestion:
 
     answer_id: int
     question: str  # a wording in the visitor's language when the answer has one
-    score: float  # the language-centred cosine that ranked it
 
     def as_dict(self) -> dict[str, Any]:
         return {"answer_id": self.answer_id, "question": self.question}
@@ -102,8 +101,8 @@ def query_embedder(embeddings: Any) -> Embed:
     """Embed questions with the model's *query* prompt (both sides of a match are questions).
 
     ``embeddings`` is the service's ``vectorstore.embeddings.E5Embeddings``; its query cache
-    makes the curated questions cost nothing after their first embedding, and the index
-    search that follows a curated match reuses the visitor's question's vector.
+    makes the curated questions cost nothing after their first embedding, and the visitor's
+    question is embedded once, by the matcher or by the index search, whichever needs it first.
     """
     return lambda texts: [embeddings.embed_query(text) for text in texts]
 
@@ -231,11 +230,20 @@ class CuratedMatcher:
             centred = self._centred
         if not wordings:
             return CuratedLookup(None, [])
-        asked = describe([question], self.embed, language=language)[0]
         day = today or now().date()
-        match = self._given(question, language, asked, rows, owners, wordings, day)
+        asked: Wording | None = None
+        if self.model.unasked:  # the model weighs every wording against the question
+            asked = describe([question], self.embed, language=language)[0]
+            probabilities = self.model.probability(
+                np.array([pair_features(wording, asked) for wording in wordings])
+            )
+        else:  # only the same wording is given: nothing to weigh, nothing to embed for it
+            probabilities = np.zeros(len(wordings))
+        match = self._given(question, language, probabilities, rows, owners, wordings, day)
         if match is not None or not offer:
             return CuratedLookup(match, [])
+        if asked is None:
+            asked = describe([question], self.embed, language=language)[0]
         scores = centred @ self.suggest.centred(asked.vector, asked.language)
         offers = self._offers(question, language, scores, rows, owners, wordings, day)
         return CuratedLookup(None, offers)
@@ -244,18 +252,14 @@ class CuratedMatcher:
         self,
         question: str,
         language: str,
-        asked: Wording,
+        probabilities: np.ndarray,
         rows: list[CuratedAnswer],
         owners: list[int],
         wordings: list[Wording],
         day: date,
     ) -> CuratedMatch | None:
-        if self.model.unasked:
-            probabilities = self.model.probability(
-                np.array([pair_features(wording, asked) for wording in wordings])
-            )
-        else:  # only the same wording is given: no need to weigh the others
-            probabilities = np.zeros(len(wordings))
+        """The first answer, by ``probabilities`` (the same wording set to 1), that the rule
+        accepts and that has not expired."""
         for position, wording in enumerate(wordings):
             if same_wording(wording.text, question):  # a question always means itself
                 probabilities[position] = 1.0
@@ -299,9 +303,7 @@ class CuratedMatcher:
             # Shown in the visitor's language when the answer has a wording in it.
             own = [p for p, o in enumerate(owners) if o == row and wordings[p].language == language]
             shown = max(own, key=lambda p: scores[p]) if own else position
-            offers.append(
-                CuratedSuggestion(rows[row].id, wordings[shown].text, float(scores[position]))
-            )
+            offers.append(CuratedSuggestion(rows[row].id, wordings[shown].text))
         return offers
 
     def chosen(

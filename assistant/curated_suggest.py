@@ -15,11 +15,12 @@ wrong answer. ``scripts/bench_curated.py --write-suggest`` fits the file.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from assistant.model_files import read_parameters
 
 SUGGEST_FILE = Path(__file__).with_name("curated_suggest.json")
 
@@ -38,7 +39,7 @@ class SuggestModel:
     @classmethod
     def load(cls, path: Path = SUGGEST_FILE) -> SuggestModel:
         """The shipped parameters (``curated_suggest.json``)."""
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_parameters(path, ValueError, "curated-suggestion")
         means = {lang: np.asarray(v, dtype=np.float32) for lang, v in data["means"].items()}
         if not means or len({v.shape for v in means.values()}) != 1:
             raise ValueError(f"{path}: one mean vector of one size per language is needed")

@@ -1,4 +1,5 @@
-"""Reading the parameter files the learned parts ship with (guard, answerability, lead unit).
+"""Reading the parameter files the learned parts ship with (guard, answerability, lead unit,
+curated suggestions).
 
 Each part keeps its own format and checks; this reads the file once and turns what can go
 wrong on disk (missing, unreadable, not JSON, not an object) into that part's own error.

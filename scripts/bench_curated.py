@@ -463,7 +463,8 @@ def save(model: MatchModel, report: dict[str, Any], pairs: Pairs, target: float)
 
 
 def cost(embeddings: Any, model: MatchModel, pairs: Pairs, answers: int) -> dict[str, Any]:
-    """ms per visitor question against ``answers`` curated answers (one wording each), the
+    """ms per visitor question against ``answers`` curated answers (one wording each), looked
+    up as the service does (``CuratedMatcher.lookup``: the answer given, else the offers), the
     question's embedding included (the model's query cache emptied before each)."""
     texts = list(dict.fromkeys([*(r["a"] for r in pairs.rows), *(r["b"] for r in pairs.rows)]))
     curated = [
@@ -484,13 +485,13 @@ def cost(embeddings: Any, model: MatchModel, pairs: Pairs, answers: int) -> dict
         for question in curated:
             store.create({"questions": [question], "answer_en": "An answer."}, actor="bench")
         matcher = CuratedMatcher(store, timed, model)
-        matcher.match("warm up", "en")  # the curated side is described once, here
+        matcher.lookup("warm up", "en")  # the curated side is described once, here
         asked = [f"{text} Thanks!" for text in texts[:50]]  # wordings the cache never saw
         embed_seconds[0] = 0.0
         started = time.perf_counter()
         for question in asked:
             embeddings.clear_cache()
-            matcher.match(question, "en")
+            matcher.lookup(question, "en")
         total = (time.perf_counter() - started) * 1000 / len(asked)
         store.engine.dispose()
     embedding = embed_seconds[0] * 1000 / len(asked)

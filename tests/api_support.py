@@ -3,6 +3,7 @@
 ``LiveServer(app)`` runs uvicorn in a thread on a free loopback port (the app's lifespan runs
 as in production) and stops it on exit. ``api_settings(runtime, tmp, **overrides)`` gives the
 service settings of a runtime with its own database, so tests never share stored questions.
+``create_curated(client, body)`` writes a curated answer through the admin API.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from assistant.config import Settings
 from assistant.web import SERVER_OPTIONS
 
 ADMIN_KEY = "test-admin-key-0123456789"
+
+
+def create_curated(
+    client: httpx.Client, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A curated answer created through the admin API (the admin key and the staff name in the
+    client's or in ``headers``); anything but 201 fails the test."""
+    response = client.post("/api/admin/curated", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
 
 
 def api_settings(runtime: Any, tmp: Path, **overrides: Any) -> Settings:

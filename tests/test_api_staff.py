@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import ADMIN_KEY, LiveServer, api_settings, read_sse
+from api_support import ADMIN_KEY, LiveServer, api_settings, create_curated, read_sse
 from support.enquiries import INBOX, enquiry, smtp_settings
 from support.smtp import SmtpServer
 
@@ -68,9 +68,7 @@ def staff(name: str = "Anna Rossi") -> dict[str, str]:
 
 
 def create(client: httpx.Client, body: dict[str, Any], name: str = "Anna Rossi") -> dict:
-    response = client.post("/api/admin/curated", json=body, headers=staff(name))
-    assert response.status_code == 201, response.text
-    return response.json()
+    return create_curated(client, body, staff(name))
 
 
 def rows(database: Path, sql: str, *params: Any) -> list[tuple]:

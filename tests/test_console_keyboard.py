@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import test_staff_browser
 import test_widget_browser
-from api_support import ADMIN_KEY
+from api_support import ADMIN_KEY, create_curated
 from support.enquiries import enquiry
 
 STAFF = "Marco Bianchi"
@@ -31,6 +30,7 @@ browser = test_widget_browser.browser
 host_site = test_widget_browser.host_site
 smtp = test_staff_browser.smtp
 service = test_staff_browser.service
+admin = test_staff_browser.admin_client  # an admin-API client as "other-editor"
 
 # What the keyboard is on: None when focus is on no element (it left the page).
 FOCUSED = """() => {
@@ -99,10 +99,6 @@ def sign_in(page: Any, service: Any) -> None:
     page.keyboard.press("Enter")
     page.locator("#admin-area").wait_for(state="visible")
     page.get_by_text("Admin key accepted.").wait_for()
-
-
-def admin(service: Any) -> httpx.Client:
-    return service.client(headers={"X-Admin-Key": ADMIN_KEY, "X-Staff-Name": "other-editor"})
 
 
 def test_sign_in_search_and_the_gaps_report_with_the_keyboard_alone(
@@ -283,11 +279,9 @@ def test_tabbing_through_the_whole_console_reaches_every_control_and_never_traps
     page: Any, service: Any
 ) -> None:
     with admin(service) as client:
-        created = client.post(
-            "/api/admin/curated",
-            json={"questions": ["Where can I charge an electric car?"], "answer_en": "P2."},
+        create_curated(
+            client, {"questions": ["Where can I charge an electric car?"], "answer_en": "P2."}
         )
-        assert created.status_code == 201, created.text
     sign_in(page, service)
     for load in ("#enquiries-load", "#gaps-load"):
         tab_to(page, load)

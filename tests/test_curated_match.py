@@ -129,12 +129,32 @@ def test_unrelated_questions_and_questions_naming_another_year_get_none(
 ) -> None:
     store.create(OPEN_LABS, actor="anna")
     assert matcher.match("When is Open Labs 2025?", "en") is not None
-    assert matcher.match("When was Open Labs 2024?", "en") is None
-    at_line = CuratedMatcher(store, matcher.embed, AT_LINE)  # the model at its line
-    assert at_line.match("When was Open Labs 2024?", "en") is None
-    assert matcher.match("Quando si è tenuto l'Open Labs 2024?", "it") is None
-    assert matcher.match("How many people work at Kilometro Rosso?", "en") is None
-    assert matcher.match("Quanti ettari misura il campus?", "it") is None
+    # Shipped, only the same wording is given; the model at its line must refuse these too.
+    at_line = CuratedMatcher(store, matcher.embed, AT_LINE)
+    for each in (matcher, at_line):
+        assert each.match("When was Open Labs 2024?", "en") is None
+        assert each.match("Quando si è tenuto l'Open Labs 2024?", "it") is None
+        assert each.match("How many people work at Kilometro Rosso?", "en") is None
+        assert each.match("Quanti ettari misura il campus?", "it") is None
+
+
+def test_with_nothing_given_unasked_a_match_embeds_no_question_and_offers_do(
+    store: CuratedStore, matcher: CuratedMatcher
+) -> None:
+    """The gaps report's ``match`` needs only the words; offers need the question's vector."""
+    store.create(OPEN_LABS, actor="anna")
+    embedded: list[str] = []
+
+    def counting(texts: list[str]) -> Any:
+        embedded.extend(texts)
+        return matcher.embed(texts)
+
+    counted = CuratedMatcher(store, counting, MODEL)
+    assert counted.match("when is open labs 2025", "en") is not None
+    assert counted.match("Quando si è tenuto l'Open Labs 2025?", "it") is None
+    assert embedded == OPEN_LABS["questions"]  # the curated side only, once
+    offered = counted.lookup("Quando si è tenuto l'Open Labs 2025?", "it")
+    assert offered.match is None and embedded[-1] == "Quando si è tenuto l'Open Labs 2025?"
 
 
 def test_an_expired_or_disabled_answer_is_never_used_and_edits_apply_at_once(
@@ -236,6 +256,9 @@ def test_pairs_from_the_calibration_data_are_offered_never_given_unasked(
     assert found.match is None, pair["b"]  # another wording: never given unasked
     if pair["match"]:
         assert [s.answer_id for s in found.suggestions] == [created["id"]], pair["b"]
+    # The model at its line (KMR_CURATED_MIN_PROBABILITY set) still tells the two apart.
+    at_line = CuratedMatcher(store, matcher.embed, AT_LINE).match(pair["b"], pair["b_lang"])
+    assert (at_line is not None and at_line.answer_id == created["id"]) == pair["match"], pair["b"]
 
 
 def test_settings_may_move_the_calibrated_line(make_settings: Callable[..., Settings]) -> None:
@@ -252,6 +275,9 @@ def test_the_suggestion_file_is_checked(tmp_path) -> None:
     bad = tmp_path / "suggest.json"
     bad.write_text(json.dumps({"means": {"it": [0.1, 0.2], "en": [0.1]}, "floor": 0.3, "count": 3}))
     with pytest.raises(ValueError, match="one mean vector of one size"):
+        SuggestModel.load(bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read the curated-suggestion parameters"):
         SuggestModel.load(bad)
     with pytest.raises(ValueError, match="a vector of 3"):
         shipped.centred(np.ones(3, dtype=np.float32), "it")

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import test_widget_browser
-from api_support import ADMIN_KEY, LiveServer, api_settings
+from api_support import ADMIN_KEY, LiveServer, api_settings, create_curated
 from sqlalchemy import select
 from support.enquiries import INBOX, smtp_settings
 from test_widget_browser import (
@@ -449,11 +449,9 @@ def test_another_wording_is_offered_the_curated_answer_and_a_click_gives_it(
     question = "Can visitors borrow a wheelchair at the reception?"
     offered_as = "<b>Is a wheelchair</b> available for visitors?"
     with admin_client(service) as client:
-        created = client.post(
-            "/api/admin/curated",
-            json={"questions": [offered_as], "answer_en": "Yes, <i>ask</i> at the desk."},
+        create_curated(
+            client, {"questions": [offered_as], "answer_en": "Yes, <i>ask</i> at the desk."}
         )
-        assert created.status_code == 201, created.text
     page.goto(service.url + "/")
     widget = open_widget(page)
     answer = ask(widget, question)
@@ -475,11 +473,9 @@ def test_the_widget_showing_offers_has_no_accessibility_violations(
     axe_page: Any, service: Any
 ) -> None:
     with admin_client(service) as client:
-        created = client.post(
-            "/api/admin/curated",
-            json={"questions": ["Are guide dogs allowed on campus?"], "answer_en": "Yes."},
+        create_curated(
+            client, {"questions": ["Are guide dogs allowed on campus?"], "answer_en": "Yes."}
         )
-        assert created.status_code == 201, created.text
     axe_page.goto(service.url + "/")
     widget = open_widget(axe_page)
     answer = ask(widget, "Can blind visitors come with their guide dog?")
@@ -489,12 +485,9 @@ def test_the_widget_showing_offers_has_no_accessibility_violations(
 
 def test_two_staff_editing_the_same_answer_lose_neither_edit(page: Any, service: Any) -> None:
     with admin_client(service) as client:
-        created = client.post(
-            "/api/admin/curated",
-            json={"questions": ["When does the canteen open?"], "answer_en": "At noon."},
+        answer = create_curated(
+            client, {"questions": ["When does the canteen open?"], "answer_en": "At noon."}
         )
-        assert created.status_code == 201, created.text
-        answer = created.json()
     unlock_console(page, service)
     page.click("#curated-load")
     row = page.locator("#curated-list tr", has_text="When does the canteen open?")
