@@ -127,7 +127,7 @@ def test_a_read_only_database_is_left_alone_and_the_staff_tables_are_tried_once(
         assert staff.usable_handoff is None
         with pytest.raises(DatabaseReadOnly):
             staff.curated  # noqa: B018
-        assert staff.curated_answer("Where can visitors park?", "en", None) is None  # type: ignore[arg-type]
+        assert staff.curated_outcome("Where can visitors park?", "en", None).given is None  # type: ignore[arg-type]
     assert len(creates) == tried
     db.close()
 

@@ -126,12 +126,6 @@ class StaffLoop:
         """Whether enquiries are accepted (no database needed to know)."""
         return bool(self.settings.smtp_host)
 
-    def curated_answer(
-        self, question: str, language: str | None, runtime: Runtime
-    ) -> tuple[Answer, CuratedReply] | None:
-        """The curated answer given to a visitor's question at once, or None."""
-        return self.curated_outcome(question, language, runtime).given
-
     def curated_outcome(
         self,
         question: str,
