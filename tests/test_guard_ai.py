@@ -485,22 +485,11 @@ def test_without_the_learned_guard_the_planted_paragraphs_reach_the_prompt(
 def test_guarded_paragraphs_never_reach_the_sources_shown(poisoned) -> None:  # noqa: ANN001
     """The sources listed with an LLM answer (streamed first, then with the answer) carry a
     snippet of each passage: a planted sentence must not reach the visitor that way either."""
-    from assistant.schema import DoneEvent, SourcesEvent
+    from support.events import source_snippets
 
     reply = "See the sources [1] [2] [3] [4] [5]."
     _, runs = _llm_run(poisoned, QUESTIONS, reply)
-    snippets = [
-        source.snippet
-        for events in runs
-        for event in events
-        for source in (
-            event.sources
-            if isinstance(event, SourcesEvent)
-            else event.answer.sources
-            if isinstance(event, DoneEvent)
-            else []
-        )
-    ]
+    snippets = source_snippets(runs)
     assert snippets
     assert [s for s in snippets if any(m in s for m in PLANTED_MARKS)] == []
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
+from support.events import source_snippets
 from support.sites import synced_runtime
 
 from assistant import guard
@@ -27,7 +28,6 @@ from assistant.config import SAMPLE_SITE
 from assistant.guard_model import AddressClassifier
 from assistant.prompts import format_sources, paragraphs, withhold
 from assistant.runtime import Runtime
-from assistant.schema import DoneEvent, SourcesEvent
 from vectorstore.passages import Passage
 
 # --- the rewrite -----------------------------------------------------------------------------
@@ -225,16 +225,5 @@ def test_sentences_between_the_bars_never_reach_the_model(planted) -> None:  # n
     for sentence in [*(s for pair in NEIGHBOURS for s in pair), *LOOK_ALIKES]:
         assert any(sentence in p for p in sent), sentence
     # nor do they reach the visitor as a source snippet
-    snippets = [
-        s.snippet
-        for events in runs
-        for event in events
-        for s in (
-            event.sources
-            if isinstance(event, SourcesEvent)
-            else event.answer.sources
-            if isinstance(event, DoneEvent)
-            else []
-        )
-    ]
+    snippets = source_snippets(runs)
     assert snippets and not [s for s in snippets if any(mark in s for mark in PLANTED_MARKS)]
