@@ -18,7 +18,10 @@ Two steps; the second alone reproduces the shipped parameters exactly from the s
      one in three (by sorted position) is held out, never fitted on.
    - data/eval/dev.jsonl: answerable questions (facts, lists, several pages) and the
      out-of-scope ones, against the sample site. Follow-ups are left out: the engine gives
-     them the hard checks only. data/eval/independent.jsonl is never read here.
+     them the hard checks only.
+   - the SEEN sets (independent, fresh, fresh2, fresh3: written from the sample site by
+     people who never read the code, each measured once before it was fitted on), the same
+     way. ``collect-seen`` asks only these (the sample index alone) and replaces their rows.
    - dev's fact questions again, with the retrieved passages that state one of their facts
      dropped ("dev-near": on topic, out of scope; ``MEASURED``: reported, never fitted on nor
      calibrated with, since a passage left may state a fact in other words).
@@ -26,11 +29,16 @@ Two steps; the second alone reproduces the shipped parameters exactly from the s
 2. ``fit`` (seconds, numpy): weighted L2 logistic regression (``train_guard.fit``) on the
    signals standardised and clipped as the engine reads them; the penalty chosen by 5-fold cross-validation on the training rows;
    the threshold is the highest that declines at most ``MAX_FALSE_ABSTENTION`` of the
-   answerable questions in each calibration group (dev out-of-fold, SQuAD held-out articles);
+   answerable questions in each calibration group (dev and the SEEN sets out of fold, SQuAD
+   held-out articles);
    a hand-written rule is kept beside the model only when, on the held-out SQuAD articles
    (questions it was not written from), it declines more out-of-scope questions than
    answerable ones, or as many more of neither (a rule that costs nothing where it fires).
    The held-out figures are written next to the parameters, with those of ``MEASURED``.
+   The SEEN sets are fitted on and calibrated with (out of fold, one more group); every
+   figure given for one of them comes from the model fitted and calibrated the same way
+   without it (``leave_one_set_out`` in model.json; ``eval-left-out`` runs ``kmr eval`` on
+   each with that model, heavy).
 
 Usage::
 
@@ -40,6 +48,11 @@ Usage::
     PYTHONPATH=$PWD python scripts/train_answerable.py fit-cross [--out FILE]
 
     flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect-cross
+    flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect-seen \\
+        [--sets independent fresh ...]
+    PYTHONPATH=$PWD python scripts/train_answerable.py fit --leave-out SET --out FILE
+    flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD KMR_DATA_DIR=IDX \\
+        python scripts/train_answerable.py eval-left-out [--sets ...] > figures.json
 
 ``fit-cross`` fits, from the same table and in the same way, the model for questions in a
 language the site has no pages in (``answerable.CROSS_MODEL_FILE``): it reads only the e5
