@@ -242,8 +242,11 @@ def _holds(text: str, strings: tuple[str, ...]) -> bool:
 
 def site_rows(sample, name: str, path: Path) -> list[dict]:  # noqa: ANN001
     """The rows of one question set against the sample site: its answerable questions (facts,
-    lists, several pages; an injection carrying a real question) and its out-of-scope ones.
-    Follow-ups are left out: the engine gives them the hard checks only."""
+    lists, several pages; in dev, an injection carrying a real question too) and its
+    out-of-scope ones. Follow-ups are left out: the engine gives them the hard checks only.
+    The SEEN sets' injections are left out too: a pasted instruction is the guard's concern,
+    and the question inside it scores as noise (with them in, four of independent's five
+    were its lowest answerable rows and the calibrated threshold fell from 0.145 to 0.075)."""
     group = "dev" if name == "dev" else "seen"
     rows: list[dict] = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -251,6 +254,8 @@ def site_rows(sample, name: str, path: Path) -> list[dict]:  # noqa: ANN001
             continue
         q = json.loads(line)
         if q.get("history") or q.get("kind") == "follow-up":
+            continue
+        if group == "seen" and q.get("kind") == "injection":
             continue
         oos = q.get("kind") == "out-of-scope"
         if not oos and not (q.get("gold") or q.get("facts")):
@@ -260,7 +265,8 @@ def site_rows(sample, name: str, path: Path) -> list[dict]:  # noqa: ANN001
             continue
         found.pop("sources")
         found.pop("texts")
-        base = {"id": q["id"], "set": name, "split": "train", "article": -1}
+        kind = q.get("kind", "fact")
+        base = {"id": q["id"], "set": name, "kind": kind, "split": "train", "article": -1}
         label = 0 if oos else 1
         rows.append({**base, "group": f"{group}{'-' if oos else '+'}", "label": label, **found})
         facts = tuple(f for alternatives in q.get("facts") or [] for f in alternatives)
