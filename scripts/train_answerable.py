@@ -245,8 +245,9 @@ def site_rows(sample, name: str, path: Path) -> list[dict]:  # noqa: ANN001
     lists, several pages; in dev, an injection carrying a real question too) and its
     out-of-scope ones. Follow-ups are left out: the engine gives them the hard checks only.
     The SEEN sets' injections are left out too: a pasted instruction is the guard's concern,
-    and the question inside it scores as noise (with them in, four of independent's five
-    were its lowest answerable rows and the calibrated threshold fell from 0.145 to 0.075)."""
+    and the question inside it scores as noise (on a table collected with them in, four of
+    independent's five were its lowest answerable rows and the calibrated threshold fell
+    from 0.145 to 0.075)."""
     group = "dev" if name == "dev" else "seen"
     rows: list[dict] = []
     for line in path.read_text(encoding="utf-8").splitlines():
