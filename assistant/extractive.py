@@ -49,25 +49,11 @@ class Selection:
     count: int = 0
 
 
-_QUESTION_WORDS = (
-    r"when|where|who|what|how|which|why|whom|quando|dove|chi|cosa|come|quale|quali|quanto|"
-    r"quanti|quante|quanta|perch[eé]|in\s+che|da\s+quando"
-)
-_PART_SPLIT = re.compile(
-    rf"\?\s+(?=\S)|,?\s+(?:and|e|ed|plus|also|anche|inoltre)\s+(?=(?:{_QUESTION_WORDS})\b)",
-    re.IGNORECASE,
-)
-
-
 def split_question(question: str) -> list[str]:
-    """ "When did ENEA arrive and how much went into JOiiNT LAB?" -> its two questions.
-
-    Only splits before a question word, and only when each part has terms of its own.
-    """
-    parts = [p.strip(" ,;") for p in _PART_SPLIT.split(question) if p and p.strip(" ,;?")]
-    if len(parts) < 2 or any(not terms(p) for p in parts):
-        return [question]
-    return parts
+    """The parts of a question asking several things, as they are searched and led
+    (``conversation.question_parts``: "When did ENEA arrive and how much went into JOiiNT
+    LAB?" -> its two questions); the question alone when it asks one thing."""
+    return question_parts(question) or [question]
 
 
 def select(

@@ -18,7 +18,10 @@ Two steps; the second alone reproduces the shipped parameters exactly from the s
      one in three (by sorted position) is held out, never fitted on.
    - data/eval/dev.jsonl: answerable questions (facts, lists, several pages) and the
      out-of-scope ones, against the sample site. Follow-ups are left out: the engine gives
-     them the hard checks only. data/eval/independent.jsonl is never read here.
+     them the hard checks only.
+   - the SEEN sets (independent, fresh, fresh2, fresh3: written from the sample site by
+     people who never read the code, each measured once before it was fitted on), the same
+     way. ``collect-seen`` asks only these (the sample index alone) and replaces their rows.
    - dev's fact questions again, with the retrieved passages that state one of their facts
      dropped ("dev-near": on topic, out of scope; ``MEASURED``: reported, never fitted on nor
      calibrated with, since a passage left may state a fact in other words).
@@ -26,11 +29,16 @@ Two steps; the second alone reproduces the shipped parameters exactly from the s
 2. ``fit`` (seconds, numpy): weighted L2 logistic regression (``train_guard.fit``) on the
    signals standardised and clipped as the engine reads them; the penalty chosen by 5-fold cross-validation on the training rows;
    the threshold is the highest that declines at most ``MAX_FALSE_ABSTENTION`` of the
-   answerable questions in each calibration group (dev out-of-fold, SQuAD held-out articles);
+   answerable questions in each calibration group (dev and the SEEN sets out of fold, SQuAD
+   held-out articles);
    a hand-written rule is kept beside the model only when, on the held-out SQuAD articles
    (questions it was not written from), it declines more out-of-scope questions than
    answerable ones, or as many more of neither (a rule that costs nothing where it fires).
    The held-out figures are written next to the parameters, with those of ``MEASURED``.
+   The SEEN sets are fitted on and calibrated with (out of fold, one more group); every
+   figure given for one of them comes from the model fitted and calibrated the same way
+   without it (``leave_one_set_out`` in model.json; ``eval-left-out`` runs ``kmr eval`` on
+   each with that model, heavy).
 
 Usage::
 
@@ -40,6 +48,11 @@ Usage::
     PYTHONPATH=$PWD python scripts/train_answerable.py fit-cross [--out FILE]
 
     flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect-cross
+    flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD python scripts/train_answerable.py collect-seen \\
+        [--sets independent fresh ...]
+    PYTHONPATH=$PWD python scripts/train_answerable.py fit --leave-out SET --out FILE
+    flock /tmp/kmr-heavy.lock env PYTHONPATH=$PWD KMR_DATA_DIR=IDX \\
+        python scripts/train_answerable.py eval-left-out [--sets ...] > figures.json
 
 ``fit-cross`` fits, from the same table and in the same way, the model for questions in a
 language the site has no pages in (``answerable.CROSS_MODEL_FILE``): it reads only the e5
@@ -87,6 +100,15 @@ from assistant.extractive import split_question  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
 DEV = ROOT / "data" / "eval" / "dev.jsonl"
+# Question sets written from the sample site by people who never read the code, each measured
+# once on an earlier model and now seen: fitted on, and every figure reported for one of them
+# comes from a model fitted without it (``leave_one_set_out``).
+SEEN = {
+    "independent": ROOT / "data" / "eval" / "independent.jsonl",
+    "fresh": ROOT / "data" / "eval" / "fresh_questions.jsonl",
+    "fresh2": ROOT / "data" / "eval" / "fresh_questions2.jsonl",
+    "fresh3": ROOT / "data" / "eval" / "fresh_questions3.jsonl",
+}
 # Questions about the district's people, companies and buildings that the sample site does not
 # answer (checked against its pages), written for training: the site's own hard kind.
 SITE_OUT_OF_SCOPE = MODEL_FILE.with_name("site_out_of_scope.jsonl")
@@ -96,18 +118,24 @@ PER_ARTICLE = 30  # SQuAD questions per article (the first of as many paragraphs
 HELD_OUT = 3  # one article in HELD_OUT (by sorted title) is held out
 FOLDS = 5
 PENALTIES = (0.001, 0.01, 0.1, 1.0)
+# Each group's share of the weight, relative to the groups present (normalised in weights_of).
 GROUP_MASS = {
     "squad+": 0.25,
     "squad-": 0.15,
     "squad-near": 0.2,
     "dev+": 0.25,
     "dev-": 0.15,
+    "seen+": 0.15,  # the SEEN sets' answerable questions
+    "seen-": 0.2,  # and their out-of-scope ones: the site's hard kind, written by others
 }
 # Measured only, never fitted on nor calibrated with (out of scope, on the sample site's
 # topics): dev's fact questions with the passages stating their facts dropped ("dev-near";
 # loose labels: a passage left may state a fact in other words), and SITE_OUT_OF_SCOPE.
 MEASURED = {"dev-near": "dev_near_out_of_fold", "site-": "site_out_of_fold"}
 MAX_FALSE_ABSTENTION = 0.03
+# The cross-language model is fitted without the SEEN sets (English and Italian questions
+# written against the site's own language: nothing of what it is for).
+CROSS_OUT = tuple(SEEN)
 RULES = ("kinds", "comparison", "term")
 TODAY = date(2026, 12, 1)  # fixed, so dated answers cannot change what is collected
 
@@ -212,6 +240,70 @@ def _holds(text: str, strings: tuple[str, ...]) -> bool:
     return any(s.casefold() in folded for s in strings)
 
 
+def site_rows(sample, name: str, path: Path) -> list[dict]:  # noqa: ANN001
+    """The rows of one question set against the sample site: its answerable questions (facts,
+    lists, several pages; in dev, an injection carrying a real question too) and its
+    out-of-scope ones. Follow-ups are left out: the engine gives them the hard checks only.
+    The SEEN sets' injections are left out too: a pasted instruction is the guard's concern,
+    and the question inside it scores as noise (on a table collected with them in, four of
+    independent's five were its lowest answerable rows and the calibrated threshold fell
+    from 0.145 to 0.075)."""
+    group = "dev" if name == "dev" else "seen"
+    rows: list[dict] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        if q.get("history") or q.get("kind") == "follow-up":
+            continue
+        if group == "seen" and q.get("kind") == "injection":
+            continue
+        oos = q.get("kind") == "out-of-scope"
+        if not oos and not (q.get("gold") or q.get("facts")):
+            continue  # an injection with no real question
+        found = row(sample, q["question"], q.get("lang"))
+        if found is None:
+            continue
+        found.pop("sources")
+        found.pop("texts")
+        kind = q.get("kind", "fact")
+        base = {"id": q["id"], "set": name, "kind": kind, "split": "train", "article": -1}
+        label = 0 if oos else 1
+        rows.append({**base, "group": f"{group}{'-' if oos else '+'}", "label": label, **found})
+        facts = tuple(f for alternatives in q.get("facts") or [] for f in alternatives)
+        if name != "dev" or oos or not facts or q.get("kind") != "fact":
+            continue
+        # The same question as if the site did not state its answer: the passages stating
+        # any of its facts are dropped, the rest (on its topic) remain; out of scope.
+        near = row(sample, q["question"], q.get("lang"), without=facts)
+        if near is None:
+            continue
+        near.pop("sources")
+        near.pop("texts")
+        rows.append({**base, "id": f"{q['id']}-near", "group": "dev-near", "label": 0, **near})
+    return rows
+
+
+def _write_table(rows: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))  # same rows, same bytes
+    print(f"{len(rows)} rows -> {out}", file=sys.stderr)
+
+
+def collect_seen(
+    work: Path, models_dir: Path | None, out: Path = TABLE, sets: tuple[str, ...] = tuple(SEEN)
+) -> int:
+    """Ask the questions of the SEEN ``sets`` alone (the sample site's index only: a minute,
+    not the three indexes of ``collect``) and put their rows in the table in place of the
+    ones it held for them; the other rows are kept as they are."""
+    sample = _runtime(_settings(work / "sample", SAMPLE_SITE, models_dir))
+    kept = [r for r in load_table(out, keep_all=True) if r["set"] not in sets]
+    fresh = [r for name in sets for r in site_rows(sample, name, SEEN[name])]
+    _write_table(kept + fresh, out)
+    return 0
+
+
 def collect(work: Path, models_dir: Path | None, out: Path = TABLE, squad: Path = SQUAD) -> int:
     """Ask every training question through the engine; write the table of signals."""
     articles = squad_articles(squad)
@@ -244,32 +336,7 @@ def collect(work: Path, models_dir: Path | None, out: Path = TABLE, squad: Path 
             if any(answer.casefold() in text.casefold() for text in other.pop("texts")):
                 continue  # another paragraph states the answer too
             rows.append({**base, "group": group, "label": 0, **other})
-    for line in DEV.read_text(encoding="utf-8").splitlines():
-        q = json.loads(line)
-        if q.get("history") or q.get("kind") == "follow-up":
-            continue
-        oos = q.get("kind") == "out-of-scope"
-        if not oos and not (q.get("gold") or q.get("facts")):
-            continue  # an injection with no real question
-        found = row(sample, q["question"], q.get("lang"))
-        if found is None:
-            continue
-        found.pop("sources")
-        found.pop("texts")
-        group = "dev-" if oos else "dev+"
-        base = {"id": q["id"], "set": "dev", "split": "train", "article": -1}
-        rows.append({**base, "group": group, "label": 0 if oos else 1, **found})
-        facts = tuple(f for alternatives in q.get("facts") or [] for f in alternatives)
-        if oos or not facts or q.get("kind") != "fact":
-            continue
-        # The same question as if the site did not state its answer: the passages stating
-        # any of its facts are dropped, the rest (on its topic) remain; out of scope.
-        near = row(sample, q["question"], q.get("lang"), without=facts)
-        if near is None:
-            continue
-        near.pop("sources")
-        near.pop("texts")
-        rows.append({**base, "id": f"{q['id']}-near", "group": "dev-near", "label": 0, **near})
+    rows += site_rows(sample, "dev", DEV)
     for line in SITE_OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines():
         q = json.loads(line)
         found = row(sample, q["question"], q["lang"])
@@ -279,10 +346,9 @@ def collect(work: Path, models_dir: Path | None, out: Path = TABLE, squad: Path 
         found.pop("texts")
         base = {"id": q["id"], "set": "site", "split": "train", "article": -1}
         rows.append({**base, "group": "site-", "label": 0, **found})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))  # same rows, same bytes
-    print(f"{len(rows)} rows -> {out}", file=sys.stderr)
+    for name, path in SEEN.items():
+        rows += site_rows(sample, name, path)
+    _write_table(rows, out)
     return 0
 
 
@@ -357,9 +423,11 @@ def matrix(rows: list[dict], scaling: Scaling, names: tuple[str, ...] = SIGNALS)
 
 
 def weights_of(rows: list[dict]) -> np.ndarray:
-    """Each group gets its share of the total mass, split evenly inside the group."""
+    """Each group present gets its share of the total mass, split evenly inside the group."""
     counts = {g: sum(r["group"] == g for r in rows) for g in GROUP_MASS}
-    return np.array([GROUP_MASS[r["group"]] / max(counts[r["group"]], 1) for r in rows]) * len(rows)
+    total = sum(mass for g, mass in GROUP_MASS.items() if counts[g])
+    share = [GROUP_MASS[r["group"]] / total / counts[r["group"]] for r in rows]
+    return np.array(share) * len(rows)
 
 
 def _fold(r: dict) -> int:
@@ -500,12 +568,16 @@ def fit_model(
     names: tuple[str, ...] = SIGNALS,
     rules: tuple[str, ...] = RULES,
     calibrate: Path | None = None,
+    left_out: tuple[str, ...] = (),
 ) -> dict:
     """Everything model.json holds, from the table alone (deterministic): over the signals
     ``names``, with the hand-written ``rules`` it may keep (the model for questions in a
     language the site lacks reads only ``answerable.CROSS_SIGNALS``, keeps no rule); the rows
-    of ``calibrate`` (``collect_cross``), never fitted on, are one more calibration group."""
-    rows = load_table(path)
+    of ``calibrate`` (``collect_cross``), never fitted on, are one more calibration group.
+    The rows of the sets ``left_out`` are neither fitted on nor calibrated with. With every
+    set in, each SEEN set is also scored by a model fitted the same way without it
+    (``leave_one_set_out``): the figures reported for them."""
+    rows = [r for r in load_table(path) if r["set"] not in left_out]
     train_rows = [r for r in rows if r["split"] == "train"]
     held = [r for r in rows if r["split"] == "held-out"]
     scaling = scaling_of(train_rows, names)
@@ -517,10 +589,16 @@ def fit_model(
     oof = out_of_fold(train_rows, penalty, scaling, names)
     dev = [(r, p) for r, p in zip(train_rows, oof, strict=True) if r["set"] == "dev"]
     dev_rows, dev_probs = [r for r, _ in dev], np.array([p for _, p in dev])
+    seen = [(r, p) for r, p in zip(train_rows, oof, strict=True) if r["set"] in SEEN]
+    seen_rows, seen_probs = [r for r, _ in seen], np.array([p for _, p in seen])
     held_probs = predict(matrix(held, scaling, names), weights, bias)
     measured = [r for r in load_table(path, keep_all=True) if r["group"] in MEASURED]
     measured_probs = fold_scores(train_rows, measured, penalty, scaling, names)
+    # the answerable questions of the site's sets, each scored by a model without its fold:
+    # at most MAX_FALSE_ABSTENTION of them declined, as of the held-out SQuAD articles
     calibration = [(dev_rows, dev_probs), (held, held_probs)]
+    if seen_rows:
+        calibration.append((seen_rows, seen_probs))
     extra = load_table(calibrate, keep_all=True) if calibrate is not None else []
     extra_probs = predict(matrix(extra, scaling, names), weights, bias) if extra else None
     if extra_probs is not None:
@@ -565,6 +643,15 @@ def fit_model(
                 for keep in [[i for i, r in enumerate(held) if r["group"] in {"squad+", group}]]
             },
             "dev_out_of_fold": figures(dev_rows, declined(dev_rows, dev_probs, threshold, kept)),
+            **(
+                {
+                    "seen_out_of_fold": figures(
+                        seen_rows, declined(seen_rows, seen_probs, threshold, kept)
+                    )
+                }
+                if seen_rows
+                else {}
+            ),
             **{
                 name: figures(
                     [measured[i] for i in keep],
@@ -587,14 +674,98 @@ def fit_model(
             "rule_effect_on_squad": rule_effect,
             "hand_written_rules_before": before,
         },
+        **(
+            {"leave_one_set_out": leave_one_set_out(path, names, rules, calibrate, left_out)}
+            if not left_out and any(r["set"] in SEEN for r in rows)
+            else {}
+        ),
         "table_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "rows": {g: sum(r["group"] == g for r in rows) for g in GROUP_MASS},
     }
 
 
+def leave_one_set_out(
+    path: Path,
+    names: tuple[str, ...],
+    rules: tuple[str, ...],
+    calibrate: Path | None,
+    left_out: tuple[str, ...] = (),
+) -> dict[str, dict]:
+    """Each SEEN set in the table, scored by the model (penalty, rules, threshold) fitted and
+    calibrated as ``fit_model`` does without it: what it declines, per language, of the rows
+    the engine judged with the model (the hard checks before it are ``kmr eval``'s)."""
+    table = load_table(path)
+    out: dict[str, dict] = {}
+    for name in SEEN:
+        rows = [r for r in table if r["set"] == name]
+        if not rows or name in left_out:
+            continue
+        model = fit_model(path, names, rules, calibrate, (*left_out, name))
+        out[name] = score_rows(model, rows)
+    return out
+
+
+def score_rows(model: dict, rows: list[dict]) -> dict:
+    """What ``model`` (as model.json holds it) declines of ``rows``, overall and per language,
+    with its threshold."""
+    names = tuple(model["signals"])
+    scaling = (np.array(model["mean"]), np.array(model["scale"]))
+    probs = predict(matrix(rows, scaling, names), np.array(model["weights"]), model["bias"])
+    kept = tuple(rule for rule, on in model["rules"].items() if on)
+    refused = declined(rows, probs, model["threshold"], kept)
+    langs = sorted({r["lang"] for r in rows})
+    return {
+        "all": figures(rows, refused),
+        **{
+            lang: figures([r for r in rows if r["lang"] == lang], refused[mask])
+            for lang in langs
+            for mask in [np.array([r["lang"] == lang for r in rows])]
+        },
+        "threshold": model["threshold"],
+    }
+
+
+def eval_left_out(sets: tuple[str, ...], table: Path = TABLE) -> dict[str, dict]:
+    """``kmr eval --json`` of each SEEN set in ``sets`` (on the index of KMR_DATA_DIR, as the
+    command reads it), the engine reading the model fitted without that set in place of the
+    shipped one (heavy: the embedding model, one pass over each set)."""
+    import contextlib
+    import io
+
+    from assistant import answerable
+    from assistant.cli import app
+
+    shipped = answerable.load_model
+    reports: dict[str, dict] = {}
+    try:
+        for name in sets:
+            model = answerable.from_dict(fit_model(table, left_out=(name,)))
+
+            def loaded(path: Path = MODEL_FILE, model: answerable.AnswerableModel = model):  # noqa: ANN202
+                return model if path == MODEL_FILE else shipped(path)
+
+            answerable.load_model = loaded  # type: ignore[assignment]
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                app(["eval", "--json", str(SEEN[name])], standalone_mode=False)
+            reports[name] = json.loads(printed.getvalue())
+    finally:
+        answerable.load_model = shipped
+    return reports
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=["collect", "fit", "collect-cross", "fit-cross"])
+    parser.add_argument(
+        "step",
+        choices=["collect", "collect-seen", "fit", "collect-cross", "fit-cross", "eval-left-out"],
+    )
+    parser.add_argument(
+        "--sets", nargs="+", choices=list(SEEN), default=list(SEEN), help="SEEN sets to read"
+    )
+    parser.add_argument(
+        "--leave-out", choices=list(SEEN), default=None, help="fit: without this SEEN set"
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kmr-answerable")
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--table", type=Path, default=TABLE)
@@ -605,11 +776,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.step == "collect":
         return collect(args.work, args.models_dir, args.table, args.squad)
+    if args.step == "collect-seen":
+        return collect_seen(args.work, args.models_dir, args.table, tuple(args.sets))
     if args.step == "collect-cross":
         return collect_cross(args.work, args.models_dir)
+    if args.step == "eval-left-out":
+        print(json.dumps(eval_left_out(tuple(args.sets), args.table), indent=1))
+        return 0
     if args.step == "fit-cross":  # questions in a language the site has no pages in
-        model = fit_model(args.table, CROSS_SIGNALS, (), calibrate=CROSS_TABLE)
+        model = fit_model(args.table, CROSS_SIGNALS, (), calibrate=CROSS_TABLE, left_out=CROSS_OUT)
         args.out = args.out or CROSS_MODEL_FILE
+    elif args.leave_out:  # a model to measure that set with, never shipped
+        if args.out is None:
+            parser.error("fit --leave-out needs --out")
+        model = fit_model(args.table, left_out=(args.leave_out,))
     else:
         model = fit_model(args.table)
         args.out = args.out or MODEL_FILE

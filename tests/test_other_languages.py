@@ -83,7 +83,11 @@ def test_the_cross_language_model_is_what_the_script_fits_and_reads_only_cosines
         sys.path.remove(str(SCRIPTS))
     shipped = json.loads(CROSS_MODEL_FILE.read_text(encoding="utf-8"))
     refit = train_answerable.fit_model(
-        train_answerable.TABLE, CROSS_SIGNALS, (), calibrate=train_answerable.CROSS_TABLE
+        train_answerable.TABLE,
+        CROSS_SIGNALS,
+        (),
+        calibrate=train_answerable.CROSS_TABLE,
+        left_out=train_answerable.CROSS_OUT,
     )
     assert refit["signals"] == shipped["signals"] == list(CROSS_SIGNALS)
     assert refit["threshold"] == shipped["threshold"] and shipped["rules"] == {}
