@@ -31,10 +31,6 @@ from assistant.terms import TermStats
 from vectorstore.passages import Passage
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-# Leave-one-set-out figures over the four seen sets (shipped model, 2026-12-01): a refit that
-# declines fewer of their out-of-scope questions, or more of their answerable ones, fails.
-MIN_POOLED_DECLINED = 0.6  # measured 0.624 (73 of 117)
-MAX_POOLED_FALSE_ABSTENTION = 0.03  # measured 0.021 (4 of 194)
 TABLE = MODEL_FILE.with_name("signals.jsonl.gz")
 
 
@@ -59,7 +55,6 @@ def test_the_shipped_parameters_are_what_the_script_fits_from_the_shipped_table(
         assert np.allclose(refit[key], shipped[key], atol=1e-6)
     assert refit["bias"] == pytest.approx(shipped["bias"], abs=1e-6)
     assert refit["held_out"] == shipped["held_out"]
-    assert refit["leave_one_set_out"] == shipped["leave_one_set_out"]
 
 
 def test_the_model_was_calibrated_on_questions_it_was_not_fitted_on() -> None:
@@ -72,11 +67,9 @@ def test_the_model_was_calibrated_on_questions_it_was_not_fitted_on() -> None:
     assert held_out["squad_far"]["oos_declined"] >= 0.9
     # asked against their own articles without the paragraph that answers: hard, measured
     assert held_out["squad_near"]["n_out_of_scope"] >= 100
-    # the signals of what is asked beyond the topic: the hard kind declined 0.42 of the time
-    # (0.36 with the first ten signals alone; 0.51 before the seen sets were fitted on: their
-    # on-topic out-of-scope questions pull the site's answerable ones down with them, and the
-    # threshold holding those to 3 % fell from 0.245 to 0.165)
-    assert held_out["squad_near"]["oos_declined"] >= 0.4
+    # the signals of what is asked beyond the topic: the hard kind declined more than half the
+    # time (0.36 with the first ten signals alone)
+    assert held_out["squad_near"]["oos_declined"] >= 0.5
     dev = shipped["held_out"]["dev_out_of_fold"]  # each question scored by a model without it
     assert dev["false_abstention"] <= 0.03 and dev["n_out_of_scope"] >= 10
     # dev's fact questions with the passages stating their facts dropped: measured, never fitted
@@ -86,32 +79,8 @@ def test_the_model_was_calibrated_on_questions_it_was_not_fitted_on() -> None:
     site = held_out["site_out_of_fold"]
     assert site["n_out_of_scope"] >= 50 and site["oos_declined"] >= 0.6
     rows = [json.loads(line) for line in gzip.decompress(TABLE.read_bytes()).splitlines()]
-    assert {r["set"] for r in rows} == {"squad", "dev", "site", *_train_script().SEEN}
-
-
-def test_each_seen_set_is_scored_by_a_model_fitted_and_calibrated_without_it() -> None:
-    """The question sets written by others from the site (independent, fresh, fresh2, fresh3)
-    are fitted on; every figure given for one comes from the model fitted without it."""
-    train = _train_script()
-    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
-    loso = shipped["leave_one_set_out"]
-    assert set(loso) == set(train.SEEN)
-    rows = train.load_table(TABLE)
-    seen = [r for r in rows if r["set"] in train.SEEN]
-    # their answerable and out-of-scope questions; no follow-up, no pasted instruction
-    assert {r["kind"] for r in seen} <= {"fact", "list", "two-page", "multi-page", "out-of-scope"}
-    name = "fresh"
-    without = train.fit_model(TABLE, left_out=(name,))
-    assert "leave_one_set_out" not in without
-    assert without["rows"]["seen+"] == sum(r["group"] == "seen+" for r in seen if r["set"] != name)
-    assert loso[name] == train.score_rows(without, [r for r in seen if r["set"] == name])
-    # the calibration caps wrongly declined answerable questions on sets it never saw
-    answerable = sum(loso[s]["all"]["n_answerable"] for s in loso)
-    wrongly = sum(loso[s]["all"]["false_abstention"] * loso[s]["all"]["n_answerable"] for s in loso)
-    assert answerable >= 150 and wrongly / answerable <= MAX_POOLED_FALSE_ABSTENTION
-    out = sum(loso[s]["all"]["n_out_of_scope"] for s in loso)
-    refused = sum(loso[s]["all"]["oos_declined"] * loso[s]["all"]["n_out_of_scope"] for s in loso)
-    assert out >= 100 and refused / out >= MIN_POOLED_DECLINED
+    assert not any(r["id"].startswith(("ind-", "independent")) for r in rows)
+    assert {r["set"] for r in rows} == {"squad", "dev", "site"}
 
 
 def test_malformed_parameters_are_a_clear_error(tmp_path: Path) -> None:
