@@ -34,6 +34,14 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(number.lstrip("0") or "0" for number in _NUMBER.findall(text))
 
 
+def numbers_conflict(a: str, b: str) -> bool:
+    """Whether both questions name numbers and not the same ones ("Open Labs 2025" and "2024"
+    conflict; "Open Labs" and "Open Labs 2025" do not: the visitor who is offered the one
+    for the other judges it)."""
+    first, second = numbers(a), numbers(b)
+    return bool(first) and bool(second) and first != second
+
+
 def char_grams(text: str, n: int = 4) -> frozenset[str]:
     """Character n-grams of the words (case-folded), for a surface-overlap feature."""
     joined = " " + " ".join(_WORD.findall(text.casefold())) + " "

@@ -33,6 +33,7 @@ from assistant.curated_features import (
     Wording,
     describe,
     numbers,
+    numbers_conflict,
     pair_features,
     same_wording,
 )
@@ -244,8 +245,10 @@ class CuratedMatcher:
             return CuratedLookup(match, [])
         if asked is None:
             asked = describe([question], self.embed, language=language)[0]
-        scores = centred @ self.suggest.centred(asked.vector, asked.language)
-        offers = self._offers(question, language, scores, rows, owners, wordings, day)
+        centred_asked = self.suggest.centred(asked.vector, asked.language)
+        scores = centred @ centred_asked
+        gate = self.suggest.gate(centred_asked, float(scores.max()))
+        offers = self._offers(question, language, scores, gate, rows, owners, wordings, day)
         return CuratedLookup(None, offers)
 
     def _given(
@@ -281,26 +284,25 @@ class CuratedMatcher:
         question: str,
         language: str,
         scores: np.ndarray,
+        gate: float,
         rows: list[CuratedAnswer],
         owners: list[int],
         wordings: list[Wording],
         day: date,
     ) -> list[CuratedSuggestion]:
-        asked_numbers = numbers(question)
-        best: dict[int, int] = {}  # answer row -> its best wording's position
-        for position in np.argsort(-scores):
-            if scores[position] < self.suggest.floor or len(best) == self.suggest.count:
-                break
-            row = owners[position]
-            if row in best or numbers(wordings[position].text) != asked_numbers:
-                continue
-            expires = rows[row].expires_on
-            if expires is not None and expires < day:
-                continue
-            best[row] = position
+        """The answers to offer (``SuggestModel.offered``), never one naming other numbers
+        than the question or expired, each shown by a wording in the visitor's language when
+        it has one."""
+        expired = [row.expires_on is not None and row.expires_on < day for row in rows]
+        allowed = np.array(
+            [
+                not numbers_conflict(wording.text, question) and not expired[owners[p]]
+                for p, wording in enumerate(wordings)
+            ]
+        )
         offers = []
-        for row, position in best.items():
-            # Shown in the visitor's language when the answer has a wording in it.
+        for position in self.suggest.offered(scores, gate, allowed, owners):
+            row = owners[position]
             own = [p for p, o in enumerate(owners) if o == row and wordings[p].language == language]
             shown = max(own, key=lambda p: scores[p]) if own else position
             offers.append(CuratedSuggestion(rows[row].id, wordings[shown].text))

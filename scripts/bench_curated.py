@@ -28,15 +28,19 @@ the unasked band and of the band with the visitor's confirmation (a visitor take
 offer only; a wrong offer serves nothing).
 
 The suggestion parameters (``--write-suggest``, to assistant/curated_suggest.json): each
-language's mean question vector and the top ``COMPONENTS`` principal directions of the
-centred questions, from the site's evaluation questions (``SITE_QUESTIONS``, none of them in
-a pairs file); the floor, the centred cosine that ``--squad``'s Italian
-Wikipedia questions (about nothing on the site) reach against the ``--fit`` files' curated
-questions in at most 5% of cases; at most ``OFFERS`` answers offered.
+language's mean question vector, the top ``COMPONENTS`` principal directions of the centred
+questions (removed) and the next ``SITE_DIRECTIONS`` (the site's question space, read by the
+gate), from the site's evaluation questions (``SITE_QUESTIONS``, none of them in a pairs file);
+then the gate's weight, the count and the margin (``choose_offers``): the highest recall with
+confirmation pooled over the ``--fit`` files with at most ``OFFER_BUDGET`` offers per
+question, each with its floor, the gate that ``--squad``'s Italian Wikipedia questions (about
+nothing on the site) reach against the ``--fit`` files' curated questions in at most 5% of
+cases. ``--loso`` makes that choice on all ``--fit`` files but one and measures the one left
+out, for each in turn.
 
 Usage: python scripts/bench_curated.py [--fit FILE ...] [--target 0.95] [--write]
-       [--write-suggest] [--squad FILE] [--measure FILE ...] [--model FILE] [--answers 200]
-       [--json]
+       [--write-suggest] [--loso] [--squad FILE] [--measure FILE ...] [--model FILE]
+       [--answers 200] [--json]
 (``--write`` saves the fitted model to assistant/curated_model.json, which the service loads).
 The vectors are those of the configured variant (``KMR_EMBEDDING_VARIANT``); the model file
 records which. Run it under ``flock /tmp/kmr-heavy.lock`` on a shared machine.
@@ -66,7 +70,9 @@ from assistant.curated_features import (
     Wording,
     describe,
     numbers,
+    numbers_conflict,
     pair_features,
+    same_wording,
 )
 from assistant.curated_match import MODEL_FILE, CuratedMatcher, MatchModel, accepts, query_embedder
 from assistant.curated_store import CuratedStore
@@ -82,9 +88,14 @@ SITE_QUESTIONS = (
 )
 SQUAD = PROJECT_ROOT.parent / "shared" / "qa" / "squad-it-half-a.json.gz"
 SQUAD_QUESTIONS = 600  # unrelated questions for the floor (every n-th of the file)
-OFFERS = 3
+OFFERS = 3  # a draft's count, before the choice
 COMPONENTS = 5  # top principal directions of the site's questions removed before the cosine
+SITE_DIRECTIONS = 48  # the next ones: the site's question space, read by the gate
 UNRELATED_OFFERED = 0.05  # share of unrelated questions the floor lets through
+SITE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)  # the gate's weight of the site's question space
+COUNTS = (3, 4)  # at most this many answers offered
+MARGINS = (0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 1.0)  # an offer within this cosine of the first
+OFFER_BUDGET = 1.6  # offers per question, the main branch's level on the four seen sets
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 FOLDS = 10
 REPEATS = 5
@@ -224,50 +235,200 @@ def decide_unasked(paths: list[Path], embed: Embed, target: float) -> dict[str, 
     }
 
 
-def fit_suggest(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any]:
-    """Language means from the site's evaluation questions; the floor from unrelated
-    (SQuAD-it) questions against the fit files' curated questions."""
-    import gzip
-
+def site_questions(embed: Embed) -> tuple[list[Wording], list[str]]:
+    """The site's evaluation questions (``SITE_QUESTIONS``, none in a pairs file), described,
+    with their languages as the files give them."""
     site = []
     for name in SITE_QUESTIONS:
         for line in (PROJECT_ROOT / "data/eval" / name).read_text("utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
                 site.append((row["question"], row["lang"]))
-    vectors = {w.text: w.vector for w in describe([q for q, _ in site], embed)}
-    means = {
-        lang: np.mean([vectors[q] for q, ql in site if ql == lang], axis=0) for lang in ("it", "en")
-    }
-    empty = np.zeros((0, len(means["it"])), dtype=np.float32)
-    centred = np.stack(
-        [SuggestModel(means, empty, 0.0, OFFERS).centred(vectors[q], ql) for q, ql in site]
-    )
-    components = np.linalg.svd(centred - centred.mean(axis=0), full_matrices=False)[2]
-    components = components[:COMPONENTS]
+    described = {w.text: w for w in describe([q for q, _ in site], embed)}
+    return [described[q] for q, _ in site], [lang for _, lang in site]
+
+
+def unrelated_questions(squad: Path, offset: int = 0) -> list[str]:
+    """``SQUAD_QUESTIONS`` Italian Wikipedia questions, about nothing on the site (every n-th
+    of the file from ``offset``: 0 fits the floor, another offset checks it)."""
+    import gzip
+
     with gzip.open(squad) as handle:
         articles = json.loads(handle.read())["data"]
     unrelated = [q["question"].strip() for a in articles for p in a["paragraphs"] for q in p["qas"]]
-    unrelated = unrelated[:: max(1, len(unrelated) // SQUAD_QUESTIONS)][:SQUAD_QUESTIONS]
-    curated = list(dict.fromkeys(r["a"] for path in paths for r in read_pairs(path)))
-    draft = SuggestModel(means=means, components=components, floor=0.0, count=OFFERS)
-    matrix = np.stack([draft.centred(w.vector, w.language) for w in describe(curated, embed)])
-    best = [
-        float((matrix @ draft.centred(w.vector, w.language)).max())
-        for w in describe(unrelated, embed, language="it")
-    ]
-    floor = float(np.quantile(best, 1 - UNRELATED_OFFERED))
-    return {
-        "means": {lang: [round(float(x), 6) for x in v] for lang, v in means.items()},
-        "components": [[round(float(x), 6) for x in row] for row in components],
-        "floor": round(floor, 4),
-        "count": OFFERS,
-        "fitted_on": f"means and the top {COMPONENTS} principal directions: "
-        f"{', '.join(SITE_QUESTIONS)} ({len(site)} questions); floor: "
-        f"{len(best)} SQuAD-it questions against the curated questions of "
-        f"{' + '.join(p.name for p in paths)} ({len(curated)}), their "
-        f"{1 - UNRELATED_OFFERED:.0%} quantile",
+    return unrelated[offset :: max(1, len(unrelated) // SQUAD_QUESTIONS)][:SQUAD_QUESTIONS]
+
+
+class OfferSet:
+    """One pairs file as the offers meet it, on vectors: each curated question one answer (one
+    wording), each visitor question offered what ``SuggestModel.offered`` picks (the matcher's
+    own rule, without a store: fast enough to search the offer parameters). ``offers`` reads
+    the same file through a real store and ``CuratedMatcher``."""
+
+    def __init__(self, path: Path, embed: Embed) -> None:
+        self.name = path.name
+        self.rows = [r for r in read_pairs(path) if r.get("kind") != "other topic"]
+        self.curated = list(dict.fromkeys(r["a"] for r in self.rows))
+        self.curated_described = describe(self.curated, embed)
+        self.asked = [describe([r["b"]], embed, language=r["b_lang"])[0] for r in self.rows]
+        index = {text: i for i, text in enumerate(self.curated)}
+        self.right = [index[r["a"]] if r["match"] else None for r in self.rows]
+        self.same = [
+            next((i for i, a in enumerate(self.curated) if same_wording(a, r["b"])), None)
+            for r in self.rows
+        ]
+        # For a near miss, the curated question it resembles (offering it is the risk of offers).
+        self.lookalike = [None if r["match"] else index[r["a"]] for r in self.rows]
+        self.allowed = [
+            np.array([not numbers_conflict(a, r["b"]) for a in self.curated]) for r in self.rows
+        ]
+
+    def outcome(self, suggest: SuggestModel) -> dict[str, Any]:
+        """Recall and precision with confirmation, offers per question, and the precision
+        were every near miss shown its look-alike to take it ("hasty")."""
+        curated = np.stack([suggest.centred(w.vector, w.language) for w in self.curated_described])
+        owners = list(range(len(self.curated)))
+        right = wrong = offered_right = offers_made = lookalikes = 0
+        for asked, allowed, meant, same, lookalike in zip(
+            self.asked, self.allowed, self.right, self.same, self.lookalike, strict=True
+        ):
+            if same is not None:  # the same wording is given unasked
+                right, wrong = right + (same == meant), wrong + (same != meant)
+                continue
+            vector = suggest.centred(asked.vector, asked.language)
+            scores = curated @ vector
+            chosen = suggest.offered(
+                scores, suggest.gate(vector, float(scores.max())), allowed, owners
+            )
+            offers_made += len(chosen)
+            offered_right += meant is not None and meant in chosen
+            lookalikes += lookalike is not None and lookalike in chosen
+        positives = sum(1 for meant in self.right if meant is not None)
+        return {
+            "recall": (right + offered_right) / positives,
+            "precision": (right + offered_right) / max(1, right + wrong + offered_right),
+            "positives": positives,
+            "offers_per_question": offers_made / len(self.rows),
+            "hasty_precision": (right + offered_right)
+            / max(1, right + wrong + offered_right + lookalikes),
+        }
+
+
+def draft_suggest(embed: Embed) -> tuple[SuggestModel, np.ndarray]:
+    """Means, removed directions and site directions from the site's questions (no pairs
+    file), the weight, floor, count and margin still to choose; with the centred site
+    questions."""
+    site, languages = site_questions(embed)
+    means = {
+        lang: np.mean([w.vector for w, ql in zip(site, languages, strict=True) if ql == lang], 0)
+        for lang in ("it", "en")
     }
+    empty = np.zeros((0, len(means["it"])), dtype=np.float32)
+    bare = SuggestModel(means, empty, 0.0, OFFERS, empty)
+    centred = np.stack([bare.centred(w.vector, ql) for w, ql in zip(site, languages, strict=True)])
+    directions = np.linalg.svd(centred - centred.mean(axis=0), full_matrices=False)[2]
+    with_components = dataclasses.replace(bare, components=directions[:COMPONENTS])
+    centred = np.stack(
+        [with_components.centred(w.vector, ql) for w, ql in zip(site, languages, strict=True)]
+    )
+    site_directions = np.linalg.svd(centred - centred.mean(axis=0), full_matrices=False)[2]
+    return dataclasses.replace(with_components, site=site_directions[:SITE_DIRECTIONS]), centred
+
+
+def gate_floor(suggest: SuggestModel, curated: np.ndarray, unrelated: np.ndarray) -> float:
+    """The gate that ``1 - UNRELATED_OFFERED`` of the unrelated questions (centred rows)
+    stay under, against the curated questions (centred rows)."""
+    best = (unrelated @ curated.T).max(axis=1)
+    gates = [suggest.gate(u, float(b)) for u, b in zip(unrelated, best, strict=True)]
+    return float(np.quantile(gates, 1 - UNRELATED_OFFERED))
+
+
+def choose_offers(
+    draft: SuggestModel, sets: list[OfferSet], unrelated: list[Wording]
+) -> tuple[SuggestModel, dict[str, Any]]:
+    """The weight, count and margin whose pooled recall with confirmation over ``sets`` is the
+    highest with at most ``OFFER_BUDGET`` offers per question (averaged over the sets), each
+    with its floor from ``unrelated`` against the sets' curated questions."""
+    curated = {w.text: w for s in sets for w in s.curated_described}
+    best: tuple[float, float, SuggestModel] | None = None
+    for weight in SITE_WEIGHTS:
+        weighted = dataclasses.replace(draft, site_weight=weight)
+        curated_rows = np.stack([weighted.centred(w.vector, w.language) for w in curated.values()])
+        unrelated_rows = np.stack([weighted.centred(w.vector, w.language) for w in unrelated])
+        floor = gate_floor(weighted, curated_rows, unrelated_rows)
+        for count in COUNTS:
+            for margin in MARGINS:
+                suggest = dataclasses.replace(weighted, floor=floor, count=count, margin=margin)
+                outcomes = [s.outcome(suggest) for s in sets]
+                positives = sum(o["positives"] for o in outcomes)
+                recall = sum(o["recall"] * o["positives"] for o in outcomes) / positives
+                offers_made = float(np.mean([o["offers_per_question"] for o in outcomes]))
+                if offers_made > OFFER_BUDGET or min(o["precision"] for o in outcomes) < 0.96:
+                    continue
+                if best is None or (recall, -offers_made) > best[:2]:
+                    best = (recall, -offers_made, suggest)
+    if best is None:
+        raise ValueError("no offer parameters within the budget")
+    recall, minus_offers, chosen = best
+    return chosen, {
+        "site_weight": chosen.site_weight,
+        "count": chosen.count,
+        "margin": chosen.margin,
+        "floor": round(chosen.floor, 4),
+        "recall": round(recall, 3),
+        "offers_per_question": round(-minus_offers, 2),
+    }
+
+
+def fit_suggest(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any]:
+    """Language means, removed and site directions from the site's evaluation questions; the
+    gate's weight, the count and the margin chosen on the fit files (``choose_offers``), the
+    floor from unrelated (SQuAD-it) questions against their curated questions."""
+    draft, _ = draft_suggest(embed)
+    unrelated = describe(unrelated_questions(squad), embed, language="it")
+    sets = [OfferSet(path, embed) for path in paths]
+    chosen, choice = choose_offers(draft, sets, unrelated)
+    return {
+        "means": {lang: [round(float(x), 6) for x in v] for lang, v in chosen.means.items()},
+        "components": [[round(float(x), 6) for x in row] for row in chosen.components],
+        "site": [[round(float(x), 5) for x in row] for row in chosen.site],
+        "site_weight": chosen.site_weight,
+        "floor": round(chosen.floor, 4),
+        "count": chosen.count,
+        "margin": chosen.margin,
+        "fitted_on": f"means, the top {COMPONENTS} principal directions removed and the next "
+        f"{SITE_DIRECTIONS} (site): {', '.join(SITE_QUESTIONS)}; weight, count and margin: "
+        f"the highest pooled recall with confirmation on {' + '.join(p.name for p in paths)} "
+        f"with at most {OFFER_BUDGET} offers per question ({choice}); floor: "
+        f"{SQUAD_QUESTIONS} SQuAD-it questions against their {len(set().union(*(s.curated for s in sets)))} "
+        f"curated questions, the {1 - UNRELATED_OFFERED:.0%} quantile of the gate",
+    }
+
+
+def leave_one_out(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any]:
+    """Each pairs file measured with the offer parameters chosen on the others (and the
+    share of a second draw of unrelated questions offered something against its curated
+    questions)."""
+    draft, _ = draft_suggest(embed)
+    unrelated = describe(unrelated_questions(squad), embed, language="it")
+    check = describe(unrelated_questions(squad, offset=7), embed, language="it")
+    sets = [OfferSet(path, embed) for path in paths]
+    report = {}
+    for held in sets:
+        chosen, choice = choose_offers(draft, [s for s in sets if s is not held], unrelated)
+        outcome = held.outcome(chosen)
+        curated = np.stack([chosen.centred(w.vector, w.language) for w in held.curated_described])
+        rows = np.stack([chosen.centred(w.vector, w.language) for w in check])
+        gates = [chosen.gate(u, float((curated @ u).max())) for u in rows]
+        report[held.name] = {
+            "chosen_on_the_others": choice,
+            "recall": round(outcome["recall"], 3),
+            "precision": round(outcome["precision"], 3),
+            "offers_per_question": round(outcome["offers_per_question"], 2),
+            "hasty_precision": round(outcome["hasty_precision"], 3),
+            "unrelated_offered": round(float(np.mean(np.array(gates) >= chosen.floor)), 3),
+        }
+    return report
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
@@ -523,6 +684,11 @@ def main() -> int:
     parser.add_argument(
         "--no-fit", action="store_true", help="measure the shipped files only (no refit)"
     )
+    parser.add_argument(
+        "--loso",
+        action="store_true",
+        help="choose the offer parameters on all --fit files but one, measure on that one",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
@@ -553,12 +719,14 @@ def main() -> int:
         report["fit"]["date"] = report["date"]
         if args.write:
             save(fitted, report["fit"], pairs, args.target)
+    if args.loso:
+        report["leave_one_set_out"] = leave_one_out(fit_paths, embed, args.squad)
     if args.write_suggest:
         fitted_suggest = {**fit_suggest(fit_paths, embed, args.squad), "date": report["date"]}
         lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in fitted_suggest.items()]
         SUGGEST_FILE.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
         report["suggest_fit"] = {
-            k: v for k, v in fitted_suggest.items() if k not in ("means", "components")
+            k: v for k, v in fitted_suggest.items() if k not in ("means", "components", "site")
         }
         report["suggest_fit"]["unasked"] = decide_unasked(fit_paths, embed, args.target)
     shipped = MatchModel.load(args.model)
@@ -566,7 +734,12 @@ def main() -> int:
     suggest = SuggestModel.load()
     report["shipped_line"] = round(shipped.line, 4)
     report["unasked"] = shipped.unasked
-    report["suggest"] = {"floor": suggest.floor, "count": suggest.count}
+    report["suggest"] = {
+        "floor": suggest.floor,
+        "count": suggest.count,
+        "margin": suggest.margin,
+        "site_weight": suggest.site_weight,
+    }
     report["measured"] = {path.name: Pairs(path, embed).measure(at_line) for path in args.measure}
     report["offers"] = {path.name: offers(path, embed, shipped, suggest) for path in args.measure}
     report["offers_given_at_line"] = {
@@ -597,6 +770,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"recall {fit_['cross_validated_recall_range']})"
         )
         print(f"  in sample: {fit_['in_sample']}")
+    for name, result in report.get("leave_one_set_out", {}).items():
+        print(f"left out {name}: {result}")
     if "suggest_fit" in report:
         print(f"suggestions fitted: {report['suggest_fit']}")
     print(
