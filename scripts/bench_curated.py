@@ -298,7 +298,7 @@ class OfferSet:
             vector = suggest.centred(asked.vector, asked.language)
             scores = curated @ vector
             chosen = suggest.offered(
-                scores, suggest.gate(vector, float(scores.max())), allowed, owners
+                scores, suggest.gate(vector, float(scores.max())), allowed.__getitem__, owners
             )
             offers_made += len(chosen)
             offered_right += meant is not None and meant in chosen
