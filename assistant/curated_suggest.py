@@ -45,7 +45,7 @@ class SuggestModel:
     count: int
     site: np.ndarray  # rows, unit length; empty: the gate is the best cosine alone
     site_weight: float = 0.0
-    margin: float = 1.0  # cosines lie in [-1, 1]: 1.0 or more never cuts an offer
+    margin: float = 1.0  # 1.0: no cut in practice (only 2.0 or more never cuts: cosines span 2)
 
     @classmethod
     def load(cls, path: Path = SUGGEST_FILE) -> SuggestModel:
