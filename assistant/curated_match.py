@@ -293,13 +293,13 @@ class CuratedMatcher:
         """The answers to offer (``SuggestModel.offered``), never one naming other numbers
         than the question or expired, each shown by a wording in the visitor's language when
         it has one."""
-        expired = [row.expires_on is not None and row.expires_on < day for row in rows]
-        allowed = np.array(
-            [
-                not numbers_conflict(wording.text, question) and not expired[owners[p]]
-                for p, wording in enumerate(wordings)
-            ]
-        )
+
+        def allowed(position: int) -> bool:
+            expires = rows[owners[position]].expires_on
+            if expires is not None and expires < day:
+                return False
+            return not numbers_conflict(wordings[position].text, question)
+
         offers = []
         for position in self.suggest.offered(scores, gate, allowed, owners):
             row = owners[position]

@@ -22,7 +22,7 @@ its weight, count and margin (leave one pairs set out).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +45,7 @@ class SuggestModel:
     count: int
     site: np.ndarray  # rows, unit length; empty: the gate is the best cosine alone
     site_weight: float = 0.0
-    margin: float = 1.0  # cosines lie in [-1, 1]: 1.0 or more never cuts an offer
+    margin: float = 1.0  # 1.0: no cut in practice (only 2.0 or more never cuts: cosines span 2)
 
     @classmethod
     def load(cls, path: Path = SUGGEST_FILE) -> SuggestModel:
@@ -90,11 +90,16 @@ class SuggestModel:
         return best + self.site_weight * self.on_site(centred)
 
     def offered(
-        self, scores: np.ndarray, gate: float, allowed: np.ndarray, owners: Sequence[int]
+        self,
+        scores: np.ndarray,
+        gate: float,
+        allowed: Callable[[int], bool],
+        owners: Sequence[int],
     ) -> list[int]:
         """Positions of the wordings to offer, best first: none when ``gate`` is under the
-        floor; else the best ``allowed`` wordings of distinct answers (``owners``: the answer
-        of each wording), at most ``count``, each within ``margin`` of the first."""
+        floor; else the best wordings of distinct answers (``owners``: the answer of each
+        wording) that ``allowed`` accepts, at most ``count``, each within ``margin`` of the
+        first. ``allowed`` is asked only of the wordings reached, best first."""
         if gate < self.floor:
             return []
         chosen: list[int] = []
@@ -104,7 +109,7 @@ class SuggestModel:
                 break
             if chosen and scores[position] < scores[chosen[0]] - self.margin:
                 break
-            if allowed[position] and owners[position] not in answers:
+            if owners[position] not in answers and allowed(int(position)):
                 chosen.append(int(position))
                 answers.add(owners[position])
         return chosen

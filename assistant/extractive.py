@@ -73,7 +73,7 @@ def select(
         return None
     stats = stats or TermStats(p.text for p in passages)
     # each part as it is searched: one leaning on an earlier part carries what that one names
-    parts = question_parts(question) or [question]
+    parts = split_question(question)
     most = params.selection.max_sentences
     if len(parts) == 1:
         return _select_one(question, passages, language, stats, context, most, similarity, params)

@@ -298,7 +298,7 @@ class OfferSet:
             vector = suggest.centred(asked.vector, asked.language)
             scores = curated @ vector
             chosen = suggest.offered(
-                scores, suggest.gate(vector, float(scores.max())), allowed, owners
+                scores, suggest.gate(vector, float(scores.max())), allowed.__getitem__, owners
             )
             offers_made += len(chosen)
             offered_right += meant is not None and meant in chosen
@@ -314,10 +314,9 @@ class OfferSet:
         }
 
 
-def draft_suggest(embed: Embed) -> tuple[SuggestModel, np.ndarray]:
+def draft_suggest(embed: Embed) -> SuggestModel:
     """Means, removed directions and site directions from the site's questions (no pairs
-    file), the weight, floor, count and margin still to choose; with the centred site
-    questions."""
+    file), the weight, floor, count and margin still to choose."""
     site, languages = site_questions(embed)
     means = {
         lang: np.mean([w.vector for w, ql in zip(site, languages, strict=True) if ql == lang], 0)
@@ -332,7 +331,7 @@ def draft_suggest(embed: Embed) -> tuple[SuggestModel, np.ndarray]:
         [with_components.centred(w.vector, ql) for w, ql in zip(site, languages, strict=True)]
     )
     site_directions = np.linalg.svd(centred - centred.mean(axis=0), full_matrices=False)[2]
-    return dataclasses.replace(with_components, site=site_directions[:SITE_DIRECTIONS]), centred
+    return dataclasses.replace(with_components, site=site_directions[:SITE_DIRECTIONS])
 
 
 def gate_floor(suggest: SuggestModel, curated: np.ndarray, unrelated: np.ndarray) -> float:
@@ -384,7 +383,7 @@ def fit_suggest(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any]:
     """Language means, removed and site directions from the site's evaluation questions; the
     gate's weight, the count and the margin chosen on the fit files (``choose_offers``), the
     floor from unrelated (SQuAD-it) questions against their curated questions."""
-    draft, _ = draft_suggest(embed)
+    draft = draft_suggest(embed)
     unrelated = describe(unrelated_questions(squad), embed, language="it")
     sets = [OfferSet(path, embed) for path in paths]
     chosen, choice = choose_offers(draft, sets, unrelated)
@@ -409,7 +408,7 @@ def leave_one_out(paths: list[Path], embed: Embed, squad: Path) -> dict[str, Any
     """Each pairs file measured with the offer parameters chosen on the others (and the
     share of a second draw of unrelated questions offered something against its curated
     questions)."""
-    draft, _ = draft_suggest(embed)
+    draft = draft_suggest(embed)
     unrelated = describe(unrelated_questions(squad), embed, language="it")
     check = describe(unrelated_questions(squad, offset=7), embed, language="it")
     sets = [OfferSet(path, embed) for path in paths]

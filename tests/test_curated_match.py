@@ -337,12 +337,12 @@ def _model(floor: float, count: int, margin: float, weight: float = 0.0) -> Sugg
 def test_offers_stop_at_the_count_the_margin_and_keep_one_wording_per_answer() -> None:
     scores = np.array([0.50, 0.48, 0.47, 0.45, 0.30])
     owners = [0, 0, 1, 2, 3]  # answer 0 has two wordings
-    allowed = np.array([True, True, True, True, True])
+    allowed = [True, True, True, True, True].__getitem__
     assert _model(0.2, 4, 1.0).offered(scores, 0.5, allowed, owners) == [0, 2, 3, 4]
     assert _model(0.2, 2, 1.0).offered(scores, 0.5, allowed, owners) == [0, 2]
     assert _model(0.2, 4, 0.04).offered(scores, 0.5, allowed, owners) == [0, 2]
     # The margin counts from the first answer offered, not from one that is not allowed.
-    held_back = np.array([False, True, True, True, True])
+    held_back = [False, True, True, True, True].__getitem__
     assert _model(0.2, 4, 0.04).offered(scores, 0.5, held_back, owners) == [1, 2, 3]
     assert _model(0.6, 4, 1.0).offered(scores, 0.5, allowed, owners) == []  # under the floor
 
