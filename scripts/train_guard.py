@@ -537,18 +537,21 @@ def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> 
 
 
 def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
-    """Print how many quotable units of a site folder the shipped guard flags, and which.
+    """Print how many quotable units of a site folder the shipped guard flags and keeps from
+    being quoted (the quote step's bar), and which.
 
     The bundled sample site's units are training examples (benign): on it this is an
     in-sample check; the cross-validated site false-positive rate is in model.json."""
     from assistant import guard
 
     texts = [e.text for e in site_examples(root)]
-    flags = guard.addressed_to_ai(texts, Vectors(models_dir, cache))
-    print(f"{root}: {sum(flags)} of {len(texts)} units flagged")
-    for text, flag in zip(texts, flags, strict=True):
-        if flag:
-            print(f"  flagged: {text}")
+    vectors = Vectors(models_dir, cache)
+    flags = guard.addressed_to_ai(texts, vectors)
+    kept = guard.kept_from_quotes(texts, vectors)
+    print(f"{root}: {sum(flags)} of {len(texts)} units flagged, {sum(kept)} kept from quotes")
+    for text, flag, strict in zip(texts, flags, kept, strict=True):
+        if strict:
+            print(f"  {'flagged' if flag else 'kept from quotes'}: {text}")
     return 0
 
 
