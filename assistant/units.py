@@ -3,9 +3,9 @@
 ``split_units`` reads a chunk's Markdown body (``body_of``: without the title and heading path
 the chunker puts first) line by line: headings become the local context of what follows, list
 items and table rows keep their block, their header and the sentence that leads into them, and
-paragraphs are cut into sentences (the text toolkit's ``split_sentences``, aware of common
-abbreviations). On FAQ pages a question is not a unit but what the next units answer
-(``Unit.asked``).
+paragraphs are cut into sentences (the text toolkit's ``split_sentences``: the sentence ends of
+every script, an HTML comment apart, common abbreviations kept whole). On FAQ pages a question
+is not a unit but what the next units answer (``Unit.asked``).
 """
 
 from __future__ import annotations

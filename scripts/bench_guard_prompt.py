@@ -5,11 +5,15 @@ Each sentence of a set (``{"text", "addressed_to_ai"}`` rows; default
 a passage; the passages are masked as the openai backend masks them (``prompts.mask_passages``'
 steps), once with paragraph masking alone (main before issue 10 row 4) and once with the quote
 step's units withheld too. Prints, for the sentences addressed to AI and for the look-alikes,
-how many still reach the sources and how often both ordinary sentences stay.
+how many still reach the sources and how often both ordinary sentences stay, and the sentences
+addressed to AI that still reach them. ``--held-out`` judges with a guard fitted without the
+set's sentences (``train_guard.fitted_without``, as ``bench_guard_planted.py --held-out``), so
+each set written by others can be measured left out of training in turn.
 
 Usage (loads the embedding model for a few seconds: run it under the heavy-job lock)::
 
     PYTHONPATH=$PWD python scripts/bench_guard_prompt.py [--set FILE] [--models-dir DIR]
+        [--held-out] [--vectors-cache FILE.sqlite]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant import guard  # noqa: E402
 from assistant.config import Settings  # noqa: E402
+from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.prompts import paragraphs, withhold  # noqa: E402
 from vectorstore.embeddings import load_embeddings  # noqa: E402
 from vectorstore.passages import Passage  # noqa: E402
@@ -41,15 +46,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh5.jsonl")
     parser.add_argument("--models-dir", type=Path, default=None)
+    parser.add_argument("--held-out", action="store_true")
+    parser.add_argument("--vectors-cache", type=Path, default=None)
     args = parser.parse_args()
     rows = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line]
-    settings = Settings(
-        data_dir=Path(tempfile.mkdtemp(prefix="kmr-prompt-")),
-        model_cache_dir=args.models_dir,
-        _env_file=None,
-    )
-    embeddings = load_embeddings(settings.embedding_options())
-    if not guard.use_vectors(embeddings.embed_documents, embeddings.model_name):
+    if args.held_out:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from train_guard import Vectors, fitted_without
+
+        shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+        vectors = Vectors(args.models_dir, args.vectors_cache)
+        classifier, _ = fitted_without(
+            args.set, vectors, penalty=shipped["penalty"], use_clauses=shipped["clauses"]
+        )
+        print(f"fitted without the set: {classifier.threshold=} {classifier.quote_bar=}")
+        guard.use_classifier(classifier)
+        installed = guard.use_vectors(vectors, vectors.model_name)
+    else:
+        settings = Settings(
+            data_dir=Path(tempfile.mkdtemp(prefix="kmr-prompt-")),
+            model_cache_dir=args.models_dir,
+            _env_file=None,
+        )
+        embeddings = load_embeddings(settings.embedding_options())
+        installed = guard.use_vectors(embeddings.embed_documents, embeddings.model_name)
+    if not installed:
         print("the guard's classifier does not read this embedding model", file=sys.stderr)
         return 1
     passages = [
@@ -76,7 +97,12 @@ def main() -> int:
                 f"{args.set.name}, {kind} ({len(chosen)}), {name}: {sent} reach the sources; "
                 f"both ordinary sentences kept in {kept}"
             )
+    withheld = runs["and units withheld"]
+    for n, row in enumerate(rows):
+        if row["addressed_to_ai"] and _flat(row["text"])[:40] in _flat(withheld[n]):
+            print(f"  reaches the sources: {row['text'][:150]!r}")
     guard.use_vectors(None)
+    guard.use_classifier(None)
     return 0
 
 

@@ -8,8 +8,8 @@ to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
    hidden-instruction styles, role play; benign near misses about AI or addressed to people),
    plus every quotable unit of the bundled sample site as benign (its real sentences);
    the clauses of benign sentences (``guard.clauses``) are benign examples too, because the
-   guard also judges clauses; the five sets once held out (data/eval/ai_addressed.jsonl,
-   ai_addressed_fresh.jsonl ... ai_addressed_fresh4.jsonl, written by others) are training
+   guard also judges clauses; the six sets once held out (data/eval/ai_addressed.jsonl,
+   ai_addressed_fresh.jsonl ... ai_addressed_fresh5.jsonl, written by others) are training
    examples too;
 2. vectors: multilingual-e5-small as the settings run it (the default variant, onnx-int8;
    KMR_EMBEDDING_VARIANT chooses another; recorded in model.json), passage prompt, normalised
@@ -67,22 +67,14 @@ from vectorstore.passages import Passage  # noqa: E402
 from vectorstore.vector_cache import VectorCache  # noqa: E402
 
 EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
-# Sentences written by others, once held out, now trained on: their wordings are not ours.
-# data/eval/ai_addressed_fresh5.jsonl, written without the guard, is the held-out set.
-EXAMPLE_FILES = (
-    EXAMPLES,
-    ROOT / "data" / "eval" / "ai_addressed.jsonl",
-    ROOT / "data" / "eval" / "ai_addressed_fresh.jsonl",
-    ROOT / "data" / "eval" / "ai_addressed_fresh2.jsonl",
-    ROOT / "data" / "eval" / "ai_addressed_fresh3.jsonl",
-    ROOT / "data" / "eval" / "ai_addressed_fresh4.jsonl",
-)
 # The sets written by others (each without reading the guard), left out one at a time by
 # ``--leave-one-set-out``: a model fitted on the others is measured on the one left out.
 EVAL_SETS = tuple(
     ROOT / "data" / "eval" / f"ai_addressed{suffix}.jsonl"
-    for suffix in ("", "_fresh", "_fresh2", "_fresh3", "_fresh4")
+    for suffix in ("", "_fresh", "_fresh2", "_fresh3", "_fresh4", "_fresh5")
 )
+# Sentences written by others, once held out, now trained on: their wordings are not ours.
+EXAMPLE_FILES = (EXAMPLES, *EVAL_SETS)
 PENALTIES = (0.003, 0.01, 0.03)
 GROUP_MASS = {"hostile": 0.5, "written": 0.3, "site": 0.2}
 # The threshold is the one with the best out-of-fold recall among those that keep the benign
@@ -545,18 +537,21 @@ def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> 
 
 
 def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
-    """Print how many quotable units of a site folder the shipped guard flags, and which.
+    """Print how many quotable units of a site folder the shipped guard flags and keeps from
+    being quoted (the quote step's bar), and which.
 
     The bundled sample site's units are training examples (benign): on it this is an
     in-sample check; the cross-validated site false-positive rate is in model.json."""
     from assistant import guard
 
     texts = [e.text for e in site_examples(root)]
-    flags = guard.addressed_to_ai(texts, Vectors(models_dir, cache))
-    print(f"{root}: {sum(flags)} of {len(texts)} units flagged")
-    for text, flag in zip(texts, flags, strict=True):
-        if flag:
-            print(f"  flagged: {text}")
+    vectors = Vectors(models_dir, cache)
+    flags = guard.addressed_to_ai(texts, vectors)
+    kept = guard.kept_from_quotes(texts, vectors)
+    print(f"{root}: {sum(flags)} of {len(texts)} units flagged, {sum(kept)} kept from quotes")
+    for text, flag, strict in zip(texts, flags, kept, strict=True):
+        if strict:
+            print(f"  {'flagged' if flag else 'kept from quotes'}: {text}")
     return 0
 
 

@@ -13,7 +13,9 @@ every other package may use it.
 - ``document_tokens`` / ``query_tokens``: what BM25 indexes (a passage stemmed in its own
   language) and searches with (a query stemmed both ways).
 - ``shingles`` / ``jaccard``: word n-grams for near-duplicate detection.
-- ``split_sentences``: a paragraph's sentences (common abbreviations and decimals kept whole);
+- ``split_sentences``: a paragraph's sentences, cut at the sentence ends of every script (full
+  stops of CJK, Arabic, Devanagari, Ethiopic...) and around HTML comments (common abbreviations
+  and decimals kept whole);
   ``BREAK`` / ``split_loosely``: a looser cut after any ``. ! ? ; :`` and at line breaks, for
   cutting long sections (the chunker) and hostile messages (the guard).
 - ``chunk_text`` / ``chunk_body``: a chunk as stored (its page title and heading path first,
@@ -119,24 +121,54 @@ _ABBREVIATIONS = frozenset((
     "s.p.a", "spa", "s.r.l", "srl", "inc", "ltd", "co", "fig", "ing", "dott", "sig", "p.es", "es",
     "sec", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 ))  # fmt: skip
-# A sentence ends at . ! or ? (a closing quote or bracket may follow) before space and an
-# upper-case letter, a digit or an opening quote or bracket.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«(\[]?[A-ZÀ-ÖØ-Ý0-9])")
+# Sentence ends of every script, each with the closing quotes or brackets that may follow it:
+# - a stop written before a space (. ! ? … and the Arabic/Persian question mark, the Urdu full
+#   stop, the Devanagari danda, the Ethiopic, Armenian, Myanmar, Khmer and Tibetan stops) ends
+#   a sentence when the next one starts, after any opening quote or bracket, with a letter that
+#   is not lower case (a capital of any cased script, any letter of Arabic, Han, Devanagari...)
+#   or a digit (checked by ``_starts_sentence``);
+# - a full-width stop (。！？) ends one before any text, space or not;
+# - an HTML comment ("<!-- ... -->") is never part of a visible sentence: cut before and after.
+_SPACED_STOPS = ".!?…؟۔।॥።፧։။។།"
+_CLOSERS = "\"'”’»)\\]」』）】〕"
+_OPENERS = '"“‘«„(\\[¿¡「『（【'
+_FULL_WIDTH_STOPS = "。！？｡"
+_SENTENCE_END = re.compile(
+    rf"(?P<spaced>(?<=[{_SPACED_STOPS}])[{_CLOSERS}]*\s+)(?=\S)"
+    rf"|(?<=[{_FULL_WIDTH_STOPS}])[{_CLOSERS}]*\s*(?=[^\s{_CLOSERS}{_FULL_WIDTH_STOPS}])"
+    r"|(?<=-->)\s+(?=\S)|(?<=\S)\s+(?=<!--)"
+)
 _INITIAL = re.compile(r"[a-z]")
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether ``text`` from ``start`` reads as a sentence's start after a spaced stop: opening
+    quotes or brackets, then a letter that is not lower case, a digit, or an HTML comment."""
+    rest = text[start : start + 8].lstrip(_OPENERS)
+    if rest.startswith("<!--"):
+        return True
+    first = rest[:1]
+    return first.isdigit() or (first.isalpha() and not first.islower())
+
+
 # A looser break: after the end of a sentence or a clause, before white space.
 BREAK = r"(?<=[.!?;:])\s+"
 _LOOSE = re.compile(rf"{BREAK}|\n+")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split a paragraph into sentences, respecting common abbreviations and decimals."""
+    """Split a paragraph into sentences at the sentence ends of every script (see
+    ``_SENTENCE_END``), respecting common abbreviations and decimals."""
     pieces: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        candidate = text[start : match.start()].strip()
-        last_word = candidate.rsplit(" ", 1)[-1].rstrip('.!?"”»)').lower()
-        if last_word in _ABBREVIATIONS or _INITIAL.fullmatch(last_word):
-            continue
+        candidate = text[start : match.end()].strip()  # the closing quotes are the sentence's
+        if match.group("spaced"):
+            if not _starts_sentence(text, match.end()):
+                continue
+            last_word = candidate.rsplit(" ", 1)[-1].rstrip(_SPACED_STOPS + _CLOSERS).lower()
+            if last_word in _ABBREVIATIONS or _INITIAL.fullmatch(last_word):
+                continue
         pieces.append(candidate)
         start = match.end()
     tail = text[start:].strip()
