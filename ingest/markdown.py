@@ -174,6 +174,10 @@ def dechromed_markdown(soup: BeautifulSoup, tags: _Tags, url: str | None) -> tup
             paragraph.string = caption.get_text(" ", strip=True)
             table.insert_before(paragraph)
         caption.decompose()
+    for stamp in tags.named("time"):
+        # trafilatura deletes <time> with its text ("Survey of <time>30 June 2026</time>: 1,420
+        # people" became "Survey of : 1,420 people"): the date a page states is content.
+        stamp.unwrap()
     body = tags.first("body")
     live = tags.live()
     if body is not None and not any(

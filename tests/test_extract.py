@@ -790,3 +790,22 @@ def test_a_box_of_figures_beside_the_content_is_content_and_a_box_of_links_is_no
     assert text.index("wave tank") < text.index("27 research groups")
     assert "Wave tank reopens" not in text and "Read next" not in text
     assert "Newsletter" not in text and "no spam" not in text
+
+
+TIME_ELEMENTS = """<html lang="en"><body><main><h1>Harbour Lab news</h1>
+<p>Survey of <time datetime="2026-06-30">30 June 2026</time>: <strong>1,420 people</strong>
+work for the harbour's organisations.</p>
+<p>The tide pool workshop runs from <time datetime="2027-01-18">18</time> to
+<time datetime="2027-01-22">22 January 2027</time> in the wave hall.</p>
+</main></body></html>"""
+
+
+def test_the_dates_in_time_elements_are_kept() -> None:
+    """A ``<time>`` element's text is the date the page states (trafilatura deletes the
+    element with its text): kept as plain text, and found by the date reader."""
+    from ingest.dates import find_dates
+
+    text = extract(raw(TIME_ELEMENTS.encode())).text
+    assert "Survey of 30 June 2026: 1,420 people" in " ".join(text.replace("*", "").split())
+    assert "from 18 to 22 January 2027" in " ".join(text.split())
+    assert [m.start.isoformat() for m in find_dates(text)][:1] == ["2026-06-30"]
