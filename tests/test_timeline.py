@@ -19,7 +19,9 @@ from assistant.runtime import open_runtime
 from assistant.timeline import (
     _current,
     _Dated,
+    _dated,
     _labelled,
+    implicit_current,
     is_coming,
     same_series,
     time_intent,
@@ -156,6 +158,15 @@ def test_now_question_at_an_earlier_date_ignores_later_figures(ask) -> None:  # 
 def test_an_old_latest_figure_gets_a_note(ask) -> None:  # noqa: ANN001
     text = ask("How many companies are there in the park now?", "2027-06-01")
     assert "58" in text and "out of date" in text
+
+
+def test_a_count_without_a_time_word_gets_the_latest_figure_too(ask) -> None:  # noqa: ANN001
+    """The question "how many companies does the park host?" asks how things stand at today:
+    the figure the sources state at two dates is answered with the latest at today, dated."""
+    text = ask("How many companies does the park host?", "2025-06-01")
+    assert "58" in text and "as of March 2024" in text
+    text = ask("How many companies does the park host?", "2020-01-01")
+    assert "41" in text and "58" not in text
 
 
 @pytest.mark.parametrize(
@@ -383,3 +394,94 @@ def test_a_period_states_how_things_stood_until_its_end() -> None:
     dated = [_Dated(u, unit_dates(u, mentions)) for u in units]
     timed = _current(dated, "en", date(2026, 11, 30), 1.0, PARAMS.timeline)
     assert timed is not None and "Harbour Holdings" in timed.units[0].text
+
+
+KEY_FIGURES = """## Key figures - update of 15 March 2026
+
+| Resident companies | 58 |
+|---|---|
+| People employed by residents | 1,310 |
+| Labs and offices | 48,000 m2 |
+
+## Milestones
+
+### 2019
+
+Resident companies file 23 patent applications in the year, a record for the park.
+
+### June 2024
+
+Tide Motors, a founding resident, leaves the north tower for the port.
+"""
+
+
+def _key_figures() -> tuple[Passage, list]:  # noqa: ANN001
+    passage = Passage(
+        id="k", text=f"Park\n\n{KEY_FIGURES}", title="Park", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(KEY_FIGURES)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    for unit in units:
+        unit.score = 1.0
+    return passage, units
+
+
+def test_an_undated_figure_is_dated_by_its_heading() -> None:
+    """The rows under "## Key figures - update of 15 March 2026" and the line under "### 2019"
+    state their figures as of their heading's date; a "now" answer says that date."""
+    passage, units = _key_figures()
+    dated = {d.unit.text: [m.text for m in d.dates] for d in _dated(units, [passage], True)}
+    assert dated["People employed by residents: 1,310"] == ["15 March 2026"]
+    assert dated["Resident companies file 23 patent applications in the year, a record for "
+                 "the park."] == ["2019"]  # fmt: skip
+    assert not _dated(units, [passage])  # only when asked: the units state no date themselves
+    patents = [u for u in units if "patent" in u.text]
+    timed = _current(_dated(patents, [passage], True), "en", date(2026, 11, 30), 1.0,
+                     PARAMS.timeline)  # fmt: skip
+    assert timed is not None and "(as of 2019)" in timed.units[0].text
+    assert "out of date" in timed.closing
+
+
+def test_a_count_is_answered_by_a_figure_not_by_a_later_dated_sentence() -> None:
+    """For "how many": the latest unit stating a number, not a later dated sentence without
+    one ("Tide Motors leaves ... June 2024" is no count of companies)."""
+    passage, units = _key_figures()
+    dated = _dated(units, [passage], True)
+    timed = _current(dated, "en", date(2025, 1, 1), 1.0, PARAMS.timeline, counted=True)
+    assert timed is not None and "23 patent applications" in timed.units[0].text
+    timed = _current(dated, "en", date(2025, 1, 1), 1.0, PARAMS.timeline)
+    assert timed is not None and "Tide Motors" in timed.units[0].text  # not a count: as before
+
+
+def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> None:
+    """With no time word, the timeline answers only when the figure has a history (or a value
+    dated after today, which the normal answer would quote as known): one dated figure is
+    the normal answer's."""
+    passage, units = _key_figures()
+    rows = [u for u in units if u.text.startswith("People employed")]
+    one = _dated(rows, [passage], True)
+    assert _current(one, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, True, True) is None
+    timed = _current(one, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, True)
+    assert timed is not None  # asked with "now", the one dated figure is the answer
+    two = _dated([*rows, *[u for u in units if "patent" in u.text]], [passage], True)
+    # at 2025-01-01 the March 2026 row is still to come: answered, without it
+    timed = _current(two, "en", date(2025, 1, 1), 1.0, PARAMS.timeline, True, True)
+    assert timed is not None and "1,310" not in timed.units[0].text
+
+
+@pytest.mark.parametrize(
+    ("question", "implicit"),
+    [
+        ("How many people work at the park?", True),
+        ("How much lab and office space does the park have?", True),
+        ("Quanti addetti lavorano nel parco?", True),
+        ("How many companies are there now?", False),  # a time word: "now" already
+        ("How many companies were there in 2020?", False),
+        ("How many people did the open day draw?", False),
+        ("Quante aziende c'erano nel 2019?", False),
+        ("Where is the car park?", False),
+        ("Which companies work on robotics?", False),
+    ],
+)
+def test_a_count_without_a_time_word(question: str, implicit: bool) -> None:
+    assert implicit_current(question) is implicit
