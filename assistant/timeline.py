@@ -85,8 +85,18 @@ _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 # A count or an amount asked with no time marker ("how many people work at the park?", "how
 # much lab space does it have?") asks how things stand now, unless it names a past tense or
 # a date of its own ("how many were there in 2020?").
-_AMOUNT = re.compile(r"\b(how\s+many|how\s+much|number\s+of|quant[ieoa])\b", re.I)
-_PAST_TENSE = re.compile(r"\b(was|were|did|had|used\s+to|era|erano|c['’]erano|fu|furono)\b", re.I)
+# Past tense from grammar: the past of "be", "do", "have"; an English "-ed" verb not after a
+# form of "be" ("opened", not "are based"); an Italian perfect with "avere" ("hanno
+# partecipato"; "sono insediate" states how things stand).
+_AMOUNT = re.compile(
+    r"\b(how\s+many|how\s+much|number\s+of|quant[ie]|(?<!ogni\s)quant[oa])\b", re.I
+)
+_PAST_TENSE = re.compile(
+    r"\b(was|were|did|had|used\s+to|era|erano|c['’]erano|fu|furono)\b"
+    r"|\b(?!(?:are|is|be|been|being)\s)\w+\s+[a-z]{3,}ed\b"
+    r"|\b(?:hanno|ha|abbiamo|avete)\s+\w+(?:at|ut|it)[oiae]\b",
+    re.I,
+)
 # "When is the next event?" asks for the first of the coming events, not one thing's date.
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)

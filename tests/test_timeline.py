@@ -478,6 +478,11 @@ def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> Non
         ("How many companies are there now?", False),  # a time word: "now" already
         ("How many companies were there in 2020?", False),
         ("How many people did the open day draw?", False),
+        ("How many organisations opened their labs at the open day?", False),
+        ("How many start-ups are based in the incubator?", True),
+        ("Quante persone hanno partecipato alla giornata?", False),
+        ("Quante aziende sono insediate nel parco?", True),
+        ("Ogni quanto si tiene la colazione delle start-up?", False),  # how often
         ("Quante aziende c'erano nel 2019?", False),
         ("Where is the car park?", False),
         ("Which companies work on robotics?", False),
