@@ -809,3 +809,26 @@ def test_the_dates_in_time_elements_are_kept() -> None:
     assert "Survey of 30 June 2026: 1,420 people" in " ".join(text.replace("*", "").split())
     assert "from 18 to 22 January 2027" in " ".join(text.split())
     assert [m.start.isoformat() for m in find_dates(text)][:1] == ["2026-06-30"]
+
+
+FACT_BOX = """<html lang="en"><body><main><h1>Harbour Lab</h1>
+<p>The harbour laboratories study waves, tides and the materials that resist them.</p>
+<h2>At a glance</h2><p>As of March 2026:</p>
+<dl><dt>Research groups</dt><dd>27</dd><dt>Staff and students</dt><dd>about 460</dd></dl>
+<h2>Questions</h2>
+<dl><dt>Can I visit?</dt><dd>Yes, on open evenings.</dd>
+<dt>Who runs the lab?</dt><dd>The harbour authority and the university, together since 1998,
+through a joint board that meets every quarter.</dd>
+<dt>Tags</dt><dd>waves</dd><dd>tides</dd></dl>
+</main></body></html>"""
+
+
+def test_a_term_and_its_short_value_are_one_line() -> None:
+    """A term and its short value ("Research groups" / "27") are one line "Research groups:
+    27" (listed apart, which value is whose is lost); a question, a long definition or a term
+    with several definitions stays as written."""
+    text = extract(raw(FACT_BOX.encode())).text
+    assert "- Research groups: 27" in text and "- Staff and students: about 460" in text
+    assert "Can I visit?:" not in text and "Yes, on open evenings." in text
+    assert "Who runs the lab?:" not in text and "joint board" in text
+    assert "Tags:" not in text and "waves" in text and "tides" in text
