@@ -490,3 +490,20 @@ def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> Non
 )
 def test_a_count_without_a_time_word(question: str, implicit: bool) -> None:
     assert implicit_current(question) is implicit
+
+
+def test_a_label_and_value_table_has_no_header_row() -> None:
+    """Markdown gives every table a header row: a two-column table's first row stating a
+    number ("Resident companies | 58") is a unit of its own, dated by its heading; a header
+    naming its columns ("Indicator | Value") is still the header."""
+    passage, units = _key_figures()
+    texts = [u.text for u in units]
+    assert "Resident companies: 58" in texts
+    dated = {d.unit.text: [m.text for m in d.dates] for d in _dated(units, [passage], True)}
+    assert dated["Resident companies: 58"] == ["15 March 2026"]
+    headed = Passage(
+        id="h", text="P\n\n| Indicator | Value |\n|---|---|\n| Laboratories | 37 |", title="P",
+        url="u", source_id="u", language="en", heading="",
+    )  # fmt: skip
+    rows = split_units(headed, 0)
+    assert [u.text for u in rows] == ["Laboratories: 37"] and "Indicator Value" in rows[0].context
