@@ -43,7 +43,7 @@ from assistant.scoring import (
     semantic_scores,
     usable,
 )
-from assistant.terms import TermStats
+from assistant.terms import TermStats, terms
 from assistant.units import Unit, embedding_text, split_units
 from ingest.dates import DateMention, decode, find_dates, words_besides
 from vectorstore.passages import Passage
@@ -565,8 +565,34 @@ def answer(
         return _upcoming(events, language, today, limits, languages, asked)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
     dated = _dated(same_series(relevant, units, passages), passages, headed=True)
+    if implicit:  # with no time word, only the units counting what is asked
+        noun = _counted_noun(question)
+        dated = [d for d in dated if noun and counts(d.unit, noun)]
     counted = implicit or bool(_COUNT.search(question))
     return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+
+
+def _counted_noun(question: str) -> str:
+    """What a count or amount question counts: its first term after "how many" / "quanti"."""
+    cue = _AMOUNT.search(question)
+    found = terms(question[cue.end() :])[:1] if cue else []
+    return found[0] if found else ""
+
+
+# A number and the two words after it ("1,150 people", "58 resident companies").
+_NUMBER_WORDS = re.compile(r"\d[\d.,]*\s*((?:[^\W\d_][\w'’-]*\s*){1,3})")
+
+
+def counts(unit: Unit, noun: str) -> bool:
+    """The unit states a number of ``noun``: a label naming it with a number after it
+    ("Labs and offices: 36,000 m²", "Events per year: 150"), or the noun among the three
+    words after a number ("the park counts 52 companies", "23 patent applications")."""
+    label, colon, rest = unit.text.partition(":")
+    if colon and noun in terms(label) and any(c.isdigit() for c in rest):
+        return True
+    if unit.kind == "row" and noun in terms(unit.context) and any(c.isdigit() for c in rest):
+        return True  # a table whose header names what its cells count
+    return any(noun in terms(m.group(1)) for m in _NUMBER_WORDS.finditer(unit.text))
 
 
 def _named(unit: Unit) -> Unit:

@@ -21,6 +21,7 @@ from assistant.timeline import (
     _Dated,
     _dated,
     _labelled,
+    counts,
     implicit_current,
     is_coming,
     same_series,
@@ -28,7 +29,7 @@ from assistant.timeline import (
     unit_dates,
     window,
 )
-from assistant.units import split_units
+from assistant.units import Unit, split_units
 from ingest.dates import DateMention, encode, find_dates
 from ingest.sync import sync
 from vectorstore.passages import Passage
@@ -507,3 +508,22 @@ def test_a_label_and_value_table_has_no_header_row() -> None:
     )  # fmt: skip
     rows = split_units(headed, 0)
     assert [u.text for u in rows] == ["Laboratories: 37"] and "Indicator Value" in rows[0].context
+
+
+@pytest.mark.parametrize(
+    ("text", "noun", "expected"),
+    [
+        ("The park counts 52 companies and 1,150 people.", "peopl", True),
+        ("Labs and offices: 36,000 m2", "lab", True),  # a label and its value
+        ("Events per year: 150, with over 15,000 participants", "event", True),
+        ("Nel 2026 il parco conta 61 aziende e oltre 1.400 addetti.", "addett", True),
+        # a number of something else, the noun further on
+        ("In 2025, 14 organisations on campus opened their laboratories to visitors.",
+         "laboratori", False),
+        ("Open Labs 2026: 14 labs open to the public, about 2,300 visitors", "peopl", False),
+    ],
+)  # fmt: skip
+def test_a_unit_counts_what_is_asked(text: str, noun: str, expected: bool) -> None:
+    """With no time word, a "now" answer reads only the units stating a number of what the
+    question counts (its first term after "how many" / "quanti")."""
+    assert counts(Unit(0, 0, text, "sentence", -1), noun) is expected
