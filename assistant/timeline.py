@@ -762,7 +762,8 @@ def _current(
     ("Elettrica Pergolesi left in June 2024" is no count of companies). ``implicit`` (no
     time marker in the question): answered only when the sources state the figure at two
     dates or more, or at a date after today (which the normal answer would quote as if
-    known); else None, for the normal answer."""
+    known), or when the latest is the question's best unit (its date is then said); else
+    None, for the normal answer."""
     # Figures dated on or before today, close enough to the best answer to be about the
     # same thing (the latest of some other figure is not the answer).
     floor = limits.current_relevant * best
@@ -784,12 +785,12 @@ def _current(
         return (not d.start_after(today), max(as_of(m) for m in d.before(today)), d.unit.score)
 
     known.sort(key=key, reverse=True)
+    latest = known[0]
     if implicit:
         stamps = {max(as_of(m) for m in d.before(today)) for d in known if _has_figure(d)}
         later = any(not d.before(today) and _has_figure(d) for d in close)
-        if len(stamps) < 2 and not later:
+        if len(stamps) < 2 and not later and latest.unit.score < best:
             return None
-    latest = known[0]
     when = max(latest.before(today), key=as_of)
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}

@@ -456,12 +456,15 @@ def test_a_count_is_answered_by_a_figure_not_by_a_later_dated_sentence() -> None
 
 def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> None:
     """With no time word, the timeline answers only when the figure has a history (or a value
-    dated after today, which the normal answer would quote as known): one dated figure is
-    the normal answer's."""
+    dated after today, which the normal answer would quote as known): one dated figure less
+    relevant than the question's best unit is the normal answer's."""
     passage, units = _key_figures()
     rows = [u for u in units if u.text.startswith("People employed")]
     one = _dated(rows, [passage], True)
-    assert _current(one, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, True, True) is None
+    assert _current(one, "en", date(2026, 11, 30), 1.5, PARAMS.timeline, True, True) is None
+    # unless that one figure is the question's best unit: the answer says its date
+    timed = _current(one, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, True, True)
+    assert timed is not None and "(as of 15 March 2026)" in timed.units[0].text
     timed = _current(one, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, True)
     assert timed is not None  # asked with "now", the one dated figure is the answer
     two = _dated([*rows, *[u for u in units if "patent" in u.text]], [passage], True)
