@@ -88,9 +88,7 @@ _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 # Past tense from grammar: the past of "be", "do", "have"; an English "-ed" verb not after a
 # form of "be" ("opened", not "are based"); an Italian perfect with "avere" ("hanno
 # partecipato"; "sono insediate" states how things stand).
-_AMOUNT = re.compile(
-    r"\b(how\s+many|how\s+much|number\s+of|quant[ie]|(?<!ogni\s)quant[oa])\b", re.I
-)
+_AMOUNT = re.compile(r"\b(how\s+many|how\s+much|quant[ie]|(?<!ogni\s)quant[oa])\b", re.I)
 _PAST_TENSE = re.compile(
     r"\b(was|were|did|had|used\s+to|era|erano|c['’]erano|fu|furono)\b"
     r"|\b(?!(?:are|is|be|been|being)\s)\w+\s+[a-z]{3,}ed\b"

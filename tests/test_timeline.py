@@ -487,6 +487,7 @@ def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> Non
         ("Quante persone hanno partecipato alla giornata?", False),
         ("Quante aziende sono insediate nel parco?", True),
         ("Ogni quanto si tiene la colazione delle start-up?", False),  # how often
+        ("What is the phone number of the harbour lab?", False),
         ("Quante aziende c'erano nel 2019?", False),
         ("Where is the car park?", False),
         ("Which companies work on robotics?", False),
