@@ -577,8 +577,11 @@ def _counted_noun(question: str) -> str:
     return found[0] if found else ""
 
 
-# A number and the two words after it ("1,150 people", "58 resident companies").
-_NUMBER_WORDS = re.compile(r"\d[\d.,]*\s*((?:[^\W\d_][\w'’-]*\s*){1,3})")
+# A number standing alone (not a year, not part of a name: "LAB 2.0” event") and the three
+# words after it ("1,150 people", "58 resident companies").
+_NUMBER_WORDS = re.compile(
+    r"(?<![\w.,])(?!(?:19|20)\d\d\b)\d[\d.,]*\s+((?:[^\W\d_][\w'’-]*\s*){1,3})"
+)
 
 
 def counts(unit: Unit, noun: str) -> bool:

@@ -525,6 +525,7 @@ def test_a_label_and_value_table_has_no_header_row() -> None:
         ("In 2025, 14 organisations on campus opened their laboratories to visitors.",
          "laboratori", False),
         ("Open Labs 2026: 14 labs open to the public, about 2,300 visitors", "peopl", False),
+        ("January 2026: the “Tide LAB 2.0” event on the renewal", "event", False),  # a name
     ],
 )  # fmt: skip
 def test_a_unit_counts_what_is_asked(text: str, noun: str, expected: bool) -> None:
