@@ -591,8 +591,6 @@ def counts(unit: Unit, noun: str) -> bool:
     label, colon, rest = unit.text.partition(":")
     if colon and noun in terms(label) and any(c.isdigit() for c in rest):
         return True
-    if unit.kind == "row" and noun in terms(unit.context) and any(c.isdigit() for c in rest):
-        return True  # a table whose header names what its cells count
     return any(noun in terms(m.group(1)) for m in _NUMBER_WORDS.finditer(unit.text))
 
 
