@@ -43,9 +43,9 @@ from assistant.scoring import (
     semantic_scores,
     usable,
 )
-from assistant.terms import TermStats
+from assistant.terms import TermStats, terms
 from assistant.units import Unit, embedding_text, split_units
-from ingest.dates import DateMention, decode, words_besides
+from ingest.dates import DateMention, decode, find_dates, words_besides
 from vectorstore.passages import Passage
 
 Intent = Literal["upcoming", "current", "past", ""]
@@ -82,6 +82,19 @@ _PAST = re.compile(
 
 # "How many ... now?" asks for a figure whose latest value may be stated on another page.
 _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
+# A count or an amount asked with no time marker ("how many people work at the park?", "how
+# much lab space does it have?") asks how things stand now, unless it names a past tense or
+# a date of its own ("how many were there in 2020?").
+# Past tense from grammar: the past of "be", "do", "have"; an English "-ed" verb not after a
+# form of "be" ("opened", not "are based"); an Italian perfect with "avere" ("hanno
+# partecipato"; "sono insediate" states how things stand).
+_AMOUNT = re.compile(r"\b(how\s+many|how\s+much|quant[ie]|(?<!ogni\s)quant[oa])\b", re.I)
+_PAST_TENSE = re.compile(
+    r"\b(was|were|did|had|used\s+to|era|erano|c['’]erano|fu|furono)\b"
+    r"|\b(?!(?:are|is|be|been|being)\s)\w+\s+[a-z]{3,}ed\b"
+    r"|\b(?:hanno|ha|abbiamo|avete)\s+\w+(?:at|ut|it)[oiae]\b",
+    re.I,
+)
 # "When is the next event?" asks for the first of the coming events, not one thing's date.
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
@@ -214,6 +227,19 @@ def _asks_held(question: str) -> bool:
     return time_intent(question) == "past" and asks_for_list(question)
 
 
+def implicit_current(question: str) -> bool:
+    """A count or amount question with no time marker, no past tense and no date of its own
+    ("how many companies are in the park?", "quanti addetti lavorano nel parco?"): the
+    sources may state the figure at several dates, and the answer is the latest at today."""
+    return (
+        time_intent(question) == ""
+        and bool(_AMOUNT.search(question))
+        and not _PAST_TENSE.search(question)
+        and not find_dates(question)
+        and len(split_question(question)) == 1
+    )
+
+
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
     upcoming questions and lists of the events already held, whose events table is often not
@@ -222,7 +248,7 @@ def reads_wider(question: str) -> bool:
     on the time set the wider passages brought other dated facts, e.g. the director's
     appointment for "who owns the building today?"; nor do questions of several parts."""
     intent = time_intent(question)
-    if intent == "upcoming" or _asks_held(question):
+    if intent == "upcoming" or _asks_held(question) or implicit_current(question):
         return True
     return (
         intent == "current" and bool(_COUNT.search(question)) and len(split_question(question)) == 1
@@ -457,14 +483,26 @@ def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
     return [decode(p.dates) for p in passages]
 
 
-def _dated(units: Sequence[Unit], passages: Sequence[Passage]) -> list[_Dated]:
+def _dated(
+    units: Sequence[Unit], passages: Sequence[Passage], headed: bool = False
+) -> list[_Dated]:
+    """The units stating a date; with ``headed``, an undated unit under a heading that states
+    one ("## Key figures - update of 15 March 2026", "### 2019") is dated by its heading."""
     mentions = _mentions(passages)
     out = []
     for unit in units:
         dates = unit_dates(unit, mentions[unit.passage])
+        if not dates and headed:
+            dates = heading_dates(unit, mentions[unit.passage])
         if dates:
             out.append(_Dated(unit, dates))
     return out
+
+
+def heading_dates(unit: Unit, mentions: Sequence[DateMention]) -> list[DateMention]:
+    """The dates of a passage stated by the unit's local heading (its context)."""
+    context = _norm(unit.context)
+    return [m for m in mentions if context and _norm(m.text) in context and m.relation != "since"]
 
 
 def _marked(unit: Unit, note: str) -> Unit:
@@ -496,12 +534,13 @@ def answer(
     already held; None for the normal path."""
     intent = time_intent(question)
     held = _asks_held(question)
-    if (intent not in {"upcoming", "current"} and not held) or not passages:
+    implicit = implicit_current(question)
+    if (intent not in {"upcoming", "current"} and not held and not implicit) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
     if intent == "upcoming" and _ASKS_WHEN.search(question) and not _NEXT.search(question):
         return None  # "when will the works start?": the normal answer, dates marked
-    if intent == "current" and asks_for_list(question):
+    if (intent == "current" or implicit) and asks_for_list(question):
         return None  # "which start-ups are on campus now?" is a list, not one figure
     units = _score(question, passages, language, stats, similarity, params)
     scored = [u for u in units if u.score > 0]
@@ -523,8 +562,36 @@ def answer(
         asked = _Asked(only_next, period, bool(_COUNT.search(question)))
         return _upcoming(events, language, today, limits, languages, asked)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
-    dated = _dated(same_series(relevant, units, passages), passages)
-    return _current(dated, language, today, best, limits)
+    dated = _dated(same_series(relevant, units, passages), passages, headed=True)
+    if implicit:  # with no time word, only the units counting what is asked
+        noun = _counted_noun(question)
+        dated = [d for d in dated if noun and counts(d.unit, noun)]
+    counted = implicit or bool(_COUNT.search(question))
+    return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+
+
+def _counted_noun(question: str) -> str:
+    """What a count or amount question counts: its first term after "how many" / "quanti"."""
+    cue = _AMOUNT.search(question)
+    found = terms(question[cue.end() :])[:1] if cue else []
+    return found[0] if found else ""
+
+
+# A number standing alone (not a year, not part of a name: "LAB 2.0” event") and the three
+# words after it ("1,150 people", "58 resident companies").
+_NUMBER_WORDS = re.compile(
+    r"(?<![\w.,])(?!(?:19|20)\d\d\b)\d[\d.,]*\s+((?:[^\W\d_][\w'’-]*\s*){1,3})"
+)
+
+
+def counts(unit: Unit, noun: str) -> bool:
+    """The unit states a number of ``noun``: a label naming it with a number after it
+    ("Labs and offices: 36,000 m²", "Events per year: 150"), or the noun among the three
+    words after a number ("the park counts 52 companies", "23 patent applications")."""
+    label, colon, rest = unit.text.partition(":")
+    if colon and noun in terms(label) and any(c.isdigit() for c in rest):
+        return True
+    return any(noun in terms(m.group(1)) for m in _NUMBER_WORDS.finditer(unit.text))
 
 
 def _named(unit: Unit) -> Unit:
@@ -681,12 +748,28 @@ def _held(
 
 
 def _current(
-    dated: list[_Dated], language: str, today: date, best: float, limits: TimelineParams
+    dated: list[_Dated],
+    language: str,
+    today: date,
+    best: float,
+    limits: TimelineParams,
+    counted: bool = False,
+    implicit: bool = False,
 ) -> Timed | None:
+    """The latest figure at ``today`` with its date, then older differing ones. ``counted``
+    (a count or amount asked): a unit stating a number wins over dated words without one
+    ("Elettrica Pergolesi left in June 2024" is no count of companies). ``implicit`` (no
+    time marker in the question): answered only when the sources state the figure at two
+    dates or more, or at a date after today (which the normal answer would quote as if
+    known), or when the latest is the question's best unit (its date is then said); else
+    None, for the normal answer."""
     # Figures dated on or before today, close enough to the best answer to be about the
     # same thing (the latest of some other figure is not the answer).
     floor = limits.current_relevant * best
-    known = [d for d in dated if d.before(today) and d.unit.score >= floor]
+    close = [d for d in dated if d.unit.score >= floor]
+    known = [d for d in close if d.before(today)]
+    if counted and any(_has_figure(d) for d in known):
+        known = [d for d in known if _has_figure(d)]
     if not known:
         return None
 
@@ -702,6 +785,11 @@ def _current(
 
     known.sort(key=key, reverse=True)
     latest = known[0]
+    if implicit:
+        stamps = {max(as_of(m) for m in d.before(today)) for d in known if _has_figure(d)}
+        later = any(not d.before(today) and _has_figure(d) for d in close)
+        if len(stamps) < 2 and not later and latest.unit.score < best:
+            return None
     when = max(latest.before(today), key=as_of)
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}

@@ -75,6 +75,13 @@ def _row_text(cells: list[str]) -> str:
     return shown[0] + (": " + ", ".join(shown[1:]) if len(shown) > 1 else "") if shown else ""
 
 
+def _data_first_row(cells: list[str]) -> bool:
+    """A two-column table's first row that states a number ("Resident companies | 58") is a
+    label and its value, not a header: Markdown gives every table a header row, and a table
+    of labels and values has none ("Indicator | Value" states no number)."""
+    return len(cells) == 2 and bool(cells[0]) and any(c.isdigit() for c in cells[1])
+
+
 def split_units(passage: Passage, index: int) -> list[Unit]:
     """Cut one passage into quotable units, remembering lists, tables and local headings."""
     units: list[Unit] = []
@@ -115,7 +122,7 @@ def split_units(passage: Passage, index: int) -> list[Unit]:
                 block += 1
                 previous_kind = "row"
                 following = lines[number + 1].strip() if number + 1 < len(lines) else ""
-                if _TABLE_SEP.match(following):
+                if _TABLE_SEP.match(following) and not _data_first_row(_row_cells(line)):
                     header = _row_cells(line)  # a header row is followed by |---|
                     continue
                 header = []

@@ -174,6 +174,12 @@ def dechromed_markdown(soup: BeautifulSoup, tags: _Tags, url: str | None) -> tup
             paragraph.string = caption.get_text(" ", strip=True)
             table.insert_before(paragraph)
         caption.decompose()
+    for term in tags.named("dt"):
+        _join_short_value(term)
+    for stamp in tags.named("time"):
+        # trafilatura deletes <time> with its text ("Survey of <time>30 June 2026</time>: 1,420
+        # people" became "Survey of : 1,420 people"): the date a page states is content.
+        stamp.unwrap()
     body = tags.first("body")
     live = tags.live()
     if body is not None and not any(
@@ -192,6 +198,31 @@ def dechromed_markdown(soup: BeautifulSoup, tags: _Tags, url: str | None) -> tup
     # it guards against is already gone.
     cleaned = str(soup)
     return tidy_markdown(_trafilatura(cleaned, url, recall=True)), cleaned
+
+
+# A definition whose value is at most this many words is a label and its value ("Companies"
+# / "52"): written as one line, since trafilatura lists a term and its definition apart.
+_SHORT_VALUE_WORDS = 6
+
+
+def _join_short_value(term: Tag) -> None:
+    """A term followed by one short definition ("<dt>Companies</dt><dd>52</dd>") becomes one
+    line "Companies: 52"; a longer definition (an FAQ answer) or several stay as they are."""
+    value = term.find_next_sibling()
+    if value is None or value.name != "dd" or term.parent is None:
+        return
+    after = value.find_next_sibling()
+    if after is not None and after.name == "dd":
+        return
+    label = term.get_text(" ", strip=True)
+    text = value.get_text(" ", strip=True)
+    if not label or not text or label.endswith("?") or len(text.split()) > _SHORT_VALUE_WORDS:
+        return
+    if value.find(["p", "ul", "ol", "dl", "table", "div"]) is not None:
+        return
+    term.clear()
+    term.append(f"{label.rstrip(':')}: {text}")
+    value.decompose()
 
 
 def _flatten_deep(tags: _Tags) -> None:

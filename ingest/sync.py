@@ -108,8 +108,10 @@ def sync_lock(data_dir: Path) -> Iterator[None]:
 # partner directory entries (ingest.directory); 4 = issue 11 (time5): sidebar boxes of
 # content kept, a date line above a heading chunked with that heading, directory tag lines;
 # 5 = issue 11 (lists6): directory cards in sections of one or two, bare-label definition
-# terms, an arrival stated in an organisation page's heading.
-PIPELINE_VERSION = 5
+# terms, an arrival stated in an organisation page's heading; 6 = issue 11 (time6): the text
+# of <time> elements kept (trafilatura deleted it), a definition term and its short value one
+# line.
+PIPELINE_VERSION = 6
 
 
 def pipeline_fingerprint(options: SyncOptions, collection: str) -> str:

@@ -790,3 +790,45 @@ def test_a_box_of_figures_beside_the_content_is_content_and_a_box_of_links_is_no
     assert text.index("wave tank") < text.index("27 research groups")
     assert "Wave tank reopens" not in text and "Read next" not in text
     assert "Newsletter" not in text and "no spam" not in text
+
+
+TIME_ELEMENTS = """<html lang="en"><body><main><h1>Harbour Lab news</h1>
+<p>Survey of <time datetime="2026-06-30">30 June 2026</time>: <strong>1,420 people</strong>
+work for the harbour's organisations.</p>
+<p>The tide pool workshop runs from <time datetime="2027-01-18">18</time> to
+<time datetime="2027-01-22">22 January 2027</time> in the wave hall.</p>
+</main></body></html>"""
+
+
+def test_the_dates_in_time_elements_are_kept() -> None:
+    """A ``<time>`` element's text is the date the page states (trafilatura deletes the
+    element with its text): kept as plain text, and found by the date reader."""
+    from ingest.dates import find_dates
+
+    text = extract(raw(TIME_ELEMENTS.encode())).text
+    assert "Survey of 30 June 2026: 1,420 people" in " ".join(text.replace("*", "").split())
+    assert "from 18 to 22 January 2027" in " ".join(text.split())
+    assert [m.start.isoformat() for m in find_dates(text)][:1] == ["2026-06-30"]
+
+
+FACT_BOX = """<html lang="en"><body><main><h1>Harbour Lab</h1>
+<p>The harbour laboratories study waves, tides and the materials that resist them.</p>
+<h2>At a glance</h2><p>As of March 2026:</p>
+<dl><dt>Research groups</dt><dd>27</dd><dt>Staff and students</dt><dd>about 460</dd></dl>
+<h2>Questions</h2>
+<dl><dt>Can I visit?</dt><dd>Yes, on open evenings.</dd>
+<dt>Who runs the lab?</dt><dd>The harbour authority and the university, together since 1998,
+through a joint board that meets every quarter.</dd>
+<dt>Tags</dt><dd>waves</dd><dd>tides</dd></dl>
+</main></body></html>"""
+
+
+def test_a_term_and_its_short_value_are_one_line() -> None:
+    """A term and its short value ("Research groups" / "27") are one line "Research groups:
+    27" (listed apart, which value is whose is lost); a question, a long definition or a term
+    with several definitions stays as written."""
+    text = extract(raw(FACT_BOX.encode())).text
+    assert "- Research groups: 27" in text and "- Staff and students: about 460" in text
+    assert "Can I visit?:" not in text and "Yes, on open evenings." in text
+    assert "Who runs the lab?:" not in text and "joint board" in text
+    assert "Tags:" not in text and "waves" in text and "tides" in text

@@ -19,14 +19,17 @@ from assistant.runtime import open_runtime
 from assistant.timeline import (
     _current,
     _Dated,
+    _dated,
     _labelled,
+    counts,
+    implicit_current,
     is_coming,
     same_series,
     time_intent,
     unit_dates,
     window,
 )
-from assistant.units import split_units
+from assistant.units import Unit, split_units
 from ingest.dates import DateMention, encode, find_dates
 from ingest.sync import sync
 from vectorstore.passages import Passage
@@ -156,6 +159,15 @@ def test_now_question_at_an_earlier_date_ignores_later_figures(ask) -> None:  # 
 def test_an_old_latest_figure_gets_a_note(ask) -> None:  # noqa: ANN001
     text = ask("How many companies are there in the park now?", "2027-06-01")
     assert "58" in text and "out of date" in text
+
+
+def test_a_count_without_a_time_word_gets_the_latest_figure_too(ask) -> None:  # noqa: ANN001
+    """The question "how many companies does the park host?" asks how things stand at today:
+    the figure the sources state at two dates is answered with the latest at today, dated."""
+    text = ask("How many companies does the park host?", "2025-06-01")
+    assert "58" in text and "as of March 2024" in text
+    text = ask("How many companies does the park host?", "2020-01-01")
+    assert "41" in text and "58" not in text
 
 
 @pytest.mark.parametrize(
@@ -383,3 +395,140 @@ def test_a_period_states_how_things_stood_until_its_end() -> None:
     dated = [_Dated(u, unit_dates(u, mentions)) for u in units]
     timed = _current(dated, "en", date(2026, 11, 30), 1.0, PARAMS.timeline)
     assert timed is not None and "Harbour Holdings" in timed.units[0].text
+
+
+KEY_FIGURES = """## Key figures - update of 15 March 2026
+
+| Resident companies | 58 |
+|---|---|
+| People employed by residents | 1,310 |
+| Labs and offices | 48,000 m2 |
+
+## Milestones
+
+### 2019
+
+Resident companies file 23 patent applications in the year, a record for the park.
+
+### June 2024
+
+Tide Motors, a founding resident, leaves the north tower for the port.
+"""
+
+
+def _key_figures() -> tuple[Passage, list]:  # noqa: ANN001
+    passage = Passage(
+        id="k", text=f"Park\n\n{KEY_FIGURES}", title="Park", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(KEY_FIGURES)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    for unit in units:
+        unit.score = 1.0
+    return passage, units
+
+
+def test_an_undated_figure_is_dated_by_its_heading() -> None:
+    """The rows under "## Key figures - update of 15 March 2026" and the line under "### 2019"
+    state their figures as of their heading's date; a "now" answer says that date."""
+    passage, units = _key_figures()
+    dated = {d.unit.text: [m.text for m in d.dates] for d in _dated(units, [passage], True)}
+    assert dated["People employed by residents: 1,310"] == ["15 March 2026"]
+    assert dated["Resident companies file 23 patent applications in the year, a record for "
+                 "the park."] == ["2019"]  # fmt: skip
+    assert not _dated(units, [passage])  # only when asked: the units state no date themselves
+    patents = [u for u in units if "patent" in u.text]
+    timed = _current(_dated(patents, [passage], True), "en", date(2026, 11, 30), 1.0,
+                     PARAMS.timeline)  # fmt: skip
+    assert timed is not None and "(as of 2019)" in timed.units[0].text
+    assert "out of date" in timed.closing
+
+
+def test_a_count_is_answered_by_a_figure_not_by_a_later_dated_sentence() -> None:
+    """For "how many": the latest unit stating a number, not a later dated sentence without
+    one ("Tide Motors leaves ... June 2024" is no count of companies)."""
+    passage, units = _key_figures()
+    dated = _dated(units, [passage], True)
+    timed = _current(dated, "en", date(2025, 1, 1), 1.0, PARAMS.timeline, counted=True)
+    assert timed is not None and "23 patent applications" in timed.units[0].text
+    timed = _current(dated, "en", date(2025, 1, 1), 1.0, PARAMS.timeline)
+    assert timed is not None and "Tide Motors" in timed.units[0].text  # not a count: as before
+
+
+def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> None:
+    """With no time word, the timeline answers only when the figure has a history (or a value
+    dated after today, which the normal answer would quote as known): one dated figure less
+    relevant than the question's best unit is the normal answer's."""
+    passage, units = _key_figures()
+    rows = [u for u in units if u.text.startswith("People employed")]
+    one = _dated(rows, [passage], True)
+    assert _current(one, "en", date(2026, 11, 30), 1.5, PARAMS.timeline, True, True) is None
+    # unless that one figure is the question's best unit: the answer says its date
+    timed = _current(one, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, True, True)
+    assert timed is not None and "(as of 15 March 2026)" in timed.units[0].text
+    timed = _current(one, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, True)
+    assert timed is not None  # asked with "now", the one dated figure is the answer
+    two = _dated([*rows, *[u for u in units if "patent" in u.text]], [passage], True)
+    # at 2025-01-01 the March 2026 row is still to come: answered, without it
+    timed = _current(two, "en", date(2025, 1, 1), 1.0, PARAMS.timeline, True, True)
+    assert timed is not None and "1,310" not in timed.units[0].text
+
+
+@pytest.mark.parametrize(
+    ("question", "implicit"),
+    [
+        ("How many people work at the park?", True),
+        ("How much lab and office space does the park have?", True),
+        ("Quanti addetti lavorano nel parco?", True),
+        ("How many companies are there now?", False),  # a time word: "now" already
+        ("How many companies were there in 2020?", False),
+        ("How many people did the open day draw?", False),
+        ("How many organisations opened their labs at the open day?", False),
+        ("How many start-ups are based in the incubator?", True),
+        ("Quante persone hanno partecipato alla giornata?", False),
+        ("Quante aziende sono insediate nel parco?", True),
+        ("Ogni quanto si tiene la colazione delle start-up?", False),  # how often
+        ("What is the phone number of the harbour lab?", False),
+        ("Quante aziende c'erano nel 2019?", False),
+        ("Where is the car park?", False),
+        ("Which companies work on robotics?", False),
+    ],
+)
+def test_a_count_without_a_time_word(question: str, implicit: bool) -> None:
+    assert implicit_current(question) is implicit
+
+
+def test_a_label_and_value_table_has_no_header_row() -> None:
+    """Markdown gives every table a header row: a two-column table's first row stating a
+    number ("Resident companies | 58") is a unit of its own, dated by its heading; a header
+    naming its columns ("Indicator | Value") is still the header."""
+    passage, units = _key_figures()
+    texts = [u.text for u in units]
+    assert "Resident companies: 58" in texts
+    dated = {d.unit.text: [m.text for m in d.dates] for d in _dated(units, [passage], True)}
+    assert dated["Resident companies: 58"] == ["15 March 2026"]
+    headed = Passage(
+        id="h", text="P\n\n| Indicator | Value |\n|---|---|\n| Laboratories | 37 |", title="P",
+        url="u", source_id="u", language="en", heading="",
+    )  # fmt: skip
+    rows = split_units(headed, 0)
+    assert [u.text for u in rows] == ["Laboratories: 37"] and "Indicator Value" in rows[0].context
+
+
+@pytest.mark.parametrize(
+    ("text", "noun", "expected"),
+    [
+        ("The park counts 52 companies and 1,150 people.", "peopl", True),
+        ("Labs and offices: 36,000 m2", "lab", True),  # a label and its value
+        ("Events per year: 150, with over 15,000 participants", "event", True),
+        ("Nel 2026 il parco conta 61 aziende e oltre 1.400 addetti.", "addett", True),
+        # a number of something else, the noun further on
+        ("In 2025, 14 organisations on campus opened their laboratories to visitors.",
+         "laboratori", False),
+        ("Open Labs 2026: 14 labs open to the public, about 2,300 visitors", "peopl", False),
+        ("January 2026: the “Tide LAB 2.0” event on the renewal", "event", False),  # a name
+    ],
+)  # fmt: skip
+def test_a_unit_counts_what_is_asked(text: str, noun: str, expected: bool) -> None:
+    """With no time word, a "now" answer reads only the units stating a number of what the
+    question counts (its first term after "how many" / "quanti")."""
+    assert counts(Unit(0, 0, text, "sentence", -1), noun) is expected
