@@ -155,6 +155,11 @@ class TimelineParams:
         "events table or a latest figure is often not among the few passages retrieved",
     )
     max_older: int = why(2, "a 'now' answer shows at most two older values of its figure")
+    cross_figure: float = why(
+        0.9,
+        "e5 cosine between a 'now' answer's figure and a dated figure on a page in the other "
+        "language for the latter to be taken as the same figure (its translation or update)",
+    )
 
 
 @dataclass(frozen=True)

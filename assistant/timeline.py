@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
+from assistant import prompts
 from assistant.extractive import Selection, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
@@ -567,7 +568,61 @@ def answer(
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     counted = implicit or bool(_COUNT.search(question))
-    return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+    dated += _translated_figures(dated, units, passages, language, similarity, counted)
+    timed = _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+    if timed is not None and timed.units:
+        source = passages[timed.units[0].passage].language
+        if source and language and source != language:  # said in the asker's language
+            name = prompts.language_name(source, language)
+            timed.opening = prompts.phrase(prompts.SOURCE_IN_OTHER_LANGUAGE, language, name=name)
+    return timed
+
+
+def _translated_figures(
+    own: Sequence[_Dated],
+    units: Sequence[Unit],
+    passages: Sequence[Passage],
+    language: str,
+    similarity: Similarity | None,
+    counted: bool,
+) -> list[_Dated]:
+    """The same figure stated in the other language: dated units of pages in another language
+    that state a number and are as close in meaning (e5, which reads across languages) to the
+    asker-language figure as its own translation would be (``TimelineParams.cross_figure``).
+    Such units rarely share a word with the question, so they score by meaning alone and lose
+    to any unit in the question's language; here each takes the score of the figure it
+    restates, and the date decides which is the latest. The rows of its series come along."""
+    if similarity is None or not language:
+        return []
+    anchors = [d for d in own if _has_figure(d) or not counted]
+    if not anchors:
+        return []
+    anchor = max(anchors, key=lambda d: d.unit.score)
+    taken = {id(d.unit) for d in own}
+    other = [
+        u for u in units
+        if id(u) not in taken and passages[u.passage].language not in {"", language}
+    ]  # fmt: skip
+    candidates = [d for d in _dated(other, passages, headed=True) if _has_figure(d)]
+    if not candidates:
+        return []
+    closeness = similarity(
+        embedding_text(anchor.unit), [embedding_text(d.unit) for d in candidates]
+    )
+    floor = PARAMS.timeline.cross_figure
+    chosen = [
+        dataclasses.replace(d.unit, score=anchor.unit.score)
+        for d, c in zip(candidates, closeness, strict=True)
+        if c >= floor
+    ]
+    seen = {(d.unit.passage, _norm(d.unit.text)) for d in own}
+    out = []
+    for dated in _dated(same_series(chosen, units, passages), passages, headed=True):
+        key = (dated.unit.passage, _norm(dated.unit.text))
+        if key not in seen:
+            seen.add(key)
+            out.append(dated)
+    return out
 
 
 def _counted_noun(question: str) -> str:
