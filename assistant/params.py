@@ -156,9 +156,10 @@ class TimelineParams:
     )
     max_older: int = why(2, "a 'now' answer shows at most two older values of its figure")
     cross_figure: float = why(
-        0.9,
-        "e5 cosine between a 'now' answer's figure and a dated figure on a page in the other "
-        "language for the latter to be taken as the same figure (its translation or update)",
+        0.85,
+        "e5 cosine between a 'now' answer's figure and the closest dated figure on a page in "
+        "the other language for the latter to be the same figure (its translation or update); "
+        "the low end of right cross-language matches, as DirectoryParams.run_min",
     )
 
 

@@ -568,7 +568,7 @@ def answer(
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     counted = implicit or bool(_COUNT.search(question))
-    dated += _translated_figures(dated, units, passages, language, similarity, counted)
+    dated += _translated_figures(dated, units, passages, language, similarity, limits)
     timed = _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
     if timed is not None and timed.units:
         source = passages[timed.units[0].passage].language
@@ -584,17 +584,18 @@ def _translated_figures(
     passages: Sequence[Passage],
     language: str,
     similarity: Similarity | None,
-    counted: bool,
+    limits: TimelineParams,
 ) -> list[_Dated]:
-    """The same figure stated in the other language: dated units of pages in another language
-    that state a number and are as close in meaning (e5, which reads across languages) to the
-    asker-language figure as its own translation would be (``TimelineParams.cross_figure``).
-    Such units rarely share a word with the question, so they score by meaning alone and lose
-    to any unit in the question's language; here each takes the score of the figure it
-    restates, and the date decides which is the latest. The rows of its series come along."""
+    """The same figure stated on a page in another language: of the dated units there that
+    state a number, the one closest in meaning (e5 reads across languages) to the best
+    asker-language figure, when it is close enough (``TimelineParams.cross_figure``), with
+    the rows of its series (``same_series``). Such units rarely share a word with the
+    question, so they score by meaning alone and lose to any unit in the question's language;
+    here they take the score of the figure they restate, and the date decides which is the
+    latest."""
     if similarity is None or not language:
         return []
-    anchors = [d for d in own if _has_figure(d) or not counted]
+    anchors = [d for d in own if _has_figure(d)]  # a figure's translation states a number too
     if not anchors:
         return []
     anchor = max(anchors, key=lambda d: d.unit.score)
@@ -609,12 +610,10 @@ def _translated_figures(
     closeness = similarity(
         embedding_text(anchor.unit), [embedding_text(d.unit) for d in candidates]
     )
-    floor = PARAMS.timeline.cross_figure
-    chosen = [
-        dataclasses.replace(d.unit, score=anchor.unit.score)
-        for d, c in zip(candidates, closeness, strict=True)
-        if c >= floor
-    ]
+    near, cosine = max(zip(candidates, closeness, strict=True), key=lambda pair: pair[1])
+    if cosine < limits.cross_figure:
+        return []
+    chosen = [dataclasses.replace(near.unit, score=anchor.unit.score)]
     seen = {(d.unit.passage, _norm(d.unit.text)) for d in own}
     out = []
     for dated in _dated(same_series(chosen, units, passages), passages, headed=True):
