@@ -156,10 +156,10 @@ class TimelineParams:
     )
     max_older: int = why(2, "a 'now' answer shows at most two older values of its figure")
     cross_figure: float = why(
-        0.85,
+        0.82,
         "e5 cosine between a 'now' answer's figure and the closest dated figure on a page in "
-        "the other language for the latter to be the same figure (its translation or update); "
-        "the low end of right cross-language matches, as DirectoryParams.run_min",
+        "the other language for the latter to be the same figure (its translation or update): "
+        "measured, right matches 0.836-0.874, closest wrong ones 0.808-0.811",
     )
 
 
