@@ -532,3 +532,70 @@ def test_a_unit_counts_what_is_asked(text: str, noun: str, expected: bool) -> No
     """With no time word, a "now" answer reads only the units stating a number of what the
     question counts (its first term after "how many" / "quanti")."""
     assert counts(Unit(0, 0, text, "sentence", -1), noun) is expected
+
+
+# A figure updated on one language's page only: the English page has the newer count of
+# companies, the Italian page the newer count of researchers (written for this test).
+CAMPUS_EN = """<html lang="en"><head><title>Lakeside Campus in figures</title></head><body>
+<main><h1>Lakeside Campus in figures</h1>
+<p>Lakeside Campus is a research park on the shore of the lake, opened in 2011.</p>
+<h2>Resident companies</h2>
+<p>As of February 2026 the campus hosts 74 companies in its four buildings.</p>
+<h2>Research staff</h2>
+<p>In 2022 about 700 researchers worked in the laboratories of the campus.</p>
+</main></body></html>
+"""
+
+CAMPUS_IT = """<html lang="it"><head><title>Il Lakeside Campus in cifre</title></head><body>
+<main><h1>Il Lakeside Campus in cifre</h1>
+<p>Il Lakeside Campus è un parco di ricerca sulla riva del lago, aperto nel 2011.</p>
+<h2>Le aziende insediate</h2>
+<p>Nel 2021 il campus ospitava 52 aziende insediate nei suoi edifici.</p>
+<h2>I ricercatori</h2>
+<p>A settembre 2026 nei laboratori del campus lavorano circa 940 ricercatori.</p>
+</main></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def campus_ask(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    site = tmp_path_factory.mktemp("campus")
+    (site / "figures.html").write_text(CAMPUS_EN, "utf-8")
+    (site / "cifre.html").write_text(CAMPUS_IT, "utf-8")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("campus-index"),
+        model_cache_dir=models_dir,
+        sources=[str(site)],
+        _env_file=None,
+    )
+    rt = open_runtime(settings, embeddings=embeddings)
+    report = sync(settings.sync_options(), rt.store)
+    assert report.failed == 0, report.failures
+
+    def answer(question: str, today: str) -> str:
+        at = rt.settings.model_copy(update={"today": date.fromisoformat(today)})
+        return Assistant(at, rt.searcher).answer(question).text
+
+    return answer
+
+
+def test_the_latest_figure_wins_whatever_its_language(campus_ask) -> None:  # noqa: ANN001
+    """An Italian question whose latest figure is on the English page only gets it, quoted as
+    it is, with its date and a note in Italian that the source is in English; the older
+    Italian figure follows. At a date before the English figure, the Italian one answers."""
+    text = campus_ask("Quante aziende ci sono oggi nel campus?", "2026-11-30")
+    assert "74 companies" in text and "La fonte è in inglese" in text, text
+    assert text.index("74 companies") < text.index("52 aziende"), text
+    assert "940" not in text and "700" not in text, text  # another figure is not the answer
+    text = campus_ask("Quante aziende ci sono oggi nel campus?", "2025-06-01")
+    assert "52 aziende" in text and "74 companies" not in text, text
+    assert "La fonte" not in text, text
+
+
+def test_the_reverse_an_english_question_with_the_latest_figure_in_italian(campus_ask) -> None:  # noqa: ANN001
+    text = campus_ask("How many researchers work on the campus now?", "2026-11-30")
+    assert "940 ricercatori" in text and "The source is in Italian" in text, text
+    assert text.index("940") < text.index("700 researchers"), text
+    assert "74" not in text and "52" not in text, text
+    text = campus_ask("How many researchers work on the campus now?", "2024-01-01")
+    assert "700 researchers" in text and "940" not in text, text
