@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from support.sites import synced_runtime
 
 from assistant.answer import Assistant
 from assistant.config import Settings
@@ -68,16 +69,7 @@ def runtime(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFacto
     (site / "events.md").write_text(EVENTS, "utf-8")
     (site / "figures.html").write_text(FIGURES, "utf-8")
     (site / "notte-robotica.md").write_text(NEWS_IT, "utf-8")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("harbour-index"),
-        model_cache_dir=models_dir,
-        sources=[str(site)],
-        _env_file=None,
-    )
-    rt = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings.sync_options(), rt.store)
-    assert report.failed == 0, report.failures
-    return rt
+    return synced_runtime(site, tmp_path_factory.mktemp("harbour-index"), models_dir, embeddings)
 
 
 @pytest.fixture
@@ -562,15 +554,7 @@ def campus_ask(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFa
     site = tmp_path_factory.mktemp("campus")
     (site / "figures.html").write_text(CAMPUS_EN, "utf-8")
     (site / "cifre.html").write_text(CAMPUS_IT, "utf-8")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("campus-index"),
-        model_cache_dir=models_dir,
-        sources=[str(site)],
-        _env_file=None,
-    )
-    rt = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings.sync_options(), rt.store)
-    assert report.failed == 0, report.failures
+    rt = synced_runtime(site, tmp_path_factory.mktemp("campus-index"), models_dir, embeddings)
 
     def answer(question: str, today: str) -> str:
         at = rt.settings.model_copy(update={"today": date.fromisoformat(today)})
