@@ -155,12 +155,6 @@ class TimelineParams:
         "events table or a latest figure is often not among the few passages retrieved",
     )
     max_older: int = why(2, "a 'now' answer shows at most two older values of its figure")
-    cross_figure: float = why(
-        0.82,
-        "e5 cosine between a 'now' answer's figure and the closest dated figure on a page in "
-        "the other language for the latter to be the same figure (its translation or update): "
-        "measured, right matches 0.836-0.874, closest wrong ones 0.808-0.811",
-    )
 
 
 @dataclass(frozen=True)

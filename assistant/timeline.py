@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
-from assistant import prompts
 from assistant.extractive import Selection, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
@@ -568,60 +567,7 @@ def answer(
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     counted = implicit or bool(_COUNT.search(question))
-    dated += _translated_figures(dated, units, passages, language, similarity, limits)
-    timed = _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
-    if timed is not None and timed.units:
-        source = passages[timed.units[0].passage].language
-        if source and language and source != language:  # said in the asker's language
-            name = prompts.language_name(source, language)
-            timed.opening = prompts.phrase(prompts.SOURCE_IN_OTHER_LANGUAGE, language, name=name)
-    return timed
-
-
-def _translated_figures(
-    own: Sequence[_Dated],
-    units: Sequence[Unit],
-    passages: Sequence[Passage],
-    language: str,
-    similarity: Similarity | None,
-    limits: TimelineParams,
-) -> list[_Dated]:
-    """The same figure stated on a page in another language: of the dated units there that
-    state a number, the one closest in meaning (e5 reads across languages) to the best
-    asker-language figure, when it is close enough (``TimelineParams.cross_figure``), with
-    the rows of its series (``same_series``). Such units rarely share a word with the
-    question, so they score by meaning alone and lose to any unit in the question's language;
-    here they take the score of the figure they restate, and the date decides which is the
-    latest."""
-    if similarity is None or not language:
-        return []
-    anchors = [d for d in own if _has_figure(d)]  # a figure's translation states a number too
-    if not anchors:
-        return []
-    anchor = max(anchors, key=lambda d: d.unit.score)
-    taken = {id(d.unit) for d in own}
-    other = [
-        u for u in units
-        if id(u) not in taken and passages[u.passage].language not in {"", language}
-    ]  # fmt: skip
-    candidates = [d for d in _dated(other, passages, headed=True) if _has_figure(d)]
-    if not candidates:
-        return []
-    closeness = similarity(
-        embedding_text(anchor.unit), [embedding_text(d.unit) for d in candidates]
-    )
-    near, cosine = max(zip(candidates, closeness, strict=True), key=lambda pair: pair[1])
-    if cosine < limits.cross_figure:
-        return []
-    chosen = [dataclasses.replace(near.unit, score=anchor.unit.score)]
-    seen = {(d.unit.passage, _norm(d.unit.text)) for d in own}
-    out = []
-    for dated in _dated(same_series(chosen, units, passages), passages, headed=True):
-        key = (dated.unit.passage, _norm(dated.unit.text))
-        if key not in seen:
-            seen.add(key)
-            out.append(dated)
-    return out
+    return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
 
 
 def _counted_noun(question: str) -> str:
