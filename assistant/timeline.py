@@ -778,15 +778,18 @@ def _current(
         # end (or today); a day, month or year, from its start.
         return min(m.end, today) if m.precision == "period" else m.start
 
+    def stated(d: _Dated) -> date:
+        return max(as_of(m) for m in d.before(today))  # the latest it states up to today
+
     def key(d: _Dated) -> tuple[bool, date, float]:
         # A unit that also states a later date ("82 in 2024, 85 in January 2026" seen in
         # 2025) speaks of what has not happened yet: it comes after the units that do not.
-        return (not d.start_after(today), max(as_of(m) for m in d.before(today)), d.unit.score)
+        return (not d.start_after(today), stated(d), d.unit.score)
 
     known.sort(key=key, reverse=True)
     latest = known[0]
     if implicit:
-        stamps = {max(as_of(m) for m in d.before(today)) for d in known if _has_figure(d)}
+        stamps = {stated(d) for d in known if _has_figure(d)}
         later = any(not d.before(today) and _has_figure(d) for d in close)
         if len(stamps) < 2 and not later and latest.unit.score < best:
             return None

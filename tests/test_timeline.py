@@ -14,9 +14,7 @@ import pytest
 from support.sites import synced_runtime
 
 from assistant.answer import Assistant
-from assistant.config import Settings
 from assistant.params import PARAMS
-from assistant.runtime import open_runtime
 from assistant.timeline import (
     _current,
     _Dated,
@@ -32,7 +30,6 @@ from assistant.timeline import (
 )
 from assistant.units import Unit, split_units
 from ingest.dates import DateMention, encode, find_dates
-from ingest.sync import sync
 from vectorstore.passages import Passage
 
 EVENTS = """# Events at Harbour Science Park
@@ -205,17 +202,8 @@ def programme_runtime(embeddings, models_dir: Path, tmp_path_factory: pytest.Tem
     site = tmp_path_factory.mktemp("programme")
     (site / "programme.md").write_text(PROGRAMME, "utf-8")
     (site / "events.md").write_text(EVENTS_PROSE, "utf-8")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("programme-index"),
-        model_cache_dir=models_dir,
-        sources=[str(site)],
-        retrieval_k=1,
-        _env_file=None,
-    )
-    rt = open_runtime(settings, embeddings=embeddings)
-    report = sync(settings.sync_options(), rt.store)
-    assert report.failed == 0, report.failures
-    return rt
+    index = tmp_path_factory.mktemp("programme-index")
+    return synced_runtime(site, index, models_dir, embeddings, retrieval_k=1)
 
 
 def test_upcoming_reads_the_dated_table_beyond_the_retrieved_passages(programme_runtime) -> None:  # noqa: ANN001

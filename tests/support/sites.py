@@ -57,14 +57,21 @@ def quotes(answer: str, sentence: str, window: int = 40) -> bool:
     return any(planted[i : i + window] in text for i in range(0, len(planted) - window + 1, 5))
 
 
-def synced_runtime(site: Path, data_dir: Path, models_dir: Path, embeddings: Any) -> Runtime:
-    """A runtime over ``site`` synced into real Chroma in ``data_dir`` (every page indexed)."""
+def synced_runtime(
+    site: Path, data_dir: Path, models_dir: Path, embeddings: Any, **overrides: Any
+) -> Runtime:
+    """A runtime over ``site`` synced into real Chroma in ``data_dir`` (every page indexed);
+    ``overrides`` are further settings ("retrieval_k=1")."""
     from assistant.config import Settings  # imported here: the other helpers need no store
     from assistant.runtime import open_runtime
     from ingest.sync import sync
 
     settings = Settings(
-        data_dir=data_dir, model_cache_dir=models_dir, sources=[str(site)], _env_file=None
+        data_dir=data_dir,
+        model_cache_dir=models_dir,
+        sources=[str(site)],
+        _env_file=None,
+        **overrides,
     )
     runtime = open_runtime(settings, embeddings=embeddings)
     report = sync(settings.sync_options(), runtime.store)
