@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from assistant import guard  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.prompts import paragraphs, withhold  # noqa: E402
 from vectorstore.embeddings import load_embeddings  # noqa: E402
 from vectorstore.passages import Passage  # noqa: E402
@@ -54,11 +53,8 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "scripts"))
         from train_guard import Vectors, fitted_without
 
-        shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
         vectors = Vectors(args.models_dir, args.vectors_cache)
-        classifier, _ = fitted_without(
-            args.set, vectors, penalty=shipped["penalty"], use_clauses=shipped["clauses"]
-        )
+        classifier, _ = fitted_without(args.set, vectors)
         print(f"fitted without the set: {classifier.threshold=} {classifier.quote_bar=}")
         guard.use_classifier(classifier)
         installed = guard.use_vectors(vectors, vectors.model_name)
