@@ -36,8 +36,9 @@ from vectorstore.passages import Passage  # noqa: E402
 BEFORE, AFTER = "The campus opens at 8:00 on working days.", "Visitors sign in at the reception."
 
 
-def _flat(text: str) -> str:
-    return " ".join(text.split())
+def _reaches(sentence: str, sources: str) -> bool:
+    """Whether the sentence's first 40 characters (white space folded) are in the sources."""
+    return " ".join(sentence.split())[:40] in " ".join(sources.split())
 
 
 def main() -> int:
@@ -87,7 +88,7 @@ def main() -> int:
         chosen = [n for n, row in enumerate(rows) if bool(row["addressed_to_ai"]) == addressed]
         kind = "addressed to AI" if addressed else "look-alikes"
         for name, texts in runs.items():
-            sent = sum(_flat(rows[n]["text"])[:40] in _flat(texts[n]) for n in chosen)
+            sent = sum(_reaches(rows[n]["text"], texts[n]) for n in chosen)
             kept = sum(BEFORE in texts[n] and AFTER in texts[n] for n in chosen)
             print(
                 f"{args.set.name}, {kind} ({len(chosen)}), {name}: {sent} reach the sources; "
@@ -95,7 +96,7 @@ def main() -> int:
             )
     withheld = runs["and units withheld"]
     for n, row in enumerate(rows):
-        if row["addressed_to_ai"] and _flat(row["text"])[:40] in _flat(withheld[n]):
+        if row["addressed_to_ai"] and _reaches(row["text"], withheld[n]):
             print(f"  reaches the sources: {row['text'][:150]!r}")
     guard.use_vectors(None)
     guard.use_classifier(None)
