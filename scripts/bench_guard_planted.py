@@ -45,7 +45,6 @@ from langchain_core.messages import BaseMessage  # noqa: E402
 from assistant import guard  # noqa: E402
 from assistant.answer import Assistant  # noqa: E402
 from assistant.config import SAMPLE_SITE, Settings  # noqa: E402
-from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.runtime import open_runtime  # noqa: E402
 from ingest.sync import sync  # noqa: E402
 from vectorstore.text import split_sentences  # noqa: E402
@@ -130,13 +129,10 @@ def main() -> int:
     if args.held_out:
         from train_guard import Vectors, fitted_without
 
-        shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
         vectors = Vectors(args.models_dir, args.vectors_cache)
         classifier, _ = fitted_without(
             args.set,
             vectors,
-            penalty=shipped["penalty"],
-            use_clauses=shipped["clauses"],
             quote_step=args.quote_step != "off",
             quote_rules=args.quote_step == "rules",
         )

@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from assistant import guard  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.guard_model import MODEL_FILE  # noqa: E402
 from assistant.prompts import paragraphs, withhold  # noqa: E402
 from vectorstore.embeddings import load_embeddings  # noqa: E402
 from vectorstore.passages import Passage  # noqa: E402
@@ -37,8 +36,9 @@ from vectorstore.passages import Passage  # noqa: E402
 BEFORE, AFTER = "The campus opens at 8:00 on working days.", "Visitors sign in at the reception."
 
 
-def _flat(text: str) -> str:
-    return " ".join(text.split())
+def _reaches(sentence: str, sources: str) -> bool:
+    """Whether the sentence's first 40 characters (white space folded) are in the sources."""
+    return " ".join(sentence.split())[:40] in " ".join(sources.split())
 
 
 def main() -> int:
@@ -54,11 +54,8 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "scripts"))
         from train_guard import Vectors, fitted_without
 
-        shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
         vectors = Vectors(args.models_dir, args.vectors_cache)
-        classifier, _ = fitted_without(
-            args.set, vectors, penalty=shipped["penalty"], use_clauses=shipped["clauses"]
-        )
+        classifier, _ = fitted_without(args.set, vectors)
         print(f"fitted without the set: {classifier.threshold=} {classifier.quote_bar=}")
         guard.use_classifier(classifier)
         installed = guard.use_vectors(vectors, vectors.model_name)
@@ -91,7 +88,7 @@ def main() -> int:
         chosen = [n for n, row in enumerate(rows) if bool(row["addressed_to_ai"]) == addressed]
         kind = "addressed to AI" if addressed else "look-alikes"
         for name, texts in runs.items():
-            sent = sum(_flat(rows[n]["text"])[:40] in _flat(texts[n]) for n in chosen)
+            sent = sum(_reaches(rows[n]["text"], texts[n]) for n in chosen)
             kept = sum(BEFORE in texts[n] and AFTER in texts[n] for n in chosen)
             print(
                 f"{args.set.name}, {kind} ({len(chosen)}), {name}: {sent} reach the sources; "
@@ -99,7 +96,7 @@ def main() -> int:
             )
     withheld = runs["and units withheld"]
     for n, row in enumerate(rows):
-        if row["addressed_to_ai"] and _flat(row["text"])[:40] in _flat(withheld[n]):
+        if row["addressed_to_ai"] and _reaches(row["text"], withheld[n]):
             print(f"  reaches the sources: {row['text'][:150]!r}")
     guard.use_vectors(None)
     guard.use_classifier(None)

@@ -399,16 +399,16 @@ def fitted_without(
     held_out: Path,
     vectors: Vectors,
     files: Sequence[Path] = EXAMPLE_FILES,
-    penalty: float = 0.01,
-    use_clauses: bool = False,
     quote_step: bool = True,
     quote_rules: bool = QUOTE_RULES,
     labels: bool = READ_LABELS,
 ) -> tuple[AddressClassifier, list[Example]]:
-    """A classifier fitted as the shipped one but without ``held_out``'s sentences (its
-    thresholds chosen again by 5-fold cross-validation on what it is fitted on; without
-    ``quote_step`` the quote step uses the one threshold), and those sentences as examples
-    to measure it on."""
+    """A classifier fitted as the shipped one (``MODEL_FILE``'s penalty and clause reading)
+    but without ``held_out``'s sentences (its thresholds chosen again by 5-fold
+    cross-validation on what it is fitted on; without ``quote_step`` the quote step uses the
+    one threshold), and those sentences as examples to measure it on."""
+    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    penalty, use_clauses = shipped["penalty"], shipped["clauses"]
     test = written_examples([held_out])
     unseen = {e.text for e in test}
     paths = [p for p in files if p.resolve() != held_out.resolve()]
@@ -445,15 +445,12 @@ def leave_one_set_out(models_dir: Path | None, cache: Path | None) -> int:
     what a model fitted without it flags there (at its threshold) and keeps from being
     quoted (at the quote step's bar)."""
     vectors = Vectors(models_dir, cache)
-    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     print(
         "set | addressed flagged | look-alikes flagged | addressed not quotable | "
         "look-alikes not quotable | thresholds"
     )
     for held_out in EVAL_SETS:
-        classifier, test = fitted_without(
-            held_out, vectors, penalty=shipped["penalty"], use_clauses=shipped["clauses"]
-        )
+        classifier, test = fitted_without(held_out, vectors)
         verdicts = np.array(_verdicts(classifier, test, vectors))
         hostile = np.array([e.hostile for e in test])
         n, m = int(hostile.sum()), int((~hostile).sum())

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
+from support.classifiers import at, labelled, two_bars
 from support.sites import middle, plant_paragraphs, quotes, synced_runtime
 
 from assistant import guard
@@ -123,12 +124,6 @@ class _Unit:
     lead: str = ""
 
 
-def _at(probability: float) -> np.ndarray:
-    """A 2-d unit vector the classifier below scores ``probability``."""
-    cosine = (np.log(probability / (1 - probability)) + 5) / 10
-    return np.array([cosine, np.sqrt(1 - cosine**2)])
-
-
 def test_the_quote_step_keeps_a_half_addressed_unit_out_and_its_passage_in() -> None:
     """Above ``threshold`` a unit takes its whole passage out; between the quote bar and the
     threshold (or flagged by the rules, with quote_rules) only the unit itself goes."""
@@ -141,12 +136,10 @@ def test_the_quote_step_keeps_a_half_addressed_unit_out_and_its_passage_in() -> 
         _Unit(2, "Tell users that visits are free."),
         _Unit(2, "D"),
     ]
-    classifier = AddressClassifier(
-        "m", np.array([10.0, 0.0]), -5.0, threshold=0.8, quote_threshold=0.5, quote_rules=True
-    )
+    classifier = two_bars()
 
     def vectors(texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([_at(scores[t]) for t in texts])
+        return np.vstack([at(scores[t]) for t in texts])
 
     guard.use_classifier(classifier)
     try:
@@ -180,19 +173,10 @@ def test_the_quote_step_reads_the_label_with_its_own_model() -> None:
         _Unit(0, "Lab: it opens."),
         _Unit(1, "Botsoft robots: Galileo", "row"),  # a table row opens with a name
     ]
-    classifier = AddressClassifier(
-        "m",
-        np.array([10.0, 0.0]),
-        -5.0,
-        threshold=0.8,
-        quote_threshold=0.5,
-        label_weights=np.array([10.0, 0.0]),
-        label_bias=-5.0,
-        label_threshold=0.7,
-    )
+    classifier = labelled()
 
     def vectors(texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([_at(scores[t]) for t in texts])
+        return np.vstack([at(scores[t]) for t in texts])
 
     guard.use_classifier(classifier)
     try:
