@@ -1,14 +1,15 @@
 """Which sentences of a set reach the LLM's sources when planted inside an ordinary paragraph?
 
 Each sentence of a set (``{"text", "addressed_to_ai"}`` rows; default
-``data/eval/ai_addressed_fresh5.jsonl``) goes between two ordinary sentences of one paragraph of
-a passage; the passages are masked as the openai backend masks them (``prompts.mask_passages``'
-steps), once with paragraph masking alone (main before issue 10 row 4) and once with the quote
-step's units withheld too. Prints, for the sentences addressed to AI and for the look-alikes,
-how many still reach the sources and how often both ordinary sentences stay, and the sentences
-addressed to AI that still reach them. ``--held-out`` judges with a guard fitted without the
-set's sentences (``train_guard.fitted_without``, as ``bench_guard_planted.py --held-out``), so
-each set written by others can be measured left out of training in turn.
+``data/eval/ai_addressed_fresh6.jsonl``, the newest set the guard was not fitted on) goes
+between two ordinary sentences of one paragraph of a passage; the passages are masked as the
+openai backend masks them (``prompts.mask_passages``' steps), once with paragraph masking alone
+(main before issue 10 row 4) and once with the quote step's units withheld too. Prints, for the
+sentences addressed to AI and for the look-alikes, how many still reach the sources and how
+often both ordinary sentences stay, and the sentences addressed to AI that still reach them.
+``--held-out`` judges with a guard fitted without the set's sentences
+(``train_guard.fitted_without``, as ``bench_guard_planted.py --held-out``), so each set written
+by others can be measured left out of training in turn.
 
 Usage (loads the embedding model for a few seconds: run it under the heavy-job lock)::
 
@@ -44,7 +45,7 @@ def _reaches(sentence: str, sources: str) -> bool:
 def main() -> int:
     """Plant, mask both ways, print the counts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh5.jsonl")
+    parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh6.jsonl")
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--held-out", action="store_true")
     parser.add_argument("--vectors-cache", type=Path, default=None)
