@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 from support.classifiers import at, labelled, two_bars
+from support.llm import recorded_llm_run
 from support.sites import middle, plant_paragraphs, quotes, synced_runtime
 
 from assistant import guard
@@ -412,39 +413,9 @@ def test_the_prompt_is_judged_on_the_units_the_sync_stored() -> None:
     assert "Can I visit on Sunday?" in judged  # a question is never a unit, yet is read
 
 
-def _llm_run(
-    runtime, questions: list[str], reply: str = "See the sources [1]."
-) -> tuple[list[str], list[list]]:  # noqa: ANN001, E501
-    """The user messages the openai backend sends for ``questions`` and the events it streams
-    back (a fake chat model at LangChain's seam records the prompts; retrieval, index and
-    guard are real)."""
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    from assistant.answer import Assistant
-
-    prompts: list[str] = []
-
-    class Recording(FakeListChatModel):
-        def _stream(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-            prompts.append(str(messages[-1].content))
-            yield from super()._stream(messages, *args, **kwargs)
-
-    settings = runtime.settings.model_copy(
-        update={
-            "answer_backend": "openai",
-            "llm_base_url": "http://127.0.0.1:9/v1",
-            "llm_model": "test-model",
-        }
-    )
-    fake = Recording(responses=[reply] * len(questions))
-    assistant = Assistant(settings, runtime.searcher, chat_model=fake)
-    events = [list(assistant.stream(question, [])) for question in questions]
-    return prompts, events
-
-
 def _llm_prompts(runtime, questions: list[str]) -> list[str]:  # noqa: ANN001
     """The user messages the openai backend sends for ``questions``."""
-    return _llm_run(runtime, questions)[0]
+    return recorded_llm_run(runtime, questions)[0]
 
 
 def test_guarded_paragraphs_never_reach_the_llm_prompt(poisoned) -> None:  # noqa: ANN001
@@ -479,7 +450,7 @@ def test_guarded_paragraphs_never_reach_the_sources_shown(poisoned) -> None:  # 
     from support.events import source_snippets
 
     reply = "See the sources [1] [2] [3] [4] [5]."
-    _, runs = _llm_run(poisoned, QUESTIONS, reply)
+    _, runs = recorded_llm_run(poisoned, QUESTIONS, reply)
     snippets = source_snippets(runs)
     assert snippets
     assert [s for s in snippets if any(m in s for m in PLANTED_MARKS)] == []

@@ -17,17 +17,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.messages import BaseMessage
 from support import classifiers
 from support.events import source_snippets
+from support.llm import recorded_llm_run
 from support.sites import synced_runtime
 
 from assistant import guard
-from assistant.answer import Assistant
 from assistant.config import SAMPLE_SITE
 from assistant.prompts import format_sources, paragraphs, withhold
-from assistant.runtime import Runtime
 from vectorstore.passages import Passage
 
 # --- the rewrite -----------------------------------------------------------------------------
@@ -178,28 +175,6 @@ def planted(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFacto
     guard.use_vectors(None)
 
 
-def _sent(runtime: Runtime, questions: list[str]) -> tuple[list[str], list[list[Any]]]:
-    """The user messages the openai backend sends for ``questions``, and its events."""
-    sent: list[str] = []
-
-    class Recording(FakeListChatModel):
-        def _stream(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
-            sent.append(str(messages[-1].content))
-            yield from super()._stream(messages, *args, **kwargs)
-
-    settings = runtime.settings.model_copy(
-        update={
-            "answer_backend": "openai",
-            "llm_base_url": "http://127.0.0.1:9/v1",
-            "llm_model": "test-model",
-        }
-    )
-    fake = Recording(responses=["See the sources [1] [2]."] * len(questions))
-    assistant = Assistant(settings, runtime.searcher, chat_model=fake)
-    events = [list(assistant.stream(question, [])) for question in questions]
-    return sent, events
-
-
 def test_the_planted_sentences_are_between_the_bars(planted) -> None:  # noqa: ANN001
     """The control: the higher threshold (all that main masked for the LLM) lets them through,
     the quote step does not; the look-alikes pass both."""
@@ -212,7 +187,7 @@ def test_the_planted_sentences_are_between_the_bars(planted) -> None:  # noqa: A
 
 
 def test_sentences_between_the_bars_never_reach_the_model(planted) -> None:  # noqa: ANN001
-    sent, runs = _sent(planted, QUESTIONS)
+    sent, runs = recorded_llm_run(planted, QUESTIONS, "See the sources [1] [2].")
     answered = [events[-1].answer for events in runs]
     # each question went to the model
     assert len(sent) == len(QUESTIONS), [(a.backend, a.text[:80]) for a in answered]
