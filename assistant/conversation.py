@@ -25,7 +25,7 @@ from assistant.terms import drop_site_names, terms
 from vectorstore.fusion import with_parts
 from vectorstore.language import identify_language
 from vectorstore.passages import Filters, Passage, PassageSearch
-from vectorstore.text import fold
+from vectorstore.text import QUESTION_MARKS, ends_as_question, fold
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _IT_ACCENT = re.compile(r"[àèéìíòóù]", re.IGNORECASE)
@@ -210,7 +210,7 @@ _PART_START = (
     r"perch[eé]|in\s+che|da\s+quando|c'è|ci\s+sono|è|sono|era|erano|ha|hanno)\b"
 )
 _PART_BREAK = re.compile(
-    rf"(?<=\?)\s+(?=\S)|(?<=[!.])\s+(?=(?-i:[A-ZÀ-Ý]))|[,;]?\s+(?:and|e|ed|plus|also|anche|inoltre|oltre\s+a|"
+    rf"(?<=[{QUESTION_MARKS}])\s+(?=\S)|(?<=[!.])\s+(?=(?-i:[A-ZÀ-Ý]))|[,;]?\s+(?:and|e|ed|plus|also|anche|inoltre|oltre\s+a|"
     rf"as\s+well\s+as)\s+(?={_PART_START})",
     re.IGNORECASE,
 )
@@ -233,7 +233,7 @@ def question_parts(question: str) -> list[str]:
     # and a statement ("The BiG sits behind an institute.") with the question after it
     for piece in _PART_BREAK.split(question.strip()):
         piece = piece.strip(" ,;")
-        asks = piece.endswith("?") or bool(_ASKS.match(piece))
+        asks = ends_as_question(piece) or bool(_ASKS.match(piece))
         piece = f"{lone} {piece}".strip()
         lone = ""
         if not asks:

@@ -24,7 +24,7 @@ from assistant.site import SiteProfile
 from assistant.units import HEADING as _HEADING  # the answer engine's cut of a passage
 from assistant.units import clean_inline, embedding_text, line_unit, split_units
 from vectorstore.passages import Passage
-from vectorstore.text import split_sentences
+from vectorstore.text import holds_question_mark, split_sentences
 
 LANGUAGE_NAMES = {
     "en": {"en": "English", "it": "Italian"},
@@ -96,7 +96,7 @@ def paragraphs(passage: Passage) -> list[Paragraph]:
         units = split_units(piece, 0)[1 if lead else 0 :]  # the lead-in is judged where it is
         judged = {t: None for u in units for t in (u.text, embedding_text(u), u.context, u.lead)}
         judged.update(dict.fromkeys(u.asked for u in units))
-        asked = [s for s in split_sentences(clean_inline(text)) if "?" in s]
+        asked = [s for s in split_sentences(clean_inline(text)) if holds_question_mark(s)]
         judged.update(dict.fromkeys(asked))
         if n == 0:
             judged.update(dict.fromkeys((passage.title, heading.split(">")[-1].strip())))

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from vectorstore.passages import Passage
-from vectorstore.text import chunk_body, split_sentences
+from vectorstore.text import chunk_body, ends_as_question, split_sentences
 
 
 @dataclass
@@ -153,7 +153,7 @@ def _questions_as_context(units: list[Unit]) -> list[Unit]:
     out: list[Unit] = []
     asked = ""
     for unit in units:
-        if unit.text.rstrip().endswith("?"):
+        if ends_as_question(unit.text):
             asked = unit.text
             continue
         if asked:

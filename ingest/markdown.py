@@ -16,6 +16,7 @@ from lxml.html import HtmlElement
 from ingest.chrome import remove_chrome
 from ingest.dom import _Tags
 from ingest.hidden import remove_hidden
+from vectorstore.text import ends_as_question
 
 # libxml2 (under lxml, trafilatura and htmldate) silently drops what lies deeper than 255
 # elements; deeper wrappers are unwrapped before the page reaches it, keeping their text.
@@ -216,7 +217,7 @@ def _join_short_value(term: Tag) -> None:
         return
     label = term.get_text(" ", strip=True)
     text = value.get_text(" ", strip=True)
-    if not label or not text or label.endswith("?") or len(text.split()) > _SHORT_VALUE_WORDS:
+    if not label or not text or ends_as_question(label) or len(text.split()) > _SHORT_VALUE_WORDS:
         return
     if value.find(["p", "ul", "ol", "dl", "table", "div"]) is not None:
         return

@@ -14,7 +14,14 @@ from ingest.records import Page
 from vectorstore.language import identify_language
 from vectorstore.passages import Filters, Passage
 from vectorstore.patterns import EMAIL, MONEY, PHONE, PHONE_LIKE, YEAR, digits
-from vectorstore.text import chunk_body, chunk_text, split_loosely, split_sentences
+from vectorstore.text import (
+    chunk_body,
+    chunk_text,
+    ends_as_question,
+    holds_question_mark,
+    split_loosely,
+    split_sentences,
+)
 
 # --- sentences ------------------------------------------------------------------------------
 
@@ -94,6 +101,20 @@ def test_an_html_comment_is_never_part_of_a_sentence() -> None:
         "<!-- bots: closed -->",
         "all year.",
     ]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Where?", "«Où se garer ?»", "أين الموقف؟", "停车场在哪里？", "(¿Dónde?)", "ምን ነው፧"],
+)
+def test_a_question_mark_of_any_script_ends_a_question(sentence: str) -> None:
+    assert ends_as_question(sentence) and holds_question_mark(sentence)
+
+
+@pytest.mark.parametrize("sentence", ["Park here.", "停车场在东侧。", "¿Dónde? Aquí.", "Why not!"])
+def test_a_sentence_ending_otherwise_is_no_question(sentence: str) -> None:
+    assert not ends_as_question(sentence)
+    assert holds_question_mark(sentence) == ("?" in sentence)
 
 
 def test_loose_pieces_cut_at_clause_ends_and_line_breaks() -> None:

@@ -151,6 +151,21 @@ def _starts_sentence(text: str, start: int) -> bool:
     return first.isdigit() or (first.isalpha() and not first.islower())
 
 
+# Question marks of every script: Latin, Arabic/Persian/Urdu, full width, Ethiopic, reversed.
+QUESTION_MARKS = "?؟？፧⸮"
+
+
+def ends_as_question(text: str) -> bool:
+    """Whether a sentence ends with a question mark of any script (closing quotes or
+    brackets may follow it): "Dove si parcheggia?", "«Où se garer ?»", "أين الموقف؟"."""
+    return text.rstrip().rstrip(_CLOSERS).endswith(tuple(QUESTION_MARKS))
+
+
+def holds_question_mark(text: str) -> bool:
+    """Whether a text holds a question mark of any script anywhere."""
+    return any(mark in text for mark in QUESTION_MARKS)
+
+
 # A looser break: after the end of a sentence or a clause, before white space.
 BREAK = r"(?<=[.!?;:])\s+"
 _LOOSE = re.compile(rf"{BREAK}|\n+")
