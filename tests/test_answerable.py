@@ -245,3 +245,57 @@ def test_the_decision_reads_the_parts_the_search_reads(question: str, parts: lis
     searched and its parts led (``conversation.question_parts``)."""
     assert split_question(question) == parts
     assert split_question(question) == (question_parts(question) or [question])
+
+
+def _table_with_a_seen_set(tmp_path: Path) -> tuple[Path, list[dict]]:
+    """The shipped table plus a SEEN set "fresh" as ``collect-seen`` adds one: dev's
+    questions asked again under the set's name, labelled as the seen groups."""
+    rows = [json.loads(line) for line in gzip.decompress(TABLE.read_bytes()).splitlines()]
+    seen = [
+        {
+            **r,
+            "id": f"fresh-{r['id']}",
+            "set": "fresh",
+            "group": f"seen{'+' if r['label'] else '-'}",
+        }
+        for r in rows
+        if r["group"] in {"dev+", "dev-"}
+    ]
+    table = tmp_path / "signals.jsonl.gz"
+    text = "".join(json.dumps(r) + "\n" for r in [*rows, *seen])
+    table.write_bytes(gzip.compress(text.encode("utf-8")))
+    return table, seen
+
+
+def test_the_seen_sets_are_measured_left_out_and_never_shipped(tmp_path: Path) -> None:
+    """``fit`` ships a model that never read the SEEN sets' rows; ``fit --with-seen`` reads them
+    and reports each set scored by the model fitted without it, which ``fit --leave-out`` writes."""
+    train = _train_script()
+    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    table, seen = _table_with_a_seen_set(tmp_path)
+    models = {}
+    for name, flags in {
+        "shipped": [],
+        "with": ["--with-seen"],
+        "without": ["--leave-out", "fresh"],
+    }.items():
+        out = tmp_path / f"{name}.json"
+        assert train.main(["fit", "--table", str(table), "--out", str(out), *flags]) == 0
+        models[name] = json.loads(out.read_text(encoding="utf-8"))
+    for name in ("shipped", "without"):
+        assert models[name]["weights"] == shipped["weights"]
+        assert models[name]["threshold"] == shipped["threshold"]
+        assert "leave_one_set_out" not in models[name]
+    fitted_on_it = models["with"]
+    assert fitted_on_it["weights"] != shipped["weights"]
+    assert fitted_on_it["rows"]["seen+"] + fitted_on_it["rows"]["seen-"] == len(seen)
+    assert "seen_out_of_fold" in fitted_on_it["held_out"]
+    assert fitted_on_it["leave_one_set_out"] == {"fresh": train.score_rows(models["without"], seen)}
+
+
+@pytest.mark.parametrize("flags", [["--leave-out", "fresh"], ["--with-seen"]])
+def test_a_model_fitted_on_seen_sets_needs_an_output_file(flags: list[str]) -> None:
+    """Never written over the shipped model by mistake."""
+    with pytest.raises(SystemExit) as stopped:
+        _train_script().main(["fit", *flags])
+    assert stopped.value.code == 2
