@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
+from assistant.directory_match import HOW_LONG
 from assistant.extractive import Selection, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
@@ -85,16 +86,36 @@ _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 # A count or an amount asked with no time marker ("how many people work at the park?", "how
 # much lab space does it have?") asks how things stand now, unless it names a past tense or
 # a date of its own ("how many were there in 2020?").
-# Past tense from grammar: the past of "be", "do", "have"; an English "-ed" verb not after a
-# form of "be" ("opened", not "are based"); an Italian perfect with "avere" ("hanno
-# partecipato"; "sono insediate" states how things stand).
 _AMOUNT = re.compile(r"\b(how\s+many|how\s+much|quant[ie]|(?<!ogni\s)quant[oa])\b", re.I)
+# Past tense from grammar: the past of "be", "do", "have"; an Italian perfect with "avere"
+# ("hanno partecipato"; "sono insediate" states how things stand); an English simple past
+# (``_SIMPLE_PAST``).
 _PAST_TENSE = re.compile(
     r"\b(was|were|did|had|used\s+to|era|erano|c['’]erano|fu|furono)\b"
-    r"|\b(?!(?:are|is|be|been|being)\s)\w+\s+[a-z]{3,}ed\b"
     r"|\b(?:hanno|ha|abbiamo|avete)\s+\w+(?:at|ut|it)[oiae]\b",
     re.I,
 )
+# An English "-ed" word is a simple past when it is a verb: followed by its object or an
+# adverbial (a determiner, a preposition, a time word) or ending the question ("how many
+# people visited the Open Labs day?"), not before a noun ("how many funded projects", an
+# adjective); and when no "have" or "be" comes before it, whose "-ed" is a perfect ("how many
+# patents have they filed?" counts to date, as "now" does) or a passive ("are based").
+_SIMPLE_PAST = re.compile(
+    r"\b[a-z]{3,}ed\b(?=\s+(?:the|their|its|his|her|our|a|an|at|in|on|to|for|during|by|with|"
+    r"from|last|this|that|there|here)\b|\s*[?.!]*\s*$)",
+    re.I,
+)
+_AUXILIARY = re.compile(r"\b(has|have|'ve|is|are|am|be|been|being|'s|'re)\b", re.I)
+
+
+def past_tense(question: str) -> bool:
+    """The question is asked in a past tense (``_PAST_TENSE``, ``_SIMPLE_PAST``)."""
+    if _PAST_TENSE.search(question):
+        return True
+    found = _SIMPLE_PAST.search(question)
+    return found is not None and not _AUXILIARY.search(question[: found.start()])
+
+
 # "When is the next event?" asks for the first of the coming events, not one thing's date.
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
@@ -175,6 +196,8 @@ _TEXTS = {
         "older": "Earlier figures:",
         "stale": "Note: this is the newest figure in the sources, dated {when}; it may be out "
         "of date.",
+        "years": "{n} years as of {today}, counted from {when}:",
+        "years0": "Less than a year as of {today}, counted from {when}:",
     },
     "it": {
         "none": "Nelle fonti non è annunciato alcun evento in programma dopo il {today}.",
@@ -194,6 +217,8 @@ _TEXTS = {
         "older": "Dati precedenti:",
         "stale": "Nota: è il dato più recente nelle fonti, del {when}; potrebbe non essere "
         "aggiornato.",
+        "years": "Da {n} anni al {today}, contando dal {when}:",
+        "years0": "Da meno di un anno al {today}, contando dal {when}:",
     },
 }
 
@@ -227,14 +252,22 @@ def _asks_held(question: str) -> bool:
     return time_intent(question) == "past" and asks_for_list(question)
 
 
+def asks_duration(question: str) -> bool:
+    """ "How long has X been here?", "how many years has X been open?", "da quanti anni...":
+    the years from a start the sources state to today (the directory answers it first when X
+    is one organisation whose arrival it records)."""
+    return bool(HOW_LONG.search(question))
+
+
 def implicit_current(question: str) -> bool:
     """A count or amount question with no time marker, no past tense and no date of its own
     ("how many companies are in the park?", "quanti addetti lavorano nel parco?"): the
     sources may state the figure at several dates, and the answer is the latest at today."""
     return (
         time_intent(question) == ""
+        and not asks_duration(question)
         and bool(_AMOUNT.search(question))
-        and not _PAST_TENSE.search(question)
+        and not past_tense(question)
         and not find_dates(question)
         and len(split_question(question)) == 1
     )
@@ -535,6 +568,8 @@ def answer(
     intent = time_intent(question)
     held = _asks_held(question)
     implicit = implicit_current(question)
+    if asks_duration(question) and passages and len(split_question(question)) == 1:
+        return _since(question, passages, language, stats, similarity, today, params)
     if (intent not in {"upcoming", "current"} and not held and not implicit) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
@@ -568,6 +603,51 @@ def answer(
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     counted = implicit or bool(_COUNT.search(question))
     return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+
+
+def _since(
+    question: str,
+    passages: Sequence[Passage],
+    language: str,
+    stats: TermStats,
+    similarity: Similarity | None,
+    today: date,
+    params: Params,
+) -> Timed | None:
+    """A duration to today: the best unit stating a date on or before ``today``, quoted, with
+    the whole years from its start ("since 2012", else the first date it states) to today.
+    The cue is the measure asked, not its subject ("how many years" would bring "events per
+    year"): the units are scored on the question without it. None when no relevant unit
+    states a date (the normal answer)."""
+    subject = HOW_LONG.sub(" ", question)
+    units = [u for u in _score(subject, passages, language, stats, similarity, params)
+             if u.score > 0]  # fmt: skip
+    if not units:
+        return None
+    floor = params.timeline.current_relevant * max(u.score for u in units)
+    mentions = _mentions(passages)
+    starts: list[tuple[date, float, DateMention, Unit]] = []
+    for unit in units:
+        text = _norm(unit.text)
+        known = [m for m in mentions[unit.passage] if _norm(m.text) in text and m.start <= today]
+        if unit.score >= floor and known:
+            since = [m for m in known if m.relation == "since"]
+            first = (since or known)[0]  # a unit states its subject's start first
+            starts.append((first.start, -unit.score, first, unit))
+    if not starts:
+        return None
+    # A state lasting to today began at the earliest start the close units give ("opened on
+    # 28 September 2009"); a later one is an event since ("2024, second edition").
+    _, _, start, unit = min(starts, key=lambda s: (s[0], s[1]))
+    years = _whole_years(start.start, today)
+    key = "years" if years else "years0"
+    opening = _t(language, key, n=str(years), today=today.isoformat(), when=start.text)
+    return Timed(opening, [unit])
+
+
+def _whole_years(start: date, today: date) -> int:
+    """Whole years from ``start`` to ``today`` (a year's anniversary not reached counts not)."""
+    return today.year - start.year - ((today.month, today.day) < (start.month, start.day))
 
 
 def _counted_noun(question: str) -> str:

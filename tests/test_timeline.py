@@ -20,6 +20,7 @@ from assistant.timeline import (
     _Dated,
     _dated,
     _labelled,
+    _whole_years,
     counts,
     implicit_current,
     is_coming,
@@ -471,10 +472,34 @@ def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> Non
         ("Quante aziende c'erano nel 2019?", False),
         ("Where is the car park?", False),
         ("Which companies work on robotics?", False),
+        # a simple past: an "-ed" verb before its object or at the end
+        ("How many visitors attended the open day?", False),
+        ("How many start-ups graduated?", False),
+        # not a simple past: a perfect counts to date, an "-ed" adjective precedes a noun
+        ("How many patents have the residents filed?", True),
+        ("How many funded projects does the park run?", True),
+        ("How much money has the park raised since it opened?", True),
+        # a duration is the years to today, not a figure
+        ("How many years has the park been open?", False),
+        ("Da quanti anni è aperto il parco?", False),
     ],
 )
 def test_a_count_without_a_time_word(question: str, implicit: bool) -> None:
     assert implicit_current(question) is implicit
+
+
+def test_a_duration_counts_the_years_from_the_start_the_sources_state(ask) -> None:  # noqa: ANN001
+    """"How many years has the park been open?" is answered with the whole years from the
+    start a page states ("opened in 2012") to today, with that sentence, in either language."""
+    text = ask("How many years has the park been open?", "2025-06-01")
+    assert "13 years as of 2025-06-01" in text and "2012" in text
+    text = ask("Da quanti anni è aperto il parco?", "2012-06-01")
+    assert "Da meno di un anno al 2012-06-01" in text and "2012" in text
+
+
+def test_whole_years() -> None:
+    assert _whole_years(date(2009, 9, 28), date(2019, 6, 1)) == 9
+    assert _whole_years(date(2009, 9, 28), date(2019, 9, 28)) == 10
 
 
 def test_a_label_and_value_table_has_no_header_row() -> None:
