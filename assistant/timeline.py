@@ -25,6 +25,7 @@ scripts/eval_time.py (``--intents``).
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -132,6 +133,64 @@ _WINDOW = re.compile(
     re.I,
 )
 
+# A span counted from today ("in the next twelve months", "negli ultimi sei mesi", "the past
+# 2 weeks") and the rest of the year ("da qui a fine anno", "by the end of the year"): grammar
+# (a direction, a number, a calendar unit), with the number words of both languages.
+_NUMBERS = {
+    "one": 1, "uno": 1, "two": 2, "due": 2, "three": 3, "tre": 3,
+    "four": 4, "quattro": 4, "five": 5, "cinque": 5, "six": 6, "sei": 6, "seven": 7, "sette": 7,
+    "eight": 8, "otto": 8, "nine": 9, "nove": 9, "ten": 10, "dieci": 10, "eleven": 11,
+    "undici": 11, "twelve": 12, "dodici": 12, "eighteen": 18, "diciotto": 18,
+}  # fmt: skip
+_SPAN = re.compile(
+    r"\b(?P<dir>next|last|past|coming|prossim[ie]|ultim[ie]|scors[ie])\s+"
+    rf"(?P<n>\d{{1,2}}|{'|'.join(_NUMBERS)})\s+"
+    r"(?P<unit>days|weeks|months|years|giorni|settimane|mesi|anni)\b",
+    re.I,
+)
+_REST_OF_YEAR = re.compile(
+    r"\b(?:(?:da\s+(?:qui|ora|oggi)\s+)?(?:a|entro(?:\s+la)?|fino\s+a(?:lla)?)\s+fine\s+"
+    r"(?:dell['’]\s*)?anno|(?:by|before|until|till|to)\s+the\s+end\s+of\s+the\s+year"
+    r"|(?:for\s+)?the\s+rest\s+of\s+the\s+year)\b",
+    re.I,
+)
+_BACK = re.compile(r"^(last|past|ultim|scors)", re.I)
+
+
+def span_intent(question: str) -> Intent:
+    """The intent a span names: "upcoming" for one ahead of today ("the next six months", "da
+    qui a fine anno"), "past" for one behind it ("negli ultimi sei mesi"), else ""."""
+    found = _SPAN.search(question)
+    if found is not None:
+        return "past" if _BACK.match(found.group("dir")) else "upcoming"
+    return "upcoming" if _REST_OF_YEAR.search(question) else ""
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _span(question: str, today: date) -> Window | None:
+    """The days of a span counted from today, or of the rest of the year, or None."""
+    found = _SPAN.search(question)
+    if found is None:
+        rest = _REST_OF_YEAR.search(question)
+        if rest is None:
+            return None
+        return Window(today, date(today.year, 12, 31), " ".join(rest.group(0).split()))
+    raw = found.group("n").lower()
+    n = int(raw) if raw.isdigit() else _NUMBERS[raw]
+    unit = found.group("unit").lower()
+    sign = -1 if _BACK.match(found.group("dir")) else 1
+    if unit in {"months", "mesi", "years", "anni"}:
+        other = _add_months(today, sign * n * (12 if unit in {"years", "anni"} else 1))
+    else:
+        other = today + timedelta(days=sign * n * (7 if unit in {"weeks", "settimane"} else 1))
+    words = " ".join(found.group(0).split())
+    return Window(min(today, other), max(today, other), words)
+
 
 @dataclasses.dataclass(frozen=True)
 class Window:
@@ -150,7 +209,11 @@ def window(question: str, today: date) -> Window | None:
     """The calendar period the question names relative to ``today`` ("next month", "il mese
     prossimo", "this year", "l'anno scorso"), or None. A period under way is whole ("this
     year" is 1 January to 31 December): an upcoming answer keeps its events still to come,
-    a past one those already held."""
+    a past one those already held. A span counted from today ("the last six months", "da qui
+    a fine anno") is its days."""
+    spanned = _span(question, today)
+    if spanned is not None:
+        return spanned
     found = _WINDOW.search(question)
     if found is None:
         return None
@@ -224,7 +287,12 @@ _TEXTS = {
 
 
 def time_intent(question: str) -> Intent:
-    """What the question asks about time: coming events, the present, a past state, or none."""
+    """What the question asks about time: coming events, the present, a past state, or none.
+    A span counted from today says it first ("negli ultimi sei mesi" asks about the past,
+    though "ultimi" alone is "latest")."""
+    spanned = span_intent(question)
+    if spanned:
+        return spanned
     if _UPCOMING.search(question):
         return "upcoming"
     if _CURRENT.search(question):
@@ -244,7 +312,8 @@ def asks_calendar(question: str) -> bool:
     if intent != "upcoming":
         return False
     # "which events are coming up?" asks for the calendar as much as "what's on next month?"
-    return bool(_WINDOW.search(question) or _COUNT.search(question) or asks_for_list(question))
+    named = _WINDOW.search(question) or span_intent(question)
+    return bool(named or _COUNT.search(question) or asks_for_list(question))
 
 
 def _asks_held(question: str) -> bool:
@@ -253,9 +322,9 @@ def _asks_held(question: str) -> bool:
 
 
 def asks_duration(question: str) -> bool:
-    """ "How long has X been here?", "how many years has X been open?", "da quanti anni...":
-    the years from a start the sources state to today (the directory answers it first when X
-    is one organisation whose arrival it records)."""
+    """A duration asked ("how long has X been here?", "how many years has X been open?", "da
+    quanti anni..."): the years from a start the sources state to today (the directory answers
+    it first when X is one organisation whose arrival it records)."""
     return bool(HOW_LONG.search(question))
 
 
@@ -626,19 +695,29 @@ def _since(
         return None
     floor = params.timeline.current_relevant * max(u.score for u in units)
     mentions = _mentions(passages)
-    starts: list[tuple[date, float, DateMention, Unit]] = []
+    close: list[tuple[Unit, list[DateMention]]] = []
     for unit in units:
         text = _norm(unit.text)
         known = [m for m in mentions[unit.passage] if _norm(m.text) in text and m.start <= today]
         if unit.score >= floor and known:
-            since = [m for m in known if m.relation == "since"]
-            first = (since or known)[0]  # a unit states its subject's start first
-            starts.append((first.start, -unit.score, first, unit))
-    if not starts:
+            close.append((unit, known))
+    if not close:
         return None
+
+    def first(known: list[DateMention]) -> DateMention:
+        # a unit states its subject's start first, or after "since" / "dal"
+        return ([m for m in known if m.relation == "since"] or known)[0]
+
     # A state lasting to today began at the earliest start the close units give ("opened on
     # 28 September 2009"); a later one is an event since ("2024, second edition").
-    _, _, start, unit = min(starts, key=lambda s: (s[0], s[1]))
+    unit, known = min(close, key=lambda c: (first(c[1]).start, -c[0].score))
+    start = first(known)
+    # A day or month a close unit states inside that start ("il 28 settembre 2009" inside
+    # "nel 2009") says when in it: the years are counted from there.
+    inside = [
+        (m, u) for u, ms in close for m in ms if start.start <= m.start and m.end <= start.end
+    ]
+    start, unit = min(inside, key=lambda c: (c[0].end - c[0].start, -c[1].score))
     years = _whole_years(start.start, today)
     key = "years" if years else "years0"
     opening = _t(language, key, n=str(years), today=today.isoformat(), when=start.text)
