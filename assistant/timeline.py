@@ -155,6 +155,10 @@ _REST_OF_YEAR = re.compile(
     re.I,
 )
 _BACK = re.compile(r"^(last|past|ultim|scors)", re.I)
+# The words of "da qui a fine anno", "by the end of the year" an answer repeats.
+_END_OF_YEAR = re.compile(
+    r"^(?:da\s+\w+\s+)?(?:a|entro(?:\s+la)?|fino\s+a(?:lla)?|by|before|until|till|to|for)\s+", re.I
+)
 
 
 def span_intent(question: str) -> Intent:
@@ -179,7 +183,7 @@ def _span(question: str, today: date) -> Window | None:
         rest = _REST_OF_YEAR.search(question)
         if rest is None:
             return None
-        return Window(today, date(today.year, 12, 31), " ".join(rest.group(0).split()))
+        return Window(today, date(today.year, 12, 31), _END_OF_YEAR.sub("", rest.group(0)))
     raw = found.group("n").lower()
     n = int(raw) if raw.isdigit() else _NUMBERS[raw]
     unit = found.group("unit").lower()
@@ -188,7 +192,13 @@ def _span(question: str, today: date) -> Window | None:
         other = _add_months(today, sign * n * (12 if unit in {"years", "anni"} else 1))
     else:
         other = today + timedelta(days=sign * n * (7 if unit in {"weeks", "settimane"} else 1))
-    words = " ".join(found.group(0).split())
+    # said as a phrase of its language: "the next twelve months", "gli ultimi sei mesi"
+    head = found.group("dir").lower()
+    if head in {"next", "last", "past", "coming"}:
+        article = "the"
+    else:  # Italian: "le prossime settimane", "gli ultimi sei mesi", "i prossimi tre mesi"
+        article = "le" if head.endswith("e") else "gli" if head.startswith(("u", "s")) else "i"
+    words = f"{article} {' '.join(found.group(0).split())}"
     return Window(min(today, other), max(today, other), words)
 
 
@@ -835,8 +845,8 @@ def _upcoming(
         inside = [d for d in ahead if period.holds(d.coming(today))]
         if not inside:
             opening = _t(language, "none_in", window=period.words, today=day)
-            if not ahead:
-                return Timed(opening, [])
+            if not ahead:  # nothing coming at all: the latest held, as with no period
+                return _last_held(dated, language, opening)
             nxt = ahead[0]
             when = min(nxt.coming(today), key=lambda m: m.start)
             marked = _marked(_named(nxt.unit), _t(language, "ahead", when=when.text))
@@ -848,12 +858,15 @@ def _upcoming(
         words = period.words if period else ""
         opening = _t(language, key, today=day, n=str(len(units)), window=words)
         return Timed(opening, units, as_list=True)
-    last = max(dated, key=lambda d: (end(d), d.unit.score))
+    return _last_held(dated, language, _t(language, "none", today=day))
+
+
+def _last_held(dated: Sequence[_Dated], language: str, opening: str) -> Timed:
+    """The opening saying that none is announced, then the latest event, marked as past."""
+    last = max(dated, key=lambda d: (max(m.end for m in d.event_dates()), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)
     note = _t(language, "past", when=when.text)
-    return Timed(
-        f"{_t(language, 'none', today=day)} {_t(language, 'last')}", [_marked(last.unit, note)]
-    )
+    return Timed(f"{opening} {_t(language, 'last')}", [_marked(last.unit, note)])
 
 
 def _untranslated(

@@ -138,6 +138,9 @@ def test_events_of_a_span_counted_from_today(ask) -> None:  # noqa: ANN001
     assert "Harbour Open Day" in text and "Materials Summit" not in text
     text = ask("Quali eventi ci sono al parco da qui a fine anno?", "2025-10-01")
     assert "nessun evento" in text and "Materials Summit" in text  # the next one, coming
+    text = ask("What events are on at the park in the next six months?", "2026-11-30")
+    assert "No event is announced in the sources for the next six months" in text
+    assert "Materials Summit" in text and "past, 12-14 May 2026" in text  # nothing coming
     assert time_intent("Quali eventi si sono svolti negli ultimi sei mesi?") == "past"
 
 
