@@ -25,12 +25,14 @@ scripts/eval_time.py (``--intents``).
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
+from assistant.directory_match import HOW_LONG
 from assistant.extractive import Selection, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
@@ -85,16 +87,36 @@ _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 # A count or an amount asked with no time marker ("how many people work at the park?", "how
 # much lab space does it have?") asks how things stand now, unless it names a past tense or
 # a date of its own ("how many were there in 2020?").
-# Past tense from grammar: the past of "be", "do", "have"; an English "-ed" verb not after a
-# form of "be" ("opened", not "are based"); an Italian perfect with "avere" ("hanno
-# partecipato"; "sono insediate" states how things stand).
 _AMOUNT = re.compile(r"\b(how\s+many|how\s+much|quant[ie]|(?<!ogni\s)quant[oa])\b", re.I)
+# Past tense from grammar: the past of "be", "do", "have"; an Italian perfect with "avere"
+# ("hanno partecipato"; "sono insediate" states how things stand); an English simple past
+# (``_SIMPLE_PAST``).
 _PAST_TENSE = re.compile(
     r"\b(was|were|did|had|used\s+to|era|erano|c['’]erano|fu|furono)\b"
-    r"|\b(?!(?:are|is|be|been|being)\s)\w+\s+[a-z]{3,}ed\b"
     r"|\b(?:hanno|ha|abbiamo|avete)\s+\w+(?:at|ut|it)[oiae]\b",
     re.I,
 )
+# An English "-ed" word is a simple past when it is a verb: followed by its object or an
+# adverbial (a determiner, a preposition, a time word) or ending the question ("how many
+# people visited the Open Labs day?"), not before a noun ("how many funded projects", an
+# adjective); and when no "have" or "be" comes before it, whose "-ed" is a perfect ("how many
+# patents have they filed?" counts to date, as "now" does) or a passive ("are based").
+_SIMPLE_PAST = re.compile(
+    r"\b[a-z]{3,}ed\b(?=\s+(?:the|their|its|his|her|our|a|an|at|in|on|to|for|during|by|with|"
+    r"from|last|this|that|there|here)\b|\s*[?.!]*\s*$)",
+    re.I,
+)
+_AUXILIARY = re.compile(r"\b(has|have|'ve|is|are|am|be|been|being|'s|'re)\b", re.I)
+
+
+def past_tense(question: str) -> bool:
+    """The question is asked in a past tense (``_PAST_TENSE``, ``_SIMPLE_PAST``)."""
+    if _PAST_TENSE.search(question):
+        return True
+    found = _SIMPLE_PAST.search(question)
+    return found is not None and not _AUXILIARY.search(question[: found.start()])
+
+
 # "When is the next event?" asks for the first of the coming events, not one thing's date.
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
 _ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
@@ -110,6 +132,74 @@ _WINDOW = re.compile(
     r"|(?P<next_year>next\s+year|(?:l['’])?anno\s+prossimo|(?:il\s+)?prossimo\s+anno))\b",
     re.I,
 )
+
+# A span counted from today ("in the next twelve months", "negli ultimi sei mesi", "the past
+# 2 weeks") and the rest of the year ("da qui a fine anno", "by the end of the year"): grammar
+# (a direction, a number, a calendar unit), with the number words of both languages.
+_NUMBERS = {
+    "one": 1, "uno": 1, "two": 2, "due": 2, "three": 3, "tre": 3,
+    "four": 4, "quattro": 4, "five": 5, "cinque": 5, "six": 6, "sei": 6, "seven": 7, "sette": 7,
+    "eight": 8, "otto": 8, "nine": 9, "nove": 9, "ten": 10, "dieci": 10, "eleven": 11,
+    "undici": 11, "twelve": 12, "dodici": 12, "eighteen": 18, "diciotto": 18,
+}  # fmt: skip
+_SPAN = re.compile(
+    r"\b(?P<dir>next|last|past|coming|prossim[ie]|ultim[ie]|scors[ie])\s+"
+    rf"(?P<n>\d{{1,2}}|{'|'.join(_NUMBERS)})\s+"
+    r"(?P<unit>days|weeks|months|years|giorni|settimane|mesi|anni)\b",
+    re.I,
+)
+_REST_OF_YEAR = re.compile(
+    r"\b(?:(?:da\s+(?:qui|ora|oggi)\s+)?(?:a|entro(?:\s+la)?|fino\s+a(?:lla)?)\s+fine\s+"
+    r"(?:dell['’]\s*)?anno|(?:by|before|until|till|to)\s+the\s+end\s+of\s+the\s+year"
+    r"|(?:for\s+)?the\s+rest\s+of\s+the\s+year)\b",
+    re.I,
+)
+_BACK = re.compile(r"^(last|past|ultim|scors)", re.I)
+# The words of "da qui a fine anno", "by the end of the year" an answer repeats.
+_END_OF_YEAR = re.compile(
+    r"^(?:da\s+\w+\s+)?(?:a|entro(?:\s+la)?|fino\s+a(?:lla)?|by|before|until|till|to|for)\s+", re.I
+)
+
+
+def span_intent(question: str) -> Intent:
+    """The intent a span names: "upcoming" for one ahead of today ("the next six months", "da
+    qui a fine anno"), "past" for one behind it ("negli ultimi sei mesi"), else ""."""
+    found = _SPAN.search(question)
+    if found is not None:
+        return "past" if _BACK.match(found.group("dir")) else "upcoming"
+    return "upcoming" if _REST_OF_YEAR.search(question) else ""
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _span(question: str, today: date) -> Window | None:
+    """The days of a span counted from today, or of the rest of the year, or None."""
+    found = _SPAN.search(question)
+    if found is None:
+        rest = _REST_OF_YEAR.search(question)
+        if rest is None:
+            return None
+        return Window(today, date(today.year, 12, 31), _END_OF_YEAR.sub("", rest.group(0)))
+    raw = found.group("n").lower()
+    n = int(raw) if raw.isdigit() else _NUMBERS[raw]
+    unit = found.group("unit").lower()
+    sign = -1 if _BACK.match(found.group("dir")) else 1
+    if unit in {"months", "mesi", "years", "anni"}:
+        other = _add_months(today, sign * n * (12 if unit in {"years", "anni"} else 1))
+    else:
+        other = today + timedelta(days=sign * n * (7 if unit in {"weeks", "settimane"} else 1))
+    # said as a phrase of its language: "the next twelve months", "gli ultimi sei mesi"
+    head = found.group("dir").lower()
+    if head in {"next", "last", "past", "coming"}:
+        article = "the"
+    else:  # Italian: "le prossime settimane", "gli ultimi sei mesi", "i prossimi tre mesi"
+        article = "le" if head.endswith("e") else "gli" if head.startswith(("u", "s")) else "i"
+    words = f"{article} {' '.join(found.group(0).split())}"
+    return Window(min(today, other), max(today, other), words)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +219,11 @@ def window(question: str, today: date) -> Window | None:
     """The calendar period the question names relative to ``today`` ("next month", "il mese
     prossimo", "this year", "l'anno scorso"), or None. A period under way is whole ("this
     year" is 1 January to 31 December): an upcoming answer keeps its events still to come,
-    a past one those already held."""
+    a past one those already held. A span counted from today ("the last six months", "da qui
+    a fine anno") is its days."""
+    spanned = _span(question, today)
+    if spanned is not None:
+        return spanned
     found = _WINDOW.search(question)
     if found is None:
         return None
@@ -175,6 +269,8 @@ _TEXTS = {
         "older": "Earlier figures:",
         "stale": "Note: this is the newest figure in the sources, dated {when}; it may be out "
         "of date.",
+        "years": "{n} years as of {today}, counted from {when}:",
+        "years0": "Less than a year as of {today}, counted from {when}:",
     },
     "it": {
         "none": "Nelle fonti non è annunciato alcun evento in programma dopo il {today}.",
@@ -194,12 +290,19 @@ _TEXTS = {
         "older": "Dati precedenti:",
         "stale": "Nota: è il dato più recente nelle fonti, del {when}; potrebbe non essere "
         "aggiornato.",
+        "years": "Da {n} anni al {today}, contando dal {when}:",
+        "years0": "Da meno di un anno al {today}, contando dal {when}:",
     },
 }
 
 
 def time_intent(question: str) -> Intent:
-    """What the question asks about time: coming events, the present, a past state, or none."""
+    """What the question asks about time: coming events, the present, a past state, or none.
+    A span counted from today says it first ("negli ultimi sei mesi" asks about the past,
+    though "ultimi" alone is "latest")."""
+    spanned = span_intent(question)
+    if spanned:
+        return spanned
     if _UPCOMING.search(question):
         return "upcoming"
     if _CURRENT.search(question):
@@ -219,12 +322,20 @@ def asks_calendar(question: str) -> bool:
     if intent != "upcoming":
         return False
     # "which events are coming up?" asks for the calendar as much as "what's on next month?"
-    return bool(_WINDOW.search(question) or _COUNT.search(question) or asks_for_list(question))
+    named = _WINDOW.search(question) or span_intent(question)
+    return bool(named or _COUNT.search(question) or asks_for_list(question))
 
 
 def _asks_held(question: str) -> bool:
     """A list of the events already held ("which events have already been held?")."""
     return time_intent(question) == "past" and asks_for_list(question)
+
+
+def asks_duration(question: str) -> bool:
+    """A duration asked ("how long has X been here?", "how many years has X been open?", "da
+    quanti anni..."): the years from a start the sources state to today (the directory answers
+    it first when X is one organisation whose arrival it records)."""
+    return bool(HOW_LONG.search(question))
 
 
 def implicit_current(question: str) -> bool:
@@ -233,8 +344,9 @@ def implicit_current(question: str) -> bool:
     sources may state the figure at several dates, and the answer is the latest at today."""
     return (
         time_intent(question) == ""
+        and not asks_duration(question)
         and bool(_AMOUNT.search(question))
-        and not _PAST_TENSE.search(question)
+        and not past_tense(question)
         and not find_dates(question)
         and len(split_question(question)) == 1
     )
@@ -535,6 +647,8 @@ def answer(
     intent = time_intent(question)
     held = _asks_held(question)
     implicit = implicit_current(question)
+    if asks_duration(question) and passages and len(split_question(question)) == 1:
+        return _since(question, passages, language, stats, similarity, today, params)
     if (intent not in {"upcoming", "current"} and not held and not implicit) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
@@ -568,6 +682,61 @@ def answer(
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     counted = implicit or bool(_COUNT.search(question))
     return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+
+
+def _since(
+    question: str,
+    passages: Sequence[Passage],
+    language: str,
+    stats: TermStats,
+    similarity: Similarity | None,
+    today: date,
+    params: Params,
+) -> Timed | None:
+    """A duration to today: the best unit stating a date on or before ``today``, quoted, with
+    the whole years from its start ("since 2012", else the first date it states) to today.
+    The cue is the measure asked, not its subject ("how many years" would bring "events per
+    year"): the units are scored on the question without it. None when no relevant unit
+    states a date (the normal answer)."""
+    subject = HOW_LONG.sub(" ", question)
+    units = [u for u in _score(subject, passages, language, stats, similarity, params)
+             if u.score > 0]  # fmt: skip
+    if not units:
+        return None
+    floor = params.timeline.current_relevant * max(u.score for u in units)
+    mentions = _mentions(passages)
+    close: list[tuple[Unit, list[DateMention]]] = []
+    for unit in units:
+        text = _norm(unit.text)
+        known = [m for m in mentions[unit.passage] if _norm(m.text) in text and m.start <= today]
+        if unit.score >= floor and known:
+            close.append((unit, known))
+    if not close:
+        return None
+
+    def first(known: list[DateMention]) -> DateMention:
+        # a unit states its subject's start first, or after "since" / "dal"
+        return ([m for m in known if m.relation == "since"] or known)[0]
+
+    # A state lasting to today began at the earliest start the close units give ("opened on
+    # 28 September 2009"); a later one is an event since ("2024, second edition").
+    unit, known = min(close, key=lambda c: (first(c[1]).start, -c[0].score))
+    start = first(known)
+    # A day or month a close unit states inside that start ("il 28 settembre 2009" inside
+    # "nel 2009") says when in it: the years are counted from there.
+    inside = [
+        (m, u) for u, ms in close for m in ms if start.start <= m.start and m.end <= start.end
+    ]
+    start, unit = min(inside, key=lambda c: (c[0].end - c[0].start, -c[1].score))
+    years = _whole_years(start.start, today)
+    key = "years" if years else "years0"
+    opening = _t(language, key, n=str(years), today=today.isoformat(), when=start.text)
+    return Timed(opening, [unit])
+
+
+def _whole_years(start: date, today: date) -> int:
+    """Whole years from ``start`` to ``today`` (a year's anniversary not reached counts not)."""
+    return today.year - start.year - ((today.month, today.day) < (start.month, start.day))
 
 
 def _counted_noun(question: str) -> str:
@@ -676,8 +845,8 @@ def _upcoming(
         inside = [d for d in ahead if period.holds(d.coming(today))]
         if not inside:
             opening = _t(language, "none_in", window=period.words, today=day)
-            if not ahead:
-                return Timed(opening, [])
+            if not ahead:  # nothing coming at all: the latest held, as with no period
+                return _last_held(dated, language, opening)
             nxt = ahead[0]
             when = min(nxt.coming(today), key=lambda m: m.start)
             marked = _marked(_named(nxt.unit), _t(language, "ahead", when=when.text))
@@ -689,12 +858,15 @@ def _upcoming(
         words = period.words if period else ""
         opening = _t(language, key, today=day, n=str(len(units)), window=words)
         return Timed(opening, units, as_list=True)
-    last = max(dated, key=lambda d: (end(d), d.unit.score))
+    return _last_held(dated, language, _t(language, "none", today=day))
+
+
+def _last_held(dated: Sequence[_Dated], language: str, opening: str) -> Timed:
+    """The opening saying that none is announced, then the latest event, marked as past."""
+    last = max(dated, key=lambda d: (max(m.end for m in d.event_dates()), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)
     note = _t(language, "past", when=when.text)
-    return Timed(
-        f"{_t(language, 'none', today=day)} {_t(language, 'last')}", [_marked(last.unit, note)]
-    )
+    return Timed(f"{opening} {_t(language, 'last')}", [_marked(last.unit, note)])
 
 
 def _untranslated(

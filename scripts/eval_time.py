@@ -5,7 +5,7 @@ Usage (the index must exist: ``KMR_DATA_DIR=... kmr ingest data/sample-site``)::
 
     KMR_DATA_DIR=/tmp/idx PYTHONPATH=$PWD .venv/bin/python scripts/eval_time.py \
         [--set data/eval/time_lists.jsonl] [--json out.json] [--show]
-    PYTHONPATH=$PWD .venv/bin/python scripts/eval_time.py --intents   # no index needed
+    PYTHONPATH=$PWD .venv/bin/python scripts/eval_time.py --intents [SET ...]  # no index needed
 
 Figures (checks of one question are counted separately, one per "today"):
 
@@ -155,8 +155,9 @@ def run(path: Path, show: bool) -> list[dict[str, Any]]:
 
 
 def intents(paths: Sequence[Path]) -> str:
-    """How often the time-intent markers fire on question sets they were not written from."""
-    from assistant.timeline import time_intent
+    """How often the time-intent markers, the spans counted from today and the duration cue
+    fire on question sets they were not written from."""
+    from assistant.timeline import asks_duration, span_intent, time_intent
 
     lines = []
     for path in paths:
@@ -166,8 +167,12 @@ def intents(paths: Sequence[Path]) -> str:
         counts: dict[str, list[str]] = defaultdict(list)
         for q in questions:
             counts[time_intent(q) or "none"].append(q)
+            if span_intent(q):
+                counts["span"].append(q)  # "the next twelve months", "da qui a fine anno"
+            if asks_duration(q):
+                counts["duration"].append(q)  # "how many years has X been open?"
         lines.append(f"{path} ({len(questions)} questions):")
-        for intent in ("upcoming", "current", "past"):
+        for intent in ("upcoming", "current", "past", "span", "duration"):
             lines.append(f"  {intent}: {len(counts[intent])}")
             lines += [f"    - {q}" for q in counts[intent]]
     return "\n".join(lines)
@@ -180,11 +185,16 @@ def main() -> int:
     parser.add_argument("--show", action="store_true", help="print every answer")
     parser.add_argument("--from", dest="saved", type=Path, help="report on a --json file again")
     parser.add_argument(
-        "--intents", action="store_true", help="time intents on the other question sets"
+        "--intents",
+        nargs="*",
+        type=Path,
+        metavar="SET",
+        help="time intents, spans and durations on these question sets (default: dev and "
+        "independent), no index needed",
     )
     args = parser.parse_args()
-    if args.intents:
-        others = [Path("data/eval/dev.jsonl"), Path("data/eval/independent.jsonl")]
+    if args.intents is not None:
+        others = args.intents or [Path("data/eval/dev.jsonl"), Path("data/eval/independent.jsonl")]
         print(intents([p for p in others if p.exists()]))
         return 0
     if args.saved:

@@ -20,6 +20,7 @@ from assistant.timeline import (
     _Dated,
     _dated,
     _labelled,
+    _whole_years,
     counts,
     implicit_current,
     is_coming,
@@ -45,7 +46,7 @@ The calendar is updated whenever a new event is confirmed.
 
 FIGURES = """<html lang="en"><head><title>Harbour Science Park in figures</title></head><body>
 <main><h1>Harbour Science Park in figures</h1>
-<p>The park opened in 2012 on the old harbour warehouses.</p>
+<p>The park opened in 2012 on the old harbour warehouses, with a ceremony on 14 May 2012.</p>
 <h2>Companies on site</h2>
 <p>In June 2019 the park hosted 41 companies.</p>
 <p>As of March 2024 the park hosts 58 companies, after the new east wing opened.</p>
@@ -125,6 +126,22 @@ def test_events_already_held_in_date_order(ask) -> None:  # noqa: ANN001
     assert "Harbour Open Day" in text  # the only event of 2025 (the page is in English)
     assert "Robotics Night" not in text and "Notte della Robotica" not in text  # 2024
     assert "Materials Summit" not in text
+
+
+def test_events_of_a_span_counted_from_today(ask) -> None:  # noqa: ANN001
+    """A span ("the last twelve months") is the days back from today, "da qui a fine anno" the
+    rest of the year: only the events falling in them, held or coming ("ultimi" alone is
+    "latest", a span of them is the past)."""
+    text = ask("Which events have been held at the park in the last twelve months?", "2025-12-01")
+    assert "Harbour Open Day" in text and "Robotics Night" not in text
+    text = ask("Quali eventi ci sono al parco da qui a fine anno?", "2025-06-01")
+    assert "Harbour Open Day" in text and "Materials Summit" not in text
+    text = ask("Quali eventi ci sono al parco da qui a fine anno?", "2025-10-01")
+    assert "nessun evento" in text and "Materials Summit" in text  # the next one, coming
+    text = ask("What events are on at the park in the next six months?", "2026-11-30")
+    assert "No event is announced in the sources for the next six months" in text
+    assert "Materials Summit" in text and "past, 12-14 May 2026" in text  # nothing coming
+    assert time_intent("Quali eventi si sono svolti negli ultimi sei mesi?") == "past"
 
 
 def test_how_many_events_gives_the_count_and_the_list(ask) -> None:  # noqa: ANN001
@@ -280,6 +297,13 @@ def test_an_event_date_is_coming_until_it_is_over(
         ("Which events were held last year?", "2027-01-10", "2026-01-01", "2026-12-31"),
         ("Quali eventi ci sono l'anno prossimo?", "2026-11-30", "2027-01-01", "2027-12-31"),
         ("Events next week?", "2026-12-02", "2026-12-07", "2026-12-13"),  # Monday to Sunday
+        # a span counted from today, and the rest of the year
+        ("Events in the next twelve months?", "2025-03-01", "2025-03-01", "2026-03-01"),
+        ("Quali eventi negli ultimi sei mesi?", "2026-12-01", "2026-06-01", "2026-12-01"),
+        ("Which events in the past 2 weeks?", "2026-12-15", "2026-12-01", "2026-12-15"),
+        ("Eventi nei prossimi tre anni?", "2024-02-29", "2024-02-29", "2027-02-28"),
+        ("Che eventi ci sono da qui a fine anno?", "2025-05-01", "2025-05-01", "2025-12-31"),
+        ("Anything on before the end of the year?", "2026-12-01", "2026-12-01", "2026-12-31"),
     ],
 )
 def test_the_period_a_question_names(question: str, today: str, start: str, end: str) -> None:
@@ -471,10 +495,37 @@ def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> Non
         ("Quante aziende c'erano nel 2019?", False),
         ("Where is the car park?", False),
         ("Which companies work on robotics?", False),
+        # a simple past: an "-ed" verb before its object or at the end
+        ("How many visitors attended the open day?", False),
+        ("How many start-ups graduated?", False),
+        # not a simple past: a perfect counts to date, an "-ed" adjective precedes a noun
+        ("How many patents have the residents filed?", True),
+        ("How many funded projects does the park run?", True),
+        ("How much money has the park raised since it opened?", True),
+        # a duration is the years to today, not a figure
+        ("How many years has the park been open?", False),
+        ("Da quanti anni è aperto il parco?", False),
     ],
 )
 def test_a_count_without_a_time_word(question: str, implicit: bool) -> None:
     assert implicit_current(question) is implicit
+
+
+def test_a_duration_counts_the_years_from_the_start_the_sources_state(ask) -> None:  # noqa: ANN001
+    """A duration ("how many years has the park been open?") is the whole years from the start
+    a page states ("opened in 2012"), or from a day stated inside it ("14 May 2012"), to today,
+    quoted with that sentence."""
+    text = ask("How many years has the park been open?", "2025-06-01")
+    assert "13 years as of 2025-06-01, counted from 14 May 2012" in text
+    text = ask("How many years has the park been open?", "2025-05-01")  # the day inside 2012
+    assert "12 years as of 2025-05-01" in text
+    text = ask("How long has the park been open?", "2012-06-01")
+    assert "Less than a year as of 2012-06-01, counted from 14 May 2012" in text
+
+
+def test_whole_years() -> None:
+    assert _whole_years(date(2009, 9, 28), date(2019, 6, 1)) == 9
+    assert _whole_years(date(2009, 9, 28), date(2019, 9, 28)) == 10
 
 
 def test_a_label_and_value_table_has_no_header_row() -> None:
