@@ -286,7 +286,7 @@ _TEXTS = {
         "upcoming": "In programma (al {today}):",
         "past": "già passato, {when}",
         "ahead": "in programma, {when}",
-        "as_of": "dato di {when}",
+        "as_of": "dato: {when}",
         "older": "Dati precedenti:",
         "stale": "Nota: è il dato più recente nelle fonti, del {when}; potrebbe non essere "
         "aggiornato.",
@@ -619,6 +619,14 @@ def heading_dates(unit: Unit, mentions: Sequence[DateMention]) -> list[DateMenti
 
 def _marked(unit: Unit, note: str) -> Unit:
     return dataclasses.replace(unit, text=f"{unit.text.rstrip(' .')} ({note})")
+
+
+def _dated_as_of(unit: Unit, when: DateMention, language: str) -> Unit:
+    """A figure's unit with the date it is stated at, unless the unit already closes with that
+    date ("... 18,000 people (figure from around 2024).": said once, not twice)."""
+    if re.search(rf"{re.escape(when.text)}\W*$", unit.text):
+        return unit
+    return _marked(unit, _t(language, "as_of", when=when.text))
 
 
 @dataclasses.dataclass
@@ -976,13 +984,13 @@ def _current(
         stamp = max(other.before(today), key=as_of)
         if as_of(stamp) >= as_of(when) or not _has_figure(other):
             continue  # the same figure said again, or a dated sentence with no figure
-        older.append(_marked(other.unit, _t(language, "as_of", when=stamp.text)))
+        older.append(_dated_as_of(other.unit, stamp, language))
     closing = ""
     if (today - when.end) > timedelta(days=limits.stale_days):
         closing = _t(language, "stale", when=when.text)
     return Timed(
         "",
-        [_marked(latest.unit, _t(language, "as_of", when=when.text))],
+        [_dated_as_of(latest.unit, when, language)],
         older,
         _t(language, "older") if older else "",
         closing,

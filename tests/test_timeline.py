@@ -458,6 +458,30 @@ def test_a_count_is_answered_by_a_figure_not_by_a_later_dated_sentence() -> None
     assert timed is not None and "Tide Motors" in timed.units[0].text  # not a count: as before
 
 
+def test_a_figure_closing_with_its_date_is_not_dated_twice() -> None:
+    """A sentence that already ends with its date gets no "(as of ...)" after it; one whose date
+    is elsewhere in it, or only in its heading, does."""
+    text = (
+        "Figures\n\nThe park hosts about 200 events a year (figure from around 2024).\n\n"
+        "In 2019 the park hosted 120 events, its record until then."
+    )
+    passage = Passage(
+        id="e", text=f"Park\n\n{text}", title="Park", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(text)),
+    )  # fmt: skip
+    units = split_units(passage, 0)
+    for unit in units:
+        unit.score = 1.0
+    timed = _current(_dated(units, [passage]), "en", date(2026, 11, 30), 1.0, PARAMS.timeline)
+    assert timed is not None
+    assert (
+        timed.units[0].text == "The park hosts about 200 events a year (figure from around 2024)."
+    )
+    assert [u.text for u in timed.older] == [
+        "In 2019 the park hosted 120 events, its record until then (as of 2019)"
+    ]
+
+
 def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> None:
     """With no time word, the timeline answers only when the figure has a history (or a value
     dated after today, which the normal answer would quote as known): one dated figure less
