@@ -269,8 +269,6 @@ _TEXTS = {
         "older": "Earlier figures:",
         "stale": "Note: this is the newest figure in the sources, dated {when}; it may be out "
         "of date.",
-        "years": "{n} years as of {today}, counted from {when}:",
-        "years0": "Less than a year as of {today}, counted from {when}:",
     },
     "it": {
         "none": "Nelle fonti non è annunciato alcun evento in programma dopo il {today}.",
@@ -290,8 +288,6 @@ _TEXTS = {
         "older": "Dati precedenti:",
         "stale": "Nota: è il dato più recente nelle fonti, del {when}; potrebbe non essere "
         "aggiornato.",
-        "years": "Da {n} anni al {today}, contando dal {when}:",
-        "years0": "Da meno di un anno al {today}, contando dal {when}:",
     },
 }
 
@@ -333,8 +329,8 @@ def _asks_held(question: str) -> bool:
 
 def asks_duration(question: str) -> bool:
     """A duration asked ("how long has X been here?", "how many years has X been open?", "da
-    quanti anni..."): the years from a start the sources state to today (the directory answers
-    it first when X is one organisation whose arrival it records)."""
+    quanti anni..."): not a figure at today, so never the "now" path (the directory answers it
+    when X is one organisation whose arrival it records; else the normal answer)."""
     return bool(HOW_LONG.search(question))
 
 
@@ -655,8 +651,6 @@ def answer(
     intent = time_intent(question)
     held = _asks_held(question)
     implicit = implicit_current(question)
-    if asks_duration(question) and passages and len(split_question(question)) == 1:
-        return _since(question, passages, language, stats, similarity, today, params)
     if (intent not in {"upcoming", "current"} and not held and not implicit) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
@@ -690,61 +684,6 @@ def answer(
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     counted = implicit or bool(_COUNT.search(question))
     return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
-
-
-def _since(
-    question: str,
-    passages: Sequence[Passage],
-    language: str,
-    stats: TermStats,
-    similarity: Similarity | None,
-    today: date,
-    params: Params,
-) -> Timed | None:
-    """A duration to today: the best unit stating a date on or before ``today``, quoted, with
-    the whole years from its start ("since 2012", else the first date it states) to today.
-    The cue is the measure asked, not its subject ("how many years" would bring "events per
-    year"): the units are scored on the question without it. None when no relevant unit
-    states a date (the normal answer)."""
-    subject = HOW_LONG.sub(" ", question)
-    units = [u for u in _score(subject, passages, language, stats, similarity, params)
-             if u.score > 0]  # fmt: skip
-    if not units:
-        return None
-    floor = params.timeline.current_relevant * max(u.score for u in units)
-    mentions = _mentions(passages)
-    close: list[tuple[Unit, list[DateMention]]] = []
-    for unit in units:
-        text = _norm(unit.text)
-        known = [m for m in mentions[unit.passage] if _norm(m.text) in text and m.start <= today]
-        if unit.score >= floor and known:
-            close.append((unit, known))
-    if not close:
-        return None
-
-    def first(known: list[DateMention]) -> DateMention:
-        # a unit states its subject's start first, or after "since" / "dal"
-        return ([m for m in known if m.relation == "since"] or known)[0]
-
-    # A state lasting to today began at the earliest start the close units give ("opened on
-    # 28 September 2009"); a later one is an event since ("2024, second edition").
-    unit, known = min(close, key=lambda c: (first(c[1]).start, -c[0].score))
-    start = first(known)
-    # A day or month a close unit states inside that start ("il 28 settembre 2009" inside
-    # "nel 2009") says when in it: the years are counted from there.
-    inside = [
-        (m, u) for u, ms in close for m in ms if start.start <= m.start and m.end <= start.end
-    ]
-    start, unit = min(inside, key=lambda c: (c[0].end - c[0].start, -c[1].score))
-    years = _whole_years(start.start, today)
-    key = "years" if years else "years0"
-    opening = _t(language, key, n=str(years), today=today.isoformat(), when=start.text)
-    return Timed(opening, [unit])
-
-
-def _whole_years(start: date, today: date) -> int:
-    """Whole years from ``start`` to ``today`` (a year's anniversary not reached counts not)."""
-    return today.year - start.year - ((today.month, today.day) < (start.month, start.day))
 
 
 def _counted_noun(question: str) -> str:

@@ -20,7 +20,6 @@ from assistant.timeline import (
     _Dated,
     _dated,
     _labelled,
-    _whole_years,
     counts,
     implicit_current,
     is_coming,
@@ -533,23 +532,6 @@ def test_a_count_without_a_time_word_needs_a_figure_stated_at_two_dates() -> Non
 )
 def test_a_count_without_a_time_word(question: str, implicit: bool) -> None:
     assert implicit_current(question) is implicit
-
-
-def test_a_duration_counts_the_years_from_the_start_the_sources_state(ask) -> None:  # noqa: ANN001
-    """A duration ("how many years has the park been open?") is the whole years from the start
-    a page states ("opened in 2012"), or from a day stated inside it ("14 May 2012"), to today,
-    quoted with that sentence."""
-    text = ask("How many years has the park been open?", "2025-06-01")
-    assert "13 years as of 2025-06-01, counted from 14 May 2012" in text
-    text = ask("How many years has the park been open?", "2025-05-01")  # the day inside 2012
-    assert "12 years as of 2025-05-01" in text
-    text = ask("How long has the park been open?", "2012-06-01")
-    assert "Less than a year as of 2012-06-01, counted from 14 May 2012" in text
-
-
-def test_whole_years() -> None:
-    assert _whole_years(date(2009, 9, 28), date(2019, 6, 1)) == 9
-    assert _whole_years(date(2009, 9, 28), date(2019, 9, 28)) == 10
 
 
 def test_a_label_and_value_table_has_no_header_row() -> None:
