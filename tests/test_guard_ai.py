@@ -234,12 +234,13 @@ def _rows(path: Path) -> list[dict]:
 
 
 def test_the_sets_once_held_out_are_training_examples_now() -> None:
-    """Each set written by others was measured once, then trained on; the next one
-    (ai_addressed_fresh6.jsonl) is the held-out set."""
+    """Each set written by others was measured once, then trained on up to fresh5; fresh6 and
+    fresh7 (the newest, the benches' default) are measured, not trained on."""
     files = json.loads(MODEL_FILE.read_text(encoding="utf-8"))["training_files"]
     for suffix in ("", "_fresh", "_fresh2", "_fresh3", "_fresh4", "_fresh5"):
         assert f"data/eval/ai_addressed{suffix}.jsonl" in files
-    assert "data/eval/ai_addressed_fresh6.jsonl" not in files
+    for suffix in ("_fresh6", "_fresh7"):
+        assert f"data/eval/ai_addressed{suffix}.jsonl" not in files
 
 
 @needs_fresh4
