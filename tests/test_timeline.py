@@ -419,15 +419,20 @@ Tide Motors, a founding resident, leaves the north tower for the port.
 """
 
 
-def _key_figures() -> tuple[Passage, list]:  # noqa: ANN001
+def _scored_page(text: str) -> tuple[Passage, list]:
+    """A page "Park" holding ``text`` with its dates, cut into units all scoring 1."""
     passage = Passage(
-        id="k", text=f"Park\n\n{KEY_FIGURES}", title="Park", url="u", source_id="u",
-        language="en", heading="", dates=encode(find_dates(KEY_FIGURES)),
+        id="k", text=f"Park\n\n{text}", title="Park", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(text)),
     )  # fmt: skip
     units = split_units(passage, 0)
     for unit in units:
         unit.score = 1.0
     return passage, units
+
+
+def _key_figures() -> tuple[Passage, list]:
+    return _scored_page(KEY_FIGURES)
 
 
 def test_an_undated_figure_is_dated_by_its_heading() -> None:
@@ -459,18 +464,11 @@ def test_a_count_is_answered_by_a_figure_not_by_a_later_dated_sentence() -> None
 
 def test_a_figure_closing_with_its_date_is_not_dated_twice() -> None:
     """A sentence that already ends with its date gets no "(as of ...)" after it; one whose date
-    is elsewhere in it, or only in its heading, does."""
-    text = (
+    is elsewhere in it does."""
+    passage, units = _scored_page(
         "Figures\n\nThe park hosts about 200 events a year (figure from around 2024).\n\n"
         "In 2019 the park hosted 120 events, its record until then."
     )
-    passage = Passage(
-        id="e", text=f"Park\n\n{text}", title="Park", url="u", source_id="u",
-        language="en", heading="", dates=encode(find_dates(text)),
-    )  # fmt: skip
-    units = split_units(passage, 0)
-    for unit in units:
-        unit.score = 1.0
     timed = _current(_dated(units, [passage]), "en", date(2026, 11, 30), 1.0, PARAMS.timeline)
     assert timed is not None
     assert (
