@@ -47,7 +47,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.guard_model import AddressClassifier, GuardModelError, load_classifier
-from vectorstore.text import split_loosely
+from vectorstore.text import QUESTION_MARKS, holds_question_mark, split_loosely
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,8 @@ def screen(question: str) -> Screened:
 
 
 _QUESTION = re.compile(
-    r"\?|^\W*(and\s+|then\s+|after\s+that,?\s+|e\s+|poi\s+|quindi\s+|dopo,?\s+)?"
+    rf"[{QUESTION_MARKS}]|"
+    r"^\W*(and\s+|then\s+|after\s+that,?\s+|e\s+|poi\s+|quindi\s+|dopo,?\s+)?"
     r"(what|who|where|when|why|how|which|tell\s+me|give\s+me|"
     r"show\s+me|list|explain|describe|cosa|chi|dove|quando|perch|come|quale|quali|quant|"
     r"dimmi|dammi|mostrami|elenca|spiega|descrivi|parlami|mi\s+(dici|dai|spieghi|parli))",
@@ -257,7 +258,7 @@ def _tidy(text: str) -> str:
 def _has_question_content(text: str) -> bool:
     """Enough words left to be a question of its own (not a dangling 'Then' or 'and')."""
     words = re.findall(r"\w+", text)
-    return len(words) >= 3 or ("?" in text and len(words) >= 2)
+    return len(words) >= 3 or (holds_question_mark(text) and len(words) >= 2)
 
 
 def defuse(text: str) -> str:
