@@ -255,9 +255,14 @@ def _tidy(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# A word; each character of a script written without spaces (Han, kana) counts as one.
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+_WORDS = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
+
+
 def _has_question_content(text: str) -> bool:
     """Enough words left to be a question of its own (not a dangling 'Then' or 'and')."""
-    words = re.findall(r"\w+", text)
+    words = _WORDS.findall(text)
     return len(words) >= 3 or (holds_question_mark(text) and len(words) >= 2)
 
 
