@@ -265,6 +265,8 @@ _TEXTS = {
         "upcoming": "Upcoming (as of {today}):",
         "past": "past, {when}",
         "ahead": "upcoming, {when}",
+        "past_stated": "past",
+        "ahead_stated": "upcoming",
         "as_of": "as of {when}",
         "older": "Earlier figures:",
         "stale": "Note: this is the newest figure in the sources, dated {when}; it may be out "
@@ -284,6 +286,8 @@ _TEXTS = {
         "upcoming": "In programma (al {today}):",
         "past": "già passato, {when}",
         "ahead": "in programma, {when}",
+        "past_stated": "già passato",
+        "ahead_stated": "in programma",
         "as_of": "dato: {when}",
         "older": "Dati precedenti:",
         "stale": "Nota: è il dato più recente nelle fonti, del {when}; potrebbe non essere "
@@ -617,6 +621,14 @@ def _marked(unit: Unit, note: str) -> Unit:
     return dataclasses.replace(unit, text=f"{unit.text.rstrip(' .')} ({note})")
 
 
+def _with_status(unit: Unit, key: str, when: DateMention, language: str) -> Unit:
+    """A dated unit marked "past" or "upcoming" (``key``) with its date, or without it when the
+    unit states that date itself ("28 settembre 2009 – inaugurazione (già passato)")."""
+    if _norm(when.text) in _norm(unit.text):
+        return _marked(unit, _t(language, f"{key}_stated"))
+    return _marked(unit, _t(language, key, when=when.text))
+
+
 def _dated_as_of(unit: Unit, when: DateMention, language: str) -> Unit:
     """A figure's unit with the date it is stated at, unless the unit already closes with that
     date ("... 18,000 people (figure from around 2024).": said once, not twice)."""
@@ -777,9 +789,6 @@ def _upcoming(
             return None
         return Timed(_t(language, "none_in", window=period.words, today=day), [])
 
-    def end(d: _Dated) -> date:
-        return max(m.end for m in d.event_dates())
-
     def start(d: _Dated) -> date:
         return min(m.start for m in d.coming(today))
 
@@ -796,7 +805,7 @@ def _upcoming(
                 return _last_held(dated, language, opening)
             nxt = ahead[0]
             when = min(nxt.coming(today), key=lambda m: m.start)
-            marked = _marked(_named(nxt.unit), _t(language, "ahead", when=when.text))
+            marked = _with_status(_named(nxt.unit), "ahead", when, language)
             return Timed(f"{opening} {_t(language, 'then')}", [marked])
         ahead = inside
     if ahead:
@@ -812,8 +821,9 @@ def _last_held(dated: Sequence[_Dated], language: str, opening: str) -> Timed:
     """The opening saying that none is announced, then the latest event, marked as past."""
     last = max(dated, key=lambda d: (max(m.end for m in d.event_dates()), d.unit.score))
     when = max(last.event_dates(), key=lambda m: m.end)
-    note = _t(language, "past", when=when.text)
-    return Timed(f"{opening} {_t(language, 'last')}", [_marked(last.unit, note)])
+    return Timed(
+        f"{opening} {_t(language, 'last')}", [_with_status(last.unit, "past", when, language)]
+    )
 
 
 def _untranslated(
@@ -979,7 +989,7 @@ def mark_past(selection: Selection, passages: Sequence[Passage], today: date, la
                 continue
             last = max(dates, key=lambda d: d.end)
             key = "past" if last.end < today else "ahead"
-            marked.append(_marked(unit, _t(lang, key, when=last.text)))
+            marked.append(_with_status(unit, key, last, lang))
         selection.groups[g] = (index, lead, marked)
 
 

@@ -6,6 +6,7 @@ markup): an events page, a figures page with a figure's history, and an Italian 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from assistant.timeline import (
     _Dated,
     _dated,
     _labelled,
+    _with_status,
     counts,
     implicit_current,
     is_coming,
@@ -139,7 +141,8 @@ def test_events_of_a_span_counted_from_today(ask) -> None:  # noqa: ANN001
     assert "nessun evento" in text and "Materials Summit" in text  # the next one, coming
     text = ask("What events are on at the park in the next six months?", "2026-11-30")
     assert "No event is announced in the sources for the next six months" in text
-    assert "Materials Summit" in text and "past, 12-14 May 2026" in text  # nothing coming
+    # nothing coming: the latest held, marked as past (its line states its date already)
+    assert "Materials Summit" in text and "12-14 May 2026" in text and "(past)" in text
     assert time_intent("Quali eventi si sono svolti negli ultimi sei mesi?") == "past"
 
 
@@ -460,6 +463,17 @@ def test_a_count_is_answered_by_a_figure_not_by_a_later_dated_sentence() -> None
     assert timed is not None and "23 patent applications" in timed.units[0].text
     timed = _current(dated, "en", date(2025, 1, 1), 1.0, PARAMS.timeline)
     assert timed is not None and "Tide Motors" in timed.units[0].text  # not a count: as before
+
+
+def test_a_status_repeats_no_date_the_unit_states() -> None:
+    """A unit that does not say its date (its heading does) is marked "(past, 14 March 2024)";
+    one that says it, only "(past)" or "(in programma)": the date is not said twice."""
+    _, units = _scored_page("## 14 March 2024\n\nRobotics Night, talks and demos in hall A.")
+    night = DateMention("14 March 2024", date(2024, 3, 14), date(2024, 3, 14), "day")
+    assert _with_status(units[-1], "past", night, "en").text.endswith("(past, 14 March 2024)")
+    said = dataclasses.replace(units[-1], text="Robotics Night – 14 March 2024, talks.")
+    assert _with_status(said, "past", night, "en").text.endswith("talks (past)")
+    assert _with_status(said, "ahead", night, "it").text.endswith("talks (in programma)")
 
 
 def test_a_figure_closing_with_its_date_is_not_dated_twice() -> None:
