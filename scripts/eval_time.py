@@ -194,6 +194,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.intents is not None:
+        missing = [str(p) for p in args.intents if not p.is_file()]
+        if missing:
+            parser.error(f"--intents: no such question set: {', '.join(missing)}")
         others = args.intents or [Path("data/eval/dev.jsonl"), Path("data/eval/independent.jsonl")]
         print(intents([p for p in others if p.exists()]))
         return 0
