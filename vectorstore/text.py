@@ -16,7 +16,8 @@ every other package may use it.
 - ``split_sentences``: a paragraph's sentences, cut at the sentence ends of every script (full
   stops of CJK, Arabic, Devanagari, Ethiopic...) and around HTML comments (common abbreviations
   and decimals kept whole);
-  ``BREAK`` / ``split_loosely``: a looser cut after any ``. ! ? ; :`` and at line breaks, for
+  ``BREAK`` / ``split_loosely``: a looser cut after any ``. ! ? ; :`` (``split_loosely``: and
+  the stops of every script) and at line breaks, for
   cutting long sections (the chunker) and hostile messages (the guard).
 - ``chunk_text`` / ``chunk_body``: a chunk as stored (its page title and heading path first,
   which every chunk of a page shares) and its body without them.
@@ -166,9 +167,12 @@ def holds_question_mark(text: str) -> bool:
     return any(mark in text for mark in QUESTION_MARKS)
 
 
-# A looser break: after the end of a sentence or a clause, before white space.
+# A looser break: after the end of a sentence or a clause, before white space (the chunker's;
+# ``split_loosely`` also cuts after the stops of every script, a full-width one before any text).
 BREAK = r"(?<=[.!?;:])\s+"
-_LOOSE = re.compile(rf"{BREAK}|\n+")
+_LOOSE = re.compile(
+    rf"(?<=[{_SPACED_STOPS};:])\s+|(?<=[{_FULL_WIDTH_STOPS}])[{_CLOSERS}]*\s*(?=\S)|\n+"
+)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -193,7 +197,8 @@ def split_sentences(text: str) -> list[str]:
 
 
 def split_loosely(text: str) -> list[str]:
-    """Pieces of a text cut after every ``. ! ? ; :`` followed by white space, and at line
+    """Pieces of a text cut after every ``. ! ? ; :`` or stop of another script (``؟ । ።``...)
+    followed by white space, after a full-width stop (``。！？``) whatever follows, and at line
     breaks (no abbreviation is kept whole); stripped, empty pieces dropped."""
     return [piece.strip() for piece in _LOOSE.split(text) if piece.strip()]
 
