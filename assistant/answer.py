@@ -110,7 +110,6 @@ class Evidence:
     follow_up: bool
     passage_similarity: answerable.PassageSimilarity | None = None
     cross_language: bool = False  # asked in a language the site has no pages in
-    token_vectors: answerable.TokenVectors | None = None  # words' e5 vectors, before pooling
 
     def verdict(self) -> abstain.Verdict:
         """Answerable or not, with the reason (``assistant.answerable.decide``)."""
@@ -124,7 +123,6 @@ class Evidence:
             passage_similarity=self.passage_similarity,
             follow_up=self.follow_up,
             cross_language=self.cross_language,
-            token_vectors=self.token_vectors,
         )
 
     def signals(self) -> dict[str, float]:
@@ -136,7 +134,6 @@ class Evidence:
             self.similarity,
             self.selection,
             self.passage_similarity,
-            self.token_vectors,
         )
 
 
@@ -339,24 +336,7 @@ class Assistant:
             bool(prep.context),
             self._passage_similarity(prep),
             cross_language=bool(prep.asked_in),
-            token_vectors=self._token_vectors(),
         )
-
-    def _token_vectors(self) -> answerable.TokenVectors | None:
-        """The words' e5 vectors before pooling, when the model gives them (None else, and
-        when it fails: the other signals still decide)."""
-        embeddings = self.unit_vectors.embeddings
-        if not hasattr(embeddings, "token_vectors"):
-            return None
-
-        def vectors(texts: list[str], query: bool) -> list[list[tuple[str, np.ndarray]]]:
-            try:
-                return embeddings.token_vectors(texts, query=query)
-            except Exception as exc:  # the model failed: the other signals decide
-                log.warning("token vectors failed: %s", exc)
-                return [[] for _ in texts]
-
-        return vectors
 
     def _passage_similarity(self, prep: _Prepared) -> answerable.PassageSimilarity:
         """Question-passage cosines from the vectors the store holds (no passage is embedded

@@ -77,26 +77,12 @@ SIGNALS = (
     "asked_cosine",  # best cosine of a unit with the question less its words naming the topic
     # (those in the top passages' titles and headings): what is asked, by meaning
     "asked_margin",  # that best cosine minus the mean over the units (x 10)
-    # Word by word (e5's token outputs before pooling): each content word of the question is
-    # supported by a unit as much as its pieces' best cosine with any of the unit's pieces.
-    # A question asking what the pages never state ("how many floors") leaves a word unmet.
-    "token_min",  # best over the units aligned of the least supported content word
-    "token_mean",  # best over them of the rarity-weighted mean support of the content words
-    "token_min_asked",  # token_min over the words outside the topic (titles and headings)
-    "token_mean_asked",  # token_mean over those words
-    "token_rare",  # best support of the rarest content word outside the topic (else of all)
-    "token_gain",  # best rarity-weighted mean of a word's support by a unit less its support
-    # by the unit's heading (or page title) alone: what the unit adds to its topic (x 10)
 )
 # Standardised signals are clipped: an input far outside what the model was fitted on (a
 # 1,000-character question) must not swing the decision on one signal alone.
 CLIP = 4.0
 # The question's cosines with whole passages (the engine reads the stored chunk vectors).
 PassageSimilarity = Callable[[str, Sequence[Passage]], Sequence[float]]
-# Each text's words with their pieces' normalised e5 output vectors (``query``: the question
-# prompt, else the passage prompt): ``E5Embeddings.token_vectors``.
-TokenVectors = Callable[[list[str], bool], list[list[tuple[str, np.ndarray]]]]
-ALIGNED_UNITS = 4  # units compared word by word: the best by cosine and by the selector
 UNIT_PASSAGES = 5  # units of this many top passages are compared with the question
 TOP_PASSAGES = 3  # passages compared whole
 TYPED_UNITS = 3  # the best units by score that should hold the kind of thing asked for
@@ -113,12 +99,10 @@ def signals(
     similarity: Similarity | None,
     selection: Selection | None,
     passage_similarity: PassageSimilarity | None = None,
-    token_vectors: TokenVectors | None = None,
 ) -> dict[str, float]:
     """The signals of ``SIGNALS`` for one question and its retrieved passages (in that order).
     ``passage_similarity`` gives the question's cosines with whole passages (the engine reads
-    the vectors the store holds); without it they are embedded through ``similarity``.
-    ``token_vectors`` gives the words' vectors the ``token_*`` signals compare (0 without)."""
+    the vectors the store holds); without it they are embedded through ``similarity``."""
     qterms = set(terms(question))
     weights = {t: stats.idf(t) for t in qterms}
     total = sum(weights.values())
@@ -126,7 +110,6 @@ def signals(
     # the terms naming each top passage's subject: its page title and heading
     heads = [set(terms(f"{p.title} {p.heading}")) for p in passages[:UNIT_PASSAGES]]
     unit_cos = passage_cos = 0.0
-    unit_cosines: list[float] = []
     meaning = dict.fromkeys(
         ("cosine_margin", "topic_gain", "topic_gain_max", "asked_cosine", "asked_margin"), 0.0
     )
@@ -185,105 +168,7 @@ def signals(
         meaning["asked_cosine"],
         meaning["asked_margin"],
     )
-    aligned = _aligned_units(units, unit_cosines, selection)
-    words = (
-        _alignment(question, aligned, passages, weights, set().union(*heads), token_vectors)
-        if token_vectors is not None and aligned
-        else dict.fromkeys(TOKEN_SIGNALS, 0.0)
-    )
-    found = {**dict(zip(SIGNALS[: len(values)], values, strict=True)), **words}
-    return {name: found[name] for name in SIGNALS}
-
-
-TOKEN_SIGNALS = (
-    "token_min",
-    "token_mean",
-    "token_min_asked",
-    "token_mean_asked",
-    "token_rare",
-    "token_gain",
-)
-
-
-def _aligned_units(
-    units: Sequence[Unit], cosines: Sequence[float], selection: Selection | None
-) -> list[Unit]:
-    """The units compared word by word: the selector's best two, then the best by cosine, at
-    most ``ALIGNED_UNITS``."""
-    by_cosine = (
-        [units[i] for i in sorted(range(len(cosines)), key=lambda i: -cosines[i])]
-        if len(cosines) == len(units)
-        else list(units)  # no cosines (no model): in the searcher's order
-    )
-    chosen: dict[tuple[int, str], Unit] = {}
-    for unit in [*(selection.ranked[:2] if selection is not None else []), *by_cosine]:
-        chosen.setdefault((unit.passage, unit.text), unit)
-        if len(chosen) == ALIGNED_UNITS:
-            break
-    return list(chosen.values())
-
-
-def _alignment(
-    question: str,
-    units: Sequence[Unit],
-    passages: Sequence[Passage],
-    weights: dict[str, float],
-    topic: set[str],
-    token_vectors: TokenVectors,
-) -> dict[str, float]:
-    """The ``TOKEN_SIGNALS``: how well the best-aligned unit supports every content word of
-    the question, word by word (BERTScore's recall, from e5's token outputs)."""
-    asked = token_vectors([question], True)[0]
-    content = [(word, vecs, set(terms(word))) for word, vecs in asked]
-    content = [(w, v, t) for w, v, t in content if t]
-    if not content:
-        return dict.fromkeys(TOKEN_SIGNALS, 0.0)
-    texts = [_aligned_text(u, passages) for u in units]
-    headings = [u.context or passages[u.passage].title for u in units]
-    distinct = list(dict.fromkeys(h for h in headings if h))
-    heading_words = dict(zip(distinct, token_vectors(distinct, False), strict=True))
-    weight = [max((weights.get(t, 0.0) for t in found), default=0.0) for *_, found in content]
-    outside = [i for i, (*_, found) in enumerate(content) if not found <= topic]
-    rarest = max(outside or range(len(content)), key=lambda i: weight[i])
-
-    def supported(words: list[tuple[str, np.ndarray]]) -> list[float]:
-        if not words:
-            return [0.0] * len(content)
-        pieces = np.vstack([vecs for _, vecs in words])
-        return [float((vecs @ pieces.T).max(axis=1).mean()) for _, vecs, _ in content]
-
-    best = dict.fromkeys(TOKEN_SIGNALS, -10.0)
-    for words, heading in zip(token_vectors(texts, False), headings, strict=True):
-        if not words:
-            continue
-        support = supported(words)
-        base = supported(heading_words[heading]) if heading_words.get(heading) else support
-        gain = [10.0 * (a - b) for a, b in zip(support, base, strict=True)]
-        scored = {
-            "token_rare": support[rarest],
-            "token_gain": _weighted(gain, weight, range(len(content))),
-            "token_min": min(support),
-            "token_mean": _weighted(support, weight, range(len(content))),
-            "token_min_asked": min((support[i] for i in outside), default=1.0),
-            "token_mean_asked": _weighted(support, weight, outside) if outside else 1.0,
-        }
-        best = {name: max(best[name], value) for name, value in scored.items()}
-    return {name: value if value > -10.0 else 0.0 for name, value in best.items()}
-
-
-def _weighted(values: Sequence[float], weights: Sequence[float], keep: Sequence[int]) -> float:
-    total = sum(weights[i] for i in keep)
-    if total <= 0:
-        return float(np.mean([values[i] for i in keep]))
-    return sum(values[i] * weights[i] for i in keep) / total
-
-
-def _aligned_text(unit: Unit, passages: Sequence[Passage]) -> str:
-    """A unit as compared word by word: with its heading (or page title) before it, so the
-    words naming the topic are met there."""
-    heading = unit.context or passages[unit.passage].title
-    text = embedding_text(unit)
-    return f"{heading}: {text}" if heading and not text.startswith(heading) else text
+    return dict(zip(SIGNALS, values, strict=True))
 
 
 def cross_signals(
@@ -482,7 +367,6 @@ def decide(
     follow_up: bool = False,
     cross_language: bool = False,
     model: AnswerableModel | None = None,
-    token_vectors: TokenVectors | None = None,
 ) -> Verdict:
     """The abstention decision: the hard checks of ``assistant.abstain`` (nothing retrieved,
     the source saying it does not say, and the rules the model keeps), then the model.
@@ -538,9 +422,7 @@ def decide(
         )
         if not lexical.answerable:
             return lexical
-    values = signals(
-        question, passages, stats, similarity, selection, passage_similarity, token_vectors
-    )
+    values = signals(question, passages, stats, similarity, selection, passage_similarity)
     return _judged(verdict, model, values, "the sources do not answer it")
 
 

@@ -129,10 +129,6 @@ class E5Tokenizer:
                 ids.append(self._special[parts[2 * i + 1]])
         return [self._bos, *ids[: self.max_seq_length - 2], self._eos]
 
-    def piece(self, token: int) -> str:
-        """The piece of one token id ("▁floor", "s"; a new word's first piece starts with ▁)."""
-        return str(self._pieces.id_to_piece(token))
-
     def batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids and attention mask of ``texts``, padded to the longest (int64 arrays)."""
         encoded = [self.encode(text) for text in texts]

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from vectorstore.e5_rebuild import E5_NAME, ensure_e5
@@ -364,20 +363,6 @@ class E5Embeddings(Embeddings):
         self.load()
         return self._encode(list(texts), self._passage_prompt)
 
-    def token_vectors(
-        self, texts: list[str], *, query: bool = False
-    ) -> list[list[tuple[str, np.ndarray]]]:
-        """The words of each text with the normalised output vectors of their pieces, before
-        pooling (``[(word, vectors), ...]`` per text; the prompt's words and special tokens
-        left out): what a word-by-word comparison of a question with a sentence reads."""
-        model = self.load()
-        prompt = self._query_prompt if query else self._passage_prompt
-        if not texts:
-            return []
-        if self.variant != FLOAT32:
-            return model.encode_tokens(list(texts), prompt)  # type: ignore[union-attr,operator]
-        return _torch_token_vectors(model, list(texts), prompt)  # type: ignore[arg-type]
-
     def clear_cache(self) -> None:
         """Forget cached query vectors (the eval times questions as if asked first)."""
         with self._cache_lock:
@@ -397,30 +382,6 @@ class E5Embeddings(Embeddings):
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return vector
-
-
-def _torch_token_vectors(
-    model: SentenceTransformer, texts: list[str], prompt: str | None
-) -> list[list[tuple[str, np.ndarray]]]:
-    """``E5Embeddings.token_vectors`` on the float32 model (sentence-transformers' token
-    embeddings, words rebuilt from the tokenizer's pieces as ``OnnxEncoder.encode_tokens``)."""
-    skip = len((prompt or "").split())
-    states = model.encode(texts, prompt=prompt, output_value="token_embeddings")
-    out: list[list[tuple[str, np.ndarray]]] = []
-    for text, hidden in zip(texts, states, strict=True):
-        ids = model.tokenizer((prompt or "") + text, truncation=True)["input_ids"]
-        vectors = np.asarray(hidden.float().cpu().numpy(), dtype=np.float32)[: len(ids)]
-        vectors /= np.clip(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12, None)
-        pieces = model.tokenizer.convert_ids_to_tokens(ids)
-        words: list[tuple[str, list[int]]] = []
-        for position in range(1, len(ids) - 1):
-            piece = pieces[position]
-            if piece.startswith("▁") or not words:
-                words.append((piece.lstrip("▁"), [position]))
-            else:
-                words[-1] = (words[-1][0] + piece, [*words[-1][1], position])
-        out.append([(word, vectors[positions]) for word, positions in words[skip:] if word])
-    return out
 
 
 def load_embeddings(options: EmbeddingOptions) -> E5Embeddings:

@@ -44,10 +44,6 @@ class BatchTokenizer(Protocol):
         """Padded int64 ids and attention mask of ``texts``."""
         ...
 
-    def piece(self, token: int) -> str:
-        """The piece of one token id (a new word's first piece starts with ▁)."""
-        ...
-
 
 class OnnxEncoder:
     """An ONNX Runtime session plus its tokenizer, with a sentence-transformers-like encode."""
@@ -77,16 +73,12 @@ class OnnxEncoder:
         self.prompts = dict(prompts or {})
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
-    def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ids, attention mask and the last hidden states of ``texts`` (before pooling)."""
+    def _batch(self, texts: list[str]) -> np.ndarray:
         ids, mask = self.tokenizer.batch(texts)
         feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        return ids, mask, self.session.run(None, feeds)[0]
-
-    def _batch(self, texts: list[str]) -> np.ndarray:
-        _, mask, hidden = self._hidden(texts)
+        hidden = self.session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         summed = (hidden * weights).sum(axis=1)
         return summed / np.clip(weights.sum(axis=1), 1e-9, None)
@@ -111,29 +103,4 @@ class OnnxEncoder:
             out[index] = self._batch([inputs[i] for i in index])
         if normalize_embeddings:
             out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
-        return out
-
-    def encode_tokens(
-        self, texts: list[str], prompt: str | None = None
-    ) -> list[list[tuple[str, np.ndarray]]]:
-        """The words of each text with their pieces' L2-normalised output vectors (the token
-        states mean pooling would average, ``prompt`` prefixed and its words left out):
-        ``[(word, vectors of its pieces), ...]`` per text. Special tokens are dropped."""
-        skip = len((prompt or "").split())
-        out: list[list[tuple[str, np.ndarray]]] = []
-        for start in range(0, len(texts), MAX_BATCH):
-            batch = [(prompt or "") + text for text in texts[start : start + MAX_BATCH]]
-            ids, mask, hidden = self._hidden(batch)
-            hidden = hidden / np.clip(np.linalg.norm(hidden, axis=-1, keepdims=True), 1e-12, None)
-            for row in range(len(batch)):
-                words: list[tuple[str, list[int]]] = []
-                for position in range(1, int(mask[row].sum()) - 1):  # inside <s> ... </s>
-                    piece = self.tokenizer.piece(int(ids[row, position]))
-                    if piece.startswith("▁") or not words:
-                        words.append((piece.lstrip("▁"), [position]))
-                    else:
-                        words[-1] = (words[-1][0] + piece, [*words[-1][1], position])
-                out.append(
-                    [(word, hidden[row, positions]) for word, positions in words[skip:] if word]
-                )
         return out
