@@ -19,7 +19,7 @@ Two steps; the second alone reproduces the shipped parameters exactly from the s
    - data/eval/dev.jsonl: answerable questions (facts, lists, several pages) and the
      out-of-scope ones, against the sample site. Follow-ups are left out: the engine gives
      them the hard checks only.
-   - the SEEN sets (independent, fresh, fresh2, fresh3: written from the sample site by
+   - the SEEN sets (independent, fresh, fresh2, fresh3, fresh4: written from the sample site by
      people who never read the code, each measured once before it was fitted on), the same
      way. ``collect-seen`` asks only these (the sample index alone) and replaces their rows.
    - dev's fact questions again, with the retrieved passages that state one of their facts
@@ -110,6 +110,7 @@ SEEN = {
     "fresh": ROOT / "data" / "eval" / "fresh_questions.jsonl",
     "fresh2": ROOT / "data" / "eval" / "fresh_questions2.jsonl",
     "fresh3": ROOT / "data" / "eval" / "fresh_questions3.jsonl",
+    "fresh4": ROOT / "data" / "eval" / "fresh_questions4.jsonl",
 }
 SHIPPED_LEFT_OUT = tuple(SEEN)
 # Questions about the district's people, companies and buildings that the sample site does not
