@@ -145,14 +145,22 @@ def _select_one(
 
     chosen: list[Unit] = []
     ranked = _distinct(pool)
-    if asks_for_list(question):
+    if asks_for_several(question):
         chosen = _list_answer(ranked, pool, units, query, passages, params)
+    listed = bool(chosen)
     if not chosen:
         # Lead with the unit most likely to hold the answer (assistant.lead); a second one
         # only when it is nearly as likely.
         chosen = lead.load_model().choose(ranked, max_sentences)
         if len(chosen) > 1 and sum(len(u.text) for u in chosen) > limits.max_chars:
             chosen = chosen[:1]
+    counted_term = _counted_term(question) if asks_count(question) else ""
+    if counted_term and not listed and not any(counts(u, counted_term) for u in chosen):
+        # "how many X?": the best unit giving a figure of X leads (not one about X giving
+        # another figure, or none), in the place of the lead's second unit
+        counting = next((u for u in ranked[: lead.TOP_UNITS] if counts(u, counted_term)), None)
+        if counting is not None:
+            chosen = [counting, *chosen][: len(chosen)]
     count = 0
     if asks_count(question) and not states_figure(chosen):
         counted = _counted_list(question, pool, units, query, passages, params)
@@ -214,7 +222,7 @@ def _list_block(
     block = [u for u in block if usable(u, params.scoring)]
     if block and passages is not None:
         block = _across_chunks(block, units, passages, params)
-    if len(block) < 2 and not (unit.kind == "row" and not asks_for_list(question)):
+    if len(block) < 2 and not (unit.kind == "row" and not asks_for_several(question)):
         return []
     return block[: params.selection.max_list_items]
 
@@ -284,6 +292,26 @@ def list_neighbours(
     return out
 
 
+# "What/which [one or two words] <plural noun> ...": a question asking for several things of one
+# kind ("What technology clusters is the district organised into?", "Which research areas does
+# it work on?"); "che <plural noun> <verb>" in Italian ("Che prototipi sono stati sviluppati?").
+# Grammar of the two languages, not topics: an English plural ends in -s (not -ss/-us/-is, and
+# not an auxiliary verb), an Italian masculine plural in -i.
+_PLURAL_SUBJECT = re.compile(
+    r"(?:^|[.;:!?]\s*)(?:(?:what|which)\s+(?:[\w-]+\s+){0,2}?"
+    r"(?!(?:is|was|has|does|this|its|us|as|yes|his)\b)[\w-]*[^\Wsui]s"
+    r"|che\s+(?!(?:cosa|ci|si|mi|ti|vi|lui|lei)\b)\w{3,}i\s+(?:sono|ci|si|hanno|ha|vengono|"
+    r"posso|possono|offre|offrono|\w+(?:ano|ono)))\b",
+    re.I,
+)
+
+
+def asks_for_several(question: str) -> bool:
+    """The question asks for several things (``scoring.asks_for_list``'s wordings, or a
+    what/which question whose subject is plural): a list that answers it is quoted whole."""
+    return asks_for_list(question) or bool(_PLURAL_SUBJECT.search(question.strip()))
+
+
 # A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
 # two languages the site is written in, not topic words).
 _ENUMERATION = re.compile(
@@ -315,7 +343,54 @@ def _list_answer(
     """
     if ranked and enumerates(ranked[0]):
         return []
+    if ranked:
+        following = _list_after(ranked[0], units, query, passages, params)
+        if following:
+            return following
     return _best_list(pool, units, query, passages, params)
+
+
+def _topical(block: Sequence[Unit], query: Query, passages: Sequence[Passage]) -> float:
+    """The share of the question's term weight that a list's heading, lead-in or page title
+    carries: what the list is about (its items are often bare names)."""
+    about = frozenset(
+        terms(" ".join([block[0].context, block[0].lead, passages[block[0].passage].title]))
+    )
+    return sum(w for t, w in query.weights.items() if t in about) / query.total
+
+
+def _named_by_heading(block: Sequence[Unit], query: Query) -> bool:
+    """The list's own heading or lead-in (not only its page's title) carries a term of the
+    question: a list headed "The clusters" answers "what clusters ...?", a timeline on the
+    page the question names does not."""
+    return bool(frozenset(terms(f"{block[0].context} {block[0].lead}")) & query.weights.keys())
+
+
+def _list_after(
+    unit: Unit,
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
+) -> list[Unit]:
+    """The list or table right after the best unit when that unit is a sentence introducing
+    it ("... organises its activities into technology clusters." then, under a heading, the
+    clusters): the sentence, then the whole list. Only a list about the question (its heading,
+    lead-in or page title carries some of the question's terms, or the sentence ends with a
+    colon); [] otherwise."""
+    if unit.kind != "sentence":
+        return []
+    after = [u for u in units if u.passage == unit.passage and u.position == unit.position + 1]
+    if not after or after[0].kind not in {"item", "row"}:
+        return []
+    block = _list_block(after[0], units, "list", params, passages)
+    if len(block) < 2:
+        return []
+    if unit.text.endswith(":") and block[0].lead == unit.text:
+        return block  # the lead-in is shown above the list
+    if not _named_by_heading(block, query):
+        return []
+    return [unit, *block]
 
 
 def _best_list(
@@ -330,7 +405,6 @@ def _best_list(
     A list is about the question when its heading, lead-in or page title carries the
     question's terms (items themselves are often bare names); its items' scores come next.
     """
-    total = query.total
     limits = params.selection
     best: list[Unit] = []
     best_score = 0.0
@@ -343,10 +417,11 @@ def _best_list(
         block = _list_block(unit, units, "list", params, passages)
         if len(block) < 2:
             continue
-        about = frozenset(
-            terms(" ".join([block[0].context, block[0].lead, passages[unit.passage].title]))
-        )
-        topical = sum(w for t, w in query.weights.items() if t in about) / total
+        if not _named_by_heading(block, query):
+            # a list whose heading and lead-in share no term with the question answers
+            # something else (the page's menu, a timeline holding one name asked for)
+            continue
+        topical = _topical(block, query, passages)
         mean = sum(u.score for u in block) / len(block)
         # A list question wants the fuller list (a chunk may hold only a table's tail).
         score = (
@@ -391,6 +466,27 @@ def states_figure(chosen: Sequence[Unit]) -> bool:
     )
 
 
+def _counted_term(question: str) -> str:
+    """What a "how many X?" question counts: the first term after the cue ("quanti [sono i]
+    cluster", "how many research centres"); '' when none."""
+    cue = _COUNT_CUE.search(question)
+    found = terms(question[cue.end() :])[:1] if cue else []
+    return found[0] if found else ""
+
+
+def counts(unit: Unit, counted: str) -> bool:
+    """The unit gives a figure of ``counted``: a number (not a year) or a number word followed,
+    within three terms, by it ("14 organisations", "tre edifici industriali", "the three
+    multi-tenant buildings"), not a part of a whole ("two of the clusters")."""
+    for found in _FIGURE.finditer(unit.text):
+        rest = unit.text[found.end() :]
+        if _PARTITIVE.match(rest):
+            continue
+        if counted in terms(rest[:80])[:3]:
+            return True
+    return False
+
+
 def _counted_list(
     question: str,
     pool: Sequence[Unit],
@@ -403,11 +499,9 @@ def _counted_list(
     sources give, to count, when its heading, lead-in or page title names what is counted
     (the first term of the question after "how many"); [] otherwise, or when the list may be cut
     (``max_list_items``)."""
-    cue = _COUNT_CUE.search(question)
-    # what is counted: the first term after the cue ("quanti [sono i] cluster", "how many
-    # research centres"), not later ones ("quanti posti auto ci sono nel parcheggio" counts
-    # places, and a list under "parcheggio" does not list them)
-    counted = set(terms(question[cue.end() :])[:1]) if cue else set()
+    # what is counted: the first term after the cue, not later ones ("quanti posti auto ci
+    # sono nel parcheggio" counts places, and a list under "parcheggio" does not list them)
+    counted = {_counted_term(question)} - {""}
     block = _best_list(pool, units, query, passages, params)
     if not counted or len(block) < 2 or len(block) >= params.selection.max_list_items:
         return []
