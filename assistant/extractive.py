@@ -155,12 +155,12 @@ def _select_one(
         if len(chosen) > 1 and sum(len(u.text) for u in chosen) > limits.max_chars:
             chosen = chosen[:1]
     counted_term = _counted_term(question) if asks_count(question) else ""
-    if counted_term and not listed and not any(counts(u, counted_term) for u in chosen):
+    if counted_term and not listed and chosen and not counts(chosen[0], counted_term):
         # "how many X?": the best unit giving a figure of X leads (not one about X giving
-        # another figure, or none), in the place of the lead's second unit
+        # another figure, or none); the answer keeps its length
         counting = next((u for u in ranked[: lead.TOP_UNITS] if counts(u, counted_term)), None)
         if counting is not None:
-            chosen = [counting, *chosen][: len(chosen)]
+            chosen = [counting, *[u for u in chosen if u is not counting]][: len(chosen)]
     count = 0
     if asks_count(question) and not states_figure(chosen):
         counted = _counted_list(question, pool, units, query, passages, params)
@@ -296,9 +296,13 @@ def list_neighbours(
 # kind ("What technology clusters is the district organised into?", "Which research areas does
 # it work on?"); "che <plural noun> <verb>" in Italian ("Che prototipi sono stati sviluppati?").
 # Grammar of the two languages, not topics: an English plural ends in -s (not -ss/-us/-is, and
-# not an auxiliary verb), an Italian masculine plural in -i.
+# not an auxiliary verb), the words before it are not verbs or articles (then the plural is an
+# object: "what does the ceramics studio make?"); an Italian masculine plural ends in -i.
+_NOT_A_MODIFIER = (
+    r"(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|the|a|an)\b)"
+)
 _PLURAL_SUBJECT = re.compile(
-    r"(?:^|[.;:!?]\s*)(?:(?:what|which)\s+(?:[\w-]+\s+){0,2}?"
+    rf"(?:^|[.;:!?]\s*)(?:(?:what|which)\s+(?:{_NOT_A_MODIFIER}[\w-]+\s+){{0,2}}?"
     r"(?!(?:is|was|has|does|this|its|us|as|yes|his)\b)[\w-]*[^\Wsui]s"
     r"|che\s+(?!(?:cosa|ci|si|mi|ti|vi|lui|lei)\b)\w{3,}i\s+(?:sono|ci|si|hanno|ha|vengono|"
     r"posso|possono|offre|offrono|\w+(?:ano|ono)))\b",
@@ -474,16 +478,25 @@ def _counted_term(question: str) -> str:
     return found[0] if found else ""
 
 
+# A word that may stand between a figure and what it counts ("three multi-tenant buildings"):
+# letters and hyphens only (not a unit such as "m²", not a word closing a clause).
+_MODIFIER = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
 def counts(unit: Unit, counted: str) -> bool:
-    """The unit gives a figure of ``counted``: a number (not a year) or a number word followed,
-    within three terms, by it ("14 organisations", "tre edifici industriali", "the three
-    multi-tenant buildings"), not a part of a whole ("two of the clusters")."""
+    """The unit gives a figure of ``counted`` (a term): a number (not a year) or a number word
+    followed by it, at most two plain words between ("14 organisations", "tre edifici", "the
+    three multi-tenant buildings"); not a part of a whole ("two of the clusters"), nor a figure
+    of something else ("2,000 m² for the buildings fair")."""
     for found in _FIGURE.finditer(unit.text):
         rest = unit.text[found.end() :]
         if _PARTITIVE.match(rest):
             continue
-        if counted in terms(rest[:80])[:3]:
-            return True
+        for word in rest.split()[:3]:
+            if counted in terms(word):
+                return True
+            if not _MODIFIER.fullmatch(word):
+                break
     return False
 
 

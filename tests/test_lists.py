@@ -1,0 +1,131 @@
+"""List and count answers on hand-made pages of an imaginary craft school: a question asking for
+several things gets the whole list its heading names, not the page's menu or timeline; a count
+question leads with the figure of what it counts."""
+
+from __future__ import annotations
+
+from assistant.compose import compose
+from assistant.extractive import asks_for_several, counts, select
+from assistant.terms import TermStats
+from assistant.units import split_units
+from vectorstore.passages import Passage
+
+
+def page(n: int, title: str, body: str, language: str = "en") -> Passage:
+    return Passage(
+        id=f"p{n}",
+        text=f"{title}\n\n{body}",
+        title=title,
+        url=f"https://school.example/{language}/{n}",
+        source_id=f"https://school.example/{language}/{n}",
+        language=language,
+    )
+
+
+def answer(question: str, passages: list[Passage], language: str = "en") -> str:
+    selection = select(question, passages, language, TermStats(p.text for p in passages))
+    assert selection is not None
+    return compose(selection, passages, language)[0]
+
+
+STUDIOS = page(
+    1,
+    "Teaching",
+    (
+        "To let the crafts learn from each other, the school organises its teaching into "
+        "studios.\n\n"
+        "## The studios\n\n"
+        "- Ceramics\n- Weaving\n- Glassblowing\n- Printmaking\n- Woodturning\n\n"
+        "## Opening hours\n\n"
+        "The studios open at nine."
+    ),
+)
+LABORATORI = page(
+    2,
+    "Didattica",
+    (
+        "Il laboratorio tessile conserva telai del Settecento.\n\n"
+        "## I laboratori\n\n"
+        "- Ceramica\n- Tessitura\n- Vetro soffiato\n- Stampa d'arte\n"
+    ),
+    language="it",
+)
+WORKSHOP = page(
+    3,
+    "The loom workshop",
+    (
+        "## In this section\n\n"
+        "- Our story – from the first loom to the new wing\n"
+        "- Visiting the loom workshop\n- Contacts\n\n"
+        "## Milestones\n\n"
+        "- 1998: the loom workshop opens in the old mill\n"
+        "- 2004: a second room is added\n"
+        "- 2019: the workshop moves to the new wing\n\n"
+        "The firms funding the loom workshop directly are Alder Mills and Birch Yarns."
+    ),
+)
+CAMPUS = page(
+    4,
+    "The campus",
+    (
+        "The campus buildings hold a hall of 2,000 m² for the annual buildings fair.\n\n"
+        "Visitors park next to the buildings on the east side.\n\n"
+        "Since 2015 the campus has had four buildings, the last one a glass pavilion."
+    ),
+)
+
+
+def test_questions_asking_for_several_things_of_one_kind() -> None:
+    for question in (
+        "What craft studios is the school organised into?",
+        "Which research areas does the institute work on?",
+        "Which start-ups are on campus?",
+        "Che laboratori sono attivi nella scuola?",
+        "Quali sono i laboratori?",
+    ):
+        assert asks_for_several(question), question
+    for question in (
+        "What time does the school open?",
+        "What is the address?",
+        "What year was the school founded?",
+        "Che cosa fa la scuola?",
+        "What does the ceramics studio make?",
+    ):
+        assert not asks_for_several(question), question
+
+
+def test_the_list_after_the_sentence_introducing_it_is_quoted_whole() -> None:
+    """The best sentence says the teaching is organised into studios; the list of studios
+    follows under its own heading: the answer is the sentence and the whole list."""
+    text = answer("What craft studios is the school organised into?", [STUDIOS])
+    assert "organises its teaching into studios" in text
+    for studio in ("Ceramics", "Weaving", "Glassblowing", "Printmaking", "Woodturning"):
+        assert f"- {studio}" in text
+
+
+def test_an_italian_question_with_a_plural_subject_gets_the_list() -> None:
+    text = answer("Che laboratori sono attivi nella scuola?", [LABORATORI], "it")
+    for name in ("Ceramica", "Tessitura", "Vetro soffiato", "Stampa d'arte"):
+        assert f"- {name}" in text
+
+
+def test_a_list_whose_heading_names_nothing_asked_is_not_quoted() -> None:
+    """The page's menu and its timeline name the workshop the question names, but neither
+    heading says what is asked (the firms): the sentence naming the firms answers."""
+    text = answer("Which firms fund the loom workshop?", [WORKSHOP])
+    assert "Alder Mills and Birch Yarns" in text
+    assert "1998" not in text and "Contacts" not in text
+
+
+def test_a_count_question_leads_with_the_figure_of_what_it_counts() -> None:
+    """Two sentences name the buildings more often, with other figures (an area, a year);
+    the one giving the number of buildings leads."""
+    text = answer("How many buildings does the campus have?", [CAMPUS])
+    assert text.startswith("Since 2015 the campus has had four buildings")
+
+
+def test_a_figure_counts_the_thing_it_precedes_only() -> None:
+    unit = split_units(CAMPUS, 0)
+    assert [counts(u, "build") for u in unit] == [False, False, True]
+    part = split_units(page(5, "Studios", "Two of the studios are new."), 0)
+    assert not counts(part[0], "studio")
