@@ -146,7 +146,7 @@ def _select_one(
     chosen: list[Unit] = []
     ranked = _distinct(pool)
     if asks_for_several(question):
-        chosen = _list_answer(ranked, pool, units, query, passages, params)
+        chosen = _list_answer(ranked, pool, units, query, passages, params, asked_kind(question))
     listed = bool(chosen)
     if not chosen:
         # Lead with the unit most likely to hold the answer (assistant.lead); a second one
@@ -158,7 +158,9 @@ def _select_one(
     if counted_term and not listed and chosen and not counts(chosen[0], counted_term):
         # "how many X?": the best unit giving a figure of X leads (not one about X giving
         # another figure, or none); the answer keeps its length
-        counting = next((u for u in ranked[: lead.TOP_UNITS] if counts(u, counted_term)), None)
+        counting = next((u for u in chosen if counts(u, counted_term)), None) or next(
+            (u for u in ranked[: lead.TOP_UNITS] if counts(u, counted_term)), None
+        )
         if counting is not None:
             chosen = [counting, *[u for u in chosen if u is not counting]][: len(chosen)]
     count = 0
@@ -303,9 +305,9 @@ _NOT_A_MODIFIER = (
 )
 _PLURAL_SUBJECT = re.compile(
     rf"(?:^|[.;:!?]\s*)(?:(?:what|which)\s+(?:{_NOT_A_MODIFIER}[\w-]+\s+){{0,2}}?"
-    r"(?!(?:is|was|has|does|this|its|us|as|yes|his)\b)[\w-]*[^\Wsui]s"
-    r"|che\s+(?!(?:cosa|ci|si|mi|ti|vi|lui|lei)\b)\w{3,}i\s+(?:sono|ci|si|hanno|ha|vengono|"
-    r"posso|possono|offre|offrono|\w+(?:ano|ono)))\b",
+    r"(?!(?:is|was|has|does|this|its|us|as|yes|his)\b)(?P<en>[\w-]*[^\Wsui]s)\b"
+    r"|che\s+(?!(?:cosa|ci|si|mi|ti|vi|lui|lei)\b)(?P<it>\w{3,}i)\s+(?:sono|ci|si|hanno|ha|"
+    r"vengono|posso|possono|offre|offrono|\w+(?:ano|ono))\b)",
     re.I,
 )
 
@@ -314,6 +316,15 @@ def asks_for_several(question: str) -> bool:
     """The question asks for several things (``scoring.asks_for_list``'s wordings, or a
     what/which question whose subject is plural): a list that answers it is quoted whole."""
     return asks_for_list(question) or bool(_PLURAL_SUBJECT.search(question.strip()))
+
+
+def asked_kind(question: str) -> frozenset[str]:
+    """The terms of the plural a question asks for ("What technology clusters is ...?" ->
+    the terms of "clusters"); empty when its wording names none."""
+    found = _PLURAL_SUBJECT.search(question.strip())
+    if found is None:
+        return frozenset()
+    return frozenset(terms(found.group("en") or found.group("it") or ""))
 
 
 # A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
@@ -337,6 +348,7 @@ def _list_answer(
     query: Query,
     passages: Sequence[Passage],
     params: Params,
+    kind: frozenset[str] = frozenset(),
 ) -> list[Unit]:
     """The list that answers a list question, or [] when the best unit answers it alone.
 
@@ -348,10 +360,10 @@ def _list_answer(
     if ranked and enumerates(ranked[0]):
         return []
     if ranked:
-        following = _list_after(ranked[0], units, query, passages, params)
+        following = _list_after(ranked[0], units, query, passages, params, kind)
         if following:
             return following
-    return _best_list(pool, units, query, passages, params)
+    return _best_list(pool, units, query, passages, params, kind)
 
 
 def _topical(block: Sequence[Unit], query: Query, passages: Sequence[Passage]) -> float:
@@ -363,11 +375,14 @@ def _topical(block: Sequence[Unit], query: Query, passages: Sequence[Passage]) -
     return sum(w for t, w in query.weights.items() if t in about) / query.total
 
 
-def _named_by_heading(block: Sequence[Unit], query: Query) -> bool:
-    """The list's own heading or lead-in (not only its page's title) carries a term of the
+def _named_by_heading(block: Sequence[Unit], query: Query, kind: frozenset[str]) -> bool:
+    """The list's own heading or lead-in (not only its page's title) names the kind of thing
+    asked (``asked_kind``), or, when the question's wording names none, carries a term of the
     question: a list headed "The clusters" answers "what clusters ...?", a timeline on the
-    page the question names does not."""
-    return bool(frozenset(terms(f"{block[0].context} {block[0].lead}")) & query.weights.keys())
+    page the question names does not, nor a list of research areas "which research
+    institutions ...?"."""
+    heading = frozenset(terms(f"{block[0].context} {block[0].lead}"))
+    return bool(heading & kind) if kind else bool(heading & query.weights.keys())
 
 
 def _list_after(
@@ -376,12 +391,12 @@ def _list_after(
     query: Query,
     passages: Sequence[Passage],
     params: Params,
+    kind: frozenset[str] = frozenset(),
 ) -> list[Unit]:
     """The list or table right after the best unit when that unit is a sentence introducing
     it ("... organises its activities into technology clusters." then, under a heading, the
-    clusters): the sentence, then the whole list. Only a list about the question (its heading,
-    lead-in or page title carries some of the question's terms, or the sentence ends with a
-    colon); [] otherwise."""
+    clusters): the sentence, then the whole list. Only a list whose heading or lead-in names
+    what is asked (``_named_by_heading``); [] otherwise."""
     if unit.kind != "sentence":
         return []
     after = [u for u in units if u.passage == unit.passage and u.position == unit.position + 1]
@@ -390,10 +405,10 @@ def _list_after(
     block = _list_block(after[0], units, "list", params, passages)
     if len(block) < 2:
         return []
-    if unit.text.endswith(":") and block[0].lead == unit.text:
-        return block  # the lead-in is shown above the list
-    if not _named_by_heading(block, query):
+    if not _named_by_heading(block, query, kind):
         return []
+    if block[0].lead == unit.text:
+        return block  # the lead-in ("... include:") is shown above the list
     return [unit, *block]
 
 
@@ -403,6 +418,7 @@ def _best_list(
     query: Query,
     passages: Sequence[Passage],
     params: Params,
+    kind: frozenset[str] = frozenset(),
 ) -> list[Unit]:
     """The list or table that best answers a list question.
 
@@ -421,7 +437,7 @@ def _best_list(
         block = _list_block(unit, units, "list", params, passages)
         if len(block) < 2:
             continue
-        if not _named_by_heading(block, query):
+        if not _named_by_heading(block, query, kind):
             # a list whose heading and lead-in share no term with the question answers
             # something else (the page's menu, a timeline holding one name asked for)
             continue
@@ -486,12 +502,15 @@ _MODIFIER = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 def counts(unit: Unit, counted: str) -> bool:
     """The unit gives a figure of ``counted`` (a term): a number (not a year) or a number word
     followed by it, at most two plain words between ("14 organisations", "tre edifici", "the
-    three multi-tenant buildings"); not a part of a whole ("two of the clusters"), nor a figure
-    of something else ("2,000 m² for the buildings fair")."""
+    three multi-tenant buildings"), or a table row stating a figure under a header naming it;
+    not a part of a whole ("two of the clusters"), nor a figure of something else ("2,000 m²
+    for the buildings fair")."""
     for found in _FIGURE.finditer(unit.text):
         rest = unit.text[found.end() :]
         if _PARTITIVE.match(rest):
             continue
+        if unit.kind == "row" and counted in terms(unit.context):
+            return True  # a table of counts: "2025: 77" under the header "Member companies"
         for word in rest.split()[:3]:
             if counted in terms(word):
                 return True
