@@ -363,7 +363,17 @@ def _list_answer(
         following = _list_after(ranked[0], units, query, passages, params, kind)
         if following:
             return following
-    return _best_list(pool, units, query, passages, params, kind)
+        if _names_the_kind(ranked[0], kind):
+            return []
+    return _best_list(pool, units, query, passages, params)
+
+
+def _names_the_kind(unit: Unit, kind: frozenset[str]) -> bool:
+    """A sentence holding the plural asked and naming several things after commas ("Research
+    institutions on campus – the Istituto Italiano di Tecnologia (JOiiNT LAB), ENEA, the
+    University of Bergamo and ..."): it answers "which research institutions ...?" itself,
+    where ``enumerates`` misses a long name."""
+    return unit.kind == "sentence" and bool(kind & unit.term_set) and unit.text.count(",") >= 2
 
 
 def _topical(block: Sequence[Unit], query: Query, passages: Sequence[Passage]) -> float:
@@ -418,7 +428,6 @@ def _best_list(
     query: Query,
     passages: Sequence[Passage],
     params: Params,
-    kind: frozenset[str] = frozenset(),
 ) -> list[Unit]:
     """The list or table that best answers a list question.
 
@@ -437,7 +446,7 @@ def _best_list(
         block = _list_block(unit, units, "list", params, passages)
         if len(block) < 2:
             continue
-        if not _named_by_heading(block, query, kind):
+        if not _named_by_heading(block, query, frozenset()):
             # a list whose heading and lead-in share no term with the question answers
             # something else (the page's menu, a timeline holding one name asked for)
             continue

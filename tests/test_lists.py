@@ -5,7 +5,7 @@ question leads with the figure of what it counts."""
 from __future__ import annotations
 
 from assistant.compose import compose
-from assistant.extractive import asks_for_several, counts, select
+from assistant.extractive import asked_kind, asks_for_several, counts, select
 from assistant.terms import TermStats
 from assistant.units import split_units
 from vectorstore.passages import Passage
@@ -62,6 +62,25 @@ WORKSHOP = page(
         "- 2004: a second room is added\n"
         "- 2019: the workshop moves to the new wing\n\n"
         "The firms funding the loom workshop directly are Alder Mills and Birch Yarns."
+    ),
+)
+RESEARCH = page(
+    6,
+    "Research at the school",
+    (
+        "Research partners in the school's labs – the Lake Institute (since 2001), the Hill "
+        "University, the Glass Museum and the Dye Archive.\n\n"
+        "## Research areas\n\n"
+        "- ancient glazes\n- natural dyes\n- furnace design\n"
+    ),
+)
+MEMBERS = page(
+    7,
+    "The guild",
+    (
+        "The guild was founded in 1990 by 12 workshops.\n\n"
+        "## Members over the years\n\n"
+        "| Year | Member workshops |\n|---|---|\n| 1990 | 12 |\n| 2024 | 31 |\n"
     ),
 )
 CAMPUS = page(
@@ -129,3 +148,19 @@ def test_a_figure_counts_the_thing_it_precedes_only() -> None:
     assert [counts(u, "build") for u in unit] == [False, False, True]
     part = split_units(page(5, "Studios", "Two of the studios are new."), 0)
     assert not counts(part[0], "studio")
+
+
+def test_a_sentence_naming_the_plural_asked_wins_over_a_list_sharing_a_word() -> None:
+    """ "Which research partners ...": the list headed "Research areas" shares a word with
+    the question but lists areas, not partners; the best sentence holds "partners" and names
+    several: it answers."""
+    assert asked_kind("Which research partners work in the labs?") == {"partner"}
+    text = answer("Which research partners work in the labs?", [RESEARCH])
+    assert "the Hill University, the Glass Museum" in text and "furnace" not in text
+
+
+def test_a_table_row_under_a_header_naming_what_is_counted_counts_it() -> None:
+    rows = [u for u in split_units(MEMBERS, 0) if u.kind == "row"]
+    assert [u.text for u in rows] == ["1990: 12", "2024: 31"]
+    assert all(counts(u, "workshop") for u in rows)
+    assert not any(counts(u, "member") for u in split_units(RESEARCH, 0))
