@@ -353,8 +353,10 @@ def _list_answer(
     """The list that answers a list question, or [] when the best unit answers it alone.
 
     A best unit that is a sentence naming several things itself is the answer (another list
-    of the page answers something else); otherwise the list whose heading best names the
-    question (``_best_list``). Tried and dropped: quoting the list the best unit belongs to
+    of the page answers something else); so is the list right after the best sentence when
+    its heading names the plural asked (``_list_after``), or that sentence alone when it
+    holds the plural and names several (``_names_the_kind``); otherwise the list whose
+    heading best names the question (``_best_list``). Tried and dropped: quoting the list the best unit belongs to
     (it lost lists whose heading names the question to a list holding one matching item).
     """
     if ranked and enumerates(ranked[0]):
@@ -364,7 +366,7 @@ def _list_answer(
         if following:
             return following
         if _names_the_kind(ranked[0], kind):
-            return []
+            return [ranked[0]]
     return _best_list(pool, units, query, passages, params)
 
 

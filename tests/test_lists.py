@@ -68,8 +68,8 @@ RESEARCH = page(
     6,
     "Research at the school",
     (
-        "Research partners in the school's labs – the Lake Institute (since 2001), the Hill "
-        "University, the Glass Museum and the Dye Archive.\n\n"
+        "Research partners in the school's labs – the Lake Institute for Ceramics Conservation "
+        "(since 2001), the Hill University, the Glass Museum and the Dye Archive.\n\n"
         "## Research areas\n\n"
         "- ancient glazes\n- natural dyes\n- furnace design\n"
     ),
