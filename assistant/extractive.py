@@ -4,8 +4,10 @@ No model writes anything: passages are cut into units (``assistant.units``), eac
 against the question (``assistant.scoring``), and the answer leads with the one unit most likely
 to hold the answer (``assistant.lead``), adding a second only when it is nearly as likely,
 preferring passages in the asker's language; the pages of the next best units are offered as
-"see also". When the question asks for a list and a list answers it, the list is quoted whole
-(none when the best unit is a sentence naming several things; continued across chunks);
+"see also". When the question asks for several things (a list wording, or a plural subject:
+"what technology clusters ...?") and a list whose heading or lead-in names what is asked
+answers it, the list is quoted whole (none when the best unit is a sentence naming several
+things; continued across chunks); "how many X?" leads with the unit giving a figure of X;
 a question with several parts gets a lead for each part. Sentences that
 address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
 """
@@ -354,10 +356,11 @@ def _list_answer(
 
     A best unit that is a sentence naming several things itself is the answer (another list
     of the page answers something else); so is the list right after the best sentence when
-    its heading names the plural asked (``_list_after``), or that sentence alone when it
+    its heading names the plural asked (``_list_after``), or the best unit alone when it
     holds the plural and names several (``_names_the_kind``); otherwise the list whose
-    heading best names the question (``_best_list``). Tried and dropped: quoting the list the best unit belongs to
-    (it lost lists whose heading names the question to a list holding one matching item).
+    heading best names the question (``_best_list``). Tried and dropped: quoting the list
+    the best unit belongs to (it lost lists whose heading names the question to a list
+    holding one matching item).
     """
     if ranked and enumerates(ranked[0]):
         return []
@@ -371,11 +374,11 @@ def _list_answer(
 
 
 def _names_the_kind(unit: Unit, kind: frozenset[str]) -> bool:
-    """A sentence holding the plural asked and naming several things after commas ("Research
-    institutions on campus – the Istituto Italiano di Tecnologia (JOiiNT LAB), ENEA, the
-    University of Bergamo and ..."): it answers "which research institutions ...?" itself,
-    where ``enumerates`` misses a long name."""
-    return unit.kind == "sentence" and bool(kind & unit.term_set) and unit.text.count(",") >= 2
+    """A unit (sentence or list item) holding the plural asked and naming several things after
+    commas ("Research institutions on campus – the Istituto Italiano di Tecnologia (JOiiNT
+    LAB), ENEA, the University of Bergamo and ..."): it answers "which research institutions
+    ...?" itself, where ``enumerates`` misses a long name."""
+    return bool(kind & unit.term_set) and unit.text.count(",") >= 2
 
 
 def _topical(block: Sequence[Unit], query: Query, passages: Sequence[Passage]) -> float:
@@ -435,6 +438,8 @@ def _best_list(
 
     A list is about the question when its heading, lead-in or page title carries the
     question's terms (items themselves are often bare names); its items' scores come next.
+    A list whose own heading and lead-in carry none of them is never taken (``[]`` when no
+    list is left).
     """
     limits = params.selection
     best: list[Unit] = []
