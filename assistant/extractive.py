@@ -377,8 +377,9 @@ def _names_the_kind(unit: Unit, kind: frozenset[str]) -> bool:
     """A unit (sentence or list item) holding the plural asked and naming several things after
     commas ("Research institutions on campus – the Istituto Italiano di Tecnologia (JOiiNT
     LAB), ENEA, the University of Bergamo and ..."): it answers "which research institutions
-    ...?" itself, where ``enumerates`` misses a long name."""
-    return bool(kind & unit.term_set) and unit.text.count(",") >= 2
+    ...?" itself, where ``enumerates`` misses a long name. Not a table row: one row holding
+    the plural ("...: SOM, cited among the campus architects") is a part of its table."""
+    return unit.kind != "row" and bool(kind & unit.term_set) and unit.text.count(",") >= 2
 
 
 def _topical(block: Sequence[Unit], query: Query, passages: Sequence[Passage]) -> float:
