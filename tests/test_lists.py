@@ -164,3 +164,19 @@ def test_a_table_row_under_a_header_naming_what_is_counted_counts_it() -> None:
     assert [u.text for u in rows] == ["1990: 12", "2024: 31"]
     assert all(counts(u, "workshop") for u in rows)
     assert not any(counts(u, "member") for u in split_units(RESEARCH, 0))
+
+
+def test_a_table_row_holding_the_plural_asked_does_not_replace_its_table() -> None:
+    builders = page(
+        8,
+        "Architecture",
+        (
+            "## Who designed the school\n\n"
+            "| Building | Architects |\n|---|---|\n"
+            "| Main hall | Rossi Studio, 1998 |\n"
+            "| Glass wing | Lake & Hill, 2019 |\n"
+            "| Kiln house | Ash, Birch, Cole, named among the school's architects |\n"
+        ),
+    )
+    text = answer("Which architects designed the school?", [builders])
+    assert "Rossi Studio" in text and "Lake & Hill" in text and "Kiln house" in text
