@@ -4,8 +4,10 @@ No model writes anything: passages are cut into units (``assistant.units``), eac
 against the question (``assistant.scoring``), and the answer leads with the one unit most likely
 to hold the answer (``assistant.lead``), adding a second only when it is nearly as likely,
 preferring passages in the asker's language; the pages of the next best units are offered as
-"see also". When the question asks for a list and a list answers it, the list is quoted whole
-(none when the best unit is a sentence naming several things; continued across chunks);
+"see also". When the question asks for several things (a list wording, or a plural subject:
+"what technology clusters ...?") and a list whose heading or lead-in names what is asked
+answers it, the list is quoted whole (none when the best unit is a sentence naming several
+things; continued across chunks); "how many X?" leads with the unit giving a figure of X;
 a question with several parts gets a lead for each part. Sentences that
 address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
 """
@@ -145,14 +147,24 @@ def _select_one(
 
     chosen: list[Unit] = []
     ranked = _distinct(pool)
-    if asks_for_list(question):
-        chosen = _list_answer(ranked, pool, units, query, passages, params)
+    if asks_for_several(question):
+        chosen = _list_answer(ranked, pool, units, query, passages, params, asked_kind(question))
+    listed = bool(chosen)
     if not chosen:
         # Lead with the unit most likely to hold the answer (assistant.lead); a second one
         # only when it is nearly as likely.
         chosen = lead.load_model().choose(ranked, max_sentences)
         if len(chosen) > 1 and sum(len(u.text) for u in chosen) > limits.max_chars:
             chosen = chosen[:1]
+    counted_term = _counted_term(question) if asks_count(question) else ""
+    if counted_term and not listed and chosen and not counts(chosen[0], counted_term):
+        # "how many X?": the best unit giving a figure of X leads (not one about X giving
+        # another figure, or none); the answer keeps its length
+        counting = next((u for u in chosen if counts(u, counted_term)), None) or next(
+            (u for u in ranked[: lead.TOP_UNITS] if counts(u, counted_term)), None
+        )
+        if counting is not None:
+            chosen = [counting, *[u for u in chosen if u is not counting]][: len(chosen)]
     count = 0
     if asks_count(question) and not states_figure(chosen):
         counted = _counted_list(question, pool, units, query, passages, params)
@@ -214,7 +226,7 @@ def _list_block(
     block = [u for u in block if usable(u, params.scoring)]
     if block and passages is not None:
         block = _across_chunks(block, units, passages, params)
-    if len(block) < 2 and not (unit.kind == "row" and not asks_for_list(question)):
+    if len(block) < 2 and not (unit.kind == "row" and not asks_for_several(question)):
         return []
     return block[: params.selection.max_list_items]
 
@@ -284,6 +296,39 @@ def list_neighbours(
     return out
 
 
+# "What/which [one or two words] <plural noun> ...": a question asking for several things of one
+# kind ("What technology clusters is the district organised into?", "Which research areas does
+# it work on?"); "che <plural noun> <verb>" in Italian ("Che prototipi sono stati sviluppati?").
+# Grammar of the two languages, not topics: an English plural ends in -s (not -ss/-us/-is, and
+# not an auxiliary verb), the words before it are not verbs or articles (then the plural is an
+# object: "what does the ceramics studio make?"); an Italian masculine plural ends in -i.
+_NOT_A_MODIFIER = (
+    r"(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|the|a|an)\b)"
+)
+_PLURAL_SUBJECT = re.compile(
+    rf"(?:^|[.;:!?]\s*)(?:(?:what|which)\s+(?:{_NOT_A_MODIFIER}[\w-]+\s+){{0,2}}?"
+    r"(?!(?:is|was|has|does|this|its|us|as|yes|his)\b)(?P<en>[\w-]*[^\Wsui]s)\b"
+    r"|che\s+(?!(?:cosa|ci|si|mi|ti|vi|lui|lei)\b)(?P<it>\w{3,}i)\s+(?:sono|ci|si|hanno|ha|"
+    r"vengono|posso|possono|offre|offrono|\w+(?:ano|ono))\b)",
+    re.I,
+)
+
+
+def asks_for_several(question: str) -> bool:
+    """The question asks for several things (``scoring.asks_for_list``'s wordings, or a
+    what/which question whose subject is plural): a list that answers it is quoted whole."""
+    return asks_for_list(question) or bool(_PLURAL_SUBJECT.search(question.strip()))
+
+
+def asked_kind(question: str) -> frozenset[str]:
+    """The terms of the plural a question asks for ("What technology clusters is ...?" ->
+    the terms of "clusters"); empty when its wording names none."""
+    found = _PLURAL_SUBJECT.search(question.strip())
+    if found is None:
+        return frozenset()
+    return frozenset(terms(found.group("en") or found.group("it") or ""))
+
+
 # A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
 # two languages the site is written in, not topic words).
 _ENUMERATION = re.compile(
@@ -305,17 +350,82 @@ def _list_answer(
     query: Query,
     passages: Sequence[Passage],
     params: Params,
+    kind: frozenset[str] = frozenset(),
 ) -> list[Unit]:
     """The list that answers a list question, or [] when the best unit answers it alone.
 
     A best unit that is a sentence naming several things itself is the answer (another list
-    of the page answers something else); otherwise the list whose heading best names the
-    question (``_best_list``). Tried and dropped: quoting the list the best unit belongs to
-    (it lost lists whose heading names the question to a list holding one matching item).
+    of the page answers something else); so is the list right after the best sentence when
+    its heading names the plural asked (``_list_after``), or the best unit alone when it
+    holds the plural and names several (``_names_the_kind``); otherwise the list whose
+    heading best names the question (``_best_list``). Tried and dropped: quoting the list
+    the best unit belongs to (it lost lists whose heading names the question to a list
+    holding one matching item).
     """
     if ranked and enumerates(ranked[0]):
         return []
+    if ranked:
+        following = _list_after(ranked[0], units, query, passages, params, kind)
+        if following:
+            return following
+        if _names_the_kind(ranked[0], kind):
+            return [ranked[0]]
     return _best_list(pool, units, query, passages, params)
+
+
+def _names_the_kind(unit: Unit, kind: frozenset[str]) -> bool:
+    """A unit (sentence or list item) holding the plural asked and naming several things after
+    commas ("Research institutions on campus – the Istituto Italiano di Tecnologia (JOiiNT
+    LAB), ENEA, the University of Bergamo and ..."): it answers "which research institutions
+    ...?" itself, where ``enumerates`` misses a long name. Not a table row: one row holding
+    the plural ("...: SOM, cited among the campus architects") is a part of its table."""
+    return unit.kind != "row" and bool(kind & unit.term_set) and unit.text.count(",") >= 2
+
+
+def _topical(block: Sequence[Unit], query: Query, passages: Sequence[Passage]) -> float:
+    """The share of the question's term weight that a list's heading, lead-in or page title
+    carries: what the list is about (its items are often bare names)."""
+    about = frozenset(
+        terms(" ".join([block[0].context, block[0].lead, passages[block[0].passage].title]))
+    )
+    return sum(w for t, w in query.weights.items() if t in about) / query.total
+
+
+def _named_by_heading(block: Sequence[Unit], query: Query, kind: frozenset[str]) -> bool:
+    """The list's own heading or lead-in (not only its page's title) names the kind of thing
+    asked (``asked_kind``), or, when the question's wording names none, carries a term of the
+    question: a list headed "The clusters" answers "what clusters ...?", a timeline on the
+    page the question names does not, nor a list of research areas "which research
+    institutions ...?"."""
+    heading = frozenset(terms(f"{block[0].context} {block[0].lead}"))
+    return bool(heading & kind) if kind else bool(heading & query.weights.keys())
+
+
+def _list_after(
+    unit: Unit,
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
+    kind: frozenset[str] = frozenset(),
+) -> list[Unit]:
+    """The list or table right after the best unit when that unit is a sentence introducing
+    it ("... organises its activities into technology clusters." then, under a heading, the
+    clusters): the sentence, then the whole list. Only a list whose heading or lead-in names
+    what is asked (``_named_by_heading``); [] otherwise."""
+    if unit.kind != "sentence":
+        return []
+    after = [u for u in units if u.passage == unit.passage and u.position == unit.position + 1]
+    if not after or after[0].kind not in {"item", "row"}:
+        return []
+    block = _list_block(after[0], units, "list", params, passages)
+    if len(block) < 2:
+        return []
+    if not _named_by_heading(block, query, kind):
+        return []
+    if block[0].lead == unit.text:
+        return block  # the lead-in ("... include:") is shown above the list
+    return [unit, *block]
 
 
 def _best_list(
@@ -329,8 +439,9 @@ def _best_list(
 
     A list is about the question when its heading, lead-in or page title carries the
     question's terms (items themselves are often bare names); its items' scores come next.
+    A list whose own heading and lead-in carry none of them is never taken (``[]`` when no
+    list is left).
     """
-    total = query.total
     limits = params.selection
     best: list[Unit] = []
     best_score = 0.0
@@ -343,10 +454,11 @@ def _best_list(
         block = _list_block(unit, units, "list", params, passages)
         if len(block) < 2:
             continue
-        about = frozenset(
-            terms(" ".join([block[0].context, block[0].lead, passages[unit.passage].title]))
-        )
-        topical = sum(w for t, w in query.weights.items() if t in about) / total
+        if not _named_by_heading(block, query, frozenset()):
+            # a list whose heading and lead-in share no term with the question answers
+            # something else (the page's menu, a timeline holding one name asked for)
+            continue
+        topical = _topical(block, query, passages)
         mean = sum(u.score for u in block) / len(block)
         # A list question wants the fuller list (a chunk may hold only a table's tail).
         score = (
@@ -391,6 +503,39 @@ def states_figure(chosen: Sequence[Unit]) -> bool:
     )
 
 
+def _counted_term(question: str) -> str:
+    """What a "how many X?" question counts: the first term after the cue ("quanti [sono i]
+    cluster", "how many research centres"); '' when none."""
+    cue = _COUNT_CUE.search(question)
+    found = terms(question[cue.end() :])[:1] if cue else []
+    return found[0] if found else ""
+
+
+# A word that may stand between a figure and what it counts ("three multi-tenant buildings"):
+# letters and hyphens only (not a unit such as "m²", not a word closing a clause).
+_MODIFIER = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def counts(unit: Unit, counted: str) -> bool:
+    """The unit gives a figure of ``counted`` (a term): a number (not a year) or a number word
+    followed by it, at most two plain words between ("14 organisations", "tre edifici", "the
+    three multi-tenant buildings"), or a table row stating a figure under a header naming it;
+    not a part of a whole ("two of the clusters"), nor a figure of something else ("2,000 m²
+    for the buildings fair")."""
+    for found in _FIGURE.finditer(unit.text):
+        rest = unit.text[found.end() :]
+        if _PARTITIVE.match(rest):
+            continue
+        if unit.kind == "row" and counted in terms(unit.context):
+            return True  # a table of counts: "2025: 77" under the header "Member companies"
+        for word in rest.split()[:3]:
+            if counted in terms(word):
+                return True
+            if not _MODIFIER.fullmatch(word):
+                break
+    return False
+
+
 def _counted_list(
     question: str,
     pool: Sequence[Unit],
@@ -403,11 +548,9 @@ def _counted_list(
     sources give, to count, when its heading, lead-in or page title names what is counted
     (the first term of the question after "how many"); [] otherwise, or when the list may be cut
     (``max_list_items``)."""
-    cue = _COUNT_CUE.search(question)
-    # what is counted: the first term after the cue ("quanti [sono i] cluster", "how many
-    # research centres"), not later ones ("quanti posti auto ci sono nel parcheggio" counts
-    # places, and a list under "parcheggio" does not list them)
-    counted = set(terms(question[cue.end() :])[:1]) if cue else set()
+    # what is counted: the first term after the cue, not later ones ("quanti posti auto ci
+    # sono nel parcheggio" counts places, and a list under "parcheggio" does not list them)
+    counted = {_counted_term(question)} - {""}
     block = _best_list(pool, units, query, passages, params)
     if not counted or len(block) < 2 or len(block) >= params.selection.max_list_items:
         return []
