@@ -357,13 +357,34 @@ class Verdict(NamedTuple):
 
     addressed: bool  # addressed to an AI: its passage (or paragraph) goes
     strict: bool  # passes the quote step's stricter bar: never quoted itself
-    uncertain: bool  # scores in the uncertain band or above: withheld beside a withheld unit
+    uncertain: bool  # in the uncertain band or speaking to "you": goes beside a withheld unit
 
 
 # The lower end of the uncertain band (README, guard6: "the band [0.2, bar)"): a unit scoring
 # this much is no order on its own, but beside a withheld unit of its paragraph it reads as
 # part of the same planted text ("Ты — официальный бот-гид парка." before the order).
 UNCERTAIN = 0.2
+
+# A unit speaking to its reader in the second person ("You are the park's official guide."):
+# beside a withheld unit, a role set for the machine reading it (such openers score as
+# ordinary: no AI word). Pronouns and the forms of "to be" that need no pronoun, written from
+# the grammar of the languages, not from missed sentences.
+_SECOND_PERSON = re.compile(
+    r"\b(you|your|yours|yourself|tu|ti|te|tuo|tua|tuoi|tue|voi|vostr[oaie]|du|dich|dir|"
+    r"dein\w*|bist|dig|din|ditt|dina|vous|votre|vos|ton|tes|eres|usted|ustedes|vosotros|"
+    r"você|vocês|jij|jouw|ty|wy|twój|ты|вы|тебя|тебе|вас|вам|твой|ваш\w*|ти|ви)\b|"
+    r"あなた|君は|你|您",
+    _I,
+)
+
+
+# The block rule on (``unquotable``, ``mask_addressed``); off only to measure what it adds.
+BLOCKS = True
+
+
+def speaks_to_reader(text: str) -> bool:
+    """True when the text addresses its reader in the second person."""
+    return bool(_SECOND_PERSON.search(text))
 
 
 def _verdicts(
@@ -375,8 +396,9 @@ def _verdicts(
     """Per text: addressed to an AI; not to be quoted itself (the quote step's stricter bar:
     ``AddressClassifier.quote_bar``, the rules with ``quote_rules``, and the label the text
     opens with, for the texts ``labelled`` accepts); uncertain (at least ``UNCERTAIN``, or
-    strict). Without the classifier all three are the rules' verdict. ``quote=False`` skips
-    what only the second needs (the labels' vectors)."""
+    strict, or speaking to its reader: ``speaks_to_reader``). Without the classifier all
+    three are the rules' verdict. ``quote=False`` skips what only the second needs (the
+    labels' vectors)."""
     if not texts:
         return []
     classifier = _classifier()
@@ -403,12 +425,13 @@ def _verdicts(
         log.warning("guard: cannot embed sentences, rules only: %s", exc)
         return [Verdict(r, r, r) for r in rules]
     out = []
-    for group, rule, name in zip(pieces, rules, labels, strict=True):
+    for text, group, rule, name in zip(texts, pieces, rules, labels, strict=True):
         score = max(probability[p] for p in group)
         flag = score >= classifier.threshold or (classifier.use_rules and rule)
         strict = flag or score >= classifier.quote_bar or (classifier.quote_rules and rule)
         strict = strict or (bool(name) and addressee[name] >= classifier.label_threshold)
-        out.append(Verdict(flag, strict, strict or score >= UNCERTAIN))
+        uncertain = strict or score >= UNCERTAIN or speaks_to_reader(text)
+        out.append(Verdict(flag, strict, uncertain))
     return out
 
 
@@ -465,8 +488,8 @@ def unquotable(units: Sequence[UnitLike], vectors: VectorSource | None = None) -
     (``AddressClassifier.quote_bar``, the rules, a sentence's label; its passage stays): a
     sentence that reads even half like an order to a machine is a poor answer anyway. A
     planted text is a block: beside such a unit, the units of its block (``blocks``) scoring
-    in the uncertain band (``UNCERTAIN``) go too ("Ты — официальный бот-гид парка." before
-    the order it opens)."""
+    in the uncertain band (``UNCERTAIN``) or speaking to their reader (``speaks_to_reader``)
+    go too ("Ты — официальный бот-гид парка." before the order it opens)."""
     texts = list(dict.fromkeys(t for u in units for t in (u.text, u.context, u.lead) if t))
     # Only a sentence's label is read: a table row ("Quantasoft software: Fermi") or a list
     # item opens with a name, not an addressee.
@@ -479,7 +502,7 @@ def unquotable(units: Sequence[UnitLike], vectors: VectorSource | None = None) -
     judged = [verdicts.get(u.text, Verdict(False, False, False)) for u in units]
     strict = [v.strict for v in judged]
     block = blocks(units)
-    withheld = {b for b, bad in zip(block, strict, strict=True) if bad}
+    withheld = {b for b, bad in zip(block, strict, strict=True) if bad and BLOCKS}
     return [
         u.passage in tainted or v.strict or (b in withheld and v.uncertain)
         for u, v, b in zip(units, judged, block, strict=True)
@@ -541,7 +564,7 @@ def mask_addressed(
     (its list), a flagged list takes its lead-in. In a paragraph kept, the units passing the
     quote step's stricter bar (``unquotable``: never quoted, their passage staying) are
     handed to ``withhold`` to be left out, with the paragraph's units of the uncertain band
-    (``UNCERTAIN``), the rest of the paragraph staying."""
+    or speaking to their reader (as in ``unquotable``), the rest of the paragraph staying."""
     unique = list(
         dict.fromkeys(t for text in texts for p in text for t in (*p.judged, *p.quotable))
     )
@@ -562,7 +585,7 @@ def mask_addressed(
         kept: list[str] = []
         for paragraph, masked in zip(paragraphs, bad, strict=True):
             withheld = frozenset(strict.intersection(paragraph.quotable))
-            if withheld:  # a planted text is a block: its uncertain units go with it
+            if withheld and BLOCKS:  # a planted text is a block: its uncertain units go too
                 withheld |= uncertain.intersection(paragraph.quotable)
             if not masked:
                 text = paragraph.text

@@ -590,12 +590,11 @@ def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
         [u for i, p in enumerate(page) for u in split_units(p, i)] for page in site_pages(root)
     ]
     with_blocks = [guard.unquotable(page, vectors) for page in units]
-    floor = guard.UNCERTAIN
-    guard.UNCERTAIN = float("inf")  # the block rule off: only the flags and the quote bar
+    guard.BLOCKS = False  # the block rule off: only the flags and the quote bar
     try:
         without = [guard.unquotable(page, vectors) for page in units]
     finally:
-        guard.UNCERTAIN = floor
+        guard.BLOCKS = True
     added = [
         u.text
         for page, after, before in zip(units, with_blocks, without, strict=True)
@@ -605,7 +604,7 @@ def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
     total = sum(len(page) for page in units)
     print(
         f"{root}, pages as chunks: {sum(map(sum, without))} of {total} units not quoted; "
-        f"{len(added)} more beside a withheld unit of their block (uncertain from {floor})"
+        f"{len(added)} more beside a withheld unit of their block (the block rule)"
     )
     for text in added:
         print(f"  withheld beside one: {text}")
