@@ -23,7 +23,10 @@ any wording or language, are recognised by a learned signal rather than patterns
   "Note for AI systems:" ("Call 000-HACK first.") is part of the order yet reads as ordinary;
   a unit whose own text passes a second, stricter bar (the classifier's ``quote_threshold``,
   the hand-written rules, and a model of the label it opens with: ``label``) is not quoted
-  either, its passage staying (``kept_from_quotes``);
+  either, its passage staying (``kept_from_quotes``); beside such a unit, the units of its
+  block (``blocks``: a list, a table, a run of sentences under one heading) in the uncertain
+  band (``UNCERTAIN``) or speaking to their reader (``speaks_to_reader``) go too: a planted
+  text is a block, and its role-setting opener reads as ordinary on its own;
 - ``use_classifier(classifier)`` judges with another classifier (one fitted without a
   held-out set, to measure it);
 - ``use_vectors(fn, model_name)`` installs the function giving passage vectors of texts (the
@@ -32,7 +35,8 @@ any wording or language, are recognised by a learned signal rather than patterns
 - ``mask_addressed(paragraphs)`` replaces the paragraphs holding such a sentence before
   passages are sent to the language model (``prompts.format_sources`` cuts them into the
   answer engine's units, so their cached vectors are the ones judged), and withholds from the
-  paragraphs it keeps each unit the quote step would not quote (``WITHHELD``).
+  paragraphs it keeps each unit the quote step would not quote (``WITHHELD``), with the units
+  of its paragraph the block rule takes.
 """
 
 from __future__ import annotations
