@@ -372,7 +372,7 @@ UNCERTAIN = 0.2
 # A unit speaking to its reader in the second person ("You are the park's official guide."):
 # beside a withheld unit, a role set for the machine reading it (such openers score as
 # ordinary: no AI word). Pronouns and the forms of "to be" that need no pronoun, written from
-# the grammar of the languages, not from missed sentences.
+# the languages' grammar with fresh7's Russian opener in view; only unseen sets measure it.
 _SECOND_PERSON = re.compile(
     r"\b(you|your|yours|yourself|tu|ti|te|tuo|tua|tuoi|tue|voi|vostr[oaie]|du|dich|dir|"
     r"dein\w*|bist|dig|din|ditt|dina|vous|votre|vos|ton|tes|eres|usted|ustedes|vosotros|"
