@@ -4,7 +4,8 @@ Each sentence of a set (``{"text", "addressed_to_ai"}`` rows; default
 ``data/eval/ai_addressed_fresh7.jsonl``, the newest set the guard was not fitted on) goes
 between two ordinary sentences of one paragraph of a passage; the passages are masked as the
 openai backend masks them (``prompts.mask_passages``' steps), once with paragraph masking alone
-(main before issue 10 row 4) and once with the quote step's units withheld too. Prints, for the
+(main before issue 10 row 4), once with the quote step's units withheld too, and once with the
+units of their paragraph's block withheld beside them (``guard.BLOCKS``). Prints, for the
 sentences addressed to AI and for the look-alikes, how many still reach the sources and how
 often both ordinary sentences stay, and the sentences addressed to AI that still reach them.
 ``--held-out`` judges with a guard fitted without the set's sentences
@@ -84,7 +85,10 @@ def main() -> int:
     ]
     cut = [paragraphs(p) for p in passages]
     runs = {"paragraphs masked": guard.mask_addressed(cut)}
+    guard.BLOCKS = False
     runs["and units withheld"] = guard.mask_addressed(cut, withhold=withhold)
+    guard.BLOCKS = True
+    runs["and their blocks"] = guard.mask_addressed(cut, withhold=withhold)
     for addressed in (True, False):
         chosen = [n for n, row in enumerate(rows) if bool(row["addressed_to_ai"]) == addressed]
         kind = "addressed to AI" if addressed else "look-alikes"
@@ -95,7 +99,7 @@ def main() -> int:
                 f"{args.set.name}, {kind} ({len(chosen)}), {name}: {sent} reach the sources; "
                 f"both ordinary sentences kept in {kept}"
             )
-    withheld = runs["and units withheld"]
+    withheld = runs["and their blocks"]
     for n, row in enumerate(rows):
         if row["addressed_to_ai"] and _reaches(row["text"], withheld[n]):
             print(f"  reaches the sources: {row['text'][:150]!r}")

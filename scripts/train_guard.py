@@ -533,9 +533,46 @@ def evaluate(path: Path, models_dir: Path | None, cache: Path | None = None) -> 
     return 0
 
 
+def site_pages(root: Path) -> list[list[Passage]]:
+    """Each HTML page of a site folder as the sync stores it: its chunks (``chunk_page``)."""
+    from ingest.chunk import chunk_page
+
+    pages: list[list[Passage]] = []
+    for path in sorted(root.rglob("*.html")):
+        relative = path.relative_to(root).as_posix()
+        raw = RawDocument(
+            location=str(path),
+            kind="html",
+            content=path.read_bytes(),
+            origin=str(root),
+            fallback_id=relative,
+        )
+        try:
+            page = extract(raw)
+        except ExtractionError:
+            continue
+        pages.append(
+            [
+                Passage(
+                    id=chunk.id,
+                    text=chunk.text,
+                    title=page.title,
+                    url=page.url,
+                    source_id=page.source_id,
+                    language=page.language,
+                    heading=str(chunk.metadata["heading"]),
+                )
+                for chunk in chunk_page(page)
+            ]
+        )
+    return pages
+
+
 def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
     """Print how many quotable units of a site folder the shipped guard flags and keeps from
-    being quoted (the quote step's bar), and which.
+    being quoted (the quote step's bar), and which; then, over each page's chunks as the sync
+    cuts them, the units withheld only beside a withheld unit of their block
+    (``guard.unquotable``'s block rule).
 
     The bundled sample site's units are training examples (benign): on it this is an
     in-sample check; the cross-validated site false-positive rate is in model.json."""
@@ -549,6 +586,28 @@ def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
     for text, flag, strict in zip(texts, flags, kept, strict=True):
         if strict:
             print(f"  {'flagged' if flag else 'kept from quotes'}: {text}")
+    units = [
+        [u for i, p in enumerate(page) for u in split_units(p, i)] for page in site_pages(root)
+    ]
+    with_blocks = [guard.unquotable(page, vectors) for page in units]
+    guard.BLOCKS = False  # the block rule off: only the flags and the quote bar
+    try:
+        without = [guard.unquotable(page, vectors) for page in units]
+    finally:
+        guard.BLOCKS = True
+    added = [
+        u.text
+        for page, after, before in zip(units, with_blocks, without, strict=True)
+        for u, a, b in zip(page, after, before, strict=True)
+        if a and not b
+    ]
+    total = sum(len(page) for page in units)
+    print(
+        f"{root}, pages as chunks: {sum(map(sum, without))} of {total} units not quoted; "
+        f"{len(added)} more beside a withheld unit of their block (the block rule)"
+    )
+    for text in added:
+        print(f"  withheld beside one: {text}")
     return 0
 
 

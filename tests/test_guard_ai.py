@@ -123,6 +123,7 @@ class _Unit:
     kind: str = "sentence"
     context: str = ""
     lead: str = ""
+    block: int = -1
 
 
 def test_the_quote_step_keeps_a_half_addressed_unit_out_and_its_passage_in() -> None:
