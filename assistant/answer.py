@@ -427,6 +427,7 @@ class Assistant:
         timed = self._timed(prep, stats, notice)
         if timed is not None:
             return timed
+        timeline.drop_later(selection, prep.passages, today)  # not yet known at today
         if timeline.time_intent(prep.question) in {"past", "upcoming"}:
             timeline.mark_past(selection, prep.passages, today, lang)
         text, sources = compose(selection, prep.passages, lang)

@@ -82,6 +82,8 @@ _PAST = re.compile(
     re.IGNORECASE,
 )
 
+# "The latest / l'ultimo ..." asks for the newest start, not for what holds now.
+_LATEST = re.compile(r"\b(latest|newest|most\s+recent|ultim[oaie]|più\s+recent[ei])\b", re.I)
 # "How many ... now?" asks for a figure whose latest value may be stated on another page.
 _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 # A count or an amount asked with no time marker ("how many people work at the park?", "how
@@ -401,10 +403,17 @@ def _norm(text: str) -> str:
     return " ".join(text.replace("\\", "").split()).casefold()
 
 
-def unit_dates(unit: Unit, mentions: Sequence[DateMention]) -> list[DateMention]:
-    """The dates of a passage whose words appear in this unit."""
+def unit_dates(
+    unit: Unit, mentions: Sequence[DateMention], open_periods: bool = False
+) -> list[DateMention]:
+    """The dates of a passage whose words appear in this unit; the start of an open period
+    ("since 2017", "dal 2017", "2017–present") only with ``open_periods`` (it dates no event,
+    but it says a state still holds)."""
     text = _norm(unit.text)
-    return [m for m in mentions if _norm(m.text) in text and m.relation != "since"]
+    return [
+        m for m in mentions
+        if _norm(m.text) in text and (open_periods or m.relation != "since")
+    ]  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -596,14 +605,18 @@ def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
 
 
 def _dated(
-    units: Sequence[Unit], passages: Sequence[Passage], headed: bool = False
+    units: Sequence[Unit],
+    passages: Sequence[Passage],
+    headed: bool = False,
+    open_periods: bool = False,
 ) -> list[_Dated]:
     """The units stating a date; with ``headed``, an undated unit under a heading that states
-    one ("## Key figures - update of 15 March 2026", "### 2019") is dated by its heading."""
+    one ("## Key figures - update of 15 March 2026", "### 2019") is dated by its heading; with
+    ``open_periods``, the start of an open period ("since 2017") dates its unit too."""
     mentions = _mentions(passages)
     out = []
     for unit in units:
-        dates = unit_dates(unit, mentions[unit.passage])
+        dates = unit_dates(unit, mentions[unit.passage], open_periods)
         if not dates and headed:
             dates = heading_dates(unit, mentions[unit.passage])
         if dates:
@@ -690,12 +703,20 @@ def answer(
         asked = _Asked(only_next, period, bool(_COUNT.search(question)))
         return _upcoming(events, language, today, limits, languages, asked)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
-    dated = _dated(same_series(relevant, units, passages), passages, headed=True)
+    counted = implicit or bool(_COUNT.search(question))
+    # Who or what holds now ("who is the director at the moment?"): a state stated as an
+    # open period ("since 2017", "2017–present") still holds; a count's "since 2009" is
+    # where a cumulative figure starts counting, not how things stand.
+    dated = _dated(
+        same_series(relevant, units, passages), passages, headed=True, open_periods=not counted
+    )
     if implicit:  # with no time word, only the units counting what is asked
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
-    counted = implicit or bool(_COUNT.search(question))
-    return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+    holding = not _LATEST.search(question)
+    return _current(
+        dated, language, today, best, limits, counted=counted, implicit=implicit, holding=holding
+    )
 
 
 def _counted_noun(question: str) -> str:
@@ -720,6 +741,16 @@ def counts(unit: Unit, noun: str) -> bool:
     if colon and noun in terms(label) and any(c.isdigit() for c in rest):
         return True
     return any(noun in terms(m.group(1)) for m in _NUMBER_WORDS.finditer(unit.text))
+
+
+def _headed(unit: Unit) -> Unit:
+    """A sentence or list item led by its heading when it does not name it: "Director since
+    1 October 2017" under "## Anna Rossi – director" says whose state it is."""
+    if unit.kind not in {"sentence", "item"} or not unit.context:
+        return unit
+    if _norm(unit.context) in _norm(unit.text):
+        return unit
+    return dataclasses.replace(unit, text=f"{unit.context}: {unit.text}")
 
 
 def _named(unit: Unit) -> Unit:
@@ -884,8 +915,12 @@ def _current(
     limits: TimelineParams,
     counted: bool = False,
     implicit: bool = False,
+    holding: bool = True,
 ) -> Timed | None:
-    """The latest figure at ``today`` with its date, then older differing ones. ``counted``
+    """The latest figure at ``today`` with its date, then older differing ones. An open
+    period ("since 2017") states a state that holds today, a closed one ("2016–2022") one that
+    held until its end; with ``holding`` false (the latest arrival, not who holds now) an open
+    period counts from its start. ``counted``
     (a count or amount asked): a unit stating a number wins over dated words without one
     ("Elettrica Pergolesi left in June 2024" is no count of companies). ``implicit`` (no
     time marker in the question): answered only when the sources state the figure at two
@@ -903,8 +938,11 @@ def _current(
         return None
 
     def as_of(m: DateMention) -> date:
-        # A period ("2012-2023", "July 2024 - June 2025") states how things stood until its
-        # end (or today); a day, month or year, from its start.
+        # An open period ("since 2017", "2017–present") states how things stand today; a
+        # closed one ("2012-2023", "July 2024 - June 2025") how they stood until its end (or
+        # today); a day, month or year, from its start.
+        if m.relation == "since":
+            return today if holding else m.start
         return min(m.end, today) if m.precision == "period" else m.start
 
     def stated(d: _Dated) -> date:
@@ -935,11 +973,15 @@ def _current(
             continue  # the same figure said again, or a dated sentence with no figure
         older.append(_dated_as_of(other.unit, stamp, language))
     closing = ""
-    if (today - when.end) > timedelta(days=limits.stale_days):
-        closing = _t(language, "stale", when=when.text)
+    if when.relation == "since":  # a state that still holds: said with its subject, not dated
+        first = _headed(latest.unit)
+    else:
+        first = _dated_as_of(latest.unit, when, language)
+        if (today - when.end) > timedelta(days=limits.stale_days):
+            closing = _t(language, "stale", when=when.text)
     return Timed(
         "",
-        [_dated_as_of(latest.unit, when, language)],
+        [first],
         older,
         _t(language, "older") if older else "",
         closing,
@@ -991,6 +1033,70 @@ def mark_past(selection: Selection, passages: Sequence[Passage], today: date, la
             key = "past" if last.end < today else "ahead"
             marked.append(_with_status(unit, key, last, lang))
         selection.groups[g] = (index, lead, marked)
+
+
+# A unit speaking of what is to come: a plan, an expectation, a future tense (grammar, as
+# ``_UPCOMING``), so a date after today in it may be known before it.
+_AHEAD = re.compile(
+    r"\b(will|shall|expected|expects?|planned|plans?|scheduled|upcoming|forthcoming|due\s+to|aims?|"
+    r"targets?|goals?|obiettiv[oi]|"
+    r"in\s+programma|previst[oaie]|prevede|programmat[oaie]|\w+(?:erà|irà|arà|ranno))\b",
+    re.I,
+)
+
+
+# A sentence's simple past: an "-ed" verb before its object's determiner ("opened their
+# labs", "discussed a foundation"); before a preposition it is as often a participle
+# ("designed by", "expected from").
+_TOLD_PAST = re.compile(r"\b[a-z]{3,}ed\s+(?:the|their|its|his|her|our|a|an|this|that)\b", re.I)
+
+
+def stated_later(unit: Unit, mentions: Sequence[DateMention], today: date) -> bool:
+    """The unit reports what the sources could not state on ``today``: every date it holds is
+    a point or a closed period starting after today (not an open start, "dal 2027", nor a
+    deadline, "by 2027"), and it is no announcement: it is told in a past tense ("in January
+    2026 the partners discussed a foundation"), or it speaks of nothing to come and is a
+    figure ("Companies: 85, January 2026") or a fact dated by more than an event's days ("2024:
+    the centre is completed" seen in 2023). An event to come ("Summit – 12-14 May 2026") and a
+    plan ("works expected in 2027") may be known before their date."""
+    dates = [m for m in mentions if _norm(m.text) in _norm(unit.text)]
+    if not dates or any(m.start <= today or m.relation for m in dates):
+        return False
+    told_past = bool(_PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text))
+    if told_past:
+        return True
+    if _AHEAD.search(unit.text):
+        return False
+    event = any(
+        m.precision in EVENT_PRECISIONS and (m.end - m.start).days <= PARAMS.timeline.event_days
+        for m in dates
+    )
+    return not event or _has_figure(_Dated(_untimed(unit), dates))
+
+
+def _untimed(unit: Unit) -> Unit:
+    """The unit without its clock times ("09:30"), which are no figure."""
+    return dataclasses.replace(unit, text=_CLOCK.sub(" ", unit.text))
+
+
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d\d\b(?![.,]?\d)")
+
+
+def drop_later(selection: Selection, passages: Sequence[Passage], today: date) -> None:
+    """Leave out of a normal answer the units that report what happened after ``today``
+    (``stated_later``): asked as of an earlier date, the answer must not state them as known.
+    A count of a list's items is left whole, and so is a selection that would be left empty
+    (the answer then quotes what it would have quoted)."""
+    if selection.count:
+        return
+    mentions = _mentions(passages)
+    groups = [
+        (index, lead, [u for u in units if not stated_later(u, mentions[u.passage], today)])
+        for index, lead, units in selection.groups
+    ]
+    kept = [g for g in groups if g[2]]
+    if kept:
+        selection.groups[:] = kept
 
 
 def _has_figure(dated: _Dated) -> bool:
