@@ -973,10 +973,11 @@ def _current(
             continue  # the same figure said again, or a dated sentence with no figure
         older.append(_dated_as_of(other.unit, stamp, language))
     closing = ""
+    unit = known_part(latest.unit, latest.dates, today)  # "600 in 2010; 700 in 2015" in 2012
     if when.relation == "since":  # a state that still holds: said with its subject, not dated
-        first = _headed(latest.unit)
+        first = _headed(unit)
     else:
-        first = _dated_as_of(latest.unit, when, language)
+        first = _dated_as_of(unit, when, language)
         if (today - when.end) > timedelta(days=limits.stale_days):
             closing = _t(language, "stale", when=when.text)
     return Timed(
@@ -1082,16 +1083,41 @@ def _untimed(unit: Unit) -> Unit:
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d\d\b(?![.,]?\d)")
 
 
+def known_part(unit: Unit, mentions: Sequence[DateMention], today: date) -> Unit:
+    """The unit less its clauses (cut at ";") that report what happened after ``today``
+    ("about 600 in 2010; about 700 in 2015" seen in 2012 says the first), when a clause is
+    left; else the unit as it is."""
+    clauses = unit.text.split(";")
+    if len(clauses) < 2:
+        return unit
+    kept = [
+        c for c in clauses
+        if not stated_later(dataclasses.replace(unit, text=c), mentions, today)
+    ]  # fmt: skip
+    if not kept or len(kept) == len(clauses):
+        return unit
+    return dataclasses.replace(unit, text=";".join(kept).strip())
+
+
 def drop_later(selection: Selection, passages: Sequence[Passage], today: date) -> None:
     """Leave out of a normal answer the units that report what happened after ``today``
-    (``stated_later``): asked as of an earlier date, the answer must not state them as known.
-    A count of a list's items is left whole, and so is a selection that would be left empty
-    (the answer then quotes what it would have quoted)."""
+    (``stated_later``), and the clauses that do of the others (``known_part``): asked as of an
+    earlier date, the answer must not state them as known. A count of a list's items is left
+    whole, and so is a selection that would be left empty (the answer then quotes what it
+    would have quoted)."""
     if selection.count:
         return
     mentions = _mentions(passages)
     groups = [
-        (index, lead, [u for u in units if not stated_later(u, mentions[u.passage], today)])
+        (
+            index,
+            lead,
+            [
+                known_part(u, mentions[u.passage], today)
+                for u in units
+                if not stated_later(u, mentions[u.passage], today)
+            ],
+        )
         for index, lead, units in selection.groups
     ]
     kept = [g for g in groups if g[2]]

@@ -675,3 +675,21 @@ def test_a_normal_answer_leaves_out_what_is_not_known_yet() -> None:
     selection = Selection(groups=[(0, "", only_later)], best_score=1.0, language="en")
     drop_later(selection, [passage], date(2023, 6, 1))
     assert selection.groups == [(0, "", only_later)]
+
+
+def test_a_clause_reporting_what_came_later_is_left_out() -> None:
+    """ "About 600 people worked here in 2010; about 700 in 2015" seen in 2012 says the first
+    clause only, in a "now" answer and in a normal one; seen in 2016, both."""
+    passage, units = _scored_page(
+        "Staff\n\nAbout 600 people worked here in 2010; about 700 in 2015.\n\n"
+        "The park opened in 2009 on the east quay."
+    )
+    staff = [u for u in units if "600" in u.text]
+    timed = _current(_dated(staff, [passage]), "en", date(2012, 1, 1), 1.0, PARAMS.timeline)
+    assert timed is not None
+    assert timed.units[0].text == "About 600 people worked here in 2010"  # its date said once
+    selection = Selection(groups=[(0, "", staff)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2012, 1, 1))
+    assert [u.text for u in selection.groups[0][2]] == ["About 600 people worked here in 2010"]
+    drop_later(selection := Selection([(0, "", staff)], 1.0, "en"), [passage], date(2016, 1, 1))
+    assert selection.groups[0][2] == staff
