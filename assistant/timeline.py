@@ -963,7 +963,8 @@ def _current(
     when = max(latest.before(today), key=as_of)
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}
-    for other in known[1:]:
+    # An open state ("director since 2017") is no figure with earlier values.
+    for other in known[1:] if when.relation != "since" else []:
         text = _norm(other.unit.text)
         if len(older) >= limits.max_older or text in seen or other.start_after(today):
             continue
@@ -1052,26 +1053,32 @@ _AHEAD = re.compile(
 _TOLD_PAST = re.compile(r"\b[a-z]{3,}ed\s+(?:the|their|its|his|her|our|a|an|this|that)\b", re.I)
 
 
-def stated_later(unit: Unit, mentions: Sequence[DateMention], today: date) -> bool:
+def stated_later(
+    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+) -> bool:
     """The unit reports what the sources could not state on ``today``: every date it holds is
     a point or a closed period starting after today (not an open start, "dal 2027", nor a
     deadline, "by 2027"), and it is no announcement: it is told in a past tense ("in January
     2026 the partners discussed a foundation"), or it speaks of nothing to come and is a
     figure ("Companies: 85, January 2026") or a fact dated by more than an event's days ("2024:
     the centre is completed" seen in 2023). An event to come ("Summit – 12-14 May 2026") and a
-    plan ("works expected in 2027") may be known before their date."""
+    plan ("works expected in 2027") may be known before their date. With ``keep_events`` (a
+    question asking whether something is past or to come, whose answer marks each date), a
+    unit with an event's date is kept however it is told."""
     dates = [m for m in mentions if _norm(m.text) in _norm(unit.text)]
     if not dates or any(m.start <= today or m.relation for m in dates):
+        return False
+    event = any(
+        m.precision in EVENT_PRECISIONS and (m.end - m.start).days <= PARAMS.timeline.event_days
+        for m in dates
+    )
+    if event and keep_events:
         return False
     told_past = bool(_PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text))
     if told_past:
         return True
     if _AHEAD.search(unit.text):
         return False
-    event = any(
-        m.precision in EVENT_PRECISIONS and (m.end - m.start).days <= PARAMS.timeline.event_days
-        for m in dates
-    )
     return not event or _has_figure(_Dated(_untimed(unit), dates))
 
 
@@ -1083,7 +1090,9 @@ def _untimed(unit: Unit) -> Unit:
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d\d\b(?![.,]?\d)")
 
 
-def known_part(unit: Unit, mentions: Sequence[DateMention], today: date) -> Unit:
+def known_part(
+    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+) -> Unit:
     """The unit less its clauses (cut at ";") that report what happened after ``today``
     ("about 600 in 2010; about 700 in 2015" seen in 2012 says the first), when a clause is
     left; else the unit as it is."""
@@ -1092,14 +1101,16 @@ def known_part(unit: Unit, mentions: Sequence[DateMention], today: date) -> Unit
         return unit
     kept = [
         c for c in clauses
-        if not stated_later(dataclasses.replace(unit, text=c), mentions, today)
+        if not stated_later(dataclasses.replace(unit, text=c), mentions, today, keep_events)
     ]  # fmt: skip
     if not kept or len(kept) == len(clauses):
         return unit
     return dataclasses.replace(unit, text=";".join(kept).strip())
 
 
-def drop_later(selection: Selection, passages: Sequence[Passage], today: date) -> None:
+def drop_later(
+    selection: Selection, passages: Sequence[Passage], today: date, keep_events: bool = False
+) -> None:
     """Leave out of a normal answer the units that report what happened after ``today``
     (``stated_later``), and the clauses that do of the others (``known_part``): asked as of an
     earlier date, the answer must not state them as known. A count of a list's items is left
@@ -1113,9 +1124,9 @@ def drop_later(selection: Selection, passages: Sequence[Passage], today: date) -
             index,
             lead,
             [
-                known_part(u, mentions[u.passage], today)
+                known_part(u, mentions[u.passage], today, keep_events)
                 for u in units
-                if not stated_later(u, mentions[u.passage], today)
+                if not stated_later(u, mentions[u.passage], today, keep_events)
             ],
         )
         for index, lead, units in selection.groups

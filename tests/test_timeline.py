@@ -648,7 +648,7 @@ LATER = """## Park news
 def test_what_is_reported_after_today_is_not_known_yet() -> None:
     """Seen on 1 June 2023, a figure, a fact dated by a year and a report in a past tense, all
     dated later, are not known yet; an event to come, a plan, an open start and an undated
-    unit are. On the day after, all are known."""
+    unit are. On the day after March 2024 begins, all are known."""
     passage, units = _scored_page(LATER)
     mentions = find_dates(passage.text)
     later = [u.text for u in units if stated_later(u, mentions, date(2023, 6, 1))]
@@ -658,6 +658,9 @@ def test_what_is_reported_after_today_is_not_known_yet() -> None:
         "2024: the east wing is completed.",
     ]
     assert not [u for u in units if stated_later(u, mentions, date(2024, 3, 2))]
+    # asked whether something is past or to come, a unit with an event's date stays (marked)
+    kept = [u.text for u in units if stated_later(u, mentions, date(2023, 6, 1), True)]
+    assert kept == ["2024: the east wing is completed."]
 
 
 def test_a_normal_answer_leaves_out_what_is_not_known_yet() -> None:
