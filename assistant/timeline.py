@@ -316,8 +316,9 @@ def time_intent(question: str) -> Intent:
 
 def asks_calendar(question: str) -> bool:
     """A question about the calendar itself: the coming events of a period ("what's on next
-    month?", "il mese prossimo"), which are coming up, how many are planned, or which were
-    already held. The timeline answers it even when no passage answers it in words."""
+    month?", "il mese prossimo"), which are coming up, whether any is ("anything coming
+    up?"), how many are planned, or which were already held. The timeline answers it even
+    when no passage answers it in words."""
     intent = time_intent(question)
     if intent == "past":
         return _asks_held(question)
@@ -325,7 +326,12 @@ def asks_calendar(question: str) -> bool:
         return False
     # "which events are coming up?" asks for the calendar as much as "what's on next month?"
     named = _WINDOW.search(question) or span_intent(question)
-    return bool(named or _COUNT.search(question) or asks_for_list(question))
+    asked = _COUNT.search(question) or _ANY.search(question) or asks_for_list(question)
+    return bool(named or asked)
+
+
+# An indefinite ("anything", "any", "qualcosa") asks whether there are items of a kind.
+_ANY = re.compile(r"\b(anything|something|any|qualcosa|qualche|niente|nulla)\b", re.I)
 
 
 def _asks_held(question: str) -> bool:
@@ -685,6 +691,9 @@ def answer(
         return None  # "which start-ups are on campus now?" is a list, not one figure
     units = _score(question, passages, language, stats, similarity, params)
     scored = [u for u in units if u.score > 0]
+    if not scored and (intent == "upcoming" or held) and asks_calendar(question):
+        # "what's on next month?" has no topic words to score by: every event answers it
+        scored = units
     if not scored:
         return None
     best = max(u.score for u in scored)

@@ -17,12 +17,15 @@ from support.sites import synced_runtime
 from assistant.answer import Assistant
 from assistant.extractive import Selection
 from assistant.params import PARAMS
+from assistant.terms import TermStats
 from assistant.timeline import (
     _current,
     _Dated,
     _dated,
     _labelled,
     _with_status,
+    answer,
+    asks_calendar,
     counts,
     drop_later,
     implicit_current,
@@ -696,3 +699,23 @@ def test_a_clause_reporting_what_came_later_is_left_out() -> None:
     assert [u.text for u in selection.groups[0][2]] == ["About 600 people worked here in 2010"]
     drop_later(selection := Selection([(0, "", staff)], 1.0, "en"), [passage], date(2016, 1, 1))
     assert selection.groups[0][2] == staff
+
+
+def test_a_calendar_question_with_no_topic_word_reads_every_event() -> None:
+    """ "Cosa c'è il mese prossimo?" shares no word with an events page: every event answers
+    it, so the answer says none is announced for the month and names the latest held (before,
+    no unit scored and the question was declined). "Anything coming up?" asks for the
+    calendar too."""
+    passage = Passage(
+        id="e", text=EVENTS, title="Events", url="u", source_id="u", language="en",
+        heading="", dates=encode(find_dates(EVENTS)),
+    )  # fmt: skip
+    question = "Cosa c'è il mese prossimo?"
+    timed = answer(question, [passage], "it", TermStats([EVENTS]), None, date(2026, 11, 30))
+    assert timed is not None and timed.opening.startswith("Nelle fonti non è annunciato")
+    assert [u.text for u in timed.units] == [
+        "Materials Summit – 12-14 May 2026, three days of conferences on advanced materials "
+        "(già passato)"
+    ]
+    assert asks_calendar("Anything coming up at the park that the public can attend?")
+    assert not asks_calendar("Will the car park be free?")
