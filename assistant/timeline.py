@@ -691,9 +691,11 @@ def answer(
         return None  # "which start-ups are on campus now?" is a list, not one figure
     units = _score(question, passages, language, stats, similarity, params)
     scored = [u for u in units if u.score > 0]
-    if not scored and (intent == "upcoming" or held) and asks_calendar(question):
-        # "what's on next month?" has no topic words to score by: every event answers it
-        scored = units
+    every = not scored and (intent == "upcoming" or held) and asks_calendar(question)
+    if every:
+        # "what's on next month?" has no topic words to score by: every event answers it,
+        # an event being a day's (a month is as often a page's stamp, "Revisione: novembre")
+        scored = [u for u in units if any(m.precision == "day" for m in _own_dates(u, passages))]
     if not scored:
         return None
     best = max(u.score for u in scored)
@@ -726,6 +728,10 @@ def answer(
     return _current(
         dated, language, today, best, limits, counted=counted, implicit=implicit, holding=holding
     )
+
+
+def _own_dates(unit: Unit, passages: Sequence[Passage]) -> list[DateMention]:
+    return unit_dates(unit, decode(passages[unit.passage].dates))
 
 
 def _counted_noun(question: str) -> str:

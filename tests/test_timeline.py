@@ -703,12 +703,13 @@ def test_a_clause_reporting_what_came_later_is_left_out() -> None:
 
 def test_a_calendar_question_with_no_topic_word_reads_every_event() -> None:
     """ "Cosa c'è il mese prossimo?" shares no word with an events page: every event answers
-    it, so the answer says none is announced for the month and names the latest held (before,
-    no unit scored and the question was declined). "Anything coming up?" asks for the
-    calendar too."""
+    it, so the answer says none is announced for the month and names the latest held, a day's
+    event, not the page's stamp (before, no unit scored and the question was declined).
+    "Anything coming up?" asks for the calendar too."""
+    text = f"{EVENTS}\nThis page was last reviewed by the events office in November 2026.\n"
     passage = Passage(
-        id="e", text=EVENTS, title="Events", url="u", source_id="u", language="en",
-        heading="", dates=encode(find_dates(EVENTS)),
+        id="e", text=text, title="Events", url="u", source_id="u", language="en",
+        heading="", dates=encode(find_dates(text)),
     )  # fmt: skip
     question = "Cosa c'è il mese prossimo?"
     timed = answer(question, [passage], "it", TermStats([EVENTS]), None, date(2026, 11, 30))
