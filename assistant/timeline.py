@@ -706,6 +706,8 @@ def answer(
         if not held:
             events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
+        if every:  # the rows and items brought by a day's event must be a day's event too
+            events = [d for d in events if any(m.precision == "day" for m in d.event_dates())]
         languages = [p.language for p in passages]
         period = window(question, today)
         if held:
