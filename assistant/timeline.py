@@ -11,7 +11,12 @@ holds. Given ``today`` (Settings.today, the real date by default):
   today, with its date, then the older figures that differ, and a note when the newest one is
   more than two years old (``STALE_DAYS``);
 - any other question with a time marker ("already", "still on", "già", "ancora") gets the
-  normal answer, with each quoted dated unit marked as past or upcoming.
+  normal answer, with each quoted dated unit marked as past or upcoming;
+- every normal answer leaves out what the sources could not state on today (``drop_later``:
+  a figure, a year's fact or a past-tense report dated after it).
+
+Who holds a role now is read from periods: an open one ("since 2017", "2017–present") holds
+today, a closed one ("2016–2022") held until its end.
 
 Upcoming questions read, besides the retrieved passages, the dated passages of a wider search
 and every passage of the index stating an event still to come; "how many ... now?" questions
