@@ -700,7 +700,7 @@ def answer(
     if every:
         # "what's on next month?" has no topic words to score by: every event answers it,
         # an event being a day's (a month is as often a page's stamp, "Revisione: novembre")
-        scored = [u for u in units if any(m.precision == "day" for m in _own_dates(u, passages))]
+        scored = [u for u in units if _day_event(u, passages)]
     if not scored:
         return None
     best = max(u.score for u in scored)
@@ -712,7 +712,7 @@ def answer(
             events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
         if every:  # the rows and items brought by a day's event must be a day's event too
-            events = [d for d in events if any(m.precision == "day" for m in d.event_dates())]
+            events = [d for d in events if _day_event(d.unit, passages)]
         languages = [p.language for p in passages]
         period = window(question, today)
         if held:
@@ -737,8 +737,11 @@ def answer(
     )
 
 
-def _own_dates(unit: Unit, passages: Sequence[Passage]) -> list[DateMention]:
-    return unit_dates(unit, decode(passages[unit.passage].dates))
+def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:
+    """The unit states a day's date and names something besides it (not a bare "12 ottobre
+    2025" line)."""
+    dates = unit_dates(unit, decode(passages[unit.passage].dates))
+    return any(m.precision == "day" for m in dates) and words_besides(unit.text, dates) > 0
 
 
 def _counted_noun(question: str) -> str:

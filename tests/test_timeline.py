@@ -704,9 +704,10 @@ def test_a_clause_reporting_what_came_later_is_left_out() -> None:
 def test_a_calendar_question_with_no_topic_word_reads_every_event() -> None:
     """ "Cosa c'è il mese prossimo?" shares no word with an events page: every event answers
     it, so the answer says none is announced for the month and names the latest held, a day's
-    event, not the page's stamp (before, no unit scored and the question was declined).
+    event, not the page's stamp nor a bare date line (before, no unit scored and the question
+    was declined).
     "Anything coming up?" asks for the calendar too."""
-    text = f"{EVENTS}\nThis page was last reviewed by the events office in November 2026.\n"
+    text = f"{EVENTS}\n20 November 2026\n\nThis page was last reviewed in November 2026.\n"
     passage = Passage(
         id="e", text=text, title="Events", url="u", source_id="u", language="en",
         heading="", dates=encode(find_dates(text)),
