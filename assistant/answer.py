@@ -427,7 +427,10 @@ class Assistant:
         timed = self._timed(prep, stats, notice)
         if timed is not None:
             return timed
-        if timeline.time_intent(prep.question) in {"past", "upcoming"}:
+        # what was not yet known at today goes; an event's date is kept and marked when asked
+        marks = timeline.time_intent(prep.question) in {"past", "upcoming"}
+        timeline.drop_later(selection, prep.passages, today, keep_events=marks)
+        if marks:
             timeline.mark_past(selection, prep.passages, today, lang)
         text, sources = compose(selection, prep.passages, lang)
         return Answer(

@@ -11,7 +11,12 @@ holds. Given ``today`` (Settings.today, the real date by default):
   today, with its date, then the older figures that differ, and a note when the newest one is
   more than two years old (``STALE_DAYS``);
 - any other question with a time marker ("already", "still on", "già", "ancora") gets the
-  normal answer, with each quoted dated unit marked as past or upcoming.
+  normal answer, with each quoted dated unit marked as past or upcoming;
+- every normal answer leaves out what the sources could not state on today (``drop_later``:
+  a figure, a year's fact or a past-tense report dated after it).
+
+Who holds a role now is read from periods: an open one ("since 2017", "2017–present") holds
+today, a closed one ("2016–2022") held until its end.
 
 Upcoming questions read, besides the retrieved passages, the dated passages of a wider search
 and every passage of the index stating an event still to come; "how many ... now?" questions
@@ -82,6 +87,8 @@ _PAST = re.compile(
     re.IGNORECASE,
 )
 
+# "The latest / l'ultimo ..." asks for the newest start, not for what holds now.
+_LATEST = re.compile(r"\b(latest|newest|most\s+recent|ultim[oaie]|più\s+recent[ei])\b", re.I)
 # "How many ... now?" asks for a figure whose latest value may be stated on another page.
 _COUNT = re.compile(r"\b(how\s+many|number\s+of|quant[ie])\b", re.I)
 # A count or an amount asked with no time marker ("how many people work at the park?", "how
@@ -314,8 +321,9 @@ def time_intent(question: str) -> Intent:
 
 def asks_calendar(question: str) -> bool:
     """A question about the calendar itself: the coming events of a period ("what's on next
-    month?", "il mese prossimo"), which are coming up, how many are planned, or which were
-    already held. The timeline answers it even when no passage answers it in words."""
+    month?", "il mese prossimo"), which are coming up, whether any is ("anything coming
+    up?"), how many are planned, or which were already held. The timeline answers it even
+    when no passage answers it in words."""
     intent = time_intent(question)
     if intent == "past":
         return _asks_held(question)
@@ -323,7 +331,12 @@ def asks_calendar(question: str) -> bool:
         return False
     # "which events are coming up?" asks for the calendar as much as "what's on next month?"
     named = _WINDOW.search(question) or span_intent(question)
-    return bool(named or _COUNT.search(question) or asks_for_list(question))
+    asked = _COUNT.search(question) or _ANY.search(question) or asks_for_list(question)
+    return bool(named or asked)
+
+
+# An indefinite ("anything", "any", "qualcosa") asks whether there are items of a kind.
+_ANY = re.compile(r"\b(anything|something|any|qualcosa|qualche|niente|nulla)\b", re.I)
 
 
 def _asks_held(question: str) -> bool:
@@ -401,10 +414,17 @@ def _norm(text: str) -> str:
     return " ".join(text.replace("\\", "").split()).casefold()
 
 
-def unit_dates(unit: Unit, mentions: Sequence[DateMention]) -> list[DateMention]:
-    """The dates of a passage whose words appear in this unit."""
+def unit_dates(
+    unit: Unit, mentions: Sequence[DateMention], open_periods: bool = False
+) -> list[DateMention]:
+    """The dates of a passage whose words appear in this unit; the start of an open period
+    ("since 2017", "dal 2017", "2017–present") only with ``open_periods`` (it dates no event,
+    but it says a state still holds)."""
     text = _norm(unit.text)
-    return [m for m in mentions if _norm(m.text) in text and m.relation != "since"]
+    return [
+        m for m in mentions
+        if _norm(m.text) in text and (open_periods or m.relation != "since")
+    ]  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -596,14 +616,18 @@ def _mentions(passages: Sequence[Passage]) -> list[list[DateMention]]:
 
 
 def _dated(
-    units: Sequence[Unit], passages: Sequence[Passage], headed: bool = False
+    units: Sequence[Unit],
+    passages: Sequence[Passage],
+    headed: bool = False,
+    open_periods: bool = False,
 ) -> list[_Dated]:
     """The units stating a date; with ``headed``, an undated unit under a heading that states
-    one ("## Key figures - update of 15 March 2026", "### 2019") is dated by its heading."""
+    one ("## Key figures - update of 15 March 2026", "### 2019") is dated by its heading; with
+    ``open_periods``, the start of an open period ("since 2017") dates its unit too."""
     mentions = _mentions(passages)
     out = []
     for unit in units:
-        dates = unit_dates(unit, mentions[unit.passage])
+        dates = unit_dates(unit, mentions[unit.passage], open_periods)
         if not dates and headed:
             dates = heading_dates(unit, mentions[unit.passage])
         if dates:
@@ -672,6 +696,11 @@ def answer(
         return None  # "which start-ups are on campus now?" is a list, not one figure
     units = _score(question, passages, language, stats, similarity, params)
     scored = [u for u in units if u.score > 0]
+    every = not scored and (intent == "upcoming" or held) and asks_calendar(question)
+    if every:
+        # "what's on next month?" has no topic words to score by: every event answers it,
+        # an event being a day's (a month is as often a page's stamp, "Revisione: novembre")
+        scored = [u for u in units if _day_event(u, passages)]
     if not scored:
         return None
     best = max(u.score for u in scored)
@@ -682,6 +711,8 @@ def answer(
         if not held:
             events += _close_coming(question, units, events, passages, today, similarity, params)
         events += [d for d in _dated(_events_table(events, units), passages) if d.event_dates()]
+        if every:  # the rows and items brought by a day's event must be a day's event too
+            events = [d for d in events if _day_event(d.unit, passages)]
         languages = [p.language for p in passages]
         period = window(question, today)
         if held:
@@ -690,12 +721,27 @@ def answer(
         asked = _Asked(only_next, period, bool(_COUNT.search(question)))
         return _upcoming(events, language, today, limits, languages, asked)
     relevant = [u for u in scored if u.score >= limits.relevant * best]
-    dated = _dated(same_series(relevant, units, passages), passages, headed=True)
+    counted = implicit or bool(_COUNT.search(question))
+    # Who or what holds now ("who is the director at the moment?"): a state stated as an
+    # open period ("since 2017", "2017–present") still holds; a count's "since 2009" is
+    # where a cumulative figure starts counting, not how things stand.
+    dated = _dated(
+        same_series(relevant, units, passages), passages, headed=True, open_periods=not counted
+    )
     if implicit:  # with no time word, only the units counting what is asked
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
-    counted = implicit or bool(_COUNT.search(question))
-    return _current(dated, language, today, best, limits, counted=counted, implicit=implicit)
+    holding = not _LATEST.search(question)
+    return _current(
+        dated, language, today, best, limits, counted=counted, implicit=implicit, holding=holding
+    )
+
+
+def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:
+    """The unit states a day's date and names something besides it (not a bare "12 ottobre
+    2025" line)."""
+    dates = unit_dates(unit, decode(passages[unit.passage].dates))
+    return any(m.precision == "day" for m in dates) and words_besides(unit.text, dates) > 0
 
 
 def _counted_noun(question: str) -> str:
@@ -720,6 +766,16 @@ def counts(unit: Unit, noun: str) -> bool:
     if colon and noun in terms(label) and any(c.isdigit() for c in rest):
         return True
     return any(noun in terms(m.group(1)) for m in _NUMBER_WORDS.finditer(unit.text))
+
+
+def _headed(unit: Unit) -> Unit:
+    """A sentence or list item led by its heading when it does not name it: "Director since
+    1 October 2017" under "## Anna Rossi – director" says whose state it is."""
+    if unit.kind not in {"sentence", "item"} or not unit.context:
+        return unit
+    if _norm(unit.context) in _norm(unit.text):
+        return unit
+    return dataclasses.replace(unit, text=f"{unit.context}: {unit.text}")
 
 
 def _named(unit: Unit) -> Unit:
@@ -884,8 +940,12 @@ def _current(
     limits: TimelineParams,
     counted: bool = False,
     implicit: bool = False,
+    holding: bool = True,
 ) -> Timed | None:
-    """The latest figure at ``today`` with its date, then older differing ones. ``counted``
+    """The latest figure at ``today`` with its date, then older differing ones. An open
+    period ("since 2017") states a state that holds today, a closed one ("2016–2022") one that
+    held until its end; with ``holding`` false (the latest arrival, not who holds now) an open
+    period counts from its start. ``counted``
     (a count or amount asked): a unit stating a number wins over dated words without one
     ("Elettrica Pergolesi left in June 2024" is no count of companies). ``implicit`` (no
     time marker in the question): answered only when the sources state the figure at two
@@ -903,8 +963,11 @@ def _current(
         return None
 
     def as_of(m: DateMention) -> date:
-        # A period ("2012-2023", "July 2024 - June 2025") states how things stood until its
-        # end (or today); a day, month or year, from its start.
+        # An open period ("since 2017", "2017–present") states how things stand today; a
+        # closed one ("2012-2023", "July 2024 - June 2025") how they stood until its end (or
+        # today); a day, month or year, from its start.
+        if m.relation == "since":
+            return today if holding else m.start
         return min(m.end, today) if m.precision == "period" else m.start
 
     def stated(d: _Dated) -> date:
@@ -925,7 +988,8 @@ def _current(
     when = max(latest.before(today), key=as_of)
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}
-    for other in known[1:]:
+    # An open state ("director since 2017") is no figure with earlier values.
+    for other in known[1:] if when.relation != "since" else []:
         text = _norm(other.unit.text)
         if len(older) >= limits.max_older or text in seen or other.start_after(today):
             continue
@@ -935,11 +999,16 @@ def _current(
             continue  # the same figure said again, or a dated sentence with no figure
         older.append(_dated_as_of(other.unit, stamp, language))
     closing = ""
-    if (today - when.end) > timedelta(days=limits.stale_days):
-        closing = _t(language, "stale", when=when.text)
+    unit = known_part(latest.unit, latest.dates, today)  # "600 in 2010; 700 in 2015" in 2012
+    if when.relation == "since":  # a state that still holds: said with its subject, not dated
+        first = _headed(unit)
+    else:
+        first = _dated_as_of(unit, when, language)
+        if (today - when.end) > timedelta(days=limits.stale_days):
+            closing = _t(language, "stale", when=when.text)
     return Timed(
         "",
-        [_dated_as_of(latest.unit, when, language)],
+        [first],
         older,
         _t(language, "older") if older else "",
         closing,
@@ -991,6 +1060,105 @@ def mark_past(selection: Selection, passages: Sequence[Passage], today: date, la
             key = "past" if last.end < today else "ahead"
             marked.append(_with_status(unit, key, last, lang))
         selection.groups[g] = (index, lead, marked)
+
+
+# A unit speaking of what is to come: a plan, an expectation, a future tense (grammar, as
+# ``_UPCOMING``), so a date after today in it may be known before it.
+_AHEAD = re.compile(
+    r"\b(will|shall|expected|expects?|planned|plans?|scheduled|upcoming|forthcoming|due\s+to|aims?|"
+    r"targets?|goals?|obiettiv[oi]|"
+    r"in\s+programma|previst[oaie]|prevede|programmat[oaie]|\w+(?:erà|irà|arà|ranno))\b",
+    re.I,
+)
+
+
+# A sentence's simple past: an "-ed" verb before its object's determiner ("opened their
+# labs", "discussed a foundation"); before a preposition it is as often a participle
+# ("designed by", "expected from").
+_TOLD_PAST = re.compile(r"\b[a-z]{3,}ed\s+(?:the|their|its|his|her|our|a|an|this|that)\b", re.I)
+
+
+def stated_later(
+    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+) -> bool:
+    """The unit reports what the sources could not state on ``today``: every date it holds is
+    a point or a closed period starting after today (not an open start, "dal 2027", nor a
+    deadline, "by 2027"), and it is no announcement: it is told in a past tense ("in January
+    2026 the partners discussed a foundation"), or it speaks of nothing to come and is a
+    figure ("Companies: 85, January 2026") or a fact dated by more than an event's days ("2024:
+    the centre is completed" seen in 2023). An event to come ("Summit – 12-14 May 2026") and a
+    plan ("works expected in 2027") may be known before their date. With ``keep_events`` (a
+    question asking whether something is past or to come, whose answer marks each date), a
+    unit with an event's date is kept however it is told."""
+    dates = [m for m in mentions if _norm(m.text) in _norm(unit.text)]
+    if not dates or any(m.start <= today or m.relation for m in dates):
+        return False
+    event = any(
+        m.precision in EVENT_PRECISIONS and (m.end - m.start).days <= PARAMS.timeline.event_days
+        for m in dates
+    )
+    if event and keep_events:
+        return False
+    told_past = bool(_PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text))
+    if told_past:
+        return True
+    if _AHEAD.search(unit.text):
+        return False
+    return not event or _has_figure(_Dated(_untimed(unit), dates))
+
+
+def _untimed(unit: Unit) -> Unit:
+    """The unit without its clock times ("09:30"), which are no figure."""
+    return dataclasses.replace(unit, text=_CLOCK.sub(" ", unit.text))
+
+
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d\d\b(?![.,]?\d)")
+
+
+def known_part(
+    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+) -> Unit:
+    """The unit less its clauses (cut at ";") that report what happened after ``today``
+    ("about 600 in 2010; about 700 in 2015" seen in 2012 says the first), when a clause is
+    left; else the unit as it is."""
+    clauses = unit.text.split(";")
+    if len(clauses) < 2:
+        return unit
+    kept = [
+        c for c in clauses
+        if not stated_later(dataclasses.replace(unit, text=c), mentions, today, keep_events)
+    ]  # fmt: skip
+    if not kept or len(kept) == len(clauses):
+        return unit
+    return dataclasses.replace(unit, text=";".join(kept).strip())
+
+
+def drop_later(
+    selection: Selection, passages: Sequence[Passage], today: date, keep_events: bool = False
+) -> None:
+    """Leave out of a normal answer the units that report what happened after ``today``
+    (``stated_later``), and the clauses that do of the others (``known_part``): asked as of an
+    earlier date, the answer must not state them as known. A count of a list's items is left
+    whole, and so is a selection that would be left empty (the answer then quotes what it
+    would have quoted)."""
+    if selection.count:
+        return
+    mentions = _mentions(passages)
+    groups = [
+        (
+            index,
+            lead,
+            [
+                known_part(u, mentions[u.passage], today, keep_events)
+                for u in units
+                if not stated_later(u, mentions[u.passage], today, keep_events)
+            ],
+        )
+        for index, lead, units in selection.groups
+    ]
+    kept = [g for g in groups if g[2]]
+    if kept:
+        selection.groups[:] = kept
 
 
 def _has_figure(dated: _Dated) -> bool:

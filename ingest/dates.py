@@ -79,6 +79,13 @@ _UNTIL = re.compile(
     r"|\bscadenza:?)\s*(?:the\s+)?$",
     re.I,
 )
+# An open period written as a range with no end: "2017–", "2017 - present", "2017–oggi",
+# "dal 2017 ad oggi": the date starts a state that still holds (relation "since").
+_OPEN_END = re.compile(
+    r"^\s*(?:(?:[-–—]|\bto|\bad?|\bfino\s+ad?)\s*(?:(?:the\s+)?(?:present|today|now|date)"
+    r"|oggi|in\s+corso|ongoing)(?!\w)|[-–—]\s*(?=[|,;)\]]|\Z))",
+    re.I,
+)
 _RANGE_JOIN = re.compile(r"^\s*(?:[-–—/]|to|until|al(?:l['’])?|a)\s*$", re.I)
 
 
@@ -194,7 +201,13 @@ def find_dates(text: str, options: DateOptions = DateOptions()) -> list[DateMent
             relation = (
                 "since" if _SINCE.search(before) else "until" if _UNTIL.search(before) else ""
             )
-        mention = DateMention(" ".join(span.split()), start, end, precision, relation)
+        words = " ".join(span.split())
+        open_end = _OPEN_END.match(text[match.end() :].partition("\n")[0])
+        if open_end is not None and relation != "until":
+            # "2017–present", "2017–": the words of the open period are the date's.
+            relation = "since"
+            words = " ".join(text[match.start() : match.end() + open_end.end()].split())
+        mention = DateMention(words, start, end, precision, relation)
         if found and _RANGE_JOIN.match(text[found[-1][1] : match.start()]):
             # "July 2024 – June 2025", "2020-2022": one period from the first to the second.
             a_start, _, a = found[-1]

@@ -110,8 +110,8 @@ def sync_lock(data_dir: Path) -> Iterator[None]:
 # 5 = issue 11 (lists6): directory cards in sections of one or two, bare-label definition
 # terms, an arrival stated in an organisation page's heading; 6 = issue 11 (time6): the text
 # of <time> elements kept (trafilatura deleted it), a definition term and its short value one
-# line.
-PIPELINE_VERSION = 6
+# line; 7 = issue 11 (time8): a range with no end ("2017–", "2017–present") an open period.
+PIPELINE_VERSION = 7
 
 
 def pipeline_fingerprint(options: SyncOptions, collection: str) -> str:

@@ -110,3 +110,17 @@ def test_chunks_carry_their_dates() -> None:
         "11 October 2025",
         "2009",
     ]
+
+
+def test_a_range_with_no_end_is_an_open_period() -> None:
+    """An open period: "2017–", "2017 - present", "2017–oggi", "dal 2017 ad oggi" start a state that still
+    holds (relation "since"); "2016–2022" is closed, and "2003 – early 2010s" is no open end."""
+    assert spans("| Anna Rossi | director | 2017– |") == [
+        ("2017–", date(2017, 1, 1), date(2017, 12, 31), "year", "since")
+    ]
+    assert spans("Anna Rossi, director, 2017 - present.")[0][0::4] == ("2017 - present", "since")
+    assert spans("Direttrice 2017–oggi; poi")[0][0::4] == ("2017–oggi", "since")
+    assert spans("Direttrice dal 2017 ad oggi.")[0][0::4] == ("2017 ad oggi", "since")
+    assert spans("| Carla Verdi | director | 2016–2022 |")[0][3:] == ("period", "")
+    assert spans("Manager 2003 – early 2010s")[0][0::4] == ("2003", "")
+    assert spans("Report 2025-10, deadline by 2027 –")[1][4] == "until"  # a deadline stays one

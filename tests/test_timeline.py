@@ -15,17 +15,23 @@ import pytest
 from support.sites import synced_runtime
 
 from assistant.answer import Assistant
+from assistant.extractive import Selection
 from assistant.params import PARAMS
+from assistant.terms import TermStats
 from assistant.timeline import (
     _current,
     _Dated,
     _dated,
     _labelled,
     _with_status,
+    answer,
+    asks_calendar,
     counts,
+    drop_later,
     implicit_current,
     is_coming,
     same_series,
+    stated_later,
     time_intent,
     unit_dates,
     window,
@@ -581,3 +587,137 @@ def test_a_unit_counts_what_is_asked(text: str, noun: str, expected: bool) -> No
     """With no time word, a "now" answer reads only the units stating a number of what the
     question counts (its first term after "how many" / "quanti")."""
     assert counts(Unit(0, 0, text, "sentence", -1), noun) is expected
+
+
+TEAM = """## Anna Rossi – director
+
+- Director of the park since 1 October 2017, after a search of several months.
+- She studied engineering in Turin.
+
+## Before her
+
+| Name | Role | Period |
+|---|---|---|
+| Piero Bianchi | Director | 2009–2016 |
+| Carla Verdi | Director of marketing | 2016–2022 |
+"""
+
+
+def test_an_open_period_holds_now_and_a_closed_one_held_until_its_end() -> None:
+    """For "who is the director now?", "since 1 October 2017" still holds, so it is newer than the
+    row "2016–2022", which ended; the answer names whose state it is (the heading) and dates it
+    no further. Before 2017 the open period has not begun, and the row in force then wins."""
+    passage, units = _scored_page(TEAM)
+    dated = _dated(units, [passage], headed=True, open_periods=True)
+    timed = _current(dated, "en", date(2026, 11, 30), 1.0, PARAMS.timeline)
+    assert timed is not None
+    assert timed.units[0].text == (
+        "Anna Rossi – director: Director of the park since 1 October 2017, after a search of "
+        "several months."
+    )
+    assert not timed.closing and not timed.older
+    early = _current(dated, "en", date(2015, 6, 1), 1.0, PARAMS.timeline)
+    assert early is not None and "Piero Bianchi" in early.units[0].text
+    # without the open periods (as before, and for counts) the closed row was the newest
+    old = _current(_dated(units, [passage], headed=True), "en", date(2026, 11, 30), 1.0,
+                   PARAMS.timeline)  # fmt: skip
+    assert old is not None and "Carla Verdi" in old.units[0].text
+
+
+def test_the_latest_arrival_counts_an_open_period_from_its_start() -> None:
+    """For "which is the latest company to arrive?" (``holding`` false): "since 2019" is newer than
+    "since 2011", though both still hold."""
+    passage, units = _scored_page(
+        "Residents\n\nTide Labs has been on the quay since 2011.\n\n"
+        "Harbour Bio has been on the quay since 2019."
+    )
+    dated = _dated(units, [passage], headed=True, open_periods=True)
+    timed = _current(dated, "en", date(2026, 11, 30), 1.0, PARAMS.timeline, holding=False)
+    assert timed is not None and "Harbour Bio" in timed.units[0].text
+
+
+LATER = """## Park news
+
+- Robotics Night – 14 March 2024, talks and demos in hall A.
+- Companies on site: 58, March 2024
+- In March 2024 the partners discussed a new foundation.
+- 2024: the east wing is completed.
+- Works on the west wing are expected to start in 2027.
+- Members since 2025 pay a reduced fee.
+- The park employs about 1,200 people.
+"""
+
+
+def test_what_is_reported_after_today_is_not_known_yet() -> None:
+    """Seen on 1 June 2023, a figure, a fact dated by a year and a report in a past tense, all
+    dated later, are not known yet; an event to come, a plan, an open start and an undated
+    unit are. On the day after March 2024 begins, all are known."""
+    passage, units = _scored_page(LATER)
+    mentions = find_dates(passage.text)
+    later = [u.text for u in units if stated_later(u, mentions, date(2023, 6, 1))]
+    assert later == [
+        "Companies on site: 58, March 2024",
+        "In March 2024 the partners discussed a new foundation.",
+        "2024: the east wing is completed.",
+    ]
+    assert not [u for u in units if stated_later(u, mentions, date(2024, 3, 2))]
+    # asked whether something is past or to come, a unit with an event's date stays (marked)
+    kept = [u.text for u in units if stated_later(u, mentions, date(2023, 6, 1), True)]
+    assert kept == ["2024: the east wing is completed."]
+
+
+def test_a_normal_answer_leaves_out_what_is_not_known_yet() -> None:
+    """``drop_later`` takes the later units out of the quoted groups, and leaves a selection
+    that would be left empty whole."""
+    passage, units = _scored_page(LATER)
+    items = [u for u in units if u.kind == "item"]
+    selection = Selection(groups=[(0, "", items)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2023, 6, 1))
+    assert [u.text for u in selection.groups[0][2]] == [
+        u.text for u in items if "58" not in u.text and "discussed" not in u.text
+        and "completed" not in u.text
+    ]  # fmt: skip
+    only_later = [u for u in items if "58" in u.text]
+    selection = Selection(groups=[(0, "", only_later)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2023, 6, 1))
+    assert selection.groups == [(0, "", only_later)]
+
+
+def test_a_clause_reporting_what_came_later_is_left_out() -> None:
+    """ "About 600 people worked here in 2010; about 700 in 2015" seen in 2012 says the first
+    clause only, in a "now" answer and in a normal one; seen in 2016, both."""
+    passage, units = _scored_page(
+        "Staff\n\nAbout 600 people worked here in 2010; about 700 in 2015.\n\n"
+        "The park opened in 2009 on the east quay."
+    )
+    staff = [u for u in units if "600" in u.text]
+    timed = _current(_dated(staff, [passage]), "en", date(2012, 1, 1), 1.0, PARAMS.timeline)
+    assert timed is not None
+    assert timed.units[0].text == "About 600 people worked here in 2010"  # its date said once
+    selection = Selection(groups=[(0, "", staff)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2012, 1, 1))
+    assert [u.text for u in selection.groups[0][2]] == ["About 600 people worked here in 2010"]
+    drop_later(selection := Selection([(0, "", staff)], 1.0, "en"), [passage], date(2016, 1, 1))
+    assert selection.groups[0][2] == staff
+
+
+def test_a_calendar_question_with_no_topic_word_reads_every_event() -> None:
+    """ "Cosa c'è il mese prossimo?" shares no word with an events page: every event answers
+    it, so the answer says none is announced for the month and names the latest held, a day's
+    event, not the page's stamp nor a bare date line (before, no unit scored and the question
+    was declined).
+    "Anything coming up?" asks for the calendar too."""
+    text = f"{EVENTS}\n20 November 2026\n\nThis page was last reviewed in November 2026.\n"
+    passage = Passage(
+        id="e", text=text, title="Events", url="u", source_id="u", language="en",
+        heading="", dates=encode(find_dates(text)),
+    )  # fmt: skip
+    question = "Cosa c'è il mese prossimo?"
+    timed = answer(question, [passage], "it", TermStats([EVENTS]), None, date(2026, 11, 30))
+    assert timed is not None and timed.opening.startswith("Nelle fonti non è annunciato")
+    assert [u.text for u in timed.units] == [
+        "Materials Summit – 12-14 May 2026, three days of conferences on advanced materials "
+        "(già passato)"
+    ]
+    assert asks_calendar("Anything coming up at the park that the public can attend?")
+    assert not asks_calendar("Will the car park be free?")
