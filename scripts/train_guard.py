@@ -48,7 +48,7 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,7 @@ from assistant.guard import clauses, is_instruction, label  # noqa: E402
 from assistant.guard_model import MODEL_FILE, AddressClassifier  # noqa: E402
 from assistant.units import split_units  # noqa: E402
 from ingest.extract import ExtractionError, extract  # noqa: E402
-from ingest.records import RawDocument  # noqa: E402
+from ingest.records import Page, RawDocument  # noqa: E402
 from vectorstore.passages import Passage  # noqa: E402
 from vectorstore.vector_cache import VectorCache  # noqa: E402
 
@@ -127,10 +127,9 @@ def file_digests(paths: Sequence[Path]) -> dict[str, str]:
     }
 
 
-def site_examples(root: Path = SAMPLE_SITE) -> list[Example]:
-    """Every quotable unit of the sample site (sentences, list items, table rows), benign."""
-    seen: set[str] = set()
-    out: list[Example] = []
+def extracted_pages(root: Path) -> Iterator[tuple[str, Page]]:
+    """Each HTML page of a site folder (its path relative to the folder) as the extractor
+    keeps it; a page it rejects is left out."""
     for path in sorted(root.rglob("*.html")):
         relative = path.relative_to(root).as_posix()
         raw = RawDocument(
@@ -141,9 +140,16 @@ def site_examples(root: Path = SAMPLE_SITE) -> list[Example]:
             fallback_id=relative,
         )
         try:
-            page = extract(raw)
+            yield relative, extract(raw)
         except ExtractionError:
             continue
+
+
+def site_examples(root: Path = SAMPLE_SITE) -> list[Example]:
+    """Every quotable unit of the sample site (sentences, list items, table rows), benign."""
+    seen: set[str] = set()
+    out: list[Example] = []
+    for relative, page in extracted_pages(root):
         passage = Passage(
             id=relative,
             text=page.text,
@@ -538,19 +544,7 @@ def site_pages(root: Path) -> list[list[Passage]]:
     from ingest.chunk import chunk_page
 
     pages: list[list[Passage]] = []
-    for path in sorted(root.rglob("*.html")):
-        relative = path.relative_to(root).as_posix()
-        raw = RawDocument(
-            location=str(path),
-            kind="html",
-            content=path.read_bytes(),
-            origin=str(root),
-            fallback_id=relative,
-        )
-        try:
-            page = extract(raw)
-        except ExtractionError:
-            continue
+    for _, page in extracted_pages(root):
         pages.append(
             [
                 Passage(
