@@ -1090,7 +1090,7 @@ def stated_later(
     plan ("works expected in 2027") may be known before their date. With ``keep_events`` (a
     question asking whether something is past or to come, whose answer marks each date), a
     unit with an event's date is kept however it is told."""
-    dates = [m for m in mentions if _norm(m.text) in _norm(unit.text)]
+    dates = unit_dates(unit, mentions, open_periods=True)
     if not dates or any(m.start <= today or m.relation for m in dates):
         return False
     event = any(
