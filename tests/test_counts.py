@@ -3,6 +3,8 @@ number of items of the list of X the sources give, and the list itself (hand-mad
 
 from __future__ import annotations
 
+from support.passages import page as support_page
+
 from assistant.compose import compose
 from assistant.extractive import asks_count, select
 from assistant.terms import TermStats
@@ -10,14 +12,8 @@ from vectorstore.passages import Passage
 
 
 def page(n: int, title: str, body: str, language: str = "en") -> Passage:
-    return Passage(
-        id=f"p{n}",
-        text=f"{title}\n\n{body}",
-        title=title,
-        url=f"https://park.example/{language}/{n}",
-        source_id=f"https://park.example/{language}/{n}",
-        language=language,
-    )
+    """A page of this file's imaginary site."""
+    return support_page(n, title, body, language, host="park.example")
 
 
 CENTRES = page(

@@ -9,30 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.passages import page
 
 from assistant import lead
 from assistant.compose import compose
 from assistant.extractive import select
 from assistant.terms import TermStats
 from assistant.units import Unit
-from vectorstore.passages import Passage
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import train_lead  # noqa: E402
-
-
-def page(n: int, title: str, body: str) -> Passage:
-    return Passage(
-        id=f"p{n}",
-        text=f"{title}\n\n{body}",
-        title=title,
-        url=f"https://example.org/en/{n}",
-        source_id=f"https://example.org/en/{n}",
-        language="en",
-    )
-
 
 WALL = page(
     1,

@@ -4,6 +4,8 @@ question leads with the figure of what it counts."""
 
 from __future__ import annotations
 
+from support.passages import page as support_page
+
 from assistant.compose import compose
 from assistant.extractive import asked_kind, asks_for_several, counts, select
 from assistant.terms import TermStats
@@ -12,14 +14,8 @@ from vectorstore.passages import Passage
 
 
 def page(n: int, title: str, body: str, language: str = "en") -> Passage:
-    return Passage(
-        id=f"p{n}",
-        text=f"{title}\n\n{body}",
-        title=title,
-        url=f"https://school.example/{language}/{n}",
-        source_id=f"https://school.example/{language}/{n}",
-        language=language,
-    )
+    """A page of this file's imaginary site."""
+    return support_page(n, title, body, language, host="school.example")
 
 
 def answer(question: str, passages: list[Passage], language: str = "en") -> str:
