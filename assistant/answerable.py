@@ -42,7 +42,7 @@ from assistant.abstain import (
 from assistant.extractive import Selection, split_question
 from assistant.model_files import read_parameters
 from assistant.scoring import Similarity, answer_types
-from assistant.terms import TermStats, drop_site_names, terms
+from assistant.terms import TermStats, terms
 from assistant.units import Unit, embedding_text, split_units
 from vectorstore.passages import Passage
 
@@ -77,16 +77,6 @@ SIGNALS = (
     "asked_cosine",  # best cosine of a unit with the question less its words naming the topic
     # (those in the top passages' titles and headings): what is asked, by meaning
     "asked_margin",  # that best cosine minus the mean over the units (x 10)
-    # The entity the question names (its capitalised or quoted words: a company, a person, a
-    # building) and what it asks of it: a unit answers only when it is about that entity and
-    # states the asked thing, not when it states the thing of another entity.
-    "entity_found",  # best rarity-weighted share of the named words in one unit with its
-    # heading and page title (1 when the question names nothing)
-    "entity_attribute",  # best, over units, of that share times the share of the asked words
-    # (neither named nor in the unit's heading or title) the unit itself holds
-    "entity_attribute_lead",  # the same for the selector's best unit alone
-    "entity_cosine",  # best e5 cosine of a unit about the entity (holding at least half the
-    # named words' weight); the lowest unit cosine when no unit is
 )
 # Standardised signals are clipped: an input far outside what the model was fitted on (a
 # 1,000-character question) must not swing the decision on one signal alone.
@@ -120,7 +110,6 @@ def signals(
     # the terms naming each top passage's subject: its page title and heading
     heads = [set(terms(f"{p.title} {p.heading}")) for p in passages[:UNIT_PASSAGES]]
     unit_cos = passage_cos = 0.0
-    unit_cosines: list[float] = []
     meaning = dict.fromkeys(
         ("cosine_margin", "topic_gain", "topic_gain_max", "asked_cosine", "asked_margin"), 0.0
     )
@@ -152,7 +141,6 @@ def signals(
     attribute_support = max(
         (_attribute_share(weights, heads[u.passage], u) for u in units), default=0.0
     )
-    entity = _entity(question, passages, units, heads, weights, unit_cosines, selection)
     types = answer_types(question)
     best_units = selection.ranked[:TYPED_UNITS] if selection is not None else []
     quoted = [u for group in selection.groups for u in group[2]] if selection is not None else []
@@ -179,10 +167,6 @@ def signals(
         lacks_type(quoted),
         meaning["asked_cosine"],
         meaning["asked_margin"],
-        entity["entity_found"],
-        entity["entity_attribute"],
-        entity["entity_attribute_lead"],
-        entity["entity_cosine"],
     )
     return dict(zip(SIGNALS, values, strict=True))
 
@@ -286,72 +270,6 @@ def _attribute_share(weights: dict[str, float], head: set[str], unit: Unit) -> f
         return 1.0 if weights else 0.0
     own = set(terms(f"{unit.text} {unit.lead} {unit.asked}"))
     return sum(w for t, w in asked.items() if t in own) / total
-
-
-# A word naming something: capitalised past its first letter anywhere ("BiG", "BioPharmaSpec"),
-# or capitalised and not the first word of the question ("the Pixel building"); or a quoted span.
-_QUOTED = re.compile(r"[\"“«]([^\"”»]{2,80})[\"”»]")
-_TOKEN = re.compile(r"\S+")
-ABOUT = 0.5  # a unit is about the entity when it holds this share of the named words' weight
-
-
-def named_terms(question: str) -> set[str]:
-    """The terms of the words the question names something by (its quoted spans, its
-    capitalised words but the first, words with an inner capital); the site's own names are
-    dropped as ``terms`` drops them."""
-    named = {t for span in _QUOTED.findall(question) for t in terms(span)}
-    for n, match in enumerate(_TOKEN.finditer(drop_site_names(question))):
-        word = match.group(0)
-        letters = [ch for ch in word if ch.isalpha()]
-        if not letters:
-            continue
-        inner = any(ch.isupper() for ch in letters[1:])
-        if inner or (n > 0 and letters[0].isupper()):
-            named.update(terms(word))
-    return named
-
-
-def _entity(
-    question: str,
-    passages: Sequence[Passage],
-    units: Sequence[Unit],
-    heads: Sequence[set[str]],
-    weights: dict[str, float],
-    cosines: Sequence[float],
-    selection: Selection | None,
-) -> dict[str, float]:
-    """The entity signals of ``SIGNALS``: whether a unit (with its heading and page title) is
-    about what the question names, and holds what it asks of it."""
-    named = {t: w for t, w in weights.items() if t in named_terms(question)}
-    named_total = sum(named.values())
-
-    def about(unit: Unit) -> float:
-        if named_total <= 0:
-            return 1.0
-        own = set(terms(f"{unit.text} {unit.context} {unit.lead} {unit.asked}"))
-        own |= heads[unit.passage] if unit.passage < len(heads) else set()
-        return sum(w for t, w in named.items() if t in own) / named_total
-
-    def states(unit: Unit) -> float:
-        head = heads[unit.passage] if unit.passage < len(heads) else set()
-        asked = {t: w for t, w in weights.items() if t not in named and t not in head}
-        total = sum(asked.values())
-        if total <= 0:
-            return 1.0
-        own = set(terms(f"{unit.text} {unit.lead} {unit.asked}"))
-        return sum(w for t, w in asked.items() if t in own) / total
-
-    shares = [about(u) for u in units]
-    lead = selection.ranked[0] if selection is not None and selection.ranked else None
-    on_entity = [c for c, s in zip(cosines, shares, strict=False) if s >= ABOUT]
-    return {
-        "entity_found": max(shares, default=0.0),
-        "entity_attribute": max(
-            (s * states(u) for u, s in zip(units, shares, strict=True)), default=0.0
-        ),
-        "entity_attribute_lead": about(lead) * states(lead) if lead is not None else 0.0,
-        "entity_cosine": max(on_entity, default=min(cosines, default=0.0)),
-    }
 
 
 def standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:

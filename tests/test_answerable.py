@@ -299,34 +299,3 @@ def test_a_model_fitted_on_seen_sets_needs_an_output_file(flags: list[str]) -> N
     with pytest.raises(SystemExit) as stopped:
         _train_script().main(["fit", *flags])
     assert stopped.value.code == 2
-
-
-@pytest.mark.parametrize(
-    ("question", "named"),
-    [
-        ("How many floors does the Pixel building have?", {"pixel"}),
-        ("How many people does BioPharmaSpec employ?", {"biopharmaspec"}),
-        ("Chi è il sindaco di Stezzano?", {"stezz"}),
-        ('Who designed the "red wall"?', {"red", "wall"}),
-        ("Il campus è aperto la domenica?", set()),  # the first word is no name
-        ("Where is Kilometro Rosso?", set()),  # the site's own name is on every page
-    ],
-)
-def test_the_question_names_an_entity_by_its_capitalised_or_quoted_words(
-    question: str, named: set[str]
-) -> None:
-    assert answerable.named_terms(question) == named
-
-
-def test_a_unit_stating_the_asked_thing_of_another_entity_does_not_count() -> None:
-    """ "Floors" is stated of Brembo's area, not of the Pixel building the question names."""
-    brembo = _passage("Brembo added an R&D area on two floors in 2019.", "Brembo", 1)
-    pixel = _passage("The Pixel building hosts young companies.", "Pixel", 2)
-    pixel_floors = _passage("The Pixel building has four floors of labs.", "Pixel", 3)
-    stats = TermStats([p.text for p in (brembo, pixel, pixel_floors)])
-    question = "How many floors does the Pixel building have?"
-    elsewhere = answerable.signals(question, [brembo, pixel], stats, None, None)
-    stated = answerable.signals(question, [brembo, pixel_floors], stats, None, None)
-    assert elsewhere["attribute_support"] > 0  # Brembo's unit holds "floors"
-    assert elsewhere["entity_attribute"] < stated["entity_attribute"] == 1.0
-    assert elsewhere["entity_found"] == stated["entity_found"] == 1.0
