@@ -19,9 +19,9 @@ Two steps; the second alone reproduces the shipped parameters exactly from the s
    - data/eval/dev.jsonl: answerable questions (facts, lists, several pages) and the
      out-of-scope ones, against the sample site. Follow-ups are left out: the engine gives
      them the hard checks only.
-   - the SEEN sets (independent, fresh, fresh2, fresh3, fresh4: written from the sample site by
-     people who never read the code, each measured once before it was fitted on), the same
-     way. ``collect-seen`` asks only these (the sample index alone) and replaces their rows.
+   - the SEEN sets (independent, fresh, fresh2, fresh3, fresh4, fresh5: written from the
+     sample site by people who never read the code, each measured once before it was fitted
+     on), the same way. ``collect-seen`` asks only these (the sample index alone) and replaces their rows.
    - dev's fact questions again, with the retrieved passages that state one of their facts
      dropped ("dev-near": on topic, out of scope; ``MEASURED``: reported, never fitted on nor
      calibrated with, since a passage left may state a fact in other words).
@@ -111,6 +111,7 @@ SEEN = {
     "fresh2": ROOT / "data" / "eval" / "fresh_questions2.jsonl",
     "fresh3": ROOT / "data" / "eval" / "fresh_questions3.jsonl",
     "fresh4": ROOT / "data" / "eval" / "fresh_questions4.jsonl",
+    "fresh5": ROOT / "data" / "eval" / "fresh_questions5.jsonl",
 }
 SHIPPED_LEFT_OUT = tuple(SEEN)
 # Questions about the district's people, companies and buildings that the sample site does not
