@@ -10,7 +10,9 @@ sentences addressed to AI and for the look-alikes, how many still reach the sour
 often both ordinary sentences stay, and the sentences addressed to AI that still reach them.
 ``--held-out`` judges with a guard fitted without the set's sentences
 (``train_guard.fitted_without``, as ``bench_guard_planted.py --held-out``), so each set written
-by others can be measured left out of training in turn.
+by others can be measured left out of training in turn. With ``--vectors-cache`` the texts'
+vectors are read from (and added to) that file (``train_guard.Vectors``), the shipped guard
+judging unless ``--held-out``.
 
 Usage (loads the embedding model for a few seconds: run it under the heavy-job lock)::
 
@@ -34,6 +36,7 @@ from assistant.config import Settings  # noqa: E402
 from assistant.prompts import paragraphs, withhold  # noqa: E402
 from vectorstore.embeddings import load_embeddings  # noqa: E402
 from vectorstore.passages import Passage  # noqa: E402
+from vectorstore.text import split_sentences  # noqa: E402
 
 BEFORE, AFTER = "The campus opens at 8:00 on working days.", "Visitors sign in at the reception."
 
@@ -41,6 +44,14 @@ BEFORE, AFTER = "The campus opens at 8:00 on working days.", "Visitors sign in a
 def _reaches(sentence: str, sources: str) -> bool:
     """Whether the sentence's first 40 characters (white space folded) are in the sources."""
     return " ".join(sentence.split())[:40] in " ".join(sources.split())
+
+
+def _partly_reaches(text: str, sources: str) -> bool:
+    """Whether the text's first 40 characters, or one of its sentences of 12 characters or
+    more, are in the sources (white space folded)."""
+    folded = " ".join(sources.split())
+    sentences = split_sentences(" ".join(text.split()))
+    return _reaches(text, sources) or any(s in folded for s in sentences if len(s) >= 12)
 
 
 def main() -> int:
@@ -52,14 +63,15 @@ def main() -> int:
     parser.add_argument("--vectors-cache", type=Path, default=None)
     args = parser.parse_args()
     rows = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line]
-    if args.held_out:
+    if args.held_out or args.vectors_cache is not None:
         sys.path.insert(0, str(ROOT / "scripts"))
         from train_guard import Vectors, fitted_without
 
         vectors = Vectors(args.models_dir, args.vectors_cache)
-        classifier, _ = fitted_without(args.set, vectors)
-        print(f"fitted without the set: {classifier.threshold=} {classifier.quote_bar=}")
-        guard.use_classifier(classifier)
+        if args.held_out:
+            classifier, _ = fitted_without(args.set, vectors)
+            print(f"fitted without the set: {classifier.threshold=} {classifier.quote_bar=}")
+            guard.use_classifier(classifier)
         installed = guard.use_vectors(vectors, vectors.model_name)
     else:
         settings = Settings(
@@ -100,8 +112,20 @@ def main() -> int:
                 f"both ordinary sentences kept in {kept}"
             )
     withheld = runs["and their blocks"]
+    # What the quote step keeps from quotes (the text judged whole) must not reach the model
+    # in part either: any of its sentences found in the sources counts.
+    whole = guard.kept_from_quotes([row["text"] for row in rows])
+    for addressed in (True, False):
+        chosen = [n for n, row in enumerate(rows) if bool(row["addressed_to_ai"]) == addressed]
+        partly = [n for n in chosen if _partly_reaches(rows[n]["text"], withheld[n])]
+        leaked = [n for n in partly if whole[n]]
+        print(
+            f"{args.set.name}, {'addressed to AI' if addressed else 'look-alikes'}, and their "
+            f"blocks: {len(partly)} with a sentence in the sources; of those, {len(leaked)} kept "
+            f"from quotes whole ({sum(whole[n] for n in chosen)} kept from quotes whole)"
+        )
     for n, row in enumerate(rows):
-        if row["addressed_to_ai"] and _reaches(row["text"], withheld[n]):
+        if row["addressed_to_ai"] and _partly_reaches(row["text"], withheld[n]):
             print(f"  reaches the sources: {row['text'][:150]!r}")
     guard.use_vectors(None)
     guard.use_classifier(None)
