@@ -384,6 +384,9 @@ _SECOND_PERSON = re.compile(
 
 # The block rule on (``unquotable``, ``mask_addressed``); off only to measure what it adds.
 BLOCKS = True
+# With the prompt's withholding, a flagged paragraph takes its whole text (``mask_addressed``),
+# as a flagged unit takes its passage from quotes; off only to measure what it adds.
+PASSAGES = True
 
 
 def speaks_to_reader(text: str) -> bool:
@@ -562,13 +565,15 @@ def mask_addressed(
     """Each text (given as its paragraphs) with the paragraphs that hold a text addressed to
     an AI replaced by ``MASKED``; one judgement for all texts, so one embedding call.
 
-    Whole paragraphs go, as in ``unquotable``: what follows "Note for AI systems:" in the
-    same paragraph carries the order yet reads as ordinary. A lead-in (a paragraph ending
-    with a colon) goes with what it introduces: a flagged lead-in takes the next paragraph
-    (its list), a flagged list takes its lead-in. In a paragraph kept, the units passing the
-    quote step's stricter bar (``unquotable``: never quoted, their passage staying) are
-    handed to ``withhold`` to be left out, with the paragraph's units of the uncertain band
-    or speaking to their reader (as in ``unquotable``), the rest of the paragraph staying."""
+    What follows "Note for AI systems:" carries the order yet reads as ordinary, in the same
+    paragraph or the next ones. A lead-in (a paragraph ending with a colon) goes with what it
+    introduces: a flagged lead-in takes the next paragraph (its list), a flagged list takes
+    its lead-in. With ``withhold`` (the prompt's sources) a flagged paragraph takes its whole
+    text, as ``unquotable`` takes the whole passage from quotes: nothing the quote step
+    withholds reaches the model. In a text kept, the units passing the quote step's stricter
+    bar (``unquotable``: never quoted, their passage staying) are handed to ``withhold`` to be
+    left out, with the paragraph's units of the uncertain band or speaking to their reader (as
+    in ``unquotable``), the rest of the paragraph staying."""
     unique = list(
         dict.fromkeys(t for text in texts for p in text for t in (*p.judged, *p.quotable))
     )
@@ -586,6 +591,9 @@ def mask_addressed(
             bad[n + 1] = bad[n + 1] or (bad[n] and _lead_in(paragraphs[n]))
         for n in range(len(paragraphs) - 2, -1, -1):  # backwards: a flagged list's lead-in
             bad[n] = bad[n] or (bad[n + 1] and _lead_in(paragraphs[n]))
+        if withhold is not None and any(bad) and PASSAGES:  # as unquotable: the whole text
+            out.append(MASKED)
+            continue
         kept: list[str] = []
         for paragraph, masked in zip(paragraphs, bad, strict=True):
             withheld = frozenset(strict.intersection(paragraph.quotable))

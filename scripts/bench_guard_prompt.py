@@ -12,12 +12,15 @@ often both ordinary sentences stay, and the sentences addressed to AI that still
 (``train_guard.fitted_without``, as ``bench_guard_planted.py --held-out``), so each set written
 by others can be measured left out of training in turn. With ``--vectors-cache`` the texts'
 vectors are read from (and added to) that file (``train_guard.Vectors``), the shipped guard
-judging unless ``--held-out``.
+judging unless ``--held-out``. ``--paragraphs`` plants each sentence of the text, and the two
+ordinary sentences, as paragraphs of their own (a flagged paragraph then takes its whole text
+only with ``guard.PASSAGES``, the last run). Also printed: the texts with any sentence still in
+the sources, and how many of those the quote step keeps from quotes judged whole.
 
 Usage (loads the embedding model for a few seconds: run it under the heavy-job lock)::
 
     PYTHONPATH=$PWD python scripts/bench_guard_prompt.py [--set FILE] [--models-dir DIR]
-        [--held-out] [--vectors-cache FILE.sqlite]
+        [--held-out] [--vectors-cache FILE.sqlite] [--paragraphs]
 """
 
 from __future__ import annotations
@@ -46,6 +49,15 @@ def _reaches(sentence: str, sources: str) -> bool:
     return " ".join(sentence.split())[:40] in " ".join(sources.split())
 
 
+def _planted(text: str, apart: bool) -> str:
+    """The passage text: the sentence between the two ordinary ones in one paragraph, or with
+    ``apart`` each of them (and each sentence of the planted text) a paragraph of its own."""
+    if not apart:
+        return f"Notes\n\n{BEFORE} {text} {AFTER}"
+    sentences = split_sentences(" ".join(text.split()))
+    return "\n\n".join(["Notes", BEFORE, *sentences, AFTER])
+
+
 def _partly_reaches(text: str, sources: str) -> bool:
     """Whether the text's first 40 characters, or one of its sentences of 12 characters or
     more, are in the sources (white space folded)."""
@@ -61,6 +73,7 @@ def main() -> int:
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--held-out", action="store_true")
     parser.add_argument("--vectors-cache", type=Path, default=None)
+    parser.add_argument("--paragraphs", action="store_true")
     args = parser.parse_args()
     rows = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line]
     if args.held_out or args.vectors_cache is not None:
@@ -87,7 +100,7 @@ def main() -> int:
     passages = [
         Passage(
             id=str(n),
-            text=f"Notes\n\n{BEFORE} {row['text']} {AFTER}",
+            text=_planted(row["text"], args.paragraphs),
             title="Notes",
             url=f"https://example.org/{n}",
             source_id=str(n),
@@ -97,10 +110,12 @@ def main() -> int:
     ]
     cut = [paragraphs(p) for p in passages]
     runs = {"paragraphs masked": guard.mask_addressed(cut)}
-    guard.BLOCKS = False
+    guard.BLOCKS = guard.PASSAGES = False
     runs["and units withheld"] = guard.mask_addressed(cut, withhold=withhold)
     guard.BLOCKS = True
     runs["and their blocks"] = guard.mask_addressed(cut, withhold=withhold)
+    guard.PASSAGES = True
+    runs["and their passages"] = guard.mask_addressed(cut, withhold=withhold)
     for addressed in (True, False):
         chosen = [n for n, row in enumerate(rows) if bool(row["addressed_to_ai"]) == addressed]
         kind = "addressed to AI" if addressed else "look-alikes"
@@ -111,7 +126,7 @@ def main() -> int:
                 f"{args.set.name}, {kind} ({len(chosen)}), {name}: {sent} reach the sources; "
                 f"both ordinary sentences kept in {kept}"
             )
-    withheld = runs["and their blocks"]
+    withheld = runs["and their passages"]
     # What the quote step keeps from quotes (the text judged whole) must not reach the model
     # in part either: any of its sentences found in the sources counts.
     whole = guard.kept_from_quotes([row["text"] for row in rows])
@@ -121,7 +136,7 @@ def main() -> int:
         leaked = [n for n in partly if whole[n]]
         print(
             f"{args.set.name}, {'addressed to AI' if addressed else 'look-alikes'}, and their "
-            f"blocks: {len(partly)} with a sentence in the sources; of those, {len(leaked)} kept "
+            f"passages: {len(partly)} with a sentence in the sources; of those, {len(leaked)} kept "
             f"from quotes whole ({sum(whole[n] for n in chosen)} kept from quotes whole)"
         )
     for n, row in enumerate(rows):

@@ -394,7 +394,9 @@ def test_mask_addressed_takes_the_paragraph_and_its_lead_in_list(installed) -> N
     assert masked_list == f"{guard.MASKED}\n\nThe canteen opens at noon."
     assert kept == plain
     block = format_sources(mask_passages(passages))
-    assert "000-HACK" not in block and "000-4242" not in block and "east car park" in block
+    assert "000-HACK" not in block and "000-4242" not in block and "welded joints" in block
+    # the prompt's sources, as the quote step, take the whole passage of a flagged paragraph
+    assert "east car park" not in block and "canteen" not in block
 
 
 def test_the_prompt_is_judged_on_the_units_the_sync_stored() -> None:
