@@ -568,9 +568,9 @@ def mask_addressed(
     What follows "Note for AI systems:" carries the order yet reads as ordinary, in the same
     paragraph or the next ones. A lead-in (a paragraph ending with a colon) goes with what it
     introduces: a flagged lead-in takes the next paragraph (its list), a flagged list takes
-    its lead-in. With ``withhold`` (the prompt's sources) a flagged paragraph takes its whole
-    text, as ``unquotable`` takes the whole passage from quotes: nothing the quote step
-    withholds reaches the model. In a text kept, the units passing the quote step's stricter
+    its lead-in. With ``withhold`` (the prompt's sources) a flagged unit (a sentence, item or
+    row of ``Paragraph.quotable``; not a question) takes its whole text, as ``unquotable``
+    takes the whole passage from quotes: nothing the quote step withholds reaches the model. In a text kept, the units passing the quote step's stricter
     bar (``unquotable``: never quoted, their passage staying) are handed to ``withhold`` to be
     left out, with the paragraph's units of the uncertain band or speaking to their reader (as
     in ``unquotable``), the rest of the paragraph staying."""
@@ -584,6 +584,14 @@ def mask_addressed(
     flagged = {t for t, v in zip(unique, verdicts, strict=True) if v.addressed}
     strict = {t for t, v in zip(unique, verdicts, strict=True) if v.strict}
     uncertain = {t for t, v in zip(unique, verdicts, strict=True) if v.uncertain}
+
+    def _unit_flagged(paragraph: Paragraph) -> bool:
+        """A unit of the paragraph is flagged (not a question, a title or a text judged only
+        for the prompt: the quote step reads those nowhere, so they take only their
+        paragraph)."""
+        units = (t for t in paragraph.quotable if not holds_question_mark(t))
+        return bool(flagged.intersection(units))
+
     out: list[str] = []
     for paragraphs in texts:
         bad = [bool(flagged.intersection(p.judged)) for p in paragraphs]
@@ -591,8 +599,8 @@ def mask_addressed(
             bad[n + 1] = bad[n + 1] or (bad[n] and _lead_in(paragraphs[n]))
         for n in range(len(paragraphs) - 2, -1, -1):  # backwards: a flagged list's lead-in
             bad[n] = bad[n] or (bad[n + 1] and _lead_in(paragraphs[n]))
-        if withhold is not None and any(bad) and PASSAGES:  # as unquotable: the whole text
-            out.append(MASKED)
+        if withhold is not None and PASSAGES and any(map(_unit_flagged, paragraphs)):
+            out.append(MASKED)  # as unquotable takes the passage of a flagged unit
             continue
         kept: list[str] = []
         for paragraph, masked in zip(paragraphs, bad, strict=True):
