@@ -1,7 +1,7 @@
 """Which sentences of a set reach the LLM's sources when planted inside an ordinary paragraph?
 
 Each sentence of a set (``{"text", "addressed_to_ai"}`` rows; default
-``data/eval/ai_addressed_fresh7.jsonl``, the newest set the guard was not fitted on) goes
+``data/eval/ai_addressed_fresh8.jsonl``, the newest set the guard was not fitted on) goes
 between two ordinary sentences of one paragraph of a passage; the passages are masked as the
 openai backend masks them (``prompts.mask_passages``' steps), once with paragraph masking alone
 (main before issue 10 row 4), once with the quote step's units withheld too, and once with the
@@ -69,7 +69,7 @@ def _partly_reaches(text: str, sources: str) -> bool:
 def main() -> int:
     """Plant, mask both ways, print the counts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh7.jsonl")
+    parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh8.jsonl")
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--held-out", action="store_true")
     parser.add_argument("--vectors-cache", type=Path, default=None)
