@@ -36,7 +36,8 @@ any wording or language, are recognised by a learned signal rather than patterns
   passages are sent to the language model (``prompts.format_sources`` cuts them into the
   answer engine's units, so their cached vectors are the ones judged), and withholds from the
   paragraphs it keeps each unit the quote step would not quote (``WITHHELD``), with the units
-  of its paragraph the block rule takes.
+  of its paragraph the block rule takes; with that withholding, a flagged unit takes its
+  whole text, as it takes its passage from quotes (``PASSAGES``).
 """
 
 from __future__ import annotations
