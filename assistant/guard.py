@@ -36,7 +36,8 @@ any wording or language, are recognised by a learned signal rather than patterns
   passages are sent to the language model (``prompts.format_sources`` cuts them into the
   answer engine's units, so their cached vectors are the ones judged), and withholds from the
   paragraphs it keeps each unit the quote step would not quote (``WITHHELD``), with the units
-  of its paragraph the block rule takes.
+  of its paragraph the block rule takes; with that withholding, a flagged unit takes its
+  whole text, as it takes its passage from quotes (``PASSAGES``).
 """
 
 from __future__ import annotations
@@ -384,6 +385,9 @@ _SECOND_PERSON = re.compile(
 
 # The block rule on (``unquotable``, ``mask_addressed``); off only to measure what it adds.
 BLOCKS = True
+# With the prompt's withholding, a flagged paragraph takes its whole text (``mask_addressed``),
+# as a flagged unit takes its passage from quotes; off only to measure what it adds.
+PASSAGES = True
 
 
 def speaks_to_reader(text: str) -> bool:
@@ -562,13 +566,15 @@ def mask_addressed(
     """Each text (given as its paragraphs) with the paragraphs that hold a text addressed to
     an AI replaced by ``MASKED``; one judgement for all texts, so one embedding call.
 
-    Whole paragraphs go, as in ``unquotable``: what follows "Note for AI systems:" in the
-    same paragraph carries the order yet reads as ordinary. A lead-in (a paragraph ending
-    with a colon) goes with what it introduces: a flagged lead-in takes the next paragraph
-    (its list), a flagged list takes its lead-in. In a paragraph kept, the units passing the
-    quote step's stricter bar (``unquotable``: never quoted, their passage staying) are
-    handed to ``withhold`` to be left out, with the paragraph's units of the uncertain band
-    or speaking to their reader (as in ``unquotable``), the rest of the paragraph staying."""
+    What follows "Note for AI systems:" carries the order yet reads as ordinary, in the same
+    paragraph or the next ones. A lead-in (a paragraph ending with a colon) goes with what it
+    introduces: a flagged lead-in takes the next paragraph (its list), a flagged list takes
+    its lead-in. With ``withhold`` (the prompt's sources) a flagged unit (a sentence, item or
+    row of ``Paragraph.quotable``; not a question) takes its whole text, as ``unquotable``
+    takes the whole passage from quotes: nothing the quote step withholds reaches the model. In a text kept, the units passing the quote step's stricter
+    bar (``unquotable``: never quoted, their passage staying) are handed to ``withhold`` to be
+    left out, with the paragraph's units of the uncertain band or speaking to their reader (as
+    in ``unquotable``), the rest of the paragraph staying."""
     unique = list(
         dict.fromkeys(t for text in texts for p in text for t in (*p.judged, *p.quotable))
     )
@@ -579,6 +585,14 @@ def mask_addressed(
     flagged = {t for t, v in zip(unique, verdicts, strict=True) if v.addressed}
     strict = {t for t, v in zip(unique, verdicts, strict=True) if v.strict}
     uncertain = {t for t, v in zip(unique, verdicts, strict=True) if v.uncertain}
+
+    def _unit_flagged(paragraph: Paragraph) -> bool:
+        """A unit of the paragraph is flagged (not a question, a title or a text judged only
+        for the prompt: the quote step reads those nowhere, so they take only their
+        paragraph)."""
+        units = (t for t in paragraph.quotable if not holds_question_mark(t))
+        return bool(flagged.intersection(units))
+
     out: list[str] = []
     for paragraphs in texts:
         bad = [bool(flagged.intersection(p.judged)) for p in paragraphs]
@@ -586,6 +600,9 @@ def mask_addressed(
             bad[n + 1] = bad[n + 1] or (bad[n] and _lead_in(paragraphs[n]))
         for n in range(len(paragraphs) - 2, -1, -1):  # backwards: a flagged list's lead-in
             bad[n] = bad[n] or (bad[n + 1] and _lead_in(paragraphs[n]))
+        if withhold is not None and PASSAGES and any(map(_unit_flagged, paragraphs)):
+            out.append(MASKED)  # as unquotable takes the passage of a flagged unit
+            continue
         kept: list[str] = []
         for paragraph, masked in zip(paragraphs, bad, strict=True):
             withheld = frozenset(strict.intersection(paragraph.quotable))

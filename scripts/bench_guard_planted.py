@@ -1,7 +1,7 @@
 """Do answers quote sentences addressed to AI planted in the site? (issue 10, answer level)
 
-Plants each sentence of a set (default ``data/eval/ai_addressed_fresh7.jsonl``, the newest set
-the guard was not fitted on; those labelled addressed to AI) as a visible paragraph of one
+Plants each sentence of a set (default ``data/eval/ai_addressed_fresh8.jsonl``, the newest set,
+which the guard was not fitted on; those labelled addressed to AI) as a visible paragraph of one
 sample-site page in turn, syncs the site into a fresh embedded index, then asks ordinary visitor
 questions (below: written for the kinds of false claim such sentences carry — phone numbers,
 closures, prices, history, recommendations — not from any set's sentences) and counts the
@@ -109,7 +109,7 @@ def _quotes_a_piece(answer: str, sentence: str) -> bool:
 def main() -> int:
     """Plant, sync, ask; print how many planted sentences are quoted, guard vs rules alone."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh7.jsonl")
+    parser.add_argument("--set", type=Path, default=ROOT / "data/eval/ai_addressed_fresh8.jsonl")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--ask", choices=("visitors", "itself", "both"), default="visitors")
     parser.add_argument("--backend", choices=("extractive", "openai"), default="extractive")

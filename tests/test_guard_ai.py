@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,13 +236,26 @@ def _rows(path: Path) -> list[dict]:
 
 
 def test_the_sets_once_held_out_are_training_examples_now() -> None:
-    """Each set written by others was measured once, then trained on up to fresh5; fresh6 and
-    fresh7 (the newest, the benches' default) are measured, not trained on."""
+    """Each set written by others was measured once, then trained on up to fresh5; fresh6 to
+    fresh8 (the newest, the benches' default) are measured, not trained on (guard9 measured a
+    refit on them and did not ship it), and left out one at a time by train_guard."""
     files = json.loads(MODEL_FILE.read_text(encoding="utf-8"))["training_files"]
     for suffix in ("", "_fresh", "_fresh2", "_fresh3", "_fresh4", "_fresh5"):
         assert f"data/eval/ai_addressed{suffix}.jsonl" in files
-    for suffix in ("_fresh6", "_fresh7"):
+    for suffix in ("_fresh6", "_fresh7", "_fresh8"):
         assert f"data/eval/ai_addressed{suffix}.jsonl" not in files
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import train_guard
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert [p.name for p in train_guard.EVAL_SETS][-3:] == [
+        "ai_addressed_fresh6.jsonl",
+        "ai_addressed_fresh7.jsonl",
+        "ai_addressed_fresh8.jsonl",
+    ]
+    trained = {p.relative_to(ROOT).as_posix() for p in train_guard.EXAMPLE_FILES}
+    assert trained == set(files)  # the default fit reads exactly the shipped model's files
 
 
 @needs_fresh4
@@ -394,7 +408,9 @@ def test_mask_addressed_takes_the_paragraph_and_its_lead_in_list(installed) -> N
     assert masked_list == f"{guard.MASKED}\n\nThe canteen opens at noon."
     assert kept == plain
     block = format_sources(mask_passages(passages))
-    assert "000-HACK" not in block and "000-4242" not in block and "east car park" in block
+    assert "000-HACK" not in block and "000-4242" not in block and "welded joints" in block
+    # the prompt's sources, as the quote step, take the whole passage of a flagged paragraph
+    assert "east car park" not in block and "canteen" not in block
 
 
 def test_the_prompt_is_judged_on_the_units_the_sync_stored() -> None:

@@ -140,13 +140,24 @@ _SENTENCE_END = re.compile(
     r"|(?<=-->)\s+(?=\S)|(?<=\S)\s+(?=<!--)"
 )
 _INITIAL = re.compile(r"[a-z]")
+# Markup that opens a line of its own and never continues a sentence: a Markdown heading
+# marker ("### Note"), an HTML comment or tag ("<!--", "<note>", "</p>").
+_MARKUP_START = re.compile(r"#{1,6}\s|<(?:!--|/?[^\W\d_])")
+# A sentence end followed by a bracket that starts no sentence of its own ("Closed.” (staff
+# only)"): the bracket is the sentence's afterthought, and what follows it starts a new one
+# when it reads as a sentence's start ("... (staff only) Visitors sign in.").
+_AFTERTHOUGHT = re.compile(
+    rf"(?<=[{_SPACED_STOPS}])[{_CLOSERS}]*\s+(?:\([^()]{{1,200}}\)|\[[^\[\]]{{1,200}}\]|"
+    rf"（[^（）]{{1,200}}）)(?P<gap>\s+)(?=\S)"
+)
 
 
 def _starts_sentence(text: str, start: int) -> bool:
     """Whether ``text`` from ``start`` reads as a sentence's start after a spaced stop: opening
-    quotes or brackets, then a letter that is not lower case, a digit, or an HTML comment."""
+    quotes or brackets, then a letter that is not lower case, a digit, an HTML comment or tag,
+    or a Markdown heading marker."""
     rest = text[start : start + 8].lstrip(_OPENERS)
-    if rest.startswith("<!--"):
+    if _MARKUP_START.match(text[start : start + 8]):
         return True
     first = rest[:1]
     return first.isdigit() or (first.isalpha() and not first.islower())
@@ -177,7 +188,9 @@ _LOOSE = re.compile(
 
 def split_sentences(text: str) -> list[str]:
     """Split a paragraph into sentences at the sentence ends of every script (see
-    ``_SENTENCE_END``), respecting common abbreviations and decimals."""
+    ``_SENTENCE_END``), respecting common abbreviations and decimals; a bracket following a
+    sentence end without starting a sentence stays with that sentence, and what follows the
+    bracket may start the next one (``_AFTERTHOUGHT``)."""
     pieces: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
@@ -185,15 +198,34 @@ def split_sentences(text: str) -> list[str]:
         if match.group("spaced"):
             if not _starts_sentence(text, match.end()):
                 continue
-            last_word = candidate.rsplit(" ", 1)[-1].rstrip(_SPACED_STOPS + _CLOSERS).lower()
-            if last_word in _ABBREVIATIONS or _INITIAL.fullmatch(last_word):
+            if _abbreviated(candidate):
                 continue
         pieces.append(candidate)
         start = match.end()
     tail = text[start:].strip()
     if tail:
         pieces.append(tail)
-    return [p for p in pieces if p]
+    return [cut for piece in pieces if piece for cut in _after_afterthoughts(piece)]
+
+
+def _abbreviated(sentence: str) -> bool:
+    """Whether the stop ending ``sentence`` ends an abbreviation or an initial instead."""
+    last_word = sentence.rsplit(" ", 1)[-1].rstrip(_SPACED_STOPS + _CLOSERS).lower()
+    return last_word in _ABBREVIATIONS or bool(_INITIAL.fullmatch(last_word))
+
+
+def _after_afterthoughts(sentence: str) -> list[str]:
+    """The sentence cut after each bracket that follows a sentence end inside it (the stop
+    did not end a sentence: the bracket opens in lower case) when a sentence starts after it."""
+    out: list[str] = []
+    start = 0
+    for match in _AFTERTHOUGHT.finditer(sentence):
+        head = sentence[start : match.start()].rstrip(_CLOSERS)
+        if _starts_sentence(sentence, match.end()) and not _abbreviated(head):
+            out.append(sentence[start : match.start("gap")].strip())
+            start = match.end()
+    out.append(sentence[start:].strip())
+    return [piece for piece in out if piece]
 
 
 def split_loosely(text: str) -> list[str]:
