@@ -126,7 +126,14 @@ def past_tense(question: str) -> bool:
 
 # "When is the next event?" asks for the first of the coming events, not one thing's date.
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
-_ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
+# A question asking for a date: "when", "in che anno", and the ends of a period asked with a
+# preposition ("until when", "since when", "fino a quando", "da quando", "entro quando").
+_ASKS_WHEN = re.compile(
+    r"^\W*(?:(?:until|till|since|by)\s+)?when\b"
+    r"|^\W*(?:(?:fino\s+a|entro|da|a\s+partire\s+da)\s+)?quando\b"
+    r"|^\W*in\s+che\s+(?:anno|mese|data)\b",
+    re.I,
+)
 
 # A calendar period named relative to today: the events asked for fall in it.
 _WINDOW = re.compile(
@@ -1078,20 +1085,53 @@ _AHEAD = re.compile(
 _TOLD_PAST = re.compile(r"\b[a-z]{3,}ed\s+(?:the|their|its|his|her|our|a|an|this|that)\b", re.I)
 
 
+# Words for the present of the text itself ("today the institute states 6,000 m²", "oggi",
+# "currently"): a clause using one and stating no date speaks as of when its page was written
+# ("al momento del trasloco" is "at the time of the move", no present).
+_PRESENT = re.compile(
+    r"\b(today|now|nowadays|currently|at\s+present|these\s+days|oggi|ad\s+oggi|attualmente|"
+    r"adesso|tuttora|al\s+momento(?!\s+d[ie'’])|odiern[oaie])\b",
+    re.I,
+)
+
+
+def reports_later(passage: Passage, index: int, today: date) -> bool:
+    """The passage reports, as known, something dated after ``today`` (one of its units is
+    ``stated_later``): it was written after today, and its present ("oggi", "now") is not
+    today's. (An event to come or a plan says nothing of when it was written.)"""
+    mentions = decode(passage.dates)
+    return any(stated_later(u, mentions, today) for u in split_units(passage, index))
+
+
 def stated_later(
-    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+    unit: Unit,
+    mentions: Sequence[DateMention],
+    today: date,
+    keep_events: bool = False,
+    later_page: bool = False,
 ) -> bool:
     """The unit reports what the sources could not state on ``today``: every date it holds is
     a point or a closed period starting after today (not an open start, "dal 2027", nor a
-    deadline, "by 2027"), and it is no announcement: it is told in a past tense ("in January
-    2026 the partners discussed a foundation"), or it speaks of nothing to come and is a
-    figure ("Companies: 85, January 2026") or a fact dated by more than an event's days ("2024:
-    the centre is completed" seen in 2023). An event to come ("Summit – 12-14 May 2026") and a
-    plan ("works expected in 2027") may be known before their date. With ``keep_events`` (a
-    question asking whether something is past or to come, whose answer marks each date), a
-    unit with an event's date is kept however it is told."""
+    deadline, "by 2027", unless a past tense tells the unit as a report of its point date:
+    "in September 2023 the partners agreed to invest until 2027"), and it is no announcement:
+    it is told in a past tense ("in January 2026 the partners discussed a foundation"), or it
+    speaks of nothing to come and is a figure ("Companies: 85, January 2026") or a fact dated
+    by more than an event's days ("2024: the centre is completed" seen in 2023). An event to
+    come ("Summit – 12-14 May 2026") and a plan ("works expected in 2027") may be known before
+    their date. With ``keep_events`` (a question asking whether something is past or to come,
+    whose answer marks each date), a unit with an event's date is kept however it is told.
+    A unit stating no date but the present of its page ("today the institute states 6,000
+    m²") speaks as of when the page was written: after today when ``later_page``
+    (``reports_later``)."""
     dates = unit_dates(unit, mentions, open_periods=True)
-    if not dates or any(m.start <= today or m.relation for m in dates):
+    told_past = bool(_PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text))
+    if not dates:
+        # every clause of it speaks of that present (else ``known_part`` cuts the ones that do)
+        return later_page and all(_PRESENT.search(c) for c in unit.text.split(";"))
+    points = [m for m in dates if not m.relation]
+    if any(m.start <= today for m in dates) or not points:
+        return False
+    if len(points) < len(dates) and not told_past:
         return False
     event = any(
         m.precision in EVENT_PRECISIONS and (m.end - m.start).days <= PARAMS.timeline.event_days
@@ -1099,7 +1139,6 @@ def stated_later(
     )
     if event and keep_events:
         return False
-    told_past = bool(_PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text))
     if told_past:
         return True
     if _AHEAD.search(unit.text):
@@ -1116,17 +1155,22 @@ _CLOCK = re.compile(r"\b\d{1,2}[:.]\d\d\b(?![.,]?\d)")
 
 
 def known_part(
-    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+    unit: Unit,
+    mentions: Sequence[DateMention],
+    today: date,
+    keep_events: bool = False,
+    later_page: bool = False,
 ) -> Unit:
     """The unit less its clauses (cut at ";") that report what happened after ``today``
-    ("about 600 in 2010; about 700 in 2015" seen in 2012 says the first), when a clause is
+    ("about 600 in 2010; about 700 in 2015" seen in 2012 says the first; "5,000 m² at the
+    move; today 6,000 m²" seen before its page was written, the first), when a clause is
     left; else the unit as it is."""
     clauses = unit.text.split(";")
     if len(clauses) < 2:
         return unit
     kept = [
         c for c in clauses
-        if not stated_later(dataclasses.replace(unit, text=c), mentions, today, keep_events)
+        if not stated_later(dataclasses.replace(unit, text=c), mentions, today, keep_events, later_page)
     ]  # fmt: skip
     if not kept or len(kept) == len(clauses):
         return unit
@@ -1144,14 +1188,16 @@ def drop_later(
     if selection.count:
         return
     mentions = _mentions(passages)
+    shown = {u.passage for _, _, units in selection.groups for u in units}
+    later = {i: reports_later(passages[i], i, today) for i in shown}
     groups = [
         (
             index,
             lead,
             [
-                known_part(u, mentions[u.passage], today, keep_events)
+                known_part(u, mentions[u.passage], today, keep_events, later[u.passage])
                 for u in units
-                if not stated_later(u, mentions[u.passage], today, keep_events)
+                if not stated_later(u, mentions[u.passage], today, keep_events, later[u.passage])
             ],
         )
         for index, lead, units in selection.groups

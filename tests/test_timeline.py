@@ -30,6 +30,7 @@ from assistant.timeline import (
     drop_later,
     implicit_current,
     is_coming,
+    reports_later,
     same_series,
     stated_later,
     time_intent,
@@ -721,3 +722,103 @@ def test_a_calendar_question_with_no_topic_word_reads_every_event() -> None:
     ]
     assert asks_calendar("Anything coming up at the park that the public can attend?")
     assert not asks_calendar("Will the car park be free?")
+
+
+WING = """## The building
+
+The 2015 plan described 30 labs on 3,000 m2. At the move the press spoke of 4,000 m2; today the foundation states 4,800 m2.
+
+## Milestones
+
+| Date | Event |
+|---|---|
+| March 2016 | Move to the harbour campus |
+| June 2021 | A second wing with 12 more labs |
+"""
+
+
+def test_a_clause_stating_its_page_s_present_is_not_known_before_the_page() -> None:
+    """ "Today the foundation states 4,800 m2" speaks as of when its page was written, after
+    the second wing of June 2021 it reports: seen in 2017, the answer says the 4,000 m2 of the
+    move and not the 4,800; seen in 2022, both (before, "today" was read as the asker's)."""
+    passage, units = _scored_page(WING)
+    move = [u for u in units if "4,800" in u.text]
+    assert reports_later(passage, 0, date(2017, 1, 1))
+    assert not reports_later(passage, 0, date(2022, 1, 1))
+    selection = Selection(groups=[(0, "", move)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2017, 1, 1))
+    assert [u.text for u in selection.groups[0][2]] == ["At the move the press spoke of 4,000 m2"]
+    drop_later(selection := Selection([(0, "", move)], 1.0, "en"), [passage], date(2022, 1, 1))
+    assert selection.groups[0][2] == move
+    # "al momento del trasloco" is the time of the move, no present: that clause stays
+    passage, units = _scored_page(
+        WING.replace(
+            "At the move the press spoke of 4,000 m2; today the foundation states 4,800 m2.",
+            "Al momento del trasloco si parlava di 4.000 m2; oggi la fondazione indica 4.800 m2.",
+        )
+    )
+    move = [u for u in units if "4.800" in u.text]
+    drop_later(selection := Selection([(0, "", move)], 1.0, "it"), [passage], date(2017, 1, 1))
+    assert [u.text for u in selection.groups[0][2]] == [
+        "Al momento del trasloco si parlava di 4.000 m2"
+    ]
+
+
+def test_an_event_to_come_does_not_date_its_page() -> None:
+    """A page announcing an event still to come was not written after it: its "today" is
+    today's."""
+    text = "## Open day\n\nOpen day – 12 December 2026, guided tours.\n\nToday the park hosts 40 companies."
+    passage, units = _scored_page(text)
+    assert not reports_later(passage, 0, date(2026, 11, 30))
+    selection = Selection(groups=[(0, "", units)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2026, 11, 30))
+    assert selection.groups[0][2] == units
+
+
+def test_a_report_told_in_the_past_is_dated_by_its_point_not_by_its_deadline() -> None:
+    """ "In September 2023 the partners signed an agreement running until 2027" is a report
+    of September 2023, not known in June 2023 though it names a deadline; a plan with a
+    deadline alone ("works are expected to end by 2027") may be known before it."""
+    passage, units = _scored_page(
+        "## Expansion\n\nIn September 2023 the partners signed an agreement running until 2027."
+        "\n\nNel settembre 2023 i soci hanno concordato un investimento fino al 2027.\n\n"
+        "Works are expected to end by 2027."
+    )
+    mentions = find_dates(passage.text)
+    later = [u.text for u in units if stated_later(u, mentions, date(2023, 6, 1))]
+    assert later == [
+        "In September 2023 the partners signed an agreement running until 2027.",
+        "Nel settembre 2023 i soci hanno concordato un investimento fino al 2027.",
+    ]
+    assert not [u for u in units if stated_later(u, mentions, date(2023, 10, 1))]
+
+
+@pytest.mark.parametrize(
+    ("question", "page"),
+    [
+        (
+            "Until when will the expansion last?",
+            "## Expansion\n\nThe expansion runs from 2023 to 2027.\n\n"
+            "The expansion site opens to visitors on 12 December 2026.",
+        ),
+        (
+            "Fino a quando durerà l'ampliamento?",
+            "## Ampliamento\n\nL'ampliamento va dal 2023 al 2027.\n\n"
+            "Il cantiere dell'ampliamento apre ai visitatori il 12 dicembre 2026.",
+        ),
+        (
+            "Entro quando finirà l'ampliamento?",
+            "## Ampliamento\n\nL'ampliamento va dal 2023 al 2027.\n\n"
+            "Il cantiere dell'ampliamento apre ai visitatori il 12 dicembre 2026.",
+        ),
+    ],
+)
+def test_a_question_asking_for_a_date_gets_the_normal_answer(question: str, page: str) -> None:
+    """ "Until when will X last?", "fino a quando durerà X?" ask for one thing's date, as "when
+    will X?" does: the normal answer with its dates marked, not the list of coming events
+    (which gave the visitors' day and left out the period of years, "2023–2027", as no
+    event)."""
+    passage, _ = _scored_page(page)
+    assert time_intent(question) == "upcoming"
+    timed = answer(question, [passage], "en", TermStats([passage.text]), None, date(2026, 12, 1))
+    assert timed is None
