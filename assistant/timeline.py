@@ -769,6 +769,7 @@ def answer(
     dated = _dated(
         same_series(relevant, units, passages), passages, headed=True, open_periods=not counted
     )
+    dated = [step for d in dated for step in steps(d)]  # "1,900 → 3,000, 2020 → 2026"
     if implicit:  # with no time word, only the units counting what is asked
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
@@ -784,6 +785,38 @@ def answer(
         holding=holding,
         holder=holder,
     )
+
+
+# The steps of a series written with arrows ("about 1,900 → about 3,000").
+_ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*")
+
+
+def steps(dated: _Dated) -> list[_Dated]:
+    """A row stating how a figure changed as two series of the same length, its values and
+    their dates ("People working on campus: about 1,900 → about 3,000, c. 2020 → January
+    2026"): one unit per step, each value with the date in the same place ("People working on
+    campus: about 1,900, c. 2020"). Dated as a whole, the row was as new as its last date,
+    and at an earlier today it was set aside as speaking of what came later. Any other unit
+    is returned as it is."""
+    label, colon, rest = dated.unit.text.partition(": ")
+    cells = [c for c in (rest if colon else label).split(", ") if c.strip()]
+    series = [_ARROW.split(c) for c in cells if _ARROW.search(c)]
+    if len(series) != 2 or len(series[0]) != len(series[1]):
+        return [dated]
+
+    def when(cell: str) -> list[DateMention]:
+        return [m for m in dated.dates if _norm(m.text) in _norm(cell)]
+
+    values, times = series
+    if not all(when(t) for t in times):
+        values, times = times, values  # the dates first: "2023 → 2026, 80 → 85"
+    if not all(when(t) for t in times) or any(when(v) for v in values):
+        return [dated]
+    head = f"{label}: " if colon else ""
+    return [
+        _Dated(dataclasses.replace(dated.unit, text=f"{head}{v}, {t}"), when(t))
+        for v, t in zip(values, times, strict=True)
+    ]
 
 
 def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:
@@ -1002,8 +1035,9 @@ def _current(
     dates or more, or at a date after today (which the normal answer would quote as if
     known), or when the latest is the question's best unit (its date is then said); else
     None, for the normal answer. ``holder`` (who holds a role, asked with no time word, "chi
-    dirige il parco?"): answered only by a state that holds today (an open period) or when
-    the latest is the question's best unit; else None, for the normal answer."""
+    dirige il parco?"): answered only by a state that holds today (an open period); else
+    None, for the normal answer (a dated unit, "called in 2003 to run the park", is no
+    present holder; the sample site's "chi dirige il Kilometro Rosso?" got one)."""
     # Figures dated on or before today, close enough to the best answer to be about the
     # same thing (the latest of some other figure is not the answer).
     floor = limits.current_relevant * best
@@ -1038,8 +1072,8 @@ def _current(
         if len(stamps) < 2 and not later and latest.unit.score < best:
             return None
     when = max(latest.before(today), key=as_of)
-    if holder and when.relation != "since" and latest.unit.score < best:
-        return None
+    if holder and when.relation != "since":
+        return None  # no state stated as holding today: the normal answer
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}
     # An open state ("director since 2017") is no figure with earlier values.

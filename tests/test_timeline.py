@@ -34,6 +34,7 @@ from assistant.timeline import (
     reports_later,
     same_series,
     stated_later,
+    steps,
     time_intent,
     unit_dates,
     window,
@@ -857,8 +858,8 @@ HOLDERS = """## Who leads the park
 def test_who_leads_with_no_time_word_is_the_holder_of_today() -> None:
     """ "Chi dirige il parco?" over a table of the people who led it gets the one whose period
     is still open ("since 1 October 2017"), not the table (before, the normal answer quoted
-    the founder and the man called in 2003). With no open period, a dated unit that is not the
-    best one leaves the normal answer."""
+    the founder and the man called in 2003). With no open period, a dated unit naming a past
+    holder, however well it scores, leaves the normal answer."""
     passage, units = _scored_page(HOLDERS)
     rows = [u for u in units if u.kind == "row"]
     dated = _dated(rows, [passage], open_periods=True)
@@ -867,5 +868,34 @@ def test_who_leads_with_no_time_word_is_the_holder_of_today() -> None:
         "Anna Rossi: Director since 1 October 2017; before, head of technology transfer"
     ]
     closed = [d for d in dated if "Marco" in d.unit.text]
-    closed[0].unit.score = 0.8
     assert _current(closed, "it", date(2026, 12, 1), 1.0, PARAMS.timeline, holder=True) is None
+
+
+SERIES = """## The park in short
+
+| Item | Value | Year |
+|---|---|---|
+| Jobs on site | about 800 → about 1,200 | 2019 → March 2025 |
+| Labs | 14 | 2024 |
+"""
+
+
+def test_a_series_written_with_arrows_pairs_each_value_with_its_date() -> None:
+    """ "Jobs on site | about 800 → about 1,200 | 2019 → March 2025": seen in 2021 the figure
+    is the 800 of 2019 (before, the row was dated by its last date and set aside as speaking of
+    what came later); seen in 2026, the 1,200 of March 2025, with the 800 as the earlier
+    figure."""
+    passage, units = _scored_page(SERIES)
+    jobs = [d for d in _dated(units, [passage]) if "Jobs" in d.unit.text]
+    split = [step for d in jobs for step in steps(d)]
+    assert [(s.unit.text, [m.text for m in s.dates]) for s in split] == [
+        ("Jobs on site: about 800, 2019", ["2019"]),
+        ("Jobs on site: about 1,200, March 2025", ["March 2025"]),
+    ]
+    early = _current(split, "en", date(2021, 1, 1), 1.0, PARAMS.timeline, counted=True)
+    assert early is not None and early.units[0].text == "Jobs on site: about 800, 2019"
+    late = _current(split, "en", date(2026, 1, 1), 1.0, PARAMS.timeline, counted=True)
+    assert late is not None and late.units[0].text == "Jobs on site: about 1,200, March 2025"
+    assert [u.text for u in late.older] == ["Jobs on site: about 800, 2019"]
+    labs = [d for d in _dated(units, [passage]) if "Labs" in d.unit.text]
+    assert steps(labs[0]) == labs  # no series: the unit as it is
