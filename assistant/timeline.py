@@ -231,17 +231,22 @@ class Window:
         return any(m.start <= self.end and m.end >= self.start for m in mentions)
 
 
-def window(question: str, today: date) -> Window | None:
+def window(question: str, today: date, stated: bool = False) -> Window | None:
     """The calendar period the question names relative to ``today`` ("next month", "il mese
     prossimo", "this year", "l'anno scorso"), or None. A period under way is whole ("this
     year" is 1 January to 31 December): an upcoming answer keeps its events still to come,
     a past one those already held. A span counted from today ("the last six months", "da qui
-    a fine anno") is its days."""
+    a fine anno") is its days. With ``stated`` (a list of the events held), a month or a year
+    the question states is the period too ("what events took place in 2025?"; elsewhere a
+    date is as often the topic's, "the complex announced in January 2026")."""
     spanned = _span(question, today)
     if spanned is not None:
         return spanned
     found = _WINDOW.search(question)
     if found is None:
+        named = [m for m in find_dates(question) if m.precision in {"month", "year"}]
+        if stated and len(named) == 1 and not named[0].relation:
+            return Window(named[0].start, named[0].end, named[0].text)
         return None
     kind = found.lastgroup or ""
     words = " ".join(found.group(0).split())
@@ -348,9 +353,22 @@ def asks_calendar(question: str) -> bool:
 _ANY = re.compile(r"\b(anything|something|any|qualcosa|qualche|niente|nulla)\b", re.I)
 
 
+# An interrogative before a plural noun ("what events", "che eventi"): a list.
+_WHICH_PLURAL = re.compile(
+    r"^\W*(?:(?:what|which)\s+(?!(?:was|is|does|has)\b)[a-z]+s|(?:che|quali)\s+\w+[ie])\b", re.I
+)
+
+
 def _asks_held(question: str) -> bool:
-    """A list of the events already held ("which events have already been held?")."""
-    return time_intent(question) == "past" and asks_for_list(question)
+    """A list of the events already held ("which events have already been held?"), or of
+    those of a period the question names ("what events took place in 2025?"; "what
+    prototypes have been developed?", naming none, is no calendar question)."""
+    if time_intent(question) != "past":
+        return False
+    if asks_for_list(question):
+        return True
+    named = _WINDOW.search(question) or span_intent(question) or find_dates(question)
+    return bool(named and _WHICH_PLURAL.search(question))
 
 
 def asks_duration(question: str) -> bool:
@@ -755,7 +773,7 @@ def answer(
         if every:  # the rows and items brought by a day's event must be a day's event too
             events = [d for d in events if _day_event(d.unit, passages)]
         languages = [p.language for p in passages]
-        period = window(question, today)
+        period = window(question, today, stated=held)
         if held:
             return _held(events, language, today, limits, languages, period)
         only_next = bool(_ONE_NEXT.search(question)) and period is None

@@ -899,3 +899,18 @@ def test_a_series_written_with_arrows_pairs_each_value_with_its_date() -> None:
     assert [u.text for u in late.older] == ["Jobs on site: about 800, 2019"]
     labs = [d for d in _dated(units, [passage]) if "Labs" in d.unit.text]
     assert steps(labs[0]) == labs  # no series: the unit as it is
+
+
+def test_the_events_held_in_a_year_the_question_names() -> None:
+    """ "What events took place at the park in 2024?" lists the events held in 2024 only (before,
+    a past question asking "what events" was no list, and a year it named was no period);
+    a question with a date that asks for no list of events keeps its normal answer."""
+    passage, _ = _scored_page(EVENTS)
+    stats = TermStats([passage.text])
+    question = "What events took place at the park in 2024?"
+    timed = answer(question, [passage], "en", stats, None, date(2026, 12, 1))
+    assert timed is not None and timed.opening.startswith("Already held, 2024")
+    assert [u.text.split(" – ")[0] for u in timed.units] == ["Robotics Night"]
+    assert (
+        window("How large will the complex announced in January 2026 be?", date(2025, 1, 1)) is None
+    )
