@@ -16,8 +16,7 @@ holds. Given ``today`` (Settings.today, the real date by default):
   a figure, a year's fact or a past-tense report dated after it).
 
 Who holds a role now is read from periods: an open one ("since 2017", "2017–present") holds
-today, a closed one ("2016–2022") held until its end; "who runs X?" / "chi dirige X?" in the
-present tense asks it too (``asks_holder``). A clause speaking of its page's present ("oggi",
+today, a closed one ("2016–2022") held until its end. A clause speaking of its page's present ("oggi",
 "today") is not known on a today before a later fact the page reports (``reports_later``).
 
 Upcoming questions read, besides the retrieved passages, the dated passages of a wider search
@@ -392,35 +391,6 @@ def implicit_current(question: str) -> bool:
     )
 
 
-# Who holds a role, asked in the present tense: "who"/"chi" and "is/è" before a singular
-# article ("who is the director?", "chi è il presidente di X?"), or a verb of the third person
-# singular present before its object ("who runs Brembo?", "chi dirige il parco?"); not before a
-# preposition ("who works in the cluster?", "chi lavora al parco?" ask for a list).
-_HOLDER = re.compile(r"^\W*(?P<who>who|chi)\s+(?P<verb>[^\W\d_]+)\s+(?P<next>[^\W\d_]+['’]?)", re.I)
-_SINGULAR = {"the", "its", "their", "il", "lo", "la", "l'", "l’"}
-_DETERMINERS = _SINGULAR | {"this", "that", "i", "gli", "le", "questo", "questa"}
-
-
-def asks_holder(question: str) -> bool:
-    """A question asking who holds a role now, in the present tense with no time word ("chi
-    dirige il parco?"): read as "who is it now?" (an open period, "since 2017", holds today;
-    a closed one, "2016–2022", held until its end)."""
-    found = _HOLDER.match(question)
-    if found is None or time_intent(question) or past_tense(question) or asks_for_list(question):
-        return False
-    if len(split_question(question)) > 1 or re.search(r"\b(when|quando)\b", question, re.I):
-        return False  # "who is X, and who is Y?", "who is the director, and since when?"
-    verb, following = found.group("verb").lower(), found.group("next")
-    named = following[:1].isupper()  # an object named: "who runs Brembo?"
-    if verb in {"is", "è"}:
-        return following.lower() in _SINGULAR
-    if found.group("who").lower() == "who":
-        takes = verb.endswith("s") and verb not in {"was", "has", "does"}
-    else:  # Italian third person singular present: "dirige", "guida", "presiede"
-        takes = verb.endswith(("a", "e")) and verb not in {"era", "ha"}
-    return takes and (named or following.lower() in _DETERMINERS)
-
-
 def reads_wider(question: str) -> bool:
     """Whether the answer reads the dated passages of a wider search (``Params.timeline.wide_k``):
     upcoming questions and lists of the events already held, whose events table is often not
@@ -743,9 +713,6 @@ def answer(
     intent = time_intent(question)
     held = _asks_held(question)
     implicit = implicit_current(question)
-    holder = not intent and asks_holder(question)
-    if holder:
-        intent = "current"  # "chi dirige il parco?" asks who does now
     if (intent not in {"upcoming", "current"} and not held and not implicit) or not passages:
         return None
     # Both refusals are decided by the question alone, before any unit is scored.
@@ -801,7 +768,6 @@ def answer(
         counted=counted,
         implicit=implicit,
         holding=holding,
-        holder=holder,
     )
 
 
@@ -1041,7 +1007,6 @@ def _current(
     counted: bool = False,
     implicit: bool = False,
     holding: bool = True,
-    holder: bool = False,
 ) -> Timed | None:
     """The latest figure at ``today`` with its date, then older differing ones. An open
     period ("since 2017") states a state that holds today, a closed one ("2016–2022") one that
@@ -1052,10 +1017,7 @@ def _current(
     time marker in the question): answered only when the sources state the figure at two
     dates or more, or at a date after today (which the normal answer would quote as if
     known), or when the latest is the question's best unit (its date is then said); else
-    None, for the normal answer. ``holder`` (who holds a role, asked with no time word, "chi
-    dirige il parco?"): answered only by a state that holds today (an open period); else
-    None, for the normal answer (a dated unit, "called in 2003 to run the park", is no
-    present holder; the sample site's "chi dirige il Kilometro Rosso?" got one)."""
+    None, for the normal answer."""
     # Figures dated on or before today, close enough to the best answer to be about the
     # same thing (the latest of some other figure is not the answer).
     floor = limits.current_relevant * best
@@ -1090,8 +1052,6 @@ def _current(
         if len(stamps) < 2 and not later and latest.unit.score < best:
             return None
     when = max(latest.before(today), key=as_of)
-    if holder and when.relation != "since":
-        return None  # no state stated as holding today: the normal answer
     older: list[Unit] = []
     seen = {_norm(latest.unit.text)}
     # An open state ("director since 2017") is no figure with earlier values.

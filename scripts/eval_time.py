@@ -155,10 +155,9 @@ def run(path: Path, show: bool) -> list[dict[str, Any]]:
 
 
 def intents(paths: Sequence[Path]) -> str:
-    """How often the time-intent markers, the spans counted from today, the duration cue and
-    the role-holder form ("chi dirige il parco?") fire on question sets they were not written
-    from."""
-    from assistant.timeline import asks_duration, asks_holder, span_intent, time_intent
+    """How often the time-intent markers, the spans counted from today and the duration cue
+    fire on question sets they were not written from."""
+    from assistant.timeline import asks_duration, span_intent, time_intent
 
     lines = []
     for path in paths:
@@ -172,10 +171,8 @@ def intents(paths: Sequence[Path]) -> str:
                 counts["span"].append(q)  # "the next twelve months", "da qui a fine anno"
             if asks_duration(q):
                 counts["duration"].append(q)  # "how many years has X been open?"
-            if asks_holder(q):
-                counts["holder"].append(q)  # "who runs X?", "chi è il presidente di X?"
         lines.append(f"{path} ({len(questions)} questions):")
-        for intent in ("upcoming", "current", "past", "span", "duration", "holder"):
+        for intent in ("upcoming", "current", "past", "span", "duration"):
             lines.append(f"  {intent}: {len(counts[intent])}")
             lines += [f"    - {q}" for q in counts[intent]]
     return "\n".join(lines)

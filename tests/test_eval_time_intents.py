@@ -26,7 +26,6 @@ def test_the_intents_of_a_set_are_listed(tmp_path: Path) -> None:
         "Which events are planned in the next twelve months?",
         "Da quanti anni è aperto il parco?",
         "Who designed the red wall?",
-        "Chi dirige il parco?",
     ]
     path = tmp_path / "set.jsonl"
     path.write_text("".join(json.dumps({"question": q}) + "\n" for q in questions))
@@ -34,7 +33,6 @@ def test_the_intents_of_a_set_are_listed(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "span: 1\n    - Which events are planned in the next twelve months?" in run.stdout
     assert "duration: 1\n    - Da quanti anni è aperto il parco?" in run.stdout
-    assert "holder: 1\n    - Chi dirige il parco?" in run.stdout  # not the past "who designed"
 
 
 def test_a_missing_set_is_a_clear_error(tmp_path: Path) -> None:

@@ -26,7 +26,6 @@ from assistant.timeline import (
     _with_status,
     answer,
     asks_calendar,
-    asks_holder,
     counts,
     drop_later,
     implicit_current,
@@ -824,51 +823,6 @@ def test_a_question_asking_for_a_date_gets_the_normal_answer(question: str, page
     assert time_intent(question) == "upcoming"
     timed = answer(question, [passage], "en", TermStats([passage.text]), None, date(2026, 12, 1))
     assert timed is None
-
-
-@pytest.mark.parametrize(
-    ("question", "holder"),
-    [
-        ("Chi dirige il parco?", True),
-        ("Who runs the Harbour Park?", True),
-        ("Chi è il presidente del consorzio?", True),
-        ("Who is the director?", True),
-        ("Who works in the robotics cluster?", False),  # a preposition: who is in it, a list
-        ("Chi lavora al parco?", False),
-        ("Who was the first director?", False),  # past tense
-        ("Who is the director, and since when?", False),  # two parts, each its own answer
-        ("Chi sono i soci?", False),
-        ("Who is the director now?", False),  # a time word: the "now" path already
-    ],
-)
-def test_who_holds_a_role_asked_in_the_present(question: str, holder: bool) -> None:
-    assert asks_holder(question) is holder
-
-
-HOLDERS = """## Who leads the park
-
-| Person | Role |
-|---|---|
-| Carla Neri | Founder and president of the park |
-| Anna Rossi | Director since 1 October 2017; before, head of technology transfer |
-| Marco Bianchi | Called in 2003 to run the new park; general manager |
-"""
-
-
-def test_who_leads_with_no_time_word_is_the_holder_of_today() -> None:
-    """ "Chi dirige il parco?" over a table of the people who led it gets the one whose period
-    is still open ("since 1 October 2017"), not the table (before, the normal answer quoted
-    the founder and the man called in 2003). With no open period, a dated unit naming a past
-    holder, however well it scores, leaves the normal answer."""
-    passage, units = _scored_page(HOLDERS)
-    rows = [u for u in units if u.kind == "row"]
-    dated = _dated(rows, [passage], open_periods=True)
-    timed = _current(dated, "it", date(2026, 12, 1), 1.0, PARAMS.timeline, holder=True)
-    assert timed is not None and [u.text for u in timed.units] == [
-        "Anna Rossi: Director since 1 October 2017; before, head of technology transfer"
-    ]
-    closed = [d for d in dated if "Marco" in d.unit.text]
-    assert _current(closed, "it", date(2026, 12, 1), 1.0, PARAMS.timeline, holder=True) is None
 
 
 SERIES = """## The park in short
