@@ -390,14 +390,20 @@ def _by_year(
 def _by_listing(
     question: str, orgs: Sequence[Organisation], stubs: Sequence[DirectoryEntry]
 ) -> tuple[list[Organisation] | None, list[str]]:
-    """Organisations of the listing page the question names by its title words."""
+    """Organisations of the listing page the question names by its title words. The kind of
+    organisation it lists ("resident partners") is what a count counts, not the listing's
+    name: at least one other word of the title must be shared ("the partner directory"), or
+    "how many resident partners does the park have?" would count one page's rows, where the
+    site states the park's total."""
     words = {_stem(w) for w in norm(question).split() if len(w) >= 4 and w not in _stopwords()}
+    kinds = {_stem(w) for w in norm(question).split() if ORGANISATION_WORDS.match(w)}
     best: tuple[int, str, str] = (0, "", "")
     for stub in stubs:
         title = {_stem(w) for w in norm(f"{stub.group} {stub.name}").split() if len(w) >= 4}
         shared = len(words & title)
+        own = len((words & title) - kinds)
         listed = sum(1 for o in orgs if any(f["url"] == stub.url for f in o.found_on))
-        if shared >= 2 and listed >= 3 and shared > best[0]:
+        if shared >= 2 and own >= 1 and listed >= 3 and shared > best[0]:
             best = (shared, stub.url, stub.name)
     if not best[1]:
         return None, []

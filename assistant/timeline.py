@@ -16,7 +16,8 @@ holds. Given ``today`` (Settings.today, the real date by default):
   a figure, a year's fact or a past-tense report dated after it).
 
 Who holds a role now is read from periods: an open one ("since 2017", "2017–present") holds
-today, a closed one ("2016–2022") held until its end.
+today, a closed one ("2016–2022") held until its end. A clause speaking of its page's present ("oggi",
+"today") is not known on a today before a later fact the page reports (``reports_later``).
 
 Upcoming questions read, besides the retrieved passages, the dated passages of a wider search
 and every passage of the index stating an event still to come; "how many ... now?" questions
@@ -126,7 +127,14 @@ def past_tense(question: str) -> bool:
 
 # "When is the next event?" asks for the first of the coming events, not one thing's date.
 _NEXT = re.compile(r"\b(next|prossim[oaie])\b", re.I)
-_ASKS_WHEN = re.compile(r"^\W*(when|quando|in\s+che\s+(anno|mese|data))\b", re.I)
+# A question asking for a date: "when", "in che anno", and the ends of a period asked with a
+# preposition ("until when", "since when", "fino a quando", "da quando", "entro quando").
+_ASKS_WHEN = re.compile(
+    r"^\W*(?:(?:until|till|since|by)\s+)?when\b"
+    r"|^\W*(?:(?:fino\s+a|entro|da|a\s+partire\s+da)\s+)?quando\b"
+    r"|^\W*in\s+che\s+(?:anno|mese|data)\b",
+    re.I,
+)
 
 # A calendar period named relative to today: the events asked for fall in it.
 _WINDOW = re.compile(
@@ -222,17 +230,22 @@ class Window:
         return any(m.start <= self.end and m.end >= self.start for m in mentions)
 
 
-def window(question: str, today: date) -> Window | None:
+def window(question: str, today: date, stated: bool = False) -> Window | None:
     """The calendar period the question names relative to ``today`` ("next month", "il mese
     prossimo", "this year", "l'anno scorso"), or None. A period under way is whole ("this
     year" is 1 January to 31 December): an upcoming answer keeps its events still to come,
     a past one those already held. A span counted from today ("the last six months", "da qui
-    a fine anno") is its days."""
+    a fine anno") is its days. With ``stated`` (a list of the events held), a month or a year
+    the question states is the period too ("what events took place in 2025?"; elsewhere a
+    date is as often the topic's, "the complex announced in January 2026")."""
     spanned = _span(question, today)
     if spanned is not None:
         return spanned
     found = _WINDOW.search(question)
     if found is None:
+        named = [m for m in find_dates(question) if m.precision in {"month", "year"}]
+        if stated and len(named) == 1 and not named[0].relation:
+            return Window(named[0].start, named[0].end, named[0].text)
         return None
     kind = found.lastgroup or ""
     words = " ".join(found.group(0).split())
@@ -339,9 +352,22 @@ def asks_calendar(question: str) -> bool:
 _ANY = re.compile(r"\b(anything|something|any|qualcosa|qualche|niente|nulla)\b", re.I)
 
 
+# An interrogative before a plural noun ("what events", "che eventi"): a list.
+_WHICH_PLURAL = re.compile(
+    r"^\W*(?:(?:what|which)\s+(?!(?:was|is|does|has)\b)[a-z]+s|(?:che|quali)\s+\w+[ie])\b", re.I
+)
+
+
 def _asks_held(question: str) -> bool:
-    """A list of the events already held ("which events have already been held?")."""
-    return time_intent(question) == "past" and asks_for_list(question)
+    """A list of the events already held ("which events have already been held?"), or of
+    those of a period the question names ("what events took place in 2025?"; "what
+    prototypes have been developed?", naming none, is no calendar question)."""
+    if time_intent(question) != "past":
+        return False
+    if asks_for_list(question):
+        return True
+    named = _WINDOW.search(question) or span_intent(question) or find_dates(question)
+    return bool(named and _WHICH_PLURAL.search(question))
 
 
 def asks_duration(question: str) -> bool:
@@ -714,7 +740,7 @@ def answer(
         if every:  # the rows and items brought by a day's event must be a day's event too
             events = [d for d in events if _day_event(d.unit, passages)]
         languages = [p.language for p in passages]
-        period = window(question, today)
+        period = window(question, today, stated=held)
         if held:
             return _held(events, language, today, limits, languages, period)
         only_next = bool(_ONE_NEXT.search(question)) and period is None
@@ -728,13 +754,53 @@ def answer(
     dated = _dated(
         same_series(relevant, units, passages), passages, headed=True, open_periods=not counted
     )
+    dated = [step for d in dated for step in steps(d)]  # "1,900 → 3,000, 2020 → 2026"
     if implicit:  # with no time word, only the units counting what is asked
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     holding = not _LATEST.search(question)
     return _current(
-        dated, language, today, best, limits, counted=counted, implicit=implicit, holding=holding
+        dated,
+        language,
+        today,
+        best,
+        limits,
+        counted=counted,
+        implicit=implicit,
+        holding=holding,
     )
+
+
+# The steps of a series written with arrows ("about 1,900 → about 3,000").
+_ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*")
+
+
+def steps(dated: _Dated) -> list[_Dated]:
+    """A row stating how a figure changed as two series of the same length, its values and
+    their dates ("People working on campus: about 1,900 → about 3,000, c. 2020 → January
+    2026"): one unit per step, each value with the date in the same place ("People working on
+    campus: about 1,900, c. 2020"). Dated as a whole, the row was as new as its last date,
+    and at an earlier today it was set aside as speaking of what came later. Any other unit
+    is returned as it is."""
+    label, colon, rest = dated.unit.text.partition(": ")
+    cells = [c for c in (rest if colon else label).split(", ") if c.strip()]
+    series = [_ARROW.split(c) for c in cells if _ARROW.search(c)]
+    if len(series) != 2 or len(series[0]) != len(series[1]):
+        return [dated]
+
+    def when(cell: str) -> list[DateMention]:
+        return [m for m in dated.dates if _norm(m.text) in _norm(cell)]
+
+    values, times = series
+    if not all(when(t) for t in times):
+        values, times = times, values  # the dates first: "2023 → 2026, 80 → 85"
+    if not all(when(t) for t in times) or any(when(v) for v in values):
+        return [dated]
+    head = f"{label}: " if colon else ""
+    return [
+        _Dated(dataclasses.replace(dated.unit, text=f"{head}{v}, {t}"), when(t))
+        for v, t in zip(values, times, strict=True)
+    ]
 
 
 def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:
@@ -1078,20 +1144,53 @@ _AHEAD = re.compile(
 _TOLD_PAST = re.compile(r"\b[a-z]{3,}ed\s+(?:the|their|its|his|her|our|a|an|this|that)\b", re.I)
 
 
+# Words for the present of the text itself ("today the institute states 6,000 m²", "oggi",
+# "currently"): a clause using one and stating no date speaks as of when its page was written
+# ("al momento del trasloco" is "at the time of the move", no present).
+_PRESENT = re.compile(
+    r"\b(today|now|nowadays|currently|at\s+present|these\s+days|oggi|ad\s+oggi|attualmente|"
+    r"adesso|tuttora|al\s+momento(?!\s+d[ie'’])|odiern[oaie])\b",
+    re.I,
+)
+
+
+def reports_later(passage: Passage, index: int, today: date) -> bool:
+    """The passage reports, as known, something dated after ``today`` (one of its units is
+    ``stated_later``): it was written after today, and its present ("oggi", "now") is not
+    today's. (An event to come or a plan says nothing of when it was written.)"""
+    mentions = decode(passage.dates)
+    return any(stated_later(u, mentions, today) for u in split_units(passage, index))
+
+
 def stated_later(
-    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+    unit: Unit,
+    mentions: Sequence[DateMention],
+    today: date,
+    keep_events: bool = False,
+    later_page: bool = False,
 ) -> bool:
     """The unit reports what the sources could not state on ``today``: every date it holds is
     a point or a closed period starting after today (not an open start, "dal 2027", nor a
-    deadline, "by 2027"), and it is no announcement: it is told in a past tense ("in January
-    2026 the partners discussed a foundation"), or it speaks of nothing to come and is a
-    figure ("Companies: 85, January 2026") or a fact dated by more than an event's days ("2024:
-    the centre is completed" seen in 2023). An event to come ("Summit – 12-14 May 2026") and a
-    plan ("works expected in 2027") may be known before their date. With ``keep_events`` (a
-    question asking whether something is past or to come, whose answer marks each date), a
-    unit with an event's date is kept however it is told."""
+    deadline, "by 2027", unless a past tense tells the unit as a report of its point date:
+    "in September 2023 the partners agreed to invest until 2027"), and it is no announcement:
+    it is told in a past tense ("in January 2026 the partners discussed a foundation"), or it
+    speaks of nothing to come and is a figure ("Companies: 85, January 2026") or a fact dated
+    by more than an event's days ("2024: the centre is completed" seen in 2023). An event to
+    come ("Summit – 12-14 May 2026") and a plan ("works expected in 2027") may be known before
+    their date. With ``keep_events`` (a question asking whether something is past or to come,
+    whose answer marks each date), a unit with an event's date is kept however it is told.
+    A unit stating no date but the present of its page ("today the institute states 6,000
+    m²") speaks as of when the page was written: after today when ``later_page``
+    (``reports_later``)."""
     dates = unit_dates(unit, mentions, open_periods=True)
-    if not dates or any(m.start <= today or m.relation for m in dates):
+    told_past = bool(_PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text))
+    if not dates:
+        # every clause of it speaks of that present (else ``known_part`` cuts the ones that do)
+        return later_page and all(_PRESENT.search(c) for c in unit.text.split(";"))
+    points = [m for m in dates if not m.relation]
+    if any(m.start <= today for m in dates) or not points:
+        return False
+    if len(points) < len(dates) and not told_past:
         return False
     event = any(
         m.precision in EVENT_PRECISIONS and (m.end - m.start).days <= PARAMS.timeline.event_days
@@ -1099,7 +1198,6 @@ def stated_later(
     )
     if event and keep_events:
         return False
-    told_past = bool(_PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text))
     if told_past:
         return True
     if _AHEAD.search(unit.text):
@@ -1116,17 +1214,22 @@ _CLOCK = re.compile(r"\b\d{1,2}[:.]\d\d\b(?![.,]?\d)")
 
 
 def known_part(
-    unit: Unit, mentions: Sequence[DateMention], today: date, keep_events: bool = False
+    unit: Unit,
+    mentions: Sequence[DateMention],
+    today: date,
+    keep_events: bool = False,
+    later_page: bool = False,
 ) -> Unit:
     """The unit less its clauses (cut at ";") that report what happened after ``today``
-    ("about 600 in 2010; about 700 in 2015" seen in 2012 says the first), when a clause is
+    ("about 600 in 2010; about 700 in 2015" seen in 2012 says the first; "5,000 m² at the
+    move; today 6,000 m²" seen before its page was written, the first), when a clause is
     left; else the unit as it is."""
     clauses = unit.text.split(";")
     if len(clauses) < 2:
         return unit
     kept = [
         c for c in clauses
-        if not stated_later(dataclasses.replace(unit, text=c), mentions, today, keep_events)
+        if not stated_later(dataclasses.replace(unit, text=c), mentions, today, keep_events, later_page)
     ]  # fmt: skip
     if not kept or len(kept) == len(clauses):
         return unit
@@ -1144,14 +1247,16 @@ def drop_later(
     if selection.count:
         return
     mentions = _mentions(passages)
+    shown = {u.passage for _, _, units in selection.groups for u in units}
+    later = {i: reports_later(passages[i], i, today) for i in shown}
     groups = [
         (
             index,
             lead,
             [
-                known_part(u, mentions[u.passage], today, keep_events)
+                known_part(u, mentions[u.passage], today, keep_events, later[u.passage])
                 for u in units
-                if not stated_later(u, mentions[u.passage], today, keep_events)
+                if not stated_later(u, mentions[u.passage], today, keep_events, later[u.passage])
             ],
         )
         for index, lead, units in selection.groups

@@ -678,3 +678,26 @@ def test_a_sector_worded_in_one_language_only_is_found_by_the_other() -> None:
     assert sorted(o.name for o in found.organisations) == ["Lumenworks", "Prismatica", "Tidegauge"]
     (kelp,) = [o for o in orgs if o.name == "Kelpmatter"]
     assert kelp.sectors == ["Green chemistry", "Chimica verde", "Materiali"]
+
+
+PARTNERS_EN = """<html lang="en"><head><title>Resident partner directory</title></head><body><main>
+<h1>Resident partner directory</h1>
+<p>Some of the companies on campus; the park counts 64 companies in all.</p>
+<table><tr><th>Company</th><th>Sector</th><th>Since</th></tr>
+<tr><td>Lumenworks</td><td>Photonics</td><td>2017</td></tr>
+<tr><td>Kelpmatter</td><td>Green chemistry</td><td>2021</td></tr>
+<tr><td>Tidegauge</td><td>Photonics</td><td>2023</td></tr></table>
+</main></body></html>"""
+
+
+def test_a_listing_is_named_by_its_own_words_not_by_the_kind_it_lists() -> None:
+    """ "How many resident partners does the park have?" shares only the kind of organisation
+    with the listing's title "Resident partner directory": it asks for the park's total, which
+    the site states, not for the rows of one page; "how many organisations are in the partner
+    directory?" names the listing and gets its count."""
+    entries = [("en", e) for e in entries_of("en/partners.html", html=PARTNERS_EN)]
+    orgs, stubs = build(entries), [e for _, e in entries if e.kind == "stub"]
+    assert len(orgs) == 3
+    assert match("How many resident partners does the park have?", orgs, stubs) is None
+    found = match("How many organisations are in the partner directory?", orgs, stubs)
+    assert found is not None and found.kind == "count" and len(found.organisations) == 3

@@ -30,8 +30,10 @@ from assistant.timeline import (
     drop_later,
     implicit_current,
     is_coming,
+    reports_later,
     same_series,
     stated_later,
+    steps,
     time_intent,
     unit_dates,
     window,
@@ -721,3 +723,148 @@ def test_a_calendar_question_with_no_topic_word_reads_every_event() -> None:
     ]
     assert asks_calendar("Anything coming up at the park that the public can attend?")
     assert not asks_calendar("Will the car park be free?")
+
+
+WING = """## The building
+
+The 2015 plan described 30 labs on 3,000 m2. At the move the press spoke of 4,000 m2; today the foundation states 4,800 m2.
+
+## Milestones
+
+| Date | Event |
+|---|---|
+| March 2016 | Move to the harbour campus |
+| June 2021 | A second wing with 12 more labs |
+"""
+
+
+def test_a_clause_stating_its_page_s_present_is_not_known_before_the_page() -> None:
+    """ "Today the foundation states 4,800 m2" speaks as of when its page was written, after
+    the second wing of June 2021 it reports: seen in 2017, the answer says the 4,000 m2 of the
+    move and not the 4,800; seen in 2022, both (before, "today" was read as the asker's)."""
+    passage, units = _scored_page(WING)
+    move = [u for u in units if "4,800" in u.text]
+    assert reports_later(passage, 0, date(2017, 1, 1))
+    assert not reports_later(passage, 0, date(2022, 1, 1))
+    selection = Selection(groups=[(0, "", move)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2017, 1, 1))
+    assert [u.text for u in selection.groups[0][2]] == ["At the move the press spoke of 4,000 m2"]
+    drop_later(selection := Selection([(0, "", move)], 1.0, "en"), [passage], date(2022, 1, 1))
+    assert selection.groups[0][2] == move
+    # "al momento del trasloco" is the time of the move, no present: that clause stays
+    passage, units = _scored_page(
+        WING.replace(
+            "At the move the press spoke of 4,000 m2; today the foundation states 4,800 m2.",
+            "Al momento del trasloco si parlava di 4.000 m2; oggi la fondazione indica 4.800 m2.",
+        )
+    )
+    move = [u for u in units if "4.800" in u.text]
+    drop_later(selection := Selection([(0, "", move)], 1.0, "it"), [passage], date(2017, 1, 1))
+    assert [u.text for u in selection.groups[0][2]] == [
+        "Al momento del trasloco si parlava di 4.000 m2"
+    ]
+
+
+def test_an_event_to_come_does_not_date_its_page() -> None:
+    """A page announcing an event still to come was not written after it: its "today" is
+    today's."""
+    text = "## Open day\n\nOpen day – 12 December 2026, guided tours.\n\nToday the park hosts 40 companies."
+    passage, units = _scored_page(text)
+    assert not reports_later(passage, 0, date(2026, 11, 30))
+    selection = Selection(groups=[(0, "", units)], best_score=1.0, language="en")
+    drop_later(selection, [passage], date(2026, 11, 30))
+    assert selection.groups[0][2] == units
+
+
+def test_a_report_told_in_the_past_is_dated_by_its_point_not_by_its_deadline() -> None:
+    """ "In September 2023 the partners signed an agreement running until 2027" is a report
+    of September 2023, not known in June 2023 though it names a deadline; a plan with a
+    deadline alone ("works are expected to end by 2027") may be known before it."""
+    passage, units = _scored_page(
+        "## Expansion\n\nIn September 2023 the partners signed an agreement running until 2027."
+        "\n\nNel settembre 2023 i soci hanno concordato un investimento fino al 2027.\n\n"
+        "Works are expected to end by 2027."
+    )
+    mentions = find_dates(passage.text)
+    later = [u.text for u in units if stated_later(u, mentions, date(2023, 6, 1))]
+    assert later == [
+        "In September 2023 the partners signed an agreement running until 2027.",
+        "Nel settembre 2023 i soci hanno concordato un investimento fino al 2027.",
+    ]
+    assert not [u for u in units if stated_later(u, mentions, date(2023, 10, 1))]
+
+
+@pytest.mark.parametrize(
+    ("question", "page"),
+    [
+        (
+            "Until when will the expansion last?",
+            "## Expansion\n\nThe expansion runs from 2023 to 2027.\n\n"
+            "The expansion site opens to visitors on 12 December 2026.",
+        ),
+        (
+            "Fino a quando durerà l'ampliamento?",
+            "## Ampliamento\n\nL'ampliamento va dal 2023 al 2027.\n\n"
+            "Il cantiere dell'ampliamento apre ai visitatori il 12 dicembre 2026.",
+        ),
+        (
+            "Entro quando finirà l'ampliamento?",
+            "## Ampliamento\n\nL'ampliamento va dal 2023 al 2027.\n\n"
+            "Il cantiere dell'ampliamento apre ai visitatori il 12 dicembre 2026.",
+        ),
+    ],
+)
+def test_a_question_asking_for_a_date_gets_the_normal_answer(question: str, page: str) -> None:
+    """ "Until when will X last?", "fino a quando durerà X?" ask for one thing's date, as "when
+    will X?" does: the normal answer with its dates marked, not the list of coming events
+    (which gave the visitors' day and left out the period of years, "2023–2027", as no
+    event)."""
+    passage, _ = _scored_page(page)
+    assert time_intent(question) == "upcoming"
+    timed = answer(question, [passage], "en", TermStats([passage.text]), None, date(2026, 12, 1))
+    assert timed is None
+
+
+SERIES = """## The park in short
+
+| Item | Value | Year |
+|---|---|---|
+| Jobs on site | about 800 → about 1,200 | 2019 → March 2025 |
+| Labs | 14 | 2024 |
+"""
+
+
+def test_a_series_written_with_arrows_pairs_each_value_with_its_date() -> None:
+    """ "Jobs on site | about 800 → about 1,200 | 2019 → March 2025": seen in 2021 the figure
+    is the 800 of 2019 (before, the row was dated by its last date and set aside as speaking of
+    what came later); seen in 2026, the 1,200 of March 2025, with the 800 as the earlier
+    figure."""
+    passage, units = _scored_page(SERIES)
+    jobs = [d for d in _dated(units, [passage]) if "Jobs" in d.unit.text]
+    split = [step for d in jobs for step in steps(d)]
+    assert [(s.unit.text, [m.text for m in s.dates]) for s in split] == [
+        ("Jobs on site: about 800, 2019", ["2019"]),
+        ("Jobs on site: about 1,200, March 2025", ["March 2025"]),
+    ]
+    early = _current(split, "en", date(2021, 1, 1), 1.0, PARAMS.timeline, counted=True)
+    assert early is not None and early.units[0].text == "Jobs on site: about 800, 2019"
+    late = _current(split, "en", date(2026, 1, 1), 1.0, PARAMS.timeline, counted=True)
+    assert late is not None and late.units[0].text == "Jobs on site: about 1,200, March 2025"
+    assert [u.text for u in late.older] == ["Jobs on site: about 800, 2019"]
+    labs = [d for d in _dated(units, [passage]) if "Labs" in d.unit.text]
+    assert steps(labs[0]) == labs  # no series: the unit as it is
+
+
+def test_the_events_held_in_a_year_the_question_names() -> None:
+    """ "What events took place at the park in 2024?" lists the events held in 2024 only (before,
+    a past question asking "what events" was no list, and a year it named was no period);
+    a question with a date that asks for no list of events keeps its normal answer."""
+    passage, _ = _scored_page(EVENTS)
+    stats = TermStats([passage.text])
+    question = "What events took place at the park in 2024?"
+    timed = answer(question, [passage], "en", stats, None, date(2026, 12, 1))
+    assert timed is not None and timed.opening.startswith("Already held, 2024")
+    assert [u.text.split(" – ")[0] for u in timed.units] == ["Robotics Night"]
+    assert (
+        window("How large will the complex announced in January 2026 be?", date(2025, 1, 1)) is None
+    )
