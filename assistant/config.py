@@ -112,7 +112,9 @@ class Settings(BaseSettings):
         description="Where the rebuilt model (and its exports) are cached; default "
         "data_dir/models. May be read-only once they are there.",
     )
-    embed_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
+    embed_batch_size: int = Field(
+        16, ge=1, description="Chunks per batch of the float32 variant (onnx: one text per call)."
+    )
     torch_threads: int | None = Field(
         None,
         ge=1,

@@ -3,12 +3,13 @@
 The encoder does what sentence-transformers does for the rebuilt folder (tokenise into the
 same ids, ``vectorstore.e5_tokenizer``, truncated to the model's window, mean-pool over the
 attention mask, L2-normalise), so a vector from here and one from the float32 model
-differ only by the variant's numerics. Batches are formed from texts sorted by length,
-as sentence-transformers does, so short texts are not padded to long ones, and hold at
-most ``MAX_BATCH`` texts whatever the caller asks: on 2 cores the int8 graph embeds 64
-sample-site chunks at 26 chunks/s in batches of 4, 27 in 8, 22 in 16, 15 in 32 and 11 in
-64 (larger batches pad more and grow ONNX Runtime's memory arena: +110 MB at 8, +270 MB
-at 16; measured 2026-11-30).
+differ only by the variant's numerics. It runs one text per call (``MAX_BATCH``), whatever
+the caller asks: the int8 graph quantises activations per call, so in a batch a text's vector
+depended on its neighbours and their padding (the same chunk in two batches of 8: cosine
+down to 0.9984), and an index's vectors on the order things were embedded in. Alone, a text
+always gets the same vector, at no cost here: on 2 cores the int8 graph embedded the sample
+site's 154 chunks at 41-45 chunks/s one at a time and 35-42 in batches of 8 (measured
+2026-12-02, two runs each, under the shared heavy-job lock); no padding, no arena growth.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-MAX_BATCH = 8
+MAX_BATCH = 1
 
 
 def import_onnxruntime() -> ModuleType:
