@@ -87,21 +87,16 @@ def select(
     bridged: list[str] = []
     for i, (part, leaning) in enumerate(pieces):
         answered = selections[-1] if selections else None
+        taken: frozenset[tuple[int, int]] = frozenset()
         if leaning and answered is not None and asks_name(pieces[i - 1][0]):
             # "Who was its first president, and where was he working before?": "he" is
-            # who answered the part before, named by its lead unit
+            # who answered the part before, named by its lead unit; the part leads with a
+            # unit of its own (the one naming him answers the part before)
             found_names = answer_names(answered, question)
             if found_names:
                 part = " ".join([*found_names, leaning])
                 bridged.append(part)
-        # a part leads with a unit of its own, not one an earlier part quotes
-        taken = frozenset(
-            (u.passage, u.position)
-            for sel in selections
-            if sel
-            for _, _, g in sel.groups
-            for u in g
-        )
+                taken = frozenset((u.passage, u.position) for _, _, g in answered.groups for u in g)
         selections.append(
             _select_one(part, passages, language, stats, context, most, similarity, params, taken)
         )
