@@ -41,9 +41,8 @@ PEOPLE = page(
     2,
     "People",
     (
-        "In 1988 Tobias Reed was at the Harbour Mill in Dunmore, until the school asked him "
-        "to lead its looms.\n\n"
-        "The school's gardens are looked after by volunteers."
+        "From 1980 to 1990 Tobias Reed ran the looms of the Harbour Mill in Dunmore.\n\n"
+        "Volunteers look after the gardens of the school."
     ),
 )
 HALL = page(
