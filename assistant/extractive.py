@@ -8,8 +8,11 @@ preferring passages in the asker's language; the pages of the next best units ar
 "what technology clusters ...?") and a list whose heading or lead-in names what is asked
 answers it, the list is quoted whole (none when the best unit is a sentence naming several
 things; continued across chunks); "how many X?" leads with the unit giving a figure of X;
-a question with several parts gets a lead for each part. Sentences that
-address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
+a question with several parts gets a lead for each part (a part about who answered the part
+before, "and where was he working before?", with the names that answer gave: ``bridged``); a
+follow-up's units worded from the earlier turns alone give way to those speaking to it.
+Sentences that address an AI assistant are never quoted. ``assistant.compose`` writes the
+chosen units out.
 """
 
 from __future__ import annotations
