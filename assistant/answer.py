@@ -43,7 +43,7 @@ from assistant.compose import (
 )
 from assistant.config import Settings
 from assistant.conversation import prepare_question, search_question
-from assistant.extractive import Selection, list_neighbours, select
+from assistant.extractive import Selection, asks_measure, list_neighbours, select, split_question
 from assistant.params import PARAMS
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
 from assistant.scoring import Similarity, asks_for_list
@@ -326,6 +326,15 @@ class Assistant:
             if prep.question
             else None
         )
+        if selection is not None and selection.bridged:
+            # a part about what answered the part before is searched with its names, once
+            wider = self._bridged_passages(prep, selection.bridged)
+            if wider:
+                prep.passages += wider
+                stats = self.term_stats(prep.passages)
+                selection = select(
+                    prep.question, prep.passages, prep.language, stats, prep.context, similarity
+                )
         return Evidence(
             prep.question,
             prep.language,
@@ -337,6 +346,26 @@ class Assistant:
             self._passage_similarity(prep),
             cross_language=bool(prep.asked_in),
         )
+
+    def _bridged_passages(self, prep: _Prepared, queries: Sequence[str]) -> list[Passage]:
+        """The best passages of each bridged part's search ("Mirano Sancin where was he
+        working before ...?") that the question's search did not bring, the first
+        ``ConversationParams.bridge_passages`` of each."""
+        held = {p.id for p in prep.passages}
+        out: list[Passage] = []
+        most = PARAMS.conversation.bridge_passages
+        for query in queries:
+            try:
+                found = self.searcher.search(
+                    query, k=self.settings.retrieval_k, filters=prep.filters, language=prep.language
+                )
+            except Exception as exc:  # noqa: BLE001 - the retrieved passages still answer
+                log.warning("the search of a bridged part failed: %s", exc)
+                return out
+            new = [p for p in found if p.id not in held][:most]
+            held.update(p.id for p in new)
+            out += new
+        return out
 
     def _passage_similarity(self, prep: _Prepared) -> answerable.PassageSimilarity:
         """Question-passage cosines from the vectors the store holds (no passage is embedded
@@ -424,7 +453,7 @@ class Assistant:
             return abstention(lang, self.contacts, verdict, prep.passages, notice)
         # Upcoming events, the latest figure, past events marked (assistant.timeline).
         today = self.today()
-        timed = self._timed(prep, stats, notice)
+        timed = self._timed(prep, stats, notice) if timeline_answers(prep.question) else None
         if timed is not None:
             return timed
         # what was not yet known at today goes; an event's date is kept and marked when asked
@@ -441,6 +470,18 @@ class Assistant:
             backend="extractive",
             notice=notice,
         )
+
+
+def timeline_answers(question: str) -> bool:
+    """Whether the time-aware answer (``assistant.timeline``) may take the question: not one
+    of several parts (the selector leads each part: "Which institute is it behind? And how big
+    is that institute today?" asks a name first), nor one about something planned that asks
+    for its sum or size ("how much is the investment planned until 2027?", "how does its
+    floor area compare with the complex being planned?"): the events to come do not answer
+    it, the unit stating the figure does (its dates still marked)."""
+    if len(split_question(question)) > 1:
+        return False
+    return not (timeline.time_intent(question) == "upcoming" and asks_measure(question))
 
 
 def _model_name(embeddings: Embeddings) -> str:

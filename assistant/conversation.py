@@ -225,15 +225,29 @@ def question_parts(question: str) -> list[str]:
     one-part question.
 
     A question splits after a question mark, at a new sentence (a capital after a full stop)
-    or at "and"/"e" before a question word or an auxiliary; a piece with no word of its own,
-    or a statement (neither a question mark nor a question word), joins its neighbour.
+    or at "and"/"e" before a question word or an auxiliary; a piece with no word of its own
+    joins its neighbour, and so does a statement (neither a question mark nor a question word)
+    the question after it leans on ("The BiG sits behind an institute. How big is that
+    institute?"); a statement before a question that names its own subject ("The lab comes
+    from IIT and Intellimech. When was Intellimech founded, ...?") is no part of it (the
+    whole question, searched too, keeps it).
     """
+    return [part for part, _ in question_pieces(question)]
+
+
+def question_pieces(question: str) -> list[tuple[str, str]]:
+    """``question_parts`` with, for each part leaning on the parts before it (a pronoun or
+    too few words of its own, and no name: "and where was he working before?"), its words
+    as asked ("" for the others), so that what answered the part before can say what it is
+    about."""
     pieces: list[str] = []
     lone = ""  # a piece with no word of its own ("ok", "why?") goes with its neighbour,
     # and a statement ("The BiG sits behind an institute.") with the question after it
     for piece in _PART_BREAK.split(question.strip()):
         piece = piece.strip(" ,;")
         asks = ends_as_question(piece) or bool(_ASKS.match(piece))
+        if asks and lone and terms(lone) and not is_follow_up(piece):
+            lone = ""  # a statement before a question that names its own subject
         piece = f"{lone} {piece}".strip()
         lone = ""
         if not asks:
@@ -250,17 +264,19 @@ def question_parts(question: str) -> list[str]:
         pieces[-1] = f"{pieces[-1]} {lone}"
     if len(pieces) < 2:
         return []
-    parts = [pieces[0]]
+    parts = [(pieces[0], "")]
     for piece in pieces[1:]:
         if not is_follow_up(piece) or names(piece):
-            parts.append(piece)
+            parts.append((piece, ""))
             continue
         # a part leaning on the earlier ones and naming nothing itself ("and what does it
         # cost?", the rule of follow-up turns) is about what they name, else about the part
         # before it
         carried = names(" ".join(pieces[: len(parts)]))
         parts.append(
-            " ".join([*dict.fromkeys(carried), piece]) if carried else f"{parts[-1]} {piece}"
+            (" ".join([*dict.fromkeys(carried), piece]), piece)
+            if carried
+            else (f"{parts[-1][0]} {piece}", piece)
         )
     return parts
 

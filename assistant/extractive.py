@@ -8,8 +8,11 @@ preferring passages in the asker's language; the pages of the next best units ar
 "what technology clusters ...?") and a list whose heading or lead-in names what is asked
 answers it, the list is quoted whole (none when the best unit is a sentence naming several
 things; continued across chunks); "how many X?" leads with the unit giving a figure of X;
-a question with several parts gets a lead for each part. Sentences that
-address an AI assistant are never quoted. ``assistant.compose`` writes the chosen units out.
+a question with several parts gets a lead for each part (a part about who answered the part
+before, "and where was he working before?", with the names that answer gave: ``bridged``); a
+follow-up's units worded from the earlier turns alone give way to those speaking to it.
+Sentences that address an AI assistant are never quoted. ``assistant.compose`` writes the
+chosen units out.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant import lead
-from assistant.conversation import question_parts
+from assistant.conversation import names, question_parts, question_pieces
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params
 from assistant.scoring import (
@@ -49,6 +52,9 @@ class Selection:
     ranked: list[Unit] = field(default_factory=list, repr=False)
     # "how many X?" answered by counting a list the sources give whole: its items (0: not so)
     count: int = 0
+    # the parts searched with what answered the part before ("Mirano Sancin where was he
+    # working before?"): the engine searches them too and selects again
+    bridged: list[str] = field(default_factory=list)
 
 
 def split_question(question: str) -> list[str]:
@@ -75,15 +81,28 @@ def select(
         return None
     stats = stats or TermStats(p.text for p in passages)
     # each part as it is searched: one leaning on an earlier part carries what that one names
-    parts = split_question(question)
+    pieces = question_pieces(question)
     most = params.selection.max_sentences
-    if len(parts) == 1:
+    if len(pieces) < 2:
         return _select_one(question, passages, language, stats, context, most, similarity, params)
     most = params.selection.max_sentences_per_part
-    selections = [
-        _select_one(part, passages, language, stats, context, most, similarity, params)
-        for part in parts
-    ]
+    selections: list[Selection | None] = []
+    bridged: list[str] = []
+    for i, (part, leaning) in enumerate(pieces):
+        answered = selections[-1] if selections else None
+        taken: frozenset[tuple[int, int]] = frozenset()
+        if leaning and answered is not None and asks_name(pieces[i - 1][0]):
+            # "Who was its first president, and where was he working before?": "he" is
+            # who answered the part before, named by its lead unit; the part leads with a
+            # unit of its own (the one naming him answers the part before)
+            found_names = answer_names(answered, question)
+            if found_names:
+                part = " ".join([*found_names, leaning])
+                bridged.append(part)
+                taken = frozenset((u.passage, u.position) for _, _, g in answered.groups for u in g)
+        selections.append(
+            _select_one(part, passages, language, stats, context, most, similarity, params, taken)
+        )
     found = [sel for sel in selections if sel is not None]
     if not found:
         return None
@@ -104,7 +123,29 @@ def select(
         best_score=max(s.best_score for s in found),
         language=lang,
         see_also=see_also[: params.selection.see_also],
+        bridged=bridged,
     )
+
+
+# A part whose answer is a name: "who ...", "which labs ...", "chi ...", "quale istituto ...".
+_ASKS_NAME = re.compile(r"\b(who|whom|which|chi|qual[ei]?)\b", re.I)
+
+
+def asks_name(part: str) -> bool:
+    """The part asks for someone or something by name (who, which, chi, quale)."""
+    return bool(_ASKS_NAME.search(part))
+
+
+def answer_names(selection: Selection, question: str) -> list[str]:
+    """The names the lead unit of ``selection`` gives that ``question`` does not use (the
+    person or place a later part's "he", "that institute" points to), the first
+    ``max_reply_names``."""
+    if not selection.groups:
+        return []
+    asked = {fold(w.lower()) for w in names(question)}
+    lead_text = selection.groups[0][2][0].text
+    found = [w for w in names(lead_text) if fold(w.lower()) not in asked]
+    return list(dict.fromkeys(found))[: PARAMS.conversation.max_reply_names]
 
 
 def _select_one(
@@ -116,6 +157,7 @@ def _select_one(
     max_sentences: int,
     similarity: Similarity | None,
     params: Params,
+    taken: frozenset[tuple[int, int]] = frozenset(),
 ) -> Selection | None:
     scoring, limits = params.scoring, params.selection
     query = Query.build(question, stats, context, scoring)
@@ -124,7 +166,11 @@ def _select_one(
     boosts = answer_types(question)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     prefer_latest(units, question, scoring)
-    candidates = [u for u in units if u.score > 0 and usable(u, scoring)]
+    candidates = [
+        u
+        for u in units
+        if u.score > 0 and usable(u, scoring) and (u.passage, u.position) not in taken
+    ]
     if not candidates:
         return None
 
@@ -144,6 +190,8 @@ def _select_one(
     pool = [u for u in candidates if passages[u.passage].language == use_lang]
     pool.sort(key=lambda u: (-u.score, u.passage, u.position))
     best = pool[0]
+    if context:
+        pool = _speaking_to(pool, question, context)
 
     chosen: list[Unit] = []
     ranked = _distinct(pool)
@@ -189,6 +237,26 @@ def _select_one(
         ranked=ranked[: lead.TOP_UNITS],
         count=count,
     )
+
+
+def _speaking_to(pool: list[Unit], question: str, context: str) -> list[Unit]:
+    """For a follow-up, the pool without the units worded from the earlier turns alone:
+    holding their terms but none of the follow-up's own (in text or heading) nor the kind of
+    thing it asks for ("how energy efficient is it?" after "the white building by Richard
+    Meier": not the building's description). The earlier turns only choose among the rest;
+    units holding no term of either (close in meaning) stay. The whole pool when nothing is
+    left."""
+    own = frozenset(terms(question))
+    earlier = frozenset(terms(context)) - own
+    if not own or not earlier:
+        return pool
+
+    def history_only(unit: Unit) -> bool:
+        held = unit.term_set | frozenset(terms(unit.context))
+        return bool(earlier & held) and not (own & held) and not unit.typed
+
+    speaking = [u for u in pool if not history_only(u)]
+    return speaking or pool
 
 
 def _distinct(pool: Sequence[Unit]) -> list[Unit]:
@@ -332,14 +400,16 @@ def asked_kind(question: str) -> frozenset[str]:
 # A sentence that names several things itself: "A, B and C", "A, B e C" (the grammar of the
 # two languages the site is written in, not topic words).
 _ENUMERATION = re.compile(
-    r"(?:^|[:–—]\s*)(?:[^,;:.]{1,40},\s*){2,}[^,;:.]{1,40}\s(?:and|e|ed)\s\w", re.I
+    r"(?:^|[:–—]\s*)(?:[^,;:.]{1,40},\s*){2,}[^,;:.]{1,40}\s(?:and|e|ed)\s\w"
+    r"|(?:^|[:–—]\s*)(?:[^;:.]{1,60};\s*){2,}[^;:.]{1,60}\.?$",  # or "A; B; C": semicolons
+    re.I,
 )
 
 
 def enumerates(unit: Unit) -> bool:
     """Whether a sentence lists several things itself ("...: A, B, C and D": from its start,
     a colon or a dash, three or more short names separated by commas, the last joined by
-    "and"/"e")."""
+    "and"/"e"; or three or more separated by semicolons, to its end)."""
     return unit.kind == "sentence" and bool(_ENUMERATION.search(unit.text))
 
 
@@ -363,14 +433,46 @@ def _list_answer(
     holding one matching item).
     """
     if ranked and enumerates(ranked[0]):
-        return []
+        # the best sentence names several things: it answers, unless a sentence naming
+        # several things sits under a heading naming more of what is asked
+        return _headed_enumeration(
+            ranked[1 : lead.TOP_UNITS], query, kind, _heading_share(ranked[0], query)
+        )
     if ranked:
         following = _list_after(ranked[0], units, query, passages, params, kind)
         if following:
             return following
         if _names_the_kind(ranked[0], kind):
             return [ranked[0]]
-    return _best_list(pool, units, query, passages, params)
+    return _best_list(pool, units, query, passages, params) or _headed_enumeration(
+        ranked[: lead.TOP_UNITS], query, kind
+    )
+
+
+def _headed_enumeration(
+    ranked: Sequence[Unit], query: Query, kind: frozenset[str], above: float = 0.0
+) -> list[Unit]:
+    """The sentence naming several things itself (``enumerates``) under a heading that names
+    what is asked and carries more than ``above`` of the question's term weight ("Higher
+    Education; Advanced Materials; ..." under "Technology clusters" for "what are the
+    technology clusters?"): the list written as a sentence; the one whose heading carries
+    most, then the best scored. [] when none."""
+    found = [
+        u
+        for u in ranked
+        if enumerates(u)
+        and _named_by_heading([u], query, kind)
+        and _heading_share(u, query) > above
+    ]
+    if not found:
+        return []
+    return [max(found, key=lambda u: (_heading_share(u, query), u.score))]
+
+
+def _heading_share(unit: Unit, query: Query) -> float:
+    """The share of the question's term weight that a unit's heading and lead-in carry."""
+    about = frozenset(terms(f"{unit.context} {unit.lead}"))
+    return sum(w for t, w in query.weights.items() if t in about) / query.total
 
 
 def _names_the_kind(unit: Unit, kind: frozenset[str]) -> bool:
@@ -491,6 +593,21 @@ def asks_count(question: str) -> bool:
 
 # A figure followed by a partitive counts a part ("two of the clusters", "due dei cluster").
 _PARTITIVE = re.compile(r"\s+(?:of|dei|degli|delle|tra|fra)\b", re.I)
+
+
+# A sum and a size as pages state them, and the bare figure a count is: an answer type whose
+# evidence holds the first two and not the third asks for a measure (cost, area, length).
+_MEASURED = ("1.5 million euro", "13,000 m²")
+_BARE = "13,000"
+
+
+def asks_measure(question: str) -> bool:
+    """The question asks for a sum of money or a size ("how much is the investment?", "how
+    big is it?"): an answer type of ``scoring.ANSWER_TYPES`` whose evidence is a figure with
+    its unit, not a bare number (a count) or a date."""
+    return any(
+        any(e.search(x) for x in _MEASURED) and not e.search(_BARE) for e in answer_types(question)
+    )
 
 
 def states_figure(chosen: Sequence[Unit]) -> bool:

@@ -207,6 +207,11 @@ class ConversationParams:
         "first three it pushed answering pages out of the top five more often than it brought "
         "one in (independent two-page questions, both pages in the top five 0.80 -> 0.60)",
     )
+    bridge_passages: int = why(
+        2,
+        "passages a part about what answered the part before adds from its own search ('where "
+        "was he working before?' searched with the name the first part's answer gave)",
+    )
     max_reply_names: int = why(
         6,
         "names of the last answer a follow-up is searched with ('his company' after 'Alberto "

@@ -1,0 +1,138 @@
+"""Questions in several parts and follow-ups on hand-made pages of an imaginary craft school: a
+part about who answered the part before is answered with that person's page, a statement
+before a question naming its own subject is no part of it, a follow-up is answered by what it
+asks rather than by the earlier turn's words, a list written as one sentence under a heading
+naming what is asked is the list, and the time-aware answer leaves questions of several
+parts and the sums of planned things to the selector."""
+
+from __future__ import annotations
+
+from support.passages import page as support_page
+
+from assistant.answer import timeline_answers
+from assistant.compose import compose
+from assistant.conversation import question_parts, question_pieces
+from assistant.extractive import select
+from assistant.terms import TermStats
+from vectorstore.passages import Passage
+
+
+def page(n: int, title: str, body: str, language: str = "en") -> Passage:
+    """A page of this file's imaginary site."""
+    return support_page(n, title, body, language, host="school.example")
+
+
+def answer(question: str, passages: list[Passage], context: str = "") -> str:
+    selection = select(question, passages, "en", TermStats(p.text for p in passages), context)
+    assert selection is not None
+    return compose(selection, passages, "en")[0]
+
+
+GUILD = page(
+    1,
+    "The weaving guild",
+    (
+        "The weaving guild brings together the workshops of the valley.\n\n"
+        "Its first head was Tobias Reed, who at the same time taught at the school.\n\n"
+        "Before the school opened, the guild worked from a barn in the village."
+    ),
+)
+PEOPLE = page(
+    2,
+    "People",
+    (
+        "From 1980 to 1990 Tobias Reed ran the looms of the Harbour Mill in Dunmore.\n\n"
+        "Volunteers look after the gardens of the school."
+    ),
+)
+HALL = page(
+    3,
+    "The glass hall",
+    (
+        "The glass hall, a white building by the architect Ana Ruiz, is the landmark of the "
+        "school and the white building every visitor remembers.\n\n"
+        "## Features\n\n"
+        "- Floor-to-ceiling windows facing the lake\n"
+        "- Solar panels cover a fifth of its energy needs; it uses half the energy of a "
+        "comparable building\n"
+    ),
+)
+THEMES = page(
+    4,
+    "Press sheet",
+    (
+        "## Workshop themes\n\n"
+        "Glazing; Kiln firing; Raku; Slip casting; Natural dyes.\n\n"
+        "## Visiting\n\n"
+        "The workshops open to the public one Saturday a month."
+    ),
+)
+THEME_NEWS = page(
+    5,
+    "A national workshop network",
+    (
+        "## The ceramics workshop theme\n\n"
+        "The school co-founded, with the Lake Institute, the Hill University and the Glass "
+        "Museum, the national workshop network on ceramics themes."
+    ),
+)
+
+
+def test_a_part_about_who_answered_the_part_before_is_answered_with_their_page() -> None:
+    """ "he" is the first head, named by the first part's answer: the second part is answered
+    with what the page about him says, not with the guild's own past."""
+    text = answer(
+        "Who was the first head of the weaving guild, and where was he working before he came "
+        "to the school?",
+        [GUILD, PEOPLE],
+    )
+    assert "Tobias Reed" in text
+    assert "Harbour Mill" in text
+
+
+def test_a_statement_before_a_question_naming_its_own_subject_is_no_part_of_it() -> None:
+    pieces = question_pieces(
+        "The loom room comes from the guild and the school. When was the guild founded, and "
+        "how much went into the loom room in 2020?"
+    )
+    assert pieces == [
+        ("When was the guild founded", ""),
+        ("how much went into the loom room in 2020?", ""),
+    ]
+    # a question leaning on the statement ("that institute") keeps it
+    assert question_parts(
+        "The hall sits behind an institute. How big is that institute? And when did the "
+        "Glass Museum open?"
+    ) == [
+        "The hall sits behind an institute. How big is that institute?",
+        "And when did the Glass Museum open?",
+    ]
+    # a part with a pronoun and no name of its own leans on the parts before it
+    assert question_pieces("When did Acme Robotics move in and which group does it belong to?")[
+        1
+    ] == ("Acme Robotics which group does it belong to?", "which group does it belong to?")
+
+
+def test_a_follow_up_is_answered_by_what_it_asks_not_the_earlier_turns_words() -> None:
+    text = answer(
+        "how energy efficient is it?",
+        [HALL],
+        context="Tell me about the white building by Ana Ruiz.",
+    )
+    assert "Solar panels" in text
+    assert "landmark" not in text
+
+
+def test_a_list_written_as_one_sentence_under_a_heading_naming_what_is_asked() -> None:
+    """The best unit names several things of another kind (the network's founders); the
+    sentence under the heading "Workshop themes" lists the themes asked for."""
+    text = answer("What are the workshop themes at the school?", [THEME_NEWS, THEMES])
+    assert "Glazing; Kiln firing; Raku" in text
+
+
+def test_the_time_aware_answer_leaves_parts_and_planned_sums_to_the_selector() -> None:
+    assert timeline_answers("When is the next open day?")
+    assert timeline_answers("How many events are planned?")
+    assert not timeline_answers("Which institute is the hall behind? And how big is it today?")
+    assert not timeline_answers("How much is the investment planned until 2027?")
+    assert not timeline_answers("E l'investimento previsto fino al 2027 quant'è?")
