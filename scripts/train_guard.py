@@ -1,7 +1,7 @@
 """Train the "addressed to an AI" classifier shipped in assistant/guard_data/model.json.
 
-The same examples, sample site and model give the same choices and figures, and weights equal
-to ~5e-6 (the embedding's float arithmetic varies slightly between runs). Steps:
+The same examples, sample site and model give the same file, byte for byte (the encoder embeds
+one text per call, so a sentence's vector does not depend on the others). Steps:
 
 1. examples: assistant/guard_data/examples.jsonl (hand-written, many languages and forms:
    labels and notes for AI systems, orders to a model, "if you are an AI", notes for crawlers,
