@@ -190,8 +190,6 @@ def _select_one(
     pool = [u for u in candidates if passages[u.passage].language == use_lang]
     pool.sort(key=lambda u: (-u.score, u.passage, u.position))
     best = pool[0]
-    if context:
-        pool = _speaking_to(pool, question, context)
 
     chosen: list[Unit] = []
     ranked = _distinct(pool)
@@ -237,26 +235,6 @@ def _select_one(
         ranked=ranked[: lead.TOP_UNITS],
         count=count,
     )
-
-
-def _speaking_to(pool: list[Unit], question: str, context: str) -> list[Unit]:
-    """For a follow-up, the pool without the units worded from the earlier turns alone:
-    holding their terms but none of the follow-up's own (in text or heading) nor the kind of
-    thing it asks for ("how energy efficient is it?" after "the white building by Richard
-    Meier": not the building's description). The earlier turns only choose among the rest;
-    units holding no term of either (close in meaning) stay. The whole pool when nothing is
-    left."""
-    own = frozenset(terms(question))
-    earlier = frozenset(terms(context)) - own
-    if not own or not earlier:
-        return pool
-
-    def history_only(unit: Unit) -> bool:
-        held = unit.term_set | frozenset(terms(unit.context))
-        return bool(earlier & held) and not (own & held) and not unit.typed
-
-    speaking = [u for u in pool if not history_only(u)]
-    return speaking or pool
 
 
 def _distinct(pool: Sequence[Unit]) -> list[Unit]:

@@ -45,18 +45,6 @@ PEOPLE = page(
         "Volunteers look after the gardens of the school."
     ),
 )
-HALL = page(
-    3,
-    "The glass hall",
-    (
-        "The glass hall, a white building by the architect Ana Ruiz, is the landmark of the "
-        "school and the white building every visitor remembers.\n\n"
-        "## Features\n\n"
-        "- Floor-to-ceiling windows facing the lake\n"
-        "- Solar panels cover a fifth of its energy needs; it uses half the energy of a "
-        "comparable building\n"
-    ),
-)
 THEMES = page(
     4,
     "Press sheet",
@@ -111,16 +99,6 @@ def test_a_statement_before_a_question_naming_its_own_subject_is_no_part_of_it()
     assert question_pieces("When did Acme Robotics move in and which group does it belong to?")[
         1
     ] == ("Acme Robotics which group does it belong to?", "which group does it belong to?")
-
-
-def test_a_follow_up_is_answered_by_what_it_asks_not_the_earlier_turns_words() -> None:
-    text = answer(
-        "how energy efficient is it?",
-        [HALL],
-        context="Tell me about the white building by Ana Ruiz.",
-    )
-    assert "Solar panels" in text
-    assert "landmark" not in text
 
 
 def test_a_list_written_as_one_sentence_under_a_heading_naming_what_is_asked() -> None:
