@@ -48,6 +48,7 @@ from assistant.extractive import (
     asks_for_several,
     asks_measure,
     list_neighbours,
+    names_several,
     other_language_list,
     select,
     split_question,
@@ -346,11 +347,12 @@ class Assistant:
         if (
             selection is not None
             and not selection.listed
+            and not names_several(selection)
             and not prep.asked_in
             and asks_for_several(prep.question)
         ):
-            # no list in the asker's language: the list may be on the other language's pages
-            # only (the search prefers the asker's language, so they may not be retrieved)
+            # no list in the asker's language, nor a unit naming several things: the list
+            # may be on the other language's pages only (the search prefers the asker's language, so they may not be retrieved)
             wider = self._other_language_passages(prep)
             listing = other_language_list(
                 prep.question, prep.passages + wider, prep.language, similarity

@@ -241,6 +241,15 @@ def _select_one(
     )
 
 
+def names_several(selection: Selection) -> bool:
+    """Whether a unit the selection quotes names several things itself: a sentence
+    ``enumerates``, or any unit holding five names or more after commas (a list written as
+    one line): a list question may be answered by it without a list."""
+    return any(
+        enumerates(u) or u.text.count(",") >= 4 for _, _, group in selection.groups for u in group
+    )
+
+
 def other_language_list(
     question: str,
     passages: Sequence[Passage],
