@@ -42,17 +42,8 @@ from assistant.compose import (
     with_language_notes,
 )
 from assistant.config import Settings
-from assistant.conversation import QUESTION_LANGUAGES, prepare_question, search_question
-from assistant.extractive import (
-    Selection,
-    asks_for_several,
-    asks_measure,
-    list_neighbours,
-    names_several,
-    other_language_list,
-    select,
-    split_question,
-)
+from assistant.conversation import prepare_question, search_question
+from assistant.extractive import Selection, asks_measure, list_neighbours, select, split_question
 from assistant.params import PARAMS
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
 from assistant.scoring import Similarity, asks_for_list
@@ -344,25 +335,6 @@ class Assistant:
                 selection = select(
                     prep.question, prep.passages, prep.language, stats, prep.context, similarity
                 )
-        if (
-            selection is not None
-            and not selection.listed
-            and not names_several(selection)
-            and not prep.asked_in
-            and asks_for_several(prep.question)
-        ):
-            # no list in the asker's language, nor a unit naming several things: the list
-            # may be on the other language's pages only (the search prefers the asker's language, so they may not be retrieved)
-            wider = self._other_language_passages(prep)
-            listing = other_language_list(
-                prep.question, prep.passages + wider, prep.language, similarity
-            )
-            if listing is not None:
-                prep.passages += wider
-                stats = self.term_stats(prep.passages)
-                # what the abstention reads stays the asker's language's best unit
-                listing.best_score = selection.best_score
-                selection = listing
         return Evidence(
             prep.question,
             prep.language,
@@ -374,33 +346,6 @@ class Assistant:
             self._passage_similarity(prep),
             cross_language=bool(prep.asked_in),
         )
-
-    def _other_language_passages(self, prep: _Prepared) -> list[Passage]:
-        """The passages of the question's search preferring the other answered language
-        that are in another language than the asker's and not held yet, with the chunks
-        continuing a list they cut. The site's names are dropped from the search: they are
-        on every page, and across languages they are nearly all the words that match."""
-        if prep.filters is not None and prep.filters.language:
-            return []  # the asker chose the language of the pages
-        other = next(lang for lang in QUESTION_LANGUAGES if lang != prep.language)
-        held = {p.id for p in prep.passages}
-        only_other = (prep.filters or Filters()).model_copy(update={"language": other})
-        try:
-            found = self.searcher.search(
-                terms.drop_site_names(prep.question),
-                k=self.settings.retrieval_k,
-                filters=only_other,
-                language=other,
-            )
-            new = [p for p in found if p.id not in held and p.language != prep.language]
-            index = self.searcher.keyword_index()
-            new += [
-                p for p in list_neighbours(new, index.passages, index.positions) if p.id not in held
-            ]
-        except Exception as exc:  # noqa: BLE001 - the retrieved passages still answer
-            log.warning("the search in the other language failed: %s", exc)
-            return []
-        return new
 
     def _bridged_passages(self, prep: _Prepared, queries: Sequence[str]) -> list[Passage]:
         """The best passages of each bridged part's search ("Mirano Sancin where was he

@@ -34,7 +34,7 @@ from assistant.scoring import (
     score_units,
     usable,
 )
-from assistant.terms import TermStats, drop_site_names, terms
+from assistant.terms import TermStats, terms
 from assistant.units import Unit, split_units
 from vectorstore.passages import Passage
 from vectorstore.text import fold
@@ -55,9 +55,6 @@ class Selection:
     # the parts searched with what answered the part before ("Mirano Sancin where was he
     # working before?"): the engine searches them too and selects again
     bridged: list[str] = field(default_factory=list)
-    # a list question answered by a list, a sentence naming several things or a count (not
-    # by the lead units alone): one that is not may find its list in the other language
-    listed: bool = False
 
 
 def split_question(question: str) -> list[str]:
@@ -237,69 +234,6 @@ def _select_one(
         see_also=see_also[: limits.see_also],
         ranked=ranked[: lead.TOP_UNITS],
         count=count,
-        listed=listed or count > 0,
-    )
-
-
-def names_several(selection: Selection) -> bool:
-    """Whether a unit the selection quotes names several things itself: a sentence
-    ``enumerates``, or any unit holding five names or more after commas (a list written as
-    one line): a list question may be answered by it without a list."""
-    return any(
-        enumerates(u) or u.text.count(",") >= 4 for _, _, group in selection.groups for u in group
-    )
-
-
-def other_language_list(
-    question: str,
-    passages: Sequence[Passage],
-    language: str,
-    similarity: Similarity,
-    params: Params = PARAMS,
-) -> Selection | None:
-    """The list answering a one-part list question on the pages in another language than
-    ``language``, for a question its own language's pages gave no list for (a list the site
-    gives on its English pages only). Words rarely match across languages, so the list is the
-    one whose heading and lead-in are closest in meaning to the question (the e5 cosine of
-    ``similarity``, the site's names dropped: they are in every heading's page), taken only
-    when it is closer than every other list there by ``other_language_list_margin``. None
-    when the question is not a one-part list question or no list stands out."""
-    if not asks_for_several(question) or len(question_pieces(question)) > 1:
-        return None
-    units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
-    units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
-    blocks: list[list[Unit]] = []
-    seen: set[tuple[int, int]] = set()
-    shown: set[str] = set()
-    for unit in units:
-        key = (unit.passage, unit.block)
-        if (
-            unit.kind not in {"item", "row"}
-            or key in seen
-            or passages[unit.passage].language == language
-            or not f"{unit.context}{unit.lead}".strip()
-        ):
-            continue
-        seen.add(key)
-        block = _list_block(unit, units, "list", params, passages)
-        if len(block) >= 2 and block[0].text not in shown:
-            shown.add(block[0].text)
-            blocks.append(block)
-    if not blocks:
-        return None
-    asked = drop_site_names(question)
-    cosines = similarity(asked, [f"{b[0].context} {b[0].lead}".strip() for b in blocks])
-    order = sorted(range(len(blocks)), key=lambda i: -float(cosines[i]))
-    best = order[0]
-    runner_up = float(cosines[order[1]]) if len(order) > 1 else 0.0
-    if float(cosines[best]) - runner_up < params.selection.other_language_list_margin:
-        return None
-    chosen = blocks[best]
-    return Selection(
-        groups=_group(chosen),
-        best_score=0.0,
-        language=passages[chosen[0].passage].language,
-        listed=True,
     )
 
 

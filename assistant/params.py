@@ -116,11 +116,6 @@ class SelectionParams:
     list_items_counted: int = why(
         8, "items beyond this many add nothing: a long list is not better"
     )
-    other_language_list_margin: float = why(
-        0.03,
-        "a list on the other language's pages answers a list question only when its heading is "
-        "this much closer in meaning (e5 cosine) to the question than every other list there",
-    )
 
 
 @dataclass(frozen=True)
