@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_answerable as ta  # noqa: E402
+from bench_curated import auc  # noqa: E402
 from train_guard import fit, predict  # noqa: E402
 
 from assistant import answerable  # noqa: E402
@@ -160,13 +161,6 @@ def features(rows: list[dict], words: dict, grid: tuple[np.ndarray, float]) -> n
     return np.array(out)
 
 
-def auc(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The chance an answerable row scores above an out-of-scope one (ties count half)."""
-    pos, neg = probs[labels == 1], probs[labels == 0]
-    higher = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
-    return round(float(higher), 3)
-
-
 def declined_at_budget(probs: np.ndarray, labels: np.ndarray) -> float:
     """Out-of-scope rows declined at the threshold declining BUDGET of the answerable rows."""
     threshold = np.sort(probs[labels == 1])[int(BUDGET * (labels == 1).sum())]
@@ -202,14 +196,14 @@ def measure(table: Path, grid: tuple[np.ndarray, float]) -> dict:
     support = np.array([r["signals"]["attribute_support"] for r in rows])
     report: dict = {
         "held_out_auc": {
-            "kernels": auc(score[held], y[held]),
-            "unit_cosine": auc(cosine[held], y[held]),
-            "attribute_support": auc(support[held], y[held]),
+            "kernels": auc(score[held], y[held] == 1),
+            "unit_cosine": auc(cosine[held], y[held] == 1),
+            "attribute_support": auc(support[held], y[held] == 1),
         },
         "seen_auc": {
-            "kernels": auc(score[seen], y[seen]),
-            "unit_cosine": auc(cosine[seen], y[seen]),
-            "attribute_support": auc(support[seen], y[seen]),
+            "kernels": auc(score[seen], y[seen] == 1),
+            "unit_cosine": auc(cosine[seen], y[seen] == 1),
+            "attribute_support": auc(support[seen], y[seen] == 1),
         },
     }
     old = tuple(SIGNALS)

@@ -21,7 +21,7 @@ def test_a_word_counts_in_the_kernel_of_its_cosine() -> None:
 
 def test_auc_and_the_budget() -> None:
     labels = np.array([1, 1, 1, 0, 0])
-    assert measure.auc(np.array([0.9, 0.8, 0.7, 0.1, 0.2]), labels) == 1.0
-    assert measure.auc(np.array([0.5, 0.5, 0.5, 0.5, 0.5]), labels) == 0.5
+    assert measure.auc(np.array([0.9, 0.8, 0.7, 0.1, 0.2]), labels == 1) == 1.0
+    assert measure.auc(np.array([0.5, 0.5, 0.5, 0.5, 0.5]), labels == 1) == 0.5
     # the lowest answerable row sets the threshold: out-of-scope rows below it are declined
     assert measure.declined_at_budget(np.array([0.9, 0.8, 0.3, 0.1, 0.5]), labels) == 0.5
