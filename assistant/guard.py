@@ -571,10 +571,11 @@ def mask_addressed(
     introduces: a flagged lead-in takes the next paragraph (its list), a flagged list takes
     its lead-in. With ``withhold`` (the prompt's sources) a flagged unit (a sentence, item or
     row of ``Paragraph.quotable``; not a question) takes its whole text, as ``unquotable``
-    takes the whole passage from quotes: nothing the quote step withholds reaches the model. In a text kept, the units passing the quote step's stricter
-    bar (``unquotable``: never quoted, their passage staying) are handed to ``withhold`` to be
-    left out, with the paragraph's units of the uncertain band or speaking to their reader (as
-    in ``unquotable``), the rest of the paragraph staying."""
+    takes the whole passage from quotes: nothing the quote step withholds reaches the model.
+    In a text kept, the units passing the quote step's stricter bar (``unquotable``: never
+    quoted, their passage staying) are handed to ``withhold`` to be left out, with the
+    paragraph's units of the uncertain band or speaking to their reader (as in
+    ``unquotable``), the rest of the paragraph staying."""
     unique = list(
         dict.fromkeys(t for text in texts for p in text for t in (*p.judged, *p.quotable))
     )
