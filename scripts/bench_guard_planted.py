@@ -138,7 +138,15 @@ def main() -> int:
             quote_rules=args.quote_step == "rules",
         )
         print(f"fitted without the set: {classifier.threshold=} {classifier.quote_bar=}")
-    work = args.work or Path(tempfile.mkdtemp(prefix="kmr-planted-"))
+    with tempfile.TemporaryDirectory(prefix="kmr-planted-") as scratch:
+        return _plant_and_ask(args, args.work or Path(scratch), planted, classifier)
+
+
+def _plant_and_ask(
+    args: argparse.Namespace, work: Path, planted: list[str], classifier: Any
+) -> int:
+    """Plant ``planted`` in a copy of the sample site under ``work`` (a scratch folder removed
+    afterwards unless --work names one), sync, ask, print the counts."""
     site = work / "site"
     shutil.copytree(SAMPLE_SITE, site, dirs_exist_ok=True)
     plant_paragraphs(site, planted)

@@ -87,12 +87,11 @@ def main() -> int:
             guard.use_classifier(classifier)
         installed = guard.use_vectors(vectors, vectors.model_name)
     else:
-        settings = Settings(
-            data_dir=Path(tempfile.mkdtemp(prefix="kmr-prompt-")),
-            model_cache_dir=args.models_dir,
-            _env_file=None,
-        )
-        embeddings = load_embeddings(settings.embedding_options())
+        with tempfile.TemporaryDirectory(prefix="kmr-prompt-") as scratch:
+            settings = Settings(
+                data_dir=Path(scratch), model_cache_dir=args.models_dir, _env_file=None
+            )
+            embeddings = load_embeddings(settings.embedding_options())
         installed = guard.use_vectors(embeddings.embed_documents, embeddings.model_name)
     if not installed:
         print("the guard's classifier does not read this embedding model", file=sys.stderr)
