@@ -3,9 +3,11 @@
 Measured, not shipped (README, "When it says I don't know"). Everything tried before encoded
 the question and the sentence apart; here the shipped e5 export reads them as ONE input,
 ``"query: <question> passage: <sentence>"`` (``--form sep``: the XLM-R pair form
-``"query: <question></s></s>passage: <sentence>"``), so that every layer attends across both, and
-a logistic head over its pooled vector (plus its cosines with the question's and the
-sentence's own vectors, and theirs with each other) says whether the sentence answers.
+``"query: <question></s></s>passage: <sentence>"``), so that every layer attends across
+both, and a logistic head says whether the sentence answers, over: the pooled joint vector,
+the pooled states of its sentence part (the sentence's tokens as read after the question),
+and the cosines of those and of the question part with the question's and the sentence's own
+vectors (e5's query and passage prompts), and of those two with each other.
 
     pairs     the head's training pairs from SQuAD-it's TRAIN articles (one in three articles,
               ``train_answerable.HELD_OUT``, is held out): a question with its gold sentence
@@ -166,15 +168,36 @@ class JointReader:
             cache[text] = self.encoder.encode([text], prompt=prompt, normalize_embeddings=True)[0]
         return cache[text]
 
+    def _hidden(self, text: str) -> np.ndarray:
+        """The last hidden states of one text (the onnx session: what mean pooling averages)."""
+        ids, mask = self.encoder.tokenizer.batch([text])
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in {i.name for i in self.encoder.session.get_inputs()}:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return np.asarray(self.encoder.session.run(None, feeds)[0][0], dtype=np.float32)
+
     def features(self, question: str, sentence: str) -> np.ndarray:
-        """The pooled joint vector, then cos(joint, q), cos(joint, s) and cos(q, s)."""
-        joint = self.encoder.encode(
-            [self.form.format(q=question, s=sentence)], normalize_embeddings=True
-        )[0]
+        """The pooled joint vector and its sentence part's (the sentence's tokens as read with
+        the question before them), then cos(joint, q), cos(joint, s), cos(s part, q),
+        cos(question part, s), cos(question part, s part) and cos(q, s)."""
+        text = self.form.format(q=question, s=sentence)
         q = self._vector(self.queries, question, self.embeddings.query_prompt)
         s = self._vector(self.passages, sentence, self.embeddings.passage_prompt)
-        extra = np.array([joint @ q, joint @ s, q @ s], dtype=np.float32)
-        return np.concatenate([joint, extra]).astype(np.float32)
+        if hasattr(self.encoder, "session"):
+            hidden = self._hidden(text)
+            asked = len(self.encoder.tokenizer.encode(f"query: {question}")) - 2
+            joint = _unit(hidden.mean(axis=0))
+            q_part = _unit(hidden[1 : 1 + asked].mean(axis=0))
+            s_part = _unit(hidden[1 + asked : -1].mean(axis=0))
+        else:  # float32: the pooled vector alone
+            joint = self.encoder.encode([text], normalize_embeddings=True)[0]
+            q_part = s_part = joint
+        extra = [joint @ q, joint @ s, s_part @ q, q_part @ s, q_part @ s_part, q @ s]
+        return np.concatenate([joint, s_part, np.array(extra)]).astype(np.float32)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def pairs(
@@ -287,7 +310,6 @@ def measure(table: Path, form: str, k: int) -> dict:
     train, held = found["train"], found["held"]
     penalty = choose_penalty(train)
     w, b = head(train["x"], train["y"], penalty)
-    cos_only = train["x"][:, -1:]
     report: dict[str, Any] = {
         "form": form,
         "units": k,
@@ -296,10 +318,9 @@ def measure(table: Path, form: str, k: int) -> dict:
         "held_pair_auc": {
             "joint head": auc(held["x"] @ w + b, held["y"] == 1),
             "cos(q, s) alone": auc(held["x"][:, -1], held["y"] == 1),
-            "cos(joint, q) alone": auc(held["x"][:, -3], held["y"] == 1),
+            "cos(s part, q) alone": auc(held["x"][:, -4], held["y"] == 1),
         },
     }
-    del cos_only
     table_rows = ta.load_table(table, keep_all=True)
     feats: dict[int, np.ndarray] = {}
     for path in sorted(table.parent.glob(table.with_suffix("").name + f".rows-{form}-{k}-*.pkl")):

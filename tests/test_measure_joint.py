@@ -64,8 +64,13 @@ def test_the_joint_reading_is_one_input_beside_the_separate_vectors(embeddings) 
     answer = reader.features(question, "L'edificio Pixel ha sette piani.")
     other = reader.features(question, "Al piano terra del Pixel c'è un ristorante.")
     dim = embeddings.dimension
-    assert answer.shape == (dim + 3,)
+    assert answer.shape == (2 * dim + 6,)
     assert abs(float(np.linalg.norm(answer[:dim])) - 1.0) < 1e-3
+    # the pooled joint vector is what the encoder gives for the one input
+    whole = embeddings.load().encode(
+        ["query: " + question + " passage: L'edificio Pixel ha sette piani."]
+    )[0]
+    assert float(whole @ answer[:dim]) > 0.9999
     # the last feature is the separate encoders' cosine (question prompt against passage prompt)
     q = np.array(embeddings.embed_query(question))
     s = np.array(embeddings.embed_documents(["L'edificio Pixel ha sette piani."])[0])
