@@ -174,6 +174,54 @@ def kernel_model(x: np.ndarray, y: np.ndarray):  # noqa: ANN201
     return lambda z: ((z - mean) / scale) @ w + b
 
 
+def as_signal(rows: list[dict], score: np.ndarray, name: str) -> dict:
+    """``score`` (one value a row) as one more signal of ``fit_model`` beside the eighteen:
+    held-out SQuAD-it near declined at BUDGET of its answerable rows (the shipped fit, the
+    SEEN sets left out) and the SEEN sets left out one at a time, with and without it."""
+    report: dict = {}
+    old = tuple(SIGNALS)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "table.jsonl.gz"
+        body = "".join(
+            json.dumps(
+                {
+                    **{k: v for k, v in r.items() if k != "raw"},
+                    "signals": {**r["signals"], name: round(float(s), 6)},
+                }
+            )
+            + "\n"
+            for r, s in zip(rows, score, strict=True)
+        )
+        path.write_bytes(gzip.compress(body.encode(), mtime=0))
+        kept = ta.load_table(path)
+        near_held = [r for r in kept if r["split"] == "held-out" and r["group"] in NEAR]
+        for label, names in (("eighteen", old), (f"with {name}", (*old, name))):
+            model = ta.fit_model(path, names, left_out=ta.SHIPPED_LEFT_OUT)
+            scaling = (np.array(model["mean"]), np.array(model["scale"]))
+            probs = predict(
+                ta.matrix(near_held, scaling, names), np.array(model["weights"]), model["bias"]
+            )
+            left = ta.leave_one_set_out(path, names, ta.RULES, None)
+            report[label] = {
+                "squad_near_at_budget": declined_at_budget(
+                    probs, np.array([r["label"] for r in near_held])
+                ),
+                "left_out_out_of_scope_declined": sum(
+                    round(v["all"]["oos_declined"] * v["all"]["n_out_of_scope"])
+                    for v in left.values()
+                ),
+                "left_out_answerable_declined": sum(
+                    round(v["all"]["false_abstention"] * v["all"]["n_answerable"])
+                    for v in left.values()
+                ),
+                "of": [
+                    sum(v["all"][n] for v in left.values())
+                    for n in ("n_out_of_scope", "n_answerable")
+                ],
+            }
+    return report
+
+
 def measure(table: Path, grid: tuple[np.ndarray, float]) -> dict:
     """Held-out SQuAD-it AUC of the kernel model and of the shipped signals; then the model's
     log-odds (out of fold by article on the rows it was fitted on) as one more signal of
@@ -206,46 +254,7 @@ def measure(table: Path, grid: tuple[np.ndarray, float]) -> dict:
             "attribute_support": auc(support[seen], y[seen] == 1),
         },
     }
-    old = tuple(SIGNALS)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "table.jsonl.gz"
-        body = "".join(
-            json.dumps(
-                {
-                    **{k: v for k, v in r.items() if k != "raw"},
-                    "signals": {**r["signals"], "kernels": round(float(s), 6)},
-                }
-            )
-            + "\n"
-            for r, s in zip(rows, score, strict=True)
-        )
-        path.write_bytes(gzip.compress(body.encode(), mtime=0))
-        kept = ta.load_table(path)
-        near_held = [r for r in kept if r["split"] == "held-out" and r["group"] in NEAR]
-        for label, names in (("eighteen", old), ("with kernels", (*old, "kernels"))):
-            model = ta.fit_model(path, names, left_out=ta.SHIPPED_LEFT_OUT)
-            scaling = (np.array(model["mean"]), np.array(model["scale"]))
-            probs = predict(
-                ta.matrix(near_held, scaling, names), np.array(model["weights"]), model["bias"]
-            )
-            left = ta.leave_one_set_out(path, names, ta.RULES, None)
-            report[label] = {
-                "squad_near_at_budget": declined_at_budget(
-                    probs, np.array([r["label"] for r in near_held])
-                ),
-                "left_out_out_of_scope_declined": sum(
-                    round(v["all"]["oos_declined"] * v["all"]["n_out_of_scope"])
-                    for v in left.values()
-                ),
-                "left_out_answerable_declined": sum(
-                    round(v["all"]["false_abstention"] * v["all"]["n_answerable"])
-                    for v in left.values()
-                ),
-                "of": [
-                    sum(v["all"][n] for v in left.values())
-                    for n in ("n_out_of_scope", "n_answerable")
-                ],
-            }
+    report.update(as_signal(rows, score, "kernels"))
     return report
 
 

@@ -1,0 +1,385 @@
+"""Measure a joint question+sentence reading for "not stated" (issue 9, branch xenc11).
+
+Measured, not shipped (README, "When it says I don't know"). Everything tried before encoded
+the question and the sentence apart; here the shipped e5 export reads them as ONE input,
+``"query: <question> passage: <sentence>"`` (``--form sep``: the XLM-R pair form
+``"query: <question></s></s>passage: <sentence>"``), so that every layer attends across
+both, and a logistic head says whether the sentence answers, over: the pooled joint vector,
+the pooled states of its sentence part (the sentence's tokens as read after the question),
+and the cosines of those and of the question part with the question's and the sentence's own
+vectors (e5's query and passage prompts), and of those two with each other.
+
+    pairs     the head's training pairs from SQuAD-it's TRAIN articles (one in three articles,
+              ``train_answerable.HELD_OUT``, is held out): a question with its gold sentence
+              (the sentence holding the answer span) against the other sentences of its
+              paragraph sharing its words and the sentences of the article's other paragraphs
+              sharing the most of its rarity-weighted words; the held-out articles the same way
+              (a pair-level check). Each pair's features are pickled beside the table (heavy:
+              the onnx-int8 session, one call a text).
+    rows      for each row of a table collected by ``measure_interaction.py collect`` (it keeps
+              each row's compared units), the joint features of the question with its
+              ``--units`` units nearest by e5 cosine (what the selector reads at question time)
+              (heavy).
+    measure   the held-out AUC of the head's best unit (answerable SQuAD-it rows against the
+              same article without the answering paragraph), beside ``unit_cosine``; then its
+              log-odds as a nineteenth signal of ``train_answerable.fit_model``, the SEEN sets
+              left out one at a time (``measure_interaction.as_signal``; seconds, no model).
+
+Run ``scripts/measure_joint.py pairs --table T.jsonl.gz``, then ``rows`` and ``measure`` with
+the same ``--table`` (``--models-dir`` as for ``train_answerable``), each heavy step under the
+shared lock. fresh_questions5 is read as a SEEN set, as abstain9 and abstain10 measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import pickle
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train_answerable as ta  # noqa: E402
+from bench_curated import auc  # noqa: E402
+from measure_interaction import as_signal  # noqa: E402
+from train_guard import fit  # noqa: E402
+
+from assistant.terms import terms  # noqa: E402
+from vectorstore.text import split_sentences  # noqa: E402
+
+FORMS = {
+    "plain": "query: {q} passage: {s}",
+    "sep": "query: {q}</s></s>passage: {s}",
+}
+HARD = 2  # negatives per question from its own paragraph (sharing its words)
+OTHER = 2  # negatives per question from the article's other paragraphs
+PER_PARAGRAPH = 1  # questions per paragraph (the first, as `collect` asks)
+PENALTIES = (0.01, 0.1, 1.0, 10.0)
+FOLDS = 5
+
+
+# --- pairs -----------------------------------------------------------------------------------
+def sentence_spans(context: str) -> list[tuple[int, int, str]]:
+    """The sentences of a paragraph (``split_sentences``) with their character offsets."""
+    spans: list[tuple[int, int, str]] = []
+    start = 0
+    for sentence in split_sentences(context):
+        found = context.find(sentence, start)
+        if found < 0:  # normalised by the splitter: fall back to the running offset
+            found = start
+        spans.append((found, found + len(sentence), sentence))
+        start = found + len(sentence)
+    return spans
+
+
+def gold_sentence(context: str, answer_start: int, answer: str) -> str | None:
+    """The sentence holding the answer span (None when the span crosses a sentence end)."""
+    for begin, end, sentence in sentence_spans(context):
+        if begin <= answer_start < end:
+            return sentence if answer.casefold() in sentence.casefold() else None
+    return None
+
+
+def _rarity(articles: list[dict]) -> dict[str, float]:
+    """Inverse sentence frequency of each term over every SQuAD-it sentence."""
+    df: Counter[str] = Counter()
+    n = 0
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            for sentence in split_sentences(paragraph["context"]):
+                df.update(set(terms(sentence)))
+                n += 1
+    return {t: math.log((n + 1) / (c + 1)) for t, c in df.items()}
+
+
+def _shared(question: set[str], sentence: str, rarity: dict[str, float]) -> float:
+    return sum(rarity.get(t, 0.0) for t in question & set(terms(sentence)))
+
+
+def squad_pairs(
+    articles: list[dict], held_out: bool, limit: int
+) -> list[tuple[str, str, int, int]]:
+    """(question, sentence, label, article) pairs of the train (or held-out) articles."""
+    rarity = _rarity(articles)
+    out: list[tuple[str, str, int, int]] = []
+    asked = 0
+    for a, article in enumerate(articles):
+        if (a % ta.HELD_OUT == 0) != held_out:
+            continue
+        paragraphs = article["paragraphs"]
+        for p, paragraph in enumerate(paragraphs):
+            context = paragraph["context"]
+            own = [s for _, _, s in sentence_spans(context)]
+            for qa in paragraph["qas"][:PER_PARAGRAPH]:
+                answer = qa["answers"][0]
+                gold = gold_sentence(context, answer["answer_start"], answer["text"])
+                if gold is None or asked >= limit:
+                    continue
+                asked += 1
+                question = qa["question"]
+                qterms = set(terms(question))
+                out.append((question, gold, 1, a))
+                hard = sorted(
+                    (s for s in own if s != gold and _shared(qterms, s, rarity) > 0),
+                    key=lambda s: -_shared(qterms, s, rarity),
+                )
+                out += [(question, s, 0, a) for s in hard[:HARD]]
+                others = [
+                    s
+                    for q, other in enumerate(paragraphs)
+                    if q != p
+                    for s in split_sentences(other["context"])
+                    if answer["text"].casefold() not in s.casefold()
+                ]
+                others.sort(key=lambda s: -_shared(qterms, s, rarity))
+                out += [(question, s, 0, a) for s in others[:OTHER]]
+    return out
+
+
+# --- encoding --------------------------------------------------------------------------------
+def encoder_of(work: Path, models_dir: Path | None) -> Any:  # noqa: ANN401
+    """The shipped embeddings (onnx-int8 by default) as the engine loads them."""
+    from vectorstore.embeddings import load_embeddings
+
+    settings = ta._settings(work / "sample", ta.SAMPLE_SITE, models_dir)  # noqa: SLF001
+    return load_embeddings(settings.embedding_options())
+
+
+class JointReader:
+    """Joint, question and sentence vectors of pairs, each text encoded once."""
+
+    def __init__(self, embeddings: Any, form: str) -> None:  # noqa: ANN401
+        self.embeddings = embeddings
+        self.form = FORMS[form]
+        self.encoder = embeddings.load()
+        self.queries: dict[str, np.ndarray] = {}
+        self.passages: dict[str, np.ndarray] = {}
+
+    def _vector(self, cache: dict[str, np.ndarray], text: str, prompt: str | None) -> np.ndarray:
+        if text not in cache:
+            cache[text] = self.encoder.encode([text], prompt=prompt, normalize_embeddings=True)[0]
+        return cache[text]
+
+    def _hidden(self, text: str) -> np.ndarray:
+        """The last hidden states of one text (the onnx session: what mean pooling averages)."""
+        ids, mask = self.encoder.tokenizer.batch([text])
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in {i.name for i in self.encoder.session.get_inputs()}:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return np.asarray(self.encoder.session.run(None, feeds)[0][0], dtype=np.float32)
+
+    def features(self, question: str, sentence: str) -> np.ndarray:
+        """The pooled joint vector and its sentence part's (the sentence's tokens as read with
+        the question before them), then cos(joint, q), cos(joint, s), cos(s part, q),
+        cos(question part, s), cos(question part, s part) and cos(q, s)."""
+        text = self.form.format(q=question, s=sentence)
+        q = self._vector(self.queries, question, self.embeddings.query_prompt)
+        s = self._vector(self.passages, sentence, self.embeddings.passage_prompt)
+        if hasattr(self.encoder, "session"):
+            hidden = self._hidden(text)
+            asked = len(self.encoder.tokenizer.encode(f"query: {question}")) - 2
+            joint = _unit(hidden.mean(axis=0))
+            q_part = _unit(hidden[1 : 1 + asked].mean(axis=0))
+            s_part = _unit(hidden[1 + asked : -1].mean(axis=0))
+        else:  # float32: the pooled vector alone
+            joint = self.encoder.encode([text], normalize_embeddings=True)[0]
+            q_part = s_part = joint
+        extra = [joint @ q, joint @ s, s_part @ q, q_part @ s, q_part @ s_part, q @ s]
+        return np.concatenate([joint, s_part, np.array(extra)]).astype(np.float32)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+def pairs(
+    table: Path, work: Path, models_dir: Path | None, form: str, limit: int, squad: Path
+) -> int:
+    """The training (and held-out) pairs' features, pickled beside ``table``."""
+    articles = ta.squad_articles(squad)
+    reader = JointReader(encoder_of(work, models_dir), form)
+    found: dict[str, Any] = {"form": form}
+    for name, held in (("train", False), ("held", True)):
+        chosen = squad_pairs(articles, held, limit)
+        start = time.perf_counter()
+        x = np.array([reader.features(q, s) for q, s, _, _ in chosen])
+        print(
+            f"{name}: {len(chosen)} pairs in {time.perf_counter() - start:.0f} s", file=sys.stderr
+        )
+        found[name] = {
+            "x": x,
+            "y": np.array([label for _, _, label, _ in chosen]),
+            "article": np.array([a for _, _, _, a in chosen]),
+            "question": [q for q, _, _, _ in chosen],
+        }
+    table.with_suffix(f".pairs-{form}.pkl").write_bytes(pickle.dumps(found))
+    return 0
+
+
+def nearest_units(reader: JointReader, question: str, units: list[str], k: int) -> list[str]:
+    """The ``k`` units nearest the question by e5 cosine (query against passage prompt)."""
+    q = reader._vector(reader.queries, question, reader.embeddings.query_prompt)  # noqa: SLF001
+    cosines = [
+        float(q @ reader._vector(reader.passages, u, reader.embeddings.passage_prompt))  # noqa: SLF001
+        for u in units
+    ]
+    order = np.argsort(cosines, kind="stable")[::-1][:k]
+    return [units[i] for i in order]
+
+
+def rows(table: Path, work: Path, models_dir: Path | None, form: str, k: int, part: str) -> int:
+    """Each row's joint features with its ``k`` nearest units (``part`` "i/n": every n-th row
+    from the i-th, so one step stays short), pickled beside ``table``."""
+    index, count = (int(v) for v in part.split("/"))
+    all_rows = ta.load_table(table, keep_all=True)
+    reader = JointReader(encoder_of(work, models_dir), form)
+    found: dict[int, np.ndarray] = {}
+    costs: list[float] = []
+    start = time.perf_counter()
+    for n in range(index, len(all_rows), count):
+        raw = all_rows[n]["raw"]
+        units = nearest_units(reader, raw["q"], raw["units"], k)
+        begin = time.perf_counter()  # the joint passes alone (the separate vectors are cached)
+        found[n] = np.array([reader.features(raw["q"], u) for u in units], dtype=np.float32)
+        costs.append(1000 * (time.perf_counter() - begin))
+    took = time.perf_counter() - start
+    p50, p95 = np.percentile(costs, [50, 95]) if costs else (0.0, 0.0)
+    print(
+        f"{len(found)} rows in {took:.0f} s; the {k} joint passes of a row: "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms",
+        file=sys.stderr,
+    )
+    target = table.with_suffix(f".rows-{form}-{k}-{index}of{count}.pkl")
+    target.write_bytes(pickle.dumps(found))
+    return 0
+
+
+# --- measure ---------------------------------------------------------------------------------
+def _folds(article: np.ndarray) -> np.ndarray:
+    return np.array(
+        [int(hashlib.sha256(f"a{a}".encode()).hexdigest(), 16) % FOLDS for a in article]
+    )
+
+
+def head(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, float]:
+    """The logistic head (``train_guard.fit``: standardised, L2, weights on raw features)."""
+    w, b = fit(x, y, np.ones(len(y)), penalty)
+    return w, b
+
+
+def choose_penalty(train: dict) -> float:
+    """The penalty with the best pair-level AUC out of fold (folds by article)."""
+    folds = _folds(train["article"])
+    best, chosen = -1.0, PENALTIES[0]
+    for penalty in PENALTIES:
+        score = np.zeros(len(train["y"]))
+        for k in range(FOLDS):
+            w, b = head(train["x"][folds != k], train["y"][folds != k], penalty)
+            score[folds == k] = train["x"][folds == k] @ w + b
+        found = auc(score, train["y"] == 1)
+        print(f"penalty {penalty}: out-of-fold pair AUC {found}", file=sys.stderr)
+        if found > best:
+            best, chosen = found, penalty
+    return chosen
+
+
+def row_scores(
+    table_rows: list[dict], feats: dict[int, np.ndarray], train: dict, penalty: float
+) -> np.ndarray:
+    """Each row's best unit's log-odds; a train-article SQuAD row is scored by a head fitted
+    without its article's pairs (the folds of ``choose_penalty``)."""
+    w, b = head(train["x"], train["y"], penalty)
+    folds = _folds(train["article"])
+    by_fold = [head(train["x"][folds != k], train["y"][folds != k], penalty) for k in range(FOLDS)]
+    out = np.zeros(len(table_rows))
+    for n, r in enumerate(table_rows):
+        x = feats.get(n)
+        if x is None or not len(x):
+            out[n] = -10.0
+            continue
+        wk, bk = w, b
+        if r["set"] == "squad" and r["split"] == "train":
+            wk, bk = by_fold[_folds(np.array([r["article"]]))[0]]
+        out[n] = float(np.max(x @ wk + bk))
+    return out
+
+
+def measure(table: Path, form: str, k: int) -> dict:
+    """Pair-level AUCs, the row-level held-out and seen AUCs, the nineteenth signal."""
+    found = pickle.loads(table.with_suffix(f".pairs-{form}.pkl").read_bytes())
+    train, held = found["train"], found["held"]
+    penalty = choose_penalty(train)
+    w, b = head(train["x"], train["y"], penalty)
+    report: dict[str, Any] = {
+        "form": form,
+        "units": k,
+        "penalty": penalty,
+        "pairs": {"train": len(train["y"]), "held": len(held["y"])},
+        "held_pair_auc": {
+            "joint head": auc(held["x"] @ w + b, held["y"] == 1),
+            "cos(q, s) alone": auc(held["x"][:, -1], held["y"] == 1),
+            "cos(s part, q) alone": auc(held["x"][:, -4], held["y"] == 1),
+        },
+    }
+    table_rows = ta.load_table(table, keep_all=True)
+    feats: dict[int, np.ndarray] = {}
+    for path in sorted(table.parent.glob(table.with_suffix("").name + f".rows-{form}-{k}-*.pkl")):
+        feats.update(pickle.loads(path.read_bytes()))
+    missing = sum(1 for n in range(len(table_rows)) if n not in feats)
+    if missing:
+        raise SystemExit(f"{missing} rows have no joint features: run every 'rows' part first")
+    score = row_scores(table_rows, feats, train, penalty)
+    best_cos = np.array([float(np.max(feats[n][:, -1])) for n in range(len(table_rows))])
+    y = np.array([r["label"] for r in table_rows])
+    near = np.array([r["group"] in ("squad+", "squad-near") for r in table_rows])
+    heldrows = near & np.array([r["split"] == "held-out" for r in table_rows])
+    seen = np.array([r["set"] in ta.SEEN for r in table_rows])
+    cosine = np.array([r["signals"]["unit_cosine"] for r in table_rows])
+    report["held_out_rows"] = [int((y[heldrows] == 1).sum()), int((y[heldrows] == 0).sum())]
+    report["held_out_auc"] = {
+        "joint": auc(score[heldrows], y[heldrows] == 1),
+        "unit_cosine": auc(cosine[heldrows], y[heldrows] == 1),
+        "cos of the same units": auc(best_cos[heldrows], y[heldrows] == 1),
+    }
+    report["seen_auc"] = {
+        "joint": auc(score[seen], y[seen] == 1),
+        "unit_cosine": auc(cosine[seen], y[seen] == 1),
+    }
+    report.update(as_signal(table_rows, score, "joint"))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=["pairs", "rows", "measure"])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kmr-answerable")
+    parser.add_argument("--models-dir", type=Path, default=None)
+    parser.add_argument("--table", type=Path, required=True, help="rows with their units")
+    parser.add_argument("--squad", type=Path, default=ta.SQUAD)
+    parser.add_argument("--form", choices=sorted(FORMS), default="plain")
+    parser.add_argument(
+        "--limit", type=int, default=2000, help="pairs: at most this many train questions"
+    )
+    parser.add_argument("--units", type=int, default=5, help="rows: units read per question")
+    parser.add_argument("--part", default="0/1", help="rows: 'i/n', every n-th row from the i-th")
+    args = parser.parse_args(argv)
+    ta.SEEN.setdefault("fresh5", ta.ROOT / "data" / "eval" / "fresh_questions5.jsonl")
+    ta.SHIPPED_LEFT_OUT = tuple(ta.SEEN)
+    if args.step == "pairs":
+        return pairs(args.table, args.work, args.models_dir, args.form, args.limit, args.squad)
+    if args.step == "rows":
+        return rows(args.table, args.work, args.models_dir, args.form, args.units, args.part)
+    print(json.dumps(measure(args.table, args.form, args.units), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

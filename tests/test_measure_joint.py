@@ -1,0 +1,100 @@
+"""scripts/measure_joint.py: the pairs it learns from and the joint reading of question and
+sentence (the real e5 export)."""
+
+from __future__ import annotations
+
+import numpy as np
+from support.scripts import load_script
+
+joint = load_script("measure_joint")
+
+CONTEXT = (
+    "Il Pixel è un edificio del parco. Al piano terra del Pixel c'è un ristorante. "
+    "L'edificio ha sette piani."
+)
+
+
+def _article(title: str) -> dict:
+    return {
+        "title": title,
+        "paragraphs": [
+            {
+                "context": CONTEXT,
+                "qas": [
+                    {
+                        "question": "Quanti piani ha il Pixel?",
+                        "answers": [{"text": "sette", "answer_start": CONTEXT.index("sette")}],
+                    }
+                ],
+            },
+            {
+                "context": "Il parco ha un parcheggio. Il Pixel ospita laboratori.",
+                "qas": [],
+            },
+        ],
+    }
+
+
+def test_the_gold_sentence_holds_the_answer_span() -> None:
+    start = CONTEXT.index("sette")
+    assert joint.gold_sentence(CONTEXT, start, "sette") == "L'edificio ha sette piani."
+    # a span read at the wrong offset is not taken for the sentence it points into
+    assert joint.gold_sentence(CONTEXT, 0, "sette") is None
+
+
+def test_pairs_hold_one_gold_sentence_and_negatives_sharing_the_words() -> None:
+    articles = [_article("A"), _article("B"), _article("C"), _article("D")]
+    train = joint.squad_pairs(articles, held_out=False, limit=100)
+    held = joint.squad_pairs(articles, held_out=True, limit=100)
+    # one article in three (by position) is held out: 0 and 3 held, 1 and 2 for training
+    assert {a for *_, a in held} == {0, 3} and {a for *_, a in train} == {1, 2}
+    for chosen in (train, held):
+        gold = [s for _, s, label, _ in chosen if label == 1]
+        assert gold == ["L'edificio ha sette piani."] * 2
+        negatives = [s for _, s, label, _ in chosen if label == 0]
+        assert negatives and all("sette" not in s for s in negatives)
+        # the hard ones come from the question's paragraph and name what it names
+        assert "Al piano terra del Pixel c'è un ristorante." in negatives
+    assert len(joint.squad_pairs(articles, held_out=False, limit=1)) < len(train)
+
+
+def test_the_joint_reading_is_one_input_beside_the_separate_vectors(embeddings) -> None:  # noqa: ANN001
+    reader = joint.JointReader(embeddings, "plain")
+    question = "Quanti piani ha il Pixel?"
+    answer = reader.features(question, "L'edificio Pixel ha sette piani.")
+    other = reader.features(question, "Al piano terra del Pixel c'è un ristorante.")
+    dim = embeddings.dimension
+    assert answer.shape == (2 * dim + 6,)
+    assert abs(float(np.linalg.norm(answer[:dim])) - 1.0) < 1e-3
+    # the pooled joint vector is what the encoder gives for the one input
+    whole = embeddings.load().encode(
+        ["query: " + question + " passage: L'edificio Pixel ha sette piani."]
+    )[0]
+    assert float(whole @ answer[:dim]) > 0.9999
+    # the last feature is the separate encoders' cosine (question prompt against passage prompt)
+    q = np.array(embeddings.embed_query(question))
+    s = np.array(embeddings.embed_documents(["L'edificio Pixel ha sette piani."])[0])
+    assert abs(float(answer[-1]) - float(q @ s)) < 1e-3
+    # the joint vector is not either text's own vector, and depends on the sentence read
+    assert float(answer[:dim] @ q) < 0.999 and float(answer[:dim] @ other[:dim]) < 0.999
+    nearest = joint.nearest_units(
+        reader, question, ["Il parco ha un parcheggio.", "Il Pixel ha sette piani."], 1
+    )
+    assert nearest == ["Il Pixel ha sette piani."]
+
+
+def test_a_row_reads_its_best_unit_and_a_train_row_a_head_without_its_article() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = (x[:, 0] > 0).astype(int)
+    train = {"x": x, "y": y, "article": np.arange(200) % 10}
+    rows = [
+        {"set": "squad", "split": "held-out", "article": 0},
+        {"set": "fresh", "split": "train", "article": -1},
+        {"set": "fresh", "split": "train", "article": -1},
+    ]
+    units = np.array([[3.0, 0, 0, 0], [-3.0, 0, 0, 0]])
+    feats = {0: units, 1: units[1:], 2: np.zeros((0, 4))}
+    score = joint.row_scores(rows, feats, train, 0.1)
+    assert score[0] > 0 > score[1]  # the best of its units; one with no unit reads nothing
+    assert score[2] == -10.0
