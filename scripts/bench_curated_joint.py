@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_curated import auc, machine, read_pairs
+from bench_curated import SQUAD, auc, machine, read_pairs
 
 from assistant.config import load_settings
 from assistant.curated_features import describe, numbers_conflict, same_wording
@@ -51,6 +51,7 @@ from vectorstore.embeddings import load_embeddings
 TARGET = 0.95
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 SCALARS = ("cross_cosine", "aligned_f1", "centred_cosine", "cosine", "same_language")
+SQUAD_PAIRS = 600  # pairs of Italian Wikipedia questions on one paragraph: extra near misses
 
 
 @dataclass
@@ -101,6 +102,42 @@ def load_set(path: Path, embed: Any, suggest: SuggestModel, top: int) -> PairSet
         found.candidates.append(order[:top])
         found.written.append(index[row["a"]])
         found.meant.append(index[row["a"]] if row["match"] else None)
+    return found
+
+
+def squad_set(squad: Path, embed: Any, suggest: SuggestModel) -> PairSet:
+    """``SQUAD_PAIRS`` pairs of SQuAD-it questions asked of the same paragraph (two questions
+    on one text, which must not match: near misses of another site), as a file whose every
+    visitor question has one candidate, none meant. Used only to fit, never scored."""
+    import gzip
+
+    with gzip.open(squad) as handle:
+        articles = json.loads(handle.read())["data"]
+    pairs = [
+        (p["qas"][i]["question"].strip(), p["qas"][i + 1]["question"].strip())
+        for a in articles
+        for p in a["paragraphs"]
+        for i in range(0, len(p["qas"]) - 1, 2)
+    ]
+    pairs = pairs[:: max(1, len(pairs) // SQUAD_PAIRS)][:SQUAD_PAIRS]
+    rows = [{"a": a, "b": b, "b_lang": "it", "match": False} for a, b in pairs]
+    curated = list(dict.fromkeys(a for a, _ in pairs))
+    index = {text: i for i, text in enumerate(curated)}
+    cur = describe(curated, embed, language="it")
+    asked = describe([b for _, b in pairs], embed, language="it")
+    found = PairSet("squad-it", rows, curated)
+    found.centred = np.zeros((len(rows), len(curated)), dtype=np.float32)
+    found.cosine = np.zeros_like(found.centred)
+    found.same_language = np.ones_like(found.centred)
+    for number, ((a, _), wording) in enumerate(zip(pairs, asked, strict=True)):
+        c = index[a]
+        found.centred[number, c] = suggest.centred(cur[c].vector, "it") @ suggest.centred(
+            wording.vector, "it"
+        )
+        found.cosine[number, c] = cur[c].vector @ wording.vector
+        found.candidates.append([c])
+        found.written.append(c)
+        found.meant.append(None)
     return found
 
 
@@ -292,12 +329,15 @@ def pair_recall(scores: np.ndarray, truth: np.ndarray) -> float:
     return round(float(hits[ok].max() / truth.sum()), 3) if ok.any() else 0.0
 
 
-def inner_choice(head: str, train: list[Table]) -> tuple[float, float]:
+def inner_choice(head: str, train: list[Table], extra: list[Table]) -> tuple[float, float]:
     """The C with the best pooled direct recall at ``TARGET`` out of fold (each training file
-    left out in turn), and the line chosen on those out-of-fold scores."""
+    left out in turn; ``extra`` always fitted on, never scored), and the line chosen on those
+    out-of-fold scores."""
     best: tuple[float, float, float] | None = None
     for c in C_GRID if head != "centred" else (1.0,):
-        scores = [Head(head, c).fit([u for u in train if u is not t]).score(t) for t in train]
+        scores = [
+            Head(head, c).fit([u for u in train if u is not t] + extra).score(t) for t in train
+        ]
         line, recall = direct_lines(train, scores)
         if best is None or recall > best[0]:
             best = (recall, c, line)
@@ -305,17 +345,21 @@ def inner_choice(head: str, train: list[Table]) -> tuple[float, float]:
     return best[1], best[2]
 
 
-def evaluate(tables: list[Table]) -> dict[str, Any]:
-    """Each file left out in turn, for each head."""
+def evaluate(tables: list[Table], squad: Table | None) -> dict[str, Any]:
+    """Each file left out in turn, for each head (and the joint head with the SQuAD-it pairs
+    as extra negatives, when given)."""
     report: dict[str, Any] = {}
+    heads: list[tuple[str, list[Table]]] = [("centred", []), ("scalars", []), ("joint", [])]
+    if squad is not None:
+        heads.append(("joint", [squad]))
     for held in tables:
         train = [t for t in tables if t is not held]
         entry: dict[str, Any] = {}
-        for head in ("centred", "scalars", "joint"):
-            c, line = inner_choice(head, train)
-            scores = Head(head, c).fit(train).score(held)
+        for head, extra in heads:
+            c, line = inner_choice(head, train, extra)
+            scores = Head(head, c).fit(train + extra).score(held)
             _, oracle = direct_lines([held], [scores])
-            entry[head] = {
+            entry[head + ("+squad" if extra else "")] = {
                 "C": c,
                 "pairs_auc": auc(scores, held.truth),
                 "pairs_recall_at_095_oracle": pair_recall(scores, held.truth),
@@ -334,6 +378,9 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/curated-joint.npz"))
     parser.add_argument("--budget", type=float, default=420.0, help="seconds of encoding")
     parser.add_argument("--form", choices=FORMS, default="pair", help="how the two are joined")
+    parser.add_argument(
+        "--squad", type=Path, default=SQUAD, help="SQuAD-it JSON (gzip); 'none' to skip"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if len(args.set) < 3:
@@ -345,20 +392,28 @@ def main() -> int:
         print("the joint reading needs an ONNX variant (KMR_EMBEDDING_VARIANT)", file=sys.stderr)
         return 2
     suggest = SuggestModel.load()
-    sets = [load_set(path, query_embedder(embeddings), suggest, args.top) for path in args.set]
+    embed = query_embedder(embeddings)
+    sets = [load_set(path, embed, suggest, args.top) for path in args.set]
+    squad = squad_set(args.squad, embed, suggest) if args.squad.is_file() else None
+    if squad is None and str(args.squad) != "none":
+        print(f"{args.squad} not found: no SQuAD-it negatives", file=sys.stderr)
     cache = Cache(args.cache)
-    missing, per_pair = encode(sets, encoder, cache, args.budget, args.form)
+    missing, per_pair = encode(
+        sets + ([squad] if squad else []), encoder, cache, args.budget, args.form
+    )
     report: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "form": args.form,
+        "squad": str(args.squad) if squad else None,
         "top": args.top,
         "pairs_read": len(cache.items),
         "ms_per_pair_both_orders": round(per_pair, 1),
         "still_missing": missing,
     }
     if not missing:
-        report["left_out"] = evaluate([table(s, cache) for s in sets])
+        squad_table = table(squad, cache) if squad else None
+        report["left_out"] = evaluate([table(s, cache) for s in sets], squad_table)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 
