@@ -4,27 +4,34 @@ Every visitor question of each pairs file (``--set``, repeatable) meets the file
 questions as the matcher would: its candidates are the ``--top`` curated questions nearest by
 the shipped centred cosine (``assistant.curated_suggest``; the numbers rule applied), plus, for
 the pair figures, the curated question it was written against. Each (curated, visitor) pair is
-read by frozen e5 in the tokenizer's pair form, both orders (``assistant.curated_joint``), and
+read by frozen e5 in the tokenizer's pair form (``--form text``: as one text), both orders (``assistant.curated_joint``), and
 scored by a logistic head over the joint description, the centred cosine, the plain cosine and
-same-language-or-not; the head's regularisation and its line are chosen on the other files
+same-language-or-not; the head's regularisation (by pooled out-of-fold AUC) and its line (the
+lowest at which pooled out-of-fold direct precision reaches 0.95) are chosen on the other files
 only (inner leave-one-file-out), then it is fitted on them and the left-out file is scored.
+With ``--squad``, 600 pairs of SQuAD-it questions asked of one paragraph are extra negatives
+for a fourth head (fitted on, never scored).
 
 Reported per left-out file, against the centred cosine alone and a head over the scalar
 features only (no joint vector):
 
-- pairs: AUC, and the best recall at precision >= 0.95 on the file itself (an oracle line);
+- pairs: AUC, the best recall at precision >= 0.95 and the best precision at recall >= 0.80
+  on the file itself (oracle lines);
 - direct answer, as the matcher meets the file: each visitor question gets its best candidate
   when the score reaches the line chosen on the other files (the same wording always); right
   only when it is the answer meant, so every near miss or paraphrase given any answer it did
   not ask for counts as wrong (the pessimistic count). Precision and recall at that line, and
-  the best recall with precision >= 0.95 on the file itself (an oracle line, an upper bound).
+  the best recall with precision >= 0.95 and the best precision with recall >= 0.80 on the
+  file itself (oracle lines, upper bounds; none when the answer meant is the best candidate
+  for fewer than 80% of the questions).
 
 The joint readings are cached in ``--cache`` (one ``.npz``): ``--budget`` seconds of encoding
 per run, so a long encoding can be split into short runs under the shared lock; scoring runs
 only once every pair is read.
 
 Usage: python scripts/bench_curated_joint.py --set data/eval/paraphrases.jsonl --set ...
-       [--top 4] [--form pair|text] [--cache /tmp/joint.npz] [--budget 420] [--json]
+       [--top 4] [--form pair|text] [--squad PATH|none] [--cache /tmp/joint.npz] [--budget 420]
+       [--json]
 """
 
 from __future__ import annotations
