@@ -6,9 +6,10 @@ the shipped centred cosine (``assistant.curated_suggest``; the numbers rule appl
 the pair figures, the curated question it was written against. Each (curated, visitor) pair is
 read by frozen e5 in the tokenizer's pair form (``--form text``: as one text), both orders
 (``assistant.curated_joint``), and scored by a logistic head over the joint description, the
-centred cosine, the plain cosine and same-language-or-not; the head's regularisation (by pooled out-of-fold AUC) and its line (the
-lowest at which pooled out-of-fold direct precision reaches 0.95) are chosen on the other files
-only (inner leave-one-file-out), then it is fitted on them and the left-out file is scored.
+centred cosine, the plain cosine and same-language-or-not. The head's regularisation (by pooled
+out-of-fold AUC) and its line (the lowest at which pooled out-of-fold direct precision reaches
+0.95) are chosen on the other files only (inner leave-one-file-out), then it is fitted on them
+and the left-out file is scored.
 With ``--squad``, 600 pairs of SQuAD-it questions asked of one paragraph are extra negatives
 for a fourth head (fitted on, never scored).
 
