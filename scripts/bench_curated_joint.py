@@ -5,7 +5,7 @@ questions as the matcher would: its candidates are the ``--top`` curated questio
 the shipped centred cosine (``assistant.curated_suggest``; the numbers rule applied), plus, for
 the pair figures, the curated question it was written against. Each (curated, visitor) pair is
 read by frozen e5 in the tokenizer's pair form (``--form text``: as one text), both orders
-(``assistant.curated_joint``), and scored by a logistic head over the joint description, the
+(``scripts/curated_joint.py``), and scored by a logistic head over the joint description, the
 centred cosine, the plain cosine and same-language-or-not. The head's regularisation (by pooled
 out-of-fold AUC) and its line (the lowest at which pooled out-of-fold direct precision reaches
 0.95) are chosen on the other files only (inner leave-one-file-out), then it is fitted on them
@@ -48,10 +48,10 @@ from typing import Any
 
 import numpy as np
 from bench_curated import SQUAD, auc, machine, read_pairs
+from curated_joint import FORMS, joint_features
 
 from assistant.config import load_settings
 from assistant.curated_features import describe, numbers_conflict, same_wording
-from assistant.curated_joint import FORMS, joint_features
 from assistant.curated_match import query_embedder
 from assistant.curated_suggest import SuggestModel
 from vectorstore.embeddings import load_embeddings

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.scripts import load_script
 
-from assistant.curated_joint import joint_features, pair_ids, read_pair
+curated_joint = load_script("curated_joint")
+joint_features, pair_ids, read_pair = (
+    curated_joint.joint_features,
+    curated_joint.pair_ids,
+    curated_joint.read_pair,
+)
 
 
 def test_pair_form_and_one_text_hold_each_side_as_encoded_alone(embeddings) -> None:

@@ -8,7 +8,7 @@ cosine of the mean token vectors of the A part and of the B part (each read in t
 context), and a BERTScore-style F1 of the two parts' tokens aligned within that context.
 ``joint_features`` reads both orders and averages them, so the description is symmetric.
 
-This is a measurement aid for ``scripts/bench_curated_joint.py`` (no decision in the service
+This is a measurement aid for ``scripts/bench_curated_joint.py`` (kept beside it: no decision in the service
 uses it): it needs the ONNX variant's encoder (``vectorstore.onnx_encoder.OnnxEncoder``: its
 session gives the token vectors, its tokenizer the ids).
 """
