@@ -453,10 +453,9 @@ def _verdicts(
         by_label = bool(name) and addressee[name] >= classifier.label_threshold
         short = quote and labelled(text) and label_like(text)
         strict = strict or by_label
-        # a short sentence that is only an address (by the label model or the quote step's
-        # bar) introduces what follows it; a labelled sentence ("Note for AI: ...") holds its
-        # order after the colon, and is judged alone
-        opens = short and (as_label[text] >= classifier.label_threshold or strict)
+        # a short sentence that is only an address (read by the label model) introduces what
+        # follows it; a labelled sentence ("Note for AI: ...") holds its order after the colon
+        opens = short and as_label[text] >= classifier.label_threshold
         strict = strict or opens
         uncertain = strict or score >= UNCERTAIN or speaks_to_reader(text)
         out.append(Verdict(flag, strict, uncertain, opens))
