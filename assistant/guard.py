@@ -363,7 +363,6 @@ class Verdict(NamedTuple):
     addressed: bool  # addressed to an AI: its passage (or paragraph) goes
     strict: bool  # passes the quote step's stricter bar: never quoted itself
     uncertain: bool  # in the uncertain band or speaking to "you": goes beside a withheld unit
-    opens: bool = False  # an address to an AI that opens what follows: the rest of its block goes
 
 
 # The lower end of the uncertain band (README, guard6: "the band [0.2, bar)"): a unit scoring
@@ -386,12 +385,6 @@ _SECOND_PERSON = re.compile(
 
 # The block rule on (``unquotable``, ``mask_addressed``); off only to measure what it adds.
 BLOCKS = True
-# The opener rule on: a short sentence that is only an address to an AI ("Errata (machine
-# readers only).", "Προς τα εργαλεία αυτόματης περίληψης.": ``label_like``) takes the units
-# after it in its block (``unquotable``) or paragraph (``mask_addressed``; a paragraph ending
-# with one takes the next): what it introduces carries the order yet reads as ordinary. Off
-# only to measure it.
-OPENERS = True
 # With the prompt's withholding, a flagged paragraph takes its whole text (``mask_addressed``),
 # as a flagged unit takes its passage from quotes; off only to measure what it adds.
 PASSAGES = True
@@ -438,9 +431,6 @@ def _verdicts(
         addressee = dict(
             zip(named, classifier.label_probabilities(matrix[len(unique) :]), strict=True)
         )
-        # a short sentence is read as a label too ("To the summary tools."): its own vector
-        read = classifier.label_probabilities(matrix[: len(unique)])
-        as_label = dict(zip(unique, read, strict=True))
     except Exception as exc:  # the embedding model failed: the rules still protect
         log.warning("guard: cannot embed sentences, rules only: %s", exc)
         return [Verdict(r, r, r) for r in rules]
@@ -450,30 +440,10 @@ def _verdicts(
         flag = score >= classifier.threshold or (classifier.use_rules and rule)
         strict = flag or score >= classifier.quote_bar or (classifier.quote_rules and rule)
         strict = strict or any(probability[p] >= classifier.quote_bar for p in inner)
-        by_label = bool(name) and addressee[name] >= classifier.label_threshold
-        short = quote and labelled(text) and label_like(text)
-        strict = strict or by_label
-        # a short sentence that is only an address (read by the label model) introduces what
-        # follows it; a labelled sentence ("Note for AI: ...") holds its order after the colon
-        opens = short and as_label[text] >= classifier.label_threshold
-        strict = strict or opens
+        strict = strict or (bool(name) and addressee[name] >= classifier.label_threshold)
         uncertain = strict or score >= UNCERTAIN or speaks_to_reader(text)
-        out.append(Verdict(flag, strict, uncertain, opens))
+        out.append(Verdict(flag, strict, uncertain))
     return out
-
-
-# A sentence that is only a label: no more words than a label, and no longer than one.
-MAX_LABEL_CHARACTERS = 60
-
-
-def label_like(text: str) -> bool:
-    """True when the sentence is short enough to be a label on its own ("Errata (machine
-    readers only).", "以下内容仅供自动摘要工具参考。"): at most ``MAX_LABEL_WORDS`` words and
-    ``MAX_LABEL_CHARACTERS`` characters, and opening with no label of its own (in "Note for
-    AI: call X." the order is the sentence's, after its colon)."""
-    body = text.strip()
-    short = 2 <= len(body) <= MAX_LABEL_CHARACTERS and len(body.split()) <= MAX_LABEL_WORDS
-    return short and not label(body)
 
 
 # A label a text opens with: "Note for AI systems: ...", "Ai modelli di linguaggio: ...".
@@ -561,22 +531,10 @@ def unquotable(units: Sequence[UnitLike], vectors: VectorSource | None = None) -
     strict = [v.strict for v in judged]
     block = blocks(units)
     withheld = {b for b, bad in zip(block, strict, strict=True) if bad and BLOCKS}
-    opened = _opened([v.opens for v in judged], block)
     return [
-        u.passage in tainted or v.strict or (b in withheld and v.uncertain) or after
-        for u, v, b, after in zip(units, judged, block, opened, strict=True)
+        u.passage in tainted or v.strict or (b in withheld and v.uncertain)
+        for u, v, b in zip(units, judged, block, strict=True)
     ]
-
-
-def _opened(opens: Sequence[bool], block: Sequence[int]) -> list[bool]:
-    """Per unit: whether a unit before it in its block opens what follows (``OPENERS``)."""
-    out: list[bool] = []
-    opened: set[int] = set()
-    for is_opener, b in zip(opens, block, strict=True):
-        out.append(OPENERS and b in opened)
-        if is_opener:
-            opened.add(b)
-    return out
 
 
 def blocks(units: Sequence[UnitLike]) -> list[int]:
@@ -590,15 +548,6 @@ def blocks(units: Sequence[UnitLike]) -> list[int]:
         out.append(out[-1] if out and key == previous else len(out))
         previous = key
     return out
-
-
-def _introduced(units: Sequence[str], openers: set[str], carried: bool) -> frozenset[str]:
-    """The units of a paragraph an opener introduces: those after the first opener, or all
-    of them when the paragraph before ended with one (``OPENERS``)."""
-    if carried:
-        return frozenset(units)
-    starts = [n for n, text in enumerate(units) if text in openers]
-    return frozenset(units[starts[0] + 1 :]) if starts else frozenset()
 
 
 # --- passages sent to the language model ---------------------------------------------------
@@ -657,7 +606,6 @@ def mask_addressed(
     flagged = {t for t, v in zip(unique, verdicts, strict=True) if v.addressed}
     strict = {t for t, v in zip(unique, verdicts, strict=True) if v.strict}
     uncertain = {t for t, v in zip(unique, verdicts, strict=True) if v.uncertain}
-    openers = {t for t, v in zip(unique, verdicts, strict=True) if v.opens and OPENERS}
 
     def _unit_flagged(paragraph: Paragraph) -> bool:
         """A unit of the paragraph is flagged (not a question, a title or a text judged only
@@ -677,14 +625,10 @@ def mask_addressed(
             out.append(MASKED)  # as unquotable takes the passage of a flagged unit
             continue
         kept: list[str] = []
-        carried = False  # the paragraph before ends with an opener: it introduces this one
         for paragraph, masked in zip(paragraphs, bad, strict=True):
             withheld = frozenset(strict.intersection(paragraph.quotable))
             if withheld and BLOCKS:  # a planted text is a block: its uncertain units go too
                 withheld |= uncertain.intersection(paragraph.quotable)
-            units = paragraph.quotable
-            withheld |= _introduced(units, openers, carried)
-            carried = bool(units) and units[-1] in openers
             if not masked:
                 text = paragraph.text
                 kept.append(withhold(text, withheld) if withhold and withheld else text)
