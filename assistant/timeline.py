@@ -39,7 +39,7 @@ from datetime import date, timedelta
 from typing import Literal, TypeVar
 
 from assistant.directory_match import HOW_LONG
-from assistant.extractive import Selection, split_question
+from assistant.extractive import Selection, asks_measure, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
 from assistant.scoring import (
@@ -330,6 +330,18 @@ def time_intent(question: str) -> Intent:
     if _PAST.search(question):
         return "past"
     return ""
+
+
+def answers(question: str) -> bool:
+    """Whether the time-aware answer (``answer``) may take the question at all: not one of
+    several parts (the selector leads each part: "Which institute is it behind? And how big is
+    that institute today?" asks a name first), nor one about something planned that asks for
+    its sum or size ("how much is the investment planned until 2027?", "how does its floor
+    area compare with the complex being planned?"): the events to come do not answer it, the
+    unit stating the figure does (its dates still marked by the normal answer)."""
+    if len(split_question(question)) > 1:
+        return False
+    return not (time_intent(question) == "upcoming" and asks_measure(question))
 
 
 def asks_calendar(question: str) -> bool:
@@ -710,6 +722,8 @@ def answer(
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question, or to a list of the events
     already held; None for the normal path."""
+    if not answers(question):
+        return None  # a question of several parts, or a planned sum: the selector's
     intent = time_intent(question)
     held = _asks_held(question)
     implicit = implicit_current(question)
