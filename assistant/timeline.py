@@ -55,6 +55,7 @@ from assistant.terms import TermStats, terms
 from assistant.units import Unit, embedding_text, split_units
 from ingest.dates import DateMention, decode, find_dates, words_besides
 from vectorstore.passages import Passage
+from vectorstore.text import split_sentences
 
 Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
@@ -769,6 +770,7 @@ def answer(
         same_series(relevant, units, passages), passages, headed=True, open_periods=not counted
     )
     dated = [step for d in dated for step in steps(d)]  # "1,900 → 3,000, 2020 → 2026"
+    dated = [one for d in dated for one in own_sentences(d)]  # "In 2026: 85. In 2024: 82."
     if implicit:  # with no time word, only the units counting what is asked
         noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
@@ -815,6 +817,35 @@ def steps(dated: _Dated) -> list[_Dated]:
         _Dated(dataclasses.replace(dated.unit, text=f"{head}{v}, {t}"), when(t))
         for v, t in zip(values, times, strict=True)
     ]
+
+
+def own_sentences(dated: _Dated) -> list[_Dated]:
+    """A list item or a table cell of several sentences, each stating its own date ("In
+    January 2026 the park hosted 85 companies. In 2024 there were 82."), as one unit per
+    sentence dated by its own dates: dated as a whole, the item was as new as its latest
+    date, and at an earlier today it was set aside as speaking of what came later (with it
+    the older sentence, which answers then). An undated sentence goes with the dated one
+    before it (or, first, after it). A unit with fewer than two dated sentences is returned
+    as it is."""
+    parts = split_sentences(dated.unit.text) if dated.unit.kind != "sentence" else []
+
+    def own(text: str) -> list[DateMention]:
+        return [m for m in dated.dates if _norm(m.text) in _norm(text)]
+
+    if sum(1 for part in parts if own(part)) < 2:
+        return [dated]
+    groups: list[list[str]] = []
+    pending: list[str] = []  # undated sentences before the first dated one
+    for part in parts:
+        if own(part):
+            groups.append([*pending, part])
+            pending = []
+        elif groups:
+            groups[-1].append(part)
+        else:
+            pending.append(part)
+    texts = [" ".join(group) for group in groups]
+    return [_Dated(dataclasses.replace(dated.unit, text=t), own(t)) for t in texts]
 
 
 def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:

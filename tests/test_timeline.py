@@ -868,3 +868,26 @@ def test_the_events_held_in_a_year_the_question_names() -> None:
     assert (
         window("How large will the complex announced in January 2026 be?", date(2025, 1, 1)) is None
     )
+
+
+QUAY_FAQ = """## Questions about the quay
+
+- How many companies are on the quay?
+- In January 2026 the quay hosted 64 companies, with about 1,500 people at work. In 2021 there were 40 companies and in 2024 there were 57.
+"""
+
+
+def test_each_figure_of_an_item_is_dated_by_its_own_sentence() -> None:
+    """An answer item of two sentences, one per date: seen in March 2025 the latest figure is
+    the 57 of 2024 (before, the item was as new as January 2026, and its 64 was quoted as known);
+    seen in December 2026 the 64 of January 2026, the older sentence among the earlier figures."""
+    passage = Passage(
+        id="q", text=f"Quay FAQ\n\n{QUAY_FAQ}", title="Quay FAQ", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(QUAY_FAQ)),
+    )  # fmt: skip
+    question, stats = "How many companies are on the quay now?", TermStats([passage.text])
+    early = answer(question, [passage], "en", stats, None, date(2025, 3, 1))
+    assert early is not None and "57" in early.units[0].text and "64" not in early.units[0].text
+    late = answer(question, [passage], "en", stats, None, date(2026, 12, 1))
+    assert late is not None and late.units[0].text.startswith("In January 2026 the quay hosted 64")
+    assert "2024 there were 57" not in late.units[0].text and "57" in late.older[0].text
