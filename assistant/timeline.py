@@ -389,7 +389,10 @@ def _asks_held(question: str) -> bool:
 # president of X?", "chi è (oggi) il presidente di X?", "chi è l'attuale direttrice di X?"
 # (who/chi, a form of "be", a definite article, the role, its "of"-phrase). Or by a verb of
 # leading ("who chairs X now?", "chi guida oggi X?"), whose holders are the heads of X.
-_NOW_WORD = r"(?:now|currently|today|at\s+present|oggi|attualmente|adesso|ora|al\s+momento)"
+_NOW_WORD = (
+    r"(?:now|right\s+now|currently|today|nowadays|these\s+days|at\s+present|at\s+the\s+moment|"
+    r"oggi|attualmente|adesso|ora|al\s+momento)"
+)
 _OF = r"(?:of|at|for|di|del|della|dello|dell['’]|dei|degli|delle)"
 _ROLE_NOUN = re.compile(
     rf"^\W*(?:who(?:['’]s|\s+is)|chi\s+è)\s+(?:{_NOW_WORD}\s+)?"
@@ -421,6 +424,7 @@ class Role:
 
     forms: frozenset[str]
     subject: tuple[str, ...]
+    subject_terms: frozenset[str] = frozenset()
 
 
 def _role_forms(word: str) -> set[str]:
@@ -453,8 +457,9 @@ def role_asked(question: str) -> tuple[Role, bool] | None:
         forms = {f for head in _HEADS for f in _role_forms(head)}
         subject = found.group("subject")
         by_noun = False
-    words = tuple(w.casefold() for w in _WORD.findall(_ARTICLES.sub("", subject.strip())))
-    return Role(frozenset(forms), words), by_noun
+    subject = _ARTICLES.sub("", subject.strip())
+    words = tuple(w.casefold() for w in _WORD.findall(subject))
+    return Role(frozenset(forms), words, frozenset(terms(subject))), by_noun
 
 
 def asks_duration(question: str) -> bool:
@@ -867,11 +872,21 @@ def answer(
     )
 
 
-def _names_role(text: str, role: Role) -> bool:
+def _names_role(text: str, role: Role, english: bool = False) -> bool:
     """The text names the role as X's: a form of it not followed by an "of"-phrase naming
-    someone else ("il presidente della Repubblica" is not X's president)."""
+    someone else ("il presidente della Repubblica" is not X's president), nor, in English,
+    after a noun qualifying it ("marketing director" is another role; a determiner, a
+    possessive or the start of the text leave it as asked)."""
+    stop = stop_words()
     for found in _WORD.finditer(text):
         if found.group(0).casefold() not in role.forms:
+            continue
+        before = re.search(r"\b([a-z][\w'’]*)\s+$", text[: found.start()])  # "marketing director"
+        if (
+            english
+            and before
+            and not (fold(before.group(1)) in stop or before.group(1).endswith(("'s", "’s")))
+        ):
             continue
         whose = _OF_PHRASE.match(text, found.end())
         if whose is None or not role.subject or whose.group(1).casefold() in role.subject:
@@ -898,19 +913,18 @@ def _person_names(text: str, role: Role) -> set[str]:
     return out
 
 
-def states_holder(unit: Unit, role: Role, title: str) -> bool:
-    """The unit states a holder of the role: it names the role as X's in its text or its
-    heading, a person's name is in its text or its heading (a row's first cell is in its
-    text), and X, when the question names it, is named by its text, its heading or its page's
-    title (a unit that only mentions X is no answer to who holds a role of X)."""
-    if not (_names_role(unit.text, role) or _names_role(unit.context, role)):
+def states_holder(unit: Unit, role: Role, title: str, language: str = "") -> bool:
+    """The unit states a holder of the role: its text names the role as X's, a person's name
+    is in its text or (a sentence's, an item's) heading (a row's first cell is in its text;
+    its context also holds its table's header), and every term of X, when the question names
+    X by more than the site's names, is in its text, its heading or its page's title (a unit
+    that only mentions X is no answer to who holds a role of X)."""
+    if not _names_role(unit.text, role, english=language == "en"):
         return False
-    if not _person_names(f"{unit.text}\n{unit.context}", role):
+    heading = unit.context if unit.kind != "row" else ""
+    if not _person_names(f"{unit.text}\n{heading}", role):
         return False
-    if not role.subject:
-        return True
-    words = {w.casefold() for w in _WORD.findall(f"{unit.text} {unit.context} {title}")}
-    return bool(words & set(role.subject))
+    return role.subject_terms <= set(terms(f"{unit.text} {unit.context} {title}"))
 
 
 def _holder(
@@ -933,7 +947,8 @@ def _holder(
     ranked: list[tuple[date, float, Unit, DateMention | None]] = []
     dated_any = False
     for unit in units:
-        if not states_holder(unit, role, passages[unit.passage].title):
+        passage = passages[unit.passage]
+        if not states_holder(unit, role, passage.title, passage.language):
             continue
         stated = mentions[unit.passage]
         dates = unit_dates(unit, stated, open_periods=True) or heading_dates(unit, stated)
@@ -958,10 +973,10 @@ def _holder(
         return None
     ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
     as_of, _, best, when = ranked[0]
-    held_by = _person_names(f"{best.text}\n{best.context}", role)
+    held_by = _person_names(f"{best.text}\n{best.context if best.kind != 'row' else ''}", role)
     older: list[Unit] = []
     for other_as_of, _, unit, other_when in ranked[1:]:
-        names = _person_names(f"{unit.text}\n{unit.context}", role)
+        names = _person_names(f"{unit.text}\n{unit.context if unit.kind != 'row' else ''}", role)
         if other_as_of >= as_of or names & held_by or len(older) >= limits.max_older:
             continue  # the same holder, or one no older
         held_by |= names
