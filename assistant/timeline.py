@@ -1040,14 +1040,20 @@ def steps(dated: _Dated) -> list[_Dated]:
 
 
 def own_sentences(dated: _Dated) -> list[_Dated]:
-    """A list item or a table cell of several sentences, each stating its own date ("In
-    January 2026 the park hosted 85 companies. In 2024 there were 82."), as one unit per
-    sentence dated by its own dates: dated as a whole, the item was as new as its latest
-    date, and at an earlier today it was set aside as speaking of what came later (with it
-    the older sentence, which answers then). An undated sentence goes with the dated one
-    before it (or, first, after it). A unit with fewer than two dated sentences is returned
-    as it is."""
-    parts = split_sentences(dated.unit.text) if dated.unit.kind != "sentence" else []
+    """A list item of several sentences, each stating its own date ("In January 2026 the
+    park hosted 85 companies. In 2024 there were 82."), as one unit per sentence dated by its
+    own dates: dated as a whole, the item was as new as its latest date, and at an earlier
+    today it was set aside as speaking of what came later (with it the older sentence, which
+    answers then). An undated sentence goes with the dated one before it (or, first, after
+    it), and so does a piece of fewer than three words (an abbreviation's cut: "650 (c." /
+    "2022)"). A unit with fewer than two dated sentences is returned as it is (a table row's
+    cells are values, not sentences: "580 (2021); 650 (c. 2022)" is one series)."""
+    parts: list[str] = []
+    for part in split_sentences(dated.unit.text) if dated.unit.kind == "item" else []:
+        if parts and len(_WORD.findall(part)) < 3:
+            parts[-1] = f"{parts[-1]} {part}"
+        else:
+            parts.append(part)
 
     def own(text: str) -> list[DateMention]:
         return [m for m in dated.dates if _norm(m.text) in _norm(text)]

@@ -30,6 +30,7 @@ from assistant.timeline import (
     drop_later,
     implicit_current,
     is_coming,
+    own_sentences,
     reports_later,
     role_asked,
     same_series,
@@ -979,3 +980,14 @@ def test_who_holds_a_role_now_is_not_the_latest_unit_mentioning_the_organisation
 )
 def test_the_grammar_of_a_role_question(question: str, asked: bool) -> None:
     assert (role_asked(question) is not None) is asked
+
+
+def test_a_piece_cut_at_an_abbreviation_is_no_sentence_of_its_own() -> None:
+    """ "580 (2021); 650 (c. 2022)" is cut by the sentence splitter after "c.": the piece
+    "2022)" stays with the sentence before it, so the item is one series, not two figures."""
+    text = "- Patents filed to date: 580 (2021); 650 (c. 2022)"
+    passage, units = _scored_page(text)
+    dated = _dated(units, [passage])
+    assert [[u.unit.text for u in own_sentences(d)] for d in dated] == [
+        ["Patents filed to date: 580 (2021); 650 (c. 2022)"]
+    ]
