@@ -855,9 +855,11 @@ def answer(
         same_series(relevant, units, passages), passages, headed=True, open_periods=not counted
     )
     dated = [step for d in dated for step in steps(d)]  # "1,900 → 3,000, 2020 → 2026"
-    dated = [one for d in dated for one in own_sentences(d)]  # "In 2026: 85. In 2024: 82."
+    noun = _counted_noun(question) if counted else ""
+    # "In 2026: 85. In 2024: 82.": each sentence by its own date; of a count, the sentences
+    # counting what is asked (the whole item's score came from them), when some do
+    dated = [one for d in dated for one in _counting(own_sentences(d), noun)]
     if implicit:  # with no time word, only the units counting what is asked
-        noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     holding = not _LATEST.search(question)
     return _current(
@@ -1072,6 +1074,13 @@ def own_sentences(dated: _Dated) -> list[_Dated]:
             pending.append(part)
     texts = [" ".join(group) for group in groups]
     return [_Dated(dataclasses.replace(dated.unit, text=t), own(t)) for t in texts]
+
+
+def _counting(parts: list[_Dated], noun: str) -> list[_Dated]:
+    """The sentences of one item (``own_sentences``) that count ``noun``, when some do."""
+    if len(parts) < 2 or not noun:
+        return parts
+    return [d for d in parts if counts(d.unit, noun)] or parts
 
 
 def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:
