@@ -43,7 +43,7 @@ from assistant.compose import (
 )
 from assistant.config import Settings
 from assistant.conversation import prepare_question, search_question
-from assistant.extractive import Selection, asks_measure, list_neighbours, select, split_question
+from assistant.extractive import Selection, list_neighbours, select
 from assistant.params import PARAMS
 from assistant.schema import Answer, AnswerEvent, DoneEvent, ErrorEvent, Turn
 from assistant.scoring import Similarity, asks_for_list
@@ -453,7 +453,7 @@ class Assistant:
             return abstention(lang, self.contacts, verdict, prep.passages, notice)
         # Upcoming events, the latest figure, past events marked (assistant.timeline).
         today = self.today()
-        timed = self._timed(prep, stats, notice) if timeline_answers(prep.question) else None
+        timed = self._timed(prep, stats, notice)
         if timed is not None:
             return timed
         # what was not yet known at today goes; an event's date is kept and marked when asked
@@ -470,18 +470,6 @@ class Assistant:
             backend="extractive",
             notice=notice,
         )
-
-
-def timeline_answers(question: str) -> bool:
-    """Whether the time-aware answer (``assistant.timeline``) may take the question: not one
-    of several parts (the selector leads each part: "Which institute is it behind? And how big
-    is that institute today?" asks a name first), nor one about something planned that asks
-    for its sum or size ("how much is the investment planned until 2027?", "how does its
-    floor area compare with the complex being planned?"): the events to come do not answer
-    it, the unit stating the figure does (its dates still marked)."""
-    if len(split_question(question)) > 1:
-        return False
-    return not (timeline.time_intent(question) == "upcoming" and asks_measure(question))
 
 
 def _model_name(embeddings: Embeddings) -> str:

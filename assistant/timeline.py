@@ -39,7 +39,7 @@ from datetime import date, timedelta
 from typing import Literal, TypeVar
 
 from assistant.directory_match import HOW_LONG
-from assistant.extractive import Selection, split_question
+from assistant.extractive import Selection, asks_measure, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
 from assistant.scoring import (
@@ -51,10 +51,11 @@ from assistant.scoring import (
     semantic_scores,
     usable,
 )
-from assistant.terms import TermStats, terms
+from assistant.terms import TermStats, stop_words, terms
 from assistant.units import Unit, embedding_text, split_units
 from ingest.dates import DateMention, decode, find_dates, words_besides
 from vectorstore.passages import Passage
+from vectorstore.text import fold, split_sentences
 
 Intent = Literal["upcoming", "current", "past", ""]
 S = TypeVar("S")
@@ -289,6 +290,7 @@ _TEXTS = {
         "ahead_stated": "upcoming",
         "as_of": "as of {when}",
         "older": "Earlier figures:",
+        "former": "Earlier, in the sources:",
         "stale": "Note: this is the newest figure in the sources, dated {when}; it may be out "
         "of date.",
     },
@@ -310,6 +312,7 @@ _TEXTS = {
         "ahead_stated": "in programma",
         "as_of": "dato: {when}",
         "older": "Dati precedenti:",
+        "former": "In precedenza, nelle fonti:",
         "stale": "Nota: è il dato più recente nelle fonti, del {when}; potrebbe non essere "
         "aggiornato.",
     },
@@ -330,6 +333,18 @@ def time_intent(question: str) -> Intent:
     if _PAST.search(question):
         return "past"
     return ""
+
+
+def answers(question: str) -> bool:
+    """Whether the time-aware answer (``answer``) may take the question at all: not one of
+    several parts (the selector leads each part: "Which institute is it behind? And how big is
+    that institute today?" asks a name first), nor one about something planned that asks for
+    its sum or size ("how much is the investment planned until 2027?", "how does its floor
+    area compare with the complex being planned?"): the events to come do not answer it, the
+    unit stating the figure does (its dates still marked by the normal answer)."""
+    if len(split_question(question)) > 1:
+        return False
+    return not (time_intent(question) == "upcoming" and asks_measure(question))
 
 
 def asks_calendar(question: str) -> bool:
@@ -368,6 +383,83 @@ def _asks_held(question: str) -> bool:
         return True
     named = _WINDOW.search(question) or span_intent(question) or find_dates(question)
     return bool(named and _WHICH_PLURAL.search(question))
+
+
+# Who holds a role. A role asked by its noun: "who is (now) the director (of X)?", "who's the
+# president of X?", "chi è (oggi) il presidente di X?", "chi è l'attuale direttrice di X?"
+# (who/chi, a form of "be", a definite article, the role, its "of"-phrase). Or by a verb of
+# leading ("who chairs X now?", "chi guida oggi X?"), whose holders are the heads of X.
+_NOW_WORD = (
+    r"(?:now|right\s+now|currently|today|nowadays|these\s+days|at\s+present|at\s+the\s+moment|"
+    r"oggi|attualmente|adesso|ora|al\s+momento)"
+)
+_OF = r"(?:of|at|for|di|del|della|dello|dell['’]|dei|degli|delle)"
+_ROLE_NOUN = re.compile(
+    rf"^\W*(?:who(?:['’]s|\s+is)|chi\s+è)\s+(?:{_NOW_WORD}\s+)?"
+    r"(?:the|il|la|lo|l['’])\s*(?:(?:current|present|new|attuale|nuov[oa])\s+)?"
+    rf"(?P<role>[^\W\d_]{{4,}})\b(?:\s+{_OF}\s*(?P<subject>[^?]*?))?"
+    rf"(?:\s+{_NOW_WORD})?\W*$",
+    re.I,
+)
+_ROLE_VERB = re.compile(
+    rf"^\W*(?:who|chi)\s+(?:{_NOW_WORD}\s+)?"
+    r"(?:leads|heads|runs|chairs|directs|manages|guida|dirige|presiede|coordina|gestisce)\s+"
+    rf"(?:{_NOW_WORD}\s+)?(?P<subject>[^?]*?)(?:\s+{_NOW_WORD})?\W*$",
+    re.I,
+)
+# The heads of an organisation, for a role asked by a verb of leading (either language).
+_HEADS = (
+    "president", "presidente", "chair", "chairman", "chairwoman", "chairperson", "director",
+    "direttore", "head", "ceo", "coordinator", "coordinatore", "manager",
+)  # fmt: skip
+_ARTICLES = re.compile(r"^(?:(?:the|il|la|lo|i|gli|le)\s+|l['’]\s*)", re.I)
+# Two or more capitalised words in a row: a person's name ("Giovanna Ricuperati").
+_NAME = re.compile(r"\b[A-ZÀ-Ý][\w'’-]+(?:\s+(?:de|di|da|del|della|van|von)?\s*[A-ZÀ-Ý][\w'’-]+)+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    """A role asked for ("director"), as the word forms that name it, and whose it is (the
+    words of its "of"-phrase; empty when the question names no one)."""
+
+    forms: frozenset[str]
+    subject: tuple[str, ...]
+    subject_terms: frozenset[str] = frozenset()
+
+
+def _role_forms(word: str) -> set[str]:
+    """The forms of a role noun: English plurals, Italian plurals and feminines ("direttore",
+    "direttrice", "direttori"; "presidente", "presidentessa")."""
+    r = word.casefold()
+    out = {r, f"{r}s", f"{r}es"}
+    if r.endswith("tore"):
+        out |= {f"{r[:-4]}trice", f"{r[:-4]}trici", f"{r[:-1]}i"}
+    elif r.endswith("trice"):
+        out |= {f"{r[:-5]}tore", f"{r[:-5]}tori"}
+    elif r.endswith("e"):
+        out |= {f"{r[:-1]}i", f"{r[:-1]}essa"}
+    return out
+
+
+def role_asked(question: str) -> tuple[Role, bool] | None:
+    """The role a question asks the holder of, and whether it is asked by its noun ("who is
+    the director of X?"; asked by a verb, "who leads X now?", only with a word for now); None
+    for any other question."""
+    found = _ROLE_NOUN.search(question)
+    if found is not None:
+        forms: set[str] = _role_forms(found.group("role"))
+        subject = found.group("subject") or ""
+        by_noun = True
+    else:
+        found = _ROLE_VERB.search(question)
+        if found is None or not re.search(rf"\b{_NOW_WORD}\b", question, re.I):
+            return None
+        forms = {f for head in _HEADS for f in _role_forms(head)}
+        subject = found.group("subject")
+        by_noun = False
+    subject = _ARTICLES.sub("", subject.strip())
+    words = tuple(w.casefold() for w in _WORD.findall(subject))
+    return Role(frozenset(forms), words, frozenset(terms(subject))), by_noun
 
 
 def asks_duration(question: str) -> bool:
@@ -710,7 +802,15 @@ def answer(
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question, or to a list of the events
     already held; None for the normal path."""
+    if not answers(question):
+        return None  # a question of several parts, or a planned sum: the selector's
     intent = time_intent(question)
+    role = role_asked(question)
+    if role is not None and passages and (intent == "current" or (intent == "" and role[1])):
+        # "who is the director of X?": the units stating a holder of the role, not the latest
+        # dated unit that mentions X (None: the normal answer)
+        units = _score(question, passages, language, stats, similarity, params)
+        return _holder(role[0], units, passages, today, language, params.timeline)
     held = _asks_held(question)
     implicit = implicit_current(question)
     if (intent not in {"upcoming", "current"} and not held and not implicit) or not passages:
@@ -755,8 +855,11 @@ def answer(
         same_series(relevant, units, passages), passages, headed=True, open_periods=not counted
     )
     dated = [step for d in dated for step in steps(d)]  # "1,900 → 3,000, 2020 → 2026"
+    noun = _counted_noun(question) if counted else ""
+    # "In 2026: 85. In 2024: 82.": each sentence by its own date; of a count, the sentences
+    # counting what is asked (the whole item's score came from them), when some do
+    dated = [one for d in dated for one in _counting(own_sentences(d), noun)]
     if implicit:  # with no time word, only the units counting what is asked
-        noun = _counted_noun(question)
         dated = [d for d in dated if noun and counts(d.unit, noun)]
     holding = not _LATEST.search(question)
     return _current(
@@ -769,6 +872,141 @@ def answer(
         implicit=implicit,
         holding=holding,
     )
+
+
+def _names_role(text: str, role: Role, english: bool = False) -> bool:
+    """The text names the role as X's: a form of it not followed by an "of"-phrase naming
+    someone else ("il presidente della Repubblica" is not X's president), nor, in English,
+    after a noun qualifying it ("marketing director" is another role; a determiner, a
+    possessive or the start of the text leave it as asked)."""
+    stop = stop_words()
+    for found in _WORD.finditer(text):
+        if found.group(0).casefold() not in role.forms:
+            continue
+        before = re.search(r"\b([a-z][\w'’]*)\s+$", text[: found.start()])  # "marketing director"
+        if (
+            english
+            and before
+            and not (fold(before.group(1)) in stop or before.group(1).endswith(("'s", "’s")))
+        ):
+            continue
+        whose = _OF_PHRASE.match(text, found.end())
+        if whose is None or not role.subject or whose.group(1).casefold() in role.subject:
+            return True
+    return False
+
+
+_OF_PHRASE = re.compile(rf"\s+{_OF}\s*(?:(?:the|il|la|lo|i|gli|le)\s+|l['’]\s*)?([^\W\d_]+)", re.I)
+
+
+def _person_names(text: str, role: Role) -> set[str]:
+    """The names of people in a text: two capitalised words or more in a row, less function
+    words, the role's forms and the words naming X ("Il Presidente" is no name)."""
+    stop = stop_words()
+    out = set()
+    for found in _NAME.finditer(text):
+        words = [
+            w for w in found.group(0).split()
+            if fold(w) not in stop and w.casefold() not in role.forms
+            and w.casefold() not in role.subject
+        ]  # fmt: skip
+        if len(words) >= 2:
+            out.add(" ".join(words))
+    return out
+
+
+def states_holder(unit: Unit, role: Role, title: str, language: str = "") -> bool:
+    """The unit states a holder of the role: its text names the role as X's, a person's name
+    is in its text or (a sentence's, an item's) heading (a row's first cell is in its text;
+    its context also holds its table's header), and every term of X, when the question names
+    X by more than the site's names, is in its text, its heading or its page's title (a unit
+    that only mentions X is no answer to who holds a role of X)."""
+    if not _names_role(unit.text, role, english=language == "en"):
+        return False
+    heading = unit.context if unit.kind != "row" else ""
+    if not _person_names(f"{unit.text}\n{heading}", role):
+        return False
+    return role.subject_terms <= set(terms(f"{unit.text} {unit.context} {title}"))
+
+
+def _holder(
+    role: Role,
+    units: Sequence[Unit],
+    passages: Sequence[Passage],
+    today: date,
+    language: str,
+    limits: TimelineParams,
+) -> Timed | None:
+    """Who holds the role on ``today``: of the units stating a holder (``states_holder``),
+    the one whose state is the latest known on today (an open period, "since 2017", holds
+    today; a closed one held until its end; a dated report, from its date; an undated present
+    statement, "X is the president", as of its page's latest date, unless its page reports
+    what came after today; an undated past one, "the president X attended", is the oldest),
+    led by its heading when the name is there; then the earlier holders stated, as former.
+    None (the normal answer) when no unit states a holder or none states one at a date (which
+    holder is current then depends on no date)."""
+    mentions = _mentions(passages)
+    ranked: list[tuple[date, float, Unit, DateMention | None]] = []
+    dated_any = False
+    for unit in units:
+        passage = passages[unit.passage]
+        if not states_holder(unit, role, passage.title, passage.language):
+            continue
+        stated = mentions[unit.passage]
+        dates = unit_dates(unit, stated, open_periods=True) or heading_dates(unit, stated)
+        dated_any = dated_any or bool(dates)
+        if stated_later(unit, stated, today):
+            continue
+        known = [m for m in dates if m.start <= today]
+        when: DateMention | None = None
+        if known:
+            when = max(known, key=lambda m: _state_as_of(m, today))
+            as_of = _state_as_of(when, today)
+        elif dates:
+            continue  # a state not yet begun on today
+        elif _PAST_TENSE.search(unit.text) or _TOLD_PAST.search(unit.text):
+            as_of = date.min  # "all'inaugurazione hanno partecipato il presidente X"
+        elif reports_later(passages[unit.passage], unit.passage, today):
+            continue  # its page's present is after today
+        else:
+            as_of = max((m.start for m in stated if m.start <= today), default=date.min)
+        ranked.append((as_of, unit.score, known_part(unit, stated, today), when))
+    if not dated_any or not ranked:
+        return None
+    ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    as_of, _, best, when = ranked[0]
+    held_by = _person_names(f"{best.text}\n{best.context if best.kind != 'row' else ''}", role)
+    older: list[Unit] = []
+    for other_as_of, _, unit, other_when in ranked[1:]:
+        names = _person_names(f"{unit.text}\n{unit.context if unit.kind != 'row' else ''}", role)
+        if other_as_of >= as_of or names & held_by or len(older) >= limits.max_older:
+            continue  # the same holder, or one no older
+        held_by |= names
+        older.append(_holder_line(unit, other_when, language, role))
+    return Timed(
+        "",
+        [_holder_line(best, when, language, role)],
+        older,
+        _t(language, "former") if older else "",
+    )
+
+
+def _state_as_of(mention: DateMention, today: date) -> date:
+    """How late a date states a role's holder: an open period holds today, a closed one until
+    its end, any other date from its start."""
+    if mention.relation == "since":
+        return today
+    return min(mention.end, today) if mention.precision == "period" else mention.start
+
+
+def _holder_line(unit: Unit, when: DateMention | None, language: str, role: Role) -> Unit:
+    """A holder's unit as quoted: led by its heading when the name is only there, with its
+    date when only its heading states it (an open period is no date to give: it holds)."""
+    if not _person_names(unit.text, role):
+        unit = _headed(unit)
+    if when is None or when.relation == "since" or _norm(when.text) in _norm(unit.text):
+        return unit
+    return _marked(unit, _t(language, "as_of", when=when.text))
 
 
 # The steps of a series written with arrows ("about 1,900 → about 3,000").
@@ -801,6 +1039,48 @@ def steps(dated: _Dated) -> list[_Dated]:
         _Dated(dataclasses.replace(dated.unit, text=f"{head}{v}, {t}"), when(t))
         for v, t in zip(values, times, strict=True)
     ]
+
+
+def own_sentences(dated: _Dated) -> list[_Dated]:
+    """A list item of several sentences, each stating its own date ("In January 2026 the
+    park hosted 85 companies. In 2024 there were 82."), as one unit per sentence dated by its
+    own dates: dated as a whole, the item was as new as its latest date, and at an earlier
+    today it was set aside as speaking of what came later (with it the older sentence, which
+    answers then). An undated sentence goes with the dated one before it (or, first, after
+    it), and so does a piece of fewer than three words (an abbreviation's cut: "650 (c." /
+    "2022)"). A unit with fewer than two dated sentences is returned as it is (a table row's
+    cells are values, not sentences: "580 (2021); 650 (c. 2022)" is one series)."""
+    parts: list[str] = []
+    for part in split_sentences(dated.unit.text) if dated.unit.kind == "item" else []:
+        if parts and len(_WORD.findall(part)) < 3:
+            parts[-1] = f"{parts[-1]} {part}"
+        else:
+            parts.append(part)
+
+    def own(text: str) -> list[DateMention]:
+        return [m for m in dated.dates if _norm(m.text) in _norm(text)]
+
+    if sum(1 for part in parts if own(part)) < 2:
+        return [dated]
+    groups: list[list[str]] = []
+    pending: list[str] = []  # undated sentences before the first dated one
+    for part in parts:
+        if own(part):
+            groups.append([*pending, part])
+            pending = []
+        elif groups:
+            groups[-1].append(part)
+        else:
+            pending.append(part)
+    texts = [" ".join(group) for group in groups]
+    return [_Dated(dataclasses.replace(dated.unit, text=t), own(t)) for t in texts]
+
+
+def _counting(parts: list[_Dated], noun: str) -> list[_Dated]:
+    """The sentences of one item (``own_sentences``) that count ``noun``, when some do."""
+    if len(parts) < 2 or not noun:
+        return parts
+    return [d for d in parts if counts(d.unit, noun)] or parts
 
 
 def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:

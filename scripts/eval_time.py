@@ -19,8 +19,8 @@ Figures (checks of one question are counted separately, one per "today"):
   ``must_not_include`` term, target >= 0.95;
 - none-stated: "upcoming" checks expecting 0 events whose answer says none is announced.
 
-Each figure is given per language and per date ("site": the check at the site's own date,
-2026-11-30; "other": the check at the question's other date).
+Each figure is given per language, per date ("site": the check at the site's own date,
+2026-11-30; "other": the check at the question's other date) and per kind of question.
 
 It uses only the settings, runtime and evaluation helpers that exist before issue 11 too, so
 the same script measures main (``PYTHONPATH=/work/main``): main ignores ``today``.
@@ -118,12 +118,14 @@ def report(rows: Sequence[dict[str, Any]]) -> str:
         slices["all"].append(r)
         slices[f"lang={r['lang']}"].append(r)
         slices[f"date={r['when']}"].append(r)
+        slices[f"kind={r['kind']}"].append(r)
     names = list(figures(rows))
+    kinds = [f"kind={k}" for k in (*TIME_KINDS, *LIST_KINDS)]
     lines = []
     for name in names:
         lines.append(f"{name}:")
-        for key in ("all", "lang=en", "lang=it", "date=site", "date=other"):
-            if slices[key]:
+        for key in ("all", "lang=en", "lang=it", "date=site", "date=other", *kinds):
+            if slices[key] and figures(slices[key])[name] not in {"-", "0 of 0"}:
                 lines.append(f"  {key:<11} {figures(slices[key])[name]}")
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from support.passages import page as support_page
 
-from assistant.answer import timeline_answers
+from assistant import timeline
 from assistant.compose import compose
 from assistant.conversation import question_parts, question_pieces
 from assistant.extractive import select
@@ -109,8 +109,8 @@ def test_a_list_written_as_one_sentence_under_a_heading_naming_what_is_asked() -
 
 
 def test_the_time_aware_answer_leaves_parts_and_planned_sums_to_the_selector() -> None:
-    assert timeline_answers("When is the next open day?")
-    assert timeline_answers("How many events are planned?")
-    assert not timeline_answers("Which institute is the hall behind? And how big is it today?")
-    assert not timeline_answers("How much is the investment planned until 2027?")
-    assert not timeline_answers("E l'investimento previsto fino al 2027 quant'è?")
+    assert timeline.answers("When is the next open day?")
+    assert timeline.answers("How many events are planned?")
+    assert not timeline.answers("Which institute is the hall behind? And how big is it today?")
+    assert not timeline.answers("How much is the investment planned until 2027?")
+    assert not timeline.answers("E l'investimento previsto fino al 2027 quant'è?")

@@ -30,7 +30,9 @@ from assistant.timeline import (
     drop_later,
     implicit_current,
     is_coming,
+    own_sentences,
     reports_later,
+    role_asked,
     same_series,
     stated_later,
     steps,
@@ -868,3 +870,124 @@ def test_the_events_held_in_a_year_the_question_names() -> None:
     assert (
         window("How large will the complex announced in January 2026 be?", date(2025, 1, 1)) is None
     )
+
+
+QUAY_FAQ = """## Questions about the quay
+
+- How many companies are on the quay?
+- In January 2026 the quay hosted 64 companies, with about 1,500 people at work. In 2021 there were 40 companies and in 2024 there were 57.
+"""
+
+
+def test_each_figure_of_an_item_is_dated_by_its_own_sentence() -> None:
+    """An answer item of two sentences, one per date: seen in March 2025 the latest figure is
+    the 57 of 2024 (before, the item was as new as January 2026, and its 64 was quoted as known);
+    seen in December 2026 the 64 of January 2026, the older sentence among the earlier figures."""
+    passage = Passage(
+        id="q", text=f"Quay FAQ\n\n{QUAY_FAQ}", title="Quay FAQ", url="u", source_id="u",
+        language="en", heading="", dates=encode(find_dates(QUAY_FAQ)),
+    )  # fmt: skip
+    question, stats = "How many companies are on the quay now?", TermStats([passage.text])
+    early = answer(question, [passage], "en", stats, None, date(2025, 3, 1))
+    assert early is not None and "57" in early.units[0].text and "64" not in early.units[0].text
+    late = answer(question, [passage], "en", stats, None, date(2026, 12, 1))
+    assert late is not None and late.units[0].text.startswith("In January 2026 the quay hosted 64")
+    assert "2024 there were 57" not in late.units[0].text and "57" in late.older[0].text
+
+
+HARBOUR_PEOPLE = """## Marta Neri – director
+
+- Director of the harbour park since 1 March 2019, after ten years at the port authority.
+- She studied physics in Genoa.
+
+## Earlier managers
+
+| Name | Role | Period |
+|---|---|---|
+| Piero Bianchi | Director of the harbour park | 2009–2019 |
+| Carla Verdi | Director of marketing | 2016–2022 |
+"""
+
+CONSORZIO = """## La sede
+
+La nuova sede sulla banchina ha aperto nel 2016. All'apertura hanno partecipato il presidente del Consorzio Porto Nuovo Marco Gialli e il sindaco Anna Blu.
+
+## Progetti
+
+Nel marzo 2025, al forum del porto, la presidente Lucia Rosa ha presentato il piano delle nuove banchine.
+
+Nel maggio 2025 il Presidente della Repubblica Paolo Verdi ha visitato la sede.
+"""
+
+
+def _page(text: str, title: str, language: str) -> Passage:
+    return Passage(
+        id=title, text=f"{title}\n\n{text}", title=title, url=title, source_id=title,
+        language=language, heading="", dates=encode(find_dates(text)),
+    )  # fmt: skip
+
+
+def _role_answer(question: str, passage: Passage, today: str) -> list[str] | None:
+    timed = answer(question, [passage], passage.language, TermStats([passage.text]), None,
+                   date.fromisoformat(today))  # fmt: skip
+    return None if timed is None else [u.text for u in [*timed.units, *timed.older]]
+
+
+def test_who_holds_a_role_is_a_unit_stating_a_holder_named_by_its_heading() -> None:
+    """ "Who is the director of X?" (no time word) is answered by the unit stating a holder of
+    the role: the open period, led by the heading that names her, the earlier holder after it
+    as former; a director of something else ("of marketing") is none. Before 2019 the row in
+    force then (before, no time-aware answer: the normal one quoted the unnamed line)."""
+    people = _page(HARBOUR_PEOPLE, "People of the harbour park", "en")
+    now = _role_answer("Who is the director of the harbour park?", people, "2026-12-01")
+    assert now == [
+        "Marta Neri – director: Director of the harbour park since 1 March 2019, after ten "
+        "years at the port authority.",
+        "Piero Bianchi: Director of the harbour park, 2009–2019",
+    ]
+    early = _role_answer("Who's the director of the harbour park?", people, "2015-03-01")
+    assert early == ["Piero Bianchi: Director of the harbour park, 2009–2019"]
+
+
+def test_who_holds_a_role_now_is_not_the_latest_unit_mentioning_the_organisation() -> None:
+    """ "Chi è oggi il presidente di X?": the latest unit stating a president of X (the report
+    of March 2025, "la presidente Lucia Rosa"), the undated earlier one as former; not the
+    President of the Republic's later visit, which the latest dated unit gave before. Asked
+    in 2024, the report of 2025 is not known yet. A verb of leading asks the same."""
+    page = _page(CONSORZIO, "Consorzio Porto Nuovo", "it")
+    for question in ("Chi è oggi il presidente del Consorzio Porto Nuovo?",
+                     "Chi guida oggi il Consorzio Porto Nuovo?"):  # fmt: skip
+        now = _role_answer(question, page, "2026-12-01")
+        assert now is not None and "Lucia Rosa" in now[0] and "Marco Gialli" in now[1]
+        assert not any("Repubblica" in text for text in now)
+        before = _role_answer(question, page, "2024-06-01")
+        assert before is not None and "Marco Gialli" in before[0]
+        assert not any("Lucia Rosa" in text for text in before)
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("Who's the director of the district?", True),
+        ("Chi è il direttore dell'Istituto Mario Negri?", True),
+        ("Chi è l'attuale direttrice del museo?", True),
+        ("Who leads the consortium now?", True),
+        ("Chi guida il distretto?", False),  # a verb of leading with no time word
+        ("Who is the contact person for the press?", False),
+        ("Who owns the building?", False),
+        ("What is the director's phone number?", False),
+    ],
+)
+def test_the_grammar_of_a_role_question(question: str, asked: bool) -> None:
+    assert (role_asked(question) is not None) is asked
+
+
+def test_a_piece_cut_at_an_abbreviation_is_no_sentence_of_its_own() -> None:
+    """ "580 (2021); 650 (c. 2022)" is cut by the sentence splitter after "c.": the piece
+    "2022)" stays with the sentence before it, so the item is one series, not two figures."""
+    text = "- Patents filed to date: 580 (2021); 650 (c. 2022)"
+    passage, units = _scored_page(text)
+    dated = _dated(units, [passage])
+    assert [[u.unit.text for u in own_sentences(d)] for d in dated] == [
+        ["Patents filed to date: 580 (2021); 650 (c. 2022)"]
+    ]
