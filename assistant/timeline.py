@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
+from assistant.conversation import subject_terms
 from assistant.directory_match import HOW_LONG
 from assistant.extractive import Selection, split_question
 from assistant.guard import unquotable
@@ -505,11 +506,12 @@ def _score(
     stats: TermStats,
     similarity: Similarity | None,
     params: Params,
+    context: str = "",
 ) -> list[Unit]:
     scoring = params.scoring
     units = [u for i, p in enumerate(passages) for u in _labelled(split_units(p, i), p)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
-    query = Query.build(question, stats, params=scoring)
+    query = Query.build(question, stats, context, params=scoring)
     boosts = answer_types(question)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     return [u for u in units if usable(u, scoring)]
@@ -707,9 +709,12 @@ def answer(
     similarity: Similarity | None,
     today: date,
     params: Params = PARAMS,
+    context: str = "",
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question, or to a list of the events
-    already held; None for the normal path."""
+    already held; None for the normal path. ``context`` is a follow-up's earlier user turns:
+    their terms steer the scores, and a "now" follow-up ("e chi lo dirige adesso?") is
+    answered from the units about what they name (``_about``)."""
     intent = time_intent(question)
     held = _asks_held(question)
     implicit = implicit_current(question)
@@ -720,8 +725,12 @@ def answer(
         return None  # "when will the works start?": the normal answer, dates marked
     if (intent == "current" or implicit) and asks_for_list(question):
         return None  # "which start-ups are on campus now?" is a list, not one figure
-    units = _score(question, passages, language, stats, similarity, params)
+    units = _score(question, passages, language, stats, similarity, params, context)
     scored = [u for u in units if u.score > 0]
+    if intent == "current" or implicit:
+        # who or what holds now is asked of the follow-up's subject, not of whatever holds a
+        # role now (the park's director for "who runs it now?" after an institute's move)
+        scored = _about(scored, passages, subject_terms(context)) or scored
     every = not scored and (intent == "upcoming" or held) and asks_calendar(question)
     if every:
         # "what's on next month?" has no topic words to score by: every event answers it,
@@ -773,6 +782,19 @@ def answer(
 
 # The steps of a series written with arrows ("about 1,900 → about 3,000").
 _ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*")
+
+
+def _about(units: Sequence[Unit], passages: Sequence[Passage], subject: frozenset[str]) -> list[Unit]:
+    """The units about ``subject`` (terms of the names a follow-up's earlier turns give): in
+    their words, heading, lead-in or page title; [] when there is no subject."""
+    if not subject:
+        return []
+    return [
+        u
+        for u in units
+        if subject
+        & (u.term_set | frozenset(terms(f"{u.context} {u.lead} {passages[u.passage].title}")))
+    ]
 
 
 def steps(dated: _Dated) -> list[_Dated]:

@@ -7,13 +7,17 @@ parts and the sums of planned things to the selector."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from support.passages import page as support_page
 
+from assistant import timeline
 from assistant.answer import timeline_answers
 from assistant.compose import compose
 from assistant.conversation import question_parts, question_pieces
 from assistant.extractive import select
 from assistant.terms import TermStats
+from ingest.dates import encode, find_dates
 from vectorstore.passages import Passage
 
 
@@ -114,3 +118,57 @@ def test_the_time_aware_answer_leaves_parts_and_planned_sums_to_the_selector() -
     assert not timeline_answers("Which institute is the hall behind? And how big is it today?")
     assert not timeline_answers("How much is the investment planned until 2027?")
     assert not timeline_answers("E l'investimento previsto fino al 2027 quant'è?")
+
+
+def dated_page(n: int, title: str, body: str) -> Passage:
+    """A page of this file's imaginary site with the dates ingest would keep with it."""
+    passage = page(n, title, body)
+    return passage.model_copy(update={"dates": encode(find_dates(passage.text))})
+
+
+STAFF = dated_page(
+    6,
+    "Staff",
+    "## Anna Rossi – director\n\n"
+    "Director of the school and of its campus since 1 October 2017, after a move from the city.",
+)
+MUSEUM = dated_page(
+    7,
+    "The Glass Museum",
+    (
+        "The Glass Museum moved to the campus in July 2010, into the old rope works.\n\n"
+        "## Dates\n\n"
+        "| Date | Event |\n"
+        "|---|---|\n"
+        "| July 2010 | Move to the campus |\n"
+        "| July 2018 | Marta Lenz, head of the collections, becomes director of the museum |"
+    ),
+)
+
+
+def test_a_now_follow_up_is_answered_about_the_subject_of_the_earlier_turn() -> None:
+    """ "And who is the director now?" after a question about the museum's move asks who
+    directs the museum: the school's director, in office since 2017 (an open period, so the
+    newest state), is someone else's."""
+    passages = [STAFF, MUSEUM]
+    timed = timeline.answer(
+        "And who is the director now?",
+        passages,
+        "en",
+        TermStats(p.text for p in passages),
+        None,
+        date(2026, 11, 30),
+        context="When did the Glass Museum move to the campus?",
+    )
+    assert timed is not None
+    assert "Marta Lenz" in timed.units[0].text
+    # asked with no earlier turn, the question is the school's: its director holds now
+    alone = timeline.answer(
+        "And who is the director now?",
+        passages,
+        "en",
+        TermStats(p.text for p in passages),
+        None,
+        date(2026, 11, 30),
+    )
+    assert alone is not None and "Anna Rossi" in alone.units[0].text
