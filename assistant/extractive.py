@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant import lead
-from assistant.conversation import names, question_parts, question_pieces
+from assistant.conversation import names, question_parts, question_pieces, subject_terms
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params
 from assistant.scoring import (
@@ -30,6 +30,8 @@ from assistant.scoring import (
     Similarity,
     answer_types,
     asks_for_list,
+    asks_place,
+    names_place,
     prefer_latest,
     score_units,
     usable,
@@ -166,6 +168,8 @@ def _select_one(
     boosts = answer_types(question)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     prefer_latest(units, question, scoring)
+    if context:
+        asked_first(units, question, context, passages)
     candidates = [
         u
         for u in units
@@ -235,6 +239,51 @@ def _select_one(
         ranked=ranked[: lead.TOP_UNITS],
         count=count,
     )
+
+
+def asked_first(
+    units: Sequence[Unit], question: str, context: str, passages: Sequence[Passage]
+) -> None:
+    """A follow-up takes its subject from the earlier turns (``context``) and what it asks from
+    its own words and answer type: a unit holding the earlier turns' words but none of the
+    follow-up's own nor the kind of thing it asks for ("Director of the district since 2017"
+    for "where did he study?" after "who runs the district?") is scored just below the best
+    unit that holds one of them on a page about the same subject (where the earlier turns'
+    names, else their words, are said, in a unit, its heading or the page's title). Nothing
+    changes when no such unit is found: the follow-up then says too little to tell."""
+    own = frozenset(terms(question))
+    earlier = frozenset(terms(context)) - own
+    subject = subject_terms(context) or earlier
+    if not earlier:
+        return
+
+    def about(unit: Unit) -> frozenset[str]:
+        heading = terms(f"{unit.context} {unit.lead} {passages[unit.passage].title}")
+        return unit.term_set | frozenset(heading)
+
+    place = asks_place(question)
+
+    def speaks(unit: Unit) -> bool:
+        # its own words, or the kind of thing it asks for ("where" -> a place)
+        return bool(unit.typed or own & unit.term_set or (place and names_place(unit.text)))
+
+    scored = [u for u in units if u.score > 0]
+    on_subject = {u.passage for u in scored if subject & about(u)}
+    answering = [u for u in scored if u.passage in on_subject and speaks(u)]
+    worded = [u for u in scored if earlier & u.term_set and not speaks(u)]
+    if not answering or not worded:
+        return
+    top = max(u.score for u in answering)
+    highest = max(u.score for u in worded)
+    if highest < top:
+        return
+    # below the answering unit, in their own order
+    scale = max(top - _BELOW, top / 2) / highest
+    for unit in worded:
+        unit.score *= scale
+
+
+_BELOW = 0.01  # how far under the answering unit the best unit worded from earlier turns goes
 
 
 def _distinct(pool: Sequence[Unit]) -> list[Unit]:

@@ -784,7 +784,9 @@ def answer(
 _ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*")
 
 
-def _about(units: Sequence[Unit], passages: Sequence[Passage], subject: frozenset[str]) -> list[Unit]:
+def _about(
+    units: Sequence[Unit], passages: Sequence[Passage], subject: frozenset[str]
+) -> list[Unit]:
     """The units about ``subject`` (terms of the names a follow-up's earlier turns give): in
     their words, heading, lead-in or page title; [] when there is no subject."""
     if not subject:

@@ -15,8 +15,9 @@ from assistant import timeline
 from assistant.answer import timeline_answers
 from assistant.compose import compose
 from assistant.conversation import question_parts, question_pieces
-from assistant.extractive import select
-from assistant.terms import TermStats
+from assistant.extractive import asked_first, select
+from assistant.terms import TermStats, terms
+from assistant.units import split_units
 from ingest.dates import encode, find_dates
 from vectorstore.passages import Passage
 
@@ -172,3 +173,46 @@ def test_a_now_follow_up_is_answered_about_the_subject_of_the_earlier_turn() -> 
         date(2026, 11, 30),
     )
     assert alone is not None and "Anna Rossi" in alone.units[0].text
+
+
+HEAD = page(
+    11,
+    "People of the weaving guild",
+    (
+        "## Tobias Reed – head of the guild\n\n"
+        "Tobias Reed has run the weaving guild day to day since 2015, after a search of several "
+        "months.\n\n"
+        "A weaver who trained with honours at the Academy of Dunmore and holds a master's from "
+        "the Linen School."
+    ),
+)
+COURSES = page(
+    12,
+    "Courses",
+    "The school teaches weaving and dyeing in two workshops; the guild sets the exams.",
+)
+
+
+def test_a_follow_up_leads_with_what_it_asks_not_with_the_earlier_turns_words() -> None:
+    """ "where did he study?" after "who runs the weaving guild day to day?": the subject is
+    the guild's head, what is asked a place; the sentence naming the academy leads, not the
+    one repeating the earlier turn's words."""
+    text = answer(
+        "where did he study?", [HEAD, COURSES], context="who runs the weaving guild day to day?"
+    )
+    assert text.startswith("A weaver who trained with honours at the Academy of Dunmore")
+
+
+def test_a_follow_up_that_says_too_little_keeps_the_order() -> None:
+    """With no word of its own and no kind of thing asked ("and what exactly do they do
+    there?"), nothing speaks to the follow-up: the units keep their scores."""
+    passages = [HEAD, COURSES]
+    units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
+    for n, unit in enumerate(units):
+        unit.score = 1.0 - n / 10
+        unit.term_set = frozenset(terms(unit.text))
+    before = [u.score for u in units]
+    asked_first(
+        units, "and what exactly do they do there?", "who runs the weaving guild?", passages
+    )
+    assert [u.score for u in units] == before
