@@ -248,8 +248,8 @@ def asked_first(
     its own words and answer type: a unit holding the earlier turns' words but none of the
     follow-up's own nor the kind of thing it asks for ("Director of the district since 2017"
     for "where did he study?" after "who runs the district?") is scored just below the best
-    unit that holds one of them on a page about the same subject (where the earlier turns'
-    names, else their words, are said, in a unit, its heading or the page's title). Nothing
+    unit that holds one of them about the same subject (the earlier turns' names, else their
+    words, in its own words, its heading, lead-in or page title). Nothing
     changes when no such unit is found: the follow-up then says too little to tell."""
     own = frozenset(terms(question))
     earlier = frozenset(terms(context)) - own
@@ -268,8 +268,7 @@ def asked_first(
         return bool(unit.typed or own & unit.term_set or (place and names_place(unit.text)))
 
     scored = [u for u in units if u.score > 0]
-    on_subject = {u.passage for u in scored if subject & about(u)}
-    answering = [u for u in scored if u.passage in on_subject and speaks(u)]
+    answering = [u for u in scored if subject & about(u) and speaks(u)]
     worded = [u for u in scored if earlier & u.term_set and not speaks(u)]
     if not answering or not worded:
         return

@@ -506,12 +506,11 @@ def _score(
     stats: TermStats,
     similarity: Similarity | None,
     params: Params,
-    context: str = "",
 ) -> list[Unit]:
     scoring = params.scoring
     units = [u for i, p in enumerate(passages) for u in _labelled(split_units(p, i), p)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
-    query = Query.build(question, stats, context, params=scoring)
+    query = Query.build(question, stats, params=scoring)
     boosts = answer_types(question)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     return [u for u in units if usable(u, scoring)]
@@ -712,9 +711,9 @@ def answer(
     context: str = "",
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question, or to a list of the events
-    already held; None for the normal path. ``context`` is a follow-up's earlier user turns:
-    their terms steer the scores, and a "now" follow-up ("e chi lo dirige adesso?") is
-    answered from the units about what they name (``_about``)."""
+    already held; None for the normal path. ``context`` is a follow-up's earlier user turns: a
+    "now" follow-up ("e chi lo dirige adesso?") is answered from the units about what they
+    name (``_about``), when some answer."""
     intent = time_intent(question)
     held = _asks_held(question)
     implicit = implicit_current(question)
@@ -725,7 +724,7 @@ def answer(
         return None  # "when will the works start?": the normal answer, dates marked
     if (intent == "current" or implicit) and asks_for_list(question):
         return None  # "which start-ups are on campus now?" is a list, not one figure
-    units = _score(question, passages, language, stats, similarity, params, context)
+    units = _score(question, passages, language, stats, similarity, params)
     scored = [u for u in units if u.score > 0]
     if intent == "current" or implicit:
         # who or what holds now is asked of the follow-up's subject, not of whatever holds a
