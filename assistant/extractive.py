@@ -10,7 +10,8 @@ answers it, the list is quoted whole (none when the best unit is a sentence nami
 things; continued across chunks); "how many X?" leads with the unit giving a figure of X;
 a question with several parts gets a lead for each part (a part about who answered the part
 before, "and where was he working before?", with the names that answer gave: ``bridged``); a
-follow-up's units worded from the earlier turns alone give way to those speaking to it.
+follow-up's units worded from the earlier turns alone go below the best one about the same
+subject that holds its own words or the kind it asks for (``asked_first``).
 Sentences that address an AI assistant are never quoted. ``assistant.compose`` writes the
 chosen units out.
 """
