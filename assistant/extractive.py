@@ -170,7 +170,7 @@ def _select_one(
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     prefer_latest(units, question, scoring)
     if context:
-        asked_first(units, question, context, passages)
+        asked_first(units, question, context, passages, limits.follow_up_below)
     candidates = [
         u
         for u in units
@@ -243,7 +243,11 @@ def _select_one(
 
 
 def asked_first(
-    units: Sequence[Unit], question: str, context: str, passages: Sequence[Passage]
+    units: Sequence[Unit],
+    question: str,
+    context: str,
+    passages: Sequence[Passage],
+    below: float = PARAMS.selection.follow_up_below,
 ) -> None:
     """A follow-up takes its subject from the earlier turns (``context``) and what it asks from
     its own words and answer type: a unit holding the earlier turns' words but none of the
@@ -278,12 +282,9 @@ def asked_first(
     if highest < top:
         return
     # below the answering unit, in their own order
-    scale = max(top - _BELOW, top / 2) / highest
+    scale = max(top - below, top / 2) / highest
     for unit in worded:
         unit.score *= scale
-
-
-_BELOW = 0.01  # how far under the answering unit the best unit worded from earlier turns goes
 
 
 def _distinct(pool: Sequence[Unit]) -> list[Unit]:
