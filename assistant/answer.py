@@ -422,7 +422,13 @@ class Assistant:
         passages, or None for the normal path."""
         passages = prep.passages + self._dated_wider(prep)
         timed = timeline.answer(
-            prep.question, passages, prep.language, stats, self._similarity(prep), self.today()
+            prep.question,
+            passages,
+            prep.language,
+            stats,
+            self._similarity(prep),
+            self.today(),
+            context=prep.context,
         )
         if timed is None:
             return None

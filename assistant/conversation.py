@@ -297,6 +297,13 @@ def names(text: str) -> list[str]:
     return out
 
 
+def subject_terms(context: str) -> frozenset[str]:
+    """The terms of what a follow-up's earlier user turns (``context``, joined) are about: the
+    names they give ("Quando si è trasferito il Mario Negri ...?": "mario", "negri"); empty
+    when they name nothing ("who runs the district?"), so nothing is narrowed."""
+    return frozenset(t for name in names(context) for t in terms(name))
+
+
 def reply_names(
     question: str,
     history: Sequence[Turn] | None = None,

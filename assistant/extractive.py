@@ -10,7 +10,8 @@ answers it, the list is quoted whole (none when the best unit is a sentence nami
 things; continued across chunks); "how many X?" leads with the unit giving a figure of X;
 a question with several parts gets a lead for each part (a part about who answered the part
 before, "and where was he working before?", with the names that answer gave: ``bridged``); a
-follow-up's units worded from the earlier turns alone give way to those speaking to it.
+follow-up's units worded from the earlier turns alone go below the best one about the same
+subject that holds its own words or the kind it asks for (``asked_first``).
 Sentences that address an AI assistant are never quoted. ``assistant.compose`` writes the
 chosen units out.
 """
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant import lead
-from assistant.conversation import names, question_parts, question_pieces
+from assistant.conversation import names, question_parts, question_pieces, subject_terms
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params
 from assistant.scoring import (
@@ -30,6 +31,8 @@ from assistant.scoring import (
     Similarity,
     answer_types,
     asks_for_list,
+    asks_place,
+    names_place,
     prefer_latest,
     score_units,
     usable,
@@ -166,6 +169,8 @@ def _select_one(
     boosts = answer_types(question)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     prefer_latest(units, question, scoring)
+    if context:
+        asked_first(units, question, context, passages, limits.follow_up_below)
     candidates = [
         u
         for u in units
@@ -235,6 +240,51 @@ def _select_one(
         ranked=ranked[: lead.TOP_UNITS],
         count=count,
     )
+
+
+def asked_first(
+    units: Sequence[Unit],
+    question: str,
+    context: str,
+    passages: Sequence[Passage],
+    below: float = PARAMS.selection.follow_up_below,
+) -> None:
+    """A follow-up takes its subject from the earlier turns (``context``) and what it asks from
+    its own words and answer type: a unit holding the earlier turns' words but none of the
+    follow-up's own nor the kind of thing it asks for ("Director of the district since 2017"
+    for "where did he study?" after "who runs the district?") is scored just below the best
+    unit that holds one of them about the same subject (the earlier turns' names, else their
+    words, in its own words, its heading, lead-in or page title). Nothing
+    changes when no such unit is found: the follow-up then says too little to tell."""
+    own = frozenset(terms(question))
+    earlier = frozenset(terms(context)) - own
+    subject = subject_terms(context) or earlier
+    if not earlier:
+        return
+
+    def about(unit: Unit) -> frozenset[str]:
+        heading = terms(f"{unit.context} {unit.lead} {passages[unit.passage].title}")
+        return unit.term_set | frozenset(heading)
+
+    place = asks_place(question)
+
+    def speaks(unit: Unit) -> bool:
+        # its own words, or the kind of thing it asks for ("where" -> a place)
+        return bool(unit.typed or own & unit.term_set or (place and names_place(unit.text)))
+
+    scored = [u for u in units if u.score > 0]
+    answering = [u for u in scored if subject & about(u) and speaks(u)]
+    worded = [u for u in scored if earlier & u.term_set and not speaks(u)]
+    if not answering or not worded:
+        return
+    top = max(u.score for u in answering)
+    highest = max(u.score for u in worded)
+    if highest < top:
+        return
+    # below the answering unit, in their own order
+    scale = max(top - below, top / 2) / highest
+    for unit in worded:
+        unit.score *= scale
 
 
 def _distinct(pool: Sequence[Unit]) -> list[Unit]:

@@ -97,6 +97,11 @@ class SelectionParams:
         2, "each part of a question with several parts gets two, so the whole stays short"
     )
     max_list_items: int = why(20, "a list answer quotes at most this many items of one list")
+    follow_up_below: float = why(
+        0.01,
+        "a follow-up's unit worded from the earlier turns alone is scored this far under the "
+        "unit answering it: just below, in its own order",
+    )
     max_chars: int = why(700, "about a screen of the widget; longer quotes stop being read")
     same_language_share: float = why(
         0.75,

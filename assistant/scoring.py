@@ -107,6 +107,29 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     ),
 ]
 
+# "Where ...?" asks for a place, whatever its verb ("where did he study?", "dove sono i loro
+# stabilimenti?"); a place is a name after a preposition of place ("from the University of
+# Catania", "a Meitingen", "behind the Mario Negri Institute"), not a month or a weekday.
+_ASKS_PLACE = re.compile(r"\b(where|dove)\b", re.I)
+_PLACE = re.compile(
+    r"\b(?i:in|at|from|near|behind|beside|outside|inside|a|ad|in|da|presso|vicino\s+a|"
+    r"accanto\s+a|dietro|nel(?:la|lo)?|nei|negli|nelle|al(?:la|lo)?|ai|agli|alle|dal(?:la|lo)?|"
+    r"dai|dagli|dalle|all'|dall'|nell')\s*(?i:the\s+|il\s+|la\s+|lo\s+|l'|i\s+|gli\s+|le\s+)?"
+    rf"(?!(?i:{_MONTHS})\b)(?!(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)"
+    r"[A-ZÀ-Ý][\w'’-]+"
+)
+
+
+def asks_place(question: str) -> bool:
+    """The question asks where something is or happened ("where", "dove")."""
+    return bool(_ASKS_PLACE.search(question))
+
+
+def names_place(text: str) -> bool:
+    """The text names a place: a name after a preposition of place (``_PLACE``)."""
+    return bool(_PLACE.search(text))
+
+
 # A function giving the cosine between a question (or one part of it) and each text (the
 # Assistant embeds both with the retrieval model); scores then blend word overlap with meaning.
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]

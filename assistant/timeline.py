@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal, TypeVar
 
+from assistant.conversation import subject_terms
 from assistant.directory_match import HOW_LONG
 from assistant.extractive import Selection, asks_measure, split_question
 from assistant.guard import unquotable
@@ -799,9 +800,12 @@ def answer(
     similarity: Similarity | None,
     today: date,
     params: Params = PARAMS,
+    context: str = "",
 ) -> Timed | None:
     """The time-aware answer to an upcoming or current question, or to a list of the events
-    already held; None for the normal path."""
+    already held; None for the normal path. ``context`` is a follow-up's earlier user turns: a
+    "now" follow-up ("e chi lo dirige adesso?") is answered from the units about what they
+    name (``_about``), when some answer."""
     if not answers(question):
         return None  # a question of several parts, or a planned sum: the selector's
     intent = time_intent(question)
@@ -810,6 +814,8 @@ def answer(
         # "who is the director of X?": the units stating a holder of the role, not the latest
         # dated unit that mentions X (None: the normal answer)
         units = _score(question, passages, language, stats, similarity, params)
+        if context:  # a follow-up: the holder of the role of what the earlier turns name
+            units = _about(units, passages, subject_terms(context)) or units
         return _holder(role[0], units, passages, today, language, params.timeline)
     held = _asks_held(question)
     implicit = implicit_current(question)
@@ -822,6 +828,10 @@ def answer(
         return None  # "which start-ups are on campus now?" is a list, not one figure
     units = _score(question, passages, language, stats, similarity, params)
     scored = [u for u in units if u.score > 0]
+    if intent == "current" or implicit:
+        # who or what holds now is asked of the follow-up's subject, not of whatever holds a
+        # role now (the park's director for "who runs it now?" after an institute's move)
+        scored = _about(scored, passages, subject_terms(context)) or scored
     every = not scored and (intent == "upcoming" or held) and asks_calendar(question)
     if every:
         # "what's on next month?" has no topic words to score by: every event answers it,
@@ -1011,6 +1021,21 @@ def _holder_line(unit: Unit, when: DateMention | None, language: str, role: Role
 
 # The steps of a series written with arrows ("about 1,900 → about 3,000").
 _ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*")
+
+
+def _about(
+    units: Sequence[Unit], passages: Sequence[Passage], subject: frozenset[str]
+) -> list[Unit]:
+    """The units about ``subject`` (terms of the names a follow-up's earlier turns give): in
+    their words, heading, lead-in or page title; [] when there is no subject."""
+    if not subject:
+        return []
+    return [
+        u
+        for u in units
+        if subject
+        & (u.term_set | frozenset(terms(f"{u.context} {u.lead} {passages[u.passage].title}")))
+    ]
 
 
 def steps(dated: _Dated) -> list[_Dated]:

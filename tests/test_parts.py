@@ -7,13 +7,17 @@ parts and the sums of planned things to the selector."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from support.passages import page as support_page
 
 from assistant import timeline
 from assistant.compose import compose
 from assistant.conversation import question_parts, question_pieces
-from assistant.extractive import select
-from assistant.terms import TermStats
+from assistant.extractive import asked_first, select
+from assistant.terms import TermStats, terms
+from assistant.units import split_units
+from ingest.dates import encode, find_dates
 from vectorstore.passages import Passage
 
 
@@ -114,3 +118,100 @@ def test_the_time_aware_answer_leaves_parts_and_planned_sums_to_the_selector() -
     assert not timeline.answers("Which institute is the hall behind? And how big is it today?")
     assert not timeline.answers("How much is the investment planned until 2027?")
     assert not timeline.answers("E l'investimento previsto fino al 2027 quant'è?")
+
+
+def dated_page(n: int, title: str, body: str) -> Passage:
+    """A page of this file's imaginary site with the dates ingest would keep with it."""
+    passage = page(n, title, body)
+    return passage.model_copy(update={"dates": encode(find_dates(passage.text))})
+
+
+STAFF = dated_page(
+    6,
+    "Staff",
+    "## Anna Rossi – director\n\n"
+    "Director of the school and of its campus since 1 October 2017, after a move from the city.",
+)
+MUSEUM = dated_page(
+    7,
+    "The Glass Museum",
+    (
+        "The Glass Museum moved to the campus in July 2010, into the old rope works.\n\n"
+        "## Dates\n\n"
+        "| Date | Event |\n"
+        "|---|---|\n"
+        "| July 2010 | Move to the campus |\n"
+        "| July 2018 | Marta Lenz, head of the collections, becomes director of the museum |"
+    ),
+)
+
+
+def test_a_now_follow_up_is_answered_about_the_subject_of_the_earlier_turn() -> None:
+    """ "And who is the director now?" after a question about the museum's move asks who
+    directs the museum: the school's director, in office since 2017 (an open period, so the
+    newest state), is someone else's."""
+    passages = [STAFF, MUSEUM]
+    timed = timeline.answer(
+        "And who is the director now?",
+        passages,
+        "en",
+        TermStats(p.text for p in passages),
+        None,
+        date(2026, 11, 30),
+        context="When did the Glass Museum move to the campus?",
+    )
+    assert timed is not None
+    assert "Marta Lenz" in timed.units[0].text
+    # asked with no earlier turn, the question is the school's: its director holds now
+    alone = timeline.answer(
+        "And who is the director now?",
+        passages,
+        "en",
+        TermStats(p.text for p in passages),
+        None,
+        date(2026, 11, 30),
+    )
+    assert alone is not None and "Anna Rossi" in alone.units[0].text
+
+
+HEAD = page(
+    11,
+    "People of the weaving guild",
+    (
+        "## Tobias Reed – head of the guild\n\n"
+        "Tobias Reed has run the weaving guild day to day since 2015, after a search of several "
+        "months.\n\n"
+        "A weaver who trained with honours at the Academy of Dunmore and holds a master's from "
+        "the Linen School."
+    ),
+)
+COURSES = page(
+    12,
+    "Courses",
+    "The school teaches weaving and dyeing in two workshops; the guild sets the exams.",
+)
+
+
+def test_a_follow_up_leads_with_what_it_asks_not_with_the_earlier_turns_words() -> None:
+    """ "where did he study?" after "who runs the weaving guild day to day?": the subject is
+    the guild's head, what is asked a place; the sentence naming the academy leads, not the
+    one repeating the earlier turn's words."""
+    text = answer(
+        "where did he study?", [HEAD, COURSES], context="who runs the weaving guild day to day?"
+    )
+    assert text.startswith("A weaver who trained with honours at the Academy of Dunmore")
+
+
+def test_a_follow_up_that_says_too_little_keeps_the_order() -> None:
+    """With no word of its own and no kind of thing asked ("and what exactly do they do
+    there?"), nothing speaks to the follow-up: the units keep their scores."""
+    passages = [HEAD, COURSES]
+    units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
+    for n, unit in enumerate(units):
+        unit.score = 1.0 - n / 10
+        unit.term_set = frozenset(terms(unit.text))
+    before = [u.score for u in units]
+    asked_first(
+        units, "and what exactly do they do there?", "who runs the weaving guild?", passages
+    )
+    assert [u.score for u in units] == before
