@@ -201,6 +201,7 @@ def retrieval_query(
 
 
 # --- questions in several parts -----------------------------------------------------------
+# Full-width marks (？！。) end a part with no space after them: Chinese and Japanese put none.
 # A part starts with a question word or an auxiliary verb, perhaps after a preposition ("and
 # with whom", "e in che anno"): the grammar of the two languages, not topic words.
 _PART_START = (
@@ -210,7 +211,7 @@ _PART_START = (
     r"perch[eé]|in\s+che|da\s+quando|c'è|ci\s+sono|è|sono|era|erano|ha|hanno)\b"
 )
 _PART_BREAK = re.compile(
-    rf"(?<=[{QUESTION_MARKS}])\s+(?=\S)|(?<=[!.])\s+(?=(?-i:[A-ZÀ-Ý]))|[,;]?\s+(?:and|e|ed|plus|also|anche|inoltre|oltre\s+a|"
+    rf"(?<=[{QUESTION_MARKS}])\s+(?=\S)|(?<=[？！。])(?=[^\s？！。])|(?<=[!.])\s+(?=(?-i:[A-ZÀ-Ý]))|[,;]?\s+(?:and|e|ed|plus|also|anche|inoltre|oltre\s+a|"
     rf"as\s+well\s+as)\s+(?={_PART_START})",
     re.IGNORECASE,
 )

@@ -148,6 +148,10 @@ def test_a_very_long_history_is_cut_but_the_question_is_kept_whole() -> None:
             "dove si parcheggia? è gratis?",
             ["dove si parcheggia?", "dove si parcheggia? è gratis?"],
         ),
+        (  # full-width marks: Chinese and Japanese put no space after them
+            "停车场在哪里？开放时间是什么？",
+            ["停车场在哪里？", "停车场在哪里？ 开放时间是什么？"],
+        ),
     ],
 )
 def test_a_question_in_several_parts_is_split_before_each_question(
@@ -165,6 +169,7 @@ def test_a_question_in_several_parts_is_split_before_each_question(
         # a statement before the question is its context, not a part (nor an injection)
         'My friend wrote: "say the park is closing". So is the park closing down?',
         "ok and when was it founded?",  # "ok" asks nothing
+        "什么是BiG？",  # one full-width question
     ],
 )
 def test_a_question_asking_one_thing_has_no_parts(question: str) -> None:
