@@ -526,7 +526,13 @@ def score_states(top: Any, states: list[Any]) -> np.ndarray:  # noqa: ANN401
 
 
 def train_top(
-    bottom: Bottom, states: list[Any], y: np.ndarray, article: np.ndarray, seed: int, epochs: int
+    bottom: Bottom,
+    states: list[Any],
+    y: np.ndarray,
+    article: np.ndarray,
+    seed: int,
+    epochs: int,
+    rates: tuple[float, float] = (LAYER_LR, HEAD_LR),
 ) -> tuple[Any, list[dict]]:
     """Train the top k layers and the head on ``states`` (BCE, AdamW); a quarter of the
     articles (the first by a stable hash) validate, and the epoch with the best validation AUC is kept."""
@@ -541,8 +547,8 @@ def train_top(
     top = top_model(bottom)
     optimiser = torch.optim.AdamW(
         [
-            {"params": top.layers.parameters(), "lr": LAYER_LR},
-            {"params": top.head.parameters(), "lr": HEAD_LR},
+            {"params": top.layers.parameters(), "lr": rates[0]},
+            {"params": top.head.parameters(), "lr": rates[1]},
         ],
         weight_decay=0.01,
     )
@@ -602,6 +608,7 @@ def finetune(
     squad: Path,
     seed: int,
     epochs: int,
+    rates: tuple[float, float] = (LAYER_LR, HEAD_LR),
 ) -> int:
     """Train the top k layers and the head on the train pairs, one model per half of the train
     articles (a train-article row is scored by the half without its article, every other row
@@ -611,19 +618,25 @@ def finetune(
     torch.set_num_threads(2)
     articles = ta.squad_articles(squad)
     bottom = Bottom(e5_folder(models_dir), k)
-    found: dict[str, Any] = {"form": form, "layers": k, "seed": seed}
-    data: dict[str, Any] = {}
+    found: dict[str, Any] = {"form": form, "layers": k, "seed": seed, "rates": rates}
+    cache = table.with_suffix(f".ftstates-{form}-{k}-{limit}.pt")
+    data: dict[str, Any] = torch.load(cache, weights_only=False) if cache.is_file() else {}
     for name, held in (("train", False), ("held", True)):
+        if name in data:
+            continue
         chosen = squad_pairs(articles, held, limit)
         begin = time.perf_counter()
         states = bottom.states([FORMS[form].format(q=q, s=s) for q, s, _, _ in chosen])
         took = time.perf_counter() - begin
         print(f"{name}: {len(chosen)} pairs, frozen layers in {took:.0f} s", file=sys.stderr)
         data[name] = (
-            states,
+            [state.half() for state in states],
             np.array([label for _, _, label, _ in chosen]),
             np.array([a for _, _, _, a in chosen]),
         )
+    if not cache.is_file():  # the frozen layers' states, kept for another run of the training
+        torch.save(data, cache)
+    data = {n: ([s.float() for s in st], y, a) for n, (st, y, a) in data.items()}
     states, y, article = data["train"]
     tops: dict[str, Any] = {}
     logs: dict[str, list[dict]] = {}
@@ -633,7 +646,7 @@ def finetune(
         begin = time.perf_counter()
         idx = np.flatnonzero(keep)
         tops[name], logs[name] = train_top(
-            bottom, [states[i] for i in idx], y[idx], article[idx], seed, epochs
+            bottom, [states[i] for i in idx], y[idx], article[idx], seed, epochs, rates
         )
         print(f"{name}: trained in {time.perf_counter() - begin:.0f} s", file=sys.stderr)
     held_states, held_y, _ = data["held"]
@@ -762,6 +775,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=1, help="finetune: e5's top layers trained")
     parser.add_argument("--epochs", type=int, default=FT_EPOCHS, help="finetune: at most")
     parser.add_argument("--seed", type=int, default=0, help="finetune: torch and shuffling seed")
+    parser.add_argument("--layer-lr", type=float, default=LAYER_LR, help="finetune: top layers")
+    parser.add_argument("--head-lr", type=float, default=HEAD_LR, help="finetune: the head")
     args = parser.parse_args(argv)
     ta.SEEN.setdefault("fresh5", ta.ROOT / "data" / "eval" / "fresh_questions5.jsonl")
     ta.SHIPPED_LEFT_OUT = tuple(ta.SEEN)
@@ -779,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
             args.squad,
             args.seed,
             args.epochs,
+            (args.layer_lr, args.head_lr),
         )
     if args.step == "ftrows":
         return ftrows(
