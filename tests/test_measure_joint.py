@@ -116,9 +116,9 @@ def test_the_finetuned_top_continues_e5_and_keeps_its_best_epoch(embeddings, mod
     top = joint.top_model(bottom)
     h, attention = joint._pad(states)  # noqa: SLF001
     mask = joint._additive(attention)  # noqa: SLF001
-    for layer in top.layers:
-        h = joint._first(layer(h, attention_mask=mask))  # noqa: SLF001
     with torch.inference_mode():
+        for layer in top.layers:
+            h = joint._first(layer(h, attention_mask=mask))  # noqa: SLF001
         whole = bottom.model(**enc).last_hidden_state
     assert float((whole - h)[attention.bool()].abs().max()) < 1e-4
     # training keeps the epoch with the best validation AUC, and is reproducible by its seed
