@@ -98,3 +98,46 @@ def test_a_row_reads_its_best_unit_and_a_train_row_a_head_without_its_article() 
     score = joint.row_scores(rows, feats, train, 0.1)
     assert score[0] > 0 > score[1]  # the best of its units; one with no unit reads nothing
     assert score[2] == -10.0
+
+
+def test_the_finetuned_top_continues_e5_and_keeps_its_best_epoch(embeddings, models_dir) -> None:  # noqa: ANN001
+    import torch
+
+    embeddings.load()  # the rebuilt float32 folder is there once the session's e5 is loaded
+    bottom = joint.Bottom(joint.e5_folder(models_dir), 1)
+    texts = [
+        "query: Quanti piani ha il Pixel? passage: L'edificio Pixel ha sette piani.",
+        "query: Quanti piani ha il Pixel? passage: Al piano terra del Pixel c'è un ristorante.",
+    ]
+    states = bottom.states(texts)
+    enc = bottom.tokenizer(texts, padding=True, return_tensors="pt")
+    assert [int(s.shape[0]) for s in states] == enc["attention_mask"].sum(dim=1).tolist()
+    # the frozen layers then an untrained copy of the top layer are e5 float32, exactly
+    top = joint.top_model(bottom)
+    h, attention = joint._pad(states)  # noqa: SLF001
+    mask = joint._additive(attention)  # noqa: SLF001
+    with torch.inference_mode():
+        for layer in top.layers:
+            h = joint._first(layer(h, attention_mask=mask))  # noqa: SLF001
+        whole = bottom.model(**enc).last_hidden_state
+    assert float((whole - h)[attention.bool()].abs().max()) < 1e-4
+    # training keeps the epoch with the best validation AUC, and is reproducible by its seed
+    pairs = [
+        ("Quanti piani ha il Pixel?", "L'edificio Pixel ha sette piani.", 1),
+        ("Quanti piani ha il Pixel?", "Il parco ha un parcheggio.", 0),
+        ("Chi ha fondato Brembo?", "Brembo fu fondata da Breda e Bombassei.", 1),
+        ("Chi ha fondato Brembo?", "Brembo produce freni.", 0),
+    ] * 3
+    article = np.repeat(np.arange(4), 3)
+    y = np.array([label for *_, label in pairs])
+    states = bottom.states([f"query: {q} passage: {s}" for q, s, _ in pairs])
+    first, log = joint.train_top(bottom, states, y, article, seed=0, epochs=2)
+    again, _ = joint.train_top(bottom, states, y, article, seed=0, epochs=2)
+    assert np.allclose(joint.score_states(first, states), joint.score_states(again, states))
+    assert log[0]["epoch"] == 0 and len(log) <= 3
+    ranked = sorted(set(article.tolist()), key=lambda a: joint._bucket(a, "val", 2**32))  # noqa: SLF001
+    val = np.isin(article, ranked[:1])
+    kept = joint.auc(
+        joint.score_states(first, [states[i] for i in np.flatnonzero(val)]), y[val] == 1
+    )
+    assert kept == max(entry["val_auc"] for entry in log)
