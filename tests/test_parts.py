@@ -151,26 +151,23 @@ def test_a_now_follow_up_is_answered_about_the_subject_of_the_earlier_turn() -> 
     directs the museum: the school's director, in office since 2017 (an open period, so the
     newest state), is someone else's."""
     passages = [STAFF, MUSEUM]
-    timed = timeline.answer(
-        "And who is the director now?",
-        passages,
-        "en",
-        TermStats(p.text for p in passages),
-        None,
-        date(2026, 11, 30),
-        context="When did the Glass Museum move to the campus?",
-    )
+
+    def ask(context: str = "") -> timeline.Timed | None:
+        return timeline.answer(
+            "And who is the director now?",
+            passages,
+            "en",
+            TermStats(p.text for p in passages),
+            None,
+            date(2026, 11, 30),
+            context=context,
+        )
+
+    timed = ask(context="When did the Glass Museum move to the campus?")
     assert timed is not None
     assert "Marta Lenz" in timed.units[0].text
     # asked with no earlier turn, the question is the school's: its director holds now
-    alone = timeline.answer(
-        "And who is the director now?",
-        passages,
-        "en",
-        TermStats(p.text for p in passages),
-        None,
-        date(2026, 11, 30),
-    )
+    alone = ask()
     assert alone is not None and "Anna Rossi" in alone.units[0].text
 
 
