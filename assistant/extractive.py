@@ -262,10 +262,6 @@ def asked_first(
     if not earlier:
         return
 
-    def about(unit: Unit) -> frozenset[str]:
-        heading = terms(f"{unit.context} {unit.lead} {passages[unit.passage].title}")
-        return unit.term_set | frozenset(heading)
-
     place = asks_place(question)
 
     def speaks(unit: Unit) -> bool:
@@ -273,7 +269,7 @@ def asked_first(
         return bool(unit.typed or own & unit.term_set or (place and names_place(unit.text)))
 
     scored = [u for u in units if u.score > 0]
-    answering = [u for u in scored if subject & about(u) and speaks(u)]
+    answering = [u for u in scored if subject & about_terms(u, passages) and speaks(u)]
     worded = [u for u in scored if earlier & u.term_set and not speaks(u)]
     if not answering or not worded:
         return
@@ -285,6 +281,13 @@ def asked_first(
     scale = max(top - below, top / 2) / highest
     for unit in worded:
         unit.score *= scale
+
+
+def about_terms(unit: Unit, passages: Sequence[Passage]) -> frozenset[str]:
+    """What a unit is about: the terms of its words, its heading, its lead-in and its page's
+    title (a follow-up's subject may be named in any of them)."""
+    heading = terms(f"{unit.context} {unit.lead} {passages[unit.passage].title}")
+    return unit.term_set | frozenset(heading)
 
 
 def _distinct(pool: Sequence[Unit]) -> list[Unit]:

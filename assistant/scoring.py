@@ -112,7 +112,7 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 # Catania", "a Meitingen", "behind the Mario Negri Institute"), not a month or a weekday.
 _ASKS_PLACE = re.compile(r"\b(where|dove)\b", re.I)
 _PLACE = re.compile(
-    r"\b(?i:in|at|from|near|behind|beside|outside|inside|a|ad|in|da|presso|vicino\s+a|"
+    r"\b(?i:in|at|from|near|behind|beside|outside|inside|a|ad|da|presso|vicino\s+a|"
     r"accanto\s+a|dietro|nel(?:la|lo)?|nei|negli|nelle|al(?:la|lo)?|ai|agli|alle|dal(?:la|lo)?|"
     r"dai|dagli|dalle|all'|dall'|nell')\s*(?i:the\s+|il\s+|la\s+|lo\s+|l'|i\s+|gli\s+|le\s+)?"
     rf"(?!(?i:{_MONTHS})\b)(?!(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)"

@@ -40,7 +40,7 @@ from typing import Literal, TypeVar
 
 from assistant.conversation import subject_terms
 from assistant.directory_match import HOW_LONG
-from assistant.extractive import Selection, asks_measure, split_question
+from assistant.extractive import Selection, about_terms, asks_measure, split_question
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params, TimelineParams
 from assistant.scoring import (
@@ -815,7 +815,7 @@ def answer(
         # dated unit that mentions X (None: the normal answer)
         units = _score(question, passages, language, stats, similarity, params)
         if context:  # a follow-up: the holder of the role of what the earlier turns name
-            units = _about(units, passages, subject_terms(context)) or units
+            units = _about(units, passages, context)
         return _holder(role[0], units, passages, today, language, params.timeline)
     held = _asks_held(question)
     implicit = implicit_current(question)
@@ -831,7 +831,7 @@ def answer(
     if intent == "current" or implicit:
         # who or what holds now is asked of the follow-up's subject, not of whatever holds a
         # role now (the park's director for "who runs it now?" after an institute's move)
-        scored = _about(scored, passages, subject_terms(context)) or scored
+        scored = _about(scored, passages, context)
     every = not scored and (intent == "upcoming" or held) and asks_calendar(question)
     if every:
         # "what's on next month?" has no topic words to score by: every event answers it,
@@ -1023,19 +1023,13 @@ def _holder_line(unit: Unit, when: DateMention | None, language: str, role: Role
 _ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*")
 
 
-def _about(
-    units: Sequence[Unit], passages: Sequence[Passage], subject: frozenset[str]
-) -> list[Unit]:
-    """The units about ``subject`` (terms of the names a follow-up's earlier turns give): in
-    their words, heading, lead-in or page title; [] when there is no subject."""
-    if not subject:
-        return []
-    return [
-        u
-        for u in units
-        if subject
-        & (u.term_set | frozenset(terms(f"{u.context} {u.lead} {passages[u.passage].title}")))
-    ]
+def _about(units: Sequence[Unit], passages: Sequence[Passage], context: str) -> list[Unit]:
+    """The units about what a follow-up's earlier turns (``context``) name, in their words,
+    heading, lead-in or page title (``extractive.about_terms``); all of them when the turns
+    name nothing or no unit is about it."""
+    subject = subject_terms(context)
+    about = [u for u in units if subject & about_terms(u, passages)] if subject else []
+    return about or list(units)
 
 
 def steps(dated: _Dated) -> list[_Dated]:
