@@ -406,8 +406,9 @@ def _bucket(article: int, salt: str, n: int) -> int:
 
 
 def e5_folder(models_dir: Path | None) -> Path:
-    """The rebuilt float32 e5 folder (sentence-transformers layout) under the model cache."""
-    from vectorstore.e5_rebuild import E5_NAME
+    """The rebuilt float32 e5 folder (sentence-transformers layout) under the model cache,
+    rebuilt there if missing, as the engine does (``vectorstore.e5_rebuild.ensure_e5``)."""
+    from vectorstore.e5_rebuild import ensure_e5
 
     root = (
         models_dir
@@ -418,10 +419,7 @@ def e5_folder(models_dir: Path | None) -> Path:
         .embedding_options()
         .cache_dir
     )
-    folder = Path(root) / E5_NAME
-    if not (folder / "config.json").is_file():
-        raise SystemExit(f"no rebuilt e5 at {folder}: run the engine once (it rebuilds e5 there)")
-    return folder
+    return ensure_e5(Path(root))
 
 
 class Bottom:
