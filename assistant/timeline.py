@@ -320,6 +320,58 @@ _TEXTS = {
 }
 
 
+# Markers that ask for coming events only in some positions. A participle of planning
+# ("planned", "previsto", "in programma") after a noun or a determiner qualifies that noun
+# ("the complex planned for the campus", "il complesso in programma": a thing, not a
+# calendar), unless the question asks whether there are any or how many, or for a list
+# ("ci sono eventi in programma?"); after a form of "be", a question word or an indefinite
+# ("what is planned?", "cosa c'è in programma?") it asks what is to come.
+_PLANNED = re.compile(
+    r"^(?:planned|scheduled|previst[oaie]|programmat[oaie]|in\s+programma)$", re.I
+)
+_PREDICATIVE = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|am|get|gets|got|what|anything|something|nothing|"
+    r"sono|è|e'|c['’]è|sarà|saranno|stat[oaie]|era|erano|cosa|che|qualcosa|niente|nulla)\W*$",
+    re.I,
+)
+_EXISTENTIAL = re.compile(r"\b(?:there\s+(?:is|are)|ci\s+sono|c['’]è)\b", re.I)
+# "What's on" asks for a calendar when nothing follows it but a place or a time ("what's on
+# at the park next month?"); before an object it is a preposition ("what's on it?", "what's
+# on the checklist?").
+_ON_OBJECT = re.compile(
+    r"\s+(?:it|them|the|a|an|each|every|its|their|your|my|our|his|her|these|those|that)\b",
+    re.I,
+)
+# "Next" before a time noun, or after a determiner, a possessive, a preposition or a form of
+# "be" ("next month", "the next open day", "the district's next building", "is next"); else
+# it is a word of a name ("Albini Next").
+_NEXT_TIME = re.compile(
+    r"\s*(?:month|week|year|weekend|days?|edition|time|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday)\b",
+    re.I,
+)
+_NEXT_AFTER = re.compile(
+    r"\b(?:the|a|its|their|our|your|his|her|this|on|in|at|for|of|by|until|is|are|be|what|"
+    r"when|which)\W*$|['’]s\s*$|^\W*$",
+    re.I,
+)
+
+
+def _marks_upcoming(question: str, found: re.Match[str]) -> bool:
+    """Whether one ``_UPCOMING`` marker asks for what is to come where it stands
+    (``_PLANNED``, ``_ON_OBJECT``, ``_NEXT_TIME``); the other markers always do."""
+    word = found.group(0)
+    before, after = question[: found.start()], question[found.end() :]
+    if _PLANNED.match(word):
+        asked = _EXISTENTIAL.search(question) or _ANY.search(question) or _COUNT.search(question)
+        return bool(_PREDICATIVE.search(before) or asked or asks_for_list(question))
+    if re.match(r"what'?s\s+on$", word, re.I):
+        return not _ON_OBJECT.match(after)
+    if word.casefold().startswith("next"):
+        return bool(_NEXT_TIME.match(after) or _NEXT_AFTER.search(before))
+    return True
+
+
 def time_intent(question: str) -> Intent:
     """What the question asks about time: coming events, the present, a past state, or none.
     A span counted from today says it first ("negli ultimi sei mesi" asks about the past,
@@ -327,7 +379,7 @@ def time_intent(question: str) -> Intent:
     spanned = span_intent(question)
     if spanned:
         return spanned
-    if _UPCOMING.search(question):
+    if any(_marks_upcoming(question, found) for found in _UPCOMING.finditer(question)):
         return "upcoming"
     if _CURRENT.search(question):
         return "current"

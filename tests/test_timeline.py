@@ -199,6 +199,19 @@ def test_a_count_without_a_time_word_gets_the_latest_figure_too(ask) -> None:  #
         ("Where is the car park?", ""),
         ("What's ALBINI next?", ""),
         ("A che ora apre la reception?", ""),
+        # a marker of what is to come asks for events only where it stands as one: a
+        # participle qualifying a noun, "what's on" before an object, "next" in a name do not
+        ("Who designed the pavilion planned for the quay?", ""),
+        ("Chi firma il nuovo museo in programma sul molo?", ""),
+        ("The visitor guide has a list of rules - what's on it?", ""),
+        ("Is Harbour Next open to visitors?", ""),
+        ("What is planned at the quay in spring?", "upcoming"),
+        ("Any talks scheduled for the autumn?", "upcoming"),
+        ("Ci sono visite guidate in programma?", "upcoming"),
+        ("Cosa è previsto sul molo?", "upcoming"),
+        ("What's on at the quay this weekend?", "upcoming"),
+        ("When is the next guided tour?", "upcoming"),
+        ("What is the harbour's next project?", "upcoming"),
     ],
 )
 def test_time_intent(question: str, intent: str) -> None:
