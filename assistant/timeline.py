@@ -456,15 +456,27 @@ _ROLE_NOUN = re.compile(
 )
 _ROLE_VERB = re.compile(
     rf"^\W*(?:who|chi)\s+(?:{_NOW_WORD}\s+)?"
-    r"(?:leads|heads|runs|chairs|directs|manages|guida|dirige|presiede|coordina|gestisce)\s+"
+    r"(?P<verb>leads|heads|runs|chairs|directs|manages|guida|dirige|presiede|coordina|gestisce)\s+"
     rf"(?:{_NOW_WORD}\s+)?(?P<subject>[^?]*?)(?:\s+{_NOW_WORD})?\W*$",
     re.I,
 )
-# The heads of an organisation, for a role asked by a verb of leading (either language).
-_HEADS = (
-    "president", "presidente", "chair", "chairman", "chairwoman", "chairperson", "director",
-    "direttore", "head", "ceo", "coordinator", "coordinatore", "manager",
-)  # fmt: skip
+# The heads of an organisation, for a role asked by a verb of leading (either language), by
+# the head's role: a verb naming one ("chairs", "dirige") asks for that one, a verb of leading
+# in general ("leads", "runs", "guida") for each.
+_HEAD_ROLES = {
+    "chair": ("president", "presidente", "chair", "chairman", "chairwoman", "chairperson"),
+    "director": ("director", "direttore"),
+    "coordinator": ("coordinator", "coordinatore"),
+    "head": ("head",),
+    "ceo": ("ceo",),
+    "manager": ("manager",),
+}
+_HEADS = tuple(head for heads in _HEAD_ROLES.values() for head in heads)
+# The stem of a verb of leading and the head's role it names ("" for any head's).
+_VERB_ROLES = {
+    "chair": "chair", "presied": "chair", "direct": "director", "dirig": "director",
+    "dirett": "director", "coordin": "coordinator",
+}  # fmt: skip
 _ARTICLES = re.compile(r"^(?:(?:the|il|la|lo|i|gli|le)\s+|l['’]\s*)", re.I)
 # Two or more capitalised words in a row: a person's name ("Giovanna Ricuperati").
 _NAME = re.compile(r"\b[A-ZÀ-Ý][\w'’-]+(?:\s+(?:de|di|da|del|della|van|von)?\s*[A-ZÀ-Ý][\w'’-]+)+")
@@ -494,6 +506,25 @@ def _role_forms(word: str) -> set[str]:
     return out
 
 
+_HEAD_FORMS = frozenset(f for head in _HEADS for f in _role_forms(head))
+
+
+def _verb_role(verb: str) -> str:
+    """The head's role a verb of leading names ("chaired" -> "chair"; "leads" -> "")."""
+    folded = verb.casefold()
+    return next((role for stem, role in _VERB_ROLES.items() if folded.startswith(stem)), "")
+
+
+def head_role(word: str) -> str:
+    """The head's role a role noun or a verb of leading names ("presidentessa", "chaired" ->
+    "chair"); "" for a verb of leading in general or another word."""
+    folded = word.casefold()
+    for role, heads in _HEAD_ROLES.items():
+        if any(folded in _role_forms(head) for head in heads):
+            return role
+    return _verb_role(folded)
+
+
 def role_asked(question: str) -> tuple[Role, bool] | None:
     """The role a question asks the holder of, and whether it is asked by its noun ("who is
     the director of X?"; asked by a verb, "who leads X now?", only with a word for now); None
@@ -507,7 +538,9 @@ def role_asked(question: str) -> tuple[Role, bool] | None:
         found = _ROLE_VERB.search(question)
         if found is None or not re.search(rf"\b{_NOW_WORD}\b", question, re.I):
             return None
-        forms = {f for head in _HEADS for f in _role_forms(head)}
+        named = _verb_role(found.group("verb"))
+        heads = _HEAD_ROLES[named] if named else _HEADS
+        forms = {f for head in heads for f in _role_forms(head)}
         subject = found.group("subject")
         by_noun = False
     subject = _ARTICLES.sub("", subject.strip())
@@ -923,6 +956,13 @@ def answer(
     dated = [one for d in dated for one in _counting(own_sentences(d), noun)]
     if implicit:  # with no time word, only the units counting what is asked
         dated = [d for d in dated if noun and counts(d.unit, noun)]
+    measure = _measure_types(question)
+    if measure or noun:
+        # the latest figure of another quantity is no answer: a size or a sum is a figure with
+        # its unit, a count one of the noun asked (by its term, or its e5 closeness)
+        dated = _measuring(dated, question, noun, measure, similarity, limits)
+        if not dated:
+            return None
     holding = not _LATEST.search(question)
     return _current(
         dated,
@@ -937,11 +977,18 @@ def answer(
 
 
 def _names_role(text: str, role: Role, english: bool = False) -> bool:
-    """The text names the role as X's: a form of it not followed by an "of"-phrase naming
-    someone else ("il presidente della Repubblica" is not X's president), nor, in English,
-    after a noun qualifying it ("marketing director" is another role; a determiner, a
-    possessive or the start of the text leave it as asked)."""
+    """The text names the role as X's (``_role_spots``)."""
+    return bool(_role_spots(text, role, english))
+
+
+def _role_spots(text: str, role: Role, english: bool = False) -> list[tuple[int, int]]:
+    """Where the text names the role as X's: a form of it not followed by an "of"-phrase
+    naming someone else ("il presidente della Repubblica" is not X's president), nor, in
+    English, after a noun qualifying it ("marketing director" is another role; a determiner, a
+    possessive or the start of the text leave it as asked); or, for a head's role, a verb of
+    leading ("has chaired the consortium", "guidato da", "alla guida di", ``_LEADS``)."""
     stop = stop_words()
+    spots = []
     for found in _WORD.finditer(text):
         if found.group(0).casefold() not in role.forms:
             continue
@@ -954,8 +1001,54 @@ def _names_role(text: str, role: Role, english: bool = False) -> bool:
             continue
         whose = _OF_PHRASE.match(text, found.end())
         if whose is None or not role.subject or whose.group(1).casefold() in role.subject:
-            return True
-    return False
+            spots.append(found.span())
+    if role.forms & _HEAD_FORMS:
+        for found in _LEADS.finditer(text):
+            named = _verb_role(found.group(0))
+            if not named or role.forms & {f for h in _HEAD_ROLES[named] for f in _role_forms(h)}:
+                spots.append(found.span())
+    return sorted(spots)
+
+
+# A verb of leading as pages state a head's role ("has chaired", "leads", "guidato da", "alla
+# guida di", "presieduta da"): the role of any head of X (``_HEADS``).
+_LEADS = re.compile(
+    r"\b(?:chairs|chaired|leads|led|heads|headed|runs|ran|directs|directed|"
+    r"alla\s+guida|guidat[oaie]\s+da|dirige|dirigeva|dirett[oaie]\s+da|presiede|presiedeva|"
+    r"presiedut[oaie]\s+da|coordina|coordinava|coordinat[oaie]\s+da)\b",
+    re.I,
+)
+# A role stated as closed: "former", "ex", "the then", "l'allora", "previous" before it;
+# "later", "until", "poi", "in seguito", "fino al" after it (the next role, or its end).
+_CLOSED_BEFORE = re.compile(
+    r"\b(?:former|formerly|ex|then|previous|previously|past|allora|precedente)"
+    r"[\s-]+(?:[\w'’-]+\s+)?$",
+    re.I,
+)
+_CLOSED_AFTER = re.compile(
+    r"\b(?:later|until|till|subsequently|afterwards|poi|in\s+seguito|successivamente|"
+    r"fino\s+al?)\b",
+    re.I,
+)
+
+
+def closed_role(
+    unit: Unit, role: Role, when: DateMention | None, today: date, english: bool = False
+) -> bool:
+    """The unit states a holder whose period of the role is over: every place it names the
+    role is marked closed (``_CLOSED_BEFORE``, ``_CLOSED_AFTER``: "former president", "also
+    president of X; later director of Y"), or its date is a period ended before today or an
+    end ("until 2019")."""
+    if when is not None and (
+        when.relation == "until"
+        or (when.relation != "since" and when.precision == "period" and when.end < today)
+    ):
+        return True
+    spots = _role_spots(unit.text, role, english)
+    return bool(spots) and all(
+        _CLOSED_BEFORE.search(unit.text[:start]) or _CLOSED_AFTER.search(unit.text[end:])
+        for start, end in spots
+    )
 
 
 _OF_PHRASE = re.compile(rf"\s+{_OF}\s*(?:(?:the|il|la|lo|i|gli|le)\s+|l['’]\s*)?([^\W\d_]+)", re.I)
@@ -1008,7 +1101,7 @@ def _holder(
     None (the normal answer) when no unit states a holder or none states one at a date (which
     holder is current then depends on no date)."""
     mentions = _mentions(passages)
-    ranked: list[tuple[date, float, Unit, DateMention | None]] = []
+    ranked: list[tuple[bool, date, float, Unit, DateMention | None]] = []
     dated_any = False
     for unit in units:
         passage = passages[unit.passage]
@@ -1032,25 +1125,50 @@ def _holder(
             continue  # its page's present is after today
         else:
             as_of = max((m.start for m in stated if m.start <= today), default=date.min)
-        ranked.append((as_of, unit.score, known_part(unit, stated, today), when))
+        # a holder whose period is over ("former", "later ...", "until 2019") is current only
+        # when no other holder is stated
+        open_ = not closed_role(unit, role, when, today, passage.language == "en")
+        ranked.append((open_, as_of, unit.score, known_part(unit, stated, today), when))
     if not dated_any or not ranked:
         return None
-    ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    as_of, _, best, when = ranked[0]
-    held_by = _person_names(f"{best.text}\n{best.context if best.kind != 'row' else ''}", role)
+    ranked.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
+    open_, as_of, _, best, when = ranked[0]
+
+    def named(unit: Unit) -> set[str]:
+        return _person_names(f"{unit.text}\n{unit.context if unit.kind != 'row' else ''}", role)
+
+    held_by = named(best)
+    current = [_holder_line(best, when, language, role)]
+    if role.forms == _HEAD_FORMS:
+        # "who leads X now?" asks for each head: the current holder of each head's role
+        # stated (the president and the director), each the latest of its role
+        english = passages[best.passage].language == "en"
+        heads = {_head_of(best, role, english)}
+        for other_open, _, _, unit, other_when in ranked[1:]:
+            head = _head_of(unit, role, passages[unit.passage].language == "en")
+            if other_open and head and head not in heads and not named(unit) & held_by:
+                heads.add(head)
+                held_by |= named(unit)
+                current.append(_holder_line(unit, other_when, language, role))
     older: list[Unit] = []
-    for other_as_of, _, unit, other_when in ranked[1:]:
-        names = _person_names(f"{unit.text}\n{unit.context if unit.kind != 'row' else ''}", role)
-        if other_as_of >= as_of or names & held_by or len(older) >= limits.max_older:
+    for other_open, other_as_of, _, unit, other_when in ranked[1:]:
+        names = named(unit)
+        no_older = (other_open, other_as_of) >= (open_, as_of)
+        if no_older or names & held_by or len(older) >= limits.max_older:
             continue  # the same holder, or one no older
         held_by |= names
         older.append(_holder_line(unit, other_when, language, role))
-    return Timed(
-        "",
-        [_holder_line(best, when, language, role)],
-        older,
-        _t(language, "former") if older else "",
-    )
+    return Timed("", current, older, _t(language, "former") if older else "")
+
+
+def _head_of(unit: Unit, role: Role, english: bool) -> str:
+    """The head's role the unit states ("chair" for "il presidente X", "director" for "X
+    directs the park"); "" when only a verb of leading in general states it."""
+    for start, end in _role_spots(unit.text, role, english):
+        head = head_role(unit.text[start:end])
+        if head:
+            return head
+    return ""
 
 
 def _state_as_of(mention: DateMention, today: date) -> date:
@@ -1152,6 +1270,77 @@ def _counting(parts: list[_Dated], noun: str) -> list[_Dated]:
     if len(parts) < 2 or not noun:
         return parts
     return [d for d in parts if counts(d.unit, noun)] or parts
+
+
+def _measure_types(question: str) -> list[re.Pattern[str]]:
+    """What an answering figure holds when the question asks for a size or a sum ("how big
+    is it today?", "quanto è grande oggi?"): the evidence of its answer types
+    (``scoring.ANSWER_TYPES``) that a bare number does not match; none for other questions."""
+    if not asks_measure(question):
+        return []
+    return [e for e in answer_types(question) if not e.search("13,000")]
+
+
+def _measuring(
+    dated: Sequence[_Dated],
+    question: str,
+    noun: str,
+    measure: Sequence[re.Pattern[str]],
+    similarity: Similarity | None,
+    limits: TimelineParams,
+) -> list[_Dated]:
+    """The dated units whose figure measures what the question asks: for a size or a sum, a
+    figure with its unit (``measure``: "6,000 m²", "150 million euro"); for a count, a number
+    of the counted ``noun`` (``counts``), or a number whose words are close in meaning to the
+    question's word for it (e5 cosine of the short phrases, ``limits.noun_close``: "labs" and
+    "laboratories", "companies" and "imprese insediate"). "In 2019 the family held 91% of the
+    shares" is no number of companies, however late its date."""
+    if measure:
+        return [d for d in dated if any(e.search(_untimed(d.unit).text) for e in measure)]
+    direct = [d for d in dated if counts(d.unit, noun)]
+    if similarity is None:
+        return direct
+    asked = _counted_word(question, noun)
+    others = [(d, _figure_words(d)) for d in dated if not counts(d.unit, noun)]
+    phrases = sorted({p for _, found in others for p in found})
+    if not phrases:
+        return direct
+    close = {
+        p for p, c in zip(phrases, similarity(asked, phrases), strict=True)
+        if c >= limits.noun_close
+    }  # fmt: skip
+    near = {id(d) for d, found in others if close & set(found)}
+    return [d for d in dated if id(d) in near or counts(d.unit, noun)]
+
+
+def _counted_word(question: str, noun: str) -> str:
+    """The question's own word for what it counts ("labs" in "how many labs ...?")."""
+    cue = _AMOUNT.search(question)
+    for word in _WORD.findall(question[cue.end() :] if cue else question):
+        if terms(word) == [noun]:
+            return word
+    return noun
+
+
+def _figure_words(dated: _Dated) -> list[str]:
+    """What the figures of a unit count: the label of a "label: number" unit, and the words
+    after each number up to the first function word ("82 resident organisations in July 2024"
+    gives "resident organisations"); its dates are not numbers."""
+    text = _untimed(dated.unit).text
+    for mention in dated.dates:
+        text = text.replace(mention.text, " ")
+    label, colon, rest = text.partition(":")
+    found = [label.strip()] if colon and any(c.isdigit() for c in rest) and label.strip() else []
+    stop = stop_words()
+    for match in _NUMBER_WORDS.finditer(text):
+        words = match.group(1).split()
+        kept = [words[0]]
+        for word in words[1:]:
+            if fold(word) in stop:
+                break
+            kept.append(word)
+        found.append(" ".join(kept).strip(" ,.;:()"))
+    return [f for f in found if f]
 
 
 def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:

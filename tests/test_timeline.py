@@ -1004,3 +1004,105 @@ def test_a_piece_cut_at_an_abbreviation_is_no_sentence_of_its_own() -> None:
     assert [[u.unit.text for u in own_sentences(d)] for d in dated] == [
         ["Patents filed to date: 580 (2021); 650 (c. 2022)"]
     ]
+
+
+BOARD = """## The board
+
+Paola Ferri has chaired the Harbour Consortium for two terms; she was re-elected at the last
+assembly.
+
+## People who shaped the park
+
+| Name | Roles |
+|---|---|
+| Giulio Sarti | Called in 2004 to open the park; also president of the Harbour Consortium; later director of the port museum |
+"""
+
+MOLO = """## Chi guida il consorzio
+
+Dal 2020 il Consorzio del Molo è guidato da Paola Ferri.
+
+Dal 2019 il direttore del consorzio è Luca Bassi.
+
+## Notizie
+
+Nel 2023 Marco Neri, ex presidente del Consorzio del Molo, ha aperto la mostra sul porto.
+"""
+
+
+def test_a_holder_whose_period_is_closed_is_not_the_current_one() -> None:
+    """ "Also president of X; later director of Y" (dated 2004) is a former holder: the holder
+    stated by a verb ("has chaired X", undated) is the current one, the former after it. In
+    Italian, "è guidato da" states a holder with its open period, and the "ex presidente" of
+    2023 is former. On main the verb stated no holder and the later dated former one won."""
+    board = _page(BOARD, "Harbour Consortium", "en")
+    now = _role_answer("Who currently chairs the Harbour Consortium?", board, "2026-12-01")
+    assert now is not None and "Paola Ferri" in now[0]
+    assert len(now) == 2 and "Giulio Sarti" in now[1]
+    molo = _page(MOLO, "Consorzio del Molo", "it")
+    for question in ("Chi guida oggi il Consorzio del Molo?",
+                     "Chi è attualmente il presidente del Consorzio del Molo?"):  # fmt: skip
+        now = _role_answer(question, molo, "2026-12-01")
+        assert now is not None and "Paola Ferri" in now[0], question
+        assert not any("Marco Neri" in text for text in now[:1])
+
+
+def test_who_leads_asks_for_each_head() -> None:
+    """ "Chi guida oggi X?" (a verb of leading in general) asks for each head stated: the
+    president and the director; "who chairs" and "chi è il presidente" for the president."""
+    molo = _page(MOLO, "Consorzio del Molo", "it")
+    leads = _role_answer("Chi guida oggi il Consorzio del Molo?", molo, "2026-12-01")
+    assert leads is not None and "Paola Ferri" in " ".join(leads[:2])
+    assert "Luca Bassi" in " ".join(leads[:2])
+    chair = _role_answer("Chi presiede oggi il Consorzio del Molo?", molo, "2026-12-01")
+    assert chair is not None and "Paola Ferri" in chair[0]
+    assert not any("Luca Bassi" in text for text in chair)
+
+
+QUAY_FIGURES = """## The quay in figures
+
+- In March 2024 the quay hosted 58 companies in its warehouses.
+- In 2025 the founding family held about 90% of the shares of the quay's managing company.
+
+## The visitor centre
+
+- The visitor centre opened in 2015 with 1,200 m² of halls.
+- In 2023 the visitor centre grew to 1,800 m².
+- In 2024 the visitor centre moved its entrance to the quay side.
+"""
+
+
+def _now_answer(question: str, today: str, similarity=None) -> list[str] | None:  # noqa: ANN001
+    passage = _page(QUAY_FIGURES, "The quay", "en")
+    timed = answer(question, [passage], "en", TermStats([passage.text]), similarity,
+                   date.fromisoformat(today))  # fmt: skip
+    return None if timed is None else [u.text for u in timed.units]
+
+
+def test_a_now_figure_measures_what_is_asked() -> None:
+    """ "How many companies ... now?": the latest number of companies, not the later share
+    held by a family; "how big ... today?": the latest figure with an area's unit, not the
+    later dated move of its entrance (main gave both later units)."""
+    companies = _now_answer("How many companies are there on the quay now?", "2026-12-01")
+    assert companies is not None and "58 companies" in companies[0]
+    size = _now_answer("How big is the visitor centre today?", "2026-12-01")
+    assert size is not None and "1,800 m²" in size[0]
+
+
+def test_a_counted_word_in_other_words_is_matched_by_meaning(embeddings) -> None:  # noqa: ANN001
+    """ "How many labs ...?" is answered by "laboratories" (e5 closeness of the short phrases),
+    and not by a number of people or of square metres."""
+
+    def similarity(query: str, texts: list[str]) -> list[float]:
+        q = embeddings.embed_query(query)
+        vectors = embeddings.embed_documents(list(texts))
+        return [sum(a * b for a, b in zip(q, v, strict=True)) for v in vectors]
+
+    text = (
+        "## Research on the quay\n\n- In 2022 the quay counted 37 laboratories.\n"
+        "- In 2024 about 900 people worked on the quay.\n- In 2025 the quay added 3,000 m² of offices."
+    )
+    passage = _page(text, "The quay", "en")
+    timed = answer("How many labs are there on the quay now?", [passage], "en",
+                   TermStats([passage.text]), similarity, date(2026, 12, 1))  # fmt: skip
+    assert timed is not None and "37 laboratories" in timed.units[0].text
