@@ -1297,20 +1297,18 @@ def _measuring(
     shares" is no number of companies, however late its date."""
     if measure:
         return [d for d in dated if any(e.search(_untimed(d.unit).text) for e in measure)]
-    direct = [d for d in dated if counts(d.unit, noun)]
-    if similarity is None:
-        return direct
-    asked = _counted_word(question, noun)
-    others = [(d, _figure_words(d)) for d in dated if not counts(d.unit, noun)]
+
+    def direct(unit: Unit) -> bool:  # a table's header names what its rows count
+        return counts(unit, noun) or (unit.kind == "row" and noun in terms(unit.context))
+
+    others = [(d, _figure_words(d)) for d in dated if not direct(d.unit)]
     phrases = sorted({p for _, found in others for p in found})
-    if not phrases:
-        return direct
-    close = {
-        p for p, c in zip(phrases, similarity(asked, phrases), strict=True)
-        if c >= limits.noun_close
-    }  # fmt: skip
+    close: set[str] = set()
+    if similarity is not None and phrases:
+        cosines = similarity(_counted_word(question, noun), phrases)
+        close = {p for p, c in zip(phrases, cosines, strict=True) if c >= limits.noun_close}
     near = {id(d) for d, found in others if close & set(found)}
-    return [d for d in dated if id(d) in near or counts(d.unit, noun)]
+    return [d for d in dated if id(d) in near or direct(d.unit)]
 
 
 def _counted_word(question: str, noun: str) -> str:
