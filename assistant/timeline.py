@@ -1004,8 +1004,11 @@ def _role_spots(text: str, role: Role, english: bool = False) -> list[tuple[int,
             spots.append(found.span())
     if role.forms & _HEAD_FORMS:
         for found in _LEADS.finditer(text):
+            # a verb of leading in general ("led by") states a head only when the question
+            # asks for any head ("who leads X?"), a verb naming a role when it is the role asked
             named = _verb_role(found.group(0))
-            if not named or role.forms & {f for h in _HEAD_ROLES[named] for f in _role_forms(h)}:
+            heads = {f for h in _HEAD_ROLES[named] for f in _role_forms(h)} if named else set()
+            if role.forms & heads or (not named and role.forms == _HEAD_FORMS):
                 spots.append(found.span())
     return sorted(spots)
 
@@ -1289,26 +1292,31 @@ def _measuring(
     similarity: Similarity | None,
     limits: TimelineParams,
 ) -> list[_Dated]:
-    """The dated units whose figure measures what the question asks: for a size or a sum, a
-    figure with its unit (``measure``: "6,000 m²", "150 million euro"); for a count, a number
-    of the counted ``noun`` (``counts``), or a number whose words are close in meaning to the
-    question's word for it (e5 cosine of the short phrases, ``limits.noun_close``: "labs" and
-    "laboratories", "companies" and "imprese insediate"). "In 2019 the family held 91% of the
-    shares" is no number of companies, however late its date."""
+    """The dated units whose figure measures what the question asks. For a size or a sum, a
+    figure with its unit (``measure``: "6,000 m²", "150 million euro"). For a count, a unit
+    stating a count (a number, not a date, a share, a size, a sum or a duration: "91% of the
+    shares" is none, however late its date) that is of the counted ``noun``: the noun is
+    named in it (its text, its label, a row's table header), or each count it states is a
+    bare value ("2023: about 80", "erano 75"), or the words of one of its counts are close
+    in meaning to the question's word for it (e5 cosine of the short phrases,
+    ``limits.noun_close``); a count of something else ("about 25 people" for a number of
+    companies, "600 technicians") is not."""
     if measure:
         return [d for d in dated if any(e.search(_untimed(d.unit).text) for e in measure)]
+    found = [(d, _count_words(d)) for d in dated]
+    found = [(d, words) for d, words in found if words]  # it states a count
 
-    def direct(unit: Unit) -> bool:  # a table's header names what its rows count
-        return counts(unit, noun) or (unit.kind == "row" and noun in terms(unit.context))
+    def direct(d: _Dated, words: list[str]) -> bool:
+        unit = d.unit
+        named = noun in terms(unit.text) or (unit.kind == "row" and noun in terms(unit.context))
+        return named or all(not w for w in words)
 
-    others = [(d, _figure_words(d)) for d in dated if not direct(d.unit)]
-    phrases = sorted({p for _, found in others for p in found})
+    phrases = sorted({w for d, words in found if not direct(d, words) for w in words if w})
     close: set[str] = set()
     if similarity is not None and phrases:
         cosines = similarity(_counted_word(question, noun), phrases)
         close = {p for p, c in zip(phrases, cosines, strict=True) if c >= limits.noun_close}
-    near = {id(d) for d, found in others if close & set(found)}
-    return [d for d in dated if id(d) in near or direct(d.unit)]
+    return [d for d, words in found if direct(d, words) or close & set(words)]
 
 
 def _counted_word(question: str, noun: str) -> str:
@@ -1320,25 +1328,48 @@ def _counted_word(question: str, noun: str) -> str:
     return noun
 
 
-def _figure_words(dated: _Dated) -> list[str]:
-    """What the figures of a unit count: the label of a "label: number" unit, and the words
-    after each number up to the first function word ("82 resident organisations in July 2024"
-    gives "resident organisations"); its dates are not numbers."""
+# A number (not a year) and what follows it; a share, a size, a sum or a duration is no count.
+_NUMBER = re.compile(r"(?<![\w.,€$])(?!(?:19|20)\d\d\b)\d(?:[\d.,]*\d)?")
+_NOT_COUNT = re.compile(
+    r"\s?(?:%|per\s*cent|m²|m2\b|mq\b|sq\b|square|hectares?\b|ettari\b|km\b|metres?\b|"
+    r"meters?\b|metri\b|€|eur\b|euros?\b|milion|million|billion|miliard|years?\b|anni\b|"
+    r"months?\b|mesi\b|storeys\b|floors\b|piani\b)",
+    re.I,
+)
+_PARTITIVE_OF = re.compile(
+    r"^(?:of|di|dei|degli|delle|tra|fra)\s+(?:(?:the|i|gli|le|its|their|suoi|loro)\s+)?", re.I
+)
+
+
+def _count_words(dated: _Dated) -> list[str]:
+    """The counts a unit states, each as its own words: up to three words after the number,
+    past a partitive ("700 of Brembo's employees" counts employees), '' for a bare value
+    (followed by punctuation or a function word: "82, After ...", "75 e nel 2024"), or its
+    label's words when it has one ("People on campus: 1,900"). Its dates and numbers followed
+    by a unit of share, size, sum or time are not counts."""
     text = _untimed(dated.unit).text
     for mention in dated.dates:
         text = text.replace(mention.text, " ")
+    # "People working on campus: about 1,900": a bare value counts what its label names
     label, colon, rest = text.partition(":")
-    found = [label.strip()] if colon and any(c.isdigit() for c in rest) and label.strip() else []
+    label = label.strip(" -–(),.") if colon and _WORD.search(label) else ""
     stop = stop_words()
-    for match in _NUMBER_WORDS.finditer(text):
-        words = match.group(1).split()
-        kept = [words[0]]
-        for word in words[1:]:
+    out = []
+    for number in _NUMBER.finditer(text):
+        if label and number.start() < len(label):
+            continue  # a number inside the label
+        after = text[number.end() :]
+        if _NOT_COUNT.match(after):
+            continue
+        rest = _PARTITIVE_OF.sub("", after.lstrip()) if after[:1].isspace() else ""
+        words = re.match(r"((?:[^\W\d_][\w'’-]*[ \t]*){1,3})", rest)
+        kept: list[str] = []
+        for word in words.group(1).split() if words else []:
             if fold(word) in stop:
                 break
             kept.append(word)
-        found.append(" ".join(kept).strip(" ,.;:()"))
-    return [f for f in found if f]
+        out.append(" ".join(kept) or label)
+    return out
 
 
 def _day_event(unit: Unit, passages: Sequence[Passage]) -> bool:
