@@ -19,6 +19,7 @@ from assistant.extractive import Selection
 from assistant.params import PARAMS
 from assistant.terms import TermStats
 from assistant.timeline import (
+    _count_words,
     _current,
     _Dated,
     _dated,
@@ -1103,3 +1104,22 @@ def test_a_counted_word_in_other_words_is_matched_by_meaning(embeddings) -> None
     timed = answer("How many labs are there on the quay now?", [passage], "en",
                    TermStats([passage.text]), similarity, date(2026, 12, 1))  # fmt: skip
     assert timed is not None and "37 laboratories" in timed.units[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("In 2025 the family held about 90% of the shares of the quay's company.", []),
+        ("In 2023 the quay invested 12 million euro over 4 years.", []),
+        ("In 2024 the quay hosted 58 companies in its warehouses.", ["companies"]),
+        ("In 2015 about 700 of the port's employees worked there.", ["port's employees worked"]),
+        ("June 2024: 61, after the east wing opened", [""]),
+        ("Nel 2022 le imprese erano 40 e nel 2024 44", ["", ""]),
+        ("People on the quay: about 900, 2024", ["People on the quay"]),
+    ],
+)
+def test_the_counts_a_unit_states(text: str, words: list[str]) -> None:
+    """Each count as its own words (a bare value has none, a labelled one its label's); a
+    share, a sum, a duration and a date are no counts."""
+    unit = Unit(0, 0, text, "sentence", 0, "", "")
+    assert _count_words(_Dated(unit, find_dates(text))) == words
