@@ -1336,6 +1336,8 @@ _NOT_COUNT = re.compile(
     r"months?\b|mesi\b|storeys\b|floors\b|piani\b)",
     re.I,
 )
+# A number in a name: after a capitalised word or closing a quoted one ("JOiiNT LAB 2.0”").
+_IN_NAME = re.compile(r"\b[A-Z][\w'’-]*\s+$|[”\"’»]$")
 _PARTITIVE_OF = re.compile(
     r"^(?:of|di|dei|degli|delle|tra|fra)\s+(?:(?:the|i|gli|le|its|their|suoi|loro)\s+)?", re.I
 )
@@ -1359,7 +1361,7 @@ def _count_words(dated: _Dated) -> list[str]:
         if label and number.start() < len(label):
             continue  # a number inside the label
         after = text[number.end() :]
-        if _NOT_COUNT.match(after):
+        if _NOT_COUNT.match(after) or _IN_NAME.search(text[: number.start()] + after[:1]):
             continue
         rest = _PARTITIVE_OF.sub("", after.lstrip()) if after[:1].isspace() else ""
         words = re.match(r"((?:[^\W\d_][\w'’-]*[ \t]*){1,3})", rest)

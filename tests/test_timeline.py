@@ -1116,6 +1116,7 @@ def test_a_counted_word_in_other_words_is_matched_by_meaning(embeddings) -> None
         ("June 2024: 61, after the east wing opened", [""]),
         ("Nel 2022 le imprese erano 40 e nel 2024 44", ["", ""]),
         ("People on the quay: about 900, 2024", ["People on the quay"]),
+        ("May 2026: the “Quay Lab 2.0” day opens the new hall.", []),
     ],
 )
 def test_the_counts_a_unit_states(text: str, words: list[str]) -> None:
