@@ -1016,7 +1016,7 @@ assembly.
 
 | Name | Roles |
 |---|---|
-| Giulio Sarti | Called in 2004 to open the park; also president of the Harbour Consortium; later director of the port museum |
+| Giulio Sarti | President of the Harbour Consortium in 2004; later director of the port museum |
 """
 
 MOLO = """## Chi guida il consorzio
@@ -1032,7 +1032,7 @@ Nel 2023 Marco Neri, ex presidente del Consorzio del Molo, ha aperto la mostra s
 
 
 def test_a_holder_whose_period_is_closed_is_not_the_current_one() -> None:
-    """ "Also president of X; later director of Y" (dated 2004) is a former holder: the holder
+    """ "President of X in 2004; later director of Y" is a former holder: the holder
     stated by a verb ("has chaired X", undated) is the current one, the former after it. In
     Italian, "è guidato da" states a holder with its open period, and the "ex presidente" of
     2023 is former. On main the verb stated no holder and the later dated former one won."""
