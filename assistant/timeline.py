@@ -1192,9 +1192,8 @@ def _holder_line(unit: Unit, when: DateMention | None, language: str, role: Role
     return _marked(unit, _t(language, "as_of", when=when.text))
 
 
-# The steps of a series written with arrows or spaced slashes ("about 1,900 → about 3,000",
-# "~1,900 / ~2,000").
-_ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*|\s+/\s+")
+# The steps of a series written with arrows ("about 1,900 → about 3,000").
+_ARROW = re.compile(r"\s*(?:→|⟶|➔|->)\s*")
 
 
 def _about(units: Sequence[Unit], passages: Sequence[Passage], context: str) -> list[Unit]:
@@ -1209,7 +1208,7 @@ def _about(units: Sequence[Unit], passages: Sequence[Passage], context: str) -> 
 def steps(dated: _Dated) -> list[_Dated]:
     """A row stating how a figure changed as two series of the same length, its values and
     their dates ("People working on campus: about 1,900 → about 3,000, c. 2020 → January
-    2026"; or with spaced slashes, "~1,900 / ~2,000, 2020 / 2021-22"): one unit per step, each value with the date in the same place ("People working on
+    2026"): one unit per step, each value with the date in the same place ("People working on
     campus: about 1,900, c. 2020"). Dated as a whole, the row was as new as its last date,
     and at an earlier today it was set aside as speaking of what came later. Any other unit
     is returned as it is."""
@@ -1220,9 +1219,7 @@ def steps(dated: _Dated) -> list[_Dated]:
         return [dated]
 
     def when(cell: str) -> list[DateMention]:
-        # a cell's own date: "2020 / 2021-22" was read as one period at ingest
-        own = [m for m in dated.dates if _norm(m.text) in _norm(cell)]
-        return own or find_dates(cell)
+        return [m for m in dated.dates if _norm(m.text) in _norm(cell)]
 
     values, times = series
     if not all(when(t) for t in times):

@@ -1124,17 +1124,3 @@ def test_the_counts_a_unit_states(text: str, words: list[str]) -> None:
     share, a sum, a duration and a date are no counts."""
     unit = Unit(0, 0, text, "sentence", 0, "", "")
     assert _count_words(_Dated(unit, find_dates(text))) == words
-
-
-def test_a_series_written_with_slashes_pairs_each_value_with_its_date() -> None:
-    """ "Visitors: ~400 / ~650 / ~900, 2019 / 2021-22 / 2024" (read at ingest as periods
-    "2019 / 2021" and no more): seen in mid-2023 the figure is the ~650 of 2021-22."""
-    passage, units = _scored_page(
-        "## The quay\n\n- Visitors: ~400 / ~650 / ~900, 2019 / 2021-22 / 2024"
-    )
-    split = [step for d in _dated(units, [passage]) for step in steps(d)]
-    assert [s.unit.text for s in split] == [
-        "Visitors: ~400, 2019", "Visitors: ~650, 2021-22", "Visitors: ~900, 2024"
-    ]  # fmt: skip
-    mid = _current(split, "en", date(2023, 6, 1), 1.0, PARAMS.timeline, counted=True)
-    assert mid is not None and "~650" in mid.units[0].text
