@@ -13,8 +13,9 @@ from support.passages import page as support_page
 
 from assistant import timeline
 from assistant.compose import compose
-from assistant.conversation import question_parts, question_pieces
+from assistant.conversation import question_parts, question_pieces, reply_names
 from assistant.extractive import asked_first, select
+from assistant.schema import Turn
 from assistant.terms import TermStats, terms
 from assistant.units import split_units
 from ingest.dates import encode, find_dates
@@ -212,3 +213,52 @@ def test_a_follow_up_that_says_too_little_keeps_the_order() -> None:
         units, "and what exactly do they do there?", "who runs the weaving guild?", passages
     )
     assert [u.score for u in units] == before
+
+
+GUILD_PEOPLE = page(
+    13,
+    "Who runs the weaving guild",
+    (
+        "## Tobias Reed – head of the guild\n\n"
+        "Head of the weaving guild since 2015, after a search of several months.\n\n"
+        "Previously in charge of the dye house at the Linen School of Dunmore, where he "
+        "looked after the apprentices."
+    ),
+)
+GUILD_NEWS = page(
+    14,
+    "Weaving guild news",
+    (
+        "2026: works on the guild's new hall in Harbour Street are expected to start in the "
+        "spring.\n\n"
+        "In 1990 Ann Lee was working at the Harbour Mill when the guild asked her to run its "
+        "first shop."
+    ),
+)
+
+
+def test_a_follow_up_about_whom_only_the_last_answer_named_is_answered_about_them() -> None:
+    """ "where did he work before that?" after "who runs the weaving guild?" answered "The
+    head is Tobias Reed": the user's turn names nobody, so "he" is the name the answer gave;
+    the sentence about his earlier job leads, not one about the guild's works or someone
+    else's job that holds "work" too."""
+    passages = [GUILD_NEWS, GUILD_PEOPLE]
+    question, context = "where did he work before that?", "Who runs the weaving guild day to day?"
+    stats = TermStats(p.text for p in passages)
+    reply = reply_names(
+        question,
+        [
+            Turn(role="user", content=context),
+            Turn(role="assistant", content="The head is Tobias Reed, in the role since 2015."),
+        ],
+    )
+    assert reply == ("Tobias", "Reed")
+    selection = select(question, passages, "en", stats, context, reply_names=reply)
+    assert selection is not None
+    text = compose(selection, passages, "en")[0]
+    assert text.startswith("Previously in charge of the dye house at the Linen School")
+    # the answer's text is only read for names: without them the follow-up is answered as
+    # before, from the user's turns
+    before = select(question, passages, "en", stats, context)
+    assert before is not None
+    assert not compose(before, passages, "en")[0].startswith("Previously")
