@@ -262,3 +262,55 @@ def test_a_follow_up_about_whom_only_the_last_answer_named_is_answered_about_the
     before = select(question, passages, "en", stats, context)
     assert before is not None
     assert not compose(before, passages, "en")[0].startswith("Previously")
+
+
+HALL = page(
+    15,
+    "The loom hall",
+    (
+        "The loom hall opened in 1998 beside the river.\n\n"
+        "The loom hall covers 2,400 m² on two floors and holds forty looms.\n\n"
+        "Visitors can watch the weavers from a gallery."
+    ),
+)
+DYE_HOUSE = page(
+    16,
+    "The dye house",
+    (
+        "The dye house is run by the Mill Trust, which restored it in 2004.\n\n"
+        "With its drying yard the dye house covers 3,100 m².\n\n"
+        "Courses in natural dyes take place in the dye house every spring."
+    ),
+)
+
+
+def test_a_question_comparing_two_things_is_asked_of_each() -> None:
+    """ "Which is larger, A or B?", "compare X of A with B", "is A bigger than B?", "A e B":
+    one attribute of two things, asked once per thing; "between A and B", a title with "e"
+    and a question offering two choices of another kind are not split."""
+    assert question_parts("Which is larger, the loom hall or the whole dye house?") == [
+        "Which is larger, the loom hall?",
+        "Which is larger, the whole dye house?",
+    ]
+    assert question_parts("Compare the cost of the Loom Hall with the 2004 Dye House works.") == [
+        "Compare the cost of the Loom Hall.",
+        "Compare the cost of the 2004 Dye House works.",
+    ]
+    assert question_parts("Is the loom hall bigger than the dye house? Give both sizes.") == [
+        "Is the loom hall bigger? Give both sizes.",
+        "Is the dye house bigger? Give both sizes.",
+    ]
+    assert question_parts("In che anno sono state fondate Acme e la Filanda Rossi?") == [
+        "In che anno sono state fondate Acme?",
+        "In che anno sono state fondate la Filanda Rossi?",
+    ]
+    assert question_parts("What is the partnership between Acme and the Mill Trust?") == []
+    assert question_parts("Qual era il tema del festival Il Rosso e il Blu?") == []
+    assert question_parts("Is the shop open on Saturday or Sunday?") == []
+
+
+def test_both_things_compared_are_answered_each_with_its_size() -> None:
+    """Each thing's unit holding the asked attribute (a size for "larger") is quoted."""
+    text = answer("Which is larger, the loom hall or the dye house?", [HALL, DYE_HOUSE])
+    assert "2,400 m²" in text
+    assert "3,100 m²" in text
