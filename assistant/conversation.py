@@ -236,11 +236,8 @@ def question_parts(question: str) -> list[str]:
     return [part for part, _ in question_pieces(question)]
 
 
-def question_pieces(question: str) -> list[tuple[str, str]]:
-    """``question_parts`` with, for each part leaning on the parts before it (a pronoun or
-    too few words of its own, and no name: "and where was he working before?"), its words
-    as asked ("" for the others), so that what answered the part before can say what it is
-    about."""
+def _asked_pieces(question: str) -> list[str]:
+    """The question's pieces as asked, before a comparison is split (``question_pieces``)."""
     pieces: list[str] = []
     lone = ""  # a piece with no word of its own ("ok", "why?") goes with its neighbour,
     # and a statement ("The BiG sits behind an institute.") with the question after it
@@ -263,10 +260,25 @@ def question_pieces(question: str) -> list[tuple[str, str]]:
         pieces.append(piece)
     if lone and pieces:
         pieces[-1] = f"{pieces[-1]} {lone}"
+    return pieces
+
+
+def compared_pieces(question: str) -> frozenset[str]:
+    """The parts of ``question_pieces`` that ask one attribute of one of two things compared
+    (``compared_parts``)."""
+    return frozenset(p for piece in _asked_pieces(question) for p in compared_parts(piece))
+
+
+def question_pieces(question: str) -> list[tuple[str, str]]:
+    """``question_parts`` with, for each part leaning on the parts before it (a pronoun or
+    too few words of its own, and no name: "and where was he working before?"), its words
+    as asked ("" for the others), so that what answered the part before can say what it is
+    about."""
+    asked = _asked_pieces(question)
     # one attribute asked of two things ("Which is larger, A or B?") is asked of each
-    compared = {i: compared_parts(piece) for i, piece in enumerate(pieces)}
-    pieces = [p for i, piece in enumerate(pieces) for p in compared[i] or [piece]]
-    whole = {p for found in compared.values() for p in found}
+    compared = [compared_parts(piece) for piece in asked]
+    pieces = [p for found, piece in zip(compared, asked, strict=True) for p in found or [piece]]
+    whole = {p for found in compared for p in found}
     if len(pieces) < 2:
         return []
     parts = [(pieces[0], "")]

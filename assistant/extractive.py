@@ -23,7 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant import lead
-from assistant.conversation import names, question_parts, question_pieces, subject_terms
+from assistant.conversation import (
+    compared_pieces,
+    names,
+    question_parts,
+    question_pieces,
+    subject_terms,
+)
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params
 from assistant.scoring import (
@@ -32,6 +38,7 @@ from assistant.scoring import (
     answer_types,
     asks_for_list,
     asks_place,
+    compared_types,
     names_place,
     prefer_latest,
     score_units,
@@ -105,7 +112,11 @@ def select(
     most = params.selection.max_sentences_per_part
     selections: list[Selection | None] = []
     bridged: list[str] = []
+    compared = compared_pieces(question)
     for i, (part, leaning) in enumerate(pieces):
+        # a part asking of one of two things compared wants what the comparative compares
+        # ("which is larger, A?": a size), not a name for its "which"
+        asked = (compared_types(part) or None) if part in compared else None
         answered = selections[-1] if selections else None
         taken: frozenset[tuple[int, int]] = frozenset()
         if leaning and answered is not None and asks_name(pieces[i - 1][0]):
@@ -129,6 +140,7 @@ def select(
                 params,
                 taken,
                 reply_names,
+                asked,
             )
         )
     found = [sel for sel in selections if sel is not None]
@@ -187,6 +199,7 @@ def _select_one(
     params: Params,
     taken: frozenset[tuple[int, int]] = frozenset(),
     reply: Sequence[str] = (),
+    asked: Sequence[re.Pattern[str]] | None = None,
 ) -> Selection | None:
     scoring, limits = params.scoring, params.selection
     referent = _referent(question, context, reply)
@@ -194,7 +207,7 @@ def _select_one(
     query = Query.build(question, stats, " ".join([context, *referent]), scoring)
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
-    boosts = answer_types(question)
+    boosts = answer_types(question) if asked is None else list(asked)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     prefer_latest(units, question, scoring)
     if context:
