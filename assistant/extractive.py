@@ -117,6 +117,8 @@ def select(
         # a part asking of one of two things compared wants what the comparative compares
         # ("which is larger, A?": a size), not a name for its "which"
         asked = (compared_types(part) or None) if part in compared else None
+        # and is answered by a unit about its own thing (the names its sibling lacks)
+        thing = _own_names(part, compared) if part in compared else frozenset()
         answered = selections[-1] if selections else None
         taken: frozenset[tuple[int, int]] = frozenset()
         if leaning and answered is not None and asks_name(pieces[i - 1][0]):
@@ -141,6 +143,7 @@ def select(
                 taken,
                 reply_names,
                 asked,
+                thing,
             )
         )
     found = [sel for sel in selections if sel is not None]
@@ -165,6 +168,13 @@ def select(
         see_also=see_also[: params.selection.see_also],
         bridged=bridged,
     )
+
+
+def _own_names(part: str, compared: frozenset[str]) -> frozenset[str]:
+    """The terms of the names a compared part holds that the other compared parts do not:
+    the thing it asks about ("the Loom Hall" of "compare the cost of the Loom Hall")."""
+    others = frozenset(t for p in compared - {part} for n in names(f"of {p}") for t in terms(n))
+    return frozenset(t for n in names(f"of {part}") for t in terms(n)) - others
 
 
 # A part whose answer is a name: "who ...", "which labs ...", "chi ...", "quale istituto ...".
@@ -200,6 +210,7 @@ def _select_one(
     taken: frozenset[tuple[int, int]] = frozenset(),
     reply: Sequence[str] = (),
     asked: Sequence[re.Pattern[str]] | None = None,
+    thing: frozenset[str] = frozenset(),
 ) -> Selection | None:
     scoring, limits = params.scoring, params.selection
     referent = _referent(question, context, reply)
@@ -215,7 +226,10 @@ def _select_one(
     candidates = [
         u
         for u in units
-        if u.score > 0 and usable(u, scoring) and (u.passage, u.position) not in taken
+        if u.score > 0
+        and usable(u, scoring)
+        and (u.passage, u.position) not in taken
+        and (not thing or thing & about_terms(u, passages))
     ]
     if not candidates:
         return None
