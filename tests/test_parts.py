@@ -314,3 +314,11 @@ def test_both_things_compared_are_answered_each_with_its_size() -> None:
     text = answer("Which is larger, the loom hall or the dye house?", [HALL, DYE_HOUSE])
     assert "2,400 m²" in text
     assert "3,100 m²" in text
+
+
+def test_a_thing_compared_that_no_unit_is_about_adds_nothing() -> None:
+    """No page is about the Rope Works: its part quotes nothing (not the dye house's size,
+    which holds the kind of thing asked for but is about something else)."""
+    text = answer("Which is larger, the loom hall or the Rope Works?", [HALL, DYE_HOUSE])
+    assert "2,400 m²" in text
+    assert "3,100 m²" not in text
