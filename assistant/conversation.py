@@ -9,7 +9,9 @@ gave ("his company" after "... Alberto Bombassei, the founder of Brembo"): ``rep
 
 A question asking several things ("when did ENEA arrive and how much went into JOiiNT LAB?")
 is split into its parts (``question_parts``); ``search_question`` searches it whole and by
-each part, and the selector leads each part.
+each part, and the selector leads each part. A question asking one attribute of two things
+("which is larger, A or B?", "compare the cost of A with B", "quando sono arrivati A e B?")
+is asked once per thing (``compared_parts``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 part about who answered the part before is answered with that person's page, a statement
 before a question naming its own subject is no part of it, a follow-up is answered by what it
 asks rather than by the earlier turn's words, a list written as one sentence under a heading
-naming what is asked is the list, and the time-aware answer leaves questions of several
-parts and the sums of planned things to the selector."""
+naming what is asked is the list, the time-aware answer leaves questions of several
+parts and the sums of planned things to the selector, a follow-up's "he" that only the last
+answer named is that person, and a question comparing two things is answered for each."""
 
 from __future__ import annotations
 
