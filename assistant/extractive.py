@@ -13,8 +13,8 @@ before, "and where was he working before?", with the names that answer gave: ``b
 follow-up's units worded from the earlier turns alone go below the best one about the same
 subject that holds its own words or the kind it asks for (``asked_first``), the subject being
 the names the last answer gave when the user's turns name nothing ("where did he work before
-that?"); a part asking of one of two things compared is led by a unit about that thing
-holding what the comparative compares (a size for "larger", a date for "first").
+that?"); a part asking of one of two things compared is led by a unit about that thing,
+preferring what the comparative compares (a size for "larger", a date for "first").
 Sentences that address an AI assistant are never quoted. ``assistant.compose`` writes the
 chosen units out.
 """
@@ -120,8 +120,8 @@ def select(
         # a part asking of one of two things compared wants what the comparative compares
         # ("which is larger, A?": a size), not a name for its "which"
         asked = (compared_types(part) or None) if part in compared else None
-        # and is answered by one unit about its own thing (the names its sibling lacks)
-        thing = _own_names(part, compared) if part in compared else None
+        # and is answered by a unit about its own thing (the names its sibling lacks)
+        thing = _own_names(part, compared) if part in compared else frozenset()
         answered = selections[-1] if selections else None
         taken: frozenset[tuple[int, int]] = frozenset()
         if leaning and answered is not None and asks_name(pieces[i - 1][0]):
@@ -140,7 +140,7 @@ def select(
                 language,
                 stats,
                 context,
-                most if thing is None else 1,
+                most,
                 similarity,
                 params,
                 taken,
@@ -171,14 +171,6 @@ def select(
         see_also=see_also[: params.selection.see_also],
         bridged=bridged,
     )
-
-
-def _answers_thing(
-    unit: Unit, thing: frozenset[str], typed: bool, passages: Sequence[Passage]
-) -> bool:
-    """A unit may answer a part asking of one of two things compared: it is about the thing
-    (its names, when the part gives some) and holds what is asked (when it asks a kind)."""
-    return (not thing or bool(thing & about_terms(unit, passages))) and (unit.typed or not typed)
 
 
 def _own_names(part: str, compared: frozenset[str]) -> frozenset[str]:
@@ -221,7 +213,7 @@ def _select_one(
     taken: frozenset[tuple[int, int]] = frozenset(),
     reply: Sequence[str] = (),
     asked: Sequence[re.Pattern[str]] | None = None,
-    thing: frozenset[str] | None = None,
+    thing: frozenset[str] = frozenset(),
 ) -> Selection | None:
     scoring, limits = params.scoring, params.selection
     referent = _referent(question, context, reply)
@@ -240,7 +232,7 @@ def _select_one(
         if u.score > 0
         and usable(u, scoring)
         and (u.passage, u.position) not in taken
-        and (thing is None or _answers_thing(u, thing, bool(boosts), passages))
+        and (not thing or thing & about_terms(u, passages))
     ]
     if not candidates:
         return None
