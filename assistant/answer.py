@@ -94,6 +94,9 @@ class _Prepared:
     listed: Answer | None = None  # the partner directory's answer, when it gives one
     filters: Filters | None = None  # the caller's restrictions, for a wider search
     asked_in: str = ""  # the question's language when the site has no pages in it
+    # a follow-up's names from the last answer (conversation.reply_names): searched with, and
+    # what its pronoun stands for when the user's turns name nothing (extractive.select)
+    reply_names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -300,6 +303,7 @@ class Assistant:
             notice,
             filters=filters,
             asked_in=prep.asked_in,
+            reply_names=prep.reply_names if context else (),
         )
 
     def _similarity(self, prep: _Prepared) -> Similarity:
@@ -322,7 +326,15 @@ class Assistant:
         stats = self.term_stats(prep.passages)
         similarity = self._similarity(prep)
         selection = (
-            select(prep.question, prep.passages, prep.language, stats, prep.context, similarity)
+            select(
+                prep.question,
+                prep.passages,
+                prep.language,
+                stats,
+                prep.context,
+                similarity,
+                reply_names=prep.reply_names,
+            )
             if prep.question
             else None
         )
@@ -333,7 +345,13 @@ class Assistant:
                 prep.passages += wider
                 stats = self.term_stats(prep.passages)
                 selection = select(
-                    prep.question, prep.passages, prep.language, stats, prep.context, similarity
+                    prep.question,
+                    prep.passages,
+                    prep.language,
+                    stats,
+                    prep.context,
+                    similarity,
+                    reply_names=prep.reply_names,
                 )
         return Evidence(
             prep.question,

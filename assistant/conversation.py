@@ -9,7 +9,9 @@ gave ("his company" after "... Alberto Bombassei, the founder of Brembo"): ``rep
 
 A question asking several things ("when did ENEA arrive and how much went into JOiiNT LAB?")
 is split into its parts (``question_parts``); ``search_question`` searches it whole and by
-each part, and the selector leads each part.
+each part, and the selector leads each part. A question asking one attribute of two things
+("which is larger, A or B?", "compare the cost of A with B", "quando sono arrivati A e B?")
+is asked once per thing (``compared_parts``).
 """
 
 from __future__ import annotations
@@ -236,17 +238,14 @@ def question_parts(question: str) -> list[str]:
     return [part for part, _ in question_pieces(question)]
 
 
-def question_pieces(question: str) -> list[tuple[str, str]]:
-    """``question_parts`` with, for each part leaning on the parts before it (a pronoun or
-    too few words of its own, and no name: "and where was he working before?"), its words
-    as asked ("" for the others), so that what answered the part before can say what it is
-    about."""
+def _asked_pieces(question: str) -> list[str]:
+    """The question's pieces as asked, before a comparison is split (``question_pieces``)."""
     pieces: list[str] = []
     lone = ""  # a piece with no word of its own ("ok", "why?") goes with its neighbour,
     # and a statement ("The BiG sits behind an institute.") with the question after it
     for piece in _PART_BREAK.split(question.strip()):
         piece = piece.strip(" ,;")
-        asks = ends_as_question(piece) or bool(_ASKS.match(piece))
+        asks = ends_as_question(piece) or bool(_ASKS.match(piece) or _COMPARING.match(piece))
         if asks and lone and terms(lone) and not is_follow_up(piece):
             lone = ""  # a statement before a question that names its own subject
         piece = f"{lone} {piece}".strip()
@@ -263,11 +262,30 @@ def question_pieces(question: str) -> list[tuple[str, str]]:
         pieces.append(piece)
     if lone and pieces:
         pieces[-1] = f"{pieces[-1]} {lone}"
+    return pieces
+
+
+def compared_pieces(question: str) -> frozenset[str]:
+    """The parts of ``question_pieces`` that ask one attribute of one of two things compared
+    (``compared_parts``)."""
+    return frozenset(p for piece in _asked_pieces(question) for p in compared_parts(piece))
+
+
+def question_pieces(question: str) -> list[tuple[str, str]]:
+    """``question_parts`` with, for each part leaning on the parts before it (a pronoun or
+    too few words of its own, and no name: "and where was he working before?"), its words
+    as asked ("" for the others), so that what answered the part before can say what it is
+    about."""
+    asked = _asked_pieces(question)
+    # one attribute asked of two things ("Which is larger, A or B?") is asked of each
+    compared = [compared_parts(piece) for piece in asked]
+    pieces = [p for found, piece in zip(compared, asked, strict=True) for p in found or [piece]]
+    whole = {p for found in compared for p in found}
     if len(pieces) < 2:
         return []
     parts = [(pieces[0], "")]
     for piece in pieces[1:]:
-        if not is_follow_up(piece) or names(piece):
+        if piece in whole or not is_follow_up(piece) or names(piece):
             parts.append((piece, ""))
             continue
         # a part leaning on the earlier ones and naming nothing itself ("and what does it
@@ -280,6 +298,192 @@ def question_pieces(question: str) -> list[tuple[str, str]]:
             else (f"{parts[-1][0]} {piece}", piece)
         )
     return parts
+
+
+def _folded(text: str) -> frozenset[str]:
+    return frozenset(fold(w) for w in text.split())
+
+
+# --- questions comparing two things ------------------------------------------------------
+# "Which is larger, A or B?", "Compare X of A with B", "How does A's X compare with B?", "In che
+# anno sono state fondate A e B?": one attribute asked of two things is asked per thing, so that
+# each thing's unit is searched and led. The grammar of the two languages, not topic words: the
+# words that end a noun phrase on its left (prepositions, auxiliaries, question words, the verb
+# comparing) and the words that join two things.
+_COMPARING = re.compile(r"\b(?:compar\w*|confront\w*|paragon\w*|versus|vs)\b", re.I)
+_ALTERNATIVE = re.compile(r"\s+(?:or|o|oppure|versus|vs\.?)\s+", re.I)
+_WITH = re.compile(r"\s+(?:with|to|and|against|con|a|e|ed)\s+", re.I)
+_COORDINATED = re.compile(r"\s+(?:and|e|ed)\s+", re.I)
+_PHRASE_STOP = _folded(
+    """
+    of behind in at for from on to with by about into than di del dello della dei degli delle
+    nel nello nella nei negli nelle per dietro su sul sulla sui da dal dalla dai presso is are
+    was were does do did has have had be è sono era erano ha hanno sia siano which who what
+    when where how chi che cosa quale quali quando dove come quanto quanta quanti quante
+    """
+)
+_RELATION = _folded("between among tra fra")  # "between A and B" asks about both at once
+_ARTICLES = _folded("the a an il lo la i gli le un una uno l")
+_COPULA = _folded("is are was were è sono era erano sia")
+_CLAUSE_END = re.compile(r"[,;:?.!？]")
+
+
+def compared_parts(piece: str) -> list[str]:
+    """The one question asked of two things, once per thing: "Which is larger, the hall or the
+    barn?" -> "Which is larger, the hall?", "Which is larger, the barn?"; "Compare the cost of
+    the hall with the barn" -> "Compare the cost of the hall", "Compare the cost of the barn";
+    "Is the hall bigger than the barn?" -> "Is the hall bigger?", "Is the barn bigger?"; "In
+    che anno sono state fondate Acme e la Filanda Rossi?" -> one per name. [] when the piece
+    does not compare two things. Two things joined by "and"/"e" only when both are names and
+    not a title ("the festival The Red and the Blue") nor "between A and B"."""
+    piece = piece.strip()
+    found: list[str] = []
+    if _COMPARING.search(piece):
+        found = _compare_split(piece, _WITH, names_needed=False)
+    found = found or _than_split(piece)
+    found = found or _compare_split(piece, _ALTERNATIVE, names_needed=False, after_comma=True)
+    return found or _compare_split(piece, _COORDINATED, names_needed=True)
+
+
+def _names_in(phrase: str) -> bool:
+    """The phrase names something (``names``), its first word too (it opens no sentence)."""
+    return bool(names(f"of {phrase}"))
+
+
+def _right_phrase(right: str) -> tuple[str, str]:
+    """The thing that opens ``right`` (to the end of its clause) and what follows it."""
+    end = _CLAUSE_END.search(right)
+    return (right[: end.start()] if end else right).strip(), right[end.start() :] if end else ""
+
+
+def _leading_name(right: str) -> tuple[str, str]:
+    """The name that opens ``right`` (articles, words with a capital, "of"/"di" between two of
+    them: "il Cotonificio Albini", "the University of Leeds") and what follows it."""
+    end = 0
+    words = list(re.finditer(r"\S+", right))
+    for i, word in enumerate(words):
+        text = word.group().rstrip(",;:?.!？")
+        elided = "'" in text and fold(text.split("'")[0].lower()) in _ARTICLES
+        name_like = text[:1].isupper() or any(c.isupper() for c in text[1:])
+        linking = fold(text.lower()) in {"of", "di", "de", "del", "della"} and i + 1 < len(words)
+        if linking and words[i + 1].group()[:1].isupper() and end:
+            continue
+        if not (name_like or elided or (fold(text.lower()) in _ARTICLES and not end)):
+            break
+        end = word.start() + len(text)
+        if text != word.group():
+            break  # the clause ends with it
+    return right[:end].strip(), right[end:]
+
+
+def _compare_split(
+    piece: str, joins: re.Pattern[str], *, names_needed: bool, after_comma: bool = False
+) -> list[str]:
+    """``compared_parts`` for one kind of join: the first join with a thing on each side."""
+    for join in joins.finditer(piece):
+        left, right = piece[: join.start()], piece[join.end() :]
+        second, tail = _leading_name(right) if names_needed else _right_phrase(right)
+        verb = ""
+        words = left.split()
+        if not names_needed and words and _COMPARING.fullmatch(words[-1]):
+            # "How does A's floor area compare with B?": the thing is before the verb
+            verb = words[-1]
+            left = left[: left.rstrip().rfind(verb)].rstrip()
+        first, start = _left_phrase(left, names_needed)
+        if not first or not second or len(second.split()) > 12:
+            continue
+        if names_needed and not (_names_in(first) and _names_in(second)):
+            continue
+        head = left[:start]
+        if after_comma and not re.search(r"[,:]\s*$", head):
+            continue  # "A or B" as the alternatives of the question, after a comma or colon
+        before = head.split()
+        if before and fold(before[-1].lower()) in _RELATION:
+            continue
+        if names_needed and _starts_title(first, head):
+            continue
+        if verb:
+            # what is compared stays in the second part: "A's floor area" -> "floor area"
+            owner, _, attribute = first.rpartition("'s ")
+            kept = attribute if owner else ""
+            return [
+                f"{head}{first} {verb}{tail}".strip(),
+                f"{head}{kept} {verb}{join.group()}{second}{tail}".strip(),
+            ]
+        return [f"{head}{first}{tail}".strip(), f"{head}{second}{tail}".strip()]
+    return []
+
+
+_THAN = re.compile(
+    r"\s+(?:than|rispetto\s+a(?:l|lla|llo|i|gli|lle|ll')?|di|del|dello|della|dei|degli|delle)"
+    r"\s+|\s+(?:rispetto\s+|)(?:all'|dell')",
+    re.I,
+)
+_COMPARATIVE = re.compile(r"^(?:\w+er|maggiore|minore|superiore|inferiore)$", re.I)
+
+
+def _than_split(piece: str) -> list[str]:
+    """ "Is A bigger than B?" -> "Is A bigger?", "Is B bigger?" (a comparative before the join:
+    "-er", "more X", "più X"); each side a thing (an article or a name opens it)."""
+    for join in _THAN.finditer(piece):
+        left, right = piece[: join.start()], piece[join.end() :]
+        words = left.split()
+        if not words:
+            continue
+        n = 2 if len(words) > 1 and fold(words[-2].lower()) in _MORE else 1
+        if n == 1 and not _COMPARATIVE.match(words[-1]):
+            continue
+        comparative = " ".join(words[-n:])
+        left = left[: left.rstrip().rfind(words[-n])].rstrip()
+        if len(words) > n and fold(words[-n - 1].lower()) in _COPULA and len(words) > n + 1:
+            # "A è più grande di B": the thing comes before the verb, which both parts keep
+            comparative = f"{words[-n - 1]} {comparative}"
+            left = left[: left.rstrip().rfind(words[-n - 1])].rstrip()
+        first, start = _left_phrase(left, names_needed=False)
+        second, tail = _right_phrase(right)
+        if not (_a_thing(first) and _a_thing(second)) or len(second.split()) > 12:
+            continue
+        head = left[:start]
+        return [
+            f"{head}{first} {comparative}{tail}".strip(),
+            f"{head}{second} {comparative}{tail}".strip(),
+        ]
+    return []
+
+
+_MORE = _word_set("more less fewer più piu meno")
+
+
+def _a_thing(phrase: str) -> bool:
+    """The phrase names a thing: it opens with an article or names something."""
+    first = phrase.split()[0].split("'")[0] if phrase.split() else ""
+    return bool(first) and (fold(first.lower()) in _ARTICLES or _names_in(phrase))
+
+
+def _left_phrase(left: str, names_needed: bool) -> tuple[str, int]:
+    """The noun phrase that ends ``left`` (back to a comma, a preposition, an auxiliary, a
+    question word or the comparing verb) and where it starts; with ``names_needed`` only
+    names and articles ("il Mario Negri", "l'ENEA")."""
+    start = len(left)
+    for word in reversed(list(re.finditer(r"\S+", left))):
+        text = word.group()
+        plain = fold(text.lower().strip("\"'()«»“”,:;"))
+        if text.endswith((",", ":", ";")) or plain in _PHRASE_STOP or _COMPARING.fullmatch(plain):
+            break
+        if names_needed:
+            elided = "'" in text and fold(text.split("'")[0].lower()) in _ARTICLES
+            name_like = text[:1].isupper() or any(c.isupper() for c in text[1:])
+            if not (name_like or plain in _ARTICLES or elided):
+                break
+        start = word.start()
+    return left[start:].strip(), start
+
+
+def _starts_title(phrase: str, before: str) -> bool:
+    """The phrase opens with a capitalised article inside a sentence ("the festival Il Rosso e
+    il Blu"): a title, whose "e" is part of its name."""
+    first = phrase.split()[0].split("'")[0]
+    return bool(before.strip()) and first[:1].isupper() and fold(first.lower()) in _ARTICLES
 
 
 def names(text: str) -> list[str]:

@@ -11,7 +11,10 @@ things; continued across chunks); "how many X?" leads with the unit giving a fig
 a question with several parts gets a lead for each part (a part about who answered the part
 before, "and where was he working before?", with the names that answer gave: ``bridged``); a
 follow-up's units worded from the earlier turns alone go below the best one about the same
-subject that holds its own words or the kind it asks for (``asked_first``).
+subject that holds its own words or the kind it asks for (``asked_first``), the subject being
+the names the last answer gave when the user's turns name nothing ("where did he work before
+that?"); a part asking of one of two things compared is led by a unit about that thing,
+preferring what the comparative compares (a size for "larger", a date for "first").
 Sentences that address an AI assistant are never quoted. ``assistant.compose`` writes the
 chosen units out.
 """
@@ -23,7 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant import lead
-from assistant.conversation import names, question_parts, question_pieces, subject_terms
+from assistant.conversation import (
+    compared_pieces,
+    names,
+    question_parts,
+    question_pieces,
+    subject_terms,
+)
 from assistant.guard import unquotable
 from assistant.params import PARAMS, Params
 from assistant.scoring import (
@@ -32,6 +41,7 @@ from assistant.scoring import (
     answer_types,
     asks_for_list,
     asks_place,
+    compared_types,
     names_place,
     prefer_latest,
     score_units,
@@ -75,10 +85,14 @@ def select(
     context: str = "",
     similarity: Similarity | None = None,
     params: Params = PARAMS,
+    reply_names: Sequence[str] = (),
 ) -> Selection | None:
     """Choose the units to quote, preferring passages in the asker's language.
 
-    A question with several parts gets the best units of each part.
+    A question with several parts gets the best units of each part. ``reply_names`` are the
+    names the last answer gave that the earlier user turns did not
+    (``conversation.reply_names``): a follow-up's "he" when those turns name nothing
+    (``asked_first``).
     """
     if not passages:
         return None
@@ -87,11 +101,27 @@ def select(
     pieces = question_pieces(question)
     most = params.selection.max_sentences
     if len(pieces) < 2:
-        return _select_one(question, passages, language, stats, context, most, similarity, params)
+        return _select_one(
+            question,
+            passages,
+            language,
+            stats,
+            context,
+            most,
+            similarity,
+            params,
+            reply=reply_names,
+        )
     most = params.selection.max_sentences_per_part
     selections: list[Selection | None] = []
     bridged: list[str] = []
+    compared = compared_pieces(question)
     for i, (part, leaning) in enumerate(pieces):
+        # a part asking of one of two things compared wants what the comparative compares
+        # ("which is larger, A?": a size), not a name for its "which"
+        asked = (compared_types(part) or None) if part in compared else None
+        # and is answered by a unit about its own thing (the names its sibling lacks)
+        thing = _own_names(part, compared) if part in compared else frozenset()
         answered = selections[-1] if selections else None
         taken: frozenset[tuple[int, int]] = frozenset()
         if leaning and answered is not None and asks_name(pieces[i - 1][0]):
@@ -104,7 +134,20 @@ def select(
                 bridged.append(part)
                 taken = frozenset((u.passage, u.position) for _, _, g in answered.groups for u in g)
         selections.append(
-            _select_one(part, passages, language, stats, context, most, similarity, params, taken)
+            _select_one(
+                part,
+                passages,
+                language,
+                stats,
+                context,
+                most,
+                similarity,
+                params,
+                taken,
+                reply_names,
+                asked,
+                thing,
+            )
         )
     found = [sel for sel in selections if sel is not None]
     if not found:
@@ -128,6 +171,13 @@ def select(
         see_also=see_also[: params.selection.see_also],
         bridged=bridged,
     )
+
+
+def _own_names(part: str, compared: frozenset[str]) -> frozenset[str]:
+    """The terms of the names a compared part holds that the other compared parts do not:
+    the thing it asks about ("the Loom Hall" of "compare the cost of the Loom Hall")."""
+    others = frozenset(t for p in compared - {part} for n in names(f"of {p}") for t in terms(n))
+    return frozenset(t for n in names(f"of {part}") for t in terms(n)) - others
 
 
 # A part whose answer is a name: "who ...", "which labs ...", "chi ...", "quale istituto ...".
@@ -161,20 +211,28 @@ def _select_one(
     similarity: Similarity | None,
     params: Params,
     taken: frozenset[tuple[int, int]] = frozenset(),
+    reply: Sequence[str] = (),
+    asked: Sequence[re.Pattern[str]] | None = None,
+    thing: frozenset[str] = frozenset(),
 ) -> Selection | None:
     scoring, limits = params.scoring, params.selection
-    query = Query.build(question, stats, context, scoring)
+    referent = _referent(question, context, reply)
+    # what the follow-up's "he" stands for weighs as the earlier turns do
+    query = Query.build(question, stats, " ".join([context, *referent]), scoring)
     units = [u for i, p in enumerate(passages) for u in split_units(p, i)]
     units = [u for u, bad in zip(units, unquotable(units), strict=True) if not bad]
-    boosts = answer_types(question)
+    boosts = answer_types(question) if asked is None else list(asked)
     score_units(units, query, passages, boosts, similarity, language, question, scoring)
     prefer_latest(units, question, scoring)
     if context:
-        asked_first(units, question, context, passages, limits.follow_up_below)
+        asked_first(units, question, context, passages, limits.follow_up_below, referent)
     candidates = [
         u
         for u in units
-        if u.score > 0 and usable(u, scoring) and (u.passage, u.position) not in taken
+        if u.score > 0
+        and usable(u, scoring)
+        and (u.passage, u.position) not in taken
+        and (not thing or thing & about_terms(u, passages))
     ]
     if not candidates:
         return None
@@ -248,6 +306,7 @@ def asked_first(
     context: str,
     passages: Sequence[Passage],
     below: float = PARAMS.selection.follow_up_below,
+    referent: Sequence[str] = (),
 ) -> None:
     """A follow-up takes its subject from the earlier turns (``context``) and what it asks from
     its own words and answer type: a unit holding the earlier turns' words but none of the
@@ -255,10 +314,16 @@ def asked_first(
     for "where did he study?" after "who runs the district?") is scored just below the best
     unit that holds one of them about the same subject (the earlier turns' names, else their
     words, in its own words, its heading, lead-in or page title). Nothing
-    changes when no such unit is found: the follow-up then says too little to tell."""
+    changes when no such unit is found: the follow-up then says too little to tell.
+
+    With a ``referent`` (``_referent``: the names the last answer gave, when the earlier user
+    turns name nothing), the subject is what it names, and a unit about something else goes
+    below the best one about it too: "he" is the person the answer named, not another.
+    """
     own = frozenset(terms(question))
-    earlier = frozenset(terms(context)) - own
-    subject = subject_terms(context) or earlier
+    named = frozenset(t for name in referent for t in terms(name)) - own
+    earlier = (frozenset(terms(context)) | named) - own
+    subject = named or subject_terms(context) or earlier
     if not earlier:
         return
 
@@ -270,7 +335,12 @@ def asked_first(
 
     scored = [u for u in units if u.score > 0]
     answering = [u for u in scored if subject & about_terms(u, passages) and speaks(u)]
-    worded = [u for u in scored if earlier & u.term_set and not speaks(u)]
+    worded = [
+        u
+        for u in scored
+        if (earlier & u.term_set and not speaks(u))
+        or (named and not subject & about_terms(u, passages))
+    ]
     if not answering or not worded:
         return
     top = max(u.score for u in answering)
@@ -281,6 +351,17 @@ def asked_first(
     scale = max(top - below, top / 2) / highest
     for unit in worded:
         unit.score *= scale
+
+
+def _referent(question: str, context: str, reply: Sequence[str]) -> tuple[str, ...]:
+    """What a follow-up's pronoun stands for when only the last answer named it: ``reply``
+    (the names that answer gave, ``conversation.reply_names``) when the earlier user turns
+    (``context``) and the follow-up itself name nothing ("where did he work before that?"
+    after "who is the director?" / "The director is Ann Lee ..."); () otherwise. Only names
+    are read from the answer, never what it says to do."""
+    if not context or not reply or subject_terms(context) or names(question):
+        return ()
+    return tuple(reply)
 
 
 def about_terms(unit: Unit, passages: Sequence[Passage]) -> frozenset[str]:

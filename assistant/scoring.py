@@ -169,6 +169,40 @@ class Query:
         return sum(self.weights.values()) or 1.0
 
 
+# What a comparison of two things asks of each ("which is larger, A or B?" asks each one's
+# size, "chi è arrivato prima?" each one's date): comparatives of English and Italian, mapped
+# to the evidence of ``ANSWER_TYPES`` (dates, sums, sizes), not topic words.
+_DATE, _COUNT, _SUM, _SIZE = (ANSWER_TYPES[i][1] for i in range(4))
+COMPARED: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        re.compile(
+            r"\b(first|earlier|sooner|older|newer|later|prima|dopo|più\s+(?:vecchi|antic|"
+            r"recent)\w*)\b",
+            re.I,
+        ),
+        _DATE,
+    ),
+    (
+        re.compile(
+            r"\b(larger|bigger|smaller|wider|più\s+(?:grand|piccol|ampi|estes|vast)\w*|"
+            r"maggiore|minore)\b",
+            re.I,
+        ),
+        _SIZE,
+    ),
+    (
+        re.compile(r"\b(more\s+expensive|cheaper|costlier|più\s+(?:car|costos)\w*)\b", re.I),
+        _SUM,
+    ),
+]
+
+
+def compared_types(question: str) -> list[re.Pattern[str]]:
+    """What a question comparing two things asks of each, from its comparative (a date for
+    "first", a size for "larger"); [] when it has none (then ``answer_types`` holds)."""
+    return [evidence for asks, evidence in COMPARED if asks.search(question)]
+
+
 def answer_types(question: str) -> list[re.Pattern[str]]:
     """Patterns of what an answering sentence holds (a date for "when", a sum for "cost")."""
     return [evidence for asks, evidence in ANSWER_TYPES if asks.search(question)]

@@ -2,8 +2,9 @@
 part about who answered the part before is answered with that person's page, a statement
 before a question naming its own subject is no part of it, a follow-up is answered by what it
 asks rather than by the earlier turn's words, a list written as one sentence under a heading
-naming what is asked is the list, and the time-aware answer leaves questions of several
-parts and the sums of planned things to the selector."""
+naming what is asked is the list, the time-aware answer leaves questions of several
+parts and the sums of planned things to the selector, a follow-up's "he" that only the last
+answer named is that person, and a question comparing two things is answered for each."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from support.passages import page as support_page
 
 from assistant import timeline
 from assistant.compose import compose
-from assistant.conversation import question_parts, question_pieces
+from assistant.conversation import question_parts, question_pieces, reply_names
 from assistant.extractive import asked_first, select
+from assistant.schema import Turn
 from assistant.terms import TermStats, terms
 from assistant.units import split_units
 from ingest.dates import encode, find_dates
@@ -212,3 +214,112 @@ def test_a_follow_up_that_says_too_little_keeps_the_order() -> None:
         units, "and what exactly do they do there?", "who runs the weaving guild?", passages
     )
     assert [u.score for u in units] == before
+
+
+GUILD_PEOPLE = page(
+    13,
+    "Who runs the weaving guild",
+    (
+        "## Tobias Reed – head of the guild\n\n"
+        "Head of the weaving guild since 2015, after a search of several months.\n\n"
+        "Previously in charge of the dye house at the Linen School of Dunmore, where he "
+        "looked after the apprentices."
+    ),
+)
+GUILD_NEWS = page(
+    14,
+    "Weaving guild news",
+    (
+        "2026: works on the guild's new hall in Harbour Street are expected to start in the "
+        "spring.\n\n"
+        "In 1990 Ann Lee was working at the Harbour Mill when the guild asked her to run its "
+        "first shop."
+    ),
+)
+
+
+def test_a_follow_up_about_whom_only_the_last_answer_named_is_answered_about_them() -> None:
+    """ "where did he work before that?" after "who runs the weaving guild?" answered "The
+    head is Tobias Reed": the user's turn names nobody, so "he" is the name the answer gave;
+    the sentence about his earlier job leads, not one about the guild's works or someone
+    else's job that holds "work" too."""
+    passages = [GUILD_NEWS, GUILD_PEOPLE]
+    question, context = "where did he work before that?", "Who runs the weaving guild day to day?"
+    stats = TermStats(p.text for p in passages)
+    reply = reply_names(
+        question,
+        [
+            Turn(role="user", content=context),
+            Turn(role="assistant", content="The head is Tobias Reed, in the role since 2015."),
+        ],
+    )
+    assert reply == ("Tobias", "Reed")
+    selection = select(question, passages, "en", stats, context, reply_names=reply)
+    assert selection is not None
+    text = compose(selection, passages, "en")[0]
+    assert text.startswith("Previously in charge of the dye house at the Linen School")
+    # the answer's text is only read for names: without them the follow-up is answered as
+    # before, from the user's turns
+    before = select(question, passages, "en", stats, context)
+    assert before is not None
+    assert not compose(before, passages, "en")[0].startswith("Previously")
+
+
+HALL = page(
+    15,
+    "The loom hall",
+    (
+        "The loom hall opened in 1998 beside the river.\n\n"
+        "The loom hall covers 2,400 m² on two floors and holds forty looms.\n\n"
+        "Visitors can watch the weavers from a gallery."
+    ),
+)
+DYE_HOUSE = page(
+    16,
+    "The dye house",
+    (
+        "The dye house is run by the Mill Trust, which restored it in 2004.\n\n"
+        "With its drying yard the dye house covers 3,100 m².\n\n"
+        "Courses in natural dyes take place in the dye house every spring."
+    ),
+)
+
+
+def test_a_question_comparing_two_things_is_asked_of_each() -> None:
+    """ "Which is larger, A or B?", "compare X of A with B", "is A bigger than B?", "A e B":
+    one attribute of two things, asked once per thing; "between A and B", a title with "e"
+    and a question offering two choices of another kind are not split."""
+    assert question_parts("Which is larger, the loom hall or the whole dye house?") == [
+        "Which is larger, the loom hall?",
+        "Which is larger, the whole dye house?",
+    ]
+    assert question_parts("Compare the cost of the Loom Hall with the 2004 Dye House works.") == [
+        "Compare the cost of the Loom Hall.",
+        "Compare the cost of the 2004 Dye House works.",
+    ]
+    assert question_parts("Is the loom hall bigger than the dye house? Give both sizes.") == [
+        "Is the loom hall bigger? Give both sizes.",
+        "Is the dye house bigger? Give both sizes.",
+    ]
+    assert question_parts("In che anno sono state fondate Acme e la Filanda Rossi?") == [
+        "In che anno sono state fondate Acme?",
+        "In che anno sono state fondate la Filanda Rossi?",
+    ]
+    assert question_parts("What is the partnership between Acme and the Mill Trust?") == []
+    assert question_parts("Qual era il tema del festival Il Rosso e il Blu?") == []
+    assert question_parts("Is the shop open on Saturday or Sunday?") == []
+
+
+def test_both_things_compared_are_answered_each_with_its_size() -> None:
+    """Each thing's unit holding the asked attribute (a size for "larger") is quoted."""
+    text = answer("Which is larger, the loom hall or the dye house?", [HALL, DYE_HOUSE])
+    assert "2,400 m²" in text
+    assert "3,100 m²" in text
+
+
+def test_a_thing_compared_that_no_unit_is_about_adds_nothing() -> None:
+    """No page is about the Rope Works: its part quotes nothing (not the dye house's size,
+    which holds the kind of thing asked for but is about something else)."""
+    text = answer("Which is larger, the loom hall or the Rope Works?", [HALL, DYE_HOUSE])
+    assert "2,400 m²" in text
+    assert "3,100 m²" not in text
