@@ -261,10 +261,51 @@ def _by_value(
     similarity: Similarity | None,
     params: DirectoryParams,
 ) -> tuple[list[Organisation] | None, list[str]]:
-    """Organisations whose sector, cluster, building or listing heading the question names."""
+    """Organisations whose sector, cluster, building or listing heading the question names;
+    two joined by "and"/"e" ("nei cluster materiali avanzati ed energia"), each
+    (``_joined``)."""
     values = {v: o for v, o in filter_values(orgs).items() if len(o) < len(orgs)}
     if not values:
         return None, []
+    named = _named_values(question, values, similarity, params)
+    sides = _joined(question, values)
+    if named and sides:
+        each = [_named_values(side, values, similarity, params) for side in sides]
+        if all(each):
+            named = list(dict.fromkeys([*named, *(v for found in each for v in found)]))
+    if not named:
+        return None, []
+    chosen: list[Organisation] = []
+    for value in named:
+        chosen += [o for o in values[value] if o not in chosen]
+    return chosen, named
+
+
+# "and", "e", "ed" joining two phrases (the grammar of the two languages).
+_AND = re.compile(r"\s(?:and|e|ed)\s", re.I)
+
+
+def _joined(question: str, values: dict[str, list[Organisation]]) -> list[str]:
+    """The two sides of a question joining two filters by "and"/"e"/"ed" ("Quali realtà
+    lavorano nei cluster materiali avanzati ed energia?" -> "... materiali avanzati",
+    "energia?"); [] when it joins none, or more than two, or when the conjunction is inside
+    a value the question names word for word ("Mechanics and Mechatronics")."""
+    sides = _AND.split(question)
+    if len(sides) != 2:
+        return []
+    if any(_AND.search(v) and _exact(question, v) for v in values):
+        return []
+    return sides
+
+
+def _named_values(
+    question: str,
+    values: dict[str, list[Organisation]],
+    similarity: Similarity | None,
+    params: DirectoryParams,
+) -> list[str]:
+    """The values the question names: word for word, else fuzzily, else by a long word of it,
+    else (``similarity``) by meaning, in the other language too."""
     # A value the question names word for word settles it before any fuzzy match.
     named = _longest([v for v in values if _exact(question, v)])
     if not named:
@@ -289,12 +330,7 @@ def _by_value(
             named = [best[0][1]]
         elif grams and len(names) > 1:
             named = _named_by_a_run(names, grams, similarity, params)
-    if not named:
-        return None, []
-    chosen: list[Organisation] = []
-    for value in named:
-        chosen += [o for o in values[value] if o not in chosen]
-    return chosen, named
+    return named
 
 
 def _longest(values: list[str]) -> list[str]:

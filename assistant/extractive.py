@@ -200,6 +200,8 @@ def _select_one(
     ranked = _distinct(pool)
     if asks_for_several(question):
         chosen = _list_answer(ranked, pool, units, query, passages, params, asked_kind(question))
+    if not chosen and not answer_types(question):
+        chosen = _named_list(ranked, units, query, passages, params)
     listed = bool(chosen)
     if not chosen:
         # Lead with the unit most likely to hold the answer (assistant.lead); a second one
@@ -476,22 +478,29 @@ def _list_answer(
         if _names_the_kind(ranked[0], kind):
             return [ranked[0]]
     return _best_list(pool, units, query, passages, params) or _headed_enumeration(
-        ranked[: lead.TOP_UNITS], query, kind
+        ranked[: lead.TOP_UNITS], query, kind, loose=True
     )
 
 
 def _headed_enumeration(
-    ranked: Sequence[Unit], query: Query, kind: frozenset[str], above: float = 0.0
+    ranked: Sequence[Unit],
+    query: Query,
+    kind: frozenset[str],
+    above: float = 0.0,
+    loose: bool = False,
 ) -> list[Unit]:
     """The sentence naming several things itself (``enumerates``) under a heading that names
     what is asked and carries more than ``above`` of the question's term weight ("Higher
     Education; Advanced Materials; ..." under "Technology clusters" for "what are the
     technology clusters?"): the list written as a sentence; the one whose heading carries
-    most, then the best scored. [] when none."""
+    most, then the best scored. [] when none. ``loose`` (no list answers): a sentence with
+    two commas or more names several too, when its items are too long for ``enumerates``
+    ("Malattie renali e strategie per ritardare la dialisi, trapianti, ..." under "Le
+    ricerche")."""
     found = [
         u
         for u in ranked
-        if enumerates(u)
+        if (enumerates(u) or (loose and u.kind == "sentence" and u.text.count(",") >= 2))
         and _named_by_heading([u], query, kind)
         and _heading_share(u, query) > above
     ]
@@ -534,6 +543,32 @@ def _named_by_heading(block: Sequence[Unit], query: Query, kind: frozenset[str])
     return bool(heading & kind) if kind else bool(heading & query.weights.keys())
 
 
+def _named_list(
+    ranked: Sequence[Unit],
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
+) -> list[Unit]:
+    """The whole list one of the best units belongs to, when the question names that list's
+    heading, every term of it ("The handbook has a checklist for new partners - what's on
+    it?" and the items under "Checklist for new partners"): asked for by its name, a list is
+    answered whole, whatever the wording ("what's on it?", "cosa si consiglia di vedere
+    dall'esterno?"). Items only (a table row's context holds its header too); [] when none
+    of the ``params.selection.named_list_top`` best units is such an item."""
+    asked = query.weights.keys()
+    for unit in ranked[: params.selection.named_list_top]:
+        if unit.kind != "item":
+            continue
+        heading = frozenset(t for t in terms(unit.context) if not t.isdigit())  # not "8."
+        if not heading or not heading <= asked:
+            continue
+        block = _list_block(unit, units, "list", params, passages)
+        if len(block) >= 2:
+            return block
+    return []
+
+
 def _list_after(
     unit: Unit,
     units: Sequence[Unit],
@@ -545,7 +580,8 @@ def _list_after(
     """The list or table right after the best unit when that unit is a sentence introducing
     it ("... organises its activities into technology clusters." then, under a heading, the
     clusters): the sentence, then the whole list. Only a list whose heading or lead-in names
-    what is asked (``_named_by_heading``); [] otherwise."""
+    what is asked (``_named_by_heading``), or one the sentence announces (``announces``: "...
+    runs two laboratories." then a table of two); [] otherwise."""
     if unit.kind != "sentence":
         return []
     after = [u for u in units if u.passage == unit.passage and u.position == unit.position + 1]
@@ -554,11 +590,47 @@ def _list_after(
     block = _list_block(after[0], units, "list", params, passages)
     if len(block) < 2:
         return []
-    if not _named_by_heading(block, query, kind):
+    if not _named_by_heading(block, query, kind) and not announces(unit, len(block)):
         return []
     if block[0].lead == unit.text:
         return block  # the lead-in ("... include:") is shown above the list
     return [unit, *block]
+
+
+# Words announcing the items that follow (EN and IT grammar, not topics): "the following",
+# "as follows", "i seguenti", "tra cui", "ecco".
+_ANNOUNCING = re.compile(
+    r"\b(?:the\s+following|as\s+follows|seguent[ei]|tra\s+cui|fra\s+cui|ecco|"
+    r"(?:listed|shown)\s+below|di\s+seguito)\b",
+    re.I,
+)
+# Number words two to twenty, EN and IT, as ``_FIGURE`` reads them.
+_NUMBER_WORDS = {
+    word: n
+    for words in (
+        "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty",
+        "due tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici "
+        "quindici sedici diciassette diciotto diciannove venti",
+    )
+    for n, word in enumerate(words.split(), start=2)
+}
+
+
+def announces(unit: Unit, items: int) -> bool:
+    """A sentence announcing the ``items`` items that follow it: it ends with a colon, says
+    "the following" / "tra cui", or states their number ("runs two laboratories" before a
+    table of two; not a part of a whole, "two of the labs")."""
+    text = unit.text.strip()
+    if text.endswith(":") or _ANNOUNCING.search(text):
+        return True
+    for found in _FIGURE.finditer(text):
+        if _PARTITIVE.match(text, found.end()):
+            continue
+        word = found.group(0).lower()
+        if _NUMBER_WORDS.get(word, int(word) if word.isdigit() else 0) == items:
+            return True
+    return False
 
 
 def _best_list(

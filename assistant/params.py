@@ -121,6 +121,11 @@ class SelectionParams:
     list_items_counted: int = why(
         8, "items beyond this many add nothing: a long list is not better"
     )
+    named_list_top: int = why(
+        3,
+        "a list the question names by its heading is answered whole when one of this many "
+        "best units is its item: the search agrees it is the list asked about",
+    )
 
 
 @dataclass(frozen=True)
