@@ -465,11 +465,16 @@ def _list_answer(
     the best unit belongs to (it lost lists whose heading names the question to a list
     holding one matching item).
     """
+    headed = _under_best_headings(ranked, units)
     if ranked and enumerates(ranked[0]):
         # the best sentence names several things: it answers, unless a sentence naming
         # several things sits under a heading naming more of what is asked
         return _headed_enumeration(
-            ranked[1 : lead.TOP_UNITS], query, kind, _heading_share(ranked[0], query)
+            [u for u in headed if u is not ranked[0]],
+            query,
+            kind,
+            _heading_share(ranked[0], query),
+            loose=True,
         )
     if ranked:
         following = _list_after(ranked[0], units, query, passages, params, kind)
@@ -478,8 +483,24 @@ def _list_answer(
         if _names_the_kind(ranked[0], kind):
             return [ranked[0]]
     return _best_list(pool, units, query, passages, params) or _headed_enumeration(
-        ranked[: lead.TOP_UNITS], query, kind, loose=True
+        headed, query, kind, loose=True
     )
+
+
+def _under_best_headings(ranked: Sequence[Unit], units: Sequence[Unit]) -> list[Unit]:
+    """The best units (``lead.TOP_UNITS``), then the other sentences under their headings:
+    a sentence naming the things asked may share no word with the question, its heading
+    does ("Malattie renali, trapianti, diabete, ..." under "Le ricerche")."""
+    top = list(ranked[: lead.TOP_UNITS])
+    headings = {(u.passage, u.context) for u in top if u.context}
+    seen = {(u.passage, u.position) for u in top}
+    return top + [
+        u
+        for u in units
+        if u.kind == "sentence"
+        and (u.passage, u.context) in headings
+        and (u.passage, u.position) not in seen
+    ]
 
 
 def _headed_enumeration(
@@ -540,7 +561,26 @@ def _named_by_heading(block: Sequence[Unit], query: Query, kind: frozenset[str])
     page the question names does not, nor a list of research areas "which research
     institutions ...?"."""
     heading = frozenset(terms(f"{block[0].context} {block[0].lead}"))
-    return bool(heading & kind) if kind else bool(heading & query.weights.keys())
+    return _share_a_word(heading, kind or frozenset(query.weights))
+
+
+# The shortest stem another stem may begin with and still name the same word
+# ("architect" / "architectur"; not "studi" / "studio", "lab" / "label").
+_SAME_WORD_STEM = 6
+
+
+def _share_a_word(these: frozenset[str], those: frozenset[str]) -> bool:
+    """Two sets of terms share a word: the same stem, or one stem beginning with another of
+    at least ``_SAME_WORD_STEM`` letters (a list headed "Architecture" names the architects
+    asked for: the stemmer keeps the noun and the agent noun apart)."""
+    if these & those:
+        return True
+    return any(
+        len(short) >= _SAME_WORD_STEM and long.startswith(short)
+        for a in these
+        for b in those
+        for short, long in ((a, b) if len(a) <= len(b) else (b, a),)
+    )
 
 
 def _named_list(

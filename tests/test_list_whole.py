@@ -150,6 +150,47 @@ def test_a_sentence_naming_several_under_the_heading_asked_answers_a_list_questi
     assert text.startswith("Emissioni dei forni e modi per ridurle o evitarle")
 
 
+def test_the_enumeration_under_the_heading_asked_wins_over_one_sharing_more_words() -> None:
+    """A guide names the museum and its labs among the campus's residents, in a sentence that
+    shares more words with the question than the list of research topics (which shares none:
+    its heading, "Le ricerche", does): the topics answer."""
+    guide = page(
+        5,
+        "Guida del campus",
+        (
+            "## Chi trovi nel campus\n\n"
+            "La fornace storica, il museo del vetro (laboratori di ricerca), la scuola di "
+            "restauro e alcune start-up."
+        ),
+        language="it",
+    )
+    text = answer("Di quali ricerche si occupano i laboratori del museo?", [guide, RICERCHE], "it")
+    assert text.startswith("Emissioni dei forni e modi per ridurle o evitarle")
+
+
+FACTS = page(
+    6,
+    "School fact sheet",
+    (
+        "## Ten years in numbers\n\n"
+        "- The school was weighing a new building for large looms in 2015.\n"
+        "- The first building, the old mill, housed the ceramics studio.\n\n"
+        "## Architecture\n\n"
+        "- Main hall and the mill's new roof: Rossi Studio\n"
+        "- Glass wing: Lake & Hill (2019)\n"
+        "- Kiln house: Ash Partners\n"
+    ),
+)
+
+
+def test_a_heading_naming_the_kind_by_another_form_of_the_word_is_about_it() -> None:
+    """ "Which architects ...?" and a list headed "Architecture": the stems differ
+    ("architect", "architectur"), the word is the same; the list of buildings' designers
+    answers, not a list sharing "building"."""
+    text = answer("Which architects have designed buildings at the school?", [FACTS])
+    assert "Rossi Studio" in text and "Lake & Hill" in text and "Ash Partners" in text
+
+
 def _directory() -> list[Organisation]:
     """Organisations of four sectors, named in English only."""
 
