@@ -514,20 +514,33 @@ def _headed_enumeration(
     what is asked and carries more than ``above`` of the question's term weight ("Higher
     Education; Advanced Materials; ..." under "Technology clusters" for "what are the
     technology clusters?"): the list written as a sentence; the one whose heading carries
-    most, then the best scored. [] when none. ``loose`` (no list answers): a sentence with
-    two commas or more names several too, when its items are too long for ``enumerates``
+    most, then the best scored. [] when none. ``loose``: a series between commas names
+    several too (``_comma_series``), when its items are too long for ``enumerates``
     ("Malattie renali e strategie per ritardare la dialisi, trapianti, ..." under "Le
     ricerche")."""
     found = [
         u
         for u in ranked
-        if (enumerates(u) or (loose and u.kind == "sentence" and u.text.count(",") >= 2))
+        if (enumerates(u) or (loose and _comma_series(u)))
         and _named_by_heading([u], query, kind)
         and _heading_share(u, query) > above
     ]
     if not found:
         return []
     return [max(found, key=lambda u: (_heading_share(u, query), u.score))]
+
+
+# The commas of a series long enough to be a list written as a sentence (four items or
+# more): two commas also set off an apposition ("The results, published in 2021, ...").
+_SERIES_COMMAS = 3
+
+
+def _comma_series(unit: Unit) -> bool:
+    """A sentence naming four things or more between commas (outside brackets), whatever
+    their length: "Malattie renali e strategie per ritardare la dialisi, trapianti, diabete,
+    malattie rare, ..."."""
+    bare = re.sub(r"\([^()]*\)", "", unit.text)
+    return unit.kind == "sentence" and bare.count(",") >= _SERIES_COMMAS
 
 
 def _heading_share(unit: Unit, query: Query) -> float:
@@ -594,8 +607,9 @@ def _named_list(
     heading, every term of it ("The handbook has a checklist for new partners - what's on
     it?" and the items under "Checklist for new partners"): asked for by its name, a list is
     answered whole, whatever the wording ("what's on it?", "cosa si consiglia di vedere
-    dall'esterno?"). Items only (a table row's context holds its header too); [] when none
-    of the ``params.selection.named_list_top`` best units is such an item."""
+    dall'esterno?"), unless an item holds what else the question asks (then that item is
+    the answer). Items only (a table row's context holds its header too); [] when none of
+    the ``params.selection.named_list_top`` best units is such an item."""
     asked = query.weights.keys()
     for unit in ranked[: params.selection.named_list_top]:
         if unit.kind != "item":
@@ -604,7 +618,11 @@ def _named_list(
         if not heading or not heading <= asked:
             continue
         block = _list_block(unit, units, "list", params, passages)
-        if len(block) >= 2:
+        # what the question says besides the list's heading and its page's title: held by
+        # an item, it asks for that item ("Where did <heading> work before he became
+        # director?" and the item "Director since 2017"), not for the list
+        rest = asked - heading - frozenset(terms(passages[unit.passage].title))
+        if len(block) >= 2 and not any(rest & u.term_set for u in block):
             return block
     return []
 
