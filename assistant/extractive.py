@@ -530,17 +530,12 @@ def _headed_enumeration(
     return [max(found, key=lambda u: (_heading_share(u, query), u.score))]
 
 
-# The commas of a series long enough to be a list written as a sentence (four items or
-# more): two commas also set off an apposition ("The results, published in 2021, ...").
-_SERIES_COMMAS = 3
-
-
-def _comma_series(unit: Unit) -> bool:
-    """A sentence naming four things or more between commas (outside brackets), whatever
-    their length: "Malattie renali e strategie per ritardare la dialisi, trapianti, diabete,
-    malattie rare, ..."."""
+def _comma_series(unit: Unit, commas: int = PARAMS.selection.series_commas) -> bool:
+    """A sentence naming several things between ``commas`` commas or more (outside
+    brackets), whatever their length: "Malattie renali e strategie per ritardare la dialisi,
+    trapianti, diabete, malattie rare, ..."."""
     bare = re.sub(r"\([^()]*\)", "", unit.text)
-    return unit.kind == "sentence" and bare.count(",") >= _SERIES_COMMAS
+    return unit.kind == "sentence" and bare.count(",") >= commas
 
 
 def _heading_share(unit: Unit, query: Query) -> float:
@@ -577,19 +572,16 @@ def _named_by_heading(block: Sequence[Unit], query: Query, kind: frozenset[str])
     return _share_a_word(heading, kind or frozenset(query.weights))
 
 
-# The shortest stem another stem may begin with and still name the same word
-# ("architect" / "architectur"; not "studi" / "studio", "lab" / "label").
-_SAME_WORD_STEM = 6
-
-
-def _share_a_word(these: frozenset[str], those: frozenset[str]) -> bool:
+def _share_a_word(
+    these: frozenset[str], those: frozenset[str], stem: int = PARAMS.selection.same_word_stem
+) -> bool:
     """Two sets of terms share a word: the same stem, or one stem beginning with another of
-    at least ``_SAME_WORD_STEM`` letters (a list headed "Architecture" names the architects
-    asked for: the stemmer keeps the noun and the agent noun apart)."""
+    at least ``stem`` letters (a list headed "Architecture" names the architects asked for:
+    the stemmer keeps the noun and the agent noun apart)."""
     if these & those:
         return True
     return any(
-        len(short) >= _SAME_WORD_STEM and long.startswith(short)
+        len(short) >= stem and long.startswith(short)
         for a in these
         for b in those
         for short, long in ((a, b) if len(a) <= len(b) else (b, a),)
