@@ -200,7 +200,8 @@ def _select_one(
     ranked = _distinct(pool)
     if asks_for_several(question):
         chosen = _list_answer(ranked, pool, units, query, passages, params, asked_kind(question))
-    if not chosen and not answer_types(question):
+    if not chosen and not answer_types(question) and not asks_place(question):
+        # a question asking no particular kind of thing (a date, a figure, a place, a name)
         chosen = _named_list(ranked, units, query, passages, params)
     listed = bool(chosen)
     if not chosen:

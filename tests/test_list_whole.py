@@ -129,6 +129,8 @@ def test_a_list_the_question_names_by_its_heading_is_answered_whole() -> None:
     assert "bench neighbours" not in text
     text = answer("What does the checklist for new members say about deliveries?", [HANDBOOK])
     assert "raw glass" in text and "bench neighbours" not in text
+    text = answer("Where is the checklist for new members?", [HANDBOOK])  # a place
+    assert "bench neighbours" not in text
 
 
 RICERCHE = page(
