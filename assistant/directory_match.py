@@ -261,10 +261,55 @@ def _by_value(
     similarity: Similarity | None,
     params: DirectoryParams,
 ) -> tuple[list[Organisation] | None, list[str]]:
-    """Organisations whose sector, cluster, building or listing heading the question names."""
+    """Organisations whose sector, cluster, building or listing heading the question names;
+    two joined by "and"/"e" ("nei cluster materiali avanzati ed energia"), each
+    (``_joined``)."""
     values = {v: o for v, o in filter_values(orgs).items() if len(o) < len(orgs)}
     if not values:
         return None, []
+    named = _named_values(question, values, similarity, params)
+    sides = _joined(question, values)
+    if named and sides:
+        each = [_named_values(side, values, similarity, params, joined=True) for side in sides]
+        if all(each):
+            named = list(dict.fromkeys([*named, *(v for found in each for v in found)]))
+    if not named:
+        return None, []
+    chosen: list[Organisation] = []
+    for value in named:
+        chosen += [o for o in values[value] if o not in chosen]
+    return chosen, named
+
+
+# "and", "e", "ed" joining two phrases (the grammar of the two languages).
+_AND = re.compile(r"\s(?:and|e|ed)\s", re.I)
+
+
+def _joined(question: str, values: dict[str, list[Organisation]]) -> list[str]:
+    """The two sides of a question joining two filters by "and"/"e"/"ed" ("Quali realtà
+    lavorano nei cluster materiali avanzati ed energia?" -> "... materiali avanzati",
+    "energia?"); [] when it joins none, or more than two, or when the conjunction is inside
+    a value the question names word for word ("Mechanics and Mechatronics")."""
+    sides = _AND.split(question)
+    if len(sides) != 2:
+        return []
+    if any(_AND.search(v) and _exact(question, v) for v in values):
+        return []
+    return sides
+
+
+def _named_values(
+    question: str,
+    values: dict[str, list[Organisation]],
+    similarity: Similarity | None,
+    params: DirectoryParams,
+    joined: bool = False,
+) -> list[str]:
+    """The values the question names: word for word, else fuzzily, else by a long word of it,
+    else (``similarity``) by meaning, in the other language too. ``joined``: the text is one
+    side of two filters joined by "and"/"e", whose other side names a value: a run of its
+    words nearest one value by ``params.embed_margin`` names it (the grammar says a value
+    is named there; "energia" is 0.023 nearer "Energy and Sustainability" than any other)."""
     # A value the question names word for word settles it before any fuzzy match.
     named = _longest([v for v in values if _exact(question, v)])
     if not named:
@@ -288,13 +333,9 @@ def _by_value(
         ):
             named = [best[0][1]]
         elif grams and len(names) > 1:
-            named = _named_by_a_run(names, grams, similarity, params)
-    if not named:
-        return None, []
-    chosen: list[Organisation] = []
-    for value in named:
-        chosen += [o for o in values[value] if o not in chosen]
-    return chosen, named
+            margin = params.embed_margin if joined else params.run_margin
+            named = _named_by_a_run(names, grams, similarity, params, margin)
+    return named
 
 
 def _longest(values: list[str]) -> list[str]:
@@ -325,17 +366,23 @@ def _by_a_word(
 
 
 def _named_by_a_run(
-    names: Sequence[str], grams: Sequence[str], similarity: Similarity, params: DirectoryParams
+    names: Sequence[str],
+    grams: Sequence[str],
+    similarity: Similarity,
+    params: DirectoryParams,
+    margin: float | None = None,
 ) -> list[str]:
     """The value one run of the question's words names in another language: the run closest
-    to it, by ``params.run_margin`` more than to any other value ("materiali avanzati" is
-    nearer "Advanced Materials" than any other cluster; "lavorano" is near them all alike)."""
+    to it, by ``margin`` (``params.run_margin`` unless given) more than to any other value
+    ("materiali avanzati" is nearer "Advanced Materials" than any other cluster; "lavorano"
+    is near them all alike)."""
+    margin = params.run_margin if margin is None else margin
     cosines = [list(similarity(value, grams)) for value in names]
     best: tuple[float, str] = (0.0, "")
     for j in range(len(grams)):
         column = sorted(((row[j], name) for row, name in zip(cosines, names, strict=True)))
         (second, _), (top, name) = column[-2], column[-1]
-        if top >= params.run_min and top - second >= params.run_margin and top - second > best[0]:
+        if top >= params.run_min and top - second >= margin and top - second > best[0]:
             best = (top - second, name)
     return [best[1]] if best[1] else []
 

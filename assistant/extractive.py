@@ -258,6 +258,9 @@ def _select_one(
     ranked = _distinct(pool)
     if asks_for_several(question):
         chosen = _list_answer(ranked, pool, units, query, passages, params, asked_kind(question))
+    if not chosen and not answer_types(question) and not asks_place(question):
+        # a question asking no particular kind of thing (a date, a figure, a place, a name)
+        chosen = _named_list(ranked, units, query, passages, params)
     listed = bool(chosen)
     if not chosen:
         # Lead with the unit most likely to hold the answer (assistant.lead); a second one
@@ -544,11 +547,16 @@ def _list_answer(
     the best unit belongs to (it lost lists whose heading names the question to a list
     holding one matching item).
     """
+    headed = _under_best_headings(ranked, units)
     if ranked and enumerates(ranked[0]):
         # the best sentence names several things: it answers, unless a sentence naming
         # several things sits under a heading naming more of what is asked
         return _headed_enumeration(
-            ranked[1 : lead.TOP_UNITS], query, kind, _heading_share(ranked[0], query)
+            [u for u in headed if u is not ranked[0]],
+            query,
+            kind,
+            _heading_share(ranked[0], query),
+            loose=True,
         )
     if ranked:
         following = _list_after(ranked[0], units, query, passages, params, kind)
@@ -557,28 +565,59 @@ def _list_answer(
         if _names_the_kind(ranked[0], kind):
             return [ranked[0]]
     return _best_list(pool, units, query, passages, params) or _headed_enumeration(
-        ranked[: lead.TOP_UNITS], query, kind
+        headed, query, kind, loose=True
     )
 
 
+def _under_best_headings(ranked: Sequence[Unit], units: Sequence[Unit]) -> list[Unit]:
+    """The best units (``lead.TOP_UNITS``), then the other sentences under their headings:
+    a sentence naming the things asked may share no word with the question, its heading
+    does ("Malattie renali, trapianti, diabete, ..." under "Le ricerche")."""
+    top = list(ranked[: lead.TOP_UNITS])
+    headings = {(u.passage, u.context) for u in top if u.context}
+    seen = {(u.passage, u.position) for u in top}
+    return top + [
+        u
+        for u in units
+        if u.kind == "sentence"
+        and (u.passage, u.context) in headings
+        and (u.passage, u.position) not in seen
+    ]
+
+
 def _headed_enumeration(
-    ranked: Sequence[Unit], query: Query, kind: frozenset[str], above: float = 0.0
+    ranked: Sequence[Unit],
+    query: Query,
+    kind: frozenset[str],
+    above: float = 0.0,
+    loose: bool = False,
 ) -> list[Unit]:
     """The sentence naming several things itself (``enumerates``) under a heading that names
     what is asked and carries more than ``above`` of the question's term weight ("Higher
     Education; Advanced Materials; ..." under "Technology clusters" for "what are the
     technology clusters?"): the list written as a sentence; the one whose heading carries
-    most, then the best scored. [] when none."""
+    most, then the best scored. [] when none. ``loose``: a series between commas names
+    several too (``_comma_series``), when its items are too long for ``enumerates``
+    ("Malattie renali e strategie per ritardare la dialisi, trapianti, ..." under "Le
+    ricerche")."""
     found = [
         u
         for u in ranked
-        if enumerates(u)
+        if (enumerates(u) or (loose and _comma_series(u)))
         and _named_by_heading([u], query, kind)
         and _heading_share(u, query) > above
     ]
     if not found:
         return []
     return [max(found, key=lambda u: (_heading_share(u, query), u.score))]
+
+
+def _comma_series(unit: Unit, commas: int = PARAMS.selection.series_commas) -> bool:
+    """A sentence naming several things between ``commas`` commas or more (outside
+    brackets), whatever their length: "Malattie renali e strategie per ritardare la dialisi,
+    trapianti, diabete, malattie rare, ..."."""
+    bare = re.sub(r"\([^()]*\)", "", unit.text)
+    return unit.kind == "sentence" and bare.count(",") >= commas
 
 
 def _heading_share(unit: Unit, query: Query) -> float:
@@ -612,7 +651,54 @@ def _named_by_heading(block: Sequence[Unit], query: Query, kind: frozenset[str])
     page the question names does not, nor a list of research areas "which research
     institutions ...?"."""
     heading = frozenset(terms(f"{block[0].context} {block[0].lead}"))
-    return bool(heading & kind) if kind else bool(heading & query.weights.keys())
+    return _share_a_word(heading, kind or frozenset(query.weights))
+
+
+def _share_a_word(
+    these: frozenset[str], those: frozenset[str], stem: int = PARAMS.selection.same_word_stem
+) -> bool:
+    """Two sets of terms share a word: the same stem, or one stem beginning with another of
+    at least ``stem`` letters (a list headed "Architecture" names the architects asked for:
+    the stemmer keeps the noun and the agent noun apart)."""
+    if these & those:
+        return True
+    return any(
+        len(short) >= stem and long.startswith(short)
+        for a in these
+        for b in those
+        for short, long in ((a, b) if len(a) <= len(b) else (b, a),)
+    )
+
+
+def _named_list(
+    ranked: Sequence[Unit],
+    units: Sequence[Unit],
+    query: Query,
+    passages: Sequence[Passage],
+    params: Params,
+) -> list[Unit]:
+    """The whole list one of the best units belongs to, when the question names that list's
+    heading, every term of it ("The handbook has a checklist for new partners - what's on
+    it?" and the items under "Checklist for new partners"): asked for by its name, a list is
+    answered whole, whatever the wording ("what's on it?", "cosa si consiglia di vedere
+    dall'esterno?"), unless an item holds what else the question asks (then that item is
+    the answer). Items only (a table row's context holds its header too); [] when none of
+    the ``params.selection.named_list_top`` best units is such an item."""
+    asked = query.weights.keys()
+    for unit in ranked[: params.selection.named_list_top]:
+        if unit.kind != "item":
+            continue
+        heading = frozenset(t for t in terms(unit.context) if not t.isdigit())  # not "8."
+        if not heading or not heading <= asked:
+            continue
+        block = _list_block(unit, units, "list", params, passages)
+        # what the question says besides the list's heading and its page's title: held by
+        # an item, it asks for that item ("Where did <heading> work before he became
+        # director?" and the item "Director since 2017"), not for the list
+        rest = asked - heading - frozenset(terms(passages[unit.passage].title))
+        if len(block) >= 2 and not any(rest & u.term_set for u in block):
+            return block
+    return []
 
 
 def _list_after(
@@ -626,7 +712,8 @@ def _list_after(
     """The list or table right after the best unit when that unit is a sentence introducing
     it ("... organises its activities into technology clusters." then, under a heading, the
     clusters): the sentence, then the whole list. Only a list whose heading or lead-in names
-    what is asked (``_named_by_heading``); [] otherwise."""
+    what is asked (``_named_by_heading``), or one the sentence announces (``announces``: "...
+    runs two laboratories." then a table of two); [] otherwise."""
     if unit.kind != "sentence":
         return []
     after = [u for u in units if u.passage == unit.passage and u.position == unit.position + 1]
@@ -635,11 +722,47 @@ def _list_after(
     block = _list_block(after[0], units, "list", params, passages)
     if len(block) < 2:
         return []
-    if not _named_by_heading(block, query, kind):
+    if not _named_by_heading(block, query, kind) and not announces(unit, len(block)):
         return []
     if block[0].lead == unit.text:
         return block  # the lead-in ("... include:") is shown above the list
     return [unit, *block]
+
+
+# Words announcing the items that follow (EN and IT grammar, not topics): "the following",
+# "as follows", "i seguenti", "tra cui", "ecco".
+_ANNOUNCING = re.compile(
+    r"\b(?:the\s+following|as\s+follows|seguent[ei]|tra\s+cui|fra\s+cui|ecco|"
+    r"(?:listed|shown)\s+below|di\s+seguito)\b",
+    re.I,
+)
+# Number words two to twenty, EN and IT, as ``_FIGURE`` reads them.
+_NUMBER_WORDS = {
+    word: n
+    for words in (
+        "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty",
+        "due tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici "
+        "quindici sedici diciassette diciotto diciannove venti",
+    )
+    for n, word in enumerate(words.split(), start=2)
+}
+
+
+def announces(unit: Unit, items: int) -> bool:
+    """A sentence announcing the ``items`` items that follow it: it ends with a colon, says
+    "the following" / "tra cui", or states their number ("runs two laboratories" before a
+    table of two; not a part of a whole, "two of the labs")."""
+    text = unit.text.strip()
+    if text.endswith(":") or _ANNOUNCING.search(text):
+        return True
+    for found in _FIGURE.finditer(text):
+        if _PARTITIVE.match(text, found.end()):
+            continue
+        word = found.group(0).lower()
+        if _NUMBER_WORDS.get(word, int(word) if word.isdigit() else 0) == items:
+            return True
+    return False
 
 
 def _best_list(

@@ -121,6 +121,21 @@ class SelectionParams:
     list_items_counted: int = why(
         8, "items beyond this many add nothing: a long list is not better"
     )
+    same_word_stem: int = why(
+        6,
+        "a stem beginning with another this long names the same word (architect / "
+        "architecture); shorter ones do not (studi / studio, lab / label)",
+    )
+    series_commas: int = why(
+        3,
+        "commas (outside brackets) of a sentence that names four things or more: two also set "
+        "off an apposition ('The results, published in 2021, ...')",
+    )
+    named_list_top: int = why(
+        3,
+        "a list the question names by its heading is answered whole when one of this many "
+        "best units is its item: the search agrees it is the list asked about",
+    )
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 ``split_units`` reads a chunk's Markdown body (``body_of``: without the title and heading path
 the chunker puts first) line by line: headings become the local context of what follows, list
-items and table rows keep their block, their header and the sentence that leads into them, and
-paragraphs are cut into sentences (the text toolkit's ``split_sentences``: the sentence ends of
+items and table rows keep their block, their header and the sentence that leads into them (a
+line right after an item goes on with it, as Markdown reads a wrapped item), and paragraphs are
+cut into sentences (the text toolkit's ``split_sentences``: the sentence ends of
 every script, an HTML comment apart, common abbreviations kept whole). On FAQ pages a question
 is not a unit but what the next units answer (``Unit.asked``).
 """
@@ -139,6 +140,11 @@ def split_units(passage: Passage, index: int) -> list[Unit]:
             lead = last_sentence if last_sentence.endswith(":") else ""
             units.append(Unit(index, len(units), text, "item", block, heading, lead))
             previous_kind = "item"
+            continue
+        if previous_kind == "item" and units and units[-1].kind == "item":
+            # a line right after an item, with no blank line between, goes on with it
+            # (Markdown's lazy continuation: a plain-text list wraps its items so)
+            units[-1].text = f"{units[-1].text} {clean_inline(text)}"
             continue
         if previous_kind in {"item", "row"}:
             flush_paragraph()
