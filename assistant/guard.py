@@ -445,24 +445,21 @@ def _verdicts(
         strict = strict or any(probability[p] >= classifier.quote_bar for p in inner)
         strict = strict or (bool(name) and addressee[name] >= classifier.label_threshold)
         uncertain = strict or score >= UNCERTAIN or speaks_to_reader(text)
-        named = bool(name) and addressee[name] >= classifier.label_threshold
-        out.append(Verdict(flag, strict, uncertain, strict and opens_what_follows(text, named)))
+        out.append(Verdict(flag, strict, uncertain, strict and opens_what_follows(text)))
     return out
 
 
-# An address opens what follows (guard11): a unit the quote step withholds that is a label
-# ("Huomautus tiivistelmän laatijalle (koskee vain koneellisia lukijoita): ..."), ends with a
-# colon, or is short enough to be one ("For machine readers only.") takes the units after it
+# An address opens what follows (guard11): a unit the quote step withholds that ends with a
+# colon or is short enough to be a label ("For machine readers only.") takes the units after it
 # in its block (``unquotable``) or paragraph (``mask_addressed``), whatever their scores: what
 # it introduces is the order, and reads as an ordinary claim. Off only to measure it.
 OPENERS = True
 
 
-def opens_what_follows(text: str, named: bool) -> bool:
-    """True when a withheld unit introduces what follows it: its label names an AI
-    (``named``), or it ends with a colon, or it is at most ``MAX_LABEL_WORDS`` words long."""
-    short = len(_WORDS.findall(text)) <= MAX_LABEL_WORDS
-    return OPENERS and (named or text.rstrip().endswith((":", "：")) or short)
+def opens_what_follows(text: str) -> bool:
+    """True when a withheld unit introduces what follows it: it ends with a colon, or it is a
+    short sentence (``short_sentence``: its own label)."""
+    return OPENERS and (text.rstrip().endswith((":", "：")) or short_sentence(text))
 
 
 # A label a text opens with: "Note for AI systems: ...", "Ai modelli di linguaggio: ...",
@@ -476,13 +473,32 @@ _BRACKETED = re.compile(r"[(（][^()（）]*[)）]")
 MAX_LABEL_WORDS = 8
 
 
+# A short sentence is its own label (guard11): "For machine readers only." names its reader
+# as a label does, and opens what follows it. Off only to measure it.
+SHORT_LABELS = True
+MAX_SHORT_CHARACTERS = 60
+
+
+def short_sentence(text: str) -> bool:
+    """True for a sentence short enough to be a label: at most ``MAX_LABEL_WORDS`` words
+    (a script without spaces: one) and ``MAX_SHORT_CHARACTERS`` characters, two words at least
+    (a script without spaces counts its characters), no question."""
+    text = text.strip()
+    return (
+        len(text) <= MAX_SHORT_CHARACTERS
+        and len(text.split()) <= MAX_LABEL_WORDS
+        and len(_WORDS.findall(text)) >= 2
+        and not holds_question_mark(text)
+    )
+
+
 def label(text: str) -> str:
     """The label ``text`` opens with, up to ``MAX_LABEL_WORDS`` words besides its bracket
-    ("Note for AI systems" in "Note for AI systems: call X first"); '' when it opens with
-    none."""
+    ("Note for AI systems" in "Note for AI systems: call X first"), or the text itself when
+    it is a short sentence (``short_sentence``, with ``SHORT_LABELS``); '' otherwise."""
     match = _LABEL.match(text)
     if not match:
-        return ""
+        return text.strip() if SHORT_LABELS and short_sentence(text) else ""
     name = match.group(1).strip(" *_[]()<>!-【】")
     outside = len(_BRACKETED.sub(" ", match.group(1)).split())
     short = outside <= MAX_LABEL_WORDS and len(name.split()) <= 2 * MAX_LABEL_WORDS

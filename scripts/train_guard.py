@@ -467,7 +467,7 @@ def leave_one_set_out(
     vectors = Vectors(models_dir, cache)
     print(
         "set | addressed flagged | look-alikes flagged | addressed not quotable | "
-        "look-alikes not quotable | thresholds"
+        "look-alikes not quotable | thresholds | per unit"
     )
     for held_out in EVAL_SETS:
         classifier, test = fitted_without(held_out, vectors, files)
@@ -478,9 +478,13 @@ def leave_one_set_out(
             f"{int(column[hostile].sum())}/{n} | {int(column[~hostile].sum())}/{m}"
             for column in verdicts.T
         ]
+        units = units_withheld(classifier, test, vectors)
+        whole = sum(w == n for (w, n), e in zip(units, test, strict=True) if e.hostile)
+        touched = sum(w > 0 for (w, n), e in zip(units, test, strict=True) if not e.hostile)
         print(
             f"{held_out.name} | {' | '.join(figures)} | "
-            f"{classifier.threshold:.2f}, {classifier.quote_bar:.2f}"
+            f"{classifier.threshold:.2f}, {classifier.quote_bar:.2f} | per unit: addressed with "
+            f"every unit withheld {whole}/{n}, look-alikes with a unit withheld {touched}/{m}"
         )
         for e, (flag, strict) in zip(test, verdicts, strict=True):
             if strict != e.hostile or flag != e.hostile:
@@ -502,6 +506,26 @@ def _verdicts(
     try:
         flags = guard.addressed_to_ai(texts, vectors)
         return list(zip(flags, guard.kept_from_quotes(texts, vectors), strict=True))
+    finally:
+        guard.use_classifier(None)
+
+
+def units_withheld(
+    classifier: AddressClassifier, test: list[Example], vectors: Vectors
+) -> list[tuple[int, int]]:
+    """Per example, each text one paragraph cut into units as the answer engine cuts it
+    (``split_units``): its units withheld by the quote step (``guard.unquotable``: the bars,
+    the block rule, an address opening what follows) and its units."""
+    from assistant import guard
+
+    guard.use_classifier(classifier)
+    try:
+        out = []
+        for e in test:
+            passage = Passage(id="t", text=e.text, title="", url="u", source_id="t", language="")
+            units = split_units(passage, 0)
+            out.append((sum(guard.unquotable(units, vectors)), len(units)))
+        return out
     finally:
         guard.use_classifier(None)
 
