@@ -479,13 +479,19 @@ SHORT_LABELS = True
 MAX_SHORT_CHARACTERS = 60
 
 
+# A sentence's end: a label sentence is a sentence ("ClusterRobotics & automation", a table's
+# text run together on site3, is none).
+_STOP = re.compile(r"[.!。！…।॥۔։።][\"'”’»）)\]]*$")
+
+
 def short_sentence(text: str) -> bool:
     """True for a sentence short enough to be a label: at most ``MAX_LABEL_WORDS`` words
     (a script without spaces: one) and ``MAX_SHORT_CHARACTERS`` characters, two words at least
-    (a script without spaces counts its characters), no question."""
+    (a script without spaces counts its characters), ending with a stop, no question."""
     text = text.strip()
     return (
-        len(text) <= MAX_SHORT_CHARACTERS
+        bool(_STOP.search(text))
+        and len(text) <= MAX_SHORT_CHARACTERS
         and len(text.split()) <= MAX_LABEL_WORDS
         and len(_WORDS.findall(text)) >= 2
         and not holds_question_mark(text)
