@@ -445,7 +445,8 @@ def _verdicts(
         strict = strict or any(probability[p] >= classifier.quote_bar for p in inner)
         strict = strict or (bool(name) and addressee[name] >= classifier.label_threshold)
         uncertain = strict or score >= UNCERTAIN or speaks_to_reader(text)
-        out.append(Verdict(flag, strict, uncertain, strict and opens_what_follows(text)))
+        opens = strict and labelled(text) and opens_what_follows(text)  # sentences only
+        out.append(Verdict(flag, strict, uncertain, opens))
     return out
 
 

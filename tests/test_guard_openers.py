@@ -82,9 +82,10 @@ def test_a_long_withheld_sentence_opens_nothing(known_scores) -> None:  # noqa: 
 
 def test_what_an_address_opens_does_not_reach_the_model(known_scores) -> None:  # noqa: ANN001
     text = f"{ORDINARY} {ADDRESS} {CLAIM} {TICKETS}"
-    paragraph = guard.Paragraph(
-        text, (ORDINARY, ADDRESS, CLAIM, TICKETS), (ORDINARY, ADDRESS, CLAIM, TICKETS)
-    )
+    units = (ORDINARY, ADDRESS, CLAIM, TICKETS)
+    paragraph = guard.Paragraph(text, units, units, units)  # all sentences
+    [sent] = guard.mask_addressed([[guard.Paragraph(text, units, units)]], _vectors, withhold)
+    assert sent == f"{ORDINARY} {guard.WITHHELD} {CLAIM} {TICKETS}"  # list items open nothing
     [sent] = guard.mask_addressed([[paragraph]], _vectors, withhold)
     assert sent == f"{ORDINARY} {guard.WITHHELD} {guard.WITHHELD} {guard.WITHHELD}"
     guard.OPENERS = False
