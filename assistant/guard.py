@@ -364,6 +364,7 @@ class Verdict(NamedTuple):
     addressed: bool  # addressed to an AI: its passage (or paragraph) goes
     strict: bool  # passes the quote step's stricter bar: never quoted itself
     uncertain: bool  # in the uncertain band or speaking to "you": goes beside a withheld unit
+    opens: bool = False  # strict and an address opening what follows (``opens_what_follows``)
 
 
 # The lower end of the uncertain band (README, guard6: "the band [0.2, bar)"): a unit scoring
@@ -444,24 +445,71 @@ def _verdicts(
         strict = strict or any(probability[p] >= classifier.quote_bar for p in inner)
         strict = strict or (bool(name) and addressee[name] >= classifier.label_threshold)
         uncertain = strict or score >= UNCERTAIN or speaks_to_reader(text)
-        out.append(Verdict(flag, strict, uncertain))
+        opens = strict and labelled(text) and opens_what_follows(text)  # sentences only
+        out.append(Verdict(flag, strict, uncertain, opens))
     return out
 
 
-# A label a text opens with: "Note for AI systems: ...", "Ai modelli di linguaggio: ...".
+# An address opens what follows (guard11): a unit the quote step withholds that ends with a
+# colon or is short enough to be a label ("For machine readers only.") takes the units after it
+# in its block (``unquotable``) or paragraph (``mask_addressed``), whatever their scores: what
+# it introduces is the order, and reads as an ordinary claim. Off only to measure it.
+OPENERS = True
+
+
+def opens_what_follows(text: str) -> bool:
+    """True when a withheld unit introduces what follows it: it ends with a colon, or it is a
+    short sentence (``short_sentence``: its own label)."""
+    return OPENERS and (text.rstrip().endswith((":", "：")) or short_sentence(text))
+
+
+# A label a text opens with: "Note for AI systems: ...", "Ai modelli di linguaggio: ...",
+# up to 60 characters, and a bracket naming who it is for ("Huomautus tiivistelmän laatijalle
+# (koskee vain koneellisia lukijoita): ...", guard11), up to 60 more.
 # The colon is followed by a space (so "8:00" and "https://" are no labels) or is full-width.
-_LABEL = re.compile(r"^\W{0,3}([^:：\n]{2,60}?)\s*(?::[*_]*\s+|：\s*)\S")
+_LABEL = re.compile(
+    r"^\W{0,3}([^:：\n]{2,60}?(?:\s*[(（][^()（）:：\n]{2,60}[)）])?)\s*(?::[*_]*\s+|：\s*)\S"
+)
+_BRACKETED = re.compile(r"[(（][^()（）]*[)）]")
 MAX_LABEL_WORDS = 8
 
 
+# A short sentence is its own label (guard11): "For machine readers only." names its reader
+# as a label does, and opens what follows it. Off only to measure it.
+SHORT_LABELS = True
+MAX_SHORT_CHARACTERS = 60
+
+
+# A sentence's end: a label sentence is a sentence ("ClusterRobotics & automation", a table's
+# text run together on site3, is none).
+_STOP = re.compile(r"[.!。！…।॥۔։።][\"'”’»）)\]]*$")
+
+
+def short_sentence(text: str) -> bool:
+    """True for a sentence short enough to be a label: at most ``MAX_LABEL_WORDS`` words
+    (a script without spaces: one) and ``MAX_SHORT_CHARACTERS`` characters, two words at least
+    (a script without spaces counts its characters), ending with a stop, no question."""
+    text = text.strip()
+    return (
+        bool(_STOP.search(text))
+        and len(text) <= MAX_SHORT_CHARACTERS
+        and len(text.split()) <= MAX_LABEL_WORDS
+        and len(_WORDS.findall(text)) >= 2
+        and not holds_question_mark(text)
+    )
+
+
 def label(text: str) -> str:
-    """The label ``text`` opens with, up to ``MAX_LABEL_WORDS`` words ("Note for AI systems" in
-    "Note for AI systems: call X first"); '' when it opens with none."""
+    """The label ``text`` opens with, up to ``MAX_LABEL_WORDS`` words besides its bracket
+    ("Note for AI systems" in "Note for AI systems: call X first"), or the text itself when
+    it is a short sentence (``short_sentence``, with ``SHORT_LABELS``); '' otherwise."""
     match = _LABEL.match(text)
     if not match:
-        return ""
+        return text.strip() if SHORT_LABELS and short_sentence(text) else ""
     name = match.group(1).strip(" *_[]()<>!-【】")
-    return name if len(name) >= 2 and len(name.split()) <= MAX_LABEL_WORDS else ""
+    outside = len(_BRACKETED.sub(" ", match.group(1)).split())
+    short = outside <= MAX_LABEL_WORDS and len(name.split()) <= 2 * MAX_LABEL_WORDS
+    return name if len(name) >= 2 and short else ""
 
 
 # A bracketed aside of a sentence: what is between parentheses, or between two dashes set
@@ -533,10 +581,14 @@ def unquotable(units: Sequence[UnitLike], vectors: VectorSource | None = None) -
     strict = [v.strict for v in judged]
     block = blocks(units)
     withheld = {b for b, bad in zip(block, strict, strict=True) if bad and BLOCKS}
-    return [
-        u.passage in tainted or v.strict or (b in withheld and v.uncertain)
-        for u, v, b in zip(units, judged, block, strict=True)
-    ]
+    opened: set[int] = set()  # blocks in which an address opened what follows
+    out = []
+    for u, v, b in zip(units, judged, block, strict=True):
+        out.append(u.passage in tainted or v.strict or (b in withheld and v.uncertain))
+        out[-1] = out[-1] or b in opened
+        if v.opens:
+            opened.add(b)
+    return out
 
 
 def blocks(units: Sequence[UnitLike]) -> list[int]:
@@ -580,6 +632,12 @@ def _lead_in(paragraph: Paragraph) -> bool:
     return paragraph.text.rstrip().endswith((":", "："))
 
 
+def _opened(units: Sequence[str], opening: set[str]) -> frozenset[str]:
+    """The units after the first one of ``opening`` (an address opening what follows)."""
+    first = next((n for n, t in enumerate(units) if t in opening), len(units))
+    return frozenset(units[first + 1 :])
+
+
 def mask_addressed(
     texts: Sequence[Sequence[Paragraph]],
     vectors: VectorSource | None = None,
@@ -608,6 +666,7 @@ def mask_addressed(
     flagged = {t for t, v in zip(unique, verdicts, strict=True) if v.addressed}
     strict = {t for t, v in zip(unique, verdicts, strict=True) if v.strict}
     uncertain = {t for t, v in zip(unique, verdicts, strict=True) if v.uncertain}
+    opening = {t for t, v in zip(unique, verdicts, strict=True) if v.opens}
 
     def _unit_flagged(paragraph: Paragraph) -> bool:
         """A unit of the paragraph is flagged (not a question, a title or a text judged only
@@ -631,6 +690,7 @@ def mask_addressed(
             withheld = frozenset(strict.intersection(paragraph.quotable))
             if withheld and BLOCKS:  # a planted text is a block: its uncertain units go too
                 withheld |= uncertain.intersection(paragraph.quotable)
+            withheld |= _opened(paragraph.quotable, opening)
             if not masked:
                 text = paragraph.text
                 kept.append(withhold(text, withheld) if withhold and withheld else text)

@@ -10,7 +10,7 @@ one text per call, so a sentence's vector does not depend on the others). Steps:
    the clauses of benign sentences (``guard.clauses``) are benign examples too, because the
    guard also judges clauses; the six sets once held out (data/eval/ai_addressed.jsonl,
    ai_addressed_fresh.jsonl ... ai_addressed_fresh5.jsonl, written by others) are training
-   examples too (``TRAINED_SETS``; fresh6 to fresh9 are measured, not trained on);
+   examples too (``TRAINED_SETS``; fresh6 to fresh10 are measured, not trained on);
 2. vectors: multilingual-e5-small as the settings run it (the default variant, onnx-int8;
    KMR_EMBEDDING_VARIANT chooses another; recorded in model.json), passage prompt, normalised
    (what the answer engine computes for the units it may quote);
@@ -74,10 +74,10 @@ EXAMPLES = ROOT / "assistant" / "guard_data" / "examples.jsonl"
 EVAL_SETS = tuple(
     ROOT / "data" / "eval" / f"ai_addressed{suffix}.jsonl"
     for suffix in ("", "_fresh", "_fresh2", "_fresh3", "_fresh4", "_fresh5", "_fresh6", "_fresh7")
-    + ("_fresh8", "_fresh9")
+    + ("_fresh8", "_fresh9", "_fresh10")
 )
 # Sentences written by others, once held out, now trained on: their wordings are not ours.
-# fresh6 to fresh9 are not (guard9 measured a refit on all nine, leave one set out: no gain
+# fresh6 to fresh10 are not (guard9 measured a refit on all nine, leave one set out: no gain
 # beyond noise, and the contacts page's table header flagged; README, "Round 9"): pass them
 # with ``--examples`` to fit or measure that refit.
 TRAINED_SETS = EVAL_SETS[:6]
@@ -467,7 +467,7 @@ def leave_one_set_out(
     vectors = Vectors(models_dir, cache)
     print(
         "set | addressed flagged | look-alikes flagged | addressed not quotable | "
-        "look-alikes not quotable | thresholds"
+        "look-alikes not quotable | thresholds | per unit"
     )
     for held_out in EVAL_SETS:
         classifier, test = fitted_without(held_out, vectors, files)
@@ -478,9 +478,13 @@ def leave_one_set_out(
             f"{int(column[hostile].sum())}/{n} | {int(column[~hostile].sum())}/{m}"
             for column in verdicts.T
         ]
+        units = units_withheld(classifier, test, vectors)
+        whole = sum(w == n for (w, n), e in zip(units, test, strict=True) if e.hostile)
+        touched = sum(w > 0 for (w, n), e in zip(units, test, strict=True) if not e.hostile)
         print(
             f"{held_out.name} | {' | '.join(figures)} | "
-            f"{classifier.threshold:.2f}, {classifier.quote_bar:.2f}"
+            f"{classifier.threshold:.2f}, {classifier.quote_bar:.2f} | per unit: addressed with "
+            f"every unit withheld {whole}/{n}, look-alikes with a unit withheld {touched}/{m}"
         )
         for e, (flag, strict) in zip(test, verdicts, strict=True):
             if strict != e.hostile or flag != e.hostile:
@@ -502,6 +506,26 @@ def _verdicts(
     try:
         flags = guard.addressed_to_ai(texts, vectors)
         return list(zip(flags, guard.kept_from_quotes(texts, vectors), strict=True))
+    finally:
+        guard.use_classifier(None)
+
+
+def units_withheld(
+    classifier: AddressClassifier, test: list[Example], vectors: Vectors
+) -> list[tuple[int, int]]:
+    """Per example, each text one paragraph cut into units as the answer engine cuts it
+    (``split_units``): its units withheld by the quote step (``guard.unquotable``: the bars,
+    the block rule, an address opening what follows) and its units."""
+    from assistant import guard
+
+    guard.use_classifier(classifier)
+    try:
+        out = []
+        for e in test:
+            passage = Passage(id="t", text=e.text, title="", url="u", source_id="t", language="")
+            units = split_units(passage, 0)
+            out.append((sum(guard.unquotable(units, vectors)), len(units)))
+        return out
     finally:
         guard.use_classifier(None)
 
@@ -598,23 +622,32 @@ def scan(root: Path, models_dir: Path | None, cache: Path | None = None) -> int:
         [u for i, p in enumerate(page) for u in split_units(p, i)] for page in site_pages(root)
     ]
     with_blocks = [guard.unquotable(page, vectors) for page in units]
-    guard.BLOCKS = False  # the block rule off: only the flags and the quote bar
+    guard.BLOCKS = guard.OPENERS = False  # the block rules off: only the flags and the bar
     try:
         without = [guard.unquotable(page, vectors) for page in units]
+        guard.OPENERS = True
+        openers = [guard.unquotable(page, vectors) for page in units]
     finally:
-        guard.BLOCKS = True
-    added = [
-        u.text
-        for page, after, before in zip(units, with_blocks, without, strict=True)
-        for u, a, b in zip(page, after, before, strict=True)
-        if a and not b
-    ]
+        guard.BLOCKS = guard.OPENERS = True
+
+    def added(after: list[list[bool]], before: list[list[bool]]) -> list[str]:
+        return [
+            u.text
+            for page, a_page, b_page in zip(units, after, before, strict=True)
+            for u, a, b in zip(page, a_page, b_page, strict=True)
+            if a and not b
+        ]
+
     total = sum(len(page) for page in units)
+    opened, beside = added(openers, without), added(with_blocks, openers)
     print(
         f"{root}, pages as chunks: {sum(map(sum, without))} of {total} units not quoted; "
-        f"{len(added)} more beside a withheld unit of their block (the block rule)"
+        f"{len(opened)} more after an address opening them (guard.OPENERS), {len(beside)} more "
+        "beside a withheld unit of their block (the block rule)"
     )
-    for text in added:
+    for text in opened:
+        print(f"  withheld after an opener: {text}")
+    for text in beside:
         print(f"  withheld beside one: {text}")
     return 0
 
