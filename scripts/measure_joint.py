@@ -42,6 +42,20 @@ Fine-tuned (branch xenc12): the same pairs, but e5 itself learns to read them to
               (a train-article SQuAD row by the half without its article), and the cost of a
               question's joint passes in float32 torch at 1 and 2 threads (heavy; ``--part``).
     ftmeasure the same row figures as ``measure`` (seconds, no model).
+
+A cross-encoder over all of SQuAD-it (branch xenc13): every question of the 16 train articles
+(less the questions the table asks, so that no row is read by a model trained on it) with its
+gold sentence and up to four negatives (its paragraph's other sentences, then the article's
+sentences sharing its rarer words); three train articles validate; the top ``--layers`` layers
+and a head over their mean-pooled output learn (warm-up, early stop, ``--seed``).
+
+    xcache    the frozen layers' states (after layer 8) of the train and held-out pairs, one
+              chunk ``--part`` "i/n" a run (heavy: ~65 s a quarter on 2 cores)
+    xtrain    one epoch from the checkpoint beside the table (heavy; run it again for the next)
+    xheld     the held-out pair AUC beside the separate cosine on the same pairs (heavy)
+    xrows     each row's best unit of its five nearest, read by the whole model; the cost of a
+              question's five passes at 2 threads (heavy; ``--part``)
+    xmeasure  the row figures as ``measure`` gives them (seconds, no model)
 """
 
 from __future__ import annotations
