@@ -803,7 +803,9 @@ def all_pairs(
     def shared(qterms: set[str], sentence: str) -> float:
         if sentence not in held:
             held[sentence] = set(terms(sentence))
-        return sum(rarity.get(t, 0.0) for t in qterms & held[sentence])
+        # summed in a fixed order: a set's order changes with the process's hash seed, and the
+        # float sum with it, which would reorder near ties between runs
+        return sum(rarity.get(t, 0.0) for t in sorted(qterms & held[sentence]))
 
     out: list[tuple[str, str, int, int]] = []
     for a, article in enumerate(articles):
