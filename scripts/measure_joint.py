@@ -129,7 +129,7 @@ def _rarity(articles: list[dict]) -> dict[str, float]:
 
 
 def _shared(question: set[str], sentence: str, rarity: dict[str, float]) -> float:
-    return sum(rarity.get(t, 0.0) for t in question & set(terms(sentence)))
+    return sum(rarity.get(t, 0.0) for t in sorted(question & set(terms(sentence))))
 
 
 def squad_pairs(
