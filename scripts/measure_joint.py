@@ -42,6 +42,20 @@ Fine-tuned (branch xenc12): the same pairs, but e5 itself learns to read them to
               (a train-article SQuAD row by the half without its article), and the cost of a
               question's joint passes in float32 torch at 1 and 2 threads (heavy; ``--part``).
     ftmeasure the same row figures as ``measure`` (seconds, no model).
+
+A cross-encoder over all of SQuAD-it (branch xenc13): every question of the 16 train articles
+(less the questions the table asks, so that no row is read by a model trained on it) with its
+gold sentence and up to four negatives (its paragraph's other sentences, then the article's
+sentences sharing its rarer words); three train articles validate; the top ``--layers`` layers
+and a head over their mean-pooled output learn (warm-up, early stop, ``--seed``).
+
+    xcache    the frozen layers' states (after layer 8) of the train and held-out pairs, one
+              chunk ``--part`` "i/n" a run (heavy: ~65 s a quarter on 2 cores)
+    xtrain    one epoch from the checkpoint beside the table (heavy; run it again for the next)
+    xheld     the held-out pair AUC beside the separate cosine on the same pairs (heavy)
+    xrows     each row's best unit of its five nearest, read by the whole model; the cost of a
+              question's five passes at 2 threads (heavy; ``--part``)
+    xmeasure  the row figures as ``measure`` gives them (seconds, no model)
 """
 
 from __future__ import annotations
@@ -115,7 +129,7 @@ def _rarity(articles: list[dict]) -> dict[str, float]:
 
 
 def _shared(question: set[str], sentence: str, rarity: dict[str, float]) -> float:
-    return sum(rarity.get(t, 0.0) for t in question & set(terms(sentence)))
+    return sum(rarity.get(t, 0.0) for t in sorted(question & set(terms(sentence))))
 
 
 def squad_pairs(
@@ -755,10 +769,422 @@ def ftmeasure(table: Path, form: str, k: int, units: int) -> dict:
     return report
 
 
+# --- a cross-encoder over all of SQuAD-it (xenc13) -------------------------------------------
+# xenc12's one layer on 587 questions learned nothing that carried over (held-out pair AUC
+# 0.593). Here every question of the 16 train articles is a training question (less those the
+# table asks: every row is then read by a model that never trained on its question), the top k
+# layers train with a warm-up, the frozen layers' states are cached once after layer
+# 12 - CACHED_LAYERS (in chunks: ``xcache --part``), and each ``xtrain`` run is one epoch from a
+# checkpoint, so every locked step stays short.
+X_HARD = 3  # negatives from the question's own paragraph (same topic, not holding the answer)
+X_OTHER = (1, 2)  # at least / at most from the article's other paragraphs sharing rarer words
+X_NEGATIVES = 4
+X_VALIDATION = 3  # train articles (by a stable hash) that only validate
+X_LAYER_LR = 3e-5
+X_HEAD_LR = 1e-3
+X_EPOCHS = 3  # the schedule's length: linear warm-up over X_WARMUP of its steps, linear decay
+X_WARMUP = 0.1
+CACHED_LAYERS = 4  # states cached after layer 8: they serve --layers 4 and fewer
+X_GROUP = 20  # training batches are formed by length inside groups of X_GROUP batches
+
+
+def all_pairs(
+    articles: list[dict], held_out: bool, exclude: frozenset[str] = frozenset()
+) -> list[tuple[str, str, int, int]]:
+    """(question, sentence, label, article): every question of the train (or held-out) articles
+    with its gold sentence, then up to X_NEGATIVES negatives: the other sentences of its
+    paragraph not holding the answer (the most rarity-weighted words shared first, at most
+    X_HARD), then sentences of the article's other paragraphs sharing the most of its words
+    (X_OTHER). Questions in ``exclude``, and those whose span crosses a sentence end, are left
+    out."""
+    rarity = _rarity(articles)
+    held: dict[str, set[str]] = {}
+
+    def shared(qterms: set[str], sentence: str) -> float:
+        if sentence not in held:
+            held[sentence] = set(terms(sentence))
+        # summed in a fixed order: a set's order changes with the process's hash seed, and the
+        # float sum with it, which would reorder near ties between runs
+        return sum(rarity.get(t, 0.0) for t in sorted(qterms & held[sentence]))
+
+    out: list[tuple[str, str, int, int]] = []
+    for a, article in enumerate(articles):
+        if (a % ta.HELD_OUT == 0) != held_out:
+            continue
+        sentences = [
+            list(dict.fromkeys(s for _, _, s in sentence_spans(p["context"])))
+            for p in article["paragraphs"]
+        ]
+        for p, paragraph in enumerate(article["paragraphs"]):
+            for qa in paragraph["qas"]:
+                question, answer = qa["question"], qa["answers"][0]
+                gold = gold_sentence(paragraph["context"], answer["answer_start"], answer["text"])
+                if gold is None or question in exclude:
+                    continue
+                qterms, text = set(terms(question)), answer["text"].casefold()
+                own = [s for s in sentences[p] if s != gold and text not in s.casefold()]
+                own = sorted(own, key=lambda s: -shared(qterms, s))[:X_HARD]
+                scored = [
+                    (shared(qterms, s), s)
+                    for q, other in enumerate(sentences)
+                    if q != p
+                    for s in other
+                    if text not in s.casefold()
+                ]
+                others = [s for score, s in sorted(scored, key=lambda v: -v[0]) if score > 0]
+                take = min(X_OTHER[1], max(X_OTHER[0], X_NEGATIVES - len(own)))
+                out.append((question, gold, 1, a))
+                out += [(question, s, 0, a) for s in own + others[:take]]
+    return out
+
+
+def x_pairs(table: Path, squad: Path) -> dict[str, list[tuple[str, str, int, int]]]:
+    """The train pairs (without the questions the table asks) and the held-out pairs."""
+    articles = ta.squad_articles(squad)
+    asked = frozenset(
+        r["raw"]["q"] for r in ta.load_table(table, keep_all=True) if r["set"] == "squad"
+    )
+    return {"train": all_pairs(articles, False, asked), "held": all_pairs(articles, True)}
+
+
+def _texts(pairs: dict[str, list[tuple[str, str, int, int]]]) -> list[str]:
+    return [FORMS["plain"].format(q=q, s=s) for n in ("train", "held") for q, s, _, _ in pairs[n]]
+
+
+def _digest(texts: list[str]) -> str:
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+
+
+def sorted_states(bottom: Bottom, texts: list[str]) -> list[Any]:
+    """``bottom.states`` of ``texts`` batched by token length (less padding), in their order."""
+    lengths = [
+        len(ids)
+        for ids in bottom.tokenizer(texts, truncation=True, max_length=MAX_LENGTH)["input_ids"]
+    ]
+    order = np.argsort(lengths, kind="stable")
+    found = bottom.states([texts[i] for i in order])
+    out: list[Any] = [None] * len(texts)
+    for i, state in zip(order, found, strict=True):
+        out[int(i)] = state
+    return out
+
+
+def _chunk_path(table: Path, cut: int, index: int, count: int) -> Path:
+    return table.with_suffix(f".xstates-{cut}-{index}of{count}.pt")
+
+
+def xcache(table: Path, models_dir: Path | None, squad: Path, part: str) -> int:
+    """The frozen layers' states (after layer 12 - CACHED_LAYERS, fp16) of one contiguous chunk
+    ``part`` ("i/n") of the train then held-out pairs' texts."""
+    import torch
+
+    torch.set_num_threads(2)
+    index, count = (int(v) for v in part.split("/"))
+    texts = _texts(x_pairs(table, squad))
+    bottom = Bottom(e5_folder(models_dir), CACHED_LAYERS)
+    chunk = np.array_split(np.arange(len(texts)), count)[index]
+    begin = time.perf_counter()
+    states = sorted_states(bottom, [texts[i] for i in chunk])
+    print(
+        f"{len(chunk)} of {len(texts)} texts through {bottom.cut} layers in "
+        f"{time.perf_counter() - begin:.0f} s",
+        file=sys.stderr,
+    )
+    torch.save(
+        {"digest": _digest(texts), "index": chunk.tolist(), "states": [s.half() for s in states]},
+        _chunk_path(table, bottom.cut, index, count),
+    )
+    return 0
+
+
+def load_states(table: Path, texts: list[str], cut: int) -> list[Any]:
+    """Every text's cached states (fp16), checked against the pairs they were cached from."""
+    import torch
+
+    out: list[Any] = [None] * len(texts)
+    digest = _digest(texts)
+    for path in sorted(table.parent.glob(table.with_suffix("").name + f".xstates-{cut}-*.pt")):
+        found = torch.load(path, weights_only=False)
+        if found["digest"] != digest:
+            raise SystemExit(f"{path} was cached from other pairs: run 'xcache' again")
+        for i, state in zip(found["index"], found["states"], strict=True):
+            out[i] = state
+    missing = sum(1 for s in out if s is None)
+    if missing:
+        raise SystemExit(f"{missing} texts have no cached states: run every 'xcache' part first")
+    return out
+
+
+def advance(bottom: Bottom, states: list[Any], cut: int) -> list[Any]:
+    """States cached after layer ``cut`` carried through the frozen layers up to ``bottom.cut``."""
+    torch = bottom.torch
+    out: list[Any] = []
+    with torch.inference_mode():
+        for start in range(0, len(states), 64):
+            h, attention = _pad([s.float() for s in states[start : start + 64]])
+            mask = _additive(attention)
+            for layer in bottom.model.encoder.layer[cut : bottom.cut]:
+                h = _first(layer(h, attention_mask=mask))
+            out += [row[: int(n)].half() for row, n in zip(h, attention.sum(dim=1), strict=True)]
+    return out
+
+
+def length_batches(idx: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> list:
+    """``idx`` shuffled, cut into batches of similar length (sorted inside groups of X_GROUP
+    batches), the batches shuffled."""
+    shuffled = rng.permutation(idx)
+    batches: list[np.ndarray] = []
+    for start in range(0, len(shuffled), BATCH * X_GROUP):
+        group = shuffled[start : start + BATCH * X_GROUP]
+        group = group[np.argsort(lengths[group], kind="stable")]
+        batches += [group[i : i + BATCH] for i in range(0, len(group), BATCH)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def score_sorted(top: Any, states: list[Any]) -> np.ndarray:  # noqa: ANN401
+    """``score_states`` with the states batched by length (fp16 states read as float32)."""
+    order = np.argsort([int(s.shape[0]) for s in states], kind="stable")
+    found = score_states(top, [states[i].float() for i in order])
+    out = np.zeros(len(states))
+    out[order] = found
+    return out
+
+
+def validation_articles(article: np.ndarray) -> np.ndarray:
+    """The X_VALIDATION train articles (by a stable hash) that validate, never trained on."""
+    ranked = sorted(set(article.tolist()), key=lambda a: _bucket(a, "xval", 2**32))
+    return np.array(ranked[:X_VALIDATION])
+
+
+def _ckpt(table: Path, k: int) -> Path:
+    return table.with_suffix(f".xenc-{k}.ckpt.pt")
+
+
+def _train_states(table: Path, squad: Path, bottom: Bottom) -> tuple[list, list]:
+    """The train and held-out pairs and their states after ``bottom.cut`` layers."""
+    pairs = x_pairs(table, squad)
+    texts = _texts(pairs)
+    cut = len(bottom.model.encoder.layer) - CACHED_LAYERS
+    if bottom.cut < cut:
+        raise SystemExit(f"--layers {bottom.k}: the states are cached for {CACHED_LAYERS} at most")
+    states = load_states(table, texts, cut)
+    if bottom.cut > cut:
+        begin = time.perf_counter()
+        states = advance(bottom, states, cut)
+        print(
+            f"frozen layers {cut + 1}..{bottom.cut}: {time.perf_counter() - begin:.0f} s",
+            file=sys.stderr,
+        )
+    n = len(pairs["train"])
+    return [pairs["train"], pairs["held"]], [states[:n], states[n:]]
+
+
+def xtrain(table: Path, models_dir: Path | None, squad: Path, k: int, seed: int) -> int:
+    """One more epoch of the top k layers and the head (BCE, AdamW, X_LAYER_LR / X_HEAD_LR,
+    warm-up then linear decay over X_EPOCHS epochs), from the checkpoint under ``table``; the
+    epoch with the best validation pair AUC is kept, and training stops after an epoch
+    without a gain or after X_EPOCHS."""
+    import torch
+
+    torch.set_num_threads(2)
+    bottom = Bottom(e5_folder(models_dir), k)
+    (train, _), (states, _) = _train_states(table, squad, bottom)
+    y = np.array([label for _, _, label, _ in train])
+    article = np.array([a for *_, a in train])
+    lengths = np.array([int(s.shape[0]) for s in states])
+    val = np.isin(article, validation_articles(article))
+    fit_idx, val_idx = np.flatnonzero(~val), np.flatnonzero(val)
+    torch.manual_seed(seed)
+    top = top_model(bottom)
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": top.layers.parameters(), "lr": X_LAYER_LR},
+            {"params": top.head.parameters(), "lr": X_HEAD_LR},
+        ],
+        weight_decay=0.01,
+    )
+    total = math.ceil(len(fit_idx) / BATCH) * X_EPOCHS
+    warm = max(1, int(X_WARMUP * total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / warm, max(0.0, (total - step) / (total - warm)))
+    )
+    path = _ckpt(table, k)
+    val_states = [states[i] for i in val_idx]
+    if path.is_file():
+        saved = torch.load(path, weights_only=False)
+        top.load_state_dict(saved["top"])
+        optimiser.load_state_dict(saved["optimiser"])
+        schedule.load_state_dict(saved["schedule"])
+    else:
+        first = auc(score_sorted(top, val_states), y[val_idx] == 1)
+        saved = {"log": [{"epoch": 0, "val_auc": first}], "best": copy_state(top), "best_epoch": 0}
+        saved["pairs"] = {"fit": len(fit_idx), "validation": len(val_idx), "seed": seed}
+    log = saved["log"]
+    epoch = len(log)
+    if saved.get("stopped") or epoch > X_EPOCHS:
+        print(json.dumps({"done": True, "log": log}), file=sys.stderr)
+        return 0
+    top.train()
+    torch.manual_seed(seed + epoch)
+    loss_of = torch.nn.BCEWithLogitsLoss()
+    target = torch.tensor(y, dtype=torch.float32)
+    begin, spent = time.perf_counter(), 0.0
+    for batch in length_batches(fit_idx, lengths, np.random.default_rng(seed + epoch)):
+        h, attention = _pad([states[i].float() for i in batch])
+        loss = loss_of(top(h, attention), target[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        spent += loss.item() * len(batch)
+    found = auc(score_sorted(top, val_states), y[val_idx] == 1)
+    log.append(
+        {
+            "epoch": epoch,
+            "loss": round(spent / len(fit_idx), 4),
+            "val_auc": found,
+            "seconds": round(time.perf_counter() - begin, 1),
+        }
+    )
+    print(json.dumps(log[-1]), file=sys.stderr, flush=True)
+    best_auc = max(entry["val_auc"] for entry in log[:-1])
+    if found > best_auc:
+        saved["best"], saved["best_epoch"] = copy_state(top), epoch
+    elif epoch - saved["best_epoch"] >= 1:  # an epoch without a gain: stop
+        saved["stopped"] = True
+    saved.update(top=top.state_dict(), optimiser=optimiser.state_dict())
+    saved["schedule"] = schedule.state_dict()
+    torch.save(saved, path)
+    return 0
+
+
+def best_top(bottom: Bottom, table: Path) -> tuple[Any, dict]:  # noqa: ANN401
+    """The top model at its best validation epoch, and the checkpoint (log, pairs)."""
+    import torch
+
+    saved = torch.load(_ckpt(table, bottom.k), weights_only=False)
+    top = top_model(bottom)
+    top.load_state_dict(saved["best"])
+    top.eval()
+    return top, saved
+
+
+def xheld(table: Path, work: Path, models_dir: Path | None, squad: Path, k: int) -> int:
+    """The held-out pair AUC of the trained model beside the separate cosine (the shipped
+    onnx-int8 e5, query against passage prompt) on the same pairs, overall and against the
+    question's own paragraph's sentences alone."""
+    import torch
+
+    torch.set_num_threads(2)
+    bottom = Bottom(e5_folder(models_dir), k)
+    (_, held), (_, states) = _train_states(table, squad, bottom)
+    top, saved = best_top(bottom, table)
+    score = score_sorted(top, states)
+    reader = JointReader(encoder_of(work, models_dir), "plain")
+    cosine = np.array(
+        [
+            float(
+                reader._vector(reader.queries, q, reader.embeddings.query_prompt)  # noqa: SLF001
+                @ reader._vector(reader.passages, s, reader.embeddings.passage_prompt)  # noqa: SLF001
+            )
+            for q, s, _, _ in held
+        ]
+    )
+    y = np.array([label for _, _, label, _ in held])
+    paragraph = _own_paragraph(held, squad)
+    report = {
+        "layers": k,
+        "log": saved["log"],
+        "best_epoch": saved["best_epoch"],
+        "pairs": {**saved["pairs"], "held": len(y), "held_gold": int(y.sum())},
+        "held_pair_auc": {
+            "cross-encoder": auc(score, y == 1),
+            "separate cosine": auc(cosine, y == 1),
+        },
+        "held_pair_auc_own_paragraph": {
+            "cross-encoder": auc(score[paragraph], y[paragraph] == 1),
+            "separate cosine": auc(cosine[paragraph], y[paragraph] == 1),
+        },
+        "fp16_mb_top_and_head": round(2 * sum(p.numel() for p in top.parameters()) / 1e6, 1),
+    }
+    table.with_suffix(f".xheld-{k}.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _own_paragraph(pairs: list[tuple[str, str, int, int]], squad: Path) -> np.ndarray:
+    """Which pairs are a gold sentence or a sentence of the question's own paragraph."""
+    articles = ta.squad_articles(squad)
+    where = {
+        (qa["question"], a): {s for _, _, s in sentence_spans(p["context"])}
+        for a, article in enumerate(articles)
+        for p in article["paragraphs"]
+        for qa in p["qas"]
+    }
+    return np.array([label == 1 or s in where.get((q, a), set()) for q, s, label, a in pairs])
+
+
+def xrows(table: Path, work: Path, models_dir: Path | None, k: int, units: int, part: str) -> int:
+    """Each row's best-unit log-odds by the trained model (the whole float32 e5: its frozen
+    layers then the trained top) over its ``units`` units nearest by the shipped e5's cosine,
+    then the cost of a question's passes (its units in one batch) at 2 threads."""
+    import torch
+
+    torch.set_num_threads(2)
+    index, count = (int(v) for v in part.split("/"))
+    all_rows = ta.load_table(table, keep_all=True)
+    reader = JointReader(encoder_of(work, models_dir), "plain")
+    bottom = Bottom(e5_folder(models_dir), k)
+    top, _ = best_top(bottom, table)
+    found: dict[int, float] = {}
+    chosen: dict[int, list[str]] = {}
+    begin = time.perf_counter()
+    for n in range(index, len(all_rows), count):
+        raw = all_rows[n]["raw"]
+        chosen[n] = nearest_units(reader, raw["q"], raw["units"], units)
+        texts = [FORMS["plain"].format(q=raw["q"], s=u) for u in chosen[n]]
+        found[n] = float(np.max(score_states(top, bottom.states(texts)))) if texts else -10.0
+    print(f"{len(found)} rows in {time.perf_counter() - begin:.0f} s", file=sys.stderr)
+    spent = []
+    for n in [n for n in sorted(chosen) if chosen[n]][:60]:
+        start = time.perf_counter()
+        texts = [FORMS["plain"].format(q=all_rows[n]["raw"]["q"], s=u) for u in chosen[n]]
+        score_states(top, bottom.states(texts))
+        spent.append(1000 * (time.perf_counter() - start))
+    cost = [round(float(v), 1) for v in np.percentile(spent, [50, 95])] if spent else []
+    print(f"a question's {units} passes at 2 threads, p50/p95 ms: {cost}", file=sys.stderr)
+    target = table.with_suffix(f".xrows-{k}-{units}-{index}of{count}.pkl")
+    target.write_bytes(pickle.dumps({"scores": found, "cost_ms": cost}))
+    return 0
+
+
+def xmeasure(table: Path, k: int, units: int) -> dict:
+    """The trained model's held-out pair figures (``xheld``) and row figures (as ``measure``)."""
+    table_rows = ta.load_table(table, keep_all=True)
+    scores: dict[int, float] = {}
+    costs = []
+    for path in sorted(table.parent.glob(table.with_suffix("").name + f".xrows-{k}-{units}-*.pkl")):
+        found = pickle.loads(path.read_bytes())
+        scores.update(found["scores"])
+        costs.append(found["cost_ms"])
+    missing = sum(1 for n in range(len(table_rows)) if n not in scores)
+    if missing:
+        raise SystemExit(f"{missing} rows have no score: run every 'xrows' part first")
+    report: dict[str, Any] = json.loads(table.with_suffix(f".xheld-{k}.json").read_text())
+    report["cost_ms_p50_p95_2_threads"] = costs
+    score = np.array([scores[n] for n in range(len(table_rows))])
+    report.update(row_report(table_rows, score, "cross-encoder"))
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "step", choices=["pairs", "rows", "measure", "finetune", "ftrows", "ftmeasure"]
+        "step",
+        choices=[
+            *("pairs", "rows", "measure", "finetune", "ftrows", "ftmeasure"),
+            *("xcache", "xtrain", "xheld", "xrows", "xmeasure"),
+        ],
     )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kmr-answerable")
     parser.add_argument("--models-dir", type=Path, default=None)
@@ -798,6 +1224,17 @@ def main(argv: list[str] | None = None) -> int:
         return ftrows(
             args.table, args.work, args.models_dir, args.form, args.layers, args.units, args.part
         )
+    if args.step == "xcache":
+        return xcache(args.table, args.models_dir, args.squad, args.part)
+    if args.step == "xtrain":
+        return xtrain(args.table, args.models_dir, args.squad, args.layers, args.seed)
+    if args.step == "xheld":
+        return xheld(args.table, args.work, args.models_dir, args.squad, args.layers)
+    if args.step == "xrows":
+        return xrows(args.table, args.work, args.models_dir, args.layers, args.units, args.part)
+    if args.step == "xmeasure":
+        print(json.dumps(xmeasure(args.table, args.layers, args.units), indent=1))
+        return 0
     if args.step == "ftmeasure":
         report = ftmeasure(args.table, args.form, args.layers, args.units)
         print(json.dumps(report, indent=1))

@@ -141,3 +141,94 @@ def test_the_finetuned_top_continues_e5_and_keeps_its_best_epoch(embeddings, mod
         joint.score_states(first, [states[i] for i in np.flatnonzero(val)]), y[val] == 1
     )
     assert kept == max(entry["val_auc"] for entry in log)
+
+
+def _squad_article(title: str) -> dict:
+    """An article of three paragraphs: two questions on the first, one on the second."""
+    first = (
+        "Il Pixel è un edificio del parco. Al piano terra del Pixel c'è un ristorante. "
+        "L'edificio Pixel ha sette piani. Il Pixel fu costruito nel 2010."
+    )
+    second = "Il parco ha un parcheggio. Il parcheggio ha trecento posti."
+    return {
+        "title": title,
+        "paragraphs": [
+            {
+                "context": first,
+                "qas": [
+                    {
+                        "question": "Quanti piani ha il Pixel?",
+                        "answers": [{"text": "sette", "answer_start": first.index("sette")}],
+                    },
+                    {
+                        "question": "Quando fu costruito il Pixel?",
+                        "answers": [{"text": "2010", "answer_start": first.index("2010")}],
+                    },
+                ],
+            },
+            {
+                "context": second,
+                "qas": [
+                    {
+                        "question": "Quanti posti ha il parcheggio del parco?",
+                        "answers": [{"text": "trecento", "answer_start": second.index("trecento")}],
+                    }
+                ],
+            },
+            {"context": "Il Pixel ospita laboratori del parco.", "qas": []},
+        ],
+    }
+
+
+def test_every_question_gets_its_paragraph_then_the_article_as_negatives() -> None:
+    articles = [_squad_article(t) for t in "ABCD"]
+    train = joint.all_pairs(articles, held_out=False)
+    assert {a for *_, a in train} == {1, 2}  # one article in three (by position) is held out
+    mine = [(s, label) for q, s, label, a in train if q == "Quanti piani ha il Pixel?" and a == 1]
+    assert mine[0] == ("L'edificio Pixel ha sette piani.", 1)
+    negatives = [s for s, _ in mine[1:]]
+    assert len(negatives) <= joint.X_NEGATIVES and all("sette" not in s for s in negatives)
+    # its own paragraph's other sentences first (same topic, no answer), then at least one
+    # sentence of another paragraph sharing its words
+    paragraph = _squad_article("A")["paragraphs"][0]["context"]
+    assert len(negatives) == 4 and all(s in paragraph for s in negatives[:3])
+    assert negatives[3] == "Il Pixel ospita laboratori del parco."
+    # every question of the article is asked, unless the table asks it
+    assert {q for q, *_ in train} == {
+        "Quanti piani ha il Pixel?",
+        "Quando fu costruito il Pixel?",
+        "Quanti posti ha il parcheggio del parco?",
+    }
+    kept = joint.all_pairs(articles, False, frozenset({"Quando fu costruito il Pixel?"}))
+    assert "Quando fu costruito il Pixel?" not in {q for q, *_ in kept}
+
+
+def test_training_batches_cover_each_pair_once_grouped_by_length() -> None:
+    lengths = np.arange(200) % 50
+    idx = np.arange(0, 200, 2)
+    batches = joint.length_batches(idx, lengths, np.random.default_rng(0))
+    assert sorted(np.concatenate(batches).tolist()) == idx.tolist()
+    assert all(len(b) <= joint.BATCH for b in batches)
+    again = joint.length_batches(idx, lengths, np.random.default_rng(0))
+    assert all((a == b).all() for a, b in zip(batches, again, strict=True))
+
+
+def test_cached_states_carried_up_equal_the_deeper_split(embeddings, models_dir) -> None:  # noqa: ANN001
+    embeddings.load()
+    folder = joint.e5_folder(models_dir)
+    low, high = joint.Bottom(folder, 4), joint.Bottom(folder, 2)
+    texts = [
+        "query: Quanti piani ha il Pixel? passage: L'edificio Pixel ha sette piani.",
+        "query: Chi ha fondato Brembo? passage: Brembo produce freni per auto e moto da corsa.",
+        "query: Dove? passage: Nel parco.",
+    ]
+    carried = joint.advance(high, [s.half() for s in joint.sorted_states(low, texts)], low.cut)
+    direct = high.states(texts)
+    assert [int(s.shape[0]) for s in carried] == [int(s.shape[0]) for s in direct]
+    # fp16 caching costs only rounding
+    assert (
+        max(float((c.float() - d).abs().max()) for c, d in zip(carried, direct, strict=True)) < 0.05
+    )
+    # scores batched by length come back in the states' order
+    top = joint.top_model(high)
+    assert np.allclose(joint.score_sorted(top, direct), joint.score_states(top, direct), atol=1e-4)
