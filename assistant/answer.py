@@ -325,8 +325,12 @@ class Assistant:
         """Select the units to quote and gather what the abstention decision reads."""
         stats = self.term_stats(prep.passages)
         similarity = self._similarity(prep)
-        selection = (
-            select(
+
+        def choose(stats: TermStats) -> Selection | None:
+            """The selector's reading of the passages gathered so far."""
+            if not prep.question:
+                return None
+            return select(
                 prep.question,
                 prep.passages,
                 prep.language,
@@ -335,24 +339,15 @@ class Assistant:
                 similarity,
                 reply_names=prep.reply_names,
             )
-            if prep.question
-            else None
-        )
+
+        selection = choose(stats)
         if selection is not None and selection.bridged:
             # a part about what answered the part before is searched with its names, once
             wider = self._bridged_passages(prep, selection.bridged)
             if wider:
                 prep.passages += wider
                 stats = self.term_stats(prep.passages)
-                selection = select(
-                    prep.question,
-                    prep.passages,
-                    prep.language,
-                    stats,
-                    prep.context,
-                    similarity,
-                    reply_names=prep.reply_names,
-                )
+                selection = choose(stats)
         return Evidence(
             prep.question,
             prep.language,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from assistant import lead
 from assistant.conversation import (
@@ -99,19 +100,18 @@ def select(
     stats = stats or TermStats(p.text for p in passages)
     # each part as it is searched: one leaning on an earlier part carries what that one names
     pieces = question_pieces(question)
-    most = params.selection.max_sentences
+    one = partial(
+        _select_one,
+        passages=passages,
+        language=language,
+        stats=stats,
+        context=context,
+        similarity=similarity,
+        params=params,
+        reply=reply_names,
+    )
     if len(pieces) < 2:
-        return _select_one(
-            question,
-            passages,
-            language,
-            stats,
-            context,
-            most,
-            similarity,
-            params,
-            reply=reply_names,
-        )
+        return one(question, max_sentences=params.selection.max_sentences)
     most = params.selection.max_sentences_per_part
     selections: list[Selection | None] = []
     bridged: list[str] = []
@@ -133,22 +133,7 @@ def select(
                 part = " ".join([*found_names, leaning])
                 bridged.append(part)
                 taken = frozenset((u.passage, u.position) for _, _, g in answered.groups for u in g)
-        selections.append(
-            _select_one(
-                part,
-                passages,
-                language,
-                stats,
-                context,
-                most,
-                similarity,
-                params,
-                taken,
-                reply_names,
-                asked,
-                thing,
-            )
-        )
+        selections.append(one(part, max_sentences=most, taken=taken, asked=asked, thing=thing))
     found = [sel for sel in selections if sel is not None]
     if not found:
         return None
