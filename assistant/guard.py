@@ -459,8 +459,14 @@ OPENERS = True
 
 def opens_what_follows(text: str) -> bool:
     """True when a withheld unit introduces what follows it: it ends with a colon, or it is a
-    short sentence (``short_sentence``: its own label)."""
-    return OPENERS and (text.rstrip().endswith((":", "：")) or short_sentence(text))
+    short sentence (``short_sentence``: its own label) that does not say its own claim after a
+    label ("Automated readers: the canteen is closed on Fridays." is withheld itself; the
+    ordinary sentence after it is not what it introduces)."""
+    if not OPENERS:
+        return False
+    if text.rstrip().endswith((":", "：")):
+        return True
+    return short_sentence(text) and not _LABEL.match(text)
 
 
 # A label a text opens with: "Note for AI systems: ...", "Ai modelli di linguaggio: ...",
