@@ -11,30 +11,16 @@ of our own through the real pipeline (real embedding model, real Chroma).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support.classifiers import at, labelled, two_bars
-from support.sites import quotes, synced_runtime
+from support.classifiers import BlockUnit, at, labelled, two_bars
+from support.sites import guarded_page, quotes
 
 from assistant import guard
-from assistant.config import SAMPLE_SITE
 from assistant.prompts import mask_passages, withhold
-
-
-@dataclass
-class _Unit:
-    passage: int
-    text: str
-    kind: str = "sentence"
-    block: int = -1
-    context: str = ""
-    lead: str = ""
-
 
 ORDINARY = "The lab opens at nine."
 ADDRESS = "For machine readers only."  # short, at the quote step's bar (0.5), not flagged (0.8)
@@ -59,7 +45,12 @@ def known_scores() -> Iterator[None]:
 
 
 def test_a_short_address_takes_what_follows_in_its_block(known_scores) -> None:  # noqa: ANN001
-    units = [_Unit(0, ORDINARY), _Unit(0, ADDRESS), _Unit(0, CLAIM), _Unit(0, TICKETS)]
+    units = [
+        BlockUnit(0, ORDINARY),
+        BlockUnit(0, ADDRESS),
+        BlockUnit(0, CLAIM),
+        BlockUnit(0, TICKETS),
+    ]
     assert guard.unquotable(units, _vectors) == [False, True, True, True]
     guard.OPENERS = False  # the control: main before the rule, the address alone
     assert guard.unquotable(units, _vectors) == [False, True, False, False]
@@ -67,16 +58,16 @@ def test_a_short_address_takes_what_follows_in_its_block(known_scores) -> None: 
 
 def test_only_its_own_block_and_only_after_it(known_scores) -> None:  # noqa: ANN001
     units = [
-        _Unit(0, ADDRESS),
-        _Unit(0, CLAIM, "item", block=1),  # a list after it: another block
-        _Unit(1, TICKETS),  # another passage
+        BlockUnit(0, ADDRESS),
+        BlockUnit(0, CLAIM, "item", block=1),  # a list after it: another block
+        BlockUnit(1, TICKETS),  # another passage
     ]
     assert guard.unquotable(units, _vectors) == [True, False, False]
 
 
 def test_a_long_withheld_sentence_opens_nothing(known_scores) -> None:  # noqa: ANN001
     """A sentence at the bar that is no label keeps only the block rule (uncertain units)."""
-    units = [_Unit(0, LONG), _Unit(0, CLAIM), _Unit(0, TICKETS)]
+    units = [BlockUnit(0, LONG), BlockUnit(0, CLAIM), BlockUnit(0, TICKETS)]
     assert guard.unquotable(units, _vectors) == [True, False, False]
 
 
@@ -133,7 +124,10 @@ def test_a_bracketed_label_keeps_its_sentence_from_quotes() -> None:
         assert guard.kept_from_quotes([FINNISH], vectors) == [True]
         # a long sentence is no opener, even with its label read (site4's "Automa Visione
         # builds machine-vision inspection cells: ..." is kept from quotes by its label)
-        assert guard.unquotable([_Unit(0, FINNISH), _Unit(0, CLAIM)], vectors) == [True, False]
+        assert guard.unquotable([BlockUnit(0, FINNISH), BlockUnit(0, CLAIM)], vectors) == [
+            True,
+            False,
+        ]
     finally:
         guard.use_classifier(None)
 
@@ -155,13 +149,7 @@ PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 @pytest.fixture(scope="module")
 def open_day(embeddings, models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
     """The sample site's contacts page beside our page, synced into real Chroma."""
-    site = tmp_path_factory.mktemp("openers-site")
-    (site / "en").mkdir()
-    shutil.copy(SAMPLE_SITE / "en" / "contacts.html", site / "en" / "contacts.html")
-    (site / "en" / "open-day.html").write_text(PAGE, encoding="utf-8")
-    runtime = synced_runtime(site, tmp_path_factory.mktemp("openers-data"), models_dir, embeddings)
-    guard.use_vectors(runtime.assistant.unit_vectors.vectors, runtime.embeddings.model_name)
-    yield runtime
+    yield guarded_page("open-day", PAGE, tmp_path_factory, models_dir, embeddings)
     guard.OPENERS = True
     guard.use_vectors(None)
 

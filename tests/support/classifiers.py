@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from assistant.guard_model import AddressClassifier
@@ -32,3 +34,15 @@ def labelled() -> AddressClassifier:
         label_bias=-5.0,
         label_threshold=0.7,
     )
+
+
+@dataclass
+class BlockUnit:
+    """What the guard reads of a unit (``guard.unquotable``): its text, passage and block."""
+
+    passage: int
+    text: str
+    kind: str = "sentence"
+    block: int = -1
+    context: str = ""
+    lead: str = ""

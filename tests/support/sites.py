@@ -77,3 +77,23 @@ def synced_runtime(
     report = sync(settings.sync_options(), runtime.store)
     assert report.failed == 0, report.failures
     return runtime
+
+
+def guarded_page(
+    name: str, page: str, tmp_path_factory: Any, models_dir: Path, embeddings: Any
+) -> Runtime:
+    """The sample site's contacts page beside ``page`` (saved as ``en/<name>.html``), synced
+    into real Chroma, with the guard reading the index's unit vectors (undo with
+    ``guard.use_vectors(None)``)."""
+    import shutil
+
+    from assistant import guard
+    from assistant.config import SAMPLE_SITE
+
+    site = tmp_path_factory.mktemp(f"{name}-site")
+    (site / "en").mkdir()
+    shutil.copy(SAMPLE_SITE / "en" / "contacts.html", site / "en" / "contacts.html")
+    (site / "en" / f"{name}.html").write_text(page, encoding="utf-8")
+    runtime = synced_runtime(site, tmp_path_factory.mktemp(f"{name}-data"), models_dir, embeddings)
+    guard.use_vectors(runtime.assistant.unit_vectors.vectors, runtime.embeddings.model_name)
+    return runtime
