@@ -69,6 +69,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -511,6 +512,34 @@ def top_model(bottom: Bottom) -> Any:  # noqa: ANN401
     return Top()
 
 
+def _epoch(
+    top: Any,
+    batches: Iterable[Any],
+    states: Sequence[Any],
+    target: Any,
+    optimiser: Any,
+    schedule: Any = None,
+) -> dict[str, float]:
+    """One pass of training over ``batches`` (index arrays into ``states``), binary
+    cross-entropy on the head's logit; the mean loss and the seconds it took."""
+    import torch
+
+    top.train()
+    loss_of = torch.nn.BCEWithLogitsLoss()
+    begin, spent, seen = time.perf_counter(), 0.0, 0
+    for batch in batches:
+        h, attention = _pad([states[i] for i in batch])  # fp16 states are cast as they are copied
+        loss = loss_of(top(h, attention), target[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if schedule is not None:
+            schedule.step()
+        spent += loss.item() * len(batch)
+        seen += len(batch)
+    return {"loss": round(spent / seen, 4), "seconds": round(time.perf_counter() - begin, 1)}
+
+
 def _pad(states: list[Any]) -> tuple[Any, Any]:
     """Stack states of different lengths (zeros after each) with their 0/1 mask."""
     import torch
@@ -564,7 +593,6 @@ def train_top(
         ],
         weight_decay=0.01,
     )
-    loss_of = torch.nn.BCEWithLogitsLoss()
     order = np.random.default_rng(seed)
     target = torch.tensor(y, dtype=torch.float32)
     val_states = [states[i] for i in val_idx]
@@ -572,26 +600,11 @@ def train_top(
     best_state = copy_state(top)
     log = [{"epoch": 0, "val_auc": best[0]}]
     for epoch in range(1, epochs + 1):
-        top.train()
-        begin, total = time.perf_counter(), 0.0
         shuffled = order.permutation(fit_idx)
-        for start in range(0, len(shuffled), BATCH):
-            batch = shuffled[start : start + BATCH]
-            h, attention = _pad([states[i] for i in batch])
-            loss = loss_of(top(h, attention), target[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(batch)
+        batches = [shuffled[start : start + BATCH] for start in range(0, len(shuffled), BATCH)]
+        trained = _epoch(top, batches, states, target, optimiser)
         found = auc(score_states(top, val_states), y[val_idx] == 1)
-        log.append(
-            {
-                "epoch": epoch,
-                "loss": round(total / len(shuffled), 4),
-                "val_auc": found,
-                "seconds": round(time.perf_counter() - begin, 1),
-            }
-        )
+        log.append({"epoch": epoch, **trained, "val_auc": found})
         print(json.dumps(log[-1]), file=sys.stderr, flush=True)
         if found > best[0]:
             best, best_state = (found, epoch), copy_state(top)
@@ -1024,28 +1037,12 @@ def xtrain(table: Path, models_dir: Path | None, squad: Path, k: int, seed: int)
     if saved.get("stopped") or epoch > X_EPOCHS:
         print(json.dumps({"done": True, "log": log}), file=sys.stderr)
         return 0
-    top.train()
     torch.manual_seed(seed + epoch)
-    loss_of = torch.nn.BCEWithLogitsLoss()
     target = torch.tensor(y, dtype=torch.float32)
-    begin, spent = time.perf_counter(), 0.0
-    for batch in length_batches(fit_idx, lengths, np.random.default_rng(seed + epoch)):
-        h, attention = _pad([states[i].float() for i in batch])
-        loss = loss_of(top(h, attention), target[batch])
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        spent += loss.item() * len(batch)
+    batches = length_batches(fit_idx, lengths, np.random.default_rng(seed + epoch))
+    trained = _epoch(top, batches, states, target, optimiser, schedule)
     found = auc(score_sorted(top, val_states), y[val_idx] == 1)
-    log.append(
-        {
-            "epoch": epoch,
-            "loss": round(spent / len(fit_idx), 4),
-            "val_auc": found,
-            "seconds": round(time.perf_counter() - begin, 1),
-        }
-    )
+    log.append({"epoch": epoch, **trained, "val_auc": found})
     print(json.dumps(log[-1]), file=sys.stderr, flush=True)
     best_auc = max(entry["val_auc"] for entry in log[:-1])
     if found > best_auc:
